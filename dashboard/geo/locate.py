@@ -71,6 +71,11 @@ class GridLocator:
         return self._ids.copy()
 
     @property
+    def polygons(self) -> NDArray[Any]:
+        """Grid polygons in construction order (object array, a copy)."""
+        return self._geoms.copy()
+
+    @property
     def bounds(self) -> tuple[float, float, float, float]:
         """Bounding box of all grids as (min_lat, min_lon, max_lat, max_lon)."""
         min_lon, min_lat, max_lon, max_lat = shapely.total_bounds(self._geoms)

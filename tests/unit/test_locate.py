@@ -159,3 +159,11 @@ def test_rejects_mismatched_or_duplicate_ids():
         GridLocator(["a"], [box(0, 0, 1, 1), box(1, 0, 2, 1)])
     with pytest.raises(ValueError, match="unique"):
         GridLocator(["a", "a"], [box(0, 0, 1, 1), box(1, 0, 2, 1)])
+
+
+def test_ids_and_polygons_are_copies_in_order(grids):
+    ids, polys, locator = grids
+    assert list(locator.ids) == ids
+    assert all(a.equals(b) for a, b in zip(locator.polygons, polys))
+    locator.ids[0] = "tampered"
+    assert locator.ids[0] == ids[0]
