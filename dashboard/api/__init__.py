@@ -1,0 +1,14 @@
+"""HTTP interfaces. Each module has ``register(app, services)``; add new ones to MODULES."""
+from __future__ import annotations
+
+from importlib import import_module
+
+MODULES = [
+    "dashboard.api.health",
+    "dashboard.api.live",
+]
+
+
+def register_all(app, services) -> None:
+    for name in MODULES:
+        import_module(name).register(app, services)

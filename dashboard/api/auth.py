@@ -1,0 +1,122 @@
+"""Who is asking: API keys, signed-in users, and the demo operator on localhost.
+
+Every endpoint declares the roles it admits with ``@require(...)``; the caller is
+resolved once per request into a ``Principal`` (``g.principal``):
+
+- ``Authorization: Bearer <key>`` or ``X-API-Key: <key>`` → the key's role;
+- a signed-in web user (Flask-Login session) → the user's role;
+- in demo mode, a request from this machine with neither → the clearly marked
+  demo operator (role dispatcher, whole street). Nothing else is ever implied.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import wraps
+from typing import Callable
+
+from flask import g, request
+from flask_login import LoginManager, current_user, login_user, logout_user
+from sqlalchemy import select
+from werkzeug.security import check_password_hash
+
+from ..models import Role, User
+from ..services.apikeys import check_api_key
+from .errors import ApiError
+
+LOCAL_ADDRS = {"127.0.0.1", "::1", "localhost"}
+DEMO_NAME = "演示值班员 (demo)"
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: str
+    community_id: int | None = None   # None = the whole street
+    worker_id: int | None = None
+    user_id: int | None = None
+    via: str = "session"               # session | api_key | demo
+
+    @property
+    def is_demo(self) -> bool:
+        return self.via == "demo"
+
+
+class SessionUser:
+    """The object Flask-Login keeps for a signed-in user."""
+
+    def __init__(self, user: User) -> None:
+        self.id, self.username, self.role = user.id, user.username, user.role
+        self.display_name, self.community_id, self.worker_id = user.display_name, user.community_id, user.worker_id
+        self.is_authenticated, self.is_active, self.is_anonymous = True, user.active, False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+def init_auth(app, services) -> LoginManager:
+    manager = LoginManager()
+    manager.init_app(app)
+
+    @manager.user_loader
+    def _load(user_id: str):
+        with services.db.read() as s:
+            u = s.get(User, int(user_id)) if user_id.isdigit() else None
+            return SessionUser(u) if u is not None and u.active else None
+
+    return manager
+
+
+def resolve_principal(services) -> Principal | None:
+    """The caller of this request, or None."""
+    if "principal" in g:
+        return g.principal
+    p = None
+    header = request.headers.get("Authorization", "")
+    key = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("X-API-Key")
+    if key:
+        with services.db.write() as s:
+            row = check_api_key(s, key)
+            if row is None:
+                raise ApiError(401, "invalid or revoked API key", "Authorization")
+            p = Principal(name=row.name, role=row.role, community_id=row.community_id, worker_id=row.worker_id,
+                          via="api_key")
+    elif current_user and current_user.is_authenticated:
+        p = Principal(name=current_user.display_name or current_user.username, role=current_user.role,
+                      community_id=current_user.community_id, worker_id=current_user.worker_id,
+                      user_id=current_user.id)
+    elif services.settings.demo and not services.settings.production and request.remote_addr in LOCAL_ADDRS:
+        p = Principal(name=DEMO_NAME, role=Role.DISPATCHER, via="demo")
+    g.principal = p
+    return p
+
+
+def require(*roles: str, services) -> Callable:
+    """Decorator: admit only callers with one of ``roles`` (401 if anonymous, 403 if the role is wrong)."""
+
+    def deco(fn):
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            p = resolve_principal(services)
+            if p is None:
+                raise ApiError(401, "sign in or send an API key")
+            if roles and p.role not in roles and p.role != Role.ADMIN:
+                raise ApiError(403, f"role {p.role} may not do this; needs {', '.join(roles)}")
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return deco
+
+
+def sign_in(services, username: str, password: str) -> User | None:
+    """Check a password and start a session; None on a wrong name or password."""
+    with services.db.read() as s:
+        u = s.scalar(select(User).where(User.username == username, User.active.is_(True)))
+        if u is None or not u.password_hash or not check_password_hash(u.password_hash, password):
+            return None
+        login_user(SessionUser(u))
+        return u
+
+
+def sign_out() -> None:
+    logout_user()

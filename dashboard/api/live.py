@@ -1,0 +1,34 @@
+"""The live path over HTTP: the event log after a seq (resync, replay) and the start snapshot."""
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from ..events import events_after, last_seq, to_message
+from ..services.snapshot import snapshot
+from .errors import ApiError, error_response, int_arg
+
+
+def register(app, services) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(e: ApiError):
+        return error_response(e.status, e.message, e.field)
+
+    @app.get("/api/v1/events")
+    def events_since():
+        """Committed events with seq > after (at most ``limit``), oldest first."""
+        after = int_arg(request.args, "after", 0, lo=0)
+        limit = int_arg(request.args, "limit", 1000, lo=1, hi=5000)
+        types = [t for t in request.args.get("types", "").split(",") if t]
+        with services.db.read() as s:
+            rows = events_after(s, after, limit=limit, types=types or None)
+            head = last_seq(s)
+        msgs = [to_message(e) for e in rows]
+        return jsonify({"after": after, "events": msgs, "last_seq": head,
+                        "more": bool(msgs) and msgs[-1]["seq"] < head and len(msgs) == limit})
+
+    @app.get("/api/v1/snapshot")
+    def live_snapshot():
+        """What a screen starts from, with the seq to resume the live stream after."""
+        comm = request.args.get("community_id")
+        with services.db.read() as s:
+            return jsonify(snapshot(s, community_id=int(comm) if comm and comm.isdigit() else None))

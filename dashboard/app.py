@@ -1,0 +1,117 @@
+"""The app factory: one Flask server with Socket.IO, the database and the domain services."""
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import Flask
+from flask_socketio import SocketIO
+
+from .config import Settings
+from .db import Database
+from .events import EventBus
+from .geo.locate import GridLocator
+from .services.grids import grid_community_map, load_locator
+from .services.positions import PositionFrames, prune_frames
+from .workcal import WorkCalendar
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything a request, callback or background job needs; built once by create_app."""
+
+    settings: Settings
+    db: Database
+    bus: EventBus
+    socketio: SocketIO
+    calendar: WorkCalendar
+    frames: PositionFrames
+    stop: threading.Event = field(default_factory=threading.Event)
+    simulator: object | None = None
+    _locator: GridLocator | None = None
+    _locator_lock: threading.Lock = field(default_factory=threading.Lock)
+    _started: bool = False
+
+    @property
+    def locator(self) -> GridLocator | None:
+        """The point → grid locator over the current grids (built on first use)."""
+        if self._locator is None:
+            self.reload_grids()
+        return self._locator
+
+    def reload_grids(self) -> None:
+        """Rebuild the locator and grid → community map after grids change."""
+        with self._locator_lock, self.db.read() as s:
+            self._locator = load_locator(s)
+            self.frames.grid_community = grid_community_map(s)
+
+    def start_background(self, *, simulate: bool | None = None) -> None:
+        """Start the producers (position frames, housekeeping, simulator) — once, in one process."""
+        if self._started:
+            return
+        self._started = True
+        self.socketio.start_background_task(self._frame_loop)
+        self.socketio.start_background_task(self._housekeeping_loop)
+        if self.settings.simulate if simulate is None else simulate:
+            from .simulator import Simulator
+
+            with self.db.read() as s:
+                self.simulator = Simulator.from_db(s, seed=self.settings.sim_seed, speed=self.settings.sim_speed,
+                                                   cases_per_day=self.settings.sim_cases_per_day)
+            self.socketio.start_background_task(self.simulator.run, self.stop, db=self.db, locator=self.locator,
+                                                frames=self.frames, calendar=self.calendar)
+
+    def _frame_loop(self) -> None:
+        while not self.stop.wait(self.settings.position_frame_s):
+            if not self.frames.pending():
+                continue
+            try:
+                with self.db.write() as s:
+                    self.frames.flush(s)
+            except Exception:
+                log.exception("position frame flush failed")
+
+    def _housekeeping_loop(self) -> None:
+        while not self.stop.wait(3600):
+            try:
+                with self.db.write() as s:
+                    n = prune_frames(s, older_than=timedelta(days=2))
+                log.info("pruned %d old position frames", n)
+            except Exception:
+                log.exception("housekeeping failed")
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        self.db.dispose()
+
+
+def create_app(settings: Settings) -> tuple[Flask, Services]:
+    """Build the Flask server, Socket.IO and services; no background work starts here."""
+    app = Flask("gridcommand")
+    app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
+    app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
+    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False
+    socketio = SocketIO()
+    socketio.init_app(app, async_mode="threading", message_queue=settings.redis_url,
+                      cors_allowed_origins=[], ping_interval=10, ping_timeout=20)
+    db = Database(settings.db_url)
+    bus = EventBus()
+    bus.attach(db.writer)
+    services = Services(settings=settings, db=db, bus=bus, socketio=socketio,
+                        calendar=WorkCalendar.from_csv(), frames=PositionFrames())
+    app.extensions["gridcommand"] = services
+
+    from .api import register_all
+    from .api.auth import init_auth
+    from .realtime import register_socketio
+
+    init_auth(app, services)
+    register_all(app, services)
+    register_socketio(socketio, services)
+    return app, services

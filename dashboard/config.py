@@ -1,0 +1,84 @@
+"""Settings: one frozen object built once from the environment and the command line."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. See the configuration table in README.md."""
+
+    db_url: str = f"sqlite:///{ROOT / 'var' / 'gridcommand.db'}"
+    host: str = "127.0.0.1"
+    port: int = 8050
+    data_dir: Path = ROOT / "var"
+    demo_dir: Path = ROOT / "data" / "xiyilu"
+    redis_url: str | None = None
+    secret_key: str | None = None
+    simulate: bool = True
+    demo: bool = True  # demo operator signed in for requests from this machine; off in production
+    sim_speed: float = 1.0
+    sim_seed: int = 20261129
+    sim_cases_per_day: int = 400
+    tile_url: str | None = None
+    tile_crs: str = "wgs84"
+    tile_attribution: str = ""
+    timezone: str = "Asia/Shanghai"
+    default_lang: str = "zh-CN"
+    position_frame_s: float = 1.0
+    production: bool = False
+    debug: bool = False
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Build settings from GC_* environment variables, then apply explicit overrides."""
+        env = os.environ if env is None else env
+        base = cls()
+        data_dir = Path(env.get("GC_DATA_DIR", str(base.data_dir)))
+        values = dict(
+            db_url=env.get("GC_DB_URL") or f"sqlite:///{data_dir / 'gridcommand.db'}",
+            host=env.get("GC_HOST", base.host),
+            port=int(env.get("GC_PORT", base.port)),
+            data_dir=data_dir,
+            demo_dir=Path(env.get("GC_DEMO_DIR", str(base.demo_dir))),
+            redis_url=env.get("GC_REDIS_URL") or None,
+            secret_key=env.get("GC_SECRET_KEY") or None,
+            simulate=_bool(env.get("GC_SIMULATE"), base.simulate),
+            demo=_bool(env.get("GC_DEMO"), not _bool(env.get("GC_PRODUCTION"), False)),
+            sim_speed=float(env.get("GC_SIM_SPEED", base.sim_speed)),
+            sim_seed=int(env.get("GC_SIM_SEED", base.sim_seed)),
+            sim_cases_per_day=int(env.get("GC_SIM_CASES_PER_DAY", base.sim_cases_per_day)),
+            tile_url=env.get("GC_TILE_URL") or None,
+            tile_crs=env.get("GC_TILE_CRS", base.tile_crs).lower(),
+            tile_attribution=env.get("GC_TILE_ATTRIBUTION", ""),
+            default_lang=env.get("GC_LANG", base.default_lang),
+            production=_bool(env.get("GC_PRODUCTION"), False),
+            debug=_bool(env.get("GC_DEBUG"), False),
+            extra={k: v for k, v in env.items() if k.startswith("GC_")},
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_(self, **changes) -> "Settings":
+        """A copy with some fields changed (settings never change in place)."""
+        return replace(self, **changes)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"

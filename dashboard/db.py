@@ -1,0 +1,151 @@
+"""Database plumbing: declarative base, engine with SQLite pragmas, sessions, migrations."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, inspect
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from .timeutil import UTC, as_utc
+
+log = logging.getLogger(__name__)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, returns aware UTC, on every backend alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return as_utc(value).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def make_engine(url: str, *, immediate: bool = True, **kwargs) -> Engine:
+    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL.
+
+    With ``immediate`` an SQLite transaction takes the write lock at BEGIN, so
+    concurrent writers queue on the busy timeout instead of failing when a read
+    lock is upgraded; read-only engines use a deferred BEGIN.
+    """
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA cache_size=-32000")
+            cur.execute("PRAGMA temp_store=MEMORY")
+            cur.close()
+
+        # pysqlite's own transaction handling is switched off; BEGIN is ours.
+        @event.listens_for(engine, "connect")
+        def _no_autobegin(dbapi_conn, _record):  # noqa: ANN001
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # noqa: ANN001
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded values after commit (events are published then)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+ALEMBIC_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (creates it on an empty database)."""
+    from alembic import command
+
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "heads")  # feature branches of the schema may each add a head
+
+
+def is_empty(engine: Engine) -> bool:
+    """True when the database has no grid yet."""
+    from sqlalchemy import select, func
+    from .models import Grid
+
+    if not inspect(engine).has_table("grid"):
+        return True
+    with Session(engine) as s:
+        return (s.scalar(select(func.count()).select_from(Grid)) or 0) == 0
+
+
+class Database:
+    """The engines and session factories of one app: ``write()`` and ``read()``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url, immediate=True)
+        self.read_engine = make_engine(url, immediate=False) if url.startswith("sqlite") else self.engine
+        self.writer = make_sessionmaker(self.engine)
+        self.reader = make_sessionmaker(self.read_engine)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def write(self):
+        """``with db.write() as session:`` — one transaction, committed on exit."""
+        return self.writer.begin()
+
+    def read(self) -> Session:
+        """``with db.read() as session:`` — a read-only session."""
+        return self.reader()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()

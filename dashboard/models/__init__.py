@@ -1,0 +1,15 @@
+"""The data model. Import models from here."""
+from .geo import Community, Grid, Street
+from .people import ApiKey, Patrol, Position, User, Worker, WorkerGrid
+from .cases import Case, CaseLog, CasePhoto, Category, Dispatch
+from .alerts import Alert
+from .registers import Camera, Contact, Organisation, Place, ResidentCount
+from .log import AuditLog, Event
+from .enums import AlertState, CaseSource, CaseState, DutyState, Role
+
+__all__ = [
+    "Street", "Community", "Grid", "Worker", "WorkerGrid", "Position", "Patrol", "User",
+    "ApiKey", "Category", "Case", "CaseLog", "CasePhoto", "Dispatch", "Alert", "Camera",
+    "Contact", "Organisation", "Place", "ResidentCount", "AuditLog", "Event", "AlertState",
+    "CaseSource", "CaseState", "DutyState", "Role",
+]

@@ -1,0 +1,251 @@
+"""Loading reference data: the demo street, and a center's own grids and workers."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from shapely.geometry import mapping, shape
+from shapely.validation import explain_validity
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import (Camera, Category, Community, Contact, Grid, Organisation, Place, ResidentCount, Street,
+                      Worker, WorkerGrid)
+
+log = logging.getLogger(__name__)
+
+
+class ImportProblem(ValueError):
+    """A file that cannot be imported; the message says which file, row and field."""
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise ImportProblem(f"{path}: file not found")
+    try:
+        if path.suffix.lower() in (".xlsx", ".xls"):
+            return pd.read_excel(path, dtype=str).fillna("")
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except ImportProblem:
+        raise
+    except Exception as exc:  # pandas raises many kinds; the user needs one line
+        raise ImportProblem(f"{path}: cannot read as {'Excel' if path.suffix.startswith('.xls') else 'CSV'}: {exc}")
+
+
+def _need(df: pd.DataFrame, path: Path, columns: list[str]) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ImportProblem(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
+
+
+def _read_geo(path: Path) -> gpd.GeoDataFrame:
+    if not path.exists():
+        raise ImportProblem(f"{path}: file not found")
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:
+        raise ImportProblem(f"{path}: cannot read as GeoJSON/GeoPackage/Shapefile: {exc}")
+    if gdf.crs is not None and gdf.crs.to_epsg() not in (4326, 4490):
+        gdf = gdf.to_crs(4326)  # store WGS-84 (CGCS2000 equals it at our accuracy)
+    return gdf
+
+
+def _area_m2(gdf: gpd.GeoDataFrame) -> list[float]:
+    g = gdf.set_crs(4326, allow_override=True)
+    return list(g.to_crs(g.estimate_utm_crs()).area)
+
+
+def _street(session: Session, code: str | None = None, name: str | None = None) -> Street:
+    street = session.scalar(select(Street).where(Street.code == code)) if code else session.scalar(select(Street))
+    if street is None:
+        street = Street(code=code or "000000000", name=name or "街道")
+        session.add(street)
+        session.flush()
+    return street
+
+
+def import_grids(session: Session, path: str | Path, *, street_code: str | None = None) -> dict[str, int]:
+    """Upsert grids from GeoJSON/GeoPackage/Shapefile (properties code, name, community_code)."""
+    path = Path(path)
+    gdf = _read_geo(path)
+    _need(gdf, path, ["code", "name", "community_code"])
+    for i, row in gdf.iterrows():
+        geom = row.geometry
+        label = f"{path}: feature {i} (code {row['code']!r})"
+        if geom is None or geom.is_empty:
+            raise ImportProblem(f"{label}: no geometry")
+        if geom.geom_type not in ("Polygon", "MultiPolygon"):
+            raise ImportProblem(f"{label}: geometry must be a Polygon, got {geom.geom_type}")
+        if not geom.is_valid:
+            raise ImportProblem(f"{label}: invalid polygon: {explain_validity(geom)}")
+        minx, miny, maxx, maxy = geom.bounds
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise ImportProblem(f"{label}: coordinates are not longitude/latitude degrees (bounds {geom.bounds})")
+        if not str(row["code"]).strip():
+            raise ImportProblem(f"{path}: feature {i}: empty code")
+    dup = gdf["code"][gdf["code"].duplicated()].tolist()
+    if dup:
+        raise ImportProblem(f"{path}: duplicate grid code(s) {', '.join(map(str, dup[:5]))}")
+    street = _street(session, street_code)
+    communities = {c.code: c for c in session.scalars(select(Community))}
+    grids = {g.code: g for g in session.scalars(select(Grid))}
+    areas = _area_m2(gdf)
+    created = updated = 0
+    for (_, row), area in zip(gdf.iterrows(), areas):
+        ccode = str(row["community_code"])
+        comm = communities.get(ccode)
+        if comm is None:
+            cname = str(row.get("community_name") or ccode)
+            comm = Community(code=ccode, name=cname, street_id=street.id)
+            session.add(comm)
+            session.flush()
+            communities[ccode] = comm
+        geom = row.geometry
+        c = geom.centroid if geom.geom_type == "Polygon" else geom.representative_point()
+        values = dict(name=str(row["name"]), community_id=comm.id, boundary=mapping(geom),
+                      centroid_lat=c.y, centroid_lon=c.x, area_m2=float(area),
+                      level=int(row["level"]) if "level" in gdf.columns and str(row["level"]).isdigit() else 3)
+        g = grids.get(str(row["code"]))
+        if g is None:
+            session.add(Grid(code=str(row["code"]), **values))
+            created += 1
+        else:
+            for k, v in values.items():
+                setattr(g, k, _jsonable(v))
+            updated += 1
+    session.flush()
+    return {"created": created, "updated": updated}
+
+
+def _jsonable(v: Any) -> Any:
+    return json.loads(json.dumps(v)) if isinstance(v, dict) else v
+
+
+WORKER_COLUMNS = ["worker_code", "name", "phone", "device_id", "grid_code"]
+
+
+def import_workers(session: Session, path: str | Path) -> dict[str, int]:
+    """Upsert grid workers from CSV/Excel (worker_code, name, phone, device_id, grid_code[, grid_codes, role, shift])."""
+    path = Path(path)
+    df = _read_table(path)
+    _need(df, path, WORKER_COLUMNS)
+    grids = dict(session.execute(select(Grid.code, Grid.id)).all())
+    problems = []
+    for i, row in df.iterrows():
+        line = i + 2  # header is line 1
+        if not row["worker_code"].strip():
+            problems.append(f"line {line}: worker_code is empty")
+        if not row["name"].strip():
+            problems.append(f"line {line}: name is empty")
+        if row["grid_code"] not in grids:
+            problems.append(f"line {line}: grid_code {row['grid_code']!r} is not a known grid")
+        for extra in filter(None, str(row.get("grid_codes", "")).split(";")):
+            if extra not in grids:
+                problems.append(f"line {line}: grid_codes has unknown grid {extra!r}")
+        if row.get("shift", "day") not in ("", "day", "evening", "night"):
+            problems.append(f"line {line}: shift must be day, evening or night")
+    for col in ("worker_code", "device_id"):
+        vals = df[col][df[col] != ""]
+        for v in vals[vals.duplicated()].unique()[:5]:
+            problems.append(f"{col} {v!r} appears more than once")
+    if problems:
+        raise ImportProblem(f"{path}: " + "; ".join(problems[:10]) + (" …" if len(problems) > 10 else ""))
+    existing = {w.code: w for w in session.scalars(select(Worker))}
+    created = updated = 0
+    for _, row in df.iterrows():
+        home = grids[row["grid_code"]]
+        gids = [home] + [grids[c] for c in str(row.get("grid_codes", "")).split(";") if c and grids[c] != home]
+        w = existing.get(row["worker_code"])
+        if w is None:
+            w = Worker(code=row["worker_code"])
+            session.add(w)
+            created += 1
+        else:
+            updated += 1
+        w.name, w.phone, w.device_id, w.grid_id = row["name"], row["phone"], row["device_id"] or None, home
+        w.role = row.get("role") or w.role or "专职网格员"
+        w.shift = row.get("shift") or "day"
+        w.grids = [WorkerGrid(grid_id=g, primary=(g == home)) for g in dict.fromkeys(gids)]
+    session.flush()
+    return {"created": created, "updated": updated}
+
+
+def import_categories(session: Session, path: str | Path) -> int:
+    """Upsert the two-level category catalogue with time limits."""
+    path = Path(path)
+    df = _read_table(path)
+    _need(df, path, ["major_code", "major_name", "minor_code", "minor_name", "time_limit_hours"])
+    existing = {c.code: c for c in session.scalars(select(Category))}
+    for _, r in df.iterrows():
+        c = existing.get(r["minor_code"]) or Category(code=r["minor_code"])
+        c.name, c.major_code, c.major_name = r["minor_name"], r["major_code"], r["major_name"]
+        c.time_limit_hours = float(r["time_limit_hours"])
+        c.default_priority = int(r.get("default_priority") or 3)
+        c.weight = float(r.get("weight") or 1)
+        c.onsite_share = float(r.get("onsite_share") or 0.6)
+        c.keywords = r.get("keywords", "")
+        session.add(c)
+    session.flush()
+    return len(df)
+
+
+def load_demo(session: Session, demo_dir: str | Path) -> dict[str, int]:
+    """Load the demo street (or any folder in the same format) into an empty database."""
+    d = Path(demo_dir)
+    street_gdf = _read_geo(d / "street.geojson")
+    srow = street_gdf.iloc[0]
+    street = _street(session, str(srow["code"]), str(srow["name"]))
+    street.district, street.city = str(srow.get("district", "")), str(srow.get("city", ""))
+    street.boundary = mapping(srow.geometry)
+    comm_gdf = _read_geo(d / "communities.geojson")
+    for _, r in comm_gdf.iterrows():
+        session.add(Community(code=str(r["code"]), name=str(r["name"]), street_id=street.id,
+                              boundary=mapping(r.geometry)))
+    session.flush()
+    import_grids(session, d / "grids.geojson", street_code=street.code)
+    import_categories(session, d / "categories.csv")
+    import_workers(session, d / "workers.csv")
+    grids = dict(session.execute(select(Grid.code, Grid.id)).all())
+    comms = dict(session.execute(select(Community.code, Community.id)).all())
+    places = _read_table(d / "places.csv")
+    place_ids: dict[str, int] = {}
+    for kind_first in (True, False):  # parents (compounds) before children (buildings)
+        for _, r in places.iterrows():
+            if bool(r["parent_code"]) == kind_first:
+                continue
+            p = Place(code=r["place_code"], kind=r["kind"], name=r["name"], grid_id=grids[r["grid_code"]],
+                      parent_id=place_ids.get(r["parent_code"]), lat=_f(r["lat"]), lon=_f(r["lon"]),
+                      address=r.get("address", ""), households=_i(r.get("households")), floors=_i(r.get("floors")))
+            session.add(p)
+            session.flush()
+            place_ids[p.code] = p.id
+    for _, r in _read_table(d / "cameras.csv").iterrows():
+        session.add(Camera(code=r["camera_code"], name=r["name"], grid_id=grids.get(r["grid_code"]),
+                           lat=float(r["lat"]), lon=float(r["lon"]), kind=r.get("kind", ""),
+                           stream_url=r.get("stream_url", "")))
+    for _, r in _read_table(d / "organisations.csv").iterrows():
+        session.add(Organisation(code=r["org_code"], name=r["name"], kind=r.get("kind", ""),
+                                 brand=r.get("brand", r.get("service_brand", "")),
+                                 community_id=comms.get(r.get("community_code", "")),
+                                 grid_id=grids.get(r.get("grid_code", "")), members=_i(r.get("members")) or 0,
+                                 founded=r.get("founded") or None))
+    for _, r in _read_table(d / "residents.csv").iterrows():
+        session.add(ResidentCount(grid_id=grids[r["grid_code"]], category=r["category"], count=int(r["count"])))
+    for _, r in _read_table(d / "contacts.csv").iterrows():
+        session.add(Contact(level=r["level"], title=r["title"], name=r["name"], phone=r.get("phone", ""),
+                            community_id=comms.get(r.get("community_code", "")),
+                            grid_id=grids.get(r.get("grid_code", "")), place_id=place_ids.get(r.get("place_code", ""))))
+    session.flush()
+    return {"grids": len(grids), "workers": session.query(Worker).count(), "places": len(place_ids)}
+
+
+def _f(v: Any) -> float | None:
+    return float(v) if v not in (None, "") else None
+
+
+def _i(v: Any) -> int | None:
+    return int(float(v)) if v not in (None, "") else None

@@ -1,0 +1,198 @@
+"""Position ingest (one path for every source) and the once-a-second position frames."""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from .. import events
+from ..geo.coords import to_wgs84
+from ..geo.locate import GridLocator
+from ..models import Grid, Position, Worker
+from ..timeutil import as_utc, iso, utcnow
+from . import alerts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Fix:
+    """One GPS fix as it enters the domain, already parsed from its protocol."""
+
+    device_id: str | None = None
+    worker_id: int | None = None
+    fix_time: datetime | None = None
+    lat: float | None = None
+    lon: float | None = None
+    speed: float | None = None      # m/s
+    bearing: float | None = None
+    accuracy: float | None = None   # m
+    battery: float | None = None    # percent
+    alarm: str | None = None
+    crs: str = "wgs84"
+    source: str = "app"
+    attributes: dict[str, Any] | None = None
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    unknown_devices: list[str] = field(default_factory=list)
+    no_location: int = 0
+    outside: int = 0
+    alarms: int = 0
+    moved: list[dict[str, Any]] = field(default_factory=list)  # live-marker updates for the frame
+
+
+def ingest_fixes(session: Session, fixes: list[Fix], *, locator: GridLocator | None,
+                 now: datetime | None = None) -> IngestResult:
+    """Store fixes (duplicates dropped, late fixes kept) and move live markers forward only."""
+    now = now or utcnow()
+    res = IngestResult()
+    devices = {f.device_id for f in fixes if f.device_id and f.worker_id is None}
+    by_device = dict(session.execute(select(Worker.device_id, Worker.id).where(Worker.device_id.in_(devices))).all()) \
+        if devices else {}
+    rows, located = [], []
+    for f in fixes:
+        wid = f.worker_id if f.worker_id is not None else by_device.get(f.device_id)
+        if wid is None:
+            res.unknown_devices.append(f.device_id or "")
+            continue
+        f.worker_id = wid
+        if f.alarm:
+            located.append(f)
+        if f.lat is None or f.lon is None:
+            res.no_location += 1
+            continue
+        rows.append(f)
+    if rows:
+        lats = np.array([f.lat for f in rows], dtype=float)
+        lons = np.array([f.lon for f in rows], dtype=float)
+        for crs in {f.crs for f in rows if f.crs.lower() != "wgs84"}:
+            m = np.array([f.crs == crs for f in rows])
+            lats[m], lons[m] = to_wgs84(lats[m], lons[m], crs)
+        grid_ids = locator.locate_many(lats, lons) if locator else [None] * len(rows)
+        values = []
+        for f, lat, lon, gid in zip(rows, lats, lons, grid_ids):
+            gid = None if gid is None or (isinstance(gid, (int, np.integer)) and gid < 0) else int(gid)
+            f.lat, f.lon = float(lat), float(lon)
+            f.fix_time = as_utc(f.fix_time) if f.fix_time else now
+            values.append(dict(worker_id=f.worker_id, fix_time=f.fix_time, received_at=now, lat=f.lat, lon=f.lon,
+                               speed=f.speed, bearing=f.bearing, accuracy=f.accuracy, battery=f.battery,
+                               grid_id=gid, outside=gid is None, source=f.source, attributes=f.attributes))
+            res.outside += gid is None
+        dialect = session.get_bind().dialect.name
+        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(Position)
+        stmt = ins.on_conflict_do_nothing(index_elements=["worker_id", "fix_time", "lat", "lon"]).returning(
+            Position.worker_id, Position.fix_time, Position.lat, Position.lon, Position.grid_id)
+        inserted = session.execute(stmt, values).all()
+        res.accepted = len(inserted)
+        res.duplicates = len(values) - len(inserted)
+        _move_markers(session, inserted, {(v["worker_id"], v["fix_time"]): v for v in values}, res)
+    for f in located:
+        _raise_alarm(session, f, locator, now)
+        res.alarms += 1
+    return res
+
+
+def _move_markers(session: Session, inserted, values_by_key, res: IngestResult) -> None:
+    """Advance each worker's live position to its newest fix; older fixes only join the track."""
+    newest: dict[int, Any] = {}
+    for r in inserted:
+        if r.worker_id not in newest or r.fix_time > newest[r.worker_id].fix_time:
+            newest[r.worker_id] = r
+    if not newest:
+        return
+    workers = session.scalars(select(Worker).where(Worker.id.in_(list(newest)))).all()
+    for w in workers:
+        r = newest[w.id]
+        if w.last_fix_at is not None and as_utc(r.fix_time) <= w.last_fix_at:
+            continue  # a late fix from a buffer: keep it in the track, don't move the marker back
+        v = values_by_key.get((w.id, r.fix_time), {})
+        w.last_fix_at, w.last_lat, w.last_lon = as_utc(r.fix_time), r.lat, r.lon
+        w.last_grid_id = r.grid_id
+        if v.get("battery") is not None:
+            w.last_battery = v["battery"]
+        res.moved.append({"worker_id": w.id, "lat": round(r.lat, 6), "lon": round(r.lon, 6),
+                          "state": w.duty_state, "t": iso(w.last_fix_at), "grid_id": r.grid_id,
+                          "home_grid_id": w.grid_id})
+
+
+def _raise_alarm(session: Session, f: Fix, locator: GridLocator | None, now: datetime) -> None:
+    w = session.get(Worker, f.worker_id)
+    lat, lon = (f.lat, f.lon) if f.lat is not None else (w.last_lat, w.last_lon)
+    gid = locator.locate(lat, lon) if (locator and lat is not None) else w.grid_id
+    grid = session.get(Grid, gid) if gid else None
+    kind = f.alarm.lower()
+    t = as_utc(f.fix_time) if f.fix_time else now
+    alerts.raise_alert(
+        session, source="sos" if kind == "sos" else "device", kind=kind,
+        severity="extreme" if kind == "sos" else "moderate",
+        title=f"网格员紧急求助 SOS：{w.code}" if kind == "sos" else f"设备告警 {kind}：{w.code}",
+        lat=lat, lon=lon, grid_id=gid, community_id=grid.community_id if grid else None, worker_id=w.id,
+        dedupe_key=f"alarm:{w.id}:{kind}:{t.isoformat()}", now=now)
+
+
+class PositionFrames:
+    """Coalesces live-marker moves into at most one event per community per interval.
+
+    The wall's cost then does not grow with the number of phones: whatever arrives
+    within a second goes out as one frame holding each moved worker's newest fix.
+    """
+
+    def __init__(self, grid_community: dict[int, int] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._latest: dict[int, dict[str, Any]] = {}
+        self.grid_community = grid_community or {}
+
+    def add(self, moved: list[dict[str, Any]]) -> None:
+        with self._lock:
+            for m in moved:
+                self._latest[m["worker_id"]] = m
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._latest)
+
+    def flush(self, session: Session) -> int:
+        """Write one 'positions' event per community with the moves since the last flush."""
+        with self._lock:
+            latest, self._latest = self._latest, {}
+        if not latest:
+            return 0
+        by_comm: dict[int | None, list] = {}
+        for m in latest.values():
+            comm = self.grid_community.get(m.get("home_grid_id") or m.get("grid_id"))
+            by_comm.setdefault(comm, []).append(
+                [m["worker_id"], m["lat"], m["lon"], m["state"], m["t"], m.get("grid_id")])
+        for comm, rows in sorted(by_comm.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+            events.record(session, "positions", {"fields": ["worker_id", "lat", "lon", "state", "t", "grid_id"],
+                                                 "workers": rows}, community_id=comm)
+        return len(latest)
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371008.8 * math.asin(math.sqrt(a))
+
+
+def prune_frames(session: Session, *, older_than: timedelta, now: datetime | None = None) -> int:
+    """Drop position frames older than the retention (tracks stay in the position table)."""
+    from sqlalchemy import delete
+    from ..models import Event
+
+    cutoff = (now or utcnow()) - older_than
+    return session.execute(delete(Event).where(Event.type == "positions", Event.at < cutoff)).rowcount or 0

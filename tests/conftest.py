@@ -1,0 +1,172 @@
+"""Shared fixtures: settings on a temp folder, app+services on SQLite or PostgreSQL, a live server.
+
+Backends: tests that take the ``db_url`` fixture run on SQLite and on PostgreSQL
+(``GC_TEST_PG_URL``, default the machine's ``test`` database; each test gets a
+database of its own). Without a reachable PostgreSQL those cases skip and say so.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("GC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("GC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def pg_available() -> str | None:
+    """None if PostgreSQL answers, else why not."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL.replace("postgresql+psycopg", "postgresql"), connect_timeout=3):
+            return None
+    except Exception as exc:  # any failure means: skip, saying why
+        return f"PostgreSQL not reachable at {PG_URL}: {str(exc).splitlines()[0]}"
+
+
+def redis_available() -> str | None:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        return None
+    except Exception as exc:
+        return f"Redis not reachable at {REDIS_URL}: {exc}"
+
+
+def fresh_pg_database() -> tuple[str, callable]:
+    """A new empty PostgreSQL database and a function that drops it."""
+    import psycopg
+
+    admin = PG_URL.replace("postgresql+psycopg", "postgresql")
+    name = f"gc_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_URL.rsplit("/", 1)[0] + "/" + name
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url, drop
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):
+    """A fresh, empty database URL on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    why = pg_available()
+    if why:
+        pytest.skip(why)
+    url, drop = fresh_pg_database()
+    yield url
+    drop()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+def make_settings(db_url: str, tmp_path: Path, **kw):
+    from dashboard.config import Settings
+
+    return Settings.from_env({}, db_url=db_url, data_dir=tmp_path / "var", simulate=False, **kw)
+
+
+@pytest.fixture
+def app_services(db_url, tmp_path):
+    """(flask_app, services) on a migrated, empty database; nothing running in the background."""
+    from dashboard.app import create_app
+    from dashboard.db import migrate
+
+    app, services = create_app(make_settings(db_url, tmp_path))
+    migrate(services.db.engine)
+    yield app, services
+    services.shutdown()
+
+
+@pytest.fixture
+def demo_services(app_services):
+    """(flask_app, services) with the demo street loaded."""
+    from dashboard.services.importers import load_demo
+
+    app, services = app_services
+    with services.db.write() as s:
+        load_demo(s, ROOT / "data" / "xiyilu")
+    services.reload_grids()
+    return app, services
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """``python run.py`` in a subprocess on a free port and its own database."""
+
+    def __init__(self, tmp_path: Path, *args: str, env: dict | None = None, db_url: str | None = None) -> None:
+        self.port = free_port()
+        self.tmp = tmp_path
+        self.db_url = db_url or f"sqlite:///{tmp_path / 'live.db'}"
+        self.args = list(args)
+        self.env = {**os.environ, "GC_DATA_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.proc: subprocess.Popen | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 40) -> "LiveServer":
+        log = open(self.tmp / f"server-{self.port}.log", "ab")
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "--port", str(self.port),
+                                      "--db", self.db_url, *self.args], cwd=ROOT, env=self.env,
+                                     stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log()[-2000:]}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not answer /healthz in {timeout}s: {self.log()[-2000:]}")
+
+    def log(self) -> str:
+        return (self.tmp / f"server-{self.port}.log").read_text(errors="replace")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc and self.proc.poll() is None:
+            (self.proc.kill if kill else self.proc.terminate)()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """Factory: ``live_server("--no-sim")`` starts run.py; every server started is stopped after the test."""
+    started: list[LiveServer] = []
+
+    def start(*args: str, **kw) -> LiveServer:
+        srv = LiveServer(tmp_path, *args, **kw).start()
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()
