@@ -1,0 +1,116 @@
+/* GCLive: the one live connection of a page.
+ *
+ * Starts from a snapshot taken at a known seq, then applies pushed event batches in
+ * seq order. A batch whose first event is not lastSeq+1, or a reconnect, makes it
+ * fetch /api/v1/events?after=lastSeq first, so nothing is missed and nothing is
+ * applied twice. Listeners: GCLive.on("snapshot"|"events"|"status", fn).
+ */
+(function () {
+  "use strict";
+  var listeners = { snapshot: [], events: [], status: [] };
+  var lastSeq = null, socket = null, busy = false, queue = [], started = false, opts = {};
+  var MAX_CATCHUP_PAGES = 5; // beyond this a fresh snapshot is cheaper than replaying
+
+  function emit(type, arg) {
+    listeners[type].forEach(function (fn) {
+      try { fn(arg); } catch (e) { console.warn("GCLive listener failed", e); }
+    });
+  }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      if (!r.ok) { throw new Error(url + " → " + r.status); }
+      return r.json();
+    });
+  }
+
+  function scopeQuery(sep) {
+    return opts.community ? sep + "community_id=" + encodeURIComponent(opts.community) : "";
+  }
+
+  function takeSnapshot() {
+    return getJSON("/api/v1/snapshot" + scopeQuery("?")).then(function (snap) {
+      lastSeq = snap.seq;
+      emit("snapshot", snap);
+    });
+  }
+
+  function apply(events) {
+    var fresh = events.filter(function (e) { return e.seq > lastSeq; });
+    if (!fresh.length) { return; }
+    lastSeq = fresh[fresh.length - 1].seq;
+    emit("events", fresh);
+  }
+
+  // Fetch everything after lastSeq; several pages if need be, else a new snapshot.
+  function catchUp(pages) {
+    return getJSON("/api/v1/events?after=" + lastSeq + "&limit=5000" + scopeQuery("&")).then(function (res) {
+      apply(res.events);
+      // seqs up to the head that were not returned do not exist (rolled back): skip them
+      if (res.last_seq > lastSeq && !res.more) { lastSeq = res.last_seq; }
+      if (res.more) {
+        return pages + 1 >= MAX_CATCHUP_PAGES ? takeSnapshot() : catchUp(pages + 1);
+      }
+    });
+  }
+
+  function drain() {
+    if (busy || lastSeq === null) { return; }
+    while (queue.length) {
+      var batch = queue[0];
+      var first = batch[0].seq;
+      if (first > lastSeq + 1) {
+        busy = true;
+        catchUp(0).catch(function (e) { console.warn("GCLive catch-up failed", e); })
+          .then(function () { busy = false; drain(); });
+        return;
+      }
+      queue.shift();
+      apply(batch);
+    }
+  }
+
+  function onBatch(msg) {
+    var events = (msg && msg.events) || [];
+    if (!events.length) { return; }
+    queue.push(events);
+    drain();
+  }
+
+  function connect() {
+    socket = window.io({ transports: ["websocket"], reconnectionDelayMax: 5000 });
+    socket.on("connect", function () {
+      emit("status", "connected");
+      if (lastSeq === null) { return; }
+      busy = true; // reconnect: fill what happened while we were away before new batches
+      catchUp(0).catch(function (e) { console.warn("GCLive resync failed", e); })
+        .then(function () { busy = false; drain(); });
+    });
+    socket.on("disconnect", function () { emit("status", "disconnected"); });
+    socket.on("events", onBatch);
+    socket.io.on("reconnect_attempt", function () { emit("status", "reconnecting"); });
+  }
+
+  function start(options) {
+    if (started) { return; }
+    started = true;
+    opts = options || {};
+    busy = true; // hold pushed batches until the snapshot sets lastSeq
+    connect();
+    var boot = function () {
+      takeSnapshot().then(function () { busy = false; drain(); }).catch(function (e) {
+        console.warn("GCLive snapshot failed, retrying", e);
+        setTimeout(boot, 2000);
+      });
+    };
+    boot();
+  }
+
+  window.GCLive = {
+    start: start,
+    on: function (type, fn) { listeners[type].push(fn); },
+    lastSeq: function () { return lastSeq; },
+    socket: function () { return socket; },
+    resnapshot: takeSnapshot
+  };
+})();
