@@ -6,6 +6,8 @@ from .alerts import Alert
 from .registers import Camera, Contact, Organisation, Place, ResidentCount
 from .log import AuditLog, Event
 from .enums import AlertState, CaseSource, CaseState, DutyState, Role
+from .patrol_tour import PatrolStopLog, PatrolTour  # noqa: F401  (mouse patrol)
+from .video_call import VideoCall  # noqa: F401  (video dispatch)
 
 __all__ = [
     "Street", "Community", "Grid", "Worker", "WorkerGrid", "Position", "Patrol", "User",
