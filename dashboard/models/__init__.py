@@ -8,6 +8,8 @@ from .log import AuditLog, Event
 from .enums import AlertState, CaseSource, CaseState, DutyState, Role
 from .patrol_tour import PatrolStopLog, PatrolTour  # noqa: F401  (mouse patrol)
 from .video_call import VideoCall  # noqa: F401  (video dispatch)
+from .governance import (AccessDevice, DeviceEvent, GovernanceActivity, LegalStaff, PartyBranch,  # noqa: F401
+                         PartyPost)  # 网格+五治
 
 __all__ = [
     "Street", "Community", "Grid", "Worker", "WorkerGrid", "Position", "Patrol", "User",
