@@ -6,6 +6,8 @@ from importlib import import_module
 MODULES = [
     "dashboard.api.health",
     "dashboard.api.live",
+    "dashboard.api.openapi",
+    "dashboard.api.field",
 ]
 
 

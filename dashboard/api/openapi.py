@@ -1,0 +1,134 @@
+"""The OpenAPI 3 document at /api/v1/openapi.json, built from the pydantic models the server validates with.
+
+Each API module describes its own paths when it registers:
+
+    from .openapi import registry
+    api = registry(app)
+    api.add("/api/v1/cases", "post", summary="Report a case", body=CaseIn, roles=("worker",),
+            responses={201: api.ref(CaseOut) or "description"})
+
+The registry lives on the Flask app (``app.extensions["openapi"]``), so there is no module state.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from flask import jsonify, request
+from pydantic import BaseModel
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"error": {"type": "object", "required": ["status", "message"], "properties": {
+        "status": {"type": "integer"}, "message": {"type": "string"},
+        "field": {"type": "string", "description": "the offending field or parameter"}}}},
+}
+STANDARD_ERRORS = {
+    "400": "bad request (names the field)", "401": "no credentials", "403": "role may not do this",
+    "422": "validation failed (names the field)",
+}
+
+
+class OpenApiRegistry:
+    """Paths and component schemas contributed by the API modules."""
+
+    def __init__(self, title: str = "GridCommand API", version: str = "1.0.0") -> None:
+        self.title, self.version = title, version
+        self.paths: dict[str, dict[str, Any]] = {}
+        self.schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+
+    def ref(self, model: type[BaseModel]) -> dict[str, str]:
+        """Register a pydantic model as a component schema; returns its $ref."""
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+        for name, sub in schema.pop("$defs", {}).items():
+            self.schemas.setdefault(name, sub)
+        self.schemas[model.__name__] = schema
+        return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+    def schema(self, name: str, schema: dict[str, Any]) -> dict[str, str]:
+        """Register a hand-written (output) schema under ``name``."""
+        self.schemas[name] = schema
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def add(self, path: str, method: str, *, summary: str, tags: Iterable[str] = (), roles: Iterable[str] = (),
+            body: type[BaseModel] | dict | None = None, body_type: str = "application/json",
+            params: Iterable[dict[str, Any]] = (), responses: dict[int | str, Any] | None = None,
+            description: str = "", security: bool = True) -> None:
+        """Describe one operation. ``responses`` maps status → description or (description, schema)."""
+        op: dict[str, Any] = {"summary": summary, "tags": list(tags) or [path.split("/")[3] if path.count("/") > 2
+                                                                         else "misc"],
+                              "operationId": f"{method.lower()}_{path.strip('/').replace('/', '_')}".replace(
+                                  "{", "").replace("}", "").replace(".", "_")}
+        roles = list(roles)
+        if description or roles:
+            op["description"] = (description + ("\n\n" if description else "") +
+                                 (f"Roles: {', '.join(roles)}." if roles else "")).strip()
+        plist = [dict(p) for p in params]
+        for name in _path_params(path):
+            if not any(p["name"] == name and p["in"] == "path" for p in plist):
+                plist.insert(0, {"name": name, "in": "path", "required": True, "schema": {"type": "string"}})
+        if plist:
+            op["parameters"] = plist
+        if body is not None:
+            schema = self.ref(body) if isinstance(body, type) else body
+            op["requestBody"] = {"required": True, "content": {body_type: {"schema": schema}}}
+        out: dict[str, Any] = {}
+        for status, spec in (responses or {200: "OK"}).items():
+            desc, schema = (spec if isinstance(spec, tuple) else (spec, None))
+            r: dict[str, Any] = {"description": desc}
+            if schema is not None:
+                r["content"] = {"application/json": {"schema": schema}}
+            out[str(status)] = r
+        for status, desc in STANDARD_ERRORS.items():
+            out.setdefault(status, {"description": desc, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Error"}}}})
+        op["responses"] = out
+        if not security:
+            op["security"] = []
+        self.paths.setdefault(path, {})[method.lower()] = op
+
+    def document(self, server_url: str = "/") -> dict[str, Any]:
+        """The whole OpenAPI 3.0 document."""
+        return {
+            "openapi": "3.0.3",
+            "info": {"title": self.title, "version": self.version,
+                     "description": "GridCommand field and integration API (网格化服务管理). "
+                                    "Coordinates are WGS-84 unless `crs` says otherwise; times ISO 8601 with zone."},
+            "servers": [{"url": server_url}],
+            "paths": dict(sorted(self.paths.items())),
+            "components": {
+                "schemas": dict(sorted(self.schemas.items())),
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer", "description": "API key (run.py create-api-key)"},
+                    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                    "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+                },
+            },
+            "security": [{"bearer": []}, {"apiKey": []}, {"session": []}],
+        }
+
+
+def _path_params(path: str) -> list[str]:
+    import re
+
+    return re.findall(r"{([^}]+)}", path)
+
+
+def registry(app) -> OpenApiRegistry:
+    """The app's registry (created on first use)."""
+    return app.extensions.setdefault("openapi", OpenApiRegistry())
+
+
+def query(name: str, type_: str = "string", description: str = "", **schema: Any) -> dict[str, Any]:
+    """A query-parameter spec."""
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": {"type": type_, **schema}}
+
+
+def register(app, services) -> None:
+    api = registry(app)
+    api.add("/api/v1/openapi.json", "get", summary="This document", tags=["meta"], security=False)
+
+    @app.get("/api/v1/openapi.json")
+    def openapi_json():
+        """The OpenAPI document; public, it holds no data."""
+        return jsonify(api.document(request.host_url.rstrip("/") + "/"))

@@ -1,0 +1,117 @@
+"""Pydantic input models of the /api/v1 field API: what the server accepts, and the OpenAPI schemas."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ApiError
+
+PHOTO_TOKEN = r"^u_[0-9a-f]{32}$"  # a staged upload token from POST /api/v1/photos
+Crs = Literal["wgs84", "gcj02", "bd09"]
+
+
+class Strict(BaseModel):
+    """Unknown fields are an error, so a typo in a field name is named back to the caller."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CaseIn(Strict):
+    """A report from the street: 就地处置 (onsite=true) or 上报."""
+
+    category_code: str = Field(min_length=1, max_length=8, description="小类 code, see GET /api/v1/categories")
+    description: str = Field(default="", max_length=4000)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    crs: Crs = Field(default="wgs84", description="coordinate system of lat/lon; stored as WGS-84")
+    address: str = Field(default="", max_length=256)
+    onsite: bool = Field(default=False, description="handled on the spot (closed at once)")
+    note: str = Field(default="", max_length=2000)
+    photos: list[str] = Field(default_factory=list, max_length=9,
+                              description="tokens from POST /api/v1/photos (stage 'before')")
+    after_photos: list[str] = Field(default_factory=list, max_length=9,
+                                    description="tokens from POST /api/v1/photos (stage 'after', onsite handling)")
+    idempotency_key: str | None = Field(default=None, min_length=8, max_length=128,
+                                        description="or the Idempotency-Key header; a repeat returns the same case")
+    worker_id: int | None = Field(default=None, description="reporter (only for operator/integration callers)")
+
+    @field_validator("photos", "after_photos")
+    @classmethod
+    def _tokens(cls, v: list[str]) -> list[str]:
+        import re
+
+        for t in v:
+            if not re.match(PHOTO_TOKEN, t):
+                raise ValueError(f"not a photo token: {t!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _pair(self) -> "CaseIn":
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("give both lat and lon, or neither")
+        return self
+
+
+class FixIn(Strict):
+    """One GPS fix from a native app."""
+
+    t: datetime | int | None = Field(default=None, description="fix time: ISO 8601 with zone, or Unix s/ms")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    speed: float | None = Field(default=None, ge=0, description="m/s")
+    bearing: float | None = Field(default=None, ge=0, le=360)
+    accuracy: float | None = Field(default=None, ge=0, description="m")
+    battery: float | None = Field(default=None, ge=0, le=100, description="percent")
+    alarm: str | None = Field(default=None, max_length=32)
+
+
+class PositionBatchIn(Strict):
+    """A batch of buffered fixes (oldest first or any order; duplicates are dropped)."""
+
+    device_id: str | None = Field(default=None, max_length=64)
+    worker_id: int | None = None
+    crs: Crs = "wgs84"
+    fixes: list[FixIn] = Field(min_length=1, max_length=5000)
+
+
+class PatrolIn(Strict):
+    worker_id: int | None = Field(default=None, description="only for operator/integration callers")
+
+
+class TaskActionIn(Strict):
+    note: str = Field(default="", max_length=2000)
+    photos: list[str] = Field(default_factory=list, max_length=9, description="stage 'after' photo tokens")
+
+    @field_validator("photos")
+    @classmethod
+    def _tokens(cls, v: list[str]) -> list[str]:
+        return CaseIn._tokens(v)
+
+
+class WorkerIn(Strict):
+    """A grid worker to create (admin/integration)."""
+
+    code: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=64)
+    phone: str = Field(default="", max_length=32, pattern=r"^[0-9+\- ]*$")
+    device_id: str | None = Field(default=None, min_length=1, max_length=64)
+    grid_code: str | None = Field(default=None, max_length=32)
+    role: str = Field(default="专职网格员", max_length=32)
+    shift: Literal["day", "night"] = "day"
+
+
+def parse(model: type[BaseModel], data: Any) -> Any:
+    """Validate ``data``; the first problem becomes a 422 naming its field."""
+    if data is None:
+        raise ApiError(400, "expected a JSON body (Content-Type: application/json)", "body")
+    if not isinstance(data, dict):
+        raise ApiError(422, "the body must be a JSON object", "body")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "body"
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ApiError(422, f"{loc}: {msg}", loc)

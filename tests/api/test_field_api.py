@@ -1,0 +1,207 @@
+"""The /api/v1 field API over HTTP: cases, photos, positions, patrols, tasks, admin calls, OpenAPI."""
+from __future__ import annotations
+
+import io
+import uuid
+
+import pytest
+
+from tests.api.conftest import jpeg_bytes, make_key
+
+
+def auth(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def field(district):
+    app, services, world = district
+    client = app.test_client()
+    wkey = make_key(services, "worker", world["worker_ids"][0])
+    return client, services, world, wkey
+
+
+def test_report_case_masked_and_located(field):
+    client, services, world, wkey = field
+    lat, lon = world["centers"][4]
+    r = client.post("/api/v1/cases", json={"category_code": "0101", "description": "路边垃圾堆", "lat": lat, "lon": lon},
+                    headers={**auth(wkey), "Idempotency-Key": "k-" + uuid.uuid4().hex})
+    assert r.status_code == 201, r.get_json()
+    c = r.get_json()
+    assert c["grid_id"] == world["grid_ids"][4] and c["outside"] is False
+    assert c["state"] == "reported" and c["source"] == "app"
+    assert c["reporter"] == "张*"  # the worker's name is masked on the server
+    assert c["timeline"][0]["action"] == "report"
+
+
+def test_idempotency_header_and_body_never_duplicate(field):
+    client, services, world, wkey = field
+    key = "idem-" + uuid.uuid4().hex
+    body = {"category_code": "0101", "lat": world["centers"][0][0], "lon": world["centers"][0][1]}
+    r1 = client.post("/api/v1/cases", json=body, headers={**auth(wkey), "Idempotency-Key": key})
+    r2 = client.post("/api/v1/cases", json=body, headers={**auth(wkey), "Idempotency-Key": key})
+    r3 = client.post("/api/v1/cases", json={**body, "idempotency_key": key}, headers=auth(wkey))
+    assert (r1.status_code, r2.status_code, r3.status_code) == (201, 200, 200)
+    assert r1.get_json()["id"] == r2.get_json()["id"] == r3.get_json()["id"]
+    listed = client.get("/api/v1/cases?page_size=100", headers=auth(wkey)).get_json()
+    assert listed["total"] == 1
+    r4 = client.post("/api/v1/cases", json={**body, "idempotency_key": "other-" + key},
+                     headers={**auth(wkey), "Idempotency-Key": key})
+    assert r4.status_code == 422 and r4.get_json()["error"]["field"] == "idempotency_key"
+
+
+def test_onsite_closes_at_once(field):
+    client, services, world, wkey = field
+    r = client.post("/api/v1/cases", json={"category_code": "0101", "onsite": True, "lat": world["centers"][0][0],
+                                           "lon": world["centers"][0][1]}, headers=auth(wkey))
+    assert r.status_code == 201
+    assert r.get_json()["state"] == "closed" and r.get_json()["handled_onsite"] is True
+
+
+def test_outside_point_kept_and_flagged(field):
+    client, services, world, wkey = field
+    r = client.post("/api/v1/cases", json={"category_code": "0101", "lat": 39.9, "lon": 116.4}, headers=auth(wkey))
+    assert r.status_code == 201
+    assert r.get_json()["outside"] is True and r.get_json()["grid_id"] is None
+
+
+def test_gcj02_input_is_stored_as_wgs84(field):
+    from dashboard.geo.coords import wgs84_to_gcj02
+
+    client, services, world, wkey = field
+    lat, lon = world["centers"][4]
+    glat, glon = wgs84_to_gcj02(lat, lon)
+    r = client.post("/api/v1/cases", json={"category_code": "0101", "lat": float(glat), "lon": float(glon),
+                                           "crs": "gcj02"}, headers=auth(wkey))
+    c = r.get_json()
+    assert abs(c["lat"] - lat) < 1e-5 and abs(c["lon"] - lon) < 1e-5 and c["grid_id"] == world["grid_ids"][4]
+
+
+@pytest.mark.parametrize("body,field_name,status", [
+    ({"description": "no category"}, "category_code", 422),
+    ({"category_code": "9999"}, "category_code", 422),
+    ({"category_code": "0101", "lat": 91, "lon": 108.9}, "lat", 422),
+    ({"category_code": "0101", "lat": 34.2, "lon": 181}, "lon", 422),
+    ({"category_code": "0101", "lat": "north", "lon": 108.9}, "lat", 422),
+    ({"category_code": "0101", "lat": 34.2}, "body", 422),
+    ({"category_code": "0101", "onsite": "maybe"}, "onsite", 422),
+    ({"category_code": 101}, "category_code", 422),
+    ({"category_code": "0101", "colour": "red"}, "colour", 422),
+    ({"category_code": "0101", "crs": "mars"}, "crs", 422),
+    ({"category_code": "0101", "photos": ["../../etc/passwd"]}, "photos", 422),
+    ({"category_code": "0101", "photos": ["u_" + "0" * 32]}, "photos", 422),
+])
+def test_bad_reports_name_the_field_and_change_nothing(field, body, field_name, status):
+    client, services, world, wkey = field
+    r = client.post("/api/v1/cases", json=body, headers=auth(wkey))
+    assert r.status_code == status, r.get_json()
+    assert r.get_json()["error"]["field"] == field_name
+    assert client.get("/api/v1/cases", headers=auth(wkey)).get_json()["total"] == 0
+
+
+def test_not_json_and_no_credentials(field):
+    client, services, world, wkey = field
+    r = client.post("/api/v1/cases", data="category_code=0101", headers=auth(wkey),
+                    content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "body"
+    r = client.post("/api/v1/cases", json=[1, 2], headers=auth(wkey))
+    assert r.status_code == 422
+    r = client.post("/api/v1/cases", json={"category_code": "0101"}, headers=auth("gc_wrong"))
+    assert r.status_code == 401
+    r = client.post("/api/v1/cases", json={"category_code": "0101"}, environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert r.status_code == 401
+
+
+def test_worker_cannot_report_for_someone_else(field):
+    client, services, world, wkey = field
+    r = client.post("/api/v1/cases", json={"category_code": "0101", "worker_id": world["worker_ids"][1]},
+                    headers=auth(wkey))
+    assert r.status_code == 403 and r.get_json()["error"]["field"] == "worker_id"
+
+
+def test_list_filters_and_pagination(field):
+    client, services, world, wkey = field
+    ikey = make_key(services, "integration")
+    for i in range(5):
+        lat, lon = world["centers"][i % 2]
+        client.post("/api/v1/cases", json={"category_code": "0101", "lat": lat, "lon": lon, "onsite": i == 0},
+                    headers=auth(ikey))
+    page = client.get("/api/v1/cases?page=1&page_size=2", headers=auth(ikey)).get_json()
+    assert page["total"] == 5 and len(page["items"]) == 2 and page["page_size"] == 2
+    page3 = client.get("/api/v1/cases?page=3&page_size=2", headers=auth(ikey)).get_json()
+    assert len(page3["items"]) == 1
+    closed = client.get("/api/v1/cases?state=closed", headers=auth(ikey)).get_json()
+    assert closed["total"] == 1
+    g1 = client.get(f"/api/v1/cases?grid={world['grid_codes'][1]}", headers=auth(ikey)).get_json()
+    assert g1["total"] == 2
+    comm = client.get(f"/api/v1/cases?community={world['community_ids'][1]}", headers=auth(ikey)).get_json()
+    assert comm["total"] == 2  # grid index 1 is in the second community
+    future = client.get("/api/v1/cases?since=2099-01-01T00:00:00Z", headers=auth(ikey)).get_json()
+    assert future["total"] == 0
+    assert client.get("/api/v1/cases?since=yesterday", headers=auth(ikey)).status_code == 400
+    assert client.get("/api/v1/cases?page=0", headers=auth(ikey)).get_json()["error"]["field"] == "page"
+    assert client.get("/api/v1/cases?grid=NOPE", headers=auth(ikey)).status_code == 400
+    one = page["items"][0]
+    detail = client.get(f"/api/v1/cases/{one['id']}", headers=auth(ikey)).get_json()
+    assert detail["code"] == one["code"] and "timeline" in detail
+    assert client.get("/api/v1/cases/999999", headers=auth(ikey)).status_code == 404
+
+
+def test_photo_upload_attach_fetch(field):
+    client, services, world, wkey = field
+    r = client.post("/api/v1/photos", data={"photo": (io.BytesIO(jpeg_bytes((3000, 2000))), "a.jpg")},
+                    headers=auth(wkey), content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_json()
+    token = r.get_json()["token"]
+    assert r.get_json()["width"] == 2048  # re-encoded to at most 2048 px
+    c = client.post("/api/v1/cases", json={"category_code": "0101", "photos": [token]}, headers=auth(wkey)).get_json()
+    assert len(c["photo_list"]) == 1 and c["photo_list"][0]["stage"] == "before"
+    pid = c["photo_list"][0]["id"]
+    img = client.get(f"/api/v1/photos/{pid}", headers=auth(wkey))
+    thumb = client.get(f"/api/v1/photos/{pid}/thumb", headers=auth(wkey))
+    assert img.status_code == 200 and img.data[:3] == b"\xff\xd8\xff"
+    assert thumb.status_code == 200 and len(thumb.data) < len(img.data)
+    # the same token cannot be used twice
+    again = client.post("/api/v1/cases", json={"category_code": "0101", "photos": [token]}, headers=auth(wkey))
+    assert again.status_code == 422 and again.get_json()["error"]["field"] == "photos"
+    # an 'after' photo straight onto the case
+    png = io.BytesIO()
+    from PIL import Image
+
+    Image.new("RGB", (40, 40), (0, 200, 0)).save(png, "PNG")
+    r = client.post(f"/api/v1/cases/{c['id']}/photos", data={"photo": (io.BytesIO(png.getvalue()), "b.png"),
+                                                              "stage": "after"},
+                    headers=auth(wkey), content_type="multipart/form-data")
+    assert r.status_code == 201 and r.get_json()["stage"] == "after"
+    detail = client.get(f"/api/v1/cases/{c['id']}", headers=auth(wkey)).get_json()
+    assert [p["stage"] for p in detail["photo_list"]] == ["before", "after"]
+
+
+@pytest.mark.parametrize("payload,status", [
+    (b"GIF89a" + b"\0" * 100, 415),                 # a type we do not take
+    (b"<html>not an image</html>", 415),           # text with an image name
+    (b"\xff\xd8\xff\xe0" + b"\0" * 50, 415),        # JPEG magic, broken body
+    (b"", 422),
+])
+def test_bad_uploads_refused(field, payload, status):
+    client, services, world, wkey = field
+    r = client.post("/api/v1/photos", data={"photo": (io.BytesIO(payload), "x.jpg")}, headers=auth(wkey),
+                    content_type="multipart/form-data")
+    assert r.status_code == status and r.get_json()["error"]["field"] == "photo"
+
+
+def test_oversized_photo_refused(field):
+    client, services, world, wkey = field
+    big = b"\xff\xd8\xff\xe0" + b"\0" * (10 * 1024 * 1024 + 10)
+    r = client.post("/api/v1/photos", data={"photo": (io.BytesIO(big), "big.jpg")}, headers=auth(wkey),
+                    content_type="multipart/form-data")
+    assert r.status_code == 413 and r.get_json()["error"]["field"] == "photo"
+    huge = b"\xff\xd8\xff\xe0" + b"\0" * (17 * 1024 * 1024)  # beyond the request limit itself
+    r = client.post("/api/v1/photos", data={"photo": (io.BytesIO(huge), "huge.jpg")}, headers=auth(wkey),
+                    content_type="multipart/form-data")
+    assert r.status_code == 413
+    missing = client.post("/api/v1/photos", data={}, headers=auth(wkey), content_type="multipart/form-data")
+    assert missing.status_code == 400
+    wrong_case = client.post("/api/v1/cases/424242/photos", data={"photo": (io.BytesIO(jpeg_bytes()), "a.jpg")},
+                             headers=auth(wkey), content_type="multipart/form-data")
+    assert wrong_case.status_code == 404
