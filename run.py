@@ -35,6 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     ig.add_argument("file", type=Path)
     iw = sub.add_parser("import-workers", help="import grid workers from CSV or Excel")
     iw.add_argument("file", type=Path)
+    pr = sub.add_parser("prod", help="production: gunicorn with several gthread workers (see docs/DEPLOY.md)")
+    pr.add_argument("--workers", "-w", type=int, default=2, help="worker processes (default 2; >1 needs GC_REDIS_URL)")
+    pr.add_argument("--threads", type=int, default=64, help="threads per worker; each open wall socket holds one")
+    gc = sub.add_parser("gen-city", help="generate a city-scale dataset (10,000 grids, 20,000 workers, 1M cases)")
+    gc.add_argument("--grids", type=int, default=10_000)
+    gc.add_argument("--workers", type=int, default=20_000)
+    gc.add_argument("--cases", type=int, default=1_000_000)
+    gc.add_argument("--city-seed", type=int, default=20261129, help="generator seed (same seed, same city)")
     ak = sub.add_parser("create-api-key", help="create an API key (printed as the last line)")
     ak.add_argument("--name", required=True)
     ak.add_argument("--role", required=True)
@@ -84,16 +92,26 @@ def seed_if_empty(services, demo_dir: Path | None = None) -> bool:
     return True
 
 
-def serve(settings: Settings) -> None:
-    if not port_free(settings.host, settings.port):
-        fail(f"port {settings.port} on {settings.host} is already in use; choose another with --port")
-    app, services = open_services(settings)
-    seed_if_empty(services)
+def build_server(settings: Settings):
+    """The whole server without starting it: core app, schema, Dash pages, callbacks (serve and wsgi)."""
+    from dashboard.leader import exclusive
+
+    with exclusive(settings.db_url):  # several workers start at once: one migrates and seeds
+        app, services = open_services(settings)
+        if not settings.production:
+            seed_if_empty(services)
     from layouts.app import create_dash
     from callbacks import register_all
 
     dash_app = create_dash(app, services)
     register_all(dash_app, services)
+    return app, services
+
+
+def serve(settings: Settings) -> None:
+    if not port_free(settings.host, settings.port):
+        fail(f"port {settings.port} on {settings.host} is already in use; choose another with --port")
+    app, services = build_server(settings)
     services.start_background()
     log.info("serving on http://%s:%d (simulator %s)", settings.host, settings.port,
              "on" if settings.simulate else "off")
@@ -102,6 +120,39 @@ def serve(settings: Settings) -> None:
                               use_reloader=False, log_output=False)
     finally:
         services.shutdown()
+
+
+def prod(settings: Settings, workers: int, threads: int) -> None:
+    """Check the production settings, migrate once, then become gunicorn (gthread workers)."""
+    import os
+    import shutil
+
+    from dashboard.wsgi import production_problems
+
+    settings = settings.with_(production=True)
+    problems = production_problems(settings)
+    if workers > 1 and not settings.redis_url:
+        problems.append("several workers need GC_REDIS_URL (the Socket.IO message queue), else a wall "
+                        "misses what other workers publish")
+    if workers > 1 and settings.is_sqlite:
+        problems.append("several workers need PostgreSQL in GC_DB_URL, not SQLite")
+    if problems:
+        fail("refusing to start in production: " + "; ".join(problems))
+    if not port_free(settings.host, settings.port):
+        fail(f"port {settings.port} on {settings.host} is already in use; choose another with --port")
+    _, services = open_services(settings)  # migrate once, before any worker starts
+    services.shutdown()
+    env = {**os.environ, "GC_PRODUCTION": "1", "GC_DB_URL": settings.db_url, "GC_HOST": settings.host,
+           "GC_PORT": str(settings.port), "GC_SIMULATE": "1" if settings.simulate else "0",
+           "GC_SIM_SPEED": str(settings.sim_speed), "GC_SIM_SEED": str(settings.sim_seed)}
+    gunicorn = shutil.which("gunicorn") or "gunicorn"
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    argv = [gunicorn, "--chdir", str(Path(__file__).resolve().parent), "-k", "gthread", "-w", str(workers),
+            "--threads", str(threads), "-b", f"{host}:{settings.port}", "--timeout", "60",
+            "--graceful-timeout", "20", "--worker-tmp-dir", "/dev/shm" if Path("/dev/shm").is_dir() else "/tmp",
+            "--log-level", logging.getLevelName(log.getEffectiveLevel()).lower(), "dashboard.wsgi:app"]
+    log.info("exec %s", " ".join(argv))
+    os.execvpe(argv[0], argv, env)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -113,6 +164,8 @@ def main(argv: list[str] | None = None) -> None:
     cmd = args.command or "serve"
     if cmd == "serve":
         return serve(settings)
+    if cmd == "prod":
+        return prod(settings, args.workers, args.threads)
     from dashboard.services.importers import ImportProblem
 
     _, services = open_services(settings)
@@ -133,6 +186,12 @@ def main(argv: list[str] | None = None) -> None:
 
             with services.db.write() as s:
                 print(f"workers: {import_workers(s, args.file)}")
+        elif cmd == "gen-city":
+            from dashboard.demodata.city import generate_city
+
+            counts = generate_city(services.db.engine, grids=args.grids, workers=args.workers, cases=args.cases,
+                                   seed=args.city_seed)
+            print(f"city: {counts}")
         elif cmd == "create-api-key":
             from dashboard.services.apikeys import create_api_key
 

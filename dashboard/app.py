@@ -36,6 +36,7 @@ class Services:
     _locator: GridLocator | None = None
     _locator_lock: threading.Lock = field(default_factory=threading.Lock)
     _started: bool = False
+    leadership: object | None = None  # dashboard.leader.Leadership once start_background ran
 
     @property
     def locator(self) -> GridLocator | None:
@@ -51,19 +52,26 @@ class Services:
             self.frames.grid_community = grid_community_map(s)
 
     def start_background(self, *, simulate: bool | None = None) -> None:
-        """Start the producers (position frames, housekeeping, simulator) — once, in one process."""
+        """Start the producers: position frames here; housekeeping and simulator in the leader only."""
         if self._started:
             return
         self._started = True
-        self.socketio.start_background_task(self._frame_loop)
-        self.socketio.start_background_task(self._housekeeping_loop)
+        self.socketio.start_background_task(self._frame_loop)  # every process flushes its own ingest
+        from .leader import Leadership
+
+        self.leadership = Leadership(self.settings.db_url, self.stop, spawn=self.socketio.start_background_task)
+        self.leadership.run(lambda term: self._start_singletons(term, simulate))
+
+    def _start_singletons(self, term: threading.Event, simulate: bool | None) -> None:
+        """The producers that run in exactly one process, until ``term`` ends."""
+        self.socketio.start_background_task(self._housekeeping_loop, term)
         if self.settings.simulate if simulate is None else simulate:
             from .simulator import Simulator
 
             with self.db.read() as s:
                 self.simulator = Simulator.from_db(s, seed=self.settings.sim_seed, speed=self.settings.sim_speed,
                                                    cases_per_day=self.settings.sim_cases_per_day)
-            self.socketio.start_background_task(self.simulator.run, self.stop, db=self.db, locator=self.locator,
+            self.socketio.start_background_task(self.simulator.run, term, db=self.db, locator=self.locator,
                                                 frames=self.frames, calendar=self.calendar)
 
     def _frame_loop(self) -> None:
@@ -76,8 +84,8 @@ class Services:
             except Exception:
                 log.exception("position frame flush failed")
 
-    def _housekeeping_loop(self) -> None:
-        while not self.stop.wait(3600):
+    def _housekeeping_loop(self, term: threading.Event | None = None) -> None:
+        while not (term or self.stop).wait(3600):
             try:
                 with self.db.write() as s:
                     n = prune_frames(s, older_than=timedelta(days=2))

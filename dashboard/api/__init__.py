@@ -4,6 +4,7 @@ from __future__ import annotations
 from importlib import import_module
 
 MODULES = [
+    "dashboard.api.outage",
     "dashboard.api.health",
     "dashboard.api.live",
     "dashboard.api.openapi",

@@ -1,0 +1,58 @@
+"""The WSGI entry for gunicorn: ``gunicorn -k gthread -w N --threads 64 'dashboard.wsgi:app'``.
+
+Each worker builds its own app from ``Settings.from_env()`` after the fork — exactly
+as ``run.py serve`` does (``run.build_server``: core server + Dash pages + callbacks) —
+and starts its background work: every worker flushes its own position frames; the
+simulator and scheduled jobs run only in the elected leader (``dashboard.leader``).
+``python run.py prod`` checks the settings, migrates once and execs gunicorn with this.
+
+This module is an entry point, not part of the core: like run.py it may assemble
+the UI, and nothing in dashboard/ imports it.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Why these settings must not serve production (empty when they may)."""
+    if not settings.production:
+        return []
+    problems = []
+    if settings.debug:
+        problems.append("GC_DEBUG is on: production never runs with debug (set GC_DEBUG=0)")
+    if not settings.secret_key:
+        problems.append("GC_SECRET_KEY is not set: every worker and every box needs the same secret key "
+                        "(e.g. GC_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))'))")
+    return problems
+
+
+def create_wsgi_app(settings: Settings | None = None):
+    """Build the whole server for one worker process and start its background work."""
+    settings = settings or Settings.from_env()
+    problems = production_problems(settings)
+    if problems:
+        raise SystemExit("refusing to start in production: " + "; ".join(problems))
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from run import build_server  # the one place that assembles server + pages + callbacks
+
+    app, services = build_server(settings)
+    services.start_background()
+    log.info("worker ready (db %s, redis %s, simulator %s)", services.db.engine.dialect.name,
+             "on" if settings.redis_url else "off", "allowed" if settings.simulate else "off")
+    return app
+
+
+def __getattr__(name: str):
+    # gunicorn resolves ``dashboard.wsgi:app`` with getattr: build on first access, in the worker
+    if name in ("app", "application"):
+        return create_wsgi_app()
+    raise AttributeError(name)
