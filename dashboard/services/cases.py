@@ -15,6 +15,7 @@ from ..masking import mask_name, mask_phone
 from ..models import Case, CaseLog, CaseState, Category, Dispatch, DutyState, Grid, Worker
 from ..timeutil import iso, local, utcnow
 from ..workcal import WorkCalendar
+from .workers import set_duty
 
 S = CaseState
 
@@ -39,6 +40,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "redispatch": (frozenset({S.DISPATCHED, S.HANDLING}), S.DISPATCHED),        # 改派
     "acknowledge": (frozenset({S.DISPATCHED}), S.HANDLING),                     # 签收
     "arrive": (frozenset({S.HANDLING}), None),                                  # 到场
+    "handle": (frozenset({S.HANDLING}), None),                                  # 开始处置
     "feedback": (frozenset({S.HANDLING}), S.FEEDBACK),                          # 处置反馈
     "approve": (frozenset({S.FEEDBACK}), S.CLOSED),                             # 核查结案
     "reject": (frozenset({S.FEEDBACK}), S.DISPATCHED),                          # 核查不通过 → 返工
@@ -192,22 +194,24 @@ def transition(session: Session, c: Case, action: str, *, actor: str, note: str 
             cal = calendar or WorkCalendar()
             c.sla_due_at = cal.add_working_hours(now, c.category.time_limit_hours)
         if worker_id is not None:
-            session.get(Worker, worker_id).duty_state = DutyState.DISPATCHED
+            set_duty(session, session.get(Worker, worker_id), DutyState.DISPATCHED, now=now)
     elif action == "register":
         c.registered_at = now
-    elif action in ("acknowledge", "arrive", "feedback"):
+    elif action in ("acknowledge", "arrive", "handle", "feedback"):
         d = _current_dispatch(session, c)
         if d is not None:
             if action == "acknowledge":
                 d.state, d.acknowledged_at = "acknowledged", now
             elif action == "arrive":
+                if d.arrived_at is not None:
+                    raise IllegalTransition(f"case {c.code}: arrival already recorded")
                 d.state, d.arrived_at = "arrived", now
-            else:
+            elif action == "feedback":
                 d.state, d.done_at = "done", now
             w = session.get(Worker, d.worker_id) if d.worker_id else None
             if w is not None:
-                w.duty_state = {"acknowledge": DutyState.EN_ROUTE, "arrive": DutyState.ON_SCENE,
-                                "feedback": DutyState.AVAILABLE}[action]
+                set_duty(session, w, {"acknowledge": DutyState.EN_ROUTE, "arrive": DutyState.ON_SCENE,
+                                      "handle": DutyState.HANDLING, "feedback": DutyState.AVAILABLE}[action], now=now)
         if action == "feedback":
             c.feedback_at = now
     elif action == "approve":
@@ -218,19 +222,17 @@ def transition(session: Session, c: Case, action: str, *, actor: str, note: str 
         if d is not None:  # back to the same hands for rework
             session.add(Dispatch(case_id=c.id, worker_id=d.worker_id, department=d.department, by=actor, sent_at=now))
             if d.worker_id:
-                session.get(Worker, d.worker_id).duty_state = DutyState.DISPATCHED
+                set_duty(session, session.get(Worker, d.worker_id), DutyState.DISPATCHED, now=now)
     elif action == "escalate":
         i = LEVELS.index(c.level) if c.level in LEVELS else 0
         if i + 1 >= len(LEVELS):
             raise IllegalTransition(f"case {c.code} is already at street level")
         c.level = LEVELS[i + 1]
+        _cancel_open_dispatches(session, c, now)
     elif action == "void":
         if not note.strip():
             raise CaseError("note", "voiding a case needs a reason")
-        for d in session.scalars(select(Dispatch).where(Dispatch.case_id == c.id, Dispatch.state.in_(
-                ("sent", "acknowledged", "arrived")))):
-            d.state = "cancelled"
-            _release(session, d.worker_id, now)
+        _cancel_open_dispatches(session, c, now)
     if target is not None:
         c.state = target
     c.updated_at = now
@@ -246,9 +248,22 @@ def _current_dispatch(session: Session, c: Case) -> Dispatch | None:
         ("sent", "acknowledged", "arrived"))).order_by(Dispatch.id.desc())).first()
 
 
+def _cancel_open_dispatches(session: Session, c: Case, now: datetime) -> None:
+    for d in session.scalars(select(Dispatch).where(Dispatch.case_id == c.id, Dispatch.state.in_(
+            ("sent", "acknowledged", "arrived")))):
+        d.state = "cancelled"
+        _release(session, d.worker_id, now)
+
+
 def _release(session: Session, worker_id: int | None, now: datetime) -> None:
     if worker_id:
         w = session.get(Worker, worker_id)
         if w is not None and w.duty_state in (DutyState.DISPATCHED, DutyState.EN_ROUTE, DutyState.ON_SCENE,
                                               DutyState.HANDLING):
-            w.duty_state = DutyState.AVAILABLE
+            set_duty(session, w, DutyState.AVAILABLE, now=now)
+
+
+def legal_actions(c: Case) -> list[str]:
+    """The actions the case's current state allows (what the console offers as buttons)."""
+    return [a for a, (allowed, _) in TRANSITIONS.items() if c.state in allowed
+            and not (a == "escalate" and c.level == LEVELS[-1])]

@@ -99,6 +99,9 @@ def ingest_fixes(session: Session, fixes: list[Fix], *, locator: GridLocator | N
         res.accepted = len(inserted)
         res.duplicates = len(values) - len(inserted)
         _move_markers(session, inserted, {(v["worker_id"], v["fix_time"]): v for v in values}, res)
+        if res.moved:  # a dispatched worker near the case has arrived
+            from .dispatch import detect_arrivals
+            detect_arrivals(session, res.moved, now=now)
     for f in located:
         _raise_alarm(session, f, locator, now)
         res.alarms += 1

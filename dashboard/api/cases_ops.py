@@ -1,0 +1,294 @@
+"""/api/v1 case operations for the center: closed-loop actions, recommendations, duplicates, indicators,
+and the category catalogue (time limits).
+
+Time: every service call takes ``now=services_now(services)``; ``services.clock`` (a callable returning
+an aware datetime) lets tests and replays control it.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import jsonify, request
+from sqlalchemy import select
+
+from ..models import Case, Category, Role, Worker
+from ..services.cases import TRANSITIONS, CaseError, IllegalTransition, legal_actions, transition
+from ..services.dispatch import recommend_for_case
+from ..services.duplicates import find_duplicates, merge_cases
+from ..services.indicators import LEVELS, compute_indicators
+from ..timeutil import SHANGHAI, utcnow
+from .auth import Principal, require, resolve_principal
+from .errors import ApiError, int_arg
+
+CENTER = (Role.DISPATCHER,)
+WORKER_ACTIONS = {"acknowledge", "arrive", "handle", "feedback"}
+READERS = (Role.DISPATCHER, Role.LEADER)
+
+
+def services_now(services) -> datetime:
+    """The current time as the services see it (``services.clock`` when a test or replay sets one)."""
+    clock = getattr(services, "clock", None)
+    return clock() if clock else utcnow()
+
+
+def json_body() -> dict[str, Any]:
+    """The JSON object body, {} when empty; anything else is a 400."""
+    if not request.data:
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "body must be a JSON object", "body")
+    return body
+
+
+def _str(body: dict, name: str, max_len: int) -> str:
+    v = body.get(name)
+    if v is None:
+        return ""
+    if not isinstance(v, str):
+        raise ApiError(400, f"{name} must be a string", name)
+    if len(v) > max_len:
+        raise ApiError(400, f"{name} must be at most {max_len} characters", name)
+    return v.strip()
+
+
+def _int_or_none(body: dict, name: str) -> int | None:
+    v = body.get(name)
+    if v is None or v == "":
+        return None
+    if isinstance(v, bool) or not isinstance(v, int):
+        if isinstance(v, str) and v.isdigit():
+            return int(v)
+        raise ApiError(400, f"{name} must be an integer", name)
+    return v
+
+
+def _local_day(raw: str | None, name: str, default: date) -> date:
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw[:10])
+    except ValueError:
+        raise ApiError(400, f"{name} must be a date like 2026-11-29, got {raw!r}", name)
+
+
+def case_view(session, c: Case) -> dict[str, Any]:
+    """A case with its timeline, dispatches and the actions its state allows (masked)."""
+    from ..models import Dispatch, Grid
+    from ..services.cases import case_public
+
+    ids = {i for i in (c.reporter_worker_id, c.assigned_worker_id) if i}
+    disp = session.scalars(select(Dispatch).where(Dispatch.case_id == c.id).order_by(Dispatch.id)).all()
+    ids |= {d.worker_id for d in disp if d.worker_id}
+    names = dict(session.execute(select(Worker.id, Worker.name).where(Worker.id.in_(ids))).all()) if ids else {}
+    out = case_public(c, grid=session.get(Grid, c.grid_id) if c.grid_id else None, worker_names=names, detail=True)
+    from ..masking import mask_name
+    from ..timeutil import iso
+
+    out["dispatches"] = [{"id": d.id, "worker_id": d.worker_id, "worker": mask_name(names.get(d.worker_id)),
+                          "department": d.department, "by": d.by, "state": d.state, "sent_at": iso(d.sent_at),
+                          "acknowledged_at": iso(d.acknowledged_at), "arrived_at": iso(d.arrived_at),
+                          "done_at": iso(d.done_at)} for d in disp]
+    out["actions"] = legal_actions(c)
+    out["merged_into_id"] = c.merged_into_id
+    return out
+
+
+def register(app, services) -> None:
+    def get_case(s, case_id: int) -> Case:
+        c = s.get(Case, case_id)
+        if c is None:
+            raise ApiError(404, f"no case {case_id}", "id")
+        return c
+
+    def check_scope(p: Principal, c: Case) -> None:
+        if p.community_id is not None and c.community_id not in (None, p.community_id):
+            raise ApiError(404, f"no case {c.id}", "id")
+
+    @app.post("/api/v1/cases/<int:case_id>/actions/<action>")
+    @require(Role.DISPATCHER, Role.WORKER, services=services)
+    def case_action(case_id: int, action: str):
+        """Apply one closed-loop action; 409 when the case's state does not allow it."""
+        p = resolve_principal(services)
+        if action not in TRANSITIONS:
+            raise ApiError(400, f"unknown action {action!r}; one of {', '.join(TRANSITIONS)}", "action")
+        body = json_body()
+        note = _str(body, "note", 2000)
+        department = _str(body, "department", 64) or None
+        worker_id = _int_or_none(body, "worker_id")
+        with services.db.write() as s:
+            c = get_case(s, case_id)
+            check_scope(p, c)
+            if p.role == Role.WORKER:
+                if action not in WORKER_ACTIONS:
+                    raise ApiError(403, f"a grid worker may not {action} a case", "action")
+                if p.worker_id is None or c.assigned_worker_id != p.worker_id:
+                    raise ApiError(403, "this case is not assigned to you", "id")
+            if worker_id is not None and s.get(Worker, worker_id) is None:
+                raise ApiError(400, f"unknown worker {worker_id}", "worker_id")
+            try:
+                transition(s, c, action, actor=p.name, note=note, worker_id=worker_id, department=department,
+                           calendar=services.calendar, now=services_now(services))
+            except IllegalTransition as e:
+                raise ApiError(409, str(e), "action")
+            except CaseError as e:
+                raise ApiError(400, e.message, e.field)
+            out = case_view(s, c)
+        return jsonify(out)
+
+    @app.get("/api/v1/cases/<int:case_id>/recommendations")
+    @require(*CENTER, services=services)
+    def case_recommendations(case_id: int):
+        """The nearest available workers for this case (distance, duty state, load)."""
+        limit = int_arg(request.args, "limit", 5, lo=1, hi=50)
+        with services.db.read() as s:
+            c = get_case(s, case_id)
+            check_scope(resolve_principal(services), c)
+            return jsonify({"case_id": c.id, "workers": recommend_for_case(s, c, limit=limit)})
+
+    @app.get("/api/v1/cases/<int:case_id>/duplicates")
+    @require(*CENTER, services=services)
+    def case_duplicates(case_id: int):
+        """Cases of the same category within 50 m and 24 h."""
+        with services.db.read() as s:
+            c = get_case(s, case_id)
+            check_scope(resolve_principal(services), c)
+            return jsonify({"case_id": c.id, "duplicates": find_duplicates(s, c)})
+
+    @app.post("/api/v1/cases/<int:case_id>/merge")
+    @require(*CENTER, services=services)
+    def case_merge(case_id: int):
+        """Merge this case (a duplicate) into ``into``: JSON {into, note}."""
+        p = resolve_principal(services)
+        body = json_body()
+        into_id = _int_or_none(body, "into")
+        if into_id is None:
+            raise ApiError(400, "into (the case to merge into) is required", "into")
+        note = _str(body, "note", 2000)
+        with services.db.write() as s:
+            dup, into = get_case(s, case_id), s.get(Case, into_id)
+            if into is None:
+                raise ApiError(400, f"no case {into_id}", "into")
+            check_scope(p, dup)
+            check_scope(p, into)
+            try:
+                merge_cases(s, dup, into, actor=p.name, note=note, now=services_now(services))
+            except IllegalTransition as e:
+                raise ApiError(409, str(e), "id")
+            except CaseError as e:
+                raise ApiError(400, e.message, e.field)
+            out = case_view(s, into)
+        return jsonify(out)
+
+    @app.get("/api/v1/cases/<int:case_id>/view")
+    @require(*CENTER, Role.LEADER, services=services)
+    def case_console_view(case_id: int):
+        """The console's view of a case: timeline, dispatches, legal actions."""
+        with services.db.read() as s:
+            c = get_case(s, case_id)
+            check_scope(resolve_principal(services), c)
+            return jsonify(case_view(s, c))
+
+    @app.get("/api/v1/indicators")
+    @require(*READERS, services=services)
+    def indicators():
+        """结案率, 按期结案率, 返工率, 自行处置率, handling time per level for [from, to] (local days)."""
+        level = request.args.get("level", "street")
+        if level not in LEVELS:
+            raise ApiError(400, f"level must be one of {', '.join(LEVELS)}", "level")
+        today = services_now(services).astimezone(SHANGHAI).date()
+        d_from = _local_day(request.args.get("from"), "from", today.replace(day=1))
+        d_to = _local_day(request.args.get("to"), "to", today)
+        if d_to < d_from:
+            raise ApiError(400, "to must not be before from", "to")
+        if (d_to - d_from).days > 3660:
+            raise ApiError(400, "the period may be at most ten years", "to")
+        start = datetime.combine(d_from, datetime.min.time(), tzinfo=SHANGHAI)
+        end = datetime.combine(d_to + timedelta(days=1), datetime.min.time(), tzinfo=SHANGHAI)
+        p = resolve_principal(services)
+        with services.db.read() as s:
+            rows = compute_indicators(s, level=level, start=start, end=end, calendar=services.calendar,
+                                      community_id=p.community_id)
+        return jsonify({"level": level, "from": d_from.isoformat(), "to": d_to.isoformat(), "rows": rows})
+
+    @app.get("/api/v1/categories")
+    @require(Role.DISPATCHER, Role.LEADER, Role.WORKER, Role.INTEGRATION, services=services)
+    def categories():
+        """The two-level category catalogue with time limits in working hours."""
+        with services.db.read() as s:
+            rows = s.scalars(select(Category).order_by(Category.code)).all()
+            return jsonify({"items": [category_public(c) for c in rows]})
+
+    @app.patch("/api/v1/categories/<code>")
+    @require(Role.ADMIN, services=services)
+    def edit_category(code: str):
+        """Admin edit: time_limit_hours, default_priority, active, name."""
+        body = json_body()
+        unknown = set(body) - {"time_limit_hours", "default_priority", "active", "name"}
+        if unknown:
+            f = sorted(unknown)[0]
+            raise ApiError(400, f"{f} cannot be edited here", f)
+        with services.db.write() as s:
+            c = s.get(Category, code)
+            if c is None:
+                raise ApiError(404, f"no category {code}", "code")
+            if "time_limit_hours" in body:
+                v = body["time_limit_hours"]
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 < v <= 24 * 365):
+                    raise ApiError(400, "time_limit_hours must be a number of working hours > 0", "time_limit_hours")
+                c.time_limit_hours = float(v)
+            if "default_priority" in body:
+                v = body["default_priority"]
+                if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 4:
+                    raise ApiError(400, "default_priority must be 1 (urgent) .. 4 (low)", "default_priority")
+                c.default_priority = v
+            if "active" in body:
+                if not isinstance(body["active"], bool):
+                    raise ApiError(400, "active must be true or false", "active")
+                c.active = body["active"]
+            if "name" in body:
+                name = _str(body, "name", 64)
+                if not name:
+                    raise ApiError(400, "name must not be empty", "name")
+                c.name = name
+            out = category_public(c)
+        return jsonify(out)
+
+    _describe(app)
+
+
+def category_public(c: Category) -> dict[str, Any]:
+    return {"code": c.code, "name": c.name, "major_code": c.major_code, "major_name": c.major_name,
+            "time_limit_hours": c.time_limit_hours, "default_priority": c.default_priority, "active": c.active}
+
+
+def _describe(app) -> None:
+    try:
+        from .openapi import registry
+    except ImportError:  # the OpenAPI document is optional
+        return
+    api = registry(app)
+    body = {"type": "object", "properties": {"note": {"type": "string"}, "worker_id": {"type": "integer"},
+                                             "department": {"type": "string"}}}
+    api.add("/api/v1/cases/{case_id}/actions/{action}", "post", tags=["cases"], roles=("dispatcher", "worker"),
+            summary="Apply a closed-loop action (register, dispatch, acknowledge, arrive, handle, feedback, "
+                    "approve, reject, escalate, void, redispatch, evaluate)", body=body,
+            responses={200: "the case with its timeline", 404: "no such case",
+                       409: "the case's state does not allow this action"})
+    api.add("/api/v1/cases/{case_id}/recommendations", "get", tags=["cases"], roles=("dispatcher",),
+            summary="Nearest available workers for a case")
+    api.add("/api/v1/cases/{case_id}/duplicates", "get", tags=["cases"], roles=("dispatcher",),
+            summary="Same category within 50 m and 24 h")
+    api.add("/api/v1/cases/{case_id}/merge", "post", tags=["cases"], roles=("dispatcher",),
+            summary="Merge a duplicate into another case", body={"type": "object", "properties": {
+                "into": {"type": "integer"}, "note": {"type": "string"}}, "required": ["into"]})
+    api.add("/api/v1/cases/{case_id}/view", "get", tags=["cases"], roles=("dispatcher", "leader"),
+            summary="A case with dispatches and the actions its state allows")
+    api.add("/api/v1/indicators", "get", tags=["indicators"], roles=("dispatcher", "leader"),
+            summary="Closed-loop indicators per grid, community, street, worker or category",
+            params=[{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                    for n in ("level", "from", "to")])
+    api.add("/api/v1/categories", "get", tags=["categories"], summary="Category catalogue with time limits")
+    api.add("/api/v1/categories/{code}", "patch", tags=["categories"], roles=("admin",),
+            summary="Edit a category's time limit, priority, name or active flag")

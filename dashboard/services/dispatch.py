@@ -1,0 +1,94 @@
+"""Dispatch: the nearest available workers for a case, and arrival detected from GPS."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..geo.distance import haversine_m
+from ..masking import mask_name
+from ..models import Case, CaseState, Dispatch, DutyState, Grid, Worker
+from ..timeutil import iso, utcnow
+from .cases import IllegalTransition, transition
+
+log = logging.getLogger(__name__)
+
+ARRIVAL_RADIUS_M = 50.0
+OPEN_DISPATCH = ("sent", "acknowledged", "arrived")
+# how much farther a busy worker counts than a free one; offline workers are never recommended
+STATE_FACTOR = {DutyState.AVAILABLE: 1.0, DutyState.PATROLLING: 1.0, DutyState.DISPATCHED: 2.5,
+                DutyState.EN_ROUTE: 3.0, DutyState.ON_SCENE: 3.0, DutyState.HANDLING: 3.0}
+LOAD_PENALTY_M = 300.0  # each open task adds this many metres to the ranking distance
+
+
+def worker_loads(session: Session, worker_ids: list[int] | None = None) -> dict[int, int]:
+    """Open dispatches per worker (one grouped query)."""
+    q = select(Dispatch.worker_id, func.count()).where(Dispatch.state.in_(OPEN_DISPATCH),
+                                                       Dispatch.worker_id.is_not(None)).group_by(Dispatch.worker_id)
+    if worker_ids is not None:
+        q = q.where(Dispatch.worker_id.in_(worker_ids))
+    return dict(session.execute(q).all())
+
+
+def nearest_available_workers(session: Session, lat: float, lon: float, *, limit: int = 5,
+                              exclude: set[int] | None = None) -> list[dict[str, Any]]:
+    """Workers on shift ranked by distance, weighted by duty state and current load (masked names)."""
+    rows = session.execute(
+        select(Worker.id, Worker.code, Worker.name, Worker.duty_state, Worker.last_lat, Worker.last_lon,
+               Worker.last_fix_at, Worker.grid_id, Grid.centroid_lat, Grid.centroid_lon)
+        .outerjoin(Grid, Grid.id == Worker.grid_id)
+        .where(Worker.active.is_(True), Worker.duty_state.in_(list(STATE_FACTOR)))).all()
+    rows = [r for r in rows if not exclude or r.id not in exclude]
+    rows = [r for r in rows if r.last_lat is not None or r.centroid_lat is not None]
+    if not rows:
+        return []
+    has_fix = np.array([r.last_lat is not None for r in rows])
+    lats = np.array([r.last_lat if r.last_lat is not None else r.centroid_lat for r in rows], dtype=float)
+    lons = np.array([r.last_lon if r.last_lon is not None else r.centroid_lon for r in rows], dtype=float)
+    dist = np.atleast_1d(haversine_m(lat, lon, lats, lons))
+    loads = worker_loads(session, [r.id for r in rows])
+    factor = np.array([STATE_FACTOR[r.duty_state] for r in rows])
+    load = np.array([loads.get(r.id, 0) for r in rows])
+    score = dist * factor + load * LOAD_PENALTY_M
+    order = np.argsort(score, kind="stable")[:limit]
+    return [{"worker_id": rows[i].id, "code": rows[i].code, "name": mask_name(rows[i].name),
+             "state": rows[i].duty_state, "distance_m": round(float(dist[i]), 1), "load": int(load[i]),
+             "score": round(float(score[i]), 1), "from_fix": bool(has_fix[i]), "grid_id": rows[i].grid_id,
+             "last_fix_at": iso(rows[i].last_fix_at)} for i in order]
+
+
+def recommend_for_case(session: Session, c: Case, *, limit: int = 5) -> list[dict[str, Any]]:
+    """Nearest available workers for a case (its location, or its grid's centre)."""
+    lat, lon = c.lat, c.lon
+    if lat is None and c.grid_id:
+        g = session.get(Grid, c.grid_id)
+        lat, lon = g.centroid_lat, g.centroid_lon
+    if lat is None:
+        return []
+    return nearest_available_workers(session, lat, lon, limit=limit)
+
+
+def detect_arrivals(session: Session, moved: list[dict[str, Any]], *, now: datetime | None = None,
+                    radius_m: float = ARRIVAL_RADIUS_M) -> list[int]:
+    """Mark 'arrive' on acknowledged dispatches whose worker's new fix is within ``radius_m`` of the case."""
+    now = now or utcnow()
+    pos = {m["worker_id"]: (m["lat"], m["lon"]) for m in moved}
+    if not pos:
+        return []
+    rows = session.execute(select(Dispatch.worker_id, Case).join(Case, Case.id == Dispatch.case_id).where(
+        Dispatch.worker_id.in_(list(pos)), Dispatch.state == "acknowledged", Case.state == CaseState.HANDLING,
+        Case.lat.is_not(None))).all()
+    arrived = []
+    for wid, c in rows:
+        lat, lon = pos[wid]
+        if haversine_m(lat, lon, c.lat, c.lon) <= radius_m:
+            try:
+                transition(session, c, "arrive", actor="GPS", note=f"到达现场（定位 {radius_m:.0f} 米内）", now=now)
+                arrived.append(c.id)
+            except IllegalTransition:
+                log.debug("case %s: arrival not applicable", c.id)
+    return arrived
