@@ -10,6 +10,10 @@ MODULES = [
     "dashboard.api.cases_ops",
     "dashboard.api.openapi",
     "dashboard.api.field",
+    "dashboard.api.grids_detail",
+    "dashboard.api.cameras",
+    "dashboard.api.tours",
+    "dashboard.api.calls",
 ]
 
 

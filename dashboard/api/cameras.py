@@ -1,0 +1,95 @@
+"""Cameras: the list with how to play each, the simulated demo streams, and hls.js served on demand.
+
+``/cameras/<code>/mjpeg`` streams multipart/x-mixed-replace JPEG frames at a low rate;
+``/cameras/<code>/snapshot.jpg`` is one frame. hls.js (~400 KB) is not in assets/ (Dash
+would load it on every page); the player fetches ``/vendor/hls.min.js`` only when a
+camera is HLS.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from flask import Response, jsonify, request, send_from_directory
+
+from ..models import Role
+from ..services.cameras import list_cameras, render_frame, sim_source
+from .auth import require
+from .errors import ApiError, int_arg
+from .openapi import query, registry
+
+log = logging.getLogger(__name__)
+VIEWERS = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY)
+VENDOR = Path(__file__).resolve().parent.parent / "static" / "vendor"
+BOUNDARY = "gcframe"
+
+
+def _ids(raw: str | None, name: str) -> list[int] | None:
+    if not raw:
+        return None
+    try:
+        return [int(x) for x in raw.split(",") if x.strip()]
+    except ValueError:
+        raise ApiError(400, f"{name} must be comma-separated integers", name)
+
+
+def register(app, services) -> None:
+    @app.get("/api/v1/cameras")
+    @require(*VIEWERS, services=services)
+    def cameras_list():
+        grid_ids, camera_ids = _ids(request.args.get("grid_id"), "grid_id"), _ids(request.args.get("id"), "id")
+        with services.db.read() as s:
+            return jsonify({"cameras": list_cameras(s, grid_ids=grid_ids, camera_ids=camera_ids)})
+
+    def source(code: str) -> tuple[str, str]:
+        with services.db.read() as s:
+            src = sim_source(s, code)
+        if src is None:
+            raise ApiError(404, f"no camera {code}", "code")
+        return src
+
+    @app.get("/cameras/<code>/snapshot.jpg")
+    @require(*VIEWERS, services=services)
+    def camera_snapshot(code: str):
+        name, grid = source(code)
+        return Response(render_frame(code, name, grid), mimetype="image/jpeg",
+                        headers={"Cache-Control": "no-store"})
+
+    @app.get("/cameras/<code>/mjpeg")
+    @require(*VIEWERS, services=services)
+    def camera_mjpeg(code: str):
+        name, grid = source(code)
+        fps = int_arg(request.args, "fps", 3, lo=1, hi=5)
+        limit = int_arg(request.args, "frames", 0, lo=0, hi=1_000_000)  # 0 = until the viewer leaves
+        stop = services.stop
+
+        def frames():
+            n = 0
+            while not stop.is_set() and (limit == 0 or n < limit):
+                jpeg = render_frame(code, name, grid)
+                yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+                       .encode() + jpeg + b"\r\n")
+                n += 1
+                if stop.wait(1.0 / fps):
+                    break
+
+        return Response(frames(), mimetype=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+                        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}, direct_passthrough=True)
+
+    @app.get("/vendor/<path:name>")
+    def vendor_file(name: str):
+        """Vendored scripts loaded only by the pages that need them (hls.js)."""
+        return send_from_directory(VENDOR, name, max_age=86400)
+
+    api = registry(app)
+    api.add("/api/v1/cameras", "get", tags=["cameras"], roles=VIEWERS, summary="Cameras and how to play each",
+            params=[query("grid_id", description="comma-separated grid ids"),
+                    query("id", description="comma-separated camera ids")], responses={200: "cameras"})
+    api.add("/cameras/{code}/mjpeg", "get", tags=["cameras"], roles=VIEWERS,
+            summary="A simulated camera's MJPEG stream (multipart/x-mixed-replace)",
+            params=[query("fps", "integer", "frames per second, 1–5 (default 3)"),
+                    query("frames", "integer", "stop after this many frames (0 = never)")],
+            responses={200: "the stream", 404: "no such camera"})
+    api.add("/cameras/{code}/snapshot.jpg", "get", tags=["cameras"], roles=VIEWERS,
+            summary="One JPEG frame of a simulated camera", responses={200: "image/jpeg", 404: "no such camera"})

@@ -1,0 +1,215 @@
+"""Mouse-patrol tours over HTTP: build/generate, list, run (start, mark a stop, pause, finish), log, coverage."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import jsonify, request
+from sqlalchemy import select
+
+from ..models import Case, Grid, PatrolTour, Role
+from ..services import tours as svc
+from ..services.cases import CaseError, case_public
+from ..timeutil import local_today
+from .auth import require, resolve_principal
+from .errors import ApiError, int_arg
+from .openapi import query, registry
+
+OPERATORS = (Role.DISPATCHER,)
+READERS = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY)
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "send a JSON object", "body")
+    return data
+
+
+def _day(raw: str | None) -> date:
+    if not raw:
+        return local_today()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(400, f"day must be YYYY-MM-DD, got {raw!r}", "day")
+
+
+def register(app, services) -> None:
+    def load(s, tour_id: int) -> PatrolTour:
+        t = s.get(PatrolTour, tour_id)
+        if t is None:
+            raise ApiError(404, f"no tour {tour_id}", "tour_id")
+        return t
+
+    def out(s, t: PatrolTour) -> dict:
+        return svc.tour_public(t, svc.grids_of(s, [t]))
+
+    def guarded(fn):
+        """Domain errors → 4xx; nothing is committed when one is raised."""
+        try:
+            return fn()
+        except (svc.TourError, CaseError) as exc:
+            raise ApiError(422, exc.message, exc.field)
+        except svc.TourStateError as exc:
+            raise ApiError(409, str(exc))
+
+    @app.get("/api/v1/tours")
+    @require(*READERS, services=services)
+    def tours_list():
+        with services.db.read() as s:
+            rows = list(s.scalars(select(PatrolTour).order_by(PatrolTour.id.desc()).limit(100)))
+            grids = svc.grids_of(s, rows)
+            return jsonify({"tours": [svc.tour_public(t, grids) for t in rows]})
+
+    @app.post("/api/v1/tours")
+    @require(*OPERATORS, services=services)
+    def tours_create():
+        data, who = _body(), resolve_principal(services).name
+
+        def create():
+            with services.db.write() as s:
+                t = svc.create_tour(s, name=data.get("name", ""), stops=data.get("stops"), created_by=who)
+                return out(s, t)
+
+        return jsonify(guarded(create)), 201
+
+    @app.post("/api/v1/tours/generate")
+    @require(*OPERATORS, services=services)
+    def tours_generate():
+        """Generate and save a tour: kind open_cases | unpatrolled | community."""
+        data, who = _body(), resolve_principal(services).name
+        kind = data.get("kind")
+        limit, dwell, comm = data.get("limit", 10), data.get("dwell_s", svc.DEFAULT_DWELL_S), data.get("community_id")
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            raise ApiError(422, "limit must be an integer", "limit")
+        if not isinstance(dwell, (int, float)) or isinstance(dwell, bool):
+            raise ApiError(422, "dwell_s must be a number", "dwell_s")
+        if comm is not None and (not isinstance(comm, int) or isinstance(comm, bool)):
+            raise ApiError(422, "community_id must be an integer", "community_id")
+
+        def generate():
+            with services.db.write() as s:
+                stops = svc.generate_stops(s, kind, limit=limit, community_id=comm, dwell_s=dwell)
+                if not stops:
+                    raise svc.TourError("kind", "no grid matches; nothing to patrol")
+                name = data.get("name") or f"{svc.GENERATED_NAMES.get(kind, kind)} {local_today().isoformat()}"
+                t = svc.create_tour(s, name=name, stops=stops, created_by=who, kind=kind)
+                return out(s, t)
+
+        return jsonify(guarded(generate)), 201
+
+    @app.get("/api/v1/tours/<int:tour_id>")
+    @require(*READERS, services=services)
+    def tour_get(tour_id: int):
+        with services.db.read() as s:
+            t = load(s, tour_id)
+            return jsonify({**out(s, t), "log": svc.stop_log(s, tour_id=tour_id)})
+
+    @app.delete("/api/v1/tours/<int:tour_id>")
+    @require(*OPERATORS, services=services)
+    def tour_delete(tour_id: int):
+        with services.db.write() as s:
+            t = load(s, tour_id)
+            if t.state in ("running", "paused"):
+                raise ApiError(409, f"tour {tour_id} is {t.state}; finish it first")
+            s.delete(t)
+        return "", 204
+
+    def action(tour_id: int, fn):
+        def run():
+            with services.db.write() as s:
+                t = load(s, tour_id)
+                fn(s, t)
+                return out(s, t)
+
+        return jsonify(guarded(run))
+
+    @app.post("/api/v1/tours/<int:tour_id>/start")
+    @require(*OPERATORS, services=services)
+    def tour_start(tour_id: int):
+        who = resolve_principal(services).name
+        return action(tour_id, lambda s, t: svc.start_tour(s, t, operator=who))
+
+    @app.post("/api/v1/tours/<int:tour_id>/pause")
+    @require(*OPERATORS, services=services)
+    def tour_pause(tour_id: int):
+        reason = str((request.get_json(silent=True) or {}).get("reason", ""))[:200]
+        return action(tour_id, lambda s, t: svc.pause_tour(s, t, reason=reason))
+
+    @app.post("/api/v1/tours/<int:tour_id>/resume")
+    @require(*OPERATORS, services=services)
+    def tour_resume(tour_id: int):
+        return action(tour_id, lambda s, t: svc.pause_tour(s, t, resume=True))
+
+    @app.post("/api/v1/tours/<int:tour_id>/finish")
+    @require(*OPERATORS, services=services)
+    def tour_finish(tour_id: int):
+        return action(tour_id, lambda s, t: svc.finish_tour(s, t))
+
+    @app.post("/api/v1/tours/<int:tour_id>/stops/<int:index>")
+    @require(*OPERATORS, services=services)
+    def tour_mark(tour_id: int, index: int):
+        """Log a stop: result ok (巡查正常) or issue (发现问题 → a prefilled case at that grid)."""
+        data, who = _body(), resolve_principal(services).name
+        note = data.get("note", "")
+        if not isinstance(note, str):
+            raise ApiError(422, "note must be text", "note")
+
+        def mark():
+            with services.db.write() as s:
+                t = load(s, tour_id)
+                entry, case = svc.mark_stop(s, t, index, result=data.get("result"), operator=who, note=note,
+                                            auto=bool(data.get("auto")), category_code=data.get("category_code"),
+                                            locator=services.locator)
+                grid = s.get(Grid, entry.grid_id)
+                return {"stop": svc.stop_log_public(entry, grid), "tour": out(s, t),
+                        "case": case_public(case, grid=grid) if case else None}
+
+        return jsonify(guarded(mark)), 201
+
+    @app.get("/api/v1/patrol/log")
+    @require(*READERS, services=services)
+    def patrol_log():
+        day = _day(request.args.get("day"))
+        limit = int_arg(request.args, "limit", 200, lo=1, hi=2000)
+        with services.db.read() as s:
+            return jsonify({"day": day.isoformat(), "log": svc.stop_log(s, day=day, limit=limit)})
+
+    @app.get("/api/v1/patrol/coverage")
+    @require(*READERS, services=services)
+    def patrol_coverage():
+        """Per grid for a day: foot patrols (workers seen there) and mouse patrols (stops logged)."""
+        day = _day(request.args.get("day"))
+        comm = request.args.get("community_id")
+        if comm and not comm.isdigit():
+            raise ApiError(400, "community_id must be an integer", "community_id")
+        with services.db.read() as s:
+            rows = svc.coverage(s, day, community_id=int(comm) if comm else None)
+        return jsonify({"day": day.isoformat(), "grids": rows,
+                        "totals": {"grids": len(rows), "foot": sum(1 for r in rows if r["foot"]),
+                                   "mouse": sum(1 for r in rows if r["mouse"]),
+                                   "none": sum(1 for r in rows if not r["foot"] and not r["mouse"])}})
+
+    api = registry(app)
+    t = ["patrol"]
+    api.add("/api/v1/tours", "get", tags=t, roles=READERS, summary="Mouse-patrol tours, newest first")
+    api.add("/api/v1/tours", "post", tags=t, roles=OPERATORS, summary="Save a tour: name, stops [{grid_id, "
+            "camera_ids?, dwell_s?}]", body={"type": "object"}, responses={201: "the tour"})
+    api.add("/api/v1/tours/generate", "post", tags=t, roles=OPERATORS, body={"type": "object"},
+            summary="Generate a tour: kind open_cases | unpatrolled | community (community_id), limit, dwell_s",
+            responses={201: "the tour"})
+    api.add("/api/v1/tours/{tour_id}", "get", tags=t, roles=READERS, summary="A tour with its stop log")
+    api.add("/api/v1/tours/{tour_id}", "delete", tags=t, roles=OPERATORS, summary="Delete a tour that is not running",
+            responses={204: "deleted", 409: "running"})
+    for verb, what in (("start", "Start a tour"), ("pause", "Pause a running tour (e.g. on a new alert)"),
+                       ("resume", "Resume a paused tour"), ("finish", "Finish a tour early")):
+        api.add(f"/api/v1/tours/{{tour_id}}/{verb}", "post", tags=t, roles=OPERATORS, summary=what,
+                responses={200: "the tour", 409: "the tour's state does not allow it"})
+    api.add("/api/v1/tours/{tour_id}/stops/{index}", "post", tags=t, roles=OPERATORS, body={"type": "object"},
+            summary="Log a stop: result ok | issue (issue opens a case at that grid), note, category_code?",
+            responses={201: "the log entry (and the case)", 409: "tour not running"})
+    api.add("/api/v1/patrol/log", "get", tags=t, roles=READERS, summary="Mouse-patrol stops of a day",
+            params=[query("day", description="YYYY-MM-DD (Asia/Shanghai); default today"), query("limit", "integer")])
+    api.add("/api/v1/patrol/coverage", "get", tags=t, roles=READERS,
+            summary="Per-grid daily coverage: foot and mouse patrols side by side",
+            params=[query("day", description="YYYY-MM-DD; default today"), query("community_id", "integer")])
