@@ -10,6 +10,8 @@ MODULES = [
     "dashboard.api.cases_ops",
     "dashboard.api.openapi",
     "dashboard.api.field",
+    "dashboard.api.field_people",
+    "dashboard.api.session",
     "dashboard.api.grids_detail",
     "dashboard.api.cameras",
     "dashboard.api.tours",

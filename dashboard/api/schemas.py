@@ -21,7 +21,7 @@ class Strict(BaseModel):
 class CaseIn(Strict):
     """A report from the street: 就地处置 (onsite=true) or 上报."""
 
-    category_code: str = Field(min_length=1, max_length=8, description="小类 code, see GET /api/v1/categories")
+    category_code: str = Field(min_length=1, max_length=8, description="小类 code, see GET /api/v1/categories/tree")
     description: str = Field(default="", max_length=4000)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)

@@ -205,3 +205,168 @@ def test_oversized_photo_refused(field):
     wrong_case = client.post("/api/v1/cases/424242/photos", data={"photo": (io.BytesIO(jpeg_bytes()), "a.jpg")},
                              headers=auth(wkey), content_type="multipart/form-data")
     assert wrong_case.status_code == 404
+
+
+# ---------------------------------------------------------------- positions, patrols, tasks, admin
+def test_position_batch_counts_dedupe_late_and_outside(field):
+    client, services, world, wkey = field
+    lat, lon = world["centers"][0]
+    fixes = [{"t": 1764380000 + i * 10, "lat": lat + i * 1e-5, "lon": lon, "speed": 1.2, "battery": 80}
+             for i in range(5)]
+    r = client.post("/api/v1/positions", json={"fixes": fixes}, headers=auth(wkey))
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["accepted"] == 5 and r.get_json()["duplicates"] == 0
+    r = client.post("/api/v1/positions", json={"fixes": fixes[:2] + [
+        {"t": "2025-11-29T01:33:00Z", "lat": lat, "lon": lon},          # late (older than the marker)
+        {"t": 1764380100000, "lat": 39.9, "lon": 116.4}]}, headers=auth(wkey))  # ms epoch, outside the street
+    body = r.get_json()
+    assert body["accepted"] == 2 and body["duplicates"] == 2 and body["outside"] == 1
+    from dashboard.models import Position, Worker
+
+    with services.db.read() as s:
+        w = s.get(Worker, world["worker_ids"][0])
+        assert w.last_lat == pytest.approx(39.9)  # the newest fix moved the marker, the late one did not
+        outside = s.query(Position).filter(Position.outside.is_(True)).count()
+        assert outside == 1 and s.query(Position).count() == 7
+
+
+@pytest.mark.parametrize("body,field_name", [
+    ({"fixes": []}, "fixes"),
+    ({"fixes": [{"lat": 95, "lon": 1}]}, "fixes.0.lat"),
+    ({"fixes": [{"lat": 34, "lon": -200}]}, "fixes.0.lon"),
+    ({"fixes": [{"lat": "x", "lon": 1}]}, "fixes.0.lat"),
+    ({"fixes": [{"lon": 1}]}, "fixes.0.lat"),
+    ({"fixes": [{"lat": 34, "lon": 108, "t": "2025-01-01T00:00:00"}]}, "fixes.t"),
+    ({"fixes": [{"lat": 34, "lon": 108, "battery": 150}]}, "fixes.0.battery"),
+    ({"fixes": "many"}, "fixes"),
+])
+def test_position_batch_bad_input(field, body, field_name):
+    client, services, world, wkey = field
+    r = client.post("/api/v1/positions", json=body, headers=auth(wkey))
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == field_name, r.get_json()
+
+
+def test_position_batch_by_device_for_integrations(field):
+    client, services, world, wkey = field
+    ikey = make_key(services, "integration")
+    fix = {"fixes": [{"lat": world["centers"][4][0], "lon": world["centers"][4][1]}]}
+    assert client.post("/api/v1/positions", json={**fix, "device_id": "DEV2"}, headers=auth(ikey)).status_code == 200
+    r = client.post("/api/v1/positions", json={**fix, "device_id": "NOPE"}, headers=auth(ikey))
+    assert r.status_code == 404 and r.get_json()["error"]["field"] == "device_id"
+    r = client.post("/api/v1/positions", json=fix, headers=auth(ikey))
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "device_id"
+
+
+def test_patrol_start_stop(field):
+    client, services, world, wkey = field
+    r = client.post("/api/v1/patrols/start", json={}, headers=auth(wkey))
+    assert r.status_code == 200 and r.get_json()["state"] == "patrolling"
+    lat, lon = world["centers"][0]
+    client.post("/api/v1/positions", json={"fixes": [{"lat": lat, "lon": lon}]}, headers=auth(wkey))
+    r = client.post("/api/v1/patrols/stop", headers=auth(wkey))
+    assert r.status_code == 200 and r.get_json()["patrol"]["grids_covered"] == [world["grid_ids"][0]]
+
+
+def test_my_tasks_acknowledge_arrive_finish(field):
+    from dashboard.models import Case
+    from dashboard.services.cases import transition
+
+    client, services, world, wkey = field
+    ikey = make_key(services, "integration")
+    c = client.post("/api/v1/cases", json={"category_code": "0401", "lat": world["centers"][0][0],
+                                           "lon": world["centers"][0][1]}, headers=auth(ikey)).get_json()
+    with services.db.write() as s:
+        transition(s, s.get(Case, c["id"]), "dispatch", actor="调度员", worker_id=world["worker_ids"][0])
+    tasks = client.get("/api/v1/me/tasks", headers=auth(wkey)).get_json()
+    assert [t["id"] for t in tasks["items"]] == [c["id"]] and tasks["items"][0]["dispatch"]["state"] == "sent"
+    other = make_key(services, "worker", world["worker_ids"][1])
+    assert client.post(f"/api/v1/me/tasks/{c['id']}/acknowledge", headers=auth(other)).status_code == 404
+    assert client.post(f"/api/v1/me/tasks/{c['id']}/arrive", headers=auth(wkey)).status_code == 409
+    assert client.post(f"/api/v1/me/tasks/{c['id']}/acknowledge", headers=auth(wkey)).get_json()["state"] == "handling"
+    assert client.post(f"/api/v1/me/tasks/{c['id']}/arrive", headers=auth(wkey)).status_code == 200
+    assert client.post(f"/api/v1/me/tasks/{c['id']}/finish", json={}, headers=auth(wkey)).status_code == 422
+    assert client.post(f"/api/v1/me/tasks/{c['id']}/explode", headers=auth(wkey)).status_code == 404
+    tok = client.post("/api/v1/photos", data={"photo": (io.BytesIO(jpeg_bytes()), "a.jpg")}, headers=auth(wkey),
+                      content_type="multipart/form-data").get_json()["token"]
+    done = client.post(f"/api/v1/me/tasks/{c['id']}/finish", json={"note": "已清理", "photos": [tok]},
+                       headers=auth(wkey)).get_json()
+    assert done["state"] == "feedback" and done["photo_list"][-1]["stage"] == "after"
+    assert client.get("/api/v1/me/tasks", headers=auth(wkey)).get_json()["total"] == 0
+    # the demo operator has no worker of its own
+    assert client.get("/api/v1/me/tasks").status_code == 403
+
+
+def test_me_categories_grids(field):
+    client, services, world, wkey = field
+    me = client.get("/api/v1/me", headers=auth(wkey)).get_json()
+    assert me["name"] == "张*" and me["phone"] == "138****5678" and me["grid"]["code"] == world["grid_codes"][0]
+    cats = client.get("/api/v1/categories/tree", headers=auth(wkey)).get_json()
+    assert [m["code"] for m in cats] == ["01", "04", "06"] and cats[0]["children"][0]["code"] == "0101"
+    fc = client.get("/api/v1/grids", headers=auth(wkey)).get_json()
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 9
+    one = client.get(f"/api/v1/grids?community_id={world['community_ids'][0]}", headers=auth(wkey)).get_json()
+    assert len(one["features"]) == 3
+    assert client.get("/api/v1/grids?community_id=x", headers=auth(wkey)).status_code == 400
+
+
+def test_workers_admin(field):
+    client, services, world, wkey = field
+    ikey = make_key(services, "integration")
+    assert client.get("/api/v1/workers", headers=auth(wkey)).status_code == 403  # not for workers
+    r = client.post("/api/v1/workers", json={"code": "W9", "name": "王五", "phone": "13700001111",
+                                             "device_id": "DEV9", "grid_code": world["grid_codes"][2]},
+                    headers=auth(ikey))
+    assert r.status_code == 201 and r.get_json()["name"] == "王*" and r.get_json()["device_id"] == "DEV9"
+    assert client.post("/api/v1/workers", json={"code": "W9", "name": "x"}, headers=auth(ikey)).status_code == 409
+    r = client.post("/api/v1/workers", json={"code": "W10", "name": "x", "device_id": "DEV1"}, headers=auth(ikey))
+    assert r.status_code == 409 and r.get_json()["error"]["field"] == "device_id"
+    r = client.post("/api/v1/workers", json={"code": "W11", "name": "x", "grid_code": "ZZ"}, headers=auth(ikey))
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "grid_code"
+    r = client.post("/api/v1/workers", json={"code": "W12", "name": "x", "phone": "call me"}, headers=auth(ikey))
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "phone"
+    listed = client.get("/api/v1/workers?page_size=2", headers=auth(ikey)).get_json()
+    assert listed["total"] == 3 and len(listed["items"]) == 2
+    assert client.get("/api/v1/workers?q=DEV9", headers=auth(ikey)).get_json()["items"][0]["code"] == "W9"
+    # the new device now feeds positions
+    fix = {"device_id": "DEV9", "fixes": [{"lat": world["centers"][2][0], "lon": world["centers"][2][1]}]}
+    assert client.post("/api/v1/positions", json=fix, headers=auth(ikey)).get_json()["accepted"] == 1
+
+
+def test_demo_worker_sign_in_and_login(field):
+    client, services, world, wkey = field
+    assert client.get("/api/v1/me").status_code == 403  # the demo operator is no worker
+    r = client.post("/auth/demo-worker", json={"worker": "W2"})
+    assert r.status_code == 200 and r.get_json()["worker_id"] == world["worker_ids"][1]
+    assert client.get("/api/v1/me").get_json()["code"] == "W2"
+    assert client.get("/auth/me").get_json()["role"] == "worker"
+    client.post("/auth/logout")
+    assert client.get("/auth/me").get_json()["via"] == "demo"
+    assert client.post("/auth/demo-worker", json={"worker": "NOPE"}).status_code == 404
+    remote = app_client_remote(client)
+    assert remote.post("/auth/demo-worker", json={"worker": "W2"},
+                       environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 401
+    assert client.post("/auth/login", json={"username": "x"}).get_json()["error"]["field"] == "password"
+    assert client.post("/auth/login", json={"username": "x", "password": "y"}).status_code == 401
+
+
+def app_client_remote(client):
+    return client.application.test_client()
+
+
+def test_openapi_matches_the_server(field):
+    client, services, world, wkey = field
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    for path, method in [("/api/v1/cases", "post"), ("/api/v1/cases", "get"), ("/api/v1/positions", "post"),
+                         ("/api/v1/workers", "post"), ("/api/v1/grids", "get"), ("/api/v1/photos", "post"),
+                         ("/api/v1/me/tasks/{case_id}/{action}", "post")]:
+        assert method in doc["paths"][path], (path, method)
+    case_in = doc["components"]["schemas"]["CaseIn"]
+    assert case_in["required"] == ["category_code"]
+    assert case_in["properties"]["lat"]["anyOf"][0]["maximum"] == 90
+    assert case_in["additionalProperties"] is False
+    # every documented /api/v1 path exists on the server (no phantom paths)
+    rules = {r.rule.replace("<int:", "{").replace("<", "{").replace(">", "}") for r in client.application.url_map
+             .iter_rules()}
+    for path in doc["paths"]:
+        assert path in rules, path

@@ -1,0 +1,87 @@
+"""Browser sign-in for the pages: /auth/login, /auth/logout, /auth/me, and the demo worker sign-in.
+
+The demo sign-in (``POST /auth/demo-worker``) exists only in demo mode and only for
+requests from this machine, like the demo operator in ``auth.resolve_principal``: it
+signs the browser in as a chosen grid worker so /m can be tried without passwords.
+"""
+from __future__ import annotations
+
+from flask import jsonify, request
+from flask_login import login_user
+from sqlalchemy import or_, select
+
+from ..models import Role, User, Worker
+from .auth import LOCAL_ADDRS, SessionUser, require, resolve_principal, sign_in, sign_out
+from .errors import ApiError
+from .openapi import registry
+
+
+def demo_allowed(services) -> bool:
+    """Demo sign-in: demo mode, not production, and a request from this machine."""
+    st = services.settings
+    return st.demo and not st.production and request.remote_addr in LOCAL_ADDRS
+
+
+def register(app, services) -> None:
+    api = registry(app)
+
+    @app.post("/auth/login")
+    def login():
+        body = request.get_json(silent=True) or request.form
+        username, password = (body.get("username") or "").strip(), body.get("password") or ""
+        if not username:
+            raise ApiError(422, "username is required", "username")
+        if not password:
+            raise ApiError(422, "password is required", "password")
+        u = sign_in(services, username, password)
+        if u is None:
+            raise ApiError(401, "wrong username or password", "password")
+        return jsonify({"username": u.username, "role": u.role, "worker_id": u.worker_id,
+                        "display_name": u.display_name})
+
+    @app.post("/auth/logout")
+    def logout():
+        sign_out()
+        return jsonify({"ok": True})
+
+    @app.get("/auth/me")
+    def whoami():
+        p = resolve_principal(services)
+        if p is None:
+            return jsonify({"signed_in": False, "demo": demo_allowed(services)})
+        return jsonify({"signed_in": True, "name": p.name, "role": p.role, "worker_id": p.worker_id,
+                        "via": p.via, "demo": demo_allowed(services)})
+
+    @app.post("/auth/demo-worker")
+    @require(services=services)
+    def demo_worker():
+        if not demo_allowed(services):
+            raise ApiError(403, "demo sign-in is only available in demo mode from this machine")
+        body = request.get_json(silent=True) or {}
+        ref = str(body.get("worker") or body.get("code") or "").strip()
+        if not ref:
+            raise ApiError(422, "name the worker (code or id)", "worker")
+        with services.db.write() as s:
+            w = s.scalar(select(Worker).where(or_(Worker.code == ref, Worker.id == (int(ref) if ref.isdigit()
+                                                                                   else -1))))
+            if w is None or not w.active:
+                raise ApiError(404, f"no active worker {ref!r}", "worker")
+            username = f"worker:{w.code}"
+            u = s.scalar(select(User).where(User.username == username))
+            if u is None:  # a password-less account, usable only through this demo door
+                u = User(username=username, display_name=w.name, role=Role.WORKER, worker_id=w.id,
+                         password_hash=None)
+                s.add(u)
+                s.flush()
+            login_user(SessionUser(u))
+            out = {"username": u.username, "role": u.role, "worker_id": w.id, "code": w.code}
+        return jsonify(out)
+
+    api.add("/auth/login", "post", summary="Sign in (session cookie)", tags=["auth"], security=False, body={
+        "type": "object", "required": ["username", "password"],
+        "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
+        responses={200: "signed in", 401: "wrong username or password"})
+    api.add("/auth/logout", "post", summary="Sign out", tags=["auth"], security=False)
+    api.add("/auth/me", "get", summary="Who am I", tags=["auth"], security=False)
+    api.add("/auth/demo-worker", "post", summary="Demo mode only: sign in as a grid worker", tags=["auth"],
+            body={"type": "object", "required": ["worker"], "properties": {"worker": {"type": "string"}}})
