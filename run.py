@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--workers", type=int, default=20_000)
     gc.add_argument("--cases", type=int, default=1_000_000)
     gc.add_argument("--city-seed", type=int, default=20261129, help="generator seed (same seed, same city)")
+    for sp in (pr, gc):  # also accepted after the subcommand: run.py gen-city --db URL
+        sp.add_argument("--db", dest="db_url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sp.add_argument("--port", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sp.add_argument("--host", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     ak = sub.add_parser("create-api-key", help="create an API key (printed as the last line)")
     ak.add_argument("--name", required=True)
     ak.add_argument("--role", required=True)
@@ -149,7 +153,7 @@ def prod(settings: Settings, workers: int, threads: int) -> None:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     argv = [gunicorn, "--chdir", str(Path(__file__).resolve().parent), "-k", "gthread", "-w", str(workers),
             "--threads", str(threads), "-b", f"{host}:{settings.port}", "--timeout", "60",
-            "--graceful-timeout", "20", "--worker-tmp-dir", "/dev/shm" if Path("/dev/shm").is_dir() else "/tmp",
+            "--graceful-timeout", "20", "--no-control-socket", "--worker-tmp-dir", "/dev/shm" if Path("/dev/shm").is_dir() else "/tmp",
             "--log-level", logging.getLevelName(log.getEffectiveLevel()).lower(), "dashboard.wsgi:app"]
     log.info("exec %s", " ".join(argv))
     os.execvpe(argv[0], argv, env)

@@ -106,7 +106,9 @@ def create_app(settings: Settings) -> tuple[Flask, Services]:
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False
     socketio = SocketIO()
+    # GC_REDIS_CHANNEL: deployments sharing one Redis keep apart (pub/sub ignores the db number)
     socketio.init_app(app, async_mode="threading", message_queue=settings.redis_url,
+                      channel=settings.extra.get("GC_REDIS_CHANNEL") or "gridcommand",
                       cors_allowed_origins=[], ping_interval=10, ping_timeout=20)
     db = Database(settings.db_url)
     bus = EventBus()

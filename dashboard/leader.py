@@ -13,6 +13,7 @@ the leader.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -74,7 +75,7 @@ class Leadership:
             conn = None
             try:
                 conn = psycopg.connect(_dsn(self.db_url), autocommit=True, connect_timeout=5,
-                                       application_name="gridcommand-leader")
+                                       application_name=f"gridcommand-leader-{os.getpid()}")
                 won = conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK_KEY,)).fetchone()[0]
                 if won:
                     term = threading.Event()

@@ -36,6 +36,8 @@ def production_problems(settings: Settings) -> list[str]:
 def create_wsgi_app(settings: Settings | None = None):
     """Build the whole server for one worker process and start its background work."""
     settings = settings or Settings.from_env()
+    if not logging.getLogger().handlers:  # gunicorn configures only its own loggers
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
     problems = production_problems(settings)
     if problems:
         raise SystemExit("refusing to start in production: " + "; ".join(problems))
