@@ -16,6 +16,8 @@ MODULES = [
     "dashboard.api.cameras",
     "dashboard.api.tours",
     "dashboard.api.calls",
+    "dashboard.api.governance",
+    "dashboard.api.devices",
 ]
 
 

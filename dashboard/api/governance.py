@@ -1,0 +1,78 @@
+"""网格+五治 over HTTP: the indicators, the wall panel data, activity entry and import."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import g, jsonify, request
+
+from ..i18n import normalise_lang
+from ..models import Role
+from ..services.governance import (ActivityProblem, activity_public, compute_indicators, create_activity,
+                                   import_activities, read_activity_table)
+from ..services.governance_indicators import LEVELS
+from .auth import require
+from .errors import ApiError, int_arg
+
+READERS = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY, Role.WORKER)
+
+
+def _day(raw: str | None) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(400, f"day must be YYYY-MM-DD, got {raw!r}", "day")
+
+
+def _who() -> str:
+    p = g.get("principal")
+    return p.name if p is not None else ""
+
+
+def register(app, services) -> None:
+    @app.get("/api/v1/governance/indicators")
+    @require(*READERS, services=services)
+    def governance_indicators():
+        """The 五治 indicators per street, community or grid (``level``), month to date of ``day``."""
+        level = request.args.get("level", "street")
+        if level not in LEVELS:
+            raise ApiError(400, f"level must be one of {', '.join(LEVELS)}", "level")
+        comm = int_arg(request.args, "community_id", 0, lo=0) or None
+        with services.db.read() as s:
+            data = compute_indicators(s, level=level, day=_day(request.args.get("day")), community_id=comm,
+                                      lang=normalise_lang(request.args.get("lang")))
+        return jsonify(data)
+
+    @app.post("/api/v1/governance/activities")
+    @require(Role.WORKER, Role.DISPATCHER, Role.INTEGRATION, services=services)
+    def governance_activity_create():
+        """Record one activity (JSON); 400 naming the field on bad input, nothing written."""
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise ApiError(400, "send a JSON object")
+        try:
+            with services.db.write() as s:
+                a = create_activity(s, data, source="api", created_by=_who())
+                body = activity_public(a, normalise_lang(request.args.get("lang")))
+        except ActivityProblem as p:
+            raise ApiError(400, p.message, p.field)
+        return jsonify(body), 201
+
+    @app.post("/api/v1/governance/activities/import")
+    @require(Role.DISPATCHER, Role.INTEGRATION, services=services)
+    def governance_activity_import():
+        """Import a CSV/Excel file (form field ``file``): every row or none; 422 lists each bad row."""
+        f = request.files.get("file")
+        if f is None:
+            raise ApiError(400, "send the table as the multipart form field 'file'", "file")
+        try:
+            df = read_activity_table(f.read(), f.filename or "")
+            with services.db.write() as s:
+                result = import_activities(s, df, created_by=_who())
+        except ActivityProblem as p:
+            raise ApiError(400, p.message, p.field)
+        if result.errors:
+            return jsonify({"error": {"status": 422, "message": f"{len(result.errors)} row(s) have errors; "
+                                      "nothing was imported", "field": "file"}, "errors": result.errors}), 422
+        return jsonify({"created": result.created}), 201

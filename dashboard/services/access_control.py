@@ -1,0 +1,193 @@
+"""Access-control and device signals in: a signed webhook, deduplicated, mapped to the
+compound and grid, feeding the alert rules.
+
+A device signs each request with its own secret (see ``sign``)::
+
+    X-GC-Device:    <device_id>                      (access_device.device_id)
+    X-GC-Timestamp: <unix seconds>                   (the device's clock when it sent)
+    X-GC-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>
+
+A missing header, an unknown device, a bad signature or a timestamp more than
+``WINDOW_S`` from the server's clock is refused (401). The body is JSON
+``{"event_id", "type", "occurred_at"?, "duration_s"?}``; an ``event_id`` the device
+already sent is refused (409) — a device that retries a delivery may treat 409 as
+"already have it". Either refusal changes nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import events
+from ..models import Alert, Place
+from ..models.governance import AccessDevice, DeviceEvent
+from ..timeutil import UTC, iso, local, utcnow
+from .alerts import raise_alert
+
+HEADER_DEVICE, HEADER_TIMESTAMP, HEADER_SIGNATURE = "X-GC-Device", "X-GC-Timestamp", "X-GC-Signature"
+WINDOW_S = 300
+HELD_OPEN_ALERT_S = 300
+NIGHT_START_H, NIGHT_END_H = 22, 6  # Asia/Shanghai
+EVENT_KINDS = ("door_forced", "door_held_open", "device_offline", "smoke_alarm", "device_online", "door_closed")
+TITLES = {"door_forced": "门禁被强行打开", "door_held_open": "夜间门禁长时间未关", "smoke_alarm": "烟感报警",
+          "device_offline": "门禁设备离线"}
+
+
+class DeviceRefused(Exception):
+    """A request the webhook refuses: 401 (who/signature/window), 409 (replay) or 400 (body)."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+@dataclass
+class Received:
+    event: DeviceEvent
+    device: AccessDevice
+    alert: Alert | None
+    alert_created: bool
+
+
+def sign(secret: str, timestamp: str | int, body: bytes) -> str:
+    """The X-GC-Signature value for a body sent at ``timestamp``."""
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def signed_headers(device_id: str, secret: str, body: bytes, *, at: datetime | None = None) -> dict[str, str]:
+    """Headers a device sends (used by the simulator and tests, and as the reference for vendors)."""
+    ts = str(int((at or utcnow()).timestamp()))
+    return {HEADER_DEVICE: device_id, HEADER_TIMESTAMP: ts, HEADER_SIGNATURE: sign(secret, ts, body),
+            "Content-Type": "application/json"}
+
+
+def authenticate(session: Session, headers: Mapping[str, str], body: bytes, now: datetime) -> AccessDevice:
+    """The device that signed this request, or DeviceRefused(401)."""
+    device_id, ts, sig = (headers.get(h, "").strip() for h in (HEADER_DEVICE, HEADER_TIMESTAMP, HEADER_SIGNATURE))
+    if not device_id or not ts or not sig:
+        raise DeviceRefused(401, f"send {HEADER_DEVICE}, {HEADER_TIMESTAMP} and {HEADER_SIGNATURE}")
+    try:
+        sent = int(ts)
+    except ValueError:
+        raise DeviceRefused(401, f"{HEADER_TIMESTAMP} must be unix seconds", HEADER_TIMESTAMP)
+    device = session.scalar(select(AccessDevice).where(AccessDevice.device_id == device_id,
+                                                       AccessDevice.active.is_(True)))
+    # the same answer for an unknown device and a bad signature: do not reveal which ids exist
+    if device is None or not hmac.compare_digest(sign(device.secret, ts, body), sig):
+        raise DeviceRefused(401, "unknown device or bad signature", HEADER_SIGNATURE)
+    if abs(now.timestamp() - sent) > WINDOW_S:
+        raise DeviceRefused(401, f"{HEADER_TIMESTAMP} is more than {WINDOW_S} s from the server clock",
+                            HEADER_TIMESTAMP)
+    return device
+
+
+def parse_body(body: bytes, sent_at: datetime) -> dict[str, Any]:
+    """The event fields, or DeviceRefused(400) naming the field."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise DeviceRefused(400, "body must be a JSON object")
+    if not isinstance(data, dict):
+        raise DeviceRefused(400, "body must be a JSON object")
+    event_id = str(data.get("event_id") or "").strip()
+    if not event_id or len(event_id) > 64:
+        raise DeviceRefused(400, "event_id is required (1–64 characters)", "event_id")
+    kind = data.get("type")
+    if kind not in EVENT_KINDS:
+        raise DeviceRefused(400, f"type must be one of {', '.join(EVENT_KINDS)}", "type")
+    occurred = sent_at
+    if data.get("occurred_at"):
+        try:
+            occurred = datetime.fromisoformat(str(data["occurred_at"]).replace("Z", "+00:00"))
+        except ValueError:
+            raise DeviceRefused(400, "occurred_at must be ISO 8601 with an offset", "occurred_at")
+        if occurred.tzinfo is None:
+            raise DeviceRefused(400, "occurred_at must carry an offset", "occurred_at")
+    duration = data.get("duration_s")
+    if kind == "door_held_open":
+        if not isinstance(duration, (int, float)) or isinstance(duration, bool) or not 0 <= duration <= 7 * 86400:
+            raise DeviceRefused(400, "duration_s (seconds the door has been open) is required", "duration_s")
+    return {"event_id": event_id, "kind": kind, "occurred_at": occurred.astimezone(UTC),
+            "duration_s": float(duration) if isinstance(duration, (int, float)) else None,
+            "payload": {k: v for k, v in data.items() if k not in ("event_id", "type")}}
+
+
+def is_night(at: datetime) -> bool:
+    h = local(at).hour
+    return h >= NIGHT_START_H or h < NIGHT_END_H
+
+
+def night_overlaps(start: datetime, end: datetime) -> bool:
+    """True if any moment of [start, end] lies between 22:00 and 06:00 Asia/Shanghai."""
+    if end < start:
+        return False
+    if is_night(start) or is_night(end):
+        return True
+    loc = local(start)
+    next_night = loc.replace(hour=NIGHT_START_H, minute=0, second=0, microsecond=0)
+    return next_night <= local(end)
+
+
+def alert_rule(kind: str, occurred: datetime, duration_s: float | None) -> tuple[str, str] | None:
+    """(severity, dedupe suffix) if this event raises an alert, else None."""
+    if kind == "door_forced":
+        return "moderate", "forced"
+    if kind == "door_held_open" and duration_s is not None and duration_s > HELD_OPEN_ALERT_S:
+        over_from = occurred - timedelta(seconds=duration_s - HELD_OPEN_ALERT_S)
+        return ("moderate", "held_open") if night_overlaps(over_from, occurred) else None
+    if kind == "smoke_alarm":  # one alert per device per 10 minutes however often it beeps
+        return "severe", f"smoke:{local(occurred):%Y%m%d%H}{local(occurred).minute // 10}"
+    if kind == "device_offline":
+        return "minor", f"offline:{local(occurred):%Y%m%d%H}"
+    return None
+
+
+def receive(session: Session, headers: Mapping[str, str], body: bytes, *, now: datetime | None = None) -> Received:
+    """Authenticate, deduplicate and store one device event, apply the alert rules."""
+    now = now or utcnow()
+    device = authenticate(session, headers, body, now)
+    fields = parse_body(body, datetime.fromtimestamp(int(headers[HEADER_TIMESTAMP]), UTC))
+    if session.scalar(select(DeviceEvent.id).where(DeviceEvent.device_pk == device.id,
+                                                   DeviceEvent.event_id == fields["event_id"])):
+        raise DeviceRefused(409, f"event {fields['event_id']} of {device.device_id} was already received", "event_id")
+    ev = DeviceEvent(device_pk=device.id, event_id=fields["event_id"], kind=fields["kind"],
+                     occurred_at=fields["occurred_at"], received_at=now, duration_s=fields["duration_s"],
+                     grid_id=device.grid_id, payload=fields["payload"] or None)
+    session.add(ev)
+    was_online = device.online
+    device.online, device.last_seen_at = fields["kind"] != "device_offline", now
+    if device.online != was_online:
+        events.record(session, "device", {"device_id": device.device_id, "online": device.online,
+                                          "grid_id": device.grid_id, "at": iso(now)}, community_id=device.community_id)
+    alert, created = None, False
+    rule = alert_rule(fields["kind"], fields["occurred_at"], fields["duration_s"])
+    if rule is not None:
+        severity, suffix = rule
+        place = session.get(Place, device.place_id) if device.place_id else None
+        where = place.name if place is not None else device.name
+        dedupe = f"device:{device.device_id}:{suffix}" + ("" if ":" in suffix else f":{fields['event_id']}")
+        minutes = f"（{round(fields['duration_s'] / 60)} 分钟）" if fields["duration_s"] else ""
+        alert, created = raise_alert(
+            session, source="device", kind=fields["kind"], severity=severity,
+            title=f"{TITLES[fields['kind']]} · {where}", description=f"{device.name}{minutes}",
+            lat=device.lat, lon=device.lon, grid_id=device.grid_id, community_id=device.community_id,
+            dedupe_key=dedupe, now=now, data={"device_id": device.device_id, "event_id": fields["event_id"],
+                                              "place_id": device.place_id, "duration_s": fields["duration_s"]})
+        ev.alert_id = alert.id
+    session.flush()
+    return Received(ev, device, alert, created)
+
+
+def device_public(d: AccessDevice) -> dict[str, Any]:
+    """A device as screens see it: never its secret."""
+    return {"id": d.id, "device_id": d.device_id, "name": d.name, "kind": d.kind, "place_id": d.place_id,
+            "grid_id": d.grid_id, "community_id": d.community_id, "lat": d.lat, "lon": d.lon,
+            "online": d.online, "last_seen_at": iso(d.last_seen_at)}

@@ -1,0 +1,268 @@
+"""网格+五治: governance activities (create, import with row-level errors), the indicators
+(see governance_indicators.INDICATORS) and the briefing section."""
+from __future__ import annotations
+
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .. import events
+from ..models import Alert, Case, Grid, Organisation, Place
+from ..models.governance import GovernanceActivity, LegalStaff
+from ..timeutil import SHANGHAI, as_utc, iso, local, local_day_bounds, utcnow
+from .governance_indicators import (DIMENSIONS, INDICATORS, Period, compute_indicators)  # noqa: F401
+
+# kind → (dimension, zh, en)
+ACTIVITY_KINDS: dict[str, tuple[str, str, str]] = {
+    "party_meeting": ("party", "主题党日/组织生活", "Party meeting"),
+    "party_service": ("party", "党员报到服务", "Party-member service"),
+    "sanguan_visit": ("law", "三官一律进网格", "Judge/prosecutor/police/lawyer visit"),
+    "moot_court": ("law", "模拟法庭", "Moot court"),
+    "legal_education": ("law", "普法宣传", "Legal education"),
+    "civility_practice": ("virtue", "新时代文明实践", "Civility practice"),
+    "org_service": ("virtue", "社会组织服务", "Social-organisation service"),
+    "volunteer_service": ("virtue", "志愿服务", "Volunteer service"),
+    "residents_council": ("self", "居民议事会", "Residents' council"),
+    "mediation": ("self", "矛盾调解", "Mediation"),
+}
+ACTIVITY_COLUMNS = ["kind", "title", "grid_code", "started_at"]
+OPTIONAL_COLUMNS = ["code", "ended_at", "place_code", "place_name", "organiser", "org_code", "legal_staff_code",
+                    "participants", "volunteers", "volunteer_hours", "case_code", "note"]
+
+
+class ActivityProblem(ValueError):
+    """Bad activity input; names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+@dataclass
+class ImportResult:
+    created: int
+    errors: list[dict[str, Any]]
+
+
+def parse_local_time(value: Any, field: str) -> datetime:
+    """An ISO time with offset, or a naive 'YYYY-MM-DD HH:MM' taken as Asia/Shanghai; returns UTC."""
+    if isinstance(value, datetime):
+        return as_utc(value if value.tzinfo else value.replace(tzinfo=SHANGHAI))
+    text = str(value or "").strip()
+    if not text:
+        raise ActivityProblem(field, f"{field} is required")
+    try:
+        ts = pd.Timestamp(text.replace("/", "-"))
+    except (ValueError, TypeError):
+        raise ActivityProblem(field, f"{field} is not a date/time: {text!r}")
+    dt = ts.to_pydatetime()
+    return as_utc(dt) if dt.tzinfo else as_utc(dt.replace(tzinfo=SHANGHAI))
+
+
+def _int(value: Any, field: str, hi: int) -> int:
+    if value in (None, ""):
+        return 0
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise ActivityProblem(field, f"{field} must be a whole number, got {value!r}")
+    if f != int(f) or not 0 <= f <= hi:
+        raise ActivityProblem(field, f"{field} must be a whole number from 0 to {hi}")
+    return int(f)
+
+
+class Lookups:
+    """Code → id maps for one batch of activities (one query each, not one per row)."""
+
+    def __init__(self, session: Session) -> None:
+        self.grids = {c: (i, cm) for c, i, cm in session.execute(select(Grid.code, Grid.id, Grid.community_id))}
+        self.grid_ids = {i: cm for i, cm in self.grids.values()}
+        self.places = dict(session.execute(select(Place.code, Place.id)).all())
+        self.orgs = dict(session.execute(select(Organisation.code, Organisation.id)).all())
+        self.staff = dict(session.execute(select(LegalStaff.code, LegalStaff.id)).all())
+        self.codes: set[str] = set()  # activity codes known to be taken (prefetched or added in this batch)
+        self.checked: set[str] = set()
+        self.cases: dict[str, int] = {}
+
+    def prefetch_cases(self, session: Session, codes) -> None:
+        """Resolve the case codes a batch names, in one query."""
+        wanted = sorted({str(c).strip() for c in codes if str(c or "").strip()})
+        if wanted:
+            self.cases.update(session.execute(select(Case.code, Case.id).where(Case.code.in_(wanted))).all())
+
+    def prefetch_codes(self, session: Session, codes) -> None:
+        """Which of these activity codes are already taken, in one query."""
+        wanted = sorted({str(c).strip() for c in codes if str(c or "").strip()})
+        if wanted:
+            self.codes.update(session.scalars(select(GovernanceActivity.code).where(GovernanceActivity.code.in_(wanted))))
+            self.checked.update(wanted)
+
+    def code_taken(self, session: Session, code: str) -> bool:
+        if code not in self.checked:
+            self.prefetch_codes(session, [code])
+        return code in self.codes
+
+    def case_id(self, session: Session, code: str) -> int | None:
+        if code not in self.cases:
+            self.prefetch_cases(session, [code])
+        return self.cases.get(code)
+
+
+def validate_activity(data: Mapping[str, Any], look: Lookups, session: Session, *, now: datetime) -> dict:
+    """Check one activity and resolve its codes; raises ActivityProblem naming the field."""
+    kind = str(data.get("kind") or "").strip()
+    if kind not in ACTIVITY_KINDS:
+        raise ActivityProblem("kind", f"kind must be one of {', '.join(ACTIVITY_KINDS)}, got {kind!r}")
+    title = str(data.get("title") or "").strip()
+    if not title or len(title) > 128:
+        raise ActivityProblem("title", "title is required (at most 128 characters)")
+    grid_id = data.get("grid_id")
+    if grid_id not in (None, ""):
+        try:
+            grid_id = int(grid_id)
+        except (TypeError, ValueError):
+            raise ActivityProblem("grid_id", f"grid_id must be an integer, got {grid_id!r}")
+        if grid_id not in look.grid_ids:
+            raise ActivityProblem("grid_id", f"grid {grid_id} does not exist")
+        community_id = look.grid_ids[grid_id]
+    else:
+        code = str(data.get("grid_code") or "").strip()
+        if code not in look.grids:
+            raise ActivityProblem("grid_code", f"grid_code {code!r} is not a known grid")
+        grid_id, community_id = look.grids[code]
+    started = parse_local_time(data.get("started_at"), "started_at")
+    if started > now + timedelta(days=1):
+        raise ActivityProblem("started_at", "started_at is more than a day in the future")
+    ended = parse_local_time(data["ended_at"], "ended_at") if data.get("ended_at") not in (None, "") else None
+    if ended is not None and ended < started:
+        raise ActivityProblem("ended_at", "ended_at is before started_at")
+    participants = _int(data.get("participants"), "participants", 100_000)
+    volunteers = _int(data.get("volunteers"), "volunteers", 10_000)
+    try:
+        hours = float(data.get("volunteer_hours") or 0)
+    except (TypeError, ValueError):
+        raise ActivityProblem("volunteer_hours", f"volunteer_hours must be a number, got {data.get('volunteer_hours')!r}")
+    if not 0 <= hours <= 24 * max(volunteers, 1):
+        raise ActivityProblem("volunteer_hours", "volunteer_hours must be between 0 and 24 × volunteers")
+    out = dict(kind=kind, dimension=ACTIVITY_KINDS[kind][0], title=title, grid_id=grid_id, community_id=community_id,
+               started_at=started, ended_at=ended, participants=participants, volunteers=volunteers,
+               volunteer_hours=hours, organiser=str(data.get("organiser") or "")[:128],
+               place_name=str(data.get("place_name") or "")[:128], note=str(data.get("note") or ""))
+    for field, table, key in (("place_code", look.places, "place_id"), ("org_code", look.orgs, "organisation_id"),
+                              ("legal_staff_code", look.staff, "legal_staff_id")):
+        code = str(data.get(field) or "").strip()
+        if code and code not in table:
+            raise ActivityProblem(field, f"{field} {code!r} is unknown")
+        out[key] = table.get(code) if code else None
+    case_code = str(data.get("case_code") or "").strip()
+    out["case_id"] = look.case_id(session, case_code) if case_code else None
+    if case_code and out["case_id"] is None:
+        raise ActivityProblem("case_code", f"case_code {case_code!r} is unknown")
+    code = str(data.get("code") or "").strip()
+    if len(code) > 40:
+        raise ActivityProblem("code", "code is too long (at most 40 characters)")
+    if code and look.code_taken(session, code):
+        raise ActivityProblem("code", f"code {code!r} already exists")
+    out["code"] = code or f"GA{local(now):%Y%m%d%H%M%S}{secrets.token_hex(3).upper()}"
+    return out
+
+
+def activity_public(a: GovernanceActivity, lang: str = "zh-CN") -> dict[str, Any]:
+    """What screens see of an activity (no personal data is stored on it)."""
+    dim, zh, en = ACTIVITY_KINDS.get(a.kind, (a.dimension, a.kind, a.kind))
+    return {"id": a.id, "code": a.code, "kind": a.kind, "kind_name": en if lang == "en" else zh,
+            "dimension": a.dimension, "title": a.title, "organiser": a.organiser, "grid_id": a.grid_id,
+            "community_id": a.community_id, "place_name": a.place_name, "started_at": iso(a.started_at),
+            "ended_at": iso(a.ended_at), "participants": a.participants, "volunteers": a.volunteers,
+            "volunteer_hours": a.volunteer_hours, "case_id": a.case_id, "source": a.source}
+
+
+def _add(session: Session, values: dict, *, source: str, created_by: str, now: datetime) -> GovernanceActivity:
+    a = GovernanceActivity(**values, source=source, created_by=created_by, created_at=now)
+    session.add(a)
+    session.flush()
+    events.record(session, "activity", {"action": "created", "activity": activity_public(a)},
+                  community_id=a.community_id)
+    return a
+
+
+def create_activity(session: Session, data: Mapping[str, Any], *, source: str = "app", created_by: str = "",
+                    now: datetime | None = None) -> GovernanceActivity:
+    """Validate and record one activity (raises ActivityProblem, changing nothing)."""
+    now = now or utcnow()
+    values = validate_activity(data, Lookups(session), session, now=now)
+    return _add(session, values, source=source, created_by=created_by, now=now)
+
+
+def read_activity_table(content: bytes, filename: str) -> pd.DataFrame:
+    """A CSV (UTF-8, with or without BOM) or Excel upload as strings; raises ActivityProblem."""
+    suffix = Path(filename or "").suffix.lower()
+    try:
+        if suffix in (".xlsx", ".xls"):
+            df = pd.read_excel(io.BytesIO(content), dtype=str).fillna("")
+        else:
+            df = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except Exception as exc:  # pandas raises many kinds; the user needs one line
+        raise ActivityProblem("file", f"cannot read {filename or 'the file'} as CSV/Excel: {str(exc).splitlines()[0]}")
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in ACTIVITY_COLUMNS if c not in df.columns]
+    if missing:
+        raise ActivityProblem("file", f"missing column(s) {', '.join(missing)}")
+    return df
+
+
+def import_activities(session: Session, df: pd.DataFrame, *, source: str = "import", created_by: str = "",
+                      now: datetime | None = None) -> ImportResult:
+    """All rows or none: every bad row is reported (line, field, message) and nothing is written."""
+    now = now or utcnow()
+    look = Lookups(session)
+    if "case_code" in df.columns:
+        look.prefetch_cases(session, df["case_code"])
+    if "code" in df.columns:
+        look.prefetch_codes(session, df["code"])
+    ok, errors = [], []
+    for i, row in enumerate(df.to_dict("records")):
+        line = i + 2  # the header is line 1
+        try:
+            values = validate_activity(row, look, session, now=now)
+        except ActivityProblem as p:
+            errors.append({"line": line, "field": p.field, "message": p.message})
+            continue
+        look.codes.add(values["code"])
+        look.checked.add(values["code"])
+        ok.append(values)
+    if errors:
+        return ImportResult(0, errors)
+    for values in ok:
+        _add(session, values, source=source, created_by=created_by, now=now)
+    return ImportResult(len(ok), [])
+
+
+def governance_section(session: Session, day: date, community_id: int | None = None,
+                       lang: str = "zh-CN") -> dict[str, Any]:
+    """The 五治 section of the daily briefing: indicators (month to date), the day's activities and device alerts."""
+    level = "community" if community_id is not None else "street"
+    data = compute_indicators(session, level=level, day=day, community_id=community_id, lang=lang)
+    start, end = local_day_bounds(day)
+    q = select(GovernanceActivity.kind, func.count(), func.sum(GovernanceActivity.participants),
+               func.sum(GovernanceActivity.volunteer_hours)).where(
+        GovernanceActivity.started_at >= start, GovernanceActivity.started_at < end)
+    aq = select(Alert.severity, func.count()).where(Alert.source == "device", Alert.created_at >= start,
+                                                    Alert.created_at < end)
+    if community_id is not None:
+        q = q.where(GovernanceActivity.community_id == community_id)
+        aq = aq.where(Alert.community_id == community_id)
+    kinds = {k: {"name": ACTIVITY_KINDS.get(k, ("", k, k))[2 if lang == "en" else 1], "count": n,
+                 "participants": int(p or 0), "volunteer_hours": float(h or 0)}
+             for k, n, p, h in session.execute(q.group_by(GovernanceActivity.kind)).all()}
+    row = data["rows"][0] if data["rows"] else {"values": {}, "scores": {}}
+    return {"day": day.isoformat(), "community_id": community_id, "indicators": [
+        {**i, "value": row["values"].get(i["key"])} for i in data["indicators"]],
+        "activities_today": kinds, "device_alerts_today": dict(session.execute(aq.group_by(Alert.severity)).all())}
