@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sim", action="store_true", help="do not run the live simulator")
     p.add_argument("--sim-speed", type=float, help="simulator acceleration factor (default 1)")
     p.add_argument("--seed", type=int, dest="sim_seed", help="simulator seed (default 20261129)")
+    p.add_argument("--osmand", action="store_true", help="also serve OsmAnd/Traccar positions on a dedicated port "
+                                                        "(default 5055)")
+    p.add_argument("--osmand-port", type=int, help="the dedicated OsmAnd/Traccar port (implies --osmand)")
     p.add_argument("--log-level", default="INFO")
     sub = p.add_subparsers(dest="command")
     sub.add_parser("serve", help="serve (the default)")
@@ -117,6 +120,12 @@ def serve(settings: Settings) -> None:
         fail(f"port {settings.port} on {settings.host} is already in use; choose another with --port")
     app, services = build_server(settings)
     services.start_background()
+    if settings.osmand_port:
+        from dashboard.api.osmand import serve_dedicated
+
+        if not port_free(settings.host, settings.osmand_port):
+            fail(f"OsmAnd port {settings.osmand_port} on {settings.host} is already in use; choose --osmand-port")
+        serve_dedicated(services, settings.host, settings.osmand_port)
     log.info("serving on http://%s:%d (simulator %s)", settings.host, settings.port,
              "on" if settings.simulate else "off")
     try:
@@ -164,7 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     settings = Settings.from_env(host=args.host, port=args.port, db_url=args.db_url, sim_speed=args.sim_speed,
-                                 sim_seed=args.sim_seed, simulate=False if args.no_sim else None)
+                                 sim_seed=args.sim_seed, simulate=False if args.no_sim else None,
+                                 osmand_port=args.osmand_port or (5055 if args.osmand else None))
     cmd = args.command or "serve"
     if cmd == "serve":
         return serve(settings)

@@ -37,6 +37,7 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     default_lang: str = "zh-CN"
     position_frame_s: float = 1.0
+    osmand_port: int | None = None  # dedicated OsmAnd/Traccar port (Traccar uses 5055); None = off
     production: bool = False
     debug: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -64,6 +65,7 @@ class Settings:
             tile_crs=env.get("GC_TILE_CRS", base.tile_crs).lower(),
             tile_attribution=env.get("GC_TILE_ATTRIBUTION", ""),
             default_lang=env.get("GC_LANG", base.default_lang),
+            osmand_port=int(env["GC_OSMAND_PORT"]) if env.get("GC_OSMAND_PORT") else None,
             production=_bool(env.get("GC_PRODUCTION"), False),
             debug=_bool(env.get("GC_DEBUG"), False),
             extra={k: v for k, v in env.items() if k.startswith("GC_")},
