@@ -12,6 +12,7 @@ MODULES = [
     "dashboard.api.field",
     "dashboard.api.field_people",
     "dashboard.api.session",
+    "dashboard.api.osmand",
     "dashboard.api.grids_detail",
     "dashboard.api.cameras",
     "dashboard.api.tours",
