@@ -65,6 +65,9 @@ class Services:
     def _start_singletons(self, term: threading.Event, simulate: bool | None) -> None:
         """The producers that run in exactly one process, until ``term`` ends."""
         self.socketio.start_background_task(self._housekeeping_loop, term)
+        from .services.daily_brief import brief_loop  # the daily brief at GC_BRIEF_AT (issue 7)
+
+        self.socketio.start_background_task(brief_loop, self, term)
         if self.settings.simulate if simulate is None else simulate:
             from .simulator import Simulator
 

@@ -38,6 +38,8 @@ class Settings:
     default_lang: str = "zh-CN"
     position_frame_s: float = 1.0
     osmand_port: int | None = None  # dedicated OsmAnd/Traccar port (Traccar uses 5055); None = off
+    brief_dir: Path | None = None  # daily brief folder; None = <data_dir>/briefs
+    brief_at: str = "07:30"  # Asia/Shanghai time the daily brief is written; "" or "off" = never
     production: bool = False
     debug: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -67,6 +69,8 @@ class Settings:
             default_lang=env.get("GC_LANG", base.default_lang),
             osmand_port=int(env["GC_OSMAND_PORT"]) if env.get("GC_OSMAND_PORT") else None,
             production=_bool(env.get("GC_PRODUCTION"), False),
+            brief_dir=Path(env["GC_BRIEF_DIR"]) if env.get("GC_BRIEF_DIR") else None,
+            brief_at=env.get("GC_BRIEF_AT", base.brief_at),
             debug=_bool(env.get("GC_DEBUG"), False),
             extra={k: v for k, v in env.items() if k.startswith("GC_")},
         )
