@@ -9,13 +9,13 @@ from dash import dcc, html
 
 from dashboard.i18n import normalise_lang
 
-from . import home
+from . import home, wall
 from .ids import Shell
 
 ASSETS = Path(__file__).resolve().parent.parent / "dashboard" / "assets"
 
 # path → module with ``layout(lang, query, services)``; pages register here
-PAGES: dict[str, object] = {"/": home}
+PAGES: dict[str, object] = {"/": home, "/wall": wall, "/wall-poll": wall.poll}
 
 
 def create_dash(server, services) -> dash.Dash:

@@ -7,6 +7,7 @@ MODULES = [
     "dashboard.api.outage",
     "dashboard.api.health",
     "dashboard.api.live",
+    "dashboard.api.wall",
     "dashboard.api.briefing",
     "dashboard.api.cases_ops",
     "dashboard.api.openapi",

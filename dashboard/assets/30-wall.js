@@ -1,0 +1,447 @@
+/* The big-screen wall (/wall): scaling, clock, and every live update, clientside.
+ *
+ * Does nothing unless #wall-root is on the page. Starts GCLive, fills the map's live
+ * layers from the snapshot and applies pushed events: ticker, counters and alerts in
+ * plain DOM at once; the map through Plotly.restyle at most every map_min_frame_ms;
+ * charts by Plotly.react at most once a second; /api/v1/wall/stats refetched (debounced)
+ * after case events. Every collection is capped so memory stays flat for days.
+ * Depends on 31-wall-map.js (GCWallMap: styling, projection, GCJ-02) loaded after it.
+ */
+(function () {
+  "use strict";
+  var IN_PROGRESS = { dispatched: 1, handling: 1, feedback: 1 };
+  var OPEN = { reported: 1, registered: 1, dispatched: 1, handling: 1, feedback: 1 };
+  var KPIS = ["reported", "onsite", "escalated", "dispatched", "in_progress", "closed", "overdue", "on_duty",
+              "patrolling"];
+
+  function el(id) { return document.getElementById(id); }
+  function localDate(iso) { return iso ? iso.slice(0, 10) : ""; }
+
+  function Wall(root) {
+    this.root = root;
+    this.cfg = JSON.parse(root.getAttribute("data-config"));
+    this.t = this.cfg.texts;
+    this.workers = new Map();   // id → [id, lat, lon, state, t, grid]
+    this.cases = new Map();     // id → case (public, masked)
+    this.alerts = new Map();    // id → alert (public, masked)
+    this.openByGrid = {};
+    this.todayByGrid = {};
+    this.stats = this.cfg.stats;
+    this.counters = Object.assign({}, this.stats.counters);
+    this.lastCaseSeq = 0;
+    this.measure = this.cfg.measure;
+    this.dirty = {};
+    this.drawTimer = null; this.lastDraw = 0; this.drawing = false;
+    this.chartTimer = null;
+    this.statsTimer = null; this.lastStatsFetch = 0;
+    this.audio = null; this.today = null;
+    this.marks = [];            // [case id, "ticker"|"map", Date.now()] for the latency bench, capped
+    this.map = new window.GCWallMap(this);
+  }
+
+  Wall.prototype.tx = function (key, fallback) { return this.t[key] || fallback || key; };
+
+  Wall.prototype.start = function () {
+    var self = this;
+    document.documentElement.classList.add("wall-html");
+    this.fit();
+    window.addEventListener("resize", function () { self.fit(); });
+    this.tickClock();
+    setInterval(function () { self.tickClock(); }, 1000);
+    this.todayByGrid = Object.assign({}, this.stats.grids.today);
+    this.renderCounters();
+    this.initSound();
+    var sel = el("wall-measure");
+    if (sel) {
+      sel.value = this.measure;
+      sel.addEventListener("change", function () { self.measure = sel.value; self.markDirty("grids"); });
+    }
+    GCLive.on("status", function (s) { self.setStatus(s); });
+    GCLive.on("snapshot", function (snap) { self.onSnapshot(snap); });
+    GCLive.on("events", function (evs) { self.onEvents(evs); });
+    this.map.whenReady(function () { self.markDirty("workers", "cases", "alerts", "grids"); });
+    GCLive.start({});
+  };
+
+  // -- layout: a 1920×1080 canvas scaled to the window; the map sits outside it at real pixels
+  Wall.prototype.fit = function () {
+    var W = this.cfg.design[0], H = this.cfg.design[1];
+    var s = Math.min(window.innerWidth / W, window.innerHeight / H);
+    var stage = el("wall-stage");
+    var left = (window.innerWidth - W * s) / 2, top = (window.innerHeight - H * s) / 2;
+    stage.style.transform = "translate(" + left + "px," + top + "px) scale(" + s + ")";
+    this.scale = s;
+    this.map.fit(el("wall-map-slot").getBoundingClientRect(), s);
+  };
+
+  Wall.prototype.tickClock = function () {
+    var now = new Date();
+    var parts = new Intl.DateTimeFormat("en-CA", { timeZone: this.cfg.timezone, year: "numeric", month: "2-digit",
+      day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).formatToParts(now);
+    var p = {};
+    parts.forEach(function (x) { p[x.type] = x.value; });
+    var day = p.year + "-" + p.month + "-" + p.day;
+    var wd = new Intl.DateTimeFormat(this.cfg.lang, { timeZone: this.cfg.timezone, weekday: "short" }).format(now);
+    el("wall-clock").textContent = day + " " + wd + " " + p.hour + ":" + p.minute + ":" + p.second;
+    if (this.today && this.today !== day) { this.fetchStats(true); }  // a new day: counters start again
+    this.today = day;
+  };
+
+  Wall.prototype.setStatus = function (s) {
+    var box = el("wall-status");
+    if (!box) { return; }
+    box.className = "wall-status wall-status-" + s;
+    box.querySelector(".wall-status-text").textContent = this.tx("wall.status." + s, s);
+  };
+
+  // -- live data -----------------------------------------------------------------------
+  Wall.prototype.onSnapshot = function (snap) {
+    var self = this;
+    this.workers.clear(); this.cases.clear(); this.alerts.clear();
+    snap.workers.forEach(function (w) { self.workers.set(w[0], w); });
+    snap.cases.forEach(function (c) { self.cases.set(c.id, c); });
+    snap.alerts.forEach(function (a) { self.alerts.set(a.id, a); });
+    this.openByGrid = Object.assign({}, snap.open_by_grid);
+    this.renderAlerts(false);
+    this.renderWorkerCounts();
+    this.markDirty("workers", "cases", "alerts", "grids");
+    if (this.lastCaseSeq) { this.fetchStats(true); }  // a re-snapshot after a long outage
+    this.lastCaseSeq = snap.seq;
+  };
+
+  Wall.prototype.onEvents = function (events) {
+    var ticker = [], caseSeen = false, newAlert = false;
+    for (var i = 0; i < events.length; i++) {
+      var ev = events[i], p = ev.payload || {};
+      if (ev.type === "positions") {
+        this.applyPositions(p);
+      } else if (ev.type === "worker" && p.worker) {
+        var w = p.worker, old = this.workers.get(w.id);
+        this.workers.set(w.id, [w.id, w.lat, w.lon, w.state, w.last_fix_at, old ? old[5] : null]);
+        this.dirty.workers = true;
+      } else if (ev.type === "case" && p.case) {
+        this.applyCase(p.action, p.case);
+        ticker.push(ev);
+        caseSeen = true;
+        this.lastCaseSeq = ev.seq;
+      } else if (ev.type === "alert" && p.alert) {
+        newAlert = this.applyAlert(p.action, p.alert) || newAlert;
+        ticker.push(ev);
+      }
+    }
+    if (ticker.length) { this.addTicker(ticker); }
+    if (caseSeen) { this.renderCounters(); this.scheduleCharts(); this.scheduleStats(); }
+    this.renderWorkerCounts();
+    if (newAlert) { this.beep(); }
+    this.scheduleDraw();
+  };
+
+  Wall.prototype.applyPositions = function (p) {
+    var f = p.fields || [], rows = p.workers || [];
+    var iState = f.indexOf("state"), iGrid = f.indexOf("grid_id");
+    for (var i = 0; i < rows.length; i++) {
+      var r = rows[i];
+      this.workers.set(r[0], [r[0], r[f.indexOf("lat")], r[f.indexOf("lon")], r[iState], r[f.indexOf("t")], r[iGrid]]);
+    }
+    if (rows.length) { this.dirty.workers = true; if (this.measure === "workers") { this.dirty.grids = true; } }
+  };
+
+  Wall.prototype.applyCase = function (action, c) {
+    var prev = this.cases.get(c.id), k = this.counters;
+    // was it counted as open? unknown cases: every action but "created"/"evaluate" starts from an open state
+    var wasOpen = prev ? !!OPEN[prev.state] : (action !== "created" && action !== "evaluate");
+    var wasInProgress = prev ? !!IN_PROGRESS[prev.state] : ({ acknowledge: 1, feedback: 1, approve: 1, reject: 1,
+      redispatch: 1, arrive: 1 })[action] === 1;
+    var isOpen = !!OPEN[c.state];
+    var g = c.grid_id == null ? null : String(c.grid_id);
+    var oldG = prev && prev.grid_id != null ? String(prev.grid_id) : g;
+    if (wasOpen && oldG) { this.openByGrid[oldG] = Math.max(0, (this.openByGrid[oldG] || 0) - 1); }
+    if (isOpen && g) { this.openByGrid[g] = (this.openByGrid[g] || 0) + 1; }
+    if (action === "created" && localDate(c.created_at) === this.today) {
+      k.reported += 1;
+      if (c.handled_onsite) { k.onsite += 1; k.closed += 1; } else { k.escalated += 1; }
+      if (g) { this.todayByGrid[g] = (this.todayByGrid[g] || 0) + 1; }
+      this.bumpCharts(c);
+    }
+    if (action === "dispatch" && c.dispatched_at && c.dispatched_at === c.updated_at) { k.dispatched += 1; }
+    if (action === "approve") { k.closed += 1; }
+    k.in_progress = Math.max(0, k.in_progress + (IN_PROGRESS[c.state] ? 1 : 0) - (wasInProgress ? 1 : 0));
+    k.self_rate = k.reported ? k.onsite / k.reported : null;
+    c._seenAt = Date.now();
+    this.cases.delete(c.id);  // re-insert: Map order = recency, oldest pruned first
+    this.cases.set(c.id, c);
+    this.pruneCases();
+    this.dirty.cases = true; this.dirty.grids = true;
+  };
+
+  Wall.prototype.pruneCases = function () {
+    var caps = this.cfg.caps, cutoff = Date.now() - caps.closed_keep_s * 1000, self = this;
+    if (this.cases.size <= caps.cases && this.cases.size % 50 !== 0) { return; }
+    this.cases.forEach(function (c, id) {
+      if (!OPEN[c.state] && (c._seenAt || 0) < cutoff) { self.cases.delete(id); }
+    });
+    var it = this.cases.keys();
+    while (this.cases.size > caps.cases) { this.cases.delete(it.next().value); }
+  };
+
+  Wall.prototype.applyAlert = function (action, a) {
+    var isNew = action === "created" && !this.alerts.has(a.id);
+    if (a.state === "resolved" || a.channel !== "actual") { this.alerts.delete(a.id); } else { this.alerts.set(a.id, a); }
+    var it = this.alerts.keys();
+    while (this.alerts.size > this.cfg.caps.alerts) { this.alerts.delete(it.next().value); }
+    this.renderAlerts(isNew ? a.id : false);
+    this.dirty.alerts = true;
+    return isNew && a.channel === "actual";
+  };
+
+  // -- plain DOM: ticker, counters, alerts, ranking ----------------------------------------
+  Wall.prototype.tickerText = function (ev) {
+    var p = ev.payload, time = (ev.at || "").slice(11, 19);
+    if (ev.type === "case") {
+      var c = p.case, act = p.action === "created" && c.handled_onsite ? "onsite" : p.action;
+      return [time, this.tx("wall.action." + act, act), "case-" + (c.priority || 3),
+              c.code + " " + (c.major ? c.major + "/" : "") + (c.category || "") + (c.grid_name ? " · " + c.grid_name : "") +
+              (c.description ? " · " + c.description.slice(0, 60) : "")];
+    }
+    var a = p.alert;
+    return [time, this.tx("wall.alert." + p.action, p.action), "alert-" + a.severity, a.title];
+  };
+
+  Wall.prototype.addTicker = function (events) {
+    var list = el("wall-ticker"), now = Date.now();
+    if (!list) { return; }
+    var empty = list.querySelector(".wall-none");
+    if (empty) { empty.remove(); }
+    var frag = document.createDocumentFragment();
+    for (var i = events.length - 1; i >= 0; i--) {
+      var parts = this.tickerText(events[i]);
+      var li = document.createElement("li");
+      li.className = "wall-tick wall-tick-" + parts[2];
+      li.setAttribute("data-seq", events[i].seq);
+      var t = document.createElement("time"); t.textContent = parts[0];
+      var b = document.createElement("b"); b.textContent = parts[1];
+      var s = document.createElement("span"); s.textContent = parts[3];
+      li.appendChild(t); li.appendChild(b); li.appendChild(s);
+      frag.appendChild(li);
+      if (events[i].type === "case") { this.mark(events[i].payload.case.id, "ticker", now); }
+    }
+    list.insertBefore(frag, list.firstChild);
+    while (list.children.length > this.cfg.caps.ticker) { list.removeChild(list.lastChild); }
+  };
+
+  Wall.prototype.mark = function (id, what, at) {
+    this.marks.push([id, what, at]);
+    if (this.marks.length > 400) { this.marks.splice(0, this.marks.length - 200); }
+  };
+
+  Wall.prototype.renderCounters = function () {
+    var k = this.counters;
+    KPIS.forEach(function (name) {
+      var node = el("wall-kpi-" + name);
+      if (node && k[name] != null) { node.textContent = Number(k[name]).toLocaleString("en-US"); }
+    });
+    ["self_rate", "ontime_rate"].forEach(function (name) {
+      var v = k[name], node = el("wall-kpi-" + name), bar = el("wall-kpi-" + name + "-bar");
+      if (node) { node.textContent = v == null ? "—" : (v * 100).toFixed(1) + "%"; }
+      if (bar) { bar.style.width = v == null ? "0%" : (v * 100).toFixed(1) + "%"; }
+    });
+  };
+
+  Wall.prototype.renderWorkerCounts = function () {
+    var duty = 0, patrol = 0;
+    this.workers.forEach(function (w) { if (w[3] && w[3] !== "offline") { duty++; } if (w[3] === "patrolling") { patrol++; } });
+    if (this.workers.size) {
+      this.counters.on_duty = duty; this.counters.patrolling = patrol;
+      el("wall-kpi-on_duty").textContent = duty.toLocaleString("en-US");
+      el("wall-kpi-patrolling").textContent = patrol.toLocaleString("en-US");
+    }
+  };
+
+  Wall.prototype.renderAlerts = function (flashId) {
+    var box = el("wall-alerts"), self = this;
+    if (!box) { return; }
+    var list = Array.from(this.alerts.values()).sort(function (a, b) {
+      return (b.created_at || "").localeCompare(a.created_at || "");
+    });
+    box.textContent = "";
+    if (!list.length) {
+      var none = document.createElement("div"); none.className = "wall-none";
+      none.textContent = this.tx("wall.alerts.none"); box.appendChild(none);
+    }
+    list.slice(0, 6).forEach(function (a) {
+      var d = document.createElement("div");
+      d.className = "wall-alert wall-alert-" + a.severity + " wall-alert-" + a.state + (a.id === flashId ? " wall-flash" : "");
+      d.setAttribute("data-alert-id", a.id);
+      var h = document.createElement("b"); h.textContent = a.title;
+      var m = document.createElement("span");
+      m.textContent = [(a.created_at || "").slice(11, 19), self.tx("wall.severity." + a.severity, a.severity),
+                       self.tx("alert.state." + a.state, a.state), a.worker_name || ""].filter(Boolean).join(" · ");
+      d.appendChild(h); d.appendChild(m); box.appendChild(d);
+    });
+    this.map.placeRings();
+  };
+
+  Wall.prototype.renderRanking = function () {
+    var body = el("wall-ranking");
+    if (!body) { return; }
+    body.textContent = "";
+    this.stats.ranking.slice(0, 9).forEach(function (r, i) {
+      var tr = document.createElement("tr");
+      [String(i + 1), r.name, r.reported, r.open, r.closed].forEach(function (v, j) {
+        var td = document.createElement("td"); td.textContent = v; if (j === 0) { td.className = "wall-rank-n"; }
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+  };
+
+  // -- charts: bumped from events, corrected by the stats refetch ---------------------------
+  Wall.prototype.bumpCharts = function (c) {
+    var cats = this.stats.by_category, found = false;
+    for (var i = 0; i < cats.length; i++) { if (cats[i].name === c.major) { cats[i].count += 1; found = true; } }
+    if (!found && c.major) { cats.push({ name: c.major, count: 1 }); }
+    cats.sort(function (a, b) { return b.count - a.count; });
+    var hour = parseInt((c.created_at || "").slice(11, 13), 10);
+    if (hour >= 0 && hour < 24) { this.stats.hourly.today[hour] += 1; }
+  };
+
+  Wall.prototype.scheduleCharts = function () {
+    var self = this;
+    if (this.chartTimer) { return; }
+    this.chartTimer = setTimeout(function () { self.chartTimer = null; self.drawCharts(); }, 1000);
+  };
+
+  Wall.prototype.drawCharts = function () {
+    if (!window.Plotly) { return; }
+    var cat = document.querySelector("#wall-category .js-plotly-plot");
+    var hr = document.querySelector("#wall-hourly .js-plotly-plot");
+    var rows = this.stats.by_category.slice(0, 8).reverse();
+    if (cat && cat.data) {
+      Plotly.restyle(cat, { x: [rows.map(function (r) { return r.count; })], y: [rows.map(function (r) { return r.name; })],
+                            text: [rows.map(function (r) { return r.count; })] }, [0]);
+    }
+    if (hr && hr.data) {
+      Plotly.restyle(hr, { y: [this.stats.hourly.yesterday.slice(), this.stats.hourly.today.slice()] }, [0, 1]);
+    }
+  };
+
+  // -- the stats refetch: debounced after case events, at most every stats_min_interval_s ---
+  Wall.prototype.scheduleStats = function () {
+    var self = this;
+    if (this.statsTimer) { return; }
+    var wait = Math.max(this.cfg.stats_debounce_s * 1000,
+                        this.lastStatsFetch + this.cfg.stats_min_interval_s * 1000 - Date.now());
+    this.statsTimer = setTimeout(function () { self.statsTimer = null; self.fetchStats(false); }, wait);
+  };
+
+  Wall.prototype.fetchStats = function (force) {
+    var self = this;
+    this.lastStatsFetch = Date.now();
+    fetch("/api/v1/wall/stats", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      if (!r.ok) { throw new Error("wall stats → " + r.status); }
+      return r.json();
+    }).then(function (st) {
+      if (!force && st.seq < self.lastCaseSeq) { self.scheduleStats(); return; }  // older than what we show
+      self.stats = st;
+      var duty = self.counters.on_duty, patrol = self.counters.patrolling;
+      self.counters = Object.assign({}, st.counters);
+      if (self.workers.size) { self.counters.on_duty = duty; self.counters.patrolling = patrol; }
+      self.todayByGrid = Object.assign({}, st.grids.today);
+      self.openByGrid = Object.assign({}, st.grids.open);
+      self.renderCounters(); self.renderRanking(); self.drawCharts();
+      self.markDirty("grids");
+    }).catch(function (e) { console.warn("wall stats refetch failed", e); });
+  };
+
+  // -- map: one throttled redraw for everything that changed ---------------------------------
+  Wall.prototype.markDirty = function () {
+    for (var i = 0; i < arguments.length; i++) { this.dirty[arguments[i]] = true; }
+    this.scheduleDraw();
+  };
+
+  Wall.prototype.scheduleDraw = function () {
+    var self = this;
+    if (this.drawTimer || this.drawing) { return; }
+    var wait = Math.max(0, this.lastDraw + this.cfg.map_min_frame_ms - Date.now());
+    this.drawTimer = setTimeout(function () { self.drawTimer = null; self.draw(); }, wait);
+  };
+
+  Wall.prototype.draw = function () {
+    var self = this, dirty = this.dirty;
+    if (!this.map.ready() || !(dirty.workers || dirty.cases || dirty.alerts || dirty.grids)) { return; }
+    this.dirty = {};
+    this.drawing = true;
+    this.lastDraw = Date.now();
+    var drawnCases = dirty.cases ? Array.from(this.cases.keys()) : null;
+    this.map.draw(dirty).then(function () {
+      var at = Date.now();
+      if (drawnCases) {
+        var fresh = self.marks.filter(function (m) { return m[1] === "ticker"; }).map(function (m) { return m[0]; });
+        drawnCases.forEach(function (id) { if (fresh.indexOf(id) >= 0 && !self.hasMark(id, "map")) { self.mark(id, "map", at); } });
+      }
+    }).catch(function (e) { console.warn("wall map draw failed", e); }).then(function () {
+      self.drawing = false;
+      if (Object.keys(self.dirty).length) { self.scheduleDraw(); }
+    });
+  };
+
+  Wall.prototype.hasMark = function (id, what) {
+    for (var i = this.marks.length - 1; i >= 0; i--) { if (this.marks[i][0] === id && this.marks[i][1] === what) { return true; } }
+    return false;
+  };
+
+  Wall.prototype.gridValues = function () {
+    if (this.measure === "workers") {
+      var counts = {};
+      this.workers.forEach(function (w) { if (w[3] !== "offline" && w[5] != null) { counts[w[5]] = (counts[w[5]] || 0) + 1; } });
+      return counts;
+    }
+    return this.measure === "today" ? this.todayByGrid : this.openByGrid;
+  };
+
+  // -- sound: a WebAudio beep, no audio file; browsers want a gesture first -----------------
+  Wall.prototype.initSound = function () {
+    var self = this, btn = el("wall-sound"), Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) { return; }
+    try { this.audio = new Ctx(); } catch (e) { return; }
+    var check = function () {
+      if (btn) { btn.hidden = self.audio.state === "running"; }
+    };
+    this.audio.resume().then(check, check);
+    setTimeout(check, 500);
+    if (btn) {
+      btn.addEventListener("click", function () { self.audio.resume().then(function () { check(); self.beep(); }); });
+    }
+  };
+
+  Wall.prototype.beep = function () {
+    var ctx = this.audio;
+    if (!ctx || ctx.state !== "running") { return; }
+    [0, 0.28, 0.56].forEach(function (at, i) {
+      var o = ctx.createOscillator(), g = ctx.createGain(), t0 = ctx.currentTime + at;
+      o.type = "square"; o.frequency.value = i % 2 ? 660 : 988;
+      g.gain.setValueAtTime(0.0001, t0);
+      g.gain.exponentialRampToValueAtTime(0.18, t0 + 0.02);
+      g.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.22);
+      o.connect(g); g.connect(ctx.destination);
+      o.start(t0); o.stop(t0 + 0.25);
+    });
+  };
+
+  // -- boot: Dash renders pages after load, so wait for the root to appear ------------------
+  function boot() {
+    var root = el("wall-root");
+    if (!root || !window.GCLive || !window.GCWallMap) { return false; }
+    if (root.getAttribute("data-started")) { return true; }
+    root.setAttribute("data-started", "1");
+    var wall = new Wall(root);
+    window.GCWall = wall;
+    wall.start();
+    return true;
+  }
+
+  var tries = 0;
+  var timer = setInterval(function () {
+    if (boot() || ++tries > 600) { clearInterval(timer); }
+  }, 100);
+})();

@@ -1,0 +1,102 @@
+"""/wall — the big-screen wall: a 1920×1080 design canvas scaled to the screen, live from GCLive.
+
+The server renders everything once (map figure, charts, counters); assets/30-wall.js then
+starts GCLive, fills the live layers from the snapshot and applies pushed events clientside.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dash import dcc, html
+
+from dashboard.i18n import t, texts_for
+from dashboard.services.wall_stats import grid_ids, wall_stats
+
+from . import panels
+from .ids import Wall
+from .map import BASE_ZOOM, TRACES, build_map
+
+DESIGN = (1920, 1080)
+CAPS = {"cases": 1000, "alerts": 200, "ticker": 60, "closed_keep_s": 1800}
+TEXT_PREFIXES = ("wall.", "duty.", "case.state.", "priority.", "alert.", "app.")
+
+
+def client_config(lang: str, query: dict, services, stats: dict[str, Any], grids: list[int]) -> dict[str, Any]:
+    """Everything 30-wall.js needs, handed over once in a data attribute (no extra request)."""
+    s = services.settings
+    texts = {k: v for k, v in texts_for(lang).items() if k.startswith(TEXT_PREFIXES)}
+    return {"lang": lang, "kiosk": query.get("kiosk") == "1", "design": DESIGN, "traces": TRACES,
+            "base_zoom": BASE_ZOOM, "gcj": s.tile_crs == "gcj02", "grids": grids, "stats": stats, "caps": CAPS,
+            "stats_min_interval_s": 10, "stats_debounce_s": 3, "map_min_frame_ms": 250, "texts": texts,
+            "measure": query.get("measure", "open") if query.get("measure") in ("open", "today", "workers") else "open",
+            "timezone": s.timezone}
+
+
+def header(lang: str, query: dict) -> html.Header:
+    other = "en" if lang == "zh-CN" else "zh-CN"
+    measures = [html.Option(t(f"wall.measure.{m}", lang), value=m) for m in ("open", "today", "workers")]
+    return html.Header(className="wall-header", children=[
+        html.Div(className="wall-brand", children=[
+            html.Span(className="wall-emblem"),
+            html.H1([html.Span(t("app.street", lang), className="wall-street"), " ", t("app.title", lang)]),
+        ]),
+        html.Div(className="wall-head-right", children=[
+            html.Label(className="wall-control wall-measure-box", children=[
+                t("wall.measure.label", lang), html.Select(measures, id=Wall.MEASURE, className="wall-select")]),
+            html.Button(t("wall.sound.enable", lang), id=Wall.SOUND, className="wall-control wall-sound",
+                        hidden=True),
+            html.A(t("wall.lang.switch", lang), href=f"/wall?lang={other}", className="wall-control wall-lang"),
+            html.Div(id=Wall.STATUS, className="wall-status wall-status-connecting", children=[
+                html.Span(className="wall-light"), html.Span(t("wall.status.connecting", lang),
+                                                             className="wall-status-text")]),
+            html.Div(id=Wall.CLOCK, className="wall-clock", children="--:--:--"),
+        ]),
+    ])
+
+
+def legend(lang: str) -> html.Div:
+    items = [("duty", "patrolling", "#22c55e"), ("duty", "available", "#38bdf8"), ("duty", "dispatched", "#f59e0b"),
+             ("duty", "on_scene", "#f97316"), ("duty", "offline", "#64748b")]
+    rows = [html.Span([html.I(style={"background": color}), t(f"{ns}.{key}", lang)]) for ns, key, color in items]
+    rows += [html.Span([html.I(className="wall-legend-case"), t("wall.legend.open_case", lang)]),
+             html.Span([html.I(className="wall-legend-closed"), t("wall.legend.closed_case", lang)]),
+             html.Span([html.I(className="wall-legend-alert"), t("wall.legend.alert", lang)]),
+             html.Span([html.I(className="wall-legend-camera"), t("wall.legend.camera", lang)])]
+    return html.Div(rows, className="wall-legend")
+
+
+def layout(lang: str, query: dict, services):
+    """The wall page; ``?kiosk=1`` hides every control, ``?lang=en`` switches language."""
+    with services.db.read() as s:
+        stats = wall_stats(s)
+        grids = grid_ids(s)
+        fig = build_map(s, services.settings, lang)
+    cfg = client_config(lang, query, services, stats, grids)
+    stage = html.Div(id=Wall.STAGE, className="wall-stage", children=[
+        header(lang, query),
+        html.Div(className="wall-col wall-left", children=[
+            panels.kpi_panel(stats, lang),
+            panels.chart_panel("wall.panel.category", Wall.CATEGORY,
+                               panels.category_figure(stats, lang, 428, 200), lang, "wall-panel-category"),
+            panels.ranking_panel(stats, lang),
+        ]),
+        html.Div(id=Wall.MAP_SLOT, className="wall-map-slot"),
+        html.Div(className="wall-col wall-right", children=[
+            panels.alert_panel(lang),
+            panels.chart_panel("wall.panel.hourly", Wall.HOURLY,
+                               panels.hourly_figure(stats, lang, 428, 196), lang, "wall-panel-hourly"),
+            panels.ticker_panel(lang),
+        ]),
+    ])
+    map_layer = html.Div(className="wall-map-layer", children=[
+        dcc.Graph(id=Wall.MAP, figure=fig, className="wall-map",
+                  config={"displayModeBar": False, "scrollZoom": True, "responsive": True},
+                  style={"width": "100%", "height": "100%"}),
+        html.Div(id=Wall.OVERLAY, className="wall-overlay"),
+        legend(lang),
+    ])
+    classes = "wall-root" + (" wall-kiosk" if cfg["kiosk"] else "")
+    return html.Div(id=Wall.ROOT, className=classes, lang=lang, **{"data-config": json.dumps(cfg, ensure_ascii=False)},
+                    children=[stage, map_layer])
+

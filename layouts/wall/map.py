@@ -1,0 +1,110 @@
+"""The wall's map figure, built once on the server; the browser fills and moves the live layers.
+
+Trace order is part of the contract with assets/30-wall.js (``TRACES``): the grid
+choropleth, community outlines and cameras are static; workers, cases and alerts
+start empty and are filled from the live snapshot, then restyled clientside.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from sqlalchemy import select
+
+from dashboard.geo.coords import wgs84_to_gcj02
+from dashboard.i18n import t
+from dashboard.models import Camera, Community, Grid
+
+TRACES = {"grids": 0, "communities": 1, "cameras": 2, "workers": 3, "cases": 4, "alert_ring": 5, "alerts": 6}
+CENTER = {"lat": 34.2685, "lon": 108.9545}
+BASE_ZOOM = 14.85  # the street fills the map area at the 1920×1080 design size
+GRID_COLORSCALE = [[0.0, "#0f2a44"], [0.25, "#1d5a8c"], [0.5, "#e0a43a"], [0.75, "#e8662f"], [1.0, "#d7263d"]]
+
+
+class Projector:
+    """Turns stored WGS-84 into what the tiles expect (GCJ-02 for 高德/腾讯/天地图-GCJ tiles)."""
+
+    def __init__(self, crs: str) -> None:
+        self.gcj = crs.lower() == "gcj02"
+
+    def __call__(self, lat, lon):
+        if not self.gcj:
+            return lat, lon
+        return wgs84_to_gcj02(np.asarray(lat, dtype=float), np.asarray(lon, dtype=float))
+
+    def ring(self, coords: list) -> list:
+        arr = np.asarray(coords, dtype=float)
+        lat, lon = self(arr[:, 1], arr[:, 0])
+        return np.round(np.column_stack([lon, lat]), 6).tolist()
+
+
+def map_style(settings) -> dict[str, Any]:
+    """A MapLibre style with local sources only and no glyphs: zero outside requests unless tiles are set."""
+    style: dict[str, Any] = {"version": 8, "sources": {}, "layers": [
+        {"id": "bg", "type": "background", "paint": {"background-color": "#07121f"}}]}
+    if settings.tile_url:
+        style["sources"]["tiles"] = {"type": "raster", "tiles": [settings.tile_url], "tileSize": 256,
+                                     "attribution": settings.tile_attribution or ""}
+        style["layers"].append({"id": "tiles", "type": "raster", "source": "tiles",
+                                "paint": {"raster-opacity": 0.55, "raster-saturation": -0.6}})
+    return style
+
+
+def _outline(geom: dict, proj: Projector) -> tuple[list, list]:
+    polys = [geom["coordinates"]] if geom["type"] == "Polygon" else geom["coordinates"]
+    lons: list = []
+    lats: list = []
+    for poly in polys:
+        for ring in poly:
+            pts = proj.ring(ring)
+            lons += [p[0] for p in pts] + [None]
+            lats += [p[1] for p in pts] + [None]
+    return lons, lats
+
+
+def build_map(session, settings, lang: str) -> go.Figure:
+    """The whole map figure: grids shaded by open cases (z filled by the page), outlines, cameras, empty live layers."""
+    proj = Projector(settings.tile_crs)
+    grids = session.execute(select(Grid.id, Grid.code, Grid.name, Grid.boundary).order_by(Grid.id)).all()
+    features = [{"type": "Feature", "id": g.id, "properties": {},
+                 "geometry": {"type": "Polygon", "coordinates": [proj.ring(r) for r in g.boundary["coordinates"]]}
+                 if g.boundary["type"] == "Polygon" else g.boundary} for g in grids]
+    fig = go.Figure()
+    fig.add_trace(go.Choroplethmap(
+        geojson={"type": "FeatureCollection", "features": features}, locations=[g.id for g in grids],
+        z=[0] * len(grids), zmin=0, zmax=5, colorscale=GRID_COLORSCALE, marker={"opacity": 0.62,
+        "line": {"width": 0.6, "color": "#3d6a93"}}, showscale=False, customdata=[[g.code] for g in grids],
+        text=[g.name for g in grids], name=t("wall.layer.grids", lang),
+        hovertemplate="%{text}<br>%{customdata[0]}<br>" + t("wall.measure.value", lang) + ": %{z}<extra></extra>"))
+    lons: list = []
+    lats: list = []
+    for (boundary,) in session.execute(select(Community.boundary).order_by(Community.code)).all():
+        if boundary:
+            lo, la = _outline(boundary, proj)
+            lons += lo
+            lats += la
+    fig.add_trace(go.Scattermap(lon=lons, lat=lats, mode="lines", line={"width": 2.6, "color": "#7fd1ff"},
+                                hoverinfo="skip", name=t("wall.layer.communities", lang)))
+    cams = session.execute(select(Camera.code, Camera.name, Camera.lat, Camera.lon, Camera.online)
+                           .order_by(Camera.id)).all()
+    clat, clon = proj([c.lat for c in cams], [c.lon for c in cams]) if cams else ([], [])
+    fig.add_trace(go.Scattermap(
+        lat=list(np.round(clat, 6)), lon=list(np.round(clon, 6)), mode="markers",
+        marker={"size": 6, "color": ["#9aa7b5" if c.online else "#4b5563" for c in cams], "opacity": 0.8},
+        text=[f"{c.name} ({c.code})" for c in cams], hovertemplate="📷 %{text}<extra></extra>",
+        name=t("wall.layer.cameras", lang)))
+    for key, size in (("workers", 7), ("cases", 11), ("alert_ring", 34), ("alerts", 16)):
+        fig.add_trace(go.Scattermap(
+            lat=[], lon=[], mode="markers", name=t(f"wall.layer.{key}", lang), text=[], customdata=[],
+            marker={"size": size, "color": "#d7263d" if key.startswith("alert") else "#38bdf8",
+                    "opacity": 0.28 if key == "alert_ring" else 0.95},
+            hoverinfo="skip" if key == "alert_ring" else None,
+            hovertemplate=None if key == "alert_ring" else "%{text}<extra></extra>"))
+    center = dict(zip(("lat", "lon"), (float(v) for v in proj(CENTER["lat"], CENTER["lon"]))))
+    fig.update_layout(
+        map={"style": map_style(settings), "center": center, "zoom": BASE_ZOOM},
+        margin={"l": 0, "r": 0, "t": 0, "b": 0}, paper_bgcolor="#07121f", showlegend=False,
+        uirevision="wall", hoverlabel={"bgcolor": "#0b1f33", "bordercolor": "#38bdf8",
+                                       "font": {"color": "#e6f1ff", "size": 14}})
+    return fig

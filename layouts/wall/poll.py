@@ -1,0 +1,58 @@
+"""/wall-poll — bench only: the wall's ticker, counters and map re-sent by a dcc.Interval(1 s).
+
+Not linked from anywhere; bench/wall_latency.py compares it with the push-driven /wall.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from dash import dcc, html
+from sqlalchemy import select
+
+from dashboard.events import to_message
+from dashboard.models import Event
+from dashboard.services.snapshot import snapshot
+from dashboard.services.wall_stats import wall_stats
+
+from .ids import WallPoll
+from .map import TRACES, build_map
+from .panels import KPIS
+
+
+def layout(lang: str, query: dict, services):
+    return html.Div(id=WallPoll.ROOT, className="wallpoll-root", children=[
+        dcc.Interval(id=WallPoll.TICK, interval=1000),
+        html.Div(id=WallPoll.KPI),
+        dcc.Graph(id=WallPoll.MAP, style={"width": "936px", "height": "700px"}),
+        html.Ol(id=WallPoll.TICKER),
+    ])
+
+
+def ticker_items(session, n: int = 60) -> list:
+    rows = session.scalars(select(Event).where(Event.type.in_(["case", "alert"])).order_by(Event.seq.desc()).limit(n))
+    out = []
+    for ev in rows:
+        m = to_message(ev)
+        p = m["payload"]
+        obj = p.get("case") or p.get("alert") or {}
+        text = f"{m['at'][11:19]} {p.get('action')} {obj.get('code') or obj.get('title', '')} {obj.get('description', '')[:60]}"
+        out.append(html.Li(text, **{"data-seq": m["seq"]}))
+    return out
+
+
+def poll_frame(services, lang: str = "zh-CN") -> tuple[Any, Any, Any]:
+    """Everything the polling page shows, rebuilt from the database (what a naive wall does each tick)."""
+    with services.db.read() as s:
+        stats = wall_stats(s)
+        snap = snapshot(s)
+        fig = build_map(s, services.settings, lang)
+        items = ticker_items(s)
+    cases = snap["cases"]
+    fig.data[TRACES["cases"]].update(lat=[c["lat"] for c in cases], lon=[c["lon"] for c in cases],
+                                     text=[f"{c['code']} {c['description'][:40]}" for c in cases])
+    ws = [w for w in snap["workers"] if w[1] is not None and w[3] != "offline"]
+    fig.data[TRACES["workers"]].update(lat=[w[1] for w in ws], lon=[w[2] for w in ws])
+    z = [int(snap["open_by_grid"].get(str(g), 0)) for g in fig.data[TRACES["grids"]].locations]
+    fig.data[TRACES["grids"]].update(z=z)
+    kpis = [html.Span(f"{k}: {stats['counters'][k]} ") for k in KPIS]
+    return kpis, fig, items
