@@ -240,6 +240,8 @@ def load_demo(session: Session, demo_dir: str | Path) -> dict[str, int]:
                             community_id=comms.get(r.get("community_code", "")),
                             grid_id=grids.get(r.get("grid_code", "")), place_id=place_ids.get(r.get("place_code", ""))))
     session.flush()
+    from .governance_registers import load_governance_registers  # 网格+五治 registers, if the folder has them
+    load_governance_registers(session, d)
     return {"grids": len(grids), "workers": session.query(Worker).count(), "places": len(place_ids)}
 
 
