@@ -15,6 +15,7 @@ MODULES = [
     "dashboard.api.field_people",
     "dashboard.api.session",
     "dashboard.api.osmand",
+    "dashboard.api.open311",
     "dashboard.api.grids_detail",
     "dashboard.api.cameras",
     "dashboard.api.tours",
