@@ -37,6 +37,7 @@ class Services:
     _locator_lock: threading.Lock = field(default_factory=threading.Lock)
     _started: bool = False
     leadership: object | None = None  # dashboard.leader.Leadership once start_background ran
+    clock: object | None = None  # a callable → aware datetime that replaces utcnow in the API (tests, replays)
 
     @property
     def locator(self) -> GridLocator | None:
@@ -65,6 +66,9 @@ class Services:
     def _start_singletons(self, term: threading.Event, simulate: bool | None) -> None:
         """The producers that run in exactly one process, until ``term`` ends."""
         self.socketio.start_background_task(self._housekeeping_loop, term)
+        from .services.rules import run_loop as run_alert_rules
+
+        self.socketio.start_background_task(run_alert_rules, self, term)
         from .services.daily_brief import brief_loop  # the daily brief at GC_BRIEF_AT (issue 7)
 
         self.socketio.start_background_task(brief_loop, self, term)

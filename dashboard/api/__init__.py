@@ -10,6 +10,7 @@ MODULES = [
     "dashboard.api.wall",
     "dashboard.api.briefing",
     "dashboard.api.cases_ops",
+    "dashboard.api.alerts",
     "dashboard.api.openapi",
     "dashboard.api.field",
     "dashboard.api.field_people",

@@ -13,6 +13,10 @@ from ..models import Alert, AlertState, Worker
 from ..timeutil import iso, utcnow
 
 
+# GB/T 35965.1 warning colours
+COLOUR = {"extreme": "red", "severe": "orange", "moderate": "yellow", "minor": "blue"}
+
+
 class AlertError(ValueError):
     """An alert action that its state does not allow (HTTP 409)."""
 
@@ -27,7 +31,8 @@ def alert_public(a: Alert, worker_name: str | None = None) -> dict[str, Any]:
         "channel": a.channel, "created_at": iso(a.created_at), "expires_at": iso(a.expires_at),
         "acknowledged_at": iso(a.acknowledged_at), "acknowledged_by": a.acknowledged_by,
         "ack_comment": a.ack_comment, "resolved_at": iso(a.resolved_at), "resolved_by": a.resolved_by,
-        "area": a.area,
+        "area": a.area, "colour": COLOUR.get(a.severity, "blue"), "resolve_comment": a.resolve_comment,
+        "data": a.data or {},
     }
 
 

@@ -11,9 +11,12 @@ from sqlalchemy.orm import Session
 
 from ..geo.distance import haversine_m
 from ..masking import mask_name
-from ..models import Case, CaseState, Dispatch, DutyState, Grid, Worker
+from ..geo.locate import GridLocator
+from ..models import Alert, AlertState, Case, CaseState, Category, Dispatch, DutyState, Grid, Worker
 from ..timeutil import iso, utcnow
-from .cases import IllegalTransition, transition
+from ..workcal import WorkCalendar
+from .alerts import acknowledge as acknowledge_alert
+from .cases import CaseError, CaseReport, IllegalTransition, report_case, transition
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +95,50 @@ def detect_arrivals(session: Session, moved: list[dict[str, Any]], *, now: datet
             except IllegalTransition:
                 log.debug("case %s: arrival not applicable", c.id)
     return arrived
+
+
+def case_for_alert(session: Session, a: Alert, *, category_code: str | None, actor: str,
+                   locator: GridLocator | None, now: datetime) -> Case:
+    """The alert's case, opened by the operator from the alert when it has none yet."""
+    if a.case_id:
+        return session.get(Case, a.case_id)
+    if not category_code:
+        raise CaseError("category_code", "this alert has no case yet; choose a category for it")
+    lat, lon = a.lat, a.lon
+    if lat is None and a.grid_id:
+        g = session.get(Grid, a.grid_id)
+        lat, lon = g.centroid_lat, g.centroid_lon
+    c, _ = report_case(session, CaseReport(category_code=category_code, description=a.title[:4000], lat=lat,
+                                           lon=lon, source="operator", note=f"由告警 #{a.id} 生成"),
+                       locator=locator, now=now, actor=actor)
+    a.case_id = c.id
+    return c
+
+
+def dispatch_from_alert(session: Session, a: Alert, *, worker_id: int, actor: str, note: str = "",
+                        category_code: str | None = None, calendar: WorkCalendar | None = None,
+                        locator: GridLocator | None = None, now: datetime | None = None) -> Case:
+    """One click on an alert: open its case if needed, dispatch it to a worker, acknowledge the alert."""
+    now = now or utcnow()
+    if a.state == AlertState.RESOLVED:
+        raise IllegalTransition(f"alert {a.id} is resolved")
+    if session.get(Worker, worker_id) is None:
+        raise CaseError("worker_id", f"unknown worker {worker_id}")
+    c = case_for_alert(session, a, category_code=category_code, actor=actor, locator=locator, now=now)
+    action = "redispatch" if c.state in (CaseState.DISPATCHED, CaseState.HANDLING) else "dispatch"
+    transition(session, c, action, actor=actor, note=note or f"告警派遣：{a.title[:100]}", worker_id=worker_id,
+               calendar=calendar, now=now)
+    if a.state == AlertState.NEW:
+        acknowledge_alert(session, a, by=actor, comment=f"已派遣（案卷 {c.code}）", now=now)
+    return c
+
+
+def recommend_for_alert(session: Session, a: Alert, *, limit: int = 5) -> list[dict[str, Any]]:
+    """Nearest available workers for an alert's point (or its grid's centre)."""
+    if a.case_id:
+        return recommend_for_case(session, session.get(Case, a.case_id), limit=limit)
+    lat, lon = a.lat, a.lon
+    if lat is None and a.grid_id:
+        g = session.get(Grid, a.grid_id)
+        lat, lon = g.centroid_lat, g.centroid_lon
+    return nearest_available_workers(session, lat, lon, limit=limit) if lat is not None else []

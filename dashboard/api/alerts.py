@@ -1,0 +1,157 @@
+"""/api/v1/alerts: list, acknowledge/resolve with a comment, dispatch from an alert, and CAP 1.2 in."""
+from __future__ import annotations
+
+from flask import jsonify, request
+from sqlalchemy import select
+
+from ..models import Alert, AlertState, Role, Worker
+from ..services.alerts import AlertError, acknowledge, alert_public, resolve
+from ..services.cap import CapError, ingest_cap
+from ..services.cases import CaseError, IllegalTransition
+from ..services.dispatch import dispatch_from_alert, recommend_for_alert
+from .auth import Principal, require, resolve_principal
+from .cases_ops import _int_or_none, _str, case_view, json_body, services_now
+from .errors import ApiError, int_arg
+
+STATES = {"open": [AlertState.NEW, AlertState.ACKNOWLEDGED], "new": [AlertState.NEW],
+          "acknowledged": [AlertState.ACKNOWLEDGED], "resolved": [AlertState.RESOLVED],
+          "all": [AlertState.NEW, AlertState.ACKNOWLEDGED, AlertState.RESOLVED]}
+CHANNELS = ("actual", "exercise", "all")
+
+
+def alerts_out(session, rows: list[Alert]) -> list[dict]:
+    """Alerts for screens, names masked, one query for all the names."""
+    wids = {a.worker_id for a in rows if a.worker_id}
+    names = dict(session.execute(select(Worker.id, Worker.name).where(Worker.id.in_(wids))).all()) if wids else {}
+    return [alert_public(a, names.get(a.worker_id)) for a in rows]
+
+
+def register(app, services) -> None:
+    def get_alert(s, alert_id: int, p: Principal) -> Alert:
+        a = s.get(Alert, alert_id)
+        if a is None or (p.community_id is not None and a.community_id not in (None, p.community_id)):
+            raise ApiError(404, f"no alert {alert_id}", "id")
+        return a
+
+    @app.get("/api/v1/alerts")
+    @require(Role.DISPATCHER, Role.LEADER, Role.DISPLAY, services=services)
+    def list_alerts():
+        """Alerts by state (open by default) and channel (actual by default), most urgent and newest first."""
+        state = request.args.get("state", "open")
+        channel = request.args.get("channel", "actual")
+        if state not in STATES:
+            raise ApiError(400, f"state must be one of {', '.join(STATES)}", "state")
+        if channel not in CHANNELS:
+            raise ApiError(400, f"channel must be one of {', '.join(CHANNELS)}", "channel")
+        limit = int_arg(request.args, "limit", 200, lo=1, hi=2000)
+        p = resolve_principal(services)
+        q = select(Alert).where(Alert.state.in_(STATES[state])).order_by(Alert.created_at.desc(), Alert.id.desc())
+        if channel != "all":
+            q = q.where(Alert.channel == channel)
+        if p.community_id is not None:
+            q = q.where((Alert.community_id == p.community_id) | Alert.community_id.is_(None))
+        with services.db.read() as s:
+            return jsonify({"items": alerts_out(s, list(s.scalars(q.limit(limit))))})
+
+    def _lifecycle(alert_id: int, fn, **extra):
+        p = resolve_principal(services)
+        body = json_body()
+        comment = _str(body, "comment", 2000)
+        with services.db.write() as s:
+            a = get_alert(s, alert_id, p)
+            try:
+                fn(s, a, by=p.name, comment=comment, now=services_now(services))
+            except AlertError as e:
+                raise ApiError(409, str(e), "state")
+            out = alerts_out(s, [a])[0]
+        return jsonify(out)
+
+    @app.post("/api/v1/alerts/<int:alert_id>/acknowledge")
+    @require(Role.DISPATCHER, services=services)
+    def ack_alert(alert_id: int):
+        """new → acknowledged, with a comment."""
+        return _lifecycle(alert_id, acknowledge)
+
+    @app.post("/api/v1/alerts/<int:alert_id>/resolve")
+    @require(Role.DISPATCHER, services=services)
+    def resolve_alert(alert_id: int):
+        """new/acknowledged → resolved, with a comment."""
+        return _lifecycle(alert_id, resolve)
+
+    @app.get("/api/v1/alerts/<int:alert_id>/recommendations")
+    @require(Role.DISPATCHER, services=services)
+    def alert_recommendations(alert_id: int):
+        """Nearest available workers for the alert's place."""
+        limit = int_arg(request.args, "limit", 5, lo=1, hi=50)
+        with services.db.read() as s:
+            a = get_alert(s, alert_id, resolve_principal(services))
+            return jsonify({"alert_id": a.id, "workers": recommend_for_alert(s, a, limit=limit)})
+
+    @app.post("/api/v1/alerts/<int:alert_id>/dispatch")
+    @require(Role.DISPATCHER, services=services)
+    def alert_dispatch(alert_id: int):
+        """Dispatch from an alert: JSON {worker_id, category_code (when it has no case yet), note}."""
+        p = resolve_principal(services)
+        body = json_body()
+        worker_id = _int_or_none(body, "worker_id")
+        if worker_id is None:
+            raise ApiError(400, "worker_id is required", "worker_id")
+        category = _str(body, "category_code", 8) or None
+        note = _str(body, "note", 2000)
+        with services.db.write() as s:
+            a = get_alert(s, alert_id, p)
+            try:
+                c = dispatch_from_alert(s, a, worker_id=worker_id, actor=p.name, note=note, category_code=category,
+                                        calendar=services.calendar, locator=services.locator,
+                                        now=services_now(services))
+            except IllegalTransition as e:
+                raise ApiError(409, str(e), "state")
+            except CaseError as e:
+                raise ApiError(400, e.message, e.field)
+            out = {"alert": alerts_out(s, [a])[0], "case": case_view(s, c)}
+        return jsonify(out)
+
+    @app.post("/api/v1/alerts/cap")
+    @require(Role.INTEGRATION, Role.DISPATCHER, services=services)
+    def cap_in():
+        """An OASIS CAP 1.2 document (XML body): 201 new, 200 repeat (no-op), 400 malformed or hostile."""
+        data = request.get_data(cache=False)
+        loc = services.locator
+        polygons, ids = (loc.polygons, loc.ids) if loc is not None else ((), ())
+        p = resolve_principal(services)
+        try:
+            with services.db.write() as s:
+                a, created = ingest_cap(s, data, polygons=polygons, ids=ids, now=services_now(services),
+                                        by=f"CAP ({p.name})")
+                out = alerts_out(s, [a])[0]
+        except CapError as e:
+            raise ApiError(400, e.message, e.field)
+        return jsonify({"created": created, "alert": out}), 201 if created else 200
+
+    _describe(app)
+
+
+def _describe(app) -> None:
+    try:
+        from .openapi import registry
+    except ImportError:
+        return
+    api = registry(app)
+    api.add("/api/v1/alerts", "get", tags=["alerts"], roles=("dispatcher", "leader", "display"),
+            summary="Alerts by state (open|new|acknowledged|resolved|all) and channel (actual|exercise|all)")
+    for what in ("acknowledge", "resolve"):
+        api.add(f"/api/v1/alerts/{{alert_id}}/{what}", "post", tags=["alerts"], roles=("dispatcher",),
+                summary=f"{what.capitalize()} an alert with a comment",
+                body={"type": "object", "properties": {"comment": {"type": "string"}}},
+                responses={200: "the alert", 409: "the alert's state does not allow it"})
+    api.add("/api/v1/alerts/{alert_id}/recommendations", "get", tags=["alerts"], roles=("dispatcher",),
+            summary="Nearest available workers for an alert")
+    api.add("/api/v1/alerts/{alert_id}/dispatch", "post", tags=["alerts"], roles=("dispatcher",),
+            summary="Open the alert's case if needed, dispatch it to a worker and acknowledge the alert",
+            body={"type": "object", "required": ["worker_id"], "properties": {
+                "worker_id": {"type": "integer"}, "category_code": {"type": "string"}, "note": {"type": "string"}}})
+    api.add("/api/v1/alerts/cap", "post", tags=["alerts"], roles=("integration", "dispatcher"),
+            summary="OASIS CAP 1.2 alert in (XML)", body={"type": "string", "format": "xml"},
+            body_type="application/cap+xml",
+            responses={201: "accepted, new alert", 200: "repeat of an accepted message: nothing changed",
+                       400: "malformed, incomplete or hostile XML (DTDs and entities refused): nothing changed"})
