@@ -37,7 +37,7 @@ def layout(lang: str, query: dict, services):
             html.Select(id="call-page-worker-select", children=[
                 html.Option(f"{w.code} {mask_name(w.name)}", value=str(w.id)) for w in workers]),
             html.Label(t("call.case", lang)),
-            dcc.Input(id="call-page-case", type="number", min=1),
+            dcc.Input(id="call-page-case", type="text", inputMode="numeric", style={"width": "8em"}),
             html.Button(t("call.button", lang), id="call-page-start", className="gc-call-btn",
                         **{"data-worker-from": "call-page-worker-select", "data-case-from": "call-page-case"}),
         ]),

@@ -1,0 +1,119 @@
+"""Video dispatch in two Chromium contexts with fake camera/microphone: console calls, worker answers."""
+from __future__ import annotations
+
+import pytest
+import requests
+from playwright.sync_api import sync_playwright
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+WORKER_ID = 1
+
+
+@pytest.fixture
+def media_browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        yield browser
+        browser.close()
+
+
+def make_case(url: str) -> dict:
+    """A case to call about: 发现问题 on a one-stop mouse patrol opens it."""
+    tour = requests.post(f"{url}/api/v1/tours/generate", json={"kind": "community", "community_id": 1,
+                                                                "limit": 1, "dwell_s": 60}).json()
+    requests.post(f"{url}/api/v1/tours/{tour['id']}/start").raise_for_status()
+    res = requests.post(f"{url}/api/v1/tours/{tour['id']}/stops/0", json={"result": "issue", "note": "视频核实"})
+    res.raise_for_status()
+    return res.json()["case"]
+
+
+def state(page) -> str:
+    return page.get_attribute(".gc-call", "data-state")
+
+
+def wait_state(page, value: str, timeout: float = 20000) -> None:
+    page.wait_for_selector(f'.gc-call[data-state="{value}"]', state="attached", timeout=timeout)
+
+
+def decoded_frames(page) -> int:
+    return page.evaluate("""() => { const v = document.querySelector('.gc-call video[data-role=remote]');
+        return v && v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : -1; }""")
+
+
+def test_call_connects_plays_both_ways_hangs_up_and_records_decline(live_server, media_browser):
+    srv = live_server("--no-sim")
+    case = make_case(srv.url)
+    console = media_browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    worker = media_browser.new_context(viewport={"width": 420, "height": 860}).new_page()
+    worker.goto(f"{srv.url}/call?worker_id={WORKER_ID}")
+    worker.wait_for_function("window.GCCall && GCCall.joined()", timeout=20000)
+    console.goto(f"{srv.url}/call")
+    console.wait_for_selector("#call-page-start")
+    console.wait_for_function("window.GCLive && GCLive.socket() && GCLive.socket().connected", timeout=20000)
+
+    # 1. ring → answer → both sides connected, remote video decoding on both ends
+    console.select_option("#call-page-worker-select", str(WORKER_ID))
+    console.fill("#call-page-case", str(case["id"]))
+    console.click("#call-page-start")
+    wait_state(console, "calling")
+    wait_state(worker, "ringing")
+    assert "值班员" in worker.inner_text(".gc-call-peer")  # who is calling
+    worker.click(".gc-call-action.answer")
+    wait_state(worker, "active", 30000)
+    wait_state(console, "active", 30000)
+    for page in (console, worker):
+        page.wait_for_function("""() => { const v = document.querySelector('.gc-call video[data-role=remote]');
+            return v && v.getVideoPlaybackQuality().totalVideoFrames > 0; }""", timeout=20000)
+    assert decoded_frames(console) > 0 and decoded_frames(worker) > 0
+    console.click(".gc-call-action.mute")
+    assert console.get_attribute(".gc-call", "data-muted") == "1"
+    assert console.evaluate("() => document.querySelector('.gc-call video[data-role=local]').srcObject"
+                            ".getAudioTracks().every(t => !t.enabled)")
+    console.screenshot(path=str(srv.tmp / "call-console.png"))
+    worker.screenshot(path=str(srv.tmp / "call-worker.png"))
+    console.wait_for_timeout(1200)  # a measurable duration
+
+    # 2. hang-up on the console ends both sides
+    console.click(".gc-call-action.hangup")
+    wait_state(console, "ended")
+    wait_state(worker, "ended", 10000)
+    assert worker.evaluate("() => document.querySelector('.gc-call video[data-role=remote]').srcObject") is None
+
+    # 3. a declined call ends on both sides and is recorded as declined
+    console.wait_for_timeout(300)
+    console.click("#call-page-start")
+    wait_state(worker, "ringing")
+    worker.click(".gc-call-action.decline")
+    wait_state(worker, "declined")
+    wait_state(console, "declined", 10000)
+
+    calls = requests.get(f"{srv.url}/api/v1/calls", params={"case_id": case["id"]}).json()["calls"]
+    assert [c["state"] for c in calls] == ["declined", "ended"]
+    declined, ended = calls
+    assert ended["duration_s"] >= 1 and ended["answered_at"] and ended["ended_by"] == "operator"
+    assert declined["answered_at"] is None and declined["ended_by"] == "worker"
+    assert ended["worker_name"].endswith("*") or "*" in ended["worker_name"]
+    timeline = requests.get(f"{srv.url}/api/v1/cases/{case['id']}").json()["timeline"]
+    notes = [e["note"] for e in timeline if e["action"] == "video_call"]
+    assert len(notes) == 2 and "拒绝" in notes[1] and "视频通话" in notes[0]
+
+
+def test_unanswered_call_is_recorded_missed_and_stops_ringing(live_server, media_browser):
+    srv = live_server("--no-sim")
+    case = make_case(srv.url)
+    console = media_browser.new_context().new_page()
+    worker = media_browser.new_context().new_page()
+    worker.goto(f"{srv.url}/call?worker_id={WORKER_ID}")
+    worker.wait_for_function("window.GCCall && GCCall.joined()", timeout=20000)
+    console.goto(f"{srv.url}/call")
+    console.wait_for_function("window.GCLive && GCLive.socket() && GCLive.socket().connected", timeout=20000)
+    console.evaluate(f"() => GCCall.call({WORKER_ID}, {case['id']})")
+    wait_state(worker, "ringing")
+    # the caller gives up (what the 30 s ring timeout does)
+    console.evaluate("""() => GCLive.socket().emit('call_hangup', {call_id: GCCall.callId(), reason: 'missed'})""")
+    wait_state(worker, "missed", 10000)
+    calls = requests.get(f"{srv.url}/api/v1/calls", params={"case_id": case["id"]}).json()["calls"]
+    assert calls[0]["state"] == "missed"
