@@ -7,6 +7,7 @@ MODULES = [
     "callbacks.shell",
     "callbacks.patrol",
     "callbacks.wall",
+    "callbacks.mobile",
 ]
 
 

@@ -18,6 +18,8 @@ ASSETS = Path(__file__).resolve().parent.parent / "dashboard" / "assets"
 PAGES: dict[str, object] = {"/": home, "/wall": wall, "/wall-poll": wall.poll}
 from . import call_page, patrol  # noqa: E402
 PAGES.update({"/patrol": patrol, "/call": call_page})  # mouse patrol, video dispatch
+from . import mobile  # noqa: E402
+PAGES["/m"] = mobile  # the grid worker phone page
 
 
 def create_dash(server, services) -> dash.Dash:
