@@ -68,10 +68,16 @@ def _street(session: Session, code: str | None = None, name: str | None = None) 
     return street
 
 
+SHAPEFILE_ALIASES = {"community_": "community_code", "comm_code": "community_code", "comm_name": "community_name"}
+
+
 def import_grids(session: Session, path: str | Path, *, street_code: str | None = None) -> dict[str, int]:
     """Upsert grids from GeoJSON/GeoPackage/Shapefile (properties code, name, community_code)."""
     path = Path(path)
     gdf = _read_geo(path)
+    # Shapefile (DBF) field names hold at most 10 characters: community_code arrives as community_
+    gdf = gdf.rename(columns={k: v for k, v in SHAPEFILE_ALIASES.items()
+                              if k in gdf.columns and v not in gdf.columns})
     _need(gdf, path, ["code", "name", "community_code"])
     for i, row in gdf.iterrows():
         geom = row.geometry
