@@ -29,11 +29,20 @@ _LOCKED = "gc_event_lock"
 Subscriber = Callable[[list[dict[str, Any]]], None]
 
 
-def record(session: Session, type: str, payload: dict[str, Any], *, community_id: int | None = None) -> Event:
-    """Add an event to the session's transaction; it is published after commit."""
+def lock_order(session: Session) -> None:
+    """On PostgreSQL, queue this transaction behind other event writers until it commits.
+
+    ``record`` does this itself; call it earlier when a transaction must read
+    something other writers change (e.g. the day's case count for a case code).
+    """
     if session.bind is not None and session.get_bind().dialect.name == "postgresql" and not session.info.get(_LOCKED):
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_LOCK_KEY})
         session.info[_LOCKED] = True
+
+
+def record(session: Session, type: str, payload: dict[str, Any], *, community_id: int | None = None) -> Event:
+    """Add an event to the session's transaction; it is published after commit."""
+    lock_order(session)
     ev = Event(type=type, payload=payload, community_id=community_id, at=utcnow())
     session.add(ev)
     session.info.setdefault(_PENDING, []).append(ev)
