@@ -80,6 +80,9 @@ class Services:
                                                    cases_per_day=self.settings.sim_cases_per_day)
             self.socketio.start_background_task(self.simulator.run, term, db=self.db, locator=self.locator,
                                                 frames=self.frames, calendar=self.calendar)
+            from .simulator_governance import GovernanceSimulator  # activities and doors (issue 10)
+
+            self.socketio.start_background_task(GovernanceSimulator.start, self, term)
 
     def _frame_loop(self) -> None:
         while not self.stop.wait(self.settings.position_frame_s):
