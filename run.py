@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # no plugin chatter before a one-line error
     settings = Settings.from_env(host=args.host, port=args.port, db_url=args.db_url, sim_speed=args.sim_speed,
                                  sim_seed=args.sim_seed, simulate=False if args.no_sim else None,
                                  osmand_port=args.osmand_port or (5055 if args.osmand else None))
