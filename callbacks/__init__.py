@@ -8,6 +8,7 @@ MODULES = [
     "callbacks.patrol",
     "callbacks.wall",
     "callbacks.mobile",
+    "callbacks.governance",
 ]
 
 

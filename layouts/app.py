@@ -20,6 +20,8 @@ from . import call_page, patrol  # noqa: E402
 PAGES.update({"/patrol": patrol, "/call": call_page})  # mouse patrol, video dispatch
 from . import mobile  # noqa: E402
 PAGES["/m"] = mobile  # the grid worker phone page
+from . import governance_form, governance_panel  # noqa: E402
+PAGES.update({"/m/activity": governance_form, "/governance": governance_panel})  # 网格+五治 (issue 10)
 
 
 def create_dash(server, services) -> dash.Dash:

@@ -8,7 +8,7 @@ from flask import g, jsonify, request
 from ..i18n import normalise_lang
 from ..models import Role
 from ..services.governance import (ActivityProblem, activity_public, compute_indicators, create_activity,
-                                   import_activities, read_activity_table)
+                                   import_activities, panel_data, read_activity_table)
 from ..services.governance_indicators import LEVELS
 from .auth import require
 from .errors import ApiError, int_arg
@@ -42,6 +42,14 @@ def register(app, services) -> None:
         with services.db.read() as s:
             data = compute_indicators(s, level=level, day=_day(request.args.get("day")), community_id=comm,
                                       lang=normalise_lang(request.args.get("lang")))
+        return jsonify(data)
+
+    @app.get("/api/v1/governance/panel")
+    @require(*READERS, services=services)
+    def governance_panel():
+        """The wall panel's data: each community's 0–100 score on the five dimensions (month to date)."""
+        with services.db.read() as s:
+            data = panel_data(s, day=_day(request.args.get("day")), lang=normalise_lang(request.args.get("lang")))
         return jsonify(data)
 
     @app.post("/api/v1/governance/activities")

@@ -266,3 +266,20 @@ def governance_section(session: Session, day: date, community_id: int | None = N
     return {"day": day.isoformat(), "community_id": community_id, "indicators": [
         {**i, "value": row["values"].get(i["key"])} for i in data["indicators"]],
         "activities_today": kinds, "device_alerts_today": dict(session.execute(aq.group_by(Alert.severity)).all())}
+
+
+DIMENSION_NAMES = {"party": ("政治引领", "Party leadership"), "law": ("法治保障", "Rule of law"),
+                   "virtue": ("德治润心", "Civility"), "self": ("自治强基", "Self-governance"),
+                   "smart": ("智治支撑", "Smart governance")}
+
+
+def panel_data(session: Session, *, day: date | None = None, lang: str = "zh-CN") -> dict[str, Any]:
+    """What the wall's 五治 panel shows: each community's 0–100 score per dimension, and the street's values."""
+    comm = compute_indicators(session, level="community", day=day, lang=lang)
+    street = compute_indicators(session, level="street", day=day, lang=lang)
+    en = lang == "en"
+    return {"day": comm["day"], "dimensions": [{"key": d, "name": DIMENSION_NAMES[d][1 if en else 0]}
+                                               for d in DIMENSIONS],
+            "communities": [{"id": r["id"], "name": r["name"], "scores": r["scores"]} for r in comm["rows"]],
+            "indicators": comm["indicators"], "street": street["rows"][0]["values"] if street["rows"] else {},
+            "values": {r["id"]: r["values"] for r in comm["rows"]}}

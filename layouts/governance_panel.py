@@ -1,0 +1,109 @@
+"""The 五治 panel (communities compared on the five dimensions) and the standalone /governance page.
+
+``governance_panel(lang, services)`` is a component factory the wall can place anywhere;
+its figure refreshes when activities or device alerts arrive (assets/45-governance.js →
+the refresh store → callbacks/governance.py), at most every ``REFRESH_MIN_S`` seconds.
+The same data is served as JSON at /api/v1/governance/panel.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from dashboard.i18n import t
+from dashboard.services.governance import panel_data
+
+COLORS = {"party": "#ef4444", "law": "#3b82f6", "virtue": "#f59e0b", "self": "#22c55e", "smart": "#a78bfa"}
+FONT = "Noto Sans CJK SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
+REFRESH_MIN_S = 15
+
+
+class GovIds(StrEnum):
+    PANEL = "gov-panel"
+    GRAPH = "gov-panel-graph"
+    REFRESH = "gov-panel-refresh"
+    LANG = "gov-panel-lang"
+    PAGE = "gov-page"
+    RADAR = "gov-radar"
+    ALERTS = "gov-alerts"
+
+
+def bars_figure(data: dict[str, Any], *, width: int = 428, height: int = 300, dark: bool = True) -> go.Figure:
+    """Stacked horizontal bars: one row per community, one segment per dimension (each 0–100)."""
+    comms = data["communities"][::-1]
+    names = [c["name"].removesuffix("社区") or c["name"] for c in comms]
+    fig = go.Figure([go.Bar(y=names, x=[c["scores"][d["key"]] for c in comms], name=d["name"], orientation="h",
+                            marker={"color": COLORS[d["key"]]}, hovertemplate="%{y} · " + d["name"] + ": %{x:.0f}"
+                            "<extra></extra>") for d in data["dimensions"]])
+    ink = "#b9cde3" if dark else "#334155"
+    fig.update_layout(barmode="stack", width=width, height=height, paper_bgcolor="rgba(0,0,0,0)",
+                      plot_bgcolor="rgba(0,0,0,0)", font={"family": FONT, "color": ink, "size": 13},
+                      margin={"l": 74, "r": 8, "t": 26, "b": 18}, bargap=0.28,
+                      legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "font": {"size": 12},
+                              "traceorder": "normal"},
+                      xaxis={"range": [0, 500], "gridcolor": "#173450" if dark else "#e2e8f0", "zeroline": False,
+                             "tickfont": {"size": 11}},
+                      yaxis={"gridcolor": "rgba(0,0,0,0)"})
+    return fig
+
+
+def radar_figure(data: dict[str, Any], *, height: int = 460) -> go.Figure:
+    """One closed line per community over the five dimensions (for the desktop page)."""
+    theta = [d["name"] for d in data["dimensions"]]
+    fig = go.Figure([go.Scatterpolar(r=[c["scores"][d["key"]] for d in data["dimensions"]] + [
+        c["scores"][data["dimensions"][0]["key"]]], theta=theta + theta[:1], name=c["name"], mode="lines",
+        line={"width": 2}) for c in data["communities"]])
+    fig.update_layout(height=height, margin={"l": 40, "r": 40, "t": 20, "b": 20}, font={"family": FONT},
+                      polar={"radialaxis": {"range": [0, 100]}}, legend={"font": {"size": 12}})
+    return fig
+
+
+def governance_panel(lang: str, services, *, width: int = 428, height: int = 300, dark: bool = True,
+                     class_name: str = "wall-panel gov-wall-panel") -> html.Section:
+    """The panel as a component (a wall panel by default): title, stacked bars, refresh store."""
+    with services.db.read() as s:
+        data = panel_data(s, lang=lang)
+    return html.Section(id=GovIds.PANEL, className=class_name, **{"data-refresh-min-s": str(REFRESH_MIN_S)},
+                        title=t("gov.panel.note", lang), children=[
+        html.H2(t("gov.panel.title", lang)),
+        dcc.Graph(id=GovIds.GRAPH, figure=bars_figure(data, width=width, height=height, dark=dark),
+                  config={"staticPlot": True, "displayModeBar": False, "responsive": False}),
+        dcc.Store(id=GovIds.REFRESH), dcc.Store(id=GovIds.LANG, data=lang),
+    ])
+
+
+def _table(data: dict[str, Any], lang: str) -> html.Table:
+    comms = data["communities"]
+    head = html.Tr([html.Th(t("gov.table.indicator", lang)), html.Th(t("gov.table.unit", lang)),
+                    html.Th(t("gov.street", lang))] + [html.Th(c["name"]) for c in comms])
+    rows = []
+    for ind in data["indicators"]:
+        fmt = lambda v: "—" if v is None else f"{v:,.2f}".rstrip("0").rstrip(".")  # noqa: E731
+        rows.append(html.Tr([html.Td(ind["name"], title=ind["formula"], className=f"gov-dim-{ind['dimension']}"),
+                             html.Td(ind["unit"]), html.Td(fmt(data["street"].get(ind["key"])))] +
+                            [html.Td(fmt(data["values"][c["id"]][ind["key"]])) for c in comms]))
+    return html.Table([html.Thead(head), html.Tbody(rows)], className="gov-table")
+
+
+def layout(lang: str, query: dict, services):
+    """/governance — the desktop overview: bars, radar, and every indicator per community."""
+    with services.db.read() as s:
+        data = panel_data(s, lang=lang)
+    other = "en" if lang == "zh-CN" else "zh-CN"
+    return html.Div(id=GovIds.PAGE, className="gov-page", lang=lang, children=[
+        html.Header([html.H1(t("gov.page.title", lang)), html.Span(data["day"], className="gov-day"),
+                     html.A(t("gov.nav.entry", lang), href=f"/m/activity?lang={lang}", className="gov-link"),
+                     html.A(t("gov.lang.switch", lang), href=f"/governance?lang={other}", className="gov-link")]),
+        html.Div(className="gov-row", children=[
+            governance_panel(lang, services, width=560, height=360, dark=False, class_name="gov-card"),
+            html.Section(className="gov-card", children=[
+                html.H2(t("gov.radar.title", lang)),
+                dcc.Graph(id=GovIds.RADAR, figure=radar_figure(data), config={"displayModeBar": False})]),
+        ]),
+        html.Section(className="gov-card", children=[html.H2(t("gov.table.title", lang)), _table(data, lang),
+                                                     html.P(t("gov.panel.note", lang), className="gov-note")]),
+    ])
+
