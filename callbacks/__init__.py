@@ -5,6 +5,7 @@ from importlib import import_module
 
 MODULES = [
     "callbacks.shell",
+    "callbacks.briefing",
     "callbacks.patrol",
     "callbacks.wall",
     "callbacks.mobile",

@@ -16,6 +16,8 @@ ASSETS = Path(__file__).resolve().parent.parent / "dashboard" / "assets"
 
 # path → module with ``layout(lang, query, services)``; pages register here
 PAGES: dict[str, object] = {"/": home, "/wall": wall, "/wall-poll": wall.poll}
+from . import briefing as _briefing  # noqa: E402
+PAGES["/briefing"] = _briefing  # the leader's daily situation
 from . import call_page, patrol  # noqa: E402
 PAGES.update({"/patrol": patrol, "/call": call_page})  # mouse patrol, video dispatch
 from . import mobile  # noqa: E402
