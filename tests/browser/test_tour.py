@@ -1,0 +1,101 @@
+"""Mouse patrol in the browser: a five-stop tour runs to the end, 发现问题 opens a case, an alert pauses it."""
+from __future__ import annotations
+
+import time
+from urllib.parse import urlparse
+
+import pytest
+import requests
+from playwright.sync_api import sync_playwright
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SOS_DEVICE = "XY422935"  # W0001 of the demo street
+DWELL_S = 3
+
+
+@pytest.fixture
+def page():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        browser.close()
+
+
+def five_stop_tour(url: str) -> dict:
+    """A tour over the first five grids that have cameras, short dwell times."""
+    grids = []
+    for cam in requests.get(f"{url}/api/v1/cameras").json()["cameras"]:
+        if cam["grid_id"] and cam["grid_id"] not in grids:
+            grids.append(cam["grid_id"])
+    r = requests.post(f"{url}/api/v1/tours", json={"name": "浏览器测试五站",
+                                                    "stops": [{"grid_id": g, "dwell_s": DWELL_S} for g in grids[:5]]})
+    r.raise_for_status()
+    return r.json()
+
+
+def at_stop(page, i: int, n: int = 5) -> None:
+    page.wait_for_function(f"() => (document.getElementById('patrol-stop-title').textContent || '')"
+                           f".includes('第 {i}/{n} 站')", timeout=15000)
+
+
+def test_tour_runs_to_the_end_logs_each_stop_opens_a_case_and_pauses_on_alert(live_server, page):
+    srv = live_server("--no-sim")
+    tour = five_stop_tour(srv.url)
+    stops = tour["stops"]
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if urlparse(r.url).hostname not in ("127.0.0.1", None)
+            and not r.url.startswith("data:") else None)
+    page.goto(f"{srv.url}/patrol")
+    page.wait_for_selector(f'#patrol-tour-select option[value="{tour["id"]}"]', state="attached", timeout=20000)
+    page.select_option("#patrol-tour-select", str(tour["id"]))
+    page.click("#patrol-start")
+
+    # stop 1: the map flies there, the grid's camera plays, 巡查正常
+    at_stop(page, 1)
+    page.wait_for_function("() => { const i = document.querySelector('#patrol-cameras img');"
+                           " return i && i.naturalWidth > 0; }", timeout=15000)
+    center = page.evaluate("() => document.querySelector('#patrol-map .js-plotly-plot').layout.map.center")
+    assert abs(center["lat"] - stops[0]["center"][0]) < 0.01 and abs(center["lon"] - stops[0]["center"][1]) < 0.01
+    page.click("#patrol-ok")
+
+    # stop 2: 发现问题 with a note
+    at_stop(page, 2)
+    page.fill("#patrol-note", "人行道护栏损坏")
+    page.click("#patrol-issue")
+    page.wait_for_selector("#patrol-log tr.result-issue", timeout=10000)
+
+    # stop 3: an SOS alert arrives → the tour pauses and stays on this stop past its dwell time
+    at_stop(page, 3)
+    r = requests.get(f"{srv.url}/osmand", params={"id": SOS_DEVICE, "lat": stops[2]["center"][0],
+                                                 "lon": stops[2]["center"][1], "timestamp": int(time.time()),
+                                                 "alarm": "sos"})
+    assert r.status_code == 200, r.text
+    page.wait_for_selector('#patrol-root[data-run="paused"]', state="attached", timeout=10000)
+    assert page.is_visible("#patrol-banner")
+    page.screenshot(path=str(srv.tmp / "tour-paused.png"))
+    page.wait_for_timeout((DWELL_S + 1.5) * 1000)
+    assert page.evaluate("() => GCPatrol.state()") == {"tour": tour["id"], "index": 2, "paused": True}
+    assert requests.get(f"{srv.url}/api/v1/tours/{tour['id']}").json()["state"] == "paused"
+    page.click("#patrol-banner-resume")
+
+    # stops 3–5 run out their dwell time and are logged automatically as normal
+    page.wait_for_function("() => document.getElementById('patrol-stop-title').textContent.includes('巡逻完成')",
+                           timeout=30000)
+    assert page.locator("#patrol-log tbody tr").count() == 5
+    page.screenshot(path=str(srv.tmp / "tour-done.png"), full_page=True)
+
+    detail = requests.get(f"{srv.url}/api/v1/tours/{tour['id']}").json()
+    assert detail["state"] == "finished"
+    log = sorted(detail["log"], key=lambda e: e["stop_index"])
+    assert [e["grid_id"] for e in log] == [s["grid_id"] for s in stops]
+    assert [(e["result"], e["auto"]) for e in log] == [("ok", False), ("issue", False), ("ok", True), ("ok", True),
+                                                       ("ok", True)]
+    case = requests.get(f"{srv.url}/api/v1/cases/{log[1]['case_id']}").json()
+    assert case["grid_id"] == stops[1]["grid_id"] and case["source"] == "operator"
+    assert "人行道护栏损坏" in case["description"]
+    cov = {r["grid_id"]: r for r in requests.get(f"{srv.url}/api/v1/patrol/coverage").json()["grids"]}
+    assert all(cov[s["grid_id"]]["mouse"] == 1 for s in stops)
+    assert not outside, outside[:5]
