@@ -18,6 +18,9 @@ from dashboard.models import Case, CaseState, Community, Grid
 from dashboard.services.grids import grids_geojson
 from dashboard.services.tours import GENERATORS, coverage
 
+from .call_widget import call_widget
+from .drilldown import drill_map_wrapper, drilldown_panel
+
 OPEN_STATES = [s.value for s in CaseState if s.is_open]
 LIMITS = (3, 5, 8, 10, 15, 20, 30, 50)
 DWELLS = (5, 10, 15, 20, 30, 60, 120)
@@ -165,9 +168,8 @@ def layout(lang: str, query: dict, services):
         ]),
         html.Div(id=P.BANNER, className="patrol-banner", hidden=True),
         html.Main(className="patrol-main", children=[
-            html.Div(className="patrol-mapbox", children=[
-                dcc.Graph(id=P.MAP, figure=fig, config={"displayModeBar": False, "scrollZoom": True},
-                          style={"height": "100%"})]),
+            drill_map_wrapper(dcc.Graph(id=P.MAP, figure=fig, config={"displayModeBar": False, "scrollZoom": True},
+                                        style={"height": "100%"}), className="patrol-mapbox"),
             html.Aside(className="patrol-stop", children=[
                 html.H2(t("patrol.idle", lang), id=P.STOP_TITLE),
                 html.Div(id=P.COUNTDOWN, className="patrol-countdown"),
@@ -180,6 +182,8 @@ def layout(lang: str, query: dict, services):
             ]),
         ]),
         html.Section(id=P.CAMERAS, className="patrol-cameras"),
+        drilldown_panel(lang, scope="console", calls=True),
+        call_widget(lang, role="console"),
         html.Div(className="patrol-bottom", children=[
             html.Section(className="patrol-logbox", children=[
                 html.H2(t("patrol.log", lang)),

@@ -1,0 +1,139 @@
+/* Grid drill-down panel (人地事物情组织). Active only where #gc-drill is on the page.
+ *
+ * A click on a grid of a Plotly map inside [data-drilldown] (choropleth locations are grid
+ * ids) or GCDrill.open(gridId) loads /api/v1/grids/<id>/register (masked on the server;
+ * scope "wall" on wall screens) and renders it: residents (counts), places, cases, cameras
+ * (snapshots refreshed while open), organisations, workers with today's track, contacts.
+ */
+(function () {
+  "use strict";
+  var P = null;
+
+  function tx(key, fmt) {
+    var s = (P && P.texts[key]) || key;
+    Object.keys(fmt || {}).forEach(function (k) { s = s.replace("{" + k + "}", fmt[k]); });
+    return s;
+  }
+  function el(tag, attrs, children) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") { e.textContent = attrs[k]; } else if (k === "cls") { e.className = attrs[k]; }
+      else { e.setAttribute(k, attrs[k]); }
+    });
+    (children || []).forEach(function (c) { if (c) { e.appendChild(typeof c === "string" ? document.createTextNode(c) : c); } });
+    return e;
+  }
+  function section(key, count, body) {
+    return el("section", { cls: "gc-drill-sec", "data-sec": key }, [
+      el("h3", {}, [tx("drill." + key), count !== null && count !== undefined ? el("span", { cls: "n", text: String(count) }) : null]),
+      body]);
+  }
+  function list(items, fn) {
+    if (!items.length) { return el("p", { cls: "gc-drill-none", text: tx("drill.none") }); }
+    return el("ul", {}, items.map(function (x) { return el("li", {}, fn(x)); }));
+  }
+
+  // today's track as an SVG polyline inside the grid outline, no map needed
+  function trackSvg(boundary, workers) {
+    var ring = (boundary && boundary.coordinates && boundary.coordinates[0]) || [];
+    var pts = ring.map(function (c) { return [c[1], c[0]]; });
+    workers.forEach(function (w) { (w.track || []).forEach(function (p) { pts.push([p[0], p[1]]); }); });
+    if (!pts.length) { return null; }
+    var lat0 = Math.min.apply(null, pts.map(function (p) { return p[0]; })), lat1 = Math.max.apply(null, pts.map(function (p) { return p[0]; }));
+    var lon0 = Math.min.apply(null, pts.map(function (p) { return p[1]; })), lon1 = Math.max.apply(null, pts.map(function (p) { return p[1]; }));
+    var c = Math.cos((lat0 + lat1) / 2 * Math.PI / 180); // east-west metres per degree shrink with latitude
+    var W = 300, H = 150, k = Math.min(W / (((lon1 - lon0) * c) || 1e-6), H / ((lat1 - lat0) || 1e-6)) * 0.92;
+    var xy = function (lat, lon) { return ((lon - lon0) * c * k + 6).toFixed(1) + "," + (H - (lat - lat0) * k + 4).toFixed(1); };
+    var ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 " + (W + 12) + " " + (H + 8)); svg.setAttribute("class", "gc-drill-track");
+    var poly = function (coords, cls) {
+      var e = document.createElementNS(ns, "polyline");
+      e.setAttribute("points", coords.map(function (p) { return xy(p[0], p[1]); }).join(" "));
+      e.setAttribute("class", cls); svg.appendChild(e);
+    };
+    poly(ring.map(function (c) { return [c[1], c[0]]; }), "outline");
+    workers.forEach(function (w, i) { if ((w.track || []).length > 1) { poly(w.track, "track t" + (i % 4)); } });
+    return svg;
+  }
+
+  function stopSnapshots() { (P && P.timers || []).forEach(clearInterval); if (P) { P.timers = []; } }
+  function camera(c) {
+    var p = c.play || {}, src = p.snapshot || (p.type === "snapshot" ? p.url : null);
+    var img = src ? el("img", { src: src, alt: c.name, loading: "lazy" }) : el("div", { cls: "nocam", text: "—" });
+    if (src) { P.timers.push(setInterval(function () { img.src = src + (src.indexOf("?") < 0 ? "?" : "&") + "_t=" + Date.now(); }, 5000)); }
+    return el("figure", { cls: "gc-drill-cam" }, [img, el("figcaption", { text: c.code + " " + c.name })]);
+  }
+
+  function render(d) {
+    var body = P.root.querySelector('[data-role="body"]');
+    body.innerHTML = "";
+    stopSnapshots();
+    P.root.querySelector('[data-role="title"]').textContent = d.grid.name + " · " + (d.grid.community || "");
+    var r = d.residents;
+    body.appendChild(section("people", r.total, el("div", { cls: "chips" }, Object.keys(r.by_category).map(function (k) {
+      return el("span", { cls: "chip" }, [k + " ", el("b", { text: String(r.by_category[k]) })]);
+    }))));
+    var counts = d.places.counts;
+    body.appendChild(section("places", null, el("div", {}, [
+      el("div", { cls: "chips" }, Object.keys(counts).map(function (k) {
+        return el("span", { cls: "chip" }, [tx("drill.kind." + k) + " ", el("b", { text: String(counts[k]) })]);
+      })),
+      list(d.places.compounds.slice(0, 8), function (p) { return [p.name, p.households ? " · " + tx("drill.households", { n: p.households }) : ""]; })
+    ])));
+    body.appendChild(section("cases", d.cases.open_count, list(d.cases.open.slice(0, 10), function (c) {
+      return [el("code", { text: c.code }), " " + (c.category || "") + " · " + (c.state || ""),
+              el("span", { cls: "t", text: " " + (c.created_at || "").slice(5, 16).replace("T", " ") })];
+    })));
+    body.appendChild(section("things", d.cameras.length, el("div", { cls: "gc-drill-cams" }, d.cameras.slice(0, 4).map(camera))));
+    body.appendChild(section("orgs", d.organisations.length, list(d.organisations, function (o) {
+      return [o.name, " · " + (o.kind || "") + " · " + tx("drill.members", { n: o.members })];
+    })));
+    body.appendChild(section("workers", d.workers.length, el("div", {}, [
+      list(d.workers, function (w) {
+        var call = P.calls ? el("button", { cls: "gc-call-btn", "data-worker-id": String(w.id), "data-worker-label": w.name, text: tx("drill.call") }) : null;
+        return [el("b", { text: w.name }), " " + tx("drill.state." + w.state) + (w.phone ? " · " + w.phone : "") +
+                " · " + tx("drill.fixes", { n: (w.track || []).length }) + " ", call];
+      }),
+      trackSvg(d.grid.boundary, d.workers)
+    ])));
+    body.appendChild(section("contacts", d.contacts.length, list(d.contacts, function (c) {
+      return [tx("drill.level." + c.level) + " · " + c.title + " ", el("b", { text: c.name || "" }), c.phone ? " " + c.phone : ""];
+    })));
+  }
+
+  function open(gridId) {
+    if (!P) { return Promise.resolve(null); }
+    P.root.hidden = false;
+    P.root.setAttribute("data-grid-id", String(gridId));
+    P.root.querySelector('[data-role="body"]').textContent = tx("drill.loading");
+    var token = P.token = {};
+    return fetch("/api/v1/grids/" + gridId + "/register?scope=" + P.scope, { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
+      .then(function (d) { if (P && P.token === token) { render(d); P.root.setAttribute("data-loaded", String(gridId)); } return d; })
+      .catch(function (e) { if (P) { P.root.querySelector('[data-role="body"]').textContent = "× " + e.message; } });
+  }
+  function close() { if (P) { stopSnapshots(); P.root.hidden = true; P.root.removeAttribute("data-loaded"); } }
+
+  function bindMaps() {
+    document.querySelectorAll("[data-drilldown] .js-plotly-plot").forEach(function (gd) {
+      if (gd.__gcDrill || !gd.on) { return; }
+      gd.__gcDrill = true;
+      gd.on("plotly_click", function (ev) {
+        var pt = ev && ev.points && ev.points[0];
+        if (pt && pt.data && String(pt.data.type).indexOf("choropleth") === 0 && pt.location !== undefined) { open(pt.location); }
+      });
+    });
+  }
+  function init(root) {
+    P = { root: root, scope: root.getAttribute("data-scope") || "console", calls: root.getAttribute("data-calls") === "1",
+          texts: JSON.parse(root.getAttribute("data-texts") || "{}"), timers: [] };
+    root.querySelector('[data-role="close"]').addEventListener("click", close);
+  }
+  setInterval(function () {
+    var root = document.getElementById("gc-drill");
+    if (root && (!P || P.root !== root)) { init(root); }
+    if (!root && P) { stopSnapshots(); P = null; }
+    if (P) { bindMaps(); }
+  }, 400);
+  window.GCDrill = { open: open, close: close };
+})();
