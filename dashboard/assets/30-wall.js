@@ -71,7 +71,7 @@
     var left = (window.innerWidth - W * s) / 2, top = (window.innerHeight - H * s) / 2;
     stage.style.transform = "translate(" + left + "px," + top + "px) scale(" + s + ")";
     this.scale = s;
-    this.map.fit(el("wall-map-slot").getBoundingClientRect(), s);
+    this.map.fit(s);
   };
 
   Wall.prototype.tickClock = function () {

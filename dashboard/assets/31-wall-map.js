@@ -39,6 +39,7 @@
     this.T = wall.cfg.traces;
     this.gd = null;
     this.scale = 1;
+    this.chain = Promise.resolve();
   }
 
   GCWallMap.prototype.pt = function (lat, lon) {
@@ -52,34 +53,41 @@
     var self = this;
     var timer = setInterval(function () {
       var gd = document.querySelector("#wall-map .js-plotly-plot");
-      if (!gd || !gd._fullLayout || !gd._fullLayout.map || !window.Plotly) { return; }
+      var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+      if (!sub || !sub.map || !sub.map.loaded() || !window.Plotly) { return; }  // first plot finished
       clearInterval(timer);
       self.gd = gd;
       gd.on("plotly_relayout", function () { self.placeRings(); });
       gd.on("plotly_relayouting", function () { self.placeRings(); });
-      self.applyZoom();
-      cb();
+      self.applyZoom().then(cb, cb);
     }, 50);
   };
 
-  // the map layer lives outside the scaled stage, at real pixels: crisp on a 4K wall
-  GCWallMap.prototype.fit = function (rect, s) {
-    var layer = document.querySelector(".wall-map-layer");
-    if (!layer) { return; }
-    layer.style.left = rect.left + "px"; layer.style.top = rect.top + "px";
-    layer.style.width = rect.width + "px"; layer.style.height = rect.height + "px";
-    var legend = layer.querySelector(".wall-legend");
+  // the map layer lives outside the scaled stage at real pixels (crisp on a 4K wall); CSS places it,
+  // here only the legend follows the scale and the zoom shows the same area at any size
+  GCWallMap.prototype.fit = function (s) {
+    var legend = document.querySelector(".wall-map-layer .wall-legend");
     if (legend) { legend.style.transform = "scale(" + s + ")"; }
     this.scale = s;
     if (this.ready()) { this.applyZoom(); }
   };
 
+  // every Plotly call on the map goes through one queue: a relayout racing a restyle breaks the style
+  GCWallMap.prototype.queue = function (fn) {
+    var run = this.chain.then(fn);
+    this.chain = run.catch(function (e) { console.warn("wall map update failed", e); });
+    return run;
+  };
+
   GCWallMap.prototype.applyZoom = function () {
     var gd = this.gd, self = this;
-    Plotly.Plots.resize(gd).then(function () {
-      var z = self.cfg.base_zoom + Math.log2(self.scale || 1);
-      if (Math.abs((gd._fullLayout.map.zoom || 0) - z) > 0.01) { return Plotly.relayout(gd, { "map.zoom": z }); }
-    }).then(function () { self.placeRings(); }).catch(function (e) { console.warn("wall map resize failed", e); });
+    return this.queue(function () {
+      // the layer follows the window in CSS; the plot follows here, then the zoom
+      return Plotly.Plots.resize(gd).then(function () {
+        var z = self.cfg.base_zoom + Math.log2(self.scale || 1);
+        if (Math.abs((gd._fullLayout.map.zoom || 0) - z) > 0.01) { return Plotly.relayout(gd, { "map.zoom": z }); }
+      });
+    }).then(function () { self.placeRings(); });
   };
 
   GCWallMap.prototype.workerLayer = function () {
@@ -147,7 +155,9 @@
       var m = this.wall.measure;
       steps.push(function () { return Plotly.restyle(gd, { z: [z], zmax: [ZMAX[m] || 5] }, [T.grids]); });
     }
-    return steps.reduce(function (p, step) { return p.then(step); }, Promise.resolve()).then(function () {
+    return this.queue(function () {
+      return steps.reduce(function (p, step) { return p.then(step); }, Promise.resolve());
+    }).then(function () {
       return new Promise(function (res) { requestAnimationFrame(function () { res(); }); });
     });
   };

@@ -90,8 +90,8 @@ def layout(lang: str, query: dict, services):
         ]),
     ])
     map_layer = html.Div(className="wall-map-layer", children=[
-        dcc.Graph(id=Wall.MAP, figure=fig, className="wall-map",
-                  config={"displayModeBar": False, "scrollZoom": True, "responsive": True},
+        dcc.Graph(id=Wall.MAP, figure=fig, className="wall-map", responsive=False,
+                  config={"displayModeBar": False, "scrollZoom": True, "responsive": False},
                   style={"width": "100%", "height": "100%"}),
         html.Div(id=Wall.OVERLAY, className="wall-overlay"),
         legend(lang),

@@ -1,0 +1,96 @@
+"""Browser fixtures: one headless Chromium per session (Debian's, no download) and a page watcher.
+
+    def test_x(browser, live_server):
+        srv = live_server("--no-sim")
+        page, watch = open_page(browser, srv.url + "/wall")
+        ...
+        watch.assert_clean()          # no console errors, no request to another host
+
+``open_page`` gives each test its own browser context (cookies, storage), closed by the
+``pages`` fixture or by the caller.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+LOCAL_HOSTS = {"127.0.0.1"}
+LOCAL_SCHEMES = {"data", "blob", "about", "chrome-extension"}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A session-wide headless Chromium (Playwright sync API)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@dataclass
+class PageWatch:
+    """What a page did that a test cares about: console errors, page errors, requests to other hosts."""
+
+    errors: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+    requests: int = 0
+
+    def on_console(self, msg) -> None:
+        if msg.type == "error":
+            self.errors.append(f"console: {msg.text} @ {msg.location}")
+
+    def on_request(self, url: str) -> None:
+        self.requests += 1
+        u = urlparse(url)
+        if u.scheme in LOCAL_SCHEMES:
+            return
+        if u.hostname not in LOCAL_HOSTS:
+            self.outside.append(url)
+
+    def assert_clean(self) -> None:
+        assert not self.errors, "console/page errors:\n" + "\n".join(self.errors[:20])
+        assert not self.outside, "requests to other hosts:\n" + "\n".join(self.outside[:20])
+
+
+def watch_page(page) -> PageWatch:
+    """Start collecting console errors and outside requests (HTTP and WebSocket) of ``page``."""
+    w = PageWatch()
+    page.on("console", w.on_console)
+    page.on("pageerror", lambda exc: w.errors.append(f"pageerror: {exc} {(getattr(exc, 'stack', '') or '')[:600]}"))
+    page.on("request", lambda req: w.on_request(req.url))
+    page.on("websocket", lambda ws: w.on_request(ws.url))
+    return w
+
+
+def open_page(browser, url: str, *, width: int = 1920, height: int = 1080, wait_for: str | None = None,
+              timeout_ms: int = 20000):
+    """A fresh context + page at ``url`` with a watcher attached before the first request."""
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    page = ctx.new_page()
+    w = watch_page(page)
+    page.goto(url)
+    if wait_for:
+        page.wait_for_selector(wait_for, timeout=timeout_ms)
+    return page, w
+
+
+@pytest.fixture
+def pages(browser):
+    """Factory like ``open_page``; every context it opened is closed after the test."""
+    opened = []
+
+    def _open(url: str, **kw):
+        page, w = open_page(browser, url, **kw)
+        opened.append(page.context)
+        return page, w
+
+    yield _open
+    for ctx in opened:
+        ctx.close()

@@ -1,0 +1,198 @@
+"""The wall in headless Chromium against ``python run.py``: clean load, live cases and alerts, restart catch-up."""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from tests.conftest import LiveServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+READY = "#wall-root[data-started]"
+MAP_READY = "() => window.GCWall && GCWall.map.ready() && GCLive.lastSeq() !== null"
+
+
+@pytest.fixture(scope="module")
+def wall_server(tmp_path_factory):
+    """One quiet server (no simulator) for the tests that do not restart it."""
+    srv = LiveServer(tmp_path_factory.mktemp("wall"), "--no-sim").start()
+    yield srv
+    srv.stop()
+
+
+def world(db_url: str) -> dict:
+    """A category, three grid centres and a device id from the server's database."""
+    from dashboard.db import Database
+    from dashboard.models import Category, Grid, Worker
+
+    db = Database(db_url)
+    try:
+        with db.read() as s:
+            cat = s.scalar(select(Category.code).where(Category.active.is_(True)).order_by(Category.code))
+            grids = s.execute(select(Grid.id, Grid.community_id, Grid.centroid_lat, Grid.centroid_lon)
+                              .order_by(Grid.id).limit(40)).all()
+            device = s.scalar(select(Worker.device_id).where(Worker.device_id.is_not(None)).order_by(Worker.id))
+    finally:
+        db.dispose()
+    return {"category": cat, "grids": [tuple(g) for g in grids], "device": device}
+
+
+def post_case(srv: LiveServer, category: str, lat: float, lon: float, text: str) -> dict:
+    r = requests.post(srv.url + "/api/v1/cases", json={"category_code": category, "description": text, "lat": lat,
+                                                        "lon": lon, "onsite": False},
+                      headers={"Idempotency-Key": uuid.uuid4().hex}, timeout=10)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def kpi(page, name: str) -> int:
+    return int(page.inner_text(f"#wall-kpi-{name}").replace(",", ""))
+
+
+def open_wall(pages, srv: LiveServer, query: str = "", **kw):
+    page, watch = pages(srv.url + "/wall" + query, wait_for=READY, **kw)
+    page.wait_for_function(MAP_READY, timeout=20000)
+    page.wait_for_selector(".wall-status-connected", timeout=10000)
+    return page, watch
+
+
+def ticker_count(page, text: str) -> int:
+    return page.evaluate("t => Array.from(document.querySelectorAll('#wall-ticker li.wall-tick'))"
+                         ".filter(li => li.textContent.includes(t)).length", text)
+
+
+def test_wall_loads_clean_scaled_and_offline(pages, wall_server):
+    page, watch = open_wall(pages, wall_server)
+    title = page.inner_text(".wall-header h1")
+    assert "西一路街道" in title and "网格化服务管理指挥中心" in title
+    page.wait_for_function("() => /\\d{4}-\\d{2}-\\d{2} .+ \\d{2}:\\d{2}:\\d{2}/.test("
+                           "document.getElementById('wall-clock').textContent)")
+    info = page.evaluate("""() => { const gd = document.querySelector('#wall-map .js-plotly-plot');
+        return {grids: gd.data[GCWall.cfg.traces.grids].locations.length, sw: document.documentElement.scrollWidth,
+                sh: document.documentElement.scrollHeight, iw: innerWidth, ih: innerHeight,
+                style: gd._fullLayout.map.style} }""")
+    assert info["grids"] == 301
+    assert info["sw"] <= info["iw"] and info["sh"] <= info["ih"], "no scrollbars"
+    assert "glyphs" not in info["style"] and all(s.get("type") != "vector" for s in info["style"]["sources"].values())
+    assert kpi(page, "on_duty") == 0  # no simulator: everyone offline
+    time.sleep(1.5)  # let late requests (chunks, fonts) show up
+    watch.assert_clean()
+
+
+def test_4k_scales_canvas_and_keeps_map_crisp(pages, wall_server):
+    page, watch = open_wall(pages, wall_server, width=3840, height=2160)
+    page.wait_for_function("() => Math.abs(document.querySelector('#wall-map .js-plotly-plot')._fullLayout.map.zoom"
+                           " - GCWall.cfg.base_zoom - 1) < 0.02", timeout=10000)
+    geo = page.evaluate("""() => ({stage: getComputedStyle(document.getElementById('wall-stage')).transform,
+        map: document.querySelector('.wall-map-layer').getBoundingClientRect().toJSON(),
+        zoom: document.querySelector('#wall-map .js-plotly-plot')._fullLayout.map.zoom, base: GCWall.cfg.base_zoom})""")
+    assert geo["stage"].startswith("matrix(2, 0, 0, 2")
+    assert geo["map"]["width"] == pytest.approx(936 * 2, abs=2) and geo["map"]["height"] == pytest.approx(964 * 2, abs=2)
+    assert geo["zoom"] == pytest.approx(geo["base"] + 1, abs=0.02)  # same area at twice the pixels
+    watch.assert_clean()
+
+
+def test_kiosk_hides_controls_and_english_switch(pages, wall_server):
+    page, watch = open_wall(pages, wall_server, "?kiosk=1&lang=en")
+    assert "Command Center" in page.inner_text(".wall-header h1")
+    assert "Reported today" in page.inner_text(".wall-panel-kpi")
+    for sel in (".wall-lang", "#wall-measure", "#wall-sound"):
+        assert not page.is_visible(sel), sel
+    page2, _ = open_wall(pages, wall_server)
+    assert page2.is_visible(".wall-lang") and page2.is_visible("#wall-measure")
+    watch.assert_clean()
+
+
+def test_reported_case_reaches_ticker_map_and_counters(pages, wall_server):
+    w = world(wall_server.db_url)
+    page, watch = open_wall(pages, wall_server)
+    before = {k: kpi(page, k) for k in ("reported", "escalated")}
+    gid, _, lat, lon = w["grids"][7]
+    text = f"wall-e2e-{uuid.uuid4().hex[:8]}"
+    case = post_case(wall_server, w["category"], lat, lon, text)
+    page.wait_for_function("t => document.getElementById('wall-ticker').textContent.includes(t)", arg=text,
+                           timeout=5000)
+    page.wait_for_function("""code => { const gd = document.querySelector('#wall-map .js-plotly-plot');
+        return (gd.data[GCWall.cfg.traces.cases].text || []).some(t => t.includes(code)); }""", arg=case["code"],
+                           timeout=5000)
+    assert kpi(page, "reported") == before["reported"] + 1
+    assert kpi(page, "escalated") == before["escalated"] + 1
+    z = page.evaluate("""gid => { const gd = document.querySelector('#wall-map .js-plotly-plot');
+        const tr = gd.data[GCWall.cfg.traces.grids]; return tr.z[tr.locations.indexOf(gid)]; }""", gid)
+    assert z >= 1, "the grid is shaded by its open case"
+    assert ticker_count(page, text) == 1
+    # the debounced refetch of /api/v1/wall/stats agrees with the clientside count
+    page.wait_for_function("n => GCWall.stats.counters.reported === n", arg=before["reported"] + 1, timeout=20000)
+    assert kpi(page, "reported") == before["reported"] + 1
+    watch.assert_clean()
+
+
+def test_sos_alert_shows_in_panel_with_pulsing_ring(pages, wall_server):
+    w = world(wall_server.db_url)
+    page, watch = open_wall(pages, wall_server)
+    _, _, lat, lon = w["grids"][3]
+    r = requests.get(wall_server.url + "/osmand", params={"id": w["device"], "lat": lat, "lon": lon,
+                                                          "timestamp": int(time.time()), "alarm": "sos"}, timeout=10)
+    assert r.status_code == 200, r.text
+    page.wait_for_selector("#wall-alerts .wall-alert", timeout=5000)
+    assert "SOS" in page.inner_text("#wall-alerts")
+    page.wait_for_selector("#wall-overlay .wall-ring-new", timeout=5000)
+    assert page.evaluate("() => document.querySelector('#wall-map .js-plotly-plot').data"
+                         "[GCWall.cfg.traces.alerts].lat.length") >= 1
+    watch.assert_clean()
+
+
+def test_restart_shows_events_raised_while_down_once_each(pages, tmp_path):
+    from dashboard.db import Database
+    from dashboard.services.cases import CaseReport, report_case
+    from dashboard.services.grids import load_locator
+
+    first = LiveServer(tmp_path, "--no-sim").start()
+    second = None
+    try:
+        w = world(first.db_url)
+        page, watch = open_wall(pages, first)
+        first.stop(kill=True)
+        page.wait_for_selector(".wall-status-disconnected, .wall-status-reconnecting", timeout=10000)
+        texts = [f"while-down-{i}-{uuid.uuid4().hex[:6]}" for i in range(3)]
+        db = Database(first.db_url)
+        try:
+            with db.write() as s:
+                locator = load_locator(s)
+                for i, text in enumerate(texts):
+                    _, _, lat, lon = w["grids"][10 + i]
+                    report_case(s, CaseReport(category_code=w["category"], description=text, lat=lat, lon=lon,
+                                              source="operator"), locator=locator)
+        finally:
+            db.dispose()
+        second = LiveServer(tmp_path, "--no-sim", db_url=first.db_url)
+        second.port, second.url = first.port, first.url  # same address: the page reconnects by itself
+        second.start()
+        page.wait_for_selector(".wall-status-connected", timeout=20000)
+        for text in texts:
+            page.wait_for_function("t => document.getElementById('wall-ticker').textContent.includes(t)", arg=text,
+                                   timeout=15000)
+        after = f"after-restart-{uuid.uuid4().hex[:6]}"
+        _, _, lat, lon = w["grids"][20]
+        post_case(second, w["category"], lat, lon, after)
+        page.wait_for_function("t => document.getElementById('wall-ticker').textContent.includes(t)", arg=after,
+                               timeout=5000)
+        time.sleep(1.0)  # a duplicate would arrive right behind
+        for text in texts + [after]:
+            assert ticker_count(page, text) == 1, text
+        seqs = page.evaluate("() => Array.from(document.querySelectorAll('#wall-ticker li[data-seq]'))"
+                             ".map(li => li.getAttribute('data-seq'))")
+        assert len(seqs) == len(set(seqs)) >= 4
+        assert [int(s) for s in seqs] == sorted((int(s) for s in seqs), reverse=True), "newest first, in seq order"
+        # a lost connection is not an error worth a red console line; anything else is
+        watch.errors = [e for e in watch.errors if not re.search(r"ERR_CONNECTION_REFUSED|WebSocket|socket", e)]
+        watch.assert_clean()
+    finally:
+        if second is not None:
+            second.stop()
+        first.stop()
