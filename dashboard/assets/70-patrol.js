@@ -202,7 +202,7 @@
       [[tx("patrol.open_cases"), reg.cases.open_count], [tx("patrol.residents"), reg.residents.total],
        [tx("patrol.workers"), reg.workers.map(function (w) { return w.name; }).join("、") || "—"]]
         .forEach(function (kv) {
-          $("patrol-stop-info").appendChild(el("div", {}, [el("b", { text: kv[0] + "：" }), el("span", { text: String(kv[1]) })]));
+          $("patrol-stop-info").appendChild(el("div", {}, [el("b", { text: kv[0] + (S.lang === "en" ? ": " : "：") }), el("span", { text: String(kv[1]) })]));
         });
     }).catch(fail);
     tick();
@@ -295,6 +295,7 @@
   /* ---- wiring: the page may be shown, left and shown again by the Dash router ---- */
   function init(root) {
     S = { root: root, texts: JSON.parse(root.getAttribute("data-texts") || "{}"), tours: {}, run: null,
+          lang: root.getAttribute("data-lang") || "zh-CN",
           paused: false, tileTimers: [], hlsPlayers: [], snapshotEvery: 3 };
     var on = function (id, fn) { var b = $(id); if (b) { b.addEventListener("click", function (ev) { ev.preventDefault(); fn(); }); } };
     on("patrol-generate", generate); on("patrol-save", saveManual); on("patrol-start", start);
