@@ -250,6 +250,13 @@
     if (W) { bindSocket(); }
   }, 300);
 
+  // leaving the page ends the call for the other side too (a ringing call counts as cancelled/declined)
+  window.addEventListener("pagehide", function () {
+    if (!W || !W.callId || W.state === "idle" || isOver()) { return; }
+    var s = socket();
+    if (s) { s.emit(W.state === "ringing" ? "call_decline" : "call_hangup", { call_id: W.callId }); }
+  });
+
   window.GCCall = {
     call: call, answer: answer, decline: decline, hangup: function () { hangup(); }, mute: toggleMute,
     state: function () { return W ? W.state : null; }, callId: function () { return W ? W.callId : null; },
