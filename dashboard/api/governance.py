@@ -31,6 +31,10 @@ def _who() -> str:
 
 
 def register(app, services) -> None:
+    from .governance_openapi import describe
+
+    describe(app)
+
     @app.get("/api/v1/governance/indicators")
     @require(*READERS, services=services)
     def governance_indicators():

@@ -1,0 +1,48 @@
+"""OpenAPI descriptions of the 网格+五治 and device-webhook endpoints (hand-written schemas)."""
+from __future__ import annotations
+
+from ..services.access_control import EVENT_KINDS, HEADER_DEVICE, HEADER_SIGNATURE, HEADER_TIMESTAMP, WINDOW_S
+from ..services.governance import ACTIVITY_KINDS
+from .openapi import query, registry
+
+ACTIVITY_IN = {"type": "object", "required": ["kind", "title", "grid_code", "started_at"], "properties": {
+    "kind": {"type": "string", "enum": list(ACTIVITY_KINDS)}, "title": {"type": "string", "maxLength": 128},
+    "grid_code": {"type": "string"}, "grid_id": {"type": "integer", "description": "instead of grid_code"},
+    "started_at": {"type": "string", "description": "ISO 8601 with offset, or 'YYYY-MM-DD HH:MM' Asia/Shanghai"},
+    "ended_at": {"type": "string"}, "place_code": {"type": "string"}, "place_name": {"type": "string"},
+    "organiser": {"type": "string"}, "org_code": {"type": "string"}, "legal_staff_code": {"type": "string"},
+    "participants": {"type": "integer", "minimum": 0}, "volunteers": {"type": "integer", "minimum": 0},
+    "volunteer_hours": {"type": "number", "minimum": 0}, "case_code": {"type": "string"},
+    "code": {"type": "string", "description": "your unique id; generated when absent"}, "note": {"type": "string"}}}
+DEVICE_EVENT = {"type": "object", "required": ["event_id", "type"], "properties": {
+    "event_id": {"type": "string", "maxLength": 64, "description": "unique per device; a repeat is refused (409)"},
+    "type": {"type": "string", "enum": list(EVENT_KINDS)},
+    "occurred_at": {"type": "string", "description": "ISO 8601 with offset; default: the X-GC-Timestamp"},
+    "duration_s": {"type": "number", "description": "door_held_open: seconds the door has been open"}}}
+
+
+def describe(app) -> None:
+    api = registry(app)
+    tags = ["governance"]
+    api.add("/api/v1/governance/indicators", "get", summary="五治 indicators per street, community or grid", tags=tags,
+            roles=("dispatcher", "leader", "display", "worker"),
+            params=[query("level", enum=["street", "community", "grid"]), query("day", format="date"),
+                    query("community_id", "integer"), query("lang", enum=["zh-CN", "en"])],
+            description="Month to date of `day` (Asia/Shanghai). Each indicator carries its formula and unit.")
+    api.add("/api/v1/governance/panel", "get", summary="The wall panel: 0–100 per dimension per community",
+            tags=tags, roles=("dispatcher", "leader", "display", "worker"), params=[query("day", format="date")])
+    api.add("/api/v1/governance/activities", "post", summary="Record a governance activity", tags=tags,
+            roles=("worker", "dispatcher", "integration"), body=ACTIVITY_IN, responses={201: "recorded"})
+    api.add("/api/v1/governance/activities/import", "post", summary="Import activities from CSV or Excel", tags=tags,
+            roles=("dispatcher", "integration"), body_type="multipart/form-data",
+            body={"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}},
+            responses={201: "all rows imported", 422: "row-level errors [{line, field, message}]; nothing imported"})
+    api.add("/api/v1/devices/events", "post", summary="Signed device event (access control, smoke)",
+            tags=["devices"], body=DEVICE_EVENT, security=False,
+            responses={201: "stored; alert rules applied", 401: "unknown device, bad signature or outside the window",
+                       409: "event_id already received from this device"},
+            description=f"Headers: `{HEADER_DEVICE}` (device id), `{HEADER_TIMESTAMP}` (unix seconds, within "
+                        f"±{WINDOW_S} s of the server), `{HEADER_SIGNATURE}: sha256=<hex>` = HMAC-SHA256 with the "
+                        f"device's secret over `<timestamp>.<raw body>`.")
+    api.add("/api/v1/devices", "get", summary="Access-control devices (no secrets)", tags=["devices"],
+            roles=("dispatcher", "leader", "display"))
