@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from flask import request
-from flask_socketio import SocketIO, join_room, rooms
+from flask_socketio import SocketIO, join_room, leave_room, rooms
 
 from .api.auth import resolve_principal
 from .api.errors import ApiError
@@ -66,6 +66,13 @@ def register_call_handlers(socketio: SocketIO, services) -> None:
                 return fail(f"unknown worker {wid}")
         join_room(worker_room(wid))
         return {"ok": True, "room": worker_room(wid)}
+
+    @socketio.on("leave_worker")
+    def _leave_worker(data=None):  # noqa: ANN001
+        wid = _int(data, "worker_id")
+        if wid is not None:
+            leave_room(worker_room(wid))
+        return {"ok": True}
 
     @socketio.on("call_invite")
     def _invite(data=None):  # noqa: ANN001

@@ -31,12 +31,11 @@ def call_widget(lang: str, *, role: str = "console", worker_id: int | None = Non
                 id_prefix: str = "gc-call") -> html.Div:
     """The call panel (hidden while idle): status, remote and local video, answer/decline/mute/hang up.
 
+    A worker widget without ``worker_id`` follows the page's sign-in (``/auth/me``), as on /m.
     ``autostart`` makes the script start GCLive itself (for pages that do not start it).
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
-    if role == "worker" and worker_id is None:
-        raise ValueError("a worker widget needs the worker_id")
     attrs = {"data-role": role, "data-state": "idle", "data-autostart": "1" if autostart else "0",
              "data-texts": json.dumps(texts_for(lang, "call."), ensure_ascii=False)}
     if worker_id is not None:

@@ -196,12 +196,33 @@
 
   function joinWorker() {
     if (W && W.role === "worker" && W.workerId) {
-      send("join_worker", { worker_id: W.workerId }).then(function (res) {
+      var wid = W.workerId;
+      send("join_worker", { worker_id: wid }).then(function (res) {
+        if (!W || W.workerId !== wid) { return; }
         W.joined = !!(res && res.ok);
         W.root.setAttribute("data-joined", W.joined ? "1" : "0");
-        if (!W.joined) { console.warn("join_worker refused", res && res.error); }
+        if (!W.joined) {
+          console.warn("join_worker refused", res && res.error);
+          // the socket keeps the session it connected with: after a sign-in, reconnect once to carry it
+          var s = socket();
+          if (s && !W.reconnected) { W.reconnected = true; s.disconnect(); s.connect(); }
+        }
       });
     }
+  }
+  // a widget without a fixed worker (the /m page signs in on the page): follow /auth/me
+  function followIdentity() {
+    if (!W || W.role !== "worker" || W.fixedWorker) { return; }
+    fetch("/auth/me", { credentials: "same-origin", cache: "no-store" }).then(function (r) { return r.json(); })
+      .then(function (who) {
+        if (!W) { return; }
+        var wid = who && who.signed_in && who.role === "worker" ? who.worker_id : null;
+        if (wid === W.workerId) { return; }
+        if (W.joined && W.workerId) { send("leave_worker", { worker_id: W.workerId }); }
+        W.workerId = wid; W.joined = false; W.reconnected = false;
+        W.root.setAttribute("data-joined", "0");
+        if (wid) { joinWorker(); }
+      }).catch(function () { /* offline: try again later */ });
   }
   function bindSocket() {
     var s = socket();
@@ -216,6 +237,7 @@
     if (W) { cleanup(); }
     W = { root: root, role: root.getAttribute("data-role"), texts: JSON.parse(root.getAttribute("data-texts") || "{}"),
           workerId: parseInt(root.getAttribute("data-worker-id") || "0", 10) || null, state: "idle",
+          fixedWorker: !!root.getAttribute("data-worker-id"), lastFollow: 0,
           callId: null, pc: null, local: null, pendingIce: [], ice: [], muted: false };
     root.querySelectorAll(".gc-call-action").forEach(function (b) {
       b.addEventListener("click", function (ev) {
@@ -247,7 +269,13 @@
     var root = document.querySelector(".gc-call");
     if (root && (!W || W.root !== root)) { init(root); }
     if (!root && W) { cleanup(); W = null; }
-    if (W) { bindSocket(); }
+    if (W) {
+      bindSocket();
+      var every = W.joined ? 30000 : 5000;
+      if (W.role === "worker" && !W.fixedWorker && Date.now() - W.lastFollow > every) {
+        W.lastFollow = Date.now(); followIdentity();
+      }
+    }
   }, 300);
 
   // leaving the page ends the call for the other side too (a ringing call counts as cancelled/declined)
