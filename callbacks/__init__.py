@@ -6,6 +6,7 @@ from importlib import import_module
 MODULES = [
     "callbacks.shell",
     "callbacks.briefing",
+    "callbacks.console",
     "callbacks.patrol",
     "callbacks.wall",
     "callbacks.mobile",

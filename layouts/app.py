@@ -22,6 +22,8 @@ from . import call_page, patrol  # noqa: E402
 PAGES.update({"/patrol": patrol, "/call": call_page})  # mouse patrol, video dispatch
 from . import mobile  # noqa: E402
 PAGES["/m"] = mobile  # the grid worker phone page
+from . import console  # noqa: E402
+PAGES["/console"] = console  # the dispatcher's desk
 from . import governance_form, governance_panel  # noqa: E402
 PAGES.update({"/m/activity": governance_form, "/governance": governance_panel})  # 网格+五治 (issue 10)
 

@@ -95,9 +95,10 @@ def case_public(c: Case, *, grid: Grid | None = None, worker_names: dict[int, st
         "rework_count": c.rework_count, "photos": [p.id for p in c.photos],
     }
     if detail:
+        people = set(names.values()) | ({c.reporter_name} if c.reporter_name else set())
         out["timeline"] = [
             {"at": iso(e.at), "action": e.action, "from": e.from_state, "to": e.to_state,
-             "actor": e.actor, "note": e.note} for e in c.timeline
+             "actor": mask_name(e.actor) if e.actor in people else e.actor, "note": e.note} for e in c.timeline
         ]
     return out
 

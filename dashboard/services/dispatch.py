@@ -61,6 +61,7 @@ def nearest_available_workers(session: Session, lat: float, lon: float, *, limit
     return [{"worker_id": rows[i].id, "code": rows[i].code, "name": mask_name(rows[i].name),
              "state": rows[i].duty_state, "distance_m": round(float(dist[i]), 1), "load": int(load[i]),
              "score": round(float(score[i]), 1), "from_fix": bool(has_fix[i]), "grid_id": rows[i].grid_id,
+             "lat": round(float(lats[i]), 6), "lon": round(float(lons[i]), 6),
              "last_fix_at": iso(rows[i].last_fix_at)} for i in order]
 
 

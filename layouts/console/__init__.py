@@ -1,0 +1,4 @@
+"""/console — the dispatcher's desk."""
+from .layout import layout
+
+__all__ = ["layout"]

@@ -1,0 +1,115 @@
+"""/console — queues of escalated cases and open alerts, case/alert detail, routing and dispatch.
+
+The server renders the frame once; assets/50-console.js starts GCLive, keeps the queues live
+from "case" and "alert" events, and drives the detail panes through /api/v1 (actions,
+recommendations, duplicates, merge, alert acknowledge/resolve/dispatch). The small map is
+a Plotly MapLibre figure with a local style; callbacks/console.py moves its markers clientside.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import plotly.graph_objects as go
+from dash import dcc, html
+from sqlalchemy import select
+
+from dashboard.i18n import t, texts_for
+from dashboard.models import Category, Grid
+
+from .ids import Console
+
+TEXT_PREFIXES = ("console.", "duty.", "case.state.", "priority.", "alert.state.")
+# trace order is shared with callbacks/console.py
+TRACES = {"grids": 0, "workers": 1, "case": 2}
+
+
+def map_style(settings) -> dict[str, Any]:
+    """Local sources only, no glyphs: zero outside requests unless an intranet tile URL is set."""
+    # an empty local source: Plotly prunes an empty "sources" dict on relayout, and MapLibre then
+    # rejects the style ("missing required property sources")
+    empty = {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}
+    style: dict[str, Any] = {"version": 8, "sources": {"empty": empty}, "layers": [
+        {"id": "bg", "type": "background", "paint": {"background-color": "#eef2f6"}}]}
+    if settings.tile_url:
+        style["sources"]["tiles"] = {"type": "raster", "tiles": [settings.tile_url], "tileSize": 256,
+                                     "attribution": settings.tile_attribution or ""}
+        style["layers"].append({"id": "tiles", "type": "raster", "source": "tiles"})
+    return style
+
+
+def small_map(session, settings) -> go.Figure:
+    """Grid outlines (one trace), the nearest workers and the case; markers are filled clientside."""
+    lons: list = []
+    lats: list = []
+    for (b,) in session.execute(select(Grid.boundary).order_by(Grid.id)).all():
+        polys = [b["coordinates"]] if b["type"] == "Polygon" else b["coordinates"]
+        for poly in polys:
+            lons += [round(p[0], 6) for p in poly[0]] + [None]
+            lats += [round(p[1], 6) for p in poly[0]] + [None]
+    pts = [(la, lo) for la, lo in zip(lats, lons) if la is not None]
+    center = ({"lat": sum(p[0] for p in pts) / len(pts), "lon": sum(p[1] for p in pts) / len(pts)} if pts
+              else {"lat": 34.27, "lon": 108.95})
+    fig = go.Figure([
+        go.Scattermap(lon=lons, lat=lats, mode="lines", line={"width": 1, "color": "#8a9bb0"}, hoverinfo="skip"),
+        go.Scattermap(lon=[], lat=[], mode="markers", marker={"size": 11, "color": "#16a34a"}, text=[],
+                      hoverinfo="text"),
+        go.Scattermap(lon=[], lat=[], mode="markers", marker={"size": 16, "color": "#d7263d"}, text=[],
+                      hoverinfo="text"),
+    ])
+    fig.update_layout(map={"style": map_style(settings), "center": center, "zoom": 14},
+                      margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False, uirevision="console-map")
+    return fig
+
+
+def client_config(lang: str, services, categories: list[dict]) -> dict[str, Any]:
+    """What 50-console.js needs, handed over once in a data attribute."""
+    texts = {k: v for k, v in texts_for(lang).items() if k.startswith(TEXT_PREFIXES)}
+    return {"lang": lang, "texts": texts, "categories": categories, "traces": TRACES}
+
+
+def _pane(title_key: str, lang: str, body_id: str, extra: list | None = None) -> html.Section:
+    return html.Section(className="console-pane", children=[
+        html.H2([t(title_key, lang), html.Span(className="console-count", id=f"{body_id}-count")]),
+        *(extra or []),
+        html.Div(id=body_id, className="console-list"),
+    ])
+
+
+def layout(lang: str, query: dict, services):
+    """The dispatcher's desk; ``?lang=en`` switches language, ``?case=<id>`` opens a case."""
+    with services.db.read() as s:
+        fig = small_map(s, services.settings)
+        cats = [{"code": c.code, "name": f"{c.major_name}/{c.name}", "limit": c.time_limit_hours}
+                for c in s.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.code))]
+    cfg = client_config(lang, services, cats)
+    cfg["open_case"] = query.get("case")
+    other = "en" if lang == "zh-CN" else "zh-CN"
+    header = html.Header(className="console-header", children=[
+        html.H1([t("console.title", lang), html.Span(t("app.street", lang), className="console-sub")]),
+        html.Div(className="console-head-right", children=[
+            html.A(t("nav.wall", lang), href=f"/wall?lang={lang}", className="console-link"),
+            html.A(t("lang.switch", lang), href=f"/console?lang={other}", className="console-link"),
+            html.Span(t("console.status.connecting", lang), id=Console.STATUS,
+                      className="console-status console-status-connecting"),
+        ]),
+    ])
+    queues = html.Div(className="console-col console-queues", children=[
+        _pane("console.queue.alerts", lang, Console.ALERTS),
+        _pane("console.queue.cases", lang, Console.CASES),
+        _pane("console.queue.tracking", lang, Console.TRACKING),
+    ])
+    detail = html.Div(className="console-col console-main", children=[
+        html.Div(id=Console.MESSAGE, className="console-message", role="status"),
+        html.Div(id=Console.DETAIL, className="console-detail", children=[
+            html.P(t("console.detail.empty", lang), className="console-empty")]),
+    ])
+    side = html.Div(className="console-col console-right", children=[
+        dcc.Graph(id=Console.MAP, figure=fig, className="console-map", style={"height": "300px"},
+                  config={"displayModeBar": False, "scrollZoom": True, "responsive": True}),
+        dcc.Store(id=Console.FOCUS), dcc.Store(id=Console.DRAWN),
+        html.Div(id=Console.SIDE, className="console-side"),
+    ])
+    return html.Div(id=Console.ROOT, className="console-root", lang=lang,
+                    **{"data-config": json.dumps(cfg, ensure_ascii=False)},
+                    children=[header, html.Div(className="console-body", children=[queues, detail, side])])
