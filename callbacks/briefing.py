@@ -36,9 +36,10 @@ def register(app, services) -> None:
                     "value": f"{i}:{m}"} for i, (m, kind, code, label, _) in enumerate(r["events"][:500])]
         return [*render_content(b, lang, services)], r, options, *links
 
-    app.clientside_callback(ClientsideFunction("gcBrief", "draw"), Output(Ids.REPLAY_MAP, "figure"),
-                            Output(Ids.CLOCK, "children"), Output(Ids.COUNTS, "children"),
-                            Input(Ids.SLIDER, "value"), Input(Ids.REPLAY_DATA, "data"), State(Ids.LANG, "data"))
+    # the map's live layers are restyled in place by the same function (assets/60-briefing.js)
+    app.clientside_callback(ClientsideFunction("gcBrief", "draw"), Output(Ids.CLOCK, "children"),
+                            Output(Ids.COUNTS, "children"), Input(Ids.SLIDER, "value"),
+                            Input(Ids.REPLAY_DATA, "data"), State(Ids.LANG, "data"))
     app.clientside_callback(ClientsideFunction("gcBrief", "jump"), Output(Ids.SLIDER, "value"),
                             Input(Ids.JUMP, "value"), prevent_initial_call=True)
     app.clientside_callback(ClientsideFunction("gcBrief", "play"), Output(Ids.PLAY, "children"),

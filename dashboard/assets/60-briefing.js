@@ -4,7 +4,7 @@
   "use strict";
   var TRACE = {trails: 1, workers: 2, cases: 3};
   var COLORS = ["#d7263d", "#e0a43a", "#e8662f", "#1d5a8c", "#7c3aed", "#3aa76d", "#9aa7b5"];
-  var state = {timer: null, minute: 0, speed: 15, playing: false, lastClicks: 0, max: 1439};
+  var state = {timer: null, minute: 0, speed: 15, playing: false, lastClicks: 0, max: 1439, rev: 0};
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function hhmm(m) { return pad(Math.floor(m / 60)) + ":" + pad(m % 60); }
@@ -52,22 +52,24 @@
 
   function draw(v, data, lang) {
     var nu = window.dash_clientside.no_update;
-    if (!data || !document.getElementById("brief-root")) { return [nu, nu, nu]; }
+    if (!data || !document.getElementById("brief-root")) { return [nu, nu]; }
     v = v || 0;
     state.minute = v;
     var f = frame(data, v);
-    var p = new window.dash_clientside.Patch();
-    p.assign(["data", TRACE.trails, "lat"], f.trails.lat).assign(["data", TRACE.trails, "lon"], f.trails.lon);
-    p.assign(["data", TRACE.workers, "lat"], f.workers.lat).assign(["data", TRACE.workers, "lon"], f.workers.lon);
-    p.assign(["data", TRACE.workers, "text"], f.workers.text);
-    p.assign(["data", TRACE.cases, "lat"], f.cases.lat).assign(["data", TRACE.cases, "lon"], f.cases.lon);
-    p.assign(["data", TRACE.cases, "text"], f.cases.text).assign(["data", TRACE.cases, "marker", "color"], f.cases.color);
+    // restyle the three live layers in place (the grid outlines stay): no figure round trip through Dash
+    var gd = document.querySelector("#brief-replay-map .js-plotly-plot");
+    if (gd && gd.data && window.Plotly) {
+      window.Plotly.restyle(gd, {
+        lat: [f.trails.lat, f.workers.lat, f.cases.lat], lon: [f.trails.lon, f.workers.lon, f.cases.lon],
+        text: [[], f.workers.text, f.cases.text], "marker.color": ["#38bdf8", "#0b3d6b", f.cases.color]
+      }, [TRACE.trails, TRACE.workers, TRACE.cases]);
+    }
     var en = (lang || "").indexOf("en") === 0;
     var counts = (en ? "Cases " : "事件 ") + f.cases.lat.length + " · " + (en ? "Workers " : "网格员 ") + f.workers.lat.length;
     var root = document.getElementById("brief-replay-map");
     if (root) { root.setAttribute("data-minute", v); root.setAttribute("data-cases", f.cases.lat.length);
                 root.setAttribute("data-workers", f.workers.lat.length); }
-    return [p.build(), hhmm(v), counts];
+    return [hhmm(v), counts];
   }
 
   function jump(value) {
