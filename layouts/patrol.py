@@ -19,6 +19,7 @@ from dashboard.services.grids import grids_geojson
 from dashboard.services.tours import GENERATORS, coverage
 
 from .call_widget import call_widget
+from .coverage_panel import coverage_panel
 from .drilldown import drill_map_wrapper, drilldown_panel
 
 OPEN_STATES = [s.value for s in CaseState if s.is_open]
@@ -191,6 +192,7 @@ def layout(lang: str, query: dict, services):
             ]),
             html.Section(className="patrol-coveragebox", children=[
                 html.H2(t("patrol.coverage", lang)),
+                coverage_panel(lang, rows=0, title=False),
                 html.Div(className="patrol-row", children=[
                     dcc.Dropdown(id=P.COVERAGE_COMMUNITY, options=[{"label": c.name, "value": c.id}
                                                                    for c in communities],

@@ -85,6 +85,8 @@ def test_tour_runs_to_the_end_logs_each_stop_opens_a_case_and_pauses_on_alert(li
     page.wait_for_function("() => document.getElementById('patrol-stop-title').textContent.includes('巡逻完成')",
                            timeout=30000)
     assert page.locator("#patrol-log tbody tr").count() == 5
+    # the live coverage panel followed the patrol events: five grids covered by mouse patrol
+    page.wait_for_selector('.gc-coverage[data-mouse="5"]', state="attached", timeout=10000)
     page.screenshot(path=str(srv.tmp / "tour-done.png"), full_page=True)
 
     detail = requests.get(f"{srv.url}/api/v1/tours/{tour['id']}").json()
