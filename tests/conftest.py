@@ -142,6 +142,7 @@ class LiveServer:
             except requests.RequestException:
                 pass
             time.sleep(0.2)
+        self.stop(kill=True)  # never leave an unanswering server behind
         raise RuntimeError(f"server did not answer /healthz in {timeout}s: {self.log()[-2000:]}")
 
     def log(self) -> str:
