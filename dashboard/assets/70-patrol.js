@@ -252,6 +252,9 @@
     stopTiles();
     $("patrol-stop-title").textContent = tx("patrol.done");
     $("patrol-countdown").textContent = "";
+    $("patrol-stop-info").innerHTML = "";
+    var gd = mapDiv();
+    if (gd && window.Plotly) { window.Plotly.restyle(gd, { lat: [[], []], lon: [[], []] }, [1, 2]); }
     S.run = null; S.paused = false;
     setRunning(false);
     loadTours(tourSelect().value).catch(fail);
