@@ -74,12 +74,12 @@ def two_demo_dbs(tmp_path_factory):
 def test_same_seed_same_clock_gives_identical_plans_and_data(two_demo_dbs):
     a, b = two_demo_dbs
     # irregular clock readings, as a real loop produces
-    clocks = [T0 + timedelta(seconds=i * 1.0 + (0.37 if i % 3 else 0)) for i in range(25)]
+    clocks = [T0 + timedelta(seconds=i * 1.0 + (0.37 if i % 3 else 0)) for i in range(15)]
     sim_a = _sim(a, 7, cases_per_day=20000)
     sim_b = _sim(b, 7, cases_per_day=20000)
     plans_a, plans_b = _drive(sim_a, a, clocks), _drive(sim_b, b, clocks)
     assert plans_a == plans_b
-    assert sum(len(p[2]) for p in plans_a) > 1000  # fixes were planned
+    assert sum(len(p[2]) for p in plans_a) > 1000  # fixes were planned (≈400 workers × 14 ticks)
     assert sum(len(p[3]) for p in plans_a) > 0     # and reports
     pos_a, cases_a = _tables(a)
     pos_b, cases_b = _tables(b)
