@@ -28,7 +28,10 @@ class MobileIds(StrEnum):
 
 def map_style(settings) -> dict[str, Any]:
     """Local sources only and no glyphs: zero outside requests unless an intranet tile URL is set."""
-    style: dict[str, Any] = {"version": 8, "sources": {}, "layers": [
+    # "sources" must not be empty: an empty dict is dropped on the way and MapLibre then refuses the
+    # style when a restyle makes Plotly apply it again ("missing required property sources")
+    empty = {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}
+    style: dict[str, Any] = {"version": 8, "sources": {"none": empty}, "layers": [
         {"id": "bg", "type": "background", "paint": {"background-color": "#e8edf2"}}]}
     if settings.tile_url:
         style["sources"]["tiles"] = {"type": "raster", "tiles": [settings.tile_url], "tileSize": 256,
@@ -52,9 +55,12 @@ def location_map(session, settings) -> go.Figure:
         center = {"lat": sum(p[0] for p in pts) / len(pts), "lon": sum(p[1] for p in pts) / len(pts)}
     fig = go.Figure([
         go.Scattermap(lon=lons, lat=lats, mode="lines", line={"width": 1, "color": "#7b8da0"}, hoverinfo="skip"),
-        go.Scattermap(lon=[], lat=[], mode="lines", fill="toself", fillcolor="rgba(11,61,107,0.12)",
-                      line={"width": 2.5, "color": "#0b3d6b"}, hoverinfo="skip"),
-        go.Scattermap(lon=[], lat=[], mode="markers", marker={"size": 12, "color": "#1a73e8"}, hoverinfo="skip"),
+        # my grid and my GPS dot start as a point at the centre, not empty: restyling a map trace that
+        # was created empty makes MapLibre fail its style diff ("Map error")
+        go.Scattermap(lon=[center["lon"]] * 2, lat=[center["lat"]] * 2, mode="lines", fill="toself",
+                      fillcolor="rgba(11,61,107,0.12)", line={"width": 3, "color": "#0b3d6b"}, hoverinfo="skip"),
+        go.Scattermap(lon=[center["lon"]], lat=[center["lat"]], mode="markers", marker={"size": 12, "color":
+                      "#1a73e8", "opacity": 0.9}, hoverinfo="skip"),
     ])
     fig.update_layout(map={"style": map_style(settings), "center": center, "zoom": 16},
                       margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False, dragmode="pan",

@@ -183,8 +183,9 @@
   function centerMap(lat, lon) {
     var gd = mapDiv();
     if (gd && window.Plotly) {
-      S.programmatic = true;
-      Plotly.relayout(gd, { "map.center": { lat: lat, lon: lon } }).then(function () { S.programmatic = false; });
+      S.ownCenters.push([lat, lon]); // the relayoutData this causes is ours, not the worker's drag
+      S.ownCenters = S.ownCenters.slice(-5);
+      Plotly.relayout(gd, { "map.center": { lat: lat, lon: lon } });
     }
   }
   function locate() {
@@ -198,8 +199,10 @@
     }, function () { showLoc(); }, { enableHighAccuracy: true, timeout: 10000, maximumAge: 30000 });
   }
   function mapMoved(r) {
-    if (!S || !r || !r["map.center"] || S.programmatic) { return; }
+    if (!S || !r || !r["map.center"]) { return; }
     var c = r["map.center"];
+    var ours = S.ownCenters.some(function (o) { return Math.abs(o[0] - c.lat) < 1e-7 && Math.abs(o[1] - c.lon) < 1e-7; });
+    if (ours) { return; }
     S.loc = { lat: c.lat, lon: c.lon, acc: null, src: "map" };
     showLoc();
   }
@@ -253,8 +256,14 @@
     if (!ul) { return; }
     ul.innerHTML = "";
     if (!items.length) { ul.appendChild(el("li", { cls: "m-empty", text: tx("m.tasks.none") })); }
+    var open = S.finishOpen || {};
+    S.finishOpen = {};
     items.forEach(function (c) {
       var st = (c.dispatch && c.dispatch.state) || "sent";
+      var kept = open[c.id];
+      if (kept && kept.getAttribute("data-state") === st) { // a feedback form being filled in survives live updates
+        S.finishOpen[c.id] = kept; ul.appendChild(kept); return;
+      }
       var li = el("li", { cls: "m-task", "data-case-id": String(c.id), "data-state": st }, [
         el("div", { cls: "m-task-head" }, [el("b", { text: c.code }), el("span", { cls: "m-badge " + st, text: tx("m.task.state." + st) })]),
         el("div", { cls: "m-task-cat", text: (c.major || "") + " / " + (c.category || "") }),
@@ -289,6 +298,8 @@
   }
   function finishForm(li, c) {
     if (li.querySelector(".m-finish")) { return; }
+    S.finishOpen = S.finishOpen || {};
+    S.finishOpen[c.id] = li;
     var photos = [];
     var note = el("textarea", { cls: "m-input", rows: "2", placeholder: tx("m.task.note") });
     var slot = el("div", { id: "m-finish-slot-" + c.id, "data-input": "m-finish-photo-" + c.id, cls: "m-file" });
@@ -440,9 +451,13 @@
   function init(root) {
     S = { root: root, texts: JSON.parse(root.getAttribute("data-texts") || "{}"),
           cats: JSON.parse(root.getAttribute("data-categories") || "[]"), me: null, loc: null, photos: [], after: [],
-          taskIds: {}, sent: [], queued: 0, fixesSent: 0, patrolling: false, watchId: null };
+          taskIds: {}, sent: [], ownCenters: [], queued: 0, fixesSent: 0, patrolling: false, watchId: null };
     wire();
-    call("GET", "/api/v1/me").then(showMain, function () { showSignin(); });
+    call("GET", "/auth/me").then(function (who) {
+      if (who.signed_in && who.worker_id) { return loadMe(); }
+      showSignin();
+      if (!who.demo) { $("m-demo").hidden = true; }
+    }).catch(showSignin);
     updateNet();
   }
 
