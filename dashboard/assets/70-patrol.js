@@ -121,12 +121,15 @@
     } else if (p.type === "hls") {
       media = el("video", { cls: "patrol-cam-media", muted: "", autoplay: "", playsinline: "", "data-kind": "hls" });
       media.muted = true;
-      if (media.canPlayType("application/vnd.apple.mpegurl")) { media.src = p.url; }
+      // as hls.js recommends: hls.js wherever Media Source Extensions exist, the browser's own HLS otherwise
+      var mse = window.MediaSource && MediaSource.isTypeSupported('video/mp4; codecs="avc1.42E01E,mp4a.40.2"');
+      if (!mse && media.canPlayType("application/vnd.apple.mpegurl")) { media.src = p.url; }
       else {
         loadHls().then(function (Hls) {
-          if (!Hls || !Hls.isSupported()) { return; }
-          var h = new Hls(); h.loadSource(p.url); h.attachMedia(media); S.hlsPlayers.push(h);
-        });
+          if (Hls && Hls.isSupported()) {
+            var h = new Hls(); h.loadSource(p.url); h.attachMedia(media); S.hlsPlayers.push(h);
+          } else { media.src = p.url; }
+        }).catch(function () { media.src = p.url; });
       }
     } else {
       media = el("div", { cls: "patrol-cam-media none", text: "—" });

@@ -45,7 +45,16 @@ def test_tour_runs_to_the_end_logs_each_stop_opens_a_case_and_pauses_on_alert(li
     srv = live_server("--no-sim")
     tour = five_stop_tour(srv.url)
     stops = tour["stops"]
-    outside = []
+    # the fourth stop's camera is an HLS stream: hls.js is fetched for it, and only then
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(srv.db_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE camera SET stream_url = :u WHERE id = :i"),
+                     {"u": f"{srv.url}/hls/missing/index.m3u8", "i": stops[3]["camera_ids"][0]})
+    engine.dispose()
+    outside, scripts = [], []
+    page.on("request", lambda r: scripts.append(r.url) if "hls" in r.url and r.url.endswith(".js") else None)
     page.on("request", lambda r: outside.append(r.url) if urlparse(r.url).hostname not in ("127.0.0.1", None)
             and not r.url.startswith("data:") else None)
     page.goto(f"{srv.url}/patrol")
@@ -79,9 +88,14 @@ def test_tour_runs_to_the_end_logs_each_stop_opens_a_case_and_pauses_on_alert(li
     page.wait_for_timeout((DWELL_S + 1.5) * 1000)
     assert page.evaluate("() => GCPatrol.state()") == {"tour": tour["id"], "index": 2, "paused": True}
     assert requests.get(f"{srv.url}/api/v1/tours/{tour['id']}").json()["state"] == "paused"
+    assert not scripts  # not on page load, not for MJPEG tiles
     page.click("#patrol-banner-resume")
+    at_stop(page, 4)
+    page.wait_for_selector('#patrol-cameras video[data-kind="hls"]', state="attached", timeout=10000)
+    page.wait_for_function("() => !!window.Hls", timeout=10000)
+    assert [u for u in scripts if u.endswith("/vendor/hls.min.js")]
 
-    # stops 3–5 run out their dwell time and are logged automatically as normal
+    # stops 3–5 ran out their dwell time and are logged automatically as normal
     page.wait_for_function("() => document.getElementById('patrol-stop-title').textContent.includes('巡逻完成')",
                            timeout=30000)
     assert page.locator("#patrol-log tbody tr").count() == 5
