@@ -131,7 +131,8 @@ def layout(lang: str, query: dict, services):
     btn = lambda id_, key, cls="": html.Button(t(key, lang), id=id_, className=f"patrol-btn {cls}".strip(),
                                                n_clicks=0)
     return html.Div(id=P.ROOT, className="gc-patrol", **{
-        "data-lang": lang, "data-texts": json.dumps(texts_for(lang, "patrol."), ensure_ascii=False)}, children=[
+        "data-lang": lang, "data-texts": json.dumps(texts_for(lang, "patrol."), ensure_ascii=False),
+        "data-snapshot-every": services.settings.extra.get("GC_SNAPSHOT_REFRESH_S", "3")}, children=[
         html.Header(className="patrol-header", children=[
             html.H1(t("patrol.title", lang)),
             html.Nav([html.A(t("patrol.back", lang), href=f"/?lang={lang}"),

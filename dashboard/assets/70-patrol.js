@@ -302,7 +302,8 @@
   function init(root) {
     S = { root: root, texts: JSON.parse(root.getAttribute("data-texts") || "{}"), tours: {}, run: null,
           lang: root.getAttribute("data-lang") || "zh-CN",
-          paused: false, tileTimers: [], hlsPlayers: [], snapshotEvery: 3 };
+          paused: false, tileTimers: [], hlsPlayers: [],
+          snapshotEvery: Math.max(1, parseFloat(root.getAttribute("data-snapshot-every")) || 3) };
     var on = function (id, fn) { var b = $(id); if (b) { b.addEventListener("click", function (ev) { ev.preventDefault(); fn(); }); } };
     on("patrol-generate", generate); on("patrol-save", saveManual); on("patrol-start", start);
     on("patrol-delete", deleteTour); on("patrol-ok", function () { mark("ok", false); });
