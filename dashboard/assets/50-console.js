@@ -332,7 +332,7 @@
   Desk.prototype.timeline = function (v) {
     var self = this;
     var rows = (v.timeline || []).map(function (e) {
-      var key = self.t["console.action." + e.action] ? "console.action." + e.action : "console.tl." + e.action;
+      var key = self.t["console.tl." + e.action] ? "console.tl." + e.action : "console.action." + e.action;
       return h("tr", { "data-action": e.action }, [
         h("td", { text: hhmm(e.at) }), h("td", { text: self.tx(key) }),
         h("td", { text: e.to ? self.tx("case.state." + e.to) : "" }), h("td", { text: e.actor }), h("td", { text: e.note })]);
@@ -403,7 +403,7 @@
       ]),
       h("div", { cls: "console-fields" }, [
         this.field("console.field.source", a.source + " / " + this.tx("console.kind." + a.kind)),
-        this.field("console.field.created", hhmm(a.created_at)),
+        this.field("console.field.time", hhmm(a.created_at)),
         this.field("console.alert.expires", hhmm(a.expires_at)),
         this.field("console.alert.grids", String((a.grid_ids || []).length)),
         this.field("console.alert.acked_by", a.acknowledged_by ? a.acknowledged_by + "：" + (a.ack_comment || "") : ""),
