@@ -1,7 +1,7 @@
 /* Grid drill-down panel (人地事物情组织). Active only where #gc-drill is on the page.
  *
  * A click on a grid of a Plotly map inside [data-drilldown] (choropleth locations are grid
- * ids) or GCDrill.open(gridId) loads /api/v1/grids/<id>/register (masked on the server;
+ * ids), a .gc-drill-btn[data-grid-id] button, or GCDrill.open(gridId) loads /api/v1/grids/<id>/register (masked on the server;
  * scope "wall" on wall screens) and renders it: residents (counts), places, cases, cameras
  * (snapshots refreshed while open), organisations, workers with today's track, contacts.
  */
@@ -129,6 +129,14 @@
           texts: JSON.parse(root.getAttribute("data-texts") || "{}"), timers: [] };
     root.querySelector('[data-role="close"]').addEventListener("click", close);
   }
+  // 网格档案 buttons anywhere on the page: <button class="gc-drill-btn" data-grid-id="7">
+  document.addEventListener("click", function (ev) {
+    var b = ev.target && ev.target.closest && ev.target.closest(".gc-drill-btn");
+    if (!b || !P) { return; }
+    ev.preventDefault();
+    var id = parseInt(b.getAttribute("data-grid-id") || "0", 10);
+    if (id) { open(id); }
+  });
   setInterval(function () {
     var root = document.getElementById("gc-drill");
     if (root && (!P || P.root !== root)) { init(root); }
