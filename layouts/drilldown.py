@@ -33,3 +33,9 @@ def drilldown_panel(lang: str, *, scope: str = "console", calls: bool = False) -
 def drill_map_wrapper(graph, **kw) -> html.Div:
     """Wrap a dcc.Graph whose choropleth locations are grid ids: a click on a grid opens the panel."""
     return html.Div(graph, **{"data-drilldown": "1"}, **kw)
+
+
+def drill_button(lang: str, grid_id: int, *, label: str | None = None, class_name: str = "") -> html.Button:
+    """A 网格档案 button that opens the panel for ``grid_id``."""
+    return html.Button(label or t("drill.title", lang), className=f"gc-drill-btn {class_name}".strip(),
+                       **{"data-grid-id": str(grid_id)})
