@@ -108,7 +108,7 @@ def layout(lang: str, query: dict, services):
                 html.A(t("brief.export.csv", lang), id=Ids.CSV, href="#", className="gcb-btn"),
             ]),
         ]),
-        dcc.Loading(html.Div(id=Ids.CONTENT, className="gcb-content"), type="dot"),
+        html.Div(id=Ids.CONTENT, className="gcb-content"),
         html.Section(className="gcb-card gcb-replay", children=[
             html.H2(t("brief.replay", lang)),
             dcc.Store(id=Ids.REPLAY_DATA),
