@@ -1,5 +1,5 @@
 """/call — video dispatch on its own page: pick a worker (and a case) and call; ``?worker_id=N`` is that
-worker's answering side (what /m shows), for a desk test or a worker without the /m page at hand."""
+worker's answering side (what /m shows), for a desk test; ``?role=worker`` answers for whoever is signed in."""
 from __future__ import annotations
 
 from dash import dcc, html
@@ -19,6 +19,9 @@ def layout(lang: str, query: dict, services):
         html.H1(t("call.page", lang)),
         html.A(t("lang.switch", lang), href=f"/call?lang={other}" + (f"&worker_id={wid}" if wid else "")),
     ])
+    if query.get("role") == "worker":  # whoever is signed in on this browser answers (as on /m)
+        return html.Div(className="gc-callpage gc-callpage--worker", children=[
+            head, call_widget(lang, role="worker", autostart=True)])
     if wid and wid.isdigit():
         with services.db.read() as s:
             w = s.get(Worker, int(wid))
