@@ -115,23 +115,18 @@ def test_every_indicator_has_an_expectation():
     assert all(i.formula and i.unit_zh and i.name_zh and i.name_en for i in INDICATORS)
 
 
-@pytest.mark.parametrize("key", sorted(EXPECTED))
-def test_indicator_by_community_and_street(district, key):
+def test_each_indicator_by_community_and_street_and_grid(district):
     services, ids = district
     with services.db.read() as s:
         comm = compute_indicators(s, level="community", day=DAY, now=NOW)
         street = compute_indicators(s, level="street", day=DAY, now=NOW)
+        grid = compute_indicators(s, level="grid", day=DAY, now=NOW)
     by_id = {r["id"]: r["values"] for r in comm["rows"]}
-    c1, c2, st = EXPECTED[key]
-    assert by_id[ids["c1"]][key] == pytest.approx(c1)
-    assert by_id[ids["c2"]][key] == pytest.approx(c2)
-    assert street["rows"][0]["values"][key] == pytest.approx(st)
+    got = {k: (by_id[ids["c1"]][k], by_id[ids["c2"]][k], street["rows"][0]["values"][k]) for k in EXPECTED}
+    wrong = {k: (got[k], want) for k, want in EXPECTED.items() if got[k] != pytest.approx(want)}
+    assert not wrong, f"(got, expected) per indicator: {wrong}"
 
-
-def test_grid_level_values_and_empty_denominators(district):
-    services, ids = district
-    with services.db.read() as s:
-        rows = {r["id"]: r["values"] for r in compute_indicators(s, level="grid", day=DAY, now=NOW)["rows"]}
+    rows = {r["id"]: r["values"] for r in grid["rows"]}
     assert len(rows) == 9
     assert rows[ids["G00"]]["party_per_100_households"] == 5.0
     assert rows[ids["G01"]]["party_per_100_households"] == 4.0
@@ -142,30 +137,21 @@ def test_grid_level_values_and_empty_denominators(district):
     assert rows[ids["G01"]]["app_reports_per_worker"] is None     # no worker lives there
     assert rows[ids["G01"]]["volunteer_hours_month"] == 11.5
 
-
-def test_dimension_scores_compare_communities(district):
-    services, ids = district
-    with services.db.read() as s:
-        rows = {r["id"]: r["scores"] for r in compute_indicators(s, level="community", day=DAY, now=NOW)["rows"]}
+    scores = {r["id"]: r["scores"] for r in comm["rows"]}
     # law: staff/grid c1 best (100 vs 0), visits equal (100, 100) → c1 100, c2 50
-    assert rows[ids["c1"]]["law"] == 100.0 and rows[ids["c2"]]["law"] == 50.0
+    assert scores[ids["c1"]]["law"] == 100.0 and scores[ids["c2"]]["law"] == 50.0
     # virtue: c2 has everything → 100, c1 0
-    assert rows[ids["c2"]]["virtue"] == 100.0 and rows[ids["c1"]]["virtue"] == 0.0
+    assert scores[ids["c2"]]["virtue"] == 100.0 and scores[ids["c1"]]["virtue"] == 0.0
 
 
-def test_the_next_month_starts_from_zero(district):
-    services, _ = district
-    with services.db.read() as s:
-        v = compute_indicators(s, level="street", day=date(2026, 12, 1), now=NOW.replace(month=12, day=1))
-    assert v["rows"][0]["values"]["legal_visits_month"] == 0
-    assert v["rows"][0]["values"]["party_posts"] == 4  # registrations persist; P4 now counts
-
-
-def test_briefing_section(district):
+def test_next_month_and_the_briefing_section(district):
     services, ids = district
     with services.db.read() as s:
+        dec = compute_indicators(s, level="street", day=date(2026, 12, 1), now=NOW.replace(month=12, day=1))
         sec = governance_section(s, DAY, ids["c2"])
         street = governance_section(s, DAY, None)
+    assert dec["rows"][0]["values"]["legal_visits_month"] == 0
+    assert dec["rows"][0]["values"]["party_posts"] == 4  # registrations persist; P4 now counts
     vals = {i["key"]: i["value"] for i in sec["indicators"]}
     assert vals["volunteer_hours_month"] == 11.5 and vals["council_meetings_month"] == 2
     assert sec["activities_today"] == {"org_service": {"name": "社会组织服务", "count": 1, "participants": 0,

@@ -27,7 +27,7 @@ def _ticks(sim, start, n=50, step=600):
     return [sim.plan(start + timedelta(seconds=step * k)) for k in range(n)]
 
 
-def test_same_seed_same_plan(app_services):
+def test_same_seed_same_plan_and_apply(app_services):
     _, services = app_services
     _world(services)
     start = datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI)
@@ -39,11 +39,6 @@ def test_same_seed_same_plan(app_services):
     assert [(p.activities, p.device_events) for p in pa] != [(p.activities, p.device_events) for p in pc]
     assert sum(len(p.activities) for p in pa) > 0 and sum(len(p.device_events) for p in pa) > 0
 
-
-def test_apply_records_activities_and_device_alerts(app_services):
-    _, services = app_services
-    _world(services)
-    start = datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI)
     with services.db.read() as s:
         sim = GovernanceSimulator.from_db(s, seed=3, speed=12)
     plans = _ticks(sim, start, n=30)
