@@ -196,7 +196,8 @@
 
   function joinWorker() {
     if (W && W.role === "worker" && W.workerId) {
-      var wid = W.workerId;
+      var wid = W.workerId, sk = socket();
+      if (sk && !sk.connected) { sk.connect(); return; } // refused before sign-in: the connect handler joins
       send("join_worker", { worker_id: wid }).then(function (res) {
         if (!W || W.workerId !== wid) { return; }
         W.joined = !!(res && res.ok);

@@ -1,9 +1,12 @@
 """Video dispatch in two Chromium contexts with fake camera/microphone: console calls, worker answers."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 import requests
 from playwright.sync_api import sync_playwright
+from sqlalchemy import create_engine, text
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -117,3 +120,48 @@ def test_unanswered_call_is_recorded_missed_and_stops_ringing(live_server, media
     wait_state(worker, "missed", 10000)
     calls = requests.get(f"{srv.url}/api/v1/calls", params={"case_id": case["id"]}).json()["calls"]
     assert calls[0]["state"] == "missed"
+
+
+def add_user(db_url: str, username: str, password: str, role: str, worker_id: int | None = None) -> None:
+    from werkzeug.security import generate_password_hash
+
+    engine = create_engine(db_url)
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO user_account (username, display_name, password_hash, role, worker_id, active, "
+                       "created_at, must_change_password) VALUES (:u, :u, :h, :r, :w, :a, :t, :m)"),
+                  {"u": username, "h": generate_password_hash(password), "r": role, "w": worker_id, "a": True,
+                   "t": datetime.now(timezone.utc).replace(tzinfo=None), "m": False})
+    engine.dispose()
+
+
+def test_without_demo_a_worker_who_signs_in_on_the_page_receives_the_call(live_server, media_browser):
+    """No demo door: the phone page loads signed out, the worker signs in on the page, the widget follows
+    the sign-in (its socket reconnects to carry the session) and the dispatcher's call rings and connects."""
+    srv = live_server("--no-sim", env={"GC_DEMO": "0", "GC_SECRET_KEY": "test-secret"})
+    add_user(srv.db_url, "disp1", "pw-disp-1", "dispatcher")
+    add_user(srv.db_url, "w0001", "pw-worker-1", "worker", WORKER_ID)
+    worker_ctx, console_ctx = media_browser.new_context(), media_browser.new_context()
+    worker = worker_ctx.new_page()
+    worker.goto(f"{srv.url}/call?role=worker")
+    worker.wait_for_selector(".gc-call", state="attached")
+    worker.wait_for_timeout(1000)
+    assert worker.get_attribute(".gc-call", "data-joined") in (None, "0")
+    signed = worker.evaluate("""() => fetch('/auth/login', {method: 'POST', headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({username: 'w0001', password: 'pw-worker-1'})}).then(r => r.status)""")
+    assert signed == 200
+    worker.wait_for_function("window.GCCall && GCCall.joined()", timeout=20000)
+
+    assert console_ctx.request.post(f"{srv.url}/auth/login", data={"username": "disp1",
+                                                                   "password": "pw-disp-1"}).ok
+    console = console_ctx.new_page()
+    console.goto(f"{srv.url}/call")
+    console.wait_for_function("window.GCLive && GCLive.socket() && GCLive.socket().connected", timeout=20000)
+    console.evaluate(f"() => GCCall.call({WORKER_ID}, null, null, 'W0001')")
+    wait_state(worker, "ringing")
+    worker.click(".gc-call-action.answer")
+    wait_state(console, "active", 30000)
+    wait_state(worker, "active", 30000)
+    worker.click(".gc-call-action.hangup")
+    wait_state(console, "ended", 10000)
+    calls = console_ctx.request.get(f"{srv.url}/api/v1/calls?worker_id={WORKER_ID}").json()["calls"]
+    assert calls[0]["state"] == "ended" and calls[0]["ended_by"] == "worker" and calls[0]["operator"] == "disp1"
