@@ -136,14 +136,21 @@ def night_overlaps(start: datetime, end: datetime) -> bool:
     return next_night <= local(end)
 
 
-def alert_rule(kind: str, occurred: datetime, duration_s: float | None) -> tuple[str, str] | None:
-    """(severity, dedupe suffix) if this event raises an alert, else None."""
+def alert_rule(kind: str, occurred: datetime, duration_s: float | None, event_id: str) -> tuple[str, str] | None:
+    """(severity, dedupe key suffix) if this event raises an alert, else None.
+
+    A forced door alerts per event; a door held open once per opening (reports at 5, 10 …
+    minutes of the same opening share it); smoke once per 10 minutes and offline once
+    per hour per device, however often the device repeats itself.
+    """
     if kind == "door_forced":
-        return "moderate", "forced"
+        return "moderate", f"forced:{event_id}"
     if kind == "door_held_open" and duration_s is not None and duration_s > HELD_OPEN_ALERT_S:
-        over_from = occurred - timedelta(seconds=duration_s - HELD_OPEN_ALERT_S)
-        return ("moderate", "held_open") if night_overlaps(over_from, occurred) else None
-    if kind == "smoke_alarm":  # one alert per device per 10 minutes however often it beeps
+        opened = occurred - timedelta(seconds=duration_s)
+        if night_overlaps(opened + timedelta(seconds=HELD_OPEN_ALERT_S), occurred):
+            return "moderate", f"held_open:{local(opened):%Y%m%d%H%M}"
+        return None
+    if kind == "smoke_alarm":
         return "severe", f"smoke:{local(occurred):%Y%m%d%H}{local(occurred).minute // 10}"
     if kind == "device_offline":
         return "minor", f"offline:{local(occurred):%Y%m%d%H}"
@@ -168,12 +175,12 @@ def receive(session: Session, headers: Mapping[str, str], body: bytes, *, now: d
         events.record(session, "device", {"device_id": device.device_id, "online": device.online,
                                           "grid_id": device.grid_id, "at": iso(now)}, community_id=device.community_id)
     alert, created = None, False
-    rule = alert_rule(fields["kind"], fields["occurred_at"], fields["duration_s"])
+    rule = alert_rule(fields["kind"], fields["occurred_at"], fields["duration_s"], fields["event_id"])
     if rule is not None:
         severity, suffix = rule
         place = session.get(Place, device.place_id) if device.place_id else None
         where = place.name if place is not None else device.name
-        dedupe = f"device:{device.device_id}:{suffix}" + ("" if ":" in suffix else f":{fields['event_id']}")
+        dedupe = f"device:{device.device_id}:{suffix}"
         minutes = f"（{round(fields['duration_s'] / 60)} 分钟）" if fields["duration_s"] else ""
         alert, created = raise_alert(
             session, source="device", kind=fields["kind"], severity=severity,

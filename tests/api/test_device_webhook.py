@@ -117,7 +117,7 @@ def _local(h: int, m: int = 0) -> datetime:
     (_local(6, 10), 400, False),    # over 5 min only at 06:08
 ])
 def test_door_held_open_rule(occurred, duration, alerted):
-    assert (alert_rule("door_held_open", occurred, duration) is not None) is alerted
+    assert (alert_rule("door_held_open", occurred, duration, "e1") is not None) is alerted
 
 
 def test_door_held_open_at_night_alerts_by_day_does_not(world):
@@ -126,11 +126,15 @@ def test_door_held_open_at_night_alerts_by_day_does_not(world):
                           "occurred_at": _local(23, 30).isoformat()})
     day = post(client, {"event_id": "h2", "type": "door_held_open", "duration_s": 900,
                         "occurred_at": _local(14, 0).isoformat()})
-    assert night.status_code == day.status_code == 201
+    # the same opening reported again five minutes later: the same alert, not a second one
+    again = post(client, {"event_id": "h3", "type": "door_held_open", "duration_s": 1200,
+                          "occurred_at": _local(23, 35).isoformat()})
+    assert night.status_code == day.status_code == again.status_code == 201
     assert night.get_json()["alert"]["kind"] == "door_held_open" and day.get_json()["alert"] is None
+    assert not again.get_json()["alert_created"] and again.get_json()["alert"]["id"] == night.get_json()["alert"]["id"]
     with services.db.read() as s:
         assert s.scalar(select(func.count()).select_from(Alert)) == 1
-        assert s.scalar(select(func.count()).select_from(DeviceEvent)) == 2
+        assert s.scalar(select(func.count()).select_from(DeviceEvent)) == 3
 
 
 def test_smoke_is_severe_offline_is_minor_and_repeats_deduplicate(world):
