@@ -107,11 +107,19 @@ def _key_columns(level: str) -> tuple[str, str]:
 
 
 def indicators_frame(session: Session, *, level: str, start: datetime, end: datetime,
-                     calendar: WorkCalendar | None = None, community_id: int | None = None) -> pd.DataFrame:
-    """One row per grid/community/street/worker/category: counts, rates and average handling hours."""
+                     calendar: WorkCalendar | None = None, community_id: int | None = None,
+                     measures: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """One row per grid/community/street/worker/category: counts, rates and average handling hours.
+
+    ``measures``: the result of ``case_measures`` for the same period and scope, to aggregate one
+    fetch at several levels (the briefing does).
+    """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}")
-    df, checks = case_measures(session, start=start, end=end, calendar=calendar, community_id=community_id)
+    if measures is not None:
+        df, checks = measures[0].copy(), measures[1].copy()
+    else:
+        df, checks = case_measures(session, start=start, end=end, calendar=calendar, community_id=community_id)
     df["street"], checks["street"] = 0, 0
     k_assigned, k_reporter = _key_columns(level)
     parts = []
@@ -164,10 +172,11 @@ def _clean(v: Any) -> Any:
 
 
 def compute_indicators(session: Session, *, level: str, start: datetime, end: datetime,
-                       calendar: WorkCalendar | None = None, community_id: int | None = None) -> list[dict[str, Any]]:
+                       calendar: WorkCalendar | None = None, community_id: int | None = None,
+                       measures: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> list[dict[str, Any]]:
     """Indicator rows as JSON-ready dicts with code and (masked) name, sorted by code."""
     frame = indicators_frame(session, level=level, start=start, end=end, calendar=calendar,
-                             community_id=community_id)
+                             community_id=community_id, measures=measures)
     if level == "street" and frame.empty:
         frame = pd.DataFrame([{"key": 0, **{c: 0 for c in COUNTS}}])
         for r in RATES:
