@@ -38,7 +38,7 @@ from ..models import (Alert, Case, CaseState, Category, Community, Grid, Patrol,
                       Street, Worker)
 from ..timeutil import SHANGHAI, iso, local_day_bounds, utcnow
 from ..workcal import WorkCalendar
-from .indicators import compute_indicators
+from .indicators import case_measures, compute_indicators
 
 KPI_KEYS = ["reported", "onsite", "escalated", "closed", "overdue", "closure_rate", "on_time_rate",
             "onsite_rate", "avg_handling_hours", "avg_handling_work_hours"]
@@ -117,19 +117,19 @@ def _cut(end: datetime, now: datetime) -> datetime:
 
 
 def _rate_row(session: Session, start: datetime, end: datetime, cal: WorkCalendar,
-              community_id: int | None) -> dict[str, Any]:
+              community_id: int | None, measures: tuple | None = None) -> dict[str, Any]:
     rows = compute_indicators(session, level="street", start=start, end=end, calendar=cal,
-                              community_id=community_id)
+                              community_id=community_id, measures=measures)
     return rows[0] if rows else {}
 
 
 def day_kpis(session: Session, day: date, community_id: int | None, cal: WorkCalendar, now: datetime,
-             cases: pd.DataFrame | None = None) -> dict[str, Any]:
-    """The KPI values of one day."""
+             cases: pd.DataFrame | None = None, measures: tuple | None = None) -> dict[str, Any]:
+    """The KPI values of one day (``measures``: the indicators' per-case frame, when already fetched)."""
     start, end = local_day_bounds(day)
     if cases is None:
         cases = _day_cases(session, start, end, community_id)
-    ind = _rate_row(session, start, end, cal, community_id)
+    ind = _rate_row(session, start, end, cal, community_id, measures)
     closed = cases["closed_at"].notna() & (cases["closed_at"] >= start) & (cases["closed_at"] < end) & (
         cases["state"] == CaseState.CLOSED)
     reported, onsite = int(ind.get("reported") or 0), int(ind.get("onsite") or 0)
@@ -187,9 +187,9 @@ def _funnel(rep: pd.DataFrame, end: datetime) -> dict[str, int]:
 
 
 def _communities(session: Session, start: datetime, end: datetime, cal: WorkCalendar,
-                 community_id: int | None) -> list[dict[str, Any]]:
+                 community_id: int | None, measures: tuple | None = None) -> list[dict[str, Any]]:
     rows = {r["key"]: r for r in compute_indicators(session, level="community", start=start, end=end,
-                                                    calendar=cal, community_id=community_id)}
+                                                    calendar=cal, community_id=community_id, measures=measures)}
     q = select(Community.id, Community.code, Community.name).order_by(Community.code)
     if community_id is not None:
         q = q.where(Community.id == community_id)
@@ -303,7 +303,8 @@ def briefing(session: Session, *, day: date, community_id: int | None = None,
     cases = _day_cases(session, start, end, community_id)
     y_start, y_end = local_day_bounds(y_day)
     y_cases = _day_cases(session, y_start, y_end, community_id)
-    k = {"today": day_kpis(session, day, community_id, cal, now, cases),
+    measures = case_measures(session, start=start, end=end, calendar=cal, community_id=community_id)
+    k = {"today": day_kpis(session, day, community_id, cal, now, cases, measures),
          "yesterday": day_kpis(session, y_day, community_id, cal, now, y_cases),
          "last_week": day_kpis(session, w_day, community_id, cal, now)}
     kpis = [{"key": key, "value": k["today"][key], "yesterday": k["yesterday"][key],
@@ -323,7 +324,7 @@ def briefing(session: Session, *, day: date, community_id: int | None = None,
                    "closed": _hourly(cases, start, end, "closed_at"),
                    "reported_yesterday": _hourly(y_cases, y_start, y_end, "created_at")},
         "funnel": _funnel(rep, end),
-        "communities": _communities(session, start, end, cal, community_id),
+        "communities": _communities(session, start, end, cal, community_id, measures),
         "hot_grids": _hot_grids(rep, grids),
         "overdue": overdue_list(session, _cut(end, now), community_id) if start < now else [],
         "workers": activity, "coverage": coverage,
