@@ -29,8 +29,29 @@
     });
   }
 
+  // an audible ring (and a vibration on phones) while a call rings on this side
+  function ring(on) {
+    if (W.ringer) { clearInterval(W.ringer); W.ringer = null; }
+    if (!on) { return; }
+    var beep = function () {
+      try {
+        var Ctx = window.AudioContext || window.webkitAudioContext;
+        W.audio = W.audio || (Ctx ? new Ctx() : null);
+        if (W.audio) {
+          var o = W.audio.createOscillator(), g = W.audio.createGain(), t0 = W.audio.currentTime;
+          o.frequency.value = 880; g.gain.setValueAtTime(0.15, t0); g.gain.setValueAtTime(0, t0 + 0.35);
+          o.connect(g); g.connect(W.audio.destination); o.start(t0); o.stop(t0 + 0.4);
+        }
+        if (navigator.vibrate) { navigator.vibrate([300, 150, 300]); }
+      } catch (e) { /* no audio: the blinking state still shows */ }
+    };
+    beep();
+    W.ringer = setInterval(beep, 1500);
+  }
+
   function setState(state, peerText) {
     if (!W) { return; }
+    ring(state === "ringing");
     W.state = state;
     W.root.setAttribute("data-state", state);
     q("status").textContent = tx("call.state." + state);
