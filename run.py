@@ -161,7 +161,7 @@ def prod(settings: Settings, workers: int, threads: int) -> None:
     gunicorn = shutil.which("gunicorn") or "gunicorn"
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     argv = [gunicorn, "--chdir", str(Path(__file__).resolve().parent), "-k", "gthread", "-w", str(workers),
-            "--threads", str(threads), "-b", f"{host}:{settings.port}", "--timeout", "60",
+            "--threads", str(threads), "-b", f"{host}:{settings.port}", "--timeout", "120",
             "--graceful-timeout", "20", "--no-control-socket", "--worker-tmp-dir", "/dev/shm" if Path("/dev/shm").is_dir() else "/tmp",
             "--log-level", logging.getLevelName(log.getEffectiveLevel()).lower(), "dashboard.wsgi:app"]
     log.info("exec %s", " ".join(argv))

@@ -13,7 +13,7 @@ import uuid
 import pytest
 import requests
 
-from tests.conftest import ROOT, REDIS_URL, LiveServer, fresh_pg_database, pg_available, redis_available
+from tests.conftest import PG_URL, REDIS_URL, ROOT, LiveServer, fresh_pg_database, pg_available, redis_available
 
 
 @pytest.fixture
@@ -32,6 +32,7 @@ class Deployment:
         self.db_url = db_url
         self.channel = f"gc-test-{uuid.uuid4().hex[:8]}"
         self.servers: list[LiveServer] = []
+        self.key = ""
 
     @property
     def env(self) -> dict[str, str]:
@@ -44,8 +45,9 @@ class Deployment:
         assert r.returncode == 0, r.stderr[-2000:]
         return r.stdout
 
-    def api_key(self, role: str = "integration") -> str:
-        return self.cli("create-api-key", "--name", f"scale-{role}", "--role", role).strip().splitlines()[-1]
+    def api_key(self) -> str:
+        """An integration-role key (made in the template database)."""
+        return self.key
 
     def start(self, *args: str) -> LiveServer:
         srv = LiveServer(self.tmp, *args, env=self.env, db_url=self.db_url).start(timeout=60)
@@ -57,12 +59,50 @@ class Deployment:
             srv.stop()
 
 
-@pytest.fixture
-def deployment(pg_redis, tmp_path):
-    """A fresh deployment on PostgreSQL + Redis; servers started with ``deployment.start(...)``."""
+@pytest.fixture(scope="session")
+def seeded_template():
+    """Once per session: a PostgreSQL database with the demo street and an API key, to copy from."""
+    why = pg_available() or redis_available()
+    if why:
+        pytest.skip(why)
+    from dashboard.db import Database, migrate
+    from dashboard.services.apikeys import create_api_key
+    from dashboard.services.importers import load_demo
+
     url, drop = fresh_pg_database()
+    db = Database(url)
+    migrate(db.engine)
+    with db.write() as s:
+        load_demo(s, ROOT / "data" / "xiyilu")
+        _, key = create_api_key(s, name="scale tests", role="integration")
+    db.dispose()
+    yield url.rsplit("/", 1)[1], key
+    drop()
+
+
+def copy_database(template: str) -> tuple[str, callable]:
+    """A new database copied from ``template`` (fast: a file copy) and a function that drops it."""
+    import psycopg
+
+    admin = PG_URL.replace("postgresql+psycopg", "postgresql")
+    name = f"gc_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return PG_URL.rsplit("/", 1)[0] + "/" + name, drop
+
+
+@pytest.fixture
+def deployment(pg_redis, seeded_template, tmp_path):
+    """A fresh deployment on PostgreSQL + Redis (demo street loaded); start servers with ``.start(...)``."""
+    template, key = seeded_template
+    url, drop = copy_database(template)
     dep = Deployment(tmp_path, url)
-    dep.cli("seed-demo")
+    dep.key = key
     yield dep
     dep.stop_all()
     try:

@@ -19,6 +19,7 @@ class WallClient:
     """One live screen. ``applied`` lists every seq in the order it was applied."""
 
     def __init__(self, base_url: str, *, on_batch: Callable[[list[dict], float], None] | None = None,
+                 on_event: Callable[[dict, float, bool], None] | None = None, keep_events: bool = True,
                  session: requests.Session | None = None) -> None:
         self.base = base_url.rstrip("/")
         self.http = session or requests.Session()
@@ -33,6 +34,8 @@ class WallClient:
         self.gaps = 0
         self.reconnects = 0
         self.on_batch = on_batch
+        self.on_event = on_event      # (message, time applied, pushed?) for every applied event
+        self.keep_events = keep_events
         self._connected_once = False
         self.sio.on("connect", self._on_connect)
         self.sio.on("events", self._on_events)
@@ -79,8 +82,11 @@ class WallClient:
             return  # already applied (a batch overlapping a catch-up)
         self.applied.append(seq)
         (self.pushed if pushed else self.fetched).append(seq)
-        self.events[seq] = m
+        if self.keep_events:
+            self.events[seq] = m
         self.last_seq = seq
+        if self.on_event:
+            self.on_event(m, time.time(), pushed)
 
     def _on_events(self, data: dict) -> None:
         received = time.time()
