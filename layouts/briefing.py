@@ -174,10 +174,13 @@ def charts(b: dict, lang: str) -> list:
     funnel = _fig()
     funnel.add_trace(go.Funnel(y=[t(f"brief.funnel.{s}", lang) for s in stages],
                                x=[b["funnel"][s] for s in stages], marker={"color": "#0b3d6b"}))
+    funnel.update_layout(showlegend=False)
     comm = _fig()
-    comm.add_bar(x=[c["name"] for c in b["communities"]],
-                 y=[None if c["on_time_rate"] is None else round(c["on_time_rate"] * 100, 1) for c in b["communities"]],
+    comm.add_bar(y=[c["name"] for c in b["communities"]][::-1], orientation="h",
+                 x=[None if c["on_time_rate"] is None else round(c["on_time_rate"] * 100, 1)
+                    for c in b["communities"]][::-1],
                  marker_color="#3aa76d", name=t("brief.kpi.on_time_rate", lang) + " %")
+    comm.update_layout(xaxis={"range": [0, 100], "ticksuffix": "%"}, margin={"l": 110, "r": 8, "t": 8, "b": 30})
     def g(figure):
         return dcc.Graph(figure=figure, config=CONFIG, style={"height": "240px"})
 
@@ -237,5 +240,5 @@ def render_content(b: dict, lang: str, services) -> list:
         ]),
         _card("brief.alerts", lang, _table(
             [t("brief.time", lang), t("brief.alert.severity", lang), t("brief.alert.title", lang)],
-            [[x["created_at"][11:16], x["severity"], x["title"]] for x in a["notable"]]) if a["notable"] else none),
+            [[x["created_at"][11:16], t(f"brief.sev.{x['severity']}", lang), x["title"]] for x in a["notable"]]) if a["notable"] else none),
     ]

@@ -130,7 +130,8 @@ def _sections(b: dict[str, Any], lang: str) -> list[tuple[str, list[list[Any]]]]
                                       cov["unvisited_count"]]]),
         (t("brief.alerts", lang), [[t("brief.time", lang), t("brief.alert.severity", lang),
                                     t("brief.alert.title", lang)]]
-         + [[a["created_at"][11:16], a["severity"], a["title"][:40]] for a in b["alerts"]["notable"]]),
+         + [[a["created_at"][11:16], t(f"brief.sev.{a['severity']}", lang), a["title"][:40]]
+            for a in b["alerts"]["notable"]]),
     ]
 
 
