@@ -1,8 +1,9 @@
 """/osmand on the main port, and an optional dedicated port (5055) that takes any path, as Traccar does.
 
 No credentials in this protocol: a device is known by its registered id (Worker.device_id).
-The answer (200, empty body) goes out after the fixes are committed; the live marker moves
-with the next position frame.
+Concurrent requests share transactions (services/group_commit.py); the answer (200, empty
+body) goes out after the commit that holds the request's fixes; the live marker moves with
+the next position frame.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from urllib.parse import parse_qsl
 from flask import Flask, Response, request
 
 from ..services.osmand import OsmandError, fix_from_params, fixes_from_json
-from ..services.positions import ingest_fixes
+from ..services.group_commit import GroupCommit
 from .openapi import registry
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ def _answer(status: int = 200, text: str = "") -> Response:
     return Response(text, status=status, mimetype="text/plain")
 
 
-def handle(services) -> Response:
+def handle(batcher: GroupCommit) -> Response:
     """Decode the current request in whichever style it uses, store its fixes, answer fast."""
     is_json = (request.mimetype or "").startswith("application/json")
     try:
@@ -44,36 +45,33 @@ def handle(services) -> Response:
             fixes = [fix_from_params(parse_qsl(raw.strip(), keep_blank_values=True))]
     except OsmandError as exc:
         return _answer(exc.status, exc.message)
-    try:
-        with services.db.write() as s:
-            res = ingest_fixes(s, fixes, locator=services.locator)
-            if res.unknown_devices:  # all or nothing: a batch naming a stranger stores nothing
-                raise OsmandError(404 if is_json else 400,
-                                  f"unknown device {', '.join(sorted(set(res.unknown_devices)))}")
-    except OsmandError as exc:
-        return _answer(exc.status, exc.message)
-    services.frames.add(res.moved)
+    ticket = batcher.submit(fixes)  # returns after the commit that holds these fixes
+    if ticket.error is not None:
+        return _answer(503, "positions could not be stored; retry")
+    if ticket.unknown:  # all or nothing: a request naming a stranger stores nothing
+        return _answer(404 if is_json else 400, f"unknown device {', '.join(ticket.unknown)}")
     return _answer(200)
 
 
-def make_osmand_app(services) -> Flask:
+def make_osmand_app(services, batcher: GroupCommit | None = None) -> Flask:
     """A minimal WSGI app for the dedicated port: every path is the OsmAnd endpoint."""
     app = Flask("gridcommand-osmand")
     app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
+    batcher = batcher or GroupCommit(services)
 
     @app.route("/", defaults={"path": ""}, methods=["GET", "POST"])
     @app.route("/<path:path>", methods=["GET", "POST"])
     def any_path(path: str):
-        return handle(services)
+        return handle(batcher)
 
     return app
 
 
-def serve_dedicated(services, host: str, port: int) -> threading.Thread:
+def serve_dedicated(services, host: str, port: int, batcher: GroupCommit | None = None) -> threading.Thread:
     """Serve the OsmAnd protocol on its own port in a daemon thread (stops with the process)."""
     from werkzeug.serving import make_server
 
-    server = make_server(host, port, make_osmand_app(services), threaded=True)
+    server = make_server(host, port, make_osmand_app(services, batcher), threaded=True)
     t = threading.Thread(target=server.serve_forever, name=f"osmand-{port}", daemon=True)
     t.start()
     log.info("OsmAnd/Traccar positions on http://%s:%d/", host, port)
@@ -81,9 +79,11 @@ def serve_dedicated(services, host: str, port: int) -> threading.Thread:
 
 
 def register(app, services) -> None:
+    batcher = app.extensions.setdefault("gc_osmand_group_commit", GroupCommit(services))
+
     @app.route("/osmand", methods=["GET", "POST"])
     def osmand():
-        return handle(services)
+        return handle(batcher)
 
     registry(app).add("/osmand", "post", summary="OsmAnd / Traccar Client positions", tags=["positions"],
                       security=False, description=(
