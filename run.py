@@ -162,7 +162,8 @@ def prod(settings: Settings, workers: int, threads: int) -> None:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     argv = [gunicorn, "--chdir", str(Path(__file__).resolve().parent), "-k", "gthread", "-w", str(workers),
             "--threads", str(threads), "-b", f"{host}:{settings.port}", "--timeout", "120",
-            "--graceful-timeout", "20", "--no-control-socket", "--worker-tmp-dir", "/dev/shm" if Path("/dev/shm").is_dir() else "/tmp",
+            "--graceful-timeout", "20", "--no-control-socket",
+            "--worker-tmp-dir", "/dev/shm" if Path("/dev/shm").is_dir() else "/tmp",
             "--log-level", logging.getLevelName(log.getEffectiveLevel()).lower(), "dashboard.wsgi:app"]
     log.info("exec %s", " ".join(argv))
     os.execvpe(argv[0], argv, env)

@@ -24,7 +24,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from ..models import Case, Category, Grid
+from ..models import Category, Grid
 from ..timeutil import UTC, local, utcnow
 
 log = logging.getLogger(__name__)

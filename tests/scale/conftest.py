@@ -13,7 +13,8 @@ import uuid
 import pytest
 import requests
 
-from tests.conftest import PG_URL, REDIS_URL, ROOT, LiveServer, fresh_pg_database, pg_available, redis_available
+from tests.conftest import (PG_URL, REDIS_URL, ROOT, LiveServer, fresh_pg_database, pg_available,
+                            redis_available)
 
 
 @pytest.fixture
