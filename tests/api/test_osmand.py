@@ -255,3 +255,28 @@ def test_run_py_dedicated_port(live_server):
     assert requests.get(f"http://127.0.0.1:{port}/?id=nobody&lat=1&lon=2", timeout=5).status_code == 400
     main = requests.get(f"{srv.url}/osmand?id=XY422935&lat=34.27&lon=108.95&timestamp=1764380001", timeout=5)
     assert main.status_code == 200
+
+
+def test_group_commit_concurrent_requests_share_transactions(osm):
+    """Many phones at once: every fix stored once, a stranger refused alone, answers after commit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dashboard.services.group_commit import GroupCommit
+    from dashboard.services.positions import Fix
+
+    client, services, world = osm
+    gc = GroupCommit(services, max_wait_s=0.02)
+    la, lo = world["centers"][4]
+
+    def one(i: int):
+        dev = "nobody" if i == 7 else DEVICES[i % len(DEVICES)]
+        return gc.submit([Fix(device_id=dev, fix_time=utc(2026, 11, 29, 1, 0, i), lat=la, lon=lo, source="osmand")])
+
+    with ThreadPoolExecutor(12) as ex:
+        tickets = list(ex.map(one, range(40)))
+    assert [t.unknown for t in tickets if t.unknown] == [["nobody"]] and not any(t.error for t in tickets)
+    stored = sum(len(fixes(services, d)) for d in DEVICES)
+    assert stored == 39
+    again = [one(i) for i in range(3)]  # client retries: duplicates are dropped, still answered OK
+    assert not any(t.error or t.unknown for t in again)
+    assert sum(len(fixes(services, d)) for d in DEVICES) == 39
