@@ -17,7 +17,8 @@ from .. import events
 from ..models import Alert, Case, Grid, Organisation, Place
 from ..models.governance import GovernanceActivity, LegalStaff
 from ..timeutil import SHANGHAI, as_utc, iso, local, local_day_bounds, utcnow
-from .governance_indicators import (DIMENSIONS, INDICATORS, Period, compute_indicators)  # noqa: F401
+from .governance_indicators import (DIMENSIONS, INDICATORS, Period, compute_indicators,  # noqa: F401
+                                    compute_levels)
 
 # kind → (dimension, zh, en)
 ACTIVITY_KINDS: dict[str, tuple[str, str, str]] = {
@@ -275,8 +276,8 @@ DIMENSION_NAMES = {"party": ("政治引领", "Party leadership"), "law": ("法�
 
 def panel_data(session: Session, *, day: date | None = None, lang: str = "zh-CN") -> dict[str, Any]:
     """What the wall's 五治 panel shows: each community's 0–100 score per dimension, and the street's values."""
-    comm = compute_indicators(session, level="community", day=day, lang=lang)
-    street = compute_indicators(session, level="street", day=day, lang=lang)
+    both = compute_levels(session, ("community", "street"), day=day, lang=lang)
+    comm, street = both["community"], both["street"]
     en = lang == "en"
     return {"day": comm["day"], "dimensions": [{"key": d, "name": DIMENSION_NAMES[d][1 if en else 0]}
                                                for d in DIMENSIONS],

@@ -164,10 +164,15 @@ def app_reports_per_worker(s: Session, grids: pd.Index, p: Period) -> Frame:
 
 
 def app_fixes_per_worker(s: Session, grids: pd.Index, p: Period) -> Frame:
-    rows = s.execute(select(Position.grid_id, func.count()).where(
-        Position.received_at >= p.now - timedelta(hours=1), Position.received_at < p.now)
-        .group_by(Position.grid_id)).all()
-    return _frame(grids, rows, _workers(s, grids))
+    # by worker on (worker_id, fix_time) — the position table's covering unique index — then to home grids
+    home = dict(s.execute(select(Worker.id, Worker.grid_id).where(Worker.active.is_(True))).all())
+    rows = s.execute(select(Position.worker_id, func.count()).where(
+        Position.worker_id.in_(sorted(home)), Position.fix_time >= p.now - timedelta(hours=1),
+        Position.fix_time < p.now).group_by(Position.worker_id)).all() if home else []
+    per_grid: dict[int, float] = {}
+    for wid, n in rows:
+        per_grid[home[wid]] = per_grid.get(home[wid], 0.0) + n
+    return _frame(grids, per_grid.items(), _workers(s, grids))
 
 
 INDICATORS: tuple[Indicator, ...] = (
@@ -201,7 +206,7 @@ INDICATORS: tuple[Indicator, ...] = (
               "cases reported from the app by workers today / active workers (home grid)", "件/人",
               "per worker", 1, app_reports_per_worker),
     Indicator("app_fixes_per_worker_hour", "近1小时人均定位", "GPS fixes per worker, last hour", "smart",
-              "fixes received in the last hour (grid of the fix) / active workers (home grid)", "次/人",
+              "GPS fixes taken in the last hour by active workers / active workers (both by home grid)", "次/人",
               "per worker", 1, app_fixes_per_worker),
 )
 BY_KEY = {i.key: i for i in INDICATORS}
@@ -222,31 +227,34 @@ def grid_table(session: Session, period: Period) -> pd.DataFrame:
     return grids.join(pd.DataFrame(parts, index=grids.index))
 
 
-def _values(sums: pd.Series) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
+def _values(sums: pd.DataFrame) -> list[dict[str, float | None]]:
+    """Indicator values for each row of summed numerators/denominators (vectorised; NaN → None)."""
+    out = {}
     for ind in INDICATORS:
-        num = float(sums[f"{ind.key}:num"])
+        num = sums[f"{ind.key}:num"]
         if ind.scale is None:
-            out[ind.key] = round(num, 2)
+            out[ind.key] = num.round(2)
         else:
-            den = float(sums[f"{ind.key}:den"])
-            out[ind.key] = round(ind.scale * num / den, 2) if den > 0 else None
-    return out
+            den = sums[f"{ind.key}:den"]
+            out[ind.key] = (ind.scale * num / den.where(den > 0)).round(2)
+    frame = pd.DataFrame(out, index=sums.index).astype(object)
+    return frame.where(frame.notna(), None).to_dict("records")
 
 
 def aggregate(table: pd.DataFrame, level: str, names: dict[int, tuple[str, str]] | None = None) -> list[dict]:
-    """Rows of ``{id, code, name, values}`` for each grid, community, or the street as a whole."""
+    """Rows of ``{id, code, name, values}`` for each grid, each community, or the street as a whole."""
     cols = [c for c in table.columns if ":" in c]
     if level == "grid":
-        return [{"id": int(gid), "code": r["code"], "name": r["name"], "community_id": int(r["community_id"]),
-                 "values": _values(r[cols])} for gid, r in table.iterrows()]
+        return [{"id": int(gid), "code": code, "name": name, "community_id": int(cid), "values": v}
+                for gid, code, name, cid, v in zip(table.index, table["code"], table["name"], table["community_id"],
+                                                    _values(table[cols]))]
     if level == "community":
         sums = table.groupby("community_id")[cols].sum()
         names = names or {}
         return [{"id": int(cid), "code": names.get(cid, ("", ""))[0], "name": names.get(cid, ("", ""))[1],
-                 "values": _values(r)} for cid, r in sums.iterrows()]
+                 "values": v} for cid, v in zip(sums.index, _values(sums))]
     if level == "street":
-        return [{"id": None, "code": "", "name": "", "values": _values(table[cols].sum())}]
+        return [{"id": None, "code": "", "name": "", "values": _values(table[cols].sum().to_frame().T)[0]}]
     raise ValueError(f"level must be one of {', '.join(LEVELS)}")
 
 
@@ -263,11 +271,12 @@ def dimension_scores(rows: list[dict]) -> list[dict[str, float]]:
     return out
 
 
-def compute_indicators(session: Session, *, level: str = "street", day: date | None = None,
-                       now: datetime | None = None, community_id: int | None = None,
-                       lang: str = "zh-CN") -> dict[str, Any]:
-    """Every indicator at one level (optionally only one community's rows), with definitions and scores."""
-    if level not in LEVELS:
+def compute_levels(session: Session, levels: tuple[str, ...], *, day: date | None = None,
+                   now: datetime | None = None, community_id: int | None = None,
+                   lang: str = "zh-CN") -> dict[str, dict[str, Any]]:
+    """Every indicator at several levels from one pass over the grids (optionally one community only)."""
+    bad = [lv for lv in levels if lv not in LEVELS]
+    if bad:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}")
     period = Period.for_day(day, now)
     table = grid_table(session, period)
@@ -275,8 +284,19 @@ def compute_indicators(session: Session, *, level: str = "street", day: date | N
         table = table[table["community_id"] == community_id]
     names = {cid: (code, name) for cid, code, name in session.execute(
         select(Community.id, Community.code, Community.name)).all()}
-    rows = aggregate(table, level, names)
-    for r, sc in zip(rows, dimension_scores(rows)):
-        r["scores"] = sc
-    return {"level": level, "day": period.day.isoformat(), "community_id": community_id,
-            "dimensions": list(DIMENSIONS), "indicators": [i.public(lang) for i in INDICATORS], "rows": rows}
+    out = {}
+    for level in levels:
+        rows = aggregate(table, level, names)
+        for r, sc in zip(rows, dimension_scores(rows)):
+            r["scores"] = sc
+        out[level] = {"level": level, "day": period.day.isoformat(), "community_id": community_id,
+                      "dimensions": list(DIMENSIONS), "indicators": [i.public(lang) for i in INDICATORS],
+                      "rows": rows}
+    return out
+
+
+def compute_indicators(session: Session, *, level: str = "street", day: date | None = None,
+                       now: datetime | None = None, community_id: int | None = None,
+                       lang: str = "zh-CN") -> dict[str, Any]:
+    """Every indicator at one level (optionally only one community's rows), with definitions and scores."""
+    return compute_levels(session, (level,), day=day, now=now, community_id=community_id, lang=lang)[level]
