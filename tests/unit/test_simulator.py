@@ -99,13 +99,13 @@ def test_different_seed_gives_different_plans(two_demo_dbs):
 
 
 def test_half_an_hour_on_the_demo_street(tmp_path):
-    """30 simulated minutes at speed 20: fixes stay in each worker's own grid, cases arise and move."""
+    """30 simulated minutes at speed 40: fixes stay in each worker's own grid, cases arise and move."""
     services = _demo(tmp_path, "demo")
     try:
-        sim = _sim(services, 20261129, speed=20, cases_per_day=1000)
+        sim = _sim(services, 20261129, speed=40, cases_per_day=1000)
         sim.sos_per_day = 0
-        # 90 ticks of 1 s at speed 20 = 30 simulated minutes
-        _drive(sim, services, [T0 + timedelta(seconds=i) for i in range(91)])
+        # 45 ticks of 1 s at speed 40 = 30 simulated minutes
+        _drive(sim, services, [T0 + timedelta(seconds=i) for i in range(46)])
         with services.db.read() as s:
             home = dict(s.execute(select(Worker.id, Worker.grid_id)).all())
             per_worker: dict[int, Counter] = defaultdict(Counter)
@@ -117,8 +117,8 @@ def test_half_an_hour_on_the_demo_street(tmp_path):
         bad = {wid: c[True] / (c[True] + c[False]) for wid, c in per_worker.items()
                if c[True] / (c[True] + c[False]) < 0.95}
         assert not bad, f"workers with < 95 % of fixes in their own grid: {bad}"
-        # every 5–10 simulated s, capped by the tick: at speed 20 one fix per 1 s tick
-        assert min(sum(c.values()) for c in per_worker.values()) >= 89
+        # every 5–10 simulated s, capped by the tick: at speed 40 one fix per 1 s tick
+        assert min(sum(c.values()) for c in per_worker.values()) >= 44
 
         with services.db.read() as s:
             cases = list(s.scalars(select(Case)))
@@ -130,7 +130,7 @@ def test_half_an_hour_on_the_demo_street(tmp_path):
         assert moved_on, "no escalated case was taken up by the simulated center"
 
         # another ~3 simulated hours in coarser steps: escalated cases go round the loop and close
-        _drive(sim, services, [T0 + timedelta(seconds=90 + 45 * i) for i in range(1, 13)])
+        _drive(sim, services, [T0 + timedelta(seconds=45 + 25 * i) for i in range(1, 13)])
         with services.db.read() as s:
             esc = [c for c in s.scalars(select(Case).where(Case.handled_onsite.is_(False)))]
             closed = [c for c in esc if c.state == "closed"]
