@@ -118,7 +118,8 @@ def layout(lang: str, query: dict, services):
         html.Main(id="m-main", hidden=True, children=[
             html.Div(className="m-who", children=[
                 html.Span(id="m-me"), html.Span(id="m-grid", className="m-grid"),
-                html.Button(T("m.signout"), id="m-signout", className="m-link")]),
+                html.Button(T("m.signout"), id="m-signout", className="m-link"),
+                html.A(t("gov.nav.entry", lang), href=f"/m/activity?lang={lang}", className="m-link")]),  # issue 10
             html.Nav(className="m-tabs", children=[
                 html.Button(T("m.tab.tasks"), id="m-tab-tasks", className="m-tab active", **{"data-tab": "tasks"}),
                 html.Button(T("m.tab.report"), id="m-tab-report", className="m-tab", **{"data-tab": "report"}),
