@@ -89,3 +89,21 @@ class WorkCalendar:
                     total += hi - lo
             d += timedelta(days=1)
         return total.total_seconds() / 3600.0
+
+    def subtract_working_hours(self, end: datetime, hours: float) -> datetime:
+        """The latest instant from which ``hours`` working hours have passed by ``end``."""
+        remaining = timedelta(hours=hours)
+        cur = as_utc(end).astimezone(SHANGHAI)
+        d = cur.date()
+        for _ in range(3660):
+            for a, b in reversed(self._day_blocks(d)):
+                if cur <= a:
+                    continue
+                e = min(cur, b)
+                if e - remaining >= a:
+                    return (e - remaining).astimezone(UTC)
+                remaining -= e - a
+                cur = a
+            d -= timedelta(days=1)
+            cur = min(cur, datetime.combine(d + timedelta(days=1), time(0), tzinfo=SHANGHAI))
+        raise ValueError("time span too long for the working calendar")

@@ -50,6 +50,21 @@ class RuleConfig:
         return cls(**kw)
 
 
+def _raise_new(session: Session, candidates: list[dict]) -> int:
+    """Raise the candidate alerts whose dedupe key is not taken yet (one query for all the keys)."""
+    if not candidates:
+        return 0
+    keys = [c["dedupe_key"] for c in candidates]
+    taken = set()
+    for i in range(0, len(keys), 500):
+        taken |= set(session.scalars(select(Alert.dedupe_key).where(Alert.dedupe_key.in_(keys[i:i + 500]))))
+    n = 0
+    for c in candidates:
+        if c["dedupe_key"] not in taken:
+            n += raise_alert(session, **c)[1]
+    return n
+
+
 def _grid_comm(session: Session) -> dict[int, int]:
     return dict(session.execute(select(Grid.id, Grid.community_id)).all())
 
@@ -61,22 +76,18 @@ def overdue_and_warning(session: Session, now: datetime, cal: WorkCalendar, cfg:
                                   Category.name, Category.time_limit_hours)
                            .join(Category, Category.code == Case.category_code)
                            .where(Case.state.in_(OPEN), Case.sla_due_at.is_not(None))).all()
-    n = 0
+    out = []
     for r in rows:
         common = dict(source="rule", lat=r.lat, lon=r.lon, grid_id=r.grid_id, community_id=r.community_id,
                       case_id=r.id, worker_id=r.assigned_worker_id, now=now)
         if r.sla_due_at <= now:
-            n += raise_alert(session, kind="overdue", severity="severe", title=f"案卷超期：{r.code} {r.name}",
-                             description=f"处置时限 {iso(r.sla_due_at)} 已过", dedupe_key=f"overdue:{r.id}",
-                             **common)[1]
-        else:
-            warn_at = cal.add_working_hours(r.dispatched_at, r.time_limit_hours * cfg.sla_warning_share)
-            if warn_at <= now:
-                n += raise_alert(session, kind="sla_warning", severity="moderate",
-                                 title=f"即将超期：{r.code} {r.name}",
-                                 description=f"已用时限 {cfg.sla_warning_share:.0%}，截止 {iso(r.sla_due_at)}",
-                                 dedupe_key=f"sla_warning:{r.id}", **common)[1]
-    return n
+            out.append(dict(kind="overdue", severity="severe", title=f"案卷超期：{r.code} {r.name}",
+                            description=f"处置时限 {iso(r.sla_due_at)} 已过", dedupe_key=f"overdue:{r.id}", **common))
+        elif cal.add_working_hours(r.dispatched_at, r.time_limit_hours * cfg.sla_warning_share) <= now:
+            out.append(dict(kind="sla_warning", severity="moderate", title=f"即将超期：{r.code} {r.name}",
+                            description=f"已用时限 {cfg.sla_warning_share:.0%}，截止 {iso(r.sla_due_at)}",
+                            dedupe_key=f"sla_warning:{r.id}", **common))
+    return _raise_new(session, out)
 
 
 def no_acknowledgement(session: Session, now: datetime, cfg: RuleConfig) -> int:
@@ -86,14 +97,11 @@ def no_acknowledgement(session: Session, now: datetime, cfg: RuleConfig) -> int:
                                   Case.grid_id, Case.community_id, Case.lat, Case.lon, Worker.code)
                            .join(Case, Case.id == Dispatch.case_id).join(Worker, Worker.id == Dispatch.worker_id)
                            .where(Dispatch.state == "sent", Dispatch.sent_at <= cutoff)).all()
-    n = 0
-    for did, wid, sent, cid, code, gid, comm, lat, lon, wcode in rows:
-        n += raise_alert(session, source="rule", kind="no_ack", severity="moderate",
-                         title=f"派遣未签收：{code} → {wcode}",
-                         description=f"{iso(sent)} 派遣，{cfg.no_ack_minutes:.0f} 分钟内未签收", lat=lat, lon=lon,
-                         grid_id=gid, community_id=comm, case_id=cid, worker_id=wid, dedupe_key=f"no_ack:{did}",
-                         now=now)[1]
-    return n
+    return _raise_new(session, [dict(
+        source="rule", kind="no_ack", severity="moderate", title=f"派遣未签收：{code} → {wcode}",
+        description=f"{iso(sent)} 派遣，{cfg.no_ack_minutes:.0f} 分钟内未签收", lat=lat, lon=lon, grid_id=gid,
+        community_id=comm, case_id=cid, worker_id=wid, dedupe_key=f"no_ack:{did}", now=now)
+        for did, wid, sent, cid, code, gid, comm, lat, lon, wcode in rows])
 
 
 def offline_during_shift(session: Session, now: datetime, cal: WorkCalendar, cfg: RuleConfig) -> int:
@@ -106,35 +114,32 @@ def offline_during_shift(session: Session, now: datetime, cal: WorkCalendar, cfg
         Worker.active.is_(True), Worker.duty_state != DutyState.OFFLINE, Worker.last_fix_at.is_not(None),
         Worker.last_fix_at <= cutoff)).all()
     comm = _grid_comm(session) if rows else {}
-    n = 0
-    for wid, code, gid, last, lat, lon in rows:
-        n += raise_alert(session, source="rule", kind="worker_offline", severity="moderate",
-                         title=f"网格员离线：{code}", description=f"在岗但最后定位于 {iso(last)}", lat=lat, lon=lon,
-                         grid_id=gid, community_id=comm.get(gid), worker_id=wid,
-                         dedupe_key=f"offline:{wid}:{as_utc(last).isoformat()}", now=now)[1]
-    return n
+    return _raise_new(session, [dict(
+        source="rule", kind="worker_offline", severity="moderate", title=f"网格员离线：{code}",
+        description=f"在岗但最后定位于 {iso(last)}", lat=lat, lon=lon, grid_id=gid, community_id=comm.get(gid),
+        worker_id=wid, dedupe_key=f"offline:{wid}:{as_utc(last).isoformat()}", now=now)
+        for wid, code, gid, last, lat, lon in rows])
 
 
 def grids_not_patrolled(session: Session, now: datetime, cal: WorkCalendar, cfg: RuleConfig) -> int:
-    """Grids without any fix for ``patrol_hours`` (only once the position history is that long)."""
+    """Grids without any fix for ``patrol_hours`` working hours (nights and holidays do not count),
+    once the position history reaches back that far."""
     if cal.working_hours_between(now - timedelta(minutes=1), now) <= 0:
         return 0
-    cutoff = now - timedelta(hours=cfg.patrol_hours)
+    cutoff = cal.subtract_working_hours(now, cfg.patrol_hours)
     oldest = session.scalar(select(func.min(Position.received_at)))
     if oldest is None or oldest > cutoff:
         return 0  # not enough history to say a grid was not patrolled
     seen = set(session.scalars(select(Position.grid_id).where(Position.received_at >= cutoff,
                                                               Position.grid_id.is_not(None)).distinct()))
     day = local(now).date().isoformat()
-    n = 0
-    for gid, code, name, comm, lat, lon in session.execute(select(
-            Grid.id, Grid.code, Grid.name, Grid.community_id, Grid.centroid_lat, Grid.centroid_lon)).all():
-        if gid not in seen:
-            n += raise_alert(session, source="rule", kind="not_patrolled", severity="minor",
-                             title=f"网格未巡查：{code} {name}", description=f"{cfg.patrol_hours:g} 小时内无巡查轨迹",
-                             lat=lat, lon=lon, grid_id=gid, community_id=comm,
-                             dedupe_key=f"not_patrolled:{gid}:{day}", now=now)[1]
-    return n
+    return _raise_new(session, [dict(
+        source="rule", kind="not_patrolled", severity="minor", title=f"网格未巡查：{code} {name}",
+        description=f"{cfg.patrol_hours:g} 个工作小时内无巡查轨迹（自 {iso(cutoff)}）", lat=lat, lon=lon, grid_id=gid,
+        community_id=comm, dedupe_key=f"not_patrolled:{gid}:{day}", now=now)
+        for gid, code, name, comm, lat, lon in session.execute(select(
+            Grid.id, Grid.code, Grid.name, Grid.community_id, Grid.centroid_lat, Grid.centroid_lon)).all()
+        if gid not in seen])
 
 
 def case_spike(session: Session, now: datetime, cfg: RuleConfig) -> int:
@@ -170,6 +175,13 @@ def clear_resolved_causes(session: Session, now: datetime, cfg: RuleConfig) -> i
     rows = session.execute(select(Alert, Case.state).outerjoin(Case, Case.id == Alert.case_id).where(
         Alert.source == "rule", Alert.state != AlertState.RESOLVED,
         Alert.kind.in_(("overdue", "sla_warning", "no_ack", "worker_offline")))).all()
+    if not rows:
+        return 0
+    dids = [int(a.dedupe_key.split(":")[1]) for a, _ in rows if a.kind == "no_ack" and a.dedupe_key]
+    dstate = dict(session.execute(select(Dispatch.id, Dispatch.state).where(Dispatch.id.in_(dids))).all()) if dids else {}
+    wids = [a.worker_id for a, _ in rows if a.kind == "worker_offline" and a.worker_id]
+    wstate = {i: (st, last) for i, st, last in session.execute(select(Worker.id, Worker.duty_state, Worker.last_fix_at)
+                                                                 .where(Worker.id.in_(wids)))} if wids else {}
     fresh = now - timedelta(minutes=cfg.offline_minutes)
     n = 0
     for a, case_state in rows:
@@ -177,13 +189,15 @@ def clear_resolved_causes(session: Session, now: datetime, cfg: RuleConfig) -> i
         if a.case_id and case_state in (CaseState.CLOSED, CaseState.VOID):
             why = "案卷已结案/作废"
         elif a.kind == "no_ack" and a.dedupe_key:
-            d = session.get(Dispatch, int(a.dedupe_key.split(":")[1]))
-            if d is not None and d.state != "sent":
-                why = "已签收" if d.state != "cancelled" else "派遣已撤销"
-        elif a.kind == "worker_offline" and a.worker_id:
-            w = session.get(Worker, a.worker_id)
-            if w is not None and (w.duty_state == DutyState.OFFLINE or (w.last_fix_at and w.last_fix_at > fresh)):
-                why = "网格员已恢复定位" if w.duty_state != DutyState.OFFLINE else "网格员已下班"
+            st = dstate.get(int(a.dedupe_key.split(":")[1]))
+            if st is not None and st != "sent":
+                why = "已签收" if st != "cancelled" else "派遣已撤销"
+        elif a.kind == "worker_offline" and a.worker_id in wstate:
+            st, last = wstate[a.worker_id]
+            if st == DutyState.OFFLINE:
+                why = "网格员已下班"
+            elif last is not None and last > fresh:
+                why = "网格员已恢复定位"
         if why:
             resolve(session, a, by="规则", comment=why, now=now)
             n += 1
@@ -218,6 +232,7 @@ def run_rules(session: Session, *, now: datetime | None = None, calendar: WorkCa
 def run_loop(services, term: threading.Event) -> None:
     """The scheduler: run the rules every ``interval_s`` until ``term`` is set (leader process only)."""
     cfg = RuleConfig.from_extra(services.settings.extra)
+    log.info("alert rules every %.0f s", cfg.interval_s)
     while not term.wait(cfg.interval_s):
         try:
             clock = getattr(services, "clock", None)

@@ -103,19 +103,26 @@ def test_worker_offline_during_shift_and_back(world):
 
 def test_grid_not_patrolled_and_spike(world):
     _, services, grids, workers = world
-    _, lat, lon = grids["G00"]
+    (_, lat0, lon0), (_, lat4, lon4) = grids["G00"], grids["G11"]
     with services.db.write() as s:
-        ingest_fixes(s, [Fix(worker_id=workers["W1"], lat=lat, lon=lon, fix_time=sh(2026, 11, 30, 0, 30))],
-                     locator=services.locator, now=sh(2026, 11, 30, 0, 30))
-    # history starts 00:30; with an 8 h window nothing can be said before 08:30
-    assert rules(services, sh(2026, 11, 30, 8, 0))["not_patrolled"] == 0
-    with services.db.write() as s:
-        ingest_fixes(s, [Fix(worker_id=workers["W1"], lat=lat, lon=lon, fix_time=sh(2026, 11, 30, 9, 0))],
+        ingest_fixes(s, [Fix(worker_id=workers["W1"], lat=lat0, lon=lon0, fix_time=sh(2026, 11, 30, 9, 0))],
                      locator=services.locator, now=sh(2026, 11, 30, 9, 0))
-    assert rules(services, sh(2026, 11, 30, 9, 30))["not_patrolled"] == 8     # all grids but G00
-    assert rules(services, sh(2026, 11, 30, 10, 30))["not_patrolled"] == 0    # once a day per grid
+    # 1 working hour before Mon 09:20 is Fri 17:10: the history (from 09:00) is too short to judge
+    assert rules(services, sh(2026, 11, 30, 9, 20), patrol_hours=1)["not_patrolled"] == 0
+    assert rules(services, sh(2026, 11, 30, 12, 30), patrol_hours=1)["not_patrolled"] == 0  # lunch break
+    with services.db.write() as s:  # an older fix in G11, received at 07:00
+        ingest_fixes(s, [Fix(worker_id=workers["W2"], lat=lat4, lon=lon4, fix_time=sh(2026, 11, 30, 7, 0))],
+                     locator=services.locator, now=sh(2026, 11, 30, 7, 0))
+    # Mon 09:40 − 1 working hour = 08:40: only G00 was seen since; G11's fix is older
+    assert rules(services, sh(2026, 11, 30, 9, 40), patrol_hours=1)["not_patrolled"] == 8
     assert {a.grid_id for a in open_alerts(services, "not_patrolled")} == {g for c, (g, _, _) in grids.items()
                                                                            if c != "G00"}
+    assert rules(services, sh(2026, 11, 30, 9, 50), patrol_hours=1)["not_patrolled"] == 0    # once a day per grid
+    # by 10:30 G00's 09:00 fix is more than a working hour old too
+    assert rules(services, sh(2026, 11, 30, 10, 30), patrol_hours=1)["not_patrolled"] == 1
+    # Mon 08:40 − 8 working hours reaches back to Thu 16:40: nights and the weekend do not count
+    with services.db.read() as s:
+        assert services.calendar.subtract_working_hours(sh(2026, 11, 30, 8, 40), 8) == sh(2026, 11, 26, 16, 40)
     # spike: G11 usually has 1 case a week; 3 within an hour is a spike, 2 is not
     new_case(services, grids, sh(2026, 11, 25, 10), grid="G11")
     for m in (0, 10):
