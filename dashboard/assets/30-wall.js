@@ -50,6 +50,8 @@
     setInterval(function () { self.tickClock(); }, 1000);
     this.todayByGrid = Object.assign({}, this.stats.grids.today);
     this.renderCounters();
+    this.tickerSeqs = new Set();
+    if (this.stats.recent && this.stats.recent.length) { this.addTicker(this.stats.recent.slice().reverse(), true); }
     this.initSound();
     var sel = el("wall-measure");
     if (sel) {
@@ -97,6 +99,7 @@
   // -- live data -----------------------------------------------------------------------
   Wall.prototype.onSnapshot = function (snap) {
     var self = this;
+    this.snapshotAt = this.snapshotAt || performance.now();
     this.workers.clear(); this.cases.clear(); this.alerts.clear();
     snap.workers.forEach(function (w) { self.workers.set(w[0], w); });
     snap.cases.forEach(function (c) { self.cases.set(c.id, c); });
@@ -207,9 +210,11 @@
     return [time, this.tx("wall.alert." + p.action, p.action), "alert-" + a.severity, a.title];
   };
 
-  Wall.prototype.addTicker = function (events) {
-    var list = el("wall-ticker"), now = Date.now();
+  Wall.prototype.addTicker = function (events, initial) {
+    var list = el("wall-ticker"), now = Date.now(), seqs = this.tickerSeqs;
     if (!list) { return; }
+    events = events.filter(function (e) { return !seqs.has(e.seq); });  // once each, even across a resync
+    if (!events.length) { return; }
     var empty = list.querySelector(".wall-none");
     if (empty) { empty.remove(); }
     var frag = document.createDocumentFragment();
@@ -218,15 +223,19 @@
       var li = document.createElement("li");
       li.className = "wall-tick wall-tick-" + parts[2];
       li.setAttribute("data-seq", events[i].seq);
+      seqs.add(events[i].seq);
       var t = document.createElement("time"); t.textContent = parts[0];
       var b = document.createElement("b"); b.textContent = parts[1];
       var s = document.createElement("span"); s.textContent = parts[3];
       li.appendChild(t); li.appendChild(b); li.appendChild(s);
       frag.appendChild(li);
-      if (events[i].type === "case") { this.mark(events[i].payload.case.id, "ticker", now); }
+      if (events[i].type === "case" && !initial) { this.mark(events[i].payload.case.id, "ticker", now); }
     }
     list.insertBefore(frag, list.firstChild);
-    while (list.children.length > this.cfg.caps.ticker) { list.removeChild(list.lastChild); }
+    while (list.children.length > this.cfg.caps.ticker) {
+      seqs.delete(Number(list.lastChild.getAttribute("data-seq")));
+      list.removeChild(list.lastChild);
+    }
   };
 
   Wall.prototype.mark = function (id, what, at) {
@@ -372,9 +381,10 @@
     this.dirty = {};
     this.drawing = true;
     this.lastDraw = Date.now();
-    var drawnCases = dirty.cases ? Array.from(this.cases.keys()) : null;
+    var drawnCases = dirty.cases ? Array.from(this.cases.keys()) : null, live = !!this.snapshotAt;
     this.map.draw(dirty).then(function () {
       var at = Date.now();
+      if (!self.firstFrameAt && live) { self.firstFrameAt = performance.now(); }  // cold load: first frame with live data
       if (drawnCases) {
         var fresh = self.marks.filter(function (m) { return m[1] === "ticker"; }).map(function (m) { return m[0]; });
         drawnCases.forEach(function (id) { if (fresh.indexOf(id) >= 0 && !self.hasMark(id, "map")) { self.mark(id, "map", at); } });

@@ -1,9 +1,14 @@
-/* GCWallMap: the wall map's live layers, drawn with Plotly.restyle on the server-built figure.
+/* GCWallMap: the wall map's live layers.
  *
- * Trace indices come from the page config (layouts/wall/map.py TRACES). Coordinates
- * arrive in WGS-84; with GCJ-02 tiles they are shifted here exactly as the server
- * shifts the static layers (dashboard/geo/coords.py). Alert rings pulse in a DOM
- * overlay (CSS animation, no map redraw), placed with Web-Mercator maths.
+ * Plotly draws the server-built figure once (grid outlines, community boundaries,
+ * cameras). The live layers are MapLibre layers added to that same map: workers,
+ * cases and alerts are GeoJSON sources updated with setData, and the grid shading is
+ * a fill layer driven by feature-state. A Plotly.restyle of any map trace re-converts
+ * and re-uploads every layer (the 301 polygons too): seconds per redraw with software
+ * WebGL under load, while setData / setFeatureState touch only what changed.
+ * The map instance is Plotly's (fullLayout.map._subplot.map); everything after that
+ * is MapLibre's public API. Coordinates arrive in WGS-84; with GCJ-02 tiles they are
+ * shifted here exactly as the server shifts the static layers (dashboard/geo/coords.py).
  */
 (function () {
   "use strict";
@@ -12,7 +17,9 @@
                       on_scene: "#f97316", handling: "#fb923c", offline: "#64748b" };
   var PRIORITY_COLORS = { 1: "#ff2d55", 2: "#ff8a00", 3: "#ffd60a", 4: "#4cc9f0" };
   var OPEN = { reported: 1, registered: 1, dispatched: 1, handling: 1, feedback: 1 };
-  var ZMAX = { open: 5, today: 6, workers: 3 };
+  var ZMAX = { open: 3, today: 4, workers: 3 };
+  var SHADES = ["#0f2a44", "#1d5a8c", "#e0a43a", "#e8662f", "#d7263d"];
+  var LAYERS = ["gc-workers", "gc-cases", "gc-alerts"];
 
   function offset(lat, lon) {
     var x = lon - 105.0, y = lat - 35.0, sx = Math.sqrt(Math.abs(x)), PI = Math.PI;
@@ -33,13 +40,19 @@
     return [lat + d[0], lon + d[1]];
   }
 
+  function point(p, props) {
+    return { type: "Feature", geometry: { type: "Point", coordinates: [p[1], p[0]] }, properties: props };
+  }
+
   function GCWallMap(wall) {
     this.wall = wall;
     this.cfg = wall.cfg;
-    this.T = wall.cfg.traces;
     this.gd = null;
+    this.map = null;
     this.scale = 1;
     this.chain = Promise.resolve();
+    this.shaded = {};   // grid id → value last set as feature-state
+    this.drawMs = [];   // recent redraw times, for diagnostics and the bench
   }
 
   GCWallMap.prototype.pt = function (lat, lon) {
@@ -47,145 +60,201 @@
     return this.cfg.gcj ? wgsToGcj(lat, lon) : [lat, lon];
   };
 
-  GCWallMap.prototype.ready = function () { return !!(this.gd && this.gd._fullLayout && window.Plotly); };
+  GCWallMap.prototype.ready = function () { return !!this.map; };
 
+  // plot the server-built figure at the size and zoom of this screen, then add the live layers
   GCWallMap.prototype.whenReady = function (cb) {
     var self = this;
     var timer = setInterval(function () {
-      var gd = document.querySelector("#wall-map .js-plotly-plot");
-      var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
-      if (!sub || !sub.map || !sub.map.loaded() || !window.Plotly) { return; }  // first plot finished
+      var div = document.getElementById("wall-map"), layer = document.querySelector(".wall-map-layer");
+      if (!div || !window.Plotly || !layer.clientWidth) { return; }  // Plotly arrives with the charts
       clearInterval(timer);
-      self.gd = gd;
-      gd.on("plotly_relayout", function () { self.placeRings(); });
-      gd.on("plotly_relayouting", function () { self.placeRings(); });
-      self.applyZoom().then(cb, cb);
+      var fig = self.cfg.figure, lay = Object.assign({}, fig.layout, { width: layer.clientWidth,
+        height: layer.clientHeight, map: Object.assign({}, fig.layout.map, { zoom: self.zoomFor(self.scale) }) });
+      self.gd = div;
+      Plotly.newPlot(div, fig.data, lay, { displayModeBar: false, scrollZoom: true, responsive: false })
+        .then(function () {
+          var map = div._fullLayout.map._subplot.map;
+          var go = function () {
+            self.addLayers(map);
+            self.map = map;
+            map.on("move", function () { self.placeRings(); });
+            cb();
+          };
+          if (map.loaded()) { go(); } else { map.once("idle", go); }
+        }).catch(function (e) { console.warn("wall map plot failed", e); });
     }, 50);
   };
 
-  // the map layer lives outside the scaled stage at real pixels (crisp on a 4K wall); CSS places it,
-  // here only the legend follows the scale and the zoom shows the same area at any size
+  GCWallMap.prototype.zoomFor = function (s) { return this.cfg.base_zoom + Math.log2(s || 1); };
+
+  GCWallMap.prototype.addLayers = function (map) {
+    var grids = this.gd.data[this.cfg.traces.grids].geojson, s = this.scale;
+    var first = map.getStyle().layers.filter(function (l) { return l.id.indexOf("plotly-trace-layer") === 0; })[0];
+    map.addSource("gc-grids", { type: "geojson", data: grids });
+    map.addLayer({ id: "gc-grids-fill", type: "fill", source: "gc-grids", paint: {
+      "fill-color": this.shadeExpr(ZMAX.open), "fill-opacity": 0.62 } }, first ? first.id : undefined);
+    var empty = { type: "FeatureCollection", features: [] };
+    LAYERS.forEach(function (id) { map.addSource(id, { type: "geojson", data: empty }); });
+    map.addLayer({ id: "gc-workers", type: "circle", source: "gc-workers", paint: {
+      "circle-radius": 3.6 * s, "circle-color": ["get", "c"], "circle-opacity": 0.95,
+      "circle-stroke-width": 0.6 * s, "circle-stroke-color": "#04101e" } });
+    map.addLayer({ id: "gc-cases", type: "circle", source: "gc-cases", paint: {
+      "circle-radius": ["*", ["get", "r"], s], "circle-color": ["get", "c"],
+      "circle-stroke-width": 1.2 * s, "circle-stroke-color": "#ffffff" } });
+    map.addLayer({ id: "gc-alerts", type: "circle", source: "gc-alerts", paint: {
+      "circle-radius": 9 * s, "circle-color": ["get", "c"], "circle-stroke-width": 3 * s,
+      "circle-stroke-color": "#ffe4e6" } });
+    this.hover(map);
+  };
+
+  GCWallMap.prototype.shadeExpr = function (zmax) {
+    var e = ["interpolate", ["linear"], ["coalesce", ["feature-state", "v"], 0]];
+    SHADES.forEach(function (c, i) { e.push(zmax * i / (SHADES.length - 1), c); });
+    return e;
+  };
+
+  // hover: masked details from the feature, shown as text (never as HTML)
+  GCWallMap.prototype.hover = function (map) {
+    var tip = document.createElement("div");
+    tip.className = "wall-tip"; tip.hidden = true;
+    document.querySelector(".wall-map-layer").appendChild(tip);
+    LAYERS.forEach(function (id) {
+      map.on("mousemove", id, function (e) {
+        var f = e.features && e.features[0];
+        if (!f) { return; }
+        tip.textContent = f.properties.h; tip.hidden = false;
+        tip.style.left = (e.point.x + 14) + "px"; tip.style.top = (e.point.y + 14) + "px";
+        map.getCanvas().style.cursor = "pointer";
+      });
+      map.on("mouseleave", id, function () { tip.hidden = true; map.getCanvas().style.cursor = ""; });
+    });
+  };
+
   GCWallMap.prototype.fit = function (s) {
     var legend = document.querySelector(".wall-map-layer .wall-legend");
     if (legend) { legend.style.transform = "scale(" + s + ")"; }
+    var changed = s !== this.scale;
     this.scale = s;
-    if (this.ready()) { this.applyZoom(); }
+    if (this.map && changed) {  // only after a resize: the first plot already has the right size
+      this.applyZoom();
+      this.map.setPaintProperty("gc-workers", "circle-radius", 3.6 * s);
+      this.map.setPaintProperty("gc-cases", "circle-radius", ["*", ["get", "r"], s]);
+      this.map.setPaintProperty("gc-alerts", "circle-radius", 9 * s);
+    }
   };
 
-  // every Plotly call on the map goes through one queue: a relayout racing a restyle breaks the style
+  // Plotly calls on the map go through one queue: a relayout racing another breaks the style
   GCWallMap.prototype.queue = function (fn) {
     var run = this.chain.then(fn);
     this.chain = run.catch(function (e) { console.warn("wall map update failed", e); });
     return run;
   };
 
+  // the layer follows the window in CSS; after a window resize the plot follows here (a wall rarely resizes)
   GCWallMap.prototype.applyZoom = function () {
-    var gd = this.gd, self = this;
+    var gd = this.gd, self = this, layer = document.querySelector(".wall-map-layer");
     return this.queue(function () {
-      // the layer follows the window in CSS; the plot follows here, then the zoom
-      return Plotly.Plots.resize(gd).then(function () {
-        var z = self.cfg.base_zoom + Math.log2(self.scale || 1);
-        if (Math.abs((gd._fullLayout.map.zoom || 0) - z) > 0.01) { return Plotly.relayout(gd, { "map.zoom": z }); }
-      });
+      var fl = gd._fullLayout, z = self.zoomFor(self.scale), upd = {};
+      if (fl.width !== layer.clientWidth || fl.height !== layer.clientHeight) {
+        upd.width = layer.clientWidth; upd.height = layer.clientHeight;
+      }
+      if (Math.abs((fl.map.zoom || 0) - z) > 0.01) { upd["map.zoom"] = z; }
+      return Object.keys(upd).length ? Plotly.relayout(gd, upd) : null;
     }).then(function () { self.placeRings(); });
   };
 
-  GCWallMap.prototype.workerLayer = function () {
-    var lat = [], lon = [], color = [], text = [], t = this.wall.t;
+  GCWallMap.prototype.workerData = function () {
+    var feats = [], t = this.wall.t;
     this.wall.workers.forEach(function (w) {
-      if (w[1] == null || w[3] === "offline") { return; }
-      var p = this.pt(w[1], w[2]);
-      lat.push(p[0]); lon.push(p[1]); color.push(DUTY_COLORS[w[3]] || "#94a3b8");
-      text.push((t["wall.hover.worker"] || "") + " #" + w[0] + "<br>" + (t["duty." + w[3]] || w[3]) +
-                "<br>" + (t["wall.hover.fix"] || "") + " " + (w[4] || "").slice(11, 19));
+      var p = w[3] === "offline" ? null : this.pt(w[1], w[2]);
+      if (!p) { return; }
+      feats.push(point(p, { c: DUTY_COLORS[w[3]] || "#94a3b8", h: (t["wall.hover.worker"] || "") + " #" + w[0] +
+        "\n" + (t["duty." + w[3]] || w[3]) + "\n" + (t["wall.hover.fix"] || "") + " " + (w[4] || "").slice(11, 19) }));
     }, this);
-    return { lat: lat, lon: lon, color: color, text: text };
+    return { type: "FeatureCollection", features: feats };
   };
 
-  GCWallMap.prototype.caseLayer = function () {
-    var lat = [], lon = [], color = [], size = [], text = [], ids = [], t = this.wall.t;
+  GCWallMap.prototype.caseData = function () {
+    var feats = [], t = this.wall.t;
     this.wall.cases.forEach(function (c) {
       var p = this.pt(c.lat, c.lon);
       if (!p) { return; }
       var open = !!OPEN[c.state];
-      lat.push(p[0]); lon.push(p[1]); ids.push(c.id);
-      color.push(open ? (PRIORITY_COLORS[c.priority] || "#ffd60a") : "#5b6b7c");
-      size.push(open ? (c.priority <= 2 ? 15 : 11) : 8);
-      text.push("<b>" + c.code + "</b> " + (t["priority." + c.priority] || "") + "<br>" + (c.major || "") + "/" +
-                (c.category || "") + "<br>" + (t["case.state." + c.state] || c.state) + " · " + (c.grid_name || "") +
-                "<br>" + (t["wall.hover.reporter"] || "") + ": " + (c.reporter || "—") +
-                (c.assigned_worker ? "<br>" + (t["wall.hover.assigned"] || "") + ": " + c.assigned_worker : "") +
-                "<br>" + (c.description || "").slice(0, 40));
+      feats.push(point(p, { id: c.id, code: c.code, c: open ? (PRIORITY_COLORS[c.priority] || "#ffd60a") : "#5b6b7c",
+        r: open ? (c.priority <= 2 ? 7.5 : 5.5) : 4,
+        h: c.code + " " + (t["priority." + c.priority] || "") + "\n" + (c.major || "") + "/" + (c.category || "") +
+           "\n" + (t["case.state." + c.state] || c.state) + " · " + (c.grid_name || "") + "\n" +
+           (t["wall.hover.reporter"] || "") + ": " + (c.reporter || "—") +
+           (c.assigned_worker ? "\n" + (t["wall.hover.assigned"] || "") + ": " + c.assigned_worker : "") +
+           "\n" + (c.description || "").slice(0, 40) }));
     }, this);
-    return { lat: lat, lon: lon, color: color, size: size, text: text, ids: ids };
+    return { type: "FeatureCollection", features: feats };
   };
 
-  GCWallMap.prototype.alertLayer = function () {
-    var lat = [], lon = [], text = [], color = [], t = this.wall.t;
+  GCWallMap.prototype.alertData = function () {
+    var feats = [], t = this.wall.t;
     this.wall.alerts.forEach(function (a) {
       var p = this.pt(a.lat, a.lon);
       if (!p) { return; }
-      lat.push(p[0]); lon.push(p[1]);
-      color.push(a.state === "new" ? "#ff1f3d" : "#ff8a00");
-      text.push("<b>" + a.title + "</b><br>" + (t["wall.severity." + a.severity] || a.severity) + " · " +
-                (t["alert.state." + a.state] || a.state) + (a.worker_name ? "<br>" + a.worker_name : ""));
+      feats.push(point(p, { id: a.id, c: a.state === "new" ? "#ff1f3d" : "#ff8a00",
+        h: a.title + "\n" + (t["wall.severity." + a.severity] || a.severity) + " · " +
+           (t["alert.state." + a.state] || a.state) + (a.worker_name ? "\n" + a.worker_name : "") }));
     }, this);
-    return { lat: lat, lon: lon, text: text, color: color };
+    return { type: "FeatureCollection", features: feats };
   };
 
-  // one restyle for the point layers, one for the grid shading; resolves once drawn
+  GCWallMap.prototype.shadeGrids = function () {
+    var vals = this.wall.gridValues(), map = this.map, shaded = this.shaded;
+    this.cfg.grids.forEach(function (g) {
+      var v = vals[g] || 0;
+      if (shaded[g] !== v) { map.setFeatureState({ source: "gc-grids", id: g }, { v: v }); shaded[g] = v; }
+    });
+    if (this.zmaxFor !== this.wall.measure) {
+      this.zmaxFor = this.wall.measure;
+      map.setPaintProperty("gc-grids-fill", "fill-color", this.shadeExpr(ZMAX[this.wall.measure] || 5));
+    }
+  };
+
+  // resolves once MapLibre has the new data loaded and a frame with it has been painted
   GCWallMap.prototype.draw = function (dirty) {
-    var gd = this.gd, T = this.T, idx = [], upd = { lat: [], lon: [], text: [], "marker.color": [], "marker.size": [] };
-    function add(i, layer, size) {
-      idx.push(i); upd.lat.push(layer.lat); upd.lon.push(layer.lon); upd.text.push(layer.text || []);
-      upd["marker.color"].push(layer.color); upd["marker.size"].push(size);
-    }
-    if (dirty.workers) { add(T.workers, this.workerLayer(), 7); }
-    if (dirty.cases) { var c = this.caseLayer(); add(T.cases, c, c.size); }
-    if (dirty.alerts) {
-      var a = this.alertLayer();
-      add(T.alert_ring, { lat: a.lat, lon: a.lon, color: a.color }, 34);
-      add(T.alerts, a, 16);
-      this.placeRings();
-    }
-    var steps = [];
-    if (idx.length) { steps.push(function () { return Plotly.restyle(gd, upd, idx); }); }
-    if (dirty.grids) {
-      var vals = this.wall.gridValues(), z = this.cfg.grids.map(function (g) { return vals[g] || vals[String(g)] || 0; });
-      var m = this.wall.measure;
-      steps.push(function () { return Plotly.restyle(gd, { z: [z], zmax: [ZMAX[m] || 5] }, [T.grids]); });
-    }
-    return this.queue(function () {
-      return steps.reduce(function (p, step) { return p.then(step); }, Promise.resolve());
-    }).then(function () {
-      return new Promise(function (res) { requestAnimationFrame(function () { res(); }); });
+    var map = this.map, self = this, t0 = performance.now(), sources = [];
+    if (dirty.workers) { map.getSource("gc-workers").setData(this.workerData()); sources.push("gc-workers"); }
+    if (dirty.cases) { map.getSource("gc-cases").setData(this.caseData()); sources.push("gc-cases"); }
+    if (dirty.alerts) { map.getSource("gc-alerts").setData(this.alertData()); sources.push("gc-alerts"); this.placeRings(); }
+    if (dirty.grids) { this.shadeGrids(); }
+    return new Promise(function (resolve) {
+      var tries = 0;
+      (function wait() {
+        var loaded = sources.every(function (id) { return map.isSourceLoaded(id); });
+        if ((!loaded || !map.loaded()) && tries++ < 300) { requestAnimationFrame(wait); return; }
+        requestAnimationFrame(function () {  // the frame after the data landed has it on screen
+          self.drawMs.push(Math.round(performance.now() - t0));
+          if (self.drawMs.length > 100) { self.drawMs.shift(); }
+          resolve();
+        });
+      })();
     });
   };
 
-  // Web-Mercator: where a point falls in the map layer, from the map's centre and zoom
-  GCWallMap.prototype.project = function (lat, lon) {
-    var m = this.gd._fullLayout.map, world = 512 * Math.pow(2, m.zoom);
-    function xy(la, lo) {
-      var s = Math.sin(la * Math.PI / 180);
-      return [(lo + 180) / 360 * world, (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * world];
-    }
-    var c = xy(m.center.lat, m.center.lon), p = xy(lat, lon);
-    return [this.gd._fullLayout.width / 2 + p[0] - c[0], this.gd._fullLayout.height / 2 + p[1] - c[1]];
+  // features currently in a live source (what MapLibre has loaded, not what we meant to send)
+  GCWallMap.prototype.loaded = function (layer) {
+    return this.map ? this.map.querySourceFeatures("gc-" + layer).map(function (f) { return f.properties; }) : [];
   };
 
   GCWallMap.prototype.placeRings = function () {
-    var box = document.getElementById("wall-overlay");
-    if (!box || !this.ready()) { return; }
+    var box = document.getElementById("wall-overlay"), map = this.map;
+    if (!box || !map) { return; }
     box.textContent = "";
-    var s = this.scale || 1;
+    var size = Math.round(56 * (this.scale || 1));
     this.wall.alerts.forEach(function (a) {
       var p = this.pt(a.lat, a.lon);
       if (!p) { return; }
-      var xy = this.project(p[0], p[1]);
+      var xy = map.project([p[1], p[0]]);
       var d = document.createElement("div");
       d.className = "wall-ring wall-ring-" + a.state + " wall-ring-" + a.severity;
-      d.style.left = xy[0] + "px"; d.style.top = xy[1] + "px";
-      d.style.width = d.style.height = Math.round(56 * s) + "px";
+      d.style.left = xy.x + "px"; d.style.top = xy.y + "px";
+      d.style.width = d.style.height = size + "px";
       box.appendChild(d);
     }, this);
   };

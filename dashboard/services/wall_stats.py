@@ -18,8 +18,8 @@ import pandas as pd
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ..events import last_seq
-from ..models import Case, CaseState, Category, Community, Grid, Worker
+from ..events import last_seq, to_message
+from ..models import Case, CaseState, Category, Community, Event, Grid, Worker
 from ..models.enums import DutyState
 from ..timeutil import SHANGHAI, as_utc, iso, local_day_bounds, local_today, utcnow
 
@@ -118,6 +118,12 @@ def wall_stats(session: Session, *, now: datetime | None = None) -> dict[str, An
             "workers": {str(int(k)): int(v) for k, v in present.groupby("grid_id").size().items()},
         },
     }
+
+
+def recent_events(session: Session, n: int = 30) -> list[dict[str, Any]]:
+    """The newest case and alert events (the ticker a wall starts with), newest first."""
+    rows = session.scalars(select(Event).where(Event.type.in_(["case", "alert"])).order_by(Event.seq.desc()).limit(n))
+    return [to_message(e) for e in rows]
 
 
 def grid_ids(session: Session) -> list[int]:

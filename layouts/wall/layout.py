@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dash import dcc, html
+from dash import html
 
 from dashboard.i18n import t, texts_for
-from dashboard.services.wall_stats import grid_ids, wall_stats
+from dashboard.services.wall_stats import grid_ids, recent_events, wall_stats
 
 from . import panels
 from .ids import Wall
@@ -70,9 +70,12 @@ def layout(lang: str, query: dict, services):
     """The wall page; ``?kiosk=1`` hides every control, ``?lang=en`` switches language."""
     with services.db.read() as s:
         stats = wall_stats(s)
+        stats["recent"] = recent_events(s, CAPS["ticker"] // 2)
         grids = grid_ids(s)
         fig = build_map(s, services.settings, lang)
     cfg = client_config(lang, query, services, stats, grids)
+    # the browser plots the map itself once it knows the screen size: no relayout racing the first plot
+    cfg["figure"] = json.loads(fig.to_json())
     stage = html.Div(id=Wall.STAGE, className="wall-stage", children=[
         header(lang, query),
         html.Div(className="wall-col wall-left", children=[
@@ -90,9 +93,7 @@ def layout(lang: str, query: dict, services):
         ]),
     ])
     map_layer = html.Div(className="wall-map-layer", children=[
-        dcc.Graph(id=Wall.MAP, figure=fig, className="wall-map", responsive=False,
-                  config={"displayModeBar": False, "scrollZoom": True, "responsive": False},
-                  style={"width": "100%", "height": "100%"}),
+        html.Div(id=Wall.MAP, className="wall-map"),
         html.Div(id=Wall.OVERLAY, className="wall-overlay"),
         legend(lang),
     ])

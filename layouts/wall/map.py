@@ -1,8 +1,9 @@
-"""The wall's map figure, built once on the server; the browser fills and moves the live layers.
+"""The wall's map figure, built once on the server and never re-sent.
 
-Trace order is part of the contract with assets/30-wall.js (``TRACES``): the grid
-choropleth, community outlines and cameras are static; workers, cases and alerts
-start empty and are filled from the live snapshot, then restyled clientside.
+Plotly draws what does not move: grid outlines (a transparent choropleth that also
+gives the grid hover), community boundaries and cameras. assets/31-wall-map.js adds
+the live layers to the same MapLibre map — grid shading (feature-state), workers,
+cases, alerts — and updates them from the live stream. ``TRACES`` is shared with it.
 """
 from __future__ import annotations
 
@@ -10,16 +11,16 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dashboard.geo.coords import wgs84_to_gcj02
 from dashboard.i18n import t
 from dashboard.models import Camera, Community, Grid
 
-TRACES = {"grids": 0, "communities": 1, "cameras": 2, "workers": 3, "cases": 4, "alert_ring": 5, "alerts": 6}
+TRACES = {"grids": 0, "communities": 1, "cameras": 2}
 CENTER = {"lat": 34.2685, "lon": 108.9545}
-BASE_ZOOM = 14.85  # the street fills the map area at the 1920×1080 design size
-GRID_COLORSCALE = [[0.0, "#0f2a44"], [0.25, "#1d5a8c"], [0.5, "#e0a43a"], [0.75, "#e8662f"], [1.0, "#d7263d"]]
+BASE_ZOOM = 14.75  # the street fills the map area at the 1920×1080 design size
+CLEAR = [[0.0, "rgba(0,0,0,0)"], [1.0, "rgba(0,0,0,0)"]]  # the fill is the browser's shading layer
 
 
 class Projector:
@@ -73,10 +74,9 @@ def build_map(session, settings, lang: str) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(go.Choroplethmap(
         geojson={"type": "FeatureCollection", "features": features}, locations=[g.id for g in grids],
-        z=[0] * len(grids), zmin=0, zmax=5, colorscale=GRID_COLORSCALE, marker={"opacity": 0.62,
-        "line": {"width": 0.6, "color": "#3d6a93"}}, showscale=False, customdata=[[g.code] for g in grids],
-        text=[g.name for g in grids], name=t("wall.layer.grids", lang),
-        hovertemplate="%{text}<br>%{customdata[0]}<br>" + t("wall.measure.value", lang) + ": %{z}<extra></extra>"))
+        z=[0] * len(grids), zmin=0, zmax=1, colorscale=CLEAR, marker={"line": {"width": 0.6, "color": "#3d6a93"}},
+        showscale=False, customdata=[[g.code] for g in grids], text=[g.name for g in grids],
+        name=t("wall.layer.grids", lang), hovertemplate="%{text}<br>%{customdata[0]}<extra></extra>"))
     lons: list = []
     lats: list = []
     for (boundary,) in session.execute(select(Community.boundary).order_by(Community.code)).all():
@@ -94,14 +94,10 @@ def build_map(session, settings, lang: str) -> go.Figure:
         marker={"size": 6, "color": ["#9aa7b5" if c.online else "#4b5563" for c in cams], "opacity": 0.8},
         text=[f"{c.name} ({c.code})" for c in cams], hovertemplate="📷 %{text}<extra></extra>",
         name=t("wall.layer.cameras", lang)))
-    for key, size in (("workers", 7), ("cases", 11), ("alert_ring", 34), ("alerts", 16)):
-        fig.add_trace(go.Scattermap(
-            lat=[], lon=[], mode="markers", name=t(f"wall.layer.{key}", lang), text=[], customdata=[],
-            marker={"size": size, "color": "#d7263d" if key.startswith("alert") else "#38bdf8",
-                    "opacity": 0.28 if key == "alert_ring" else 0.95},
-            hoverinfo="skip" if key == "alert_ring" else None,
-            hovertemplate=None if key == "alert_ring" else "%{text}<extra></extra>"))
-    center = dict(zip(("lat", "lon"), (float(v) for v in proj(CENTER["lat"], CENTER["lon"]))))
+    b = session.execute(select(func.min(Grid.centroid_lat), func.max(Grid.centroid_lat), func.min(Grid.centroid_lon),
+                               func.max(Grid.centroid_lon))).one()
+    mid = ((b[0] + b[1]) / 2, (b[2] + b[3]) / 2) if b[0] is not None else (CENTER["lat"], CENTER["lon"])
+    center = dict(zip(("lat", "lon"), (float(v) for v in proj(*mid))))
     fig.update_layout(
         map={"style": map_style(settings), "center": center, "zoom": BASE_ZOOM},
         margin={"l": 0, "r": 0, "t": 0, "b": 0}, paper_bgcolor="#07121f", showlegend=False,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import plotly.graph_objects as go
 from dash import dcc, html
 from sqlalchemy import select
 
@@ -47,12 +48,14 @@ def poll_frame(services, lang: str = "zh-CN") -> tuple[Any, Any, Any]:
         snap = snapshot(s)
         fig = build_map(s, services.settings, lang)
         items = ticker_items(s)
-    cases = snap["cases"]
-    fig.data[TRACES["cases"]].update(lat=[c["lat"] for c in cases], lon=[c["lon"] for c in cases],
-                                     text=[f"{c['code']} {c['description'][:40]}" for c in cases])
-    ws = [w for w in snap["workers"] if w[1] is not None and w[3] != "offline"]
-    fig.data[TRACES["workers"]].update(lat=[w[1] for w in ws], lon=[w[2] for w in ws])
+    # the naive way: every tick, the whole figure with every layer filled in on the server
+    cases, ws = snap["cases"], [w for w in snap["workers"] if w[1] is not None and w[3] != "offline"]
     z = [int(snap["open_by_grid"].get(str(g), 0)) for g in fig.data[TRACES["grids"]].locations]
-    fig.data[TRACES["grids"]].update(z=z)
+    fig.data[TRACES["grids"]].update(z=z, zmax=5, colorscale="YlOrRd", marker={"opacity": 0.6})
+    fig.add_trace(go.Scattermap(lat=[w[1] for w in ws], lon=[w[2] for w in ws], mode="markers",
+                                marker={"size": 7, "color": "#22c55e"}, text=[f"#{w[0]} {w[3]}" for w in ws]))
+    fig.add_trace(go.Scattermap(lat=[c["lat"] for c in cases], lon=[c["lon"] for c in cases], mode="markers",
+                                marker={"size": 11, "color": "#ff8a00"},
+                                text=[f"{c['code']} {c['description'][:40]}" for c in cases]))
     kpis = [html.Span(f"{k}: {stats['counters'][k]} ") for k in KPIS]
     return kpis, fig, items

@@ -54,10 +54,10 @@ def kpi(page, name: str) -> int:
     return int(page.inner_text(f"#wall-kpi-{name}").replace(",", ""))
 
 
-def open_wall(pages, srv: LiveServer, query: str = "", **kw):
-    page, watch = pages(srv.url + "/wall" + query, wait_for=READY, **kw)
-    page.wait_for_function(MAP_READY, timeout=20000)
-    page.wait_for_selector(".wall-status-connected", timeout=10000)
+def open_wall(pages, srv: LiveServer, query: str = "", timeout_ms: int = 20000, **kw):
+    page, watch = pages(srv.url + "/wall" + query, wait_for=READY, timeout_ms=timeout_ms, **kw)
+    page.wait_for_function(MAP_READY, timeout=timeout_ms)
+    page.wait_for_selector(".wall-status-connected", timeout=timeout_ms)
     return page, watch
 
 
@@ -72,7 +72,7 @@ def test_wall_loads_clean_scaled_and_offline(pages, wall_server):
     assert "西一路街道" in title and "网格化服务管理指挥中心" in title
     page.wait_for_function("() => /\\d{4}-\\d{2}-\\d{2} .+ \\d{2}:\\d{2}:\\d{2}/.test("
                            "document.getElementById('wall-clock').textContent)")
-    info = page.evaluate("""() => { const gd = document.querySelector('#wall-map .js-plotly-plot');
+    info = page.evaluate("""() => { const gd = document.getElementById('wall-map');
         return {grids: gd.data[GCWall.cfg.traces.grids].locations.length, sw: document.documentElement.scrollWidth,
                 sh: document.documentElement.scrollHeight, iw: innerWidth, ih: innerHeight,
                 style: gd._fullLayout.map.style} }""")
@@ -80,31 +80,25 @@ def test_wall_loads_clean_scaled_and_offline(pages, wall_server):
     assert info["sw"] <= info["iw"] and info["sh"] <= info["ih"], "no scrollbars"
     assert "glyphs" not in info["style"] and all(s.get("type") != "vector" for s in info["style"]["sources"].values())
     assert kpi(page, "on_duty") == 0  # no simulator: everyone offline
+    assert page.is_visible(".wall-lang") and page.is_visible("#wall-measure")
     time.sleep(1.5)  # let late requests (chunks, fonts) show up
     watch.assert_clean()
 
 
-def test_4k_scales_canvas_and_keeps_map_crisp(pages, wall_server):
-    page, watch = open_wall(pages, wall_server, width=3840, height=2160)
-    page.wait_for_function("() => Math.abs(document.querySelector('#wall-map .js-plotly-plot')._fullLayout.map.zoom"
-                           " - GCWall.cfg.base_zoom - 1) < 0.02", timeout=10000)
+def test_4k_kiosk_english_scales_canvas_and_keeps_map_crisp(pages, wall_server):
+    page, watch = open_wall(pages, wall_server, "?kiosk=1&lang=en", width=3840, height=2160, timeout_ms=60000)
+    page.wait_for_function("() => Math.abs(document.getElementById('wall-map')._fullLayout.map.zoom"
+                           " - GCWall.cfg.base_zoom - 1) < 0.02", timeout=60000)
     geo = page.evaluate("""() => ({stage: getComputedStyle(document.getElementById('wall-stage')).transform,
         map: document.querySelector('.wall-map-layer').getBoundingClientRect().toJSON(),
-        zoom: document.querySelector('#wall-map .js-plotly-plot')._fullLayout.map.zoom, base: GCWall.cfg.base_zoom})""")
+        canvas: GCWall.map.map.getCanvas().getBoundingClientRect().toJSON()})""")
     assert geo["stage"].startswith("matrix(2, 0, 0, 2")
     assert geo["map"]["width"] == pytest.approx(936 * 2, abs=2) and geo["map"]["height"] == pytest.approx(964 * 2, abs=2)
-    assert geo["zoom"] == pytest.approx(geo["base"] + 1, abs=0.02)  # same area at twice the pixels
-    watch.assert_clean()
-
-
-def test_kiosk_hides_controls_and_english_switch(pages, wall_server):
-    page, watch = open_wall(pages, wall_server, "?kiosk=1&lang=en")
+    assert geo["canvas"]["width"] == pytest.approx(936 * 2, abs=2), "the map renders at real pixels, not upscaled"
     assert "Command Center" in page.inner_text(".wall-header h1")
     assert "Reported today" in page.inner_text(".wall-panel-kpi")
     for sel in (".wall-lang", "#wall-measure", "#wall-sound"):
-        assert not page.is_visible(sel), sel
-    page2, _ = open_wall(pages, wall_server)
-    assert page2.is_visible(".wall-lang") and page2.is_visible("#wall-measure")
+        assert not page.is_visible(sel), f"kiosk shows {sel}"
     watch.assert_clean()
 
 
@@ -117,14 +111,12 @@ def test_reported_case_reaches_ticker_map_and_counters(pages, wall_server):
     case = post_case(wall_server, w["category"], lat, lon, text)
     page.wait_for_function("t => document.getElementById('wall-ticker').textContent.includes(t)", arg=text,
                            timeout=5000)
-    page.wait_for_function("""code => { const gd = document.querySelector('#wall-map .js-plotly-plot');
-        return (gd.data[GCWall.cfg.traces.cases].text || []).some(t => t.includes(code)); }""", arg=case["code"],
+    page.wait_for_function("code => GCWall.map.loaded('cases').some(f => f.code === code)", arg=case["code"],
                            timeout=5000)
     assert kpi(page, "reported") == before["reported"] + 1
     assert kpi(page, "escalated") == before["escalated"] + 1
-    z = page.evaluate("""gid => { const gd = document.querySelector('#wall-map .js-plotly-plot');
-        const tr = gd.data[GCWall.cfg.traces.grids]; return tr.z[tr.locations.indexOf(gid)]; }""", gid)
-    assert z >= 1, "the grid is shaded by its open case"
+    page.wait_for_function("gid => (GCWall.map.map.getFeatureState({source: 'gc-grids', id: gid}).v || 0) >= 1",
+                           arg=gid, timeout=5000)  # the grid is shaded by its open case
     assert ticker_count(page, text) == 1
     # the debounced refetch of /api/v1/wall/stats agrees with the clientside count
     page.wait_for_function("n => GCWall.stats.counters.reported === n", arg=before["reported"] + 1, timeout=20000)
@@ -142,8 +134,7 @@ def test_sos_alert_shows_in_panel_with_pulsing_ring(pages, wall_server):
     page.wait_for_selector("#wall-alerts .wall-alert", timeout=5000)
     assert "SOS" in page.inner_text("#wall-alerts")
     page.wait_for_selector("#wall-overlay .wall-ring-new", timeout=5000)
-    assert page.evaluate("() => document.querySelector('#wall-map .js-plotly-plot').data"
-                         "[GCWall.cfg.traces.alerts].lat.length") >= 1
+    page.wait_for_function("() => GCWall.map.loaded('alerts').length >= 1", timeout=5000)
     watch.assert_clean()
 
 

@@ -1,0 +1,244 @@
+"""Wall latency: report POST → ticker text and → map marker, push (/wall) vs dcc.Interval(1 s) polling (/wall-poll).
+
+One run, one server (``python run.py`` with the simulator at --sim-speed so ~490 workers send
+a fix every ~5 s and cases flow), ``--pages`` /wall pages open as load plus one /wall-poll page.
+Every ``--every`` seconds a case is POSTed to /api/v1/cases with a unique token; the time the
+token appears in each measured page's DOM (MutationObserver) and on its map (the wall's own
+mark after Plotly.restyle resolved and a frame passed; for the poll page, plotly_afterplot with
+the token in the case trace) is taken against the POST start (same machine, same clock).
+Also: cold load to first live frame per page, bytes per update (CDP), and the JS heap of the
+first wall page after warm-up vs at the end (after forced GC).
+
+    python bench/wall_latency.py                      # 5 minutes (default), 10 wall pages
+    python bench/wall_latency.py --duration 1800      # the 30-minute accelerated run
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.conftest import LiveServer  # noqa: E402
+
+log = logging.getLogger("bench.wall")
+
+# records when a token first shows in the page's DOM, and (poll page) on the map after a plot
+OBSERVER = """
+(() => {
+  window.__seen = {}; window.__mapSeen = {};
+  const re = /B-[0-9a-f]{8}/g;
+  const scan = (text, into) => { const m = text && text.match(re); if (m) { const now = Date.now();
+    m.forEach(t => { if (!(t in into)) into[t] = now; }); } };
+  new MutationObserver(muts => { for (const mu of muts) {
+      for (const n of mu.addedNodes) scan(n.textContent, window.__seen);
+      if (mu.type === 'characterData') scan(mu.target.textContent, window.__seen); } })
+    .observe(document, {subtree: true, childList: true, characterData: true});
+  const hook = setInterval(() => { const gd = document.querySelector('#wallpoll-map .js-plotly-plot');
+    if (!gd || !gd.on) return; clearInterval(hook);
+    gd.on('plotly_afterplot', () => { const now = Date.now();
+      requestAnimationFrame(() => (gd.data || []).forEach(tr => (tr.text || []).forEach(t => {
+        const m = typeof t === 'string' && t.match(re); if (m && !(m[0] in window.__mapSeen)) window.__mapSeen[m[0]] = now; }))); });
+  }, 50);
+})();
+"""
+
+
+def pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    v = sorted(values)
+    k = (len(v) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def summary(values: list[float]) -> dict:
+    return {"n": len(values), "p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99),
+            "max": max(values) if values else None}
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    return f"{os.cpu_count()} CPU ({cpu}), {platform.system()} {platform.release()}"
+
+
+class Meter:
+    """Bytes a page receives after load: HTTP bodies and WebSocket frames, counted by CDP."""
+
+    def __init__(self, ctx, page) -> None:
+        self.http = self.ws = self.ws_frames = self.http_updates = 0
+        self.cdp = ctx.new_cdp_session(page)
+        self.cdp.send("Network.enable")
+        self.cdp.on("Network.loadingFinished", self._http)
+        self.cdp.on("Network.webSocketFrameReceived", self._frame)
+        self.urls: dict[str, str] = {}
+        self.cdp.on("Network.requestWillBeSent", lambda e: self.urls.__setitem__(e["requestId"], e["request"]["url"]))
+
+    def _http(self, e) -> None:
+        self.http += e.get("encodedDataLength", 0)
+        if "_dash-update-component" in self.urls.get(e["requestId"], ""):
+            self.http_updates += 1
+
+    def _frame(self, e) -> None:
+        self.ws += len(e["response"].get("payloadData", "").encode())
+        self.ws_frames += 1
+
+    def reset(self) -> None:
+        self.http = self.ws = self.ws_frames = self.http_updates = 0
+
+
+def heap_mb(ctx, page) -> float:
+    cdp = ctx.new_cdp_session(page)
+    cdp.send("HeapProfiler.enable")
+    cdp.send("HeapProfiler.collectGarbage")
+    used = cdp.send("Runtime.getHeapUsage")["usedSize"] / 1e6
+    cdp.detach()
+    return used
+
+
+def run(args) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix="wallbench-"))
+    srv = LiveServer(tmp, "--sim-speed", str(args.sim_speed)).start(timeout=90)
+    log.info("server %s (sim speed %s), db %s", srv.url, args.sim_speed, srv.db_url)
+    out: dict = {"duration_s": args.duration, "pages": args.pages, "sim_speed": args.sim_speed}
+    try:
+        grids = requests.get(srv.url + "/api/v1/grids", timeout=10).json()["features"]
+        cat_code = args.category or _category(srv.db_url)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            walls, cold = [], []
+            for i in range(args.pages):
+                ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
+                page = ctx.new_page()
+                page.add_init_script(OBSERVER)
+                page.goto(srv.url + "/wall?kiosk=1")
+                page.wait_for_function("() => window.GCWall && GCWall.firstFrameAt", timeout=60000)
+                cold.append(page.evaluate("() => GCWall.firstFrameAt"))
+                walls.append((ctx, page))
+            ctx_p = browser.new_context(viewport={"width": 1920, "height": 1080})
+            poll = ctx_p.new_page()
+            poll.add_init_script(OBSERVER)
+            poll.goto(srv.url + "/wall-poll")
+            poll.wait_for_selector("#wallpoll-map .js-plotly-plot", timeout=60000)
+            m_wall, m_poll = Meter(*walls[0]), Meter(ctx_p, poll)
+            time.sleep(args.warmup)
+            heap0 = heap_mb(*walls[0])
+            m_wall.reset(), m_poll.reset()
+            probes: list[tuple[str, float, int]] = []
+            t_end = time.time() + args.duration
+            i = 0
+            while time.time() < t_end:
+                token = f"B-{uuid.uuid4().hex[:8]}"
+                g = grids[i % len(grids)]
+                lon, lat = _inside(g["geometry"])
+                t0 = time.time() * 1000
+                r = requests.post(srv.url + "/api/v1/cases", json={"category_code": cat_code, "description": token,
+                                                                   "lat": lat, "lon": lon},
+                                  headers={"Idempotency-Key": uuid.uuid4().hex}, timeout=10)
+                r.raise_for_status()
+                probes.append((token, t0, r.json()["id"]))
+                i += 1
+                time.sleep(args.every)
+            time.sleep(5)  # let the last probes land
+            wall_seen = walls[0][1].evaluate("() => window.__seen")
+            wall_marks = walls[0][1].evaluate("() => GCWall.marks.filter(m => m[1] === 'map')")
+            wall_map = {cid: at for cid, _, at in wall_marks}
+            poll_seen, poll_map = poll.evaluate("() => window.__seen"), poll.evaluate("() => window.__mapSeen")
+            secs = args.duration + 5
+            heap1 = heap_mb(*walls[0])
+            lat = {"wall_ticker": [], "wall_map": [], "poll_ticker": [], "poll_map": []}
+            missing = {k: 0 for k in lat}
+            for token, t0, cid in probes:
+                for key, src, k in (("wall_ticker", wall_seen, token), ("wall_map", wall_map, cid),
+                                    ("poll_ticker", poll_seen, token), ("poll_map", poll_map, token)):
+                    if k in src:
+                        lat[key].append(src[k] - t0)
+                    else:
+                        missing[key] += 1
+            out.update({
+                "probes": len(probes), "cold_load_ms": summary(cold),
+                "latency_ms": {k: summary(v) for k, v in lat.items()}, "missing": missing,
+                "bytes": {"wall_ws_per_s": m_wall.ws / secs, "wall_ws_frames": m_wall.ws_frames,
+                          "wall_bytes_per_frame": m_wall.ws / max(m_wall.ws_frames, 1),
+                          "wall_http_per_s": m_wall.http / secs,
+                          "poll_http_per_s": m_poll.http / secs, "poll_updates": m_poll.http_updates,
+                          "poll_bytes_per_update": m_poll.http / max(m_poll.http_updates, 1)},
+                "heap_mb": {"after_warmup": heap0, "end": heap1, "growth_pct": (heap1 - heap0) / heap0 * 100},
+                "wall_state": walls[0][1].evaluate("() => ({cases: GCWall.cases.size, alerts: GCWall.alerts.size, "
+                                                   "workers: GCWall.workers.size, ticker: document.querySelectorAll("
+                                                   "'#wall-ticker li').length, marks: GCWall.marks.length})"),
+            })
+            browser.close()
+    finally:
+        srv.stop()
+    return out
+
+
+def _category(db_url: str) -> str:
+    from sqlalchemy import select
+
+    from dashboard.db import Database
+    from dashboard.models import Category
+
+    db = Database(db_url)
+    try:
+        with db.read() as s:
+            return s.scalar(select(Category.code).where(Category.active.is_(True)).order_by(Category.code))
+    finally:
+        db.dispose()
+
+
+def _inside(geom: dict) -> tuple[float, float]:
+    from shapely.geometry import shape
+
+    pt = shape(geom).representative_point()
+    return pt.x, pt.y
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=300, help="measured seconds after warm-up (default 300)")
+    ap.add_argument("--warmup", type=float, default=30)
+    ap.add_argument("--pages", type=int, default=10, help="/wall pages open (default 10)")
+    ap.add_argument("--every", type=float, default=3.0, help="seconds between probe reports")
+    ap.add_argument("--sim-speed", type=float, default=1.5, help="simulator speed (1.5 ≈ every worker every 5 s)")
+    ap.add_argument("--category")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    res = run(args)
+    res["machine"] = machine()
+    res["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(json.dumps(res, indent=2, ensure_ascii=False))
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2, ensure_ascii=False))
+    L = res["latency_ms"]
+    f = lambda d: "—" if d is None else f"{d:.0f}"  # noqa: E731
+    print("\npath                     p50    p95    p99   (ms, n)")
+    for k in ("wall_ticker", "wall_map", "poll_ticker", "poll_map"):
+        print(f"{k:<22} {f(L[k]['p50']):>6} {f(L[k]['p95']):>6} {f(L[k]['p99']):>6}   n={L[k]['n']} "
+              f"missing={res['missing'][k]}")
+    print(f"cold load to first live frame p50/max: {f(res['cold_load_ms']['p50'])} / {f(res['cold_load_ms']['max'])} ms")
+    print(f"heap {res['heap_mb']['after_warmup']:.1f} → {res['heap_mb']['end']:.1f} MB "
+          f"({res['heap_mb']['growth_pct']:+.1f} %)")
+
+
+if __name__ == "__main__":
+    main()
