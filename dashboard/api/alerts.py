@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from flask import jsonify, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..models import Alert, AlertState, Role, Worker
 from ..services.alerts import AlertError, acknowledge, alert_public, resolve
-from ..services.cap import CapError, ingest_cap
+from ..services.cap import CapError, ingest_cap, parse_cap
 from ..services.cases import CaseError, IllegalTransition
 from ..services.dispatch import dispatch_from_alert, recommend_for_alert
 from .auth import Principal, require, resolve_principal
@@ -126,6 +127,12 @@ def register(app, services) -> None:
                 out = alerts_out(s, [a])[0]
         except CapError as e:
             raise ApiError(400, e.message, e.field)
+        except IntegrityError:  # the same message committed by a concurrent request: a repeat
+            with services.db.read() as s:
+                a = s.scalar(select(Alert).where(Alert.dedupe_key == parse_cap(data).key))
+                if a is None:
+                    raise
+                out, created = alerts_out(s, [a])[0], False
         return jsonify({"created": created, "alert": out}), 201 if created else 200
 
     _describe(app)

@@ -12,12 +12,13 @@ from typing import Any
 from flask import jsonify, request
 from sqlalchemy import select
 
-from ..models import Case, Category, Role, Worker
-from ..services.cases import TRANSITIONS, CaseError, IllegalTransition, legal_actions, transition
+from ..masking import mask_name
+from ..models import Case, Category, Dispatch, Grid, Role, Worker
+from ..services.cases import TRANSITIONS, CaseError, IllegalTransition, case_public, legal_actions, transition
 from ..services.dispatch import recommend_for_case
 from ..services.duplicates import find_duplicates, merge_cases
 from ..services.indicators import LEVELS, compute_indicators
-from ..timeutil import SHANGHAI, utcnow
+from ..timeutil import SHANGHAI, iso, utcnow
 from .auth import Principal, require, resolve_principal
 from .errors import ApiError, int_arg
 
@@ -75,17 +76,11 @@ def _local_day(raw: str | None, name: str, default: date) -> date:
 
 def case_view(session, c: Case) -> dict[str, Any]:
     """A case with its timeline, dispatches and the actions its state allows (masked)."""
-    from ..models import Dispatch, Grid
-    from ..services.cases import case_public
-
     ids = {i for i in (c.reporter_worker_id, c.assigned_worker_id) if i}
     disp = session.scalars(select(Dispatch).where(Dispatch.case_id == c.id).order_by(Dispatch.id)).all()
     ids |= {d.worker_id for d in disp if d.worker_id}
     names = dict(session.execute(select(Worker.id, Worker.name).where(Worker.id.in_(ids))).all()) if ids else {}
     out = case_public(c, grid=session.get(Grid, c.grid_id) if c.grid_id else None, worker_names=names, detail=True)
-    from ..masking import mask_name
-    from ..timeutil import iso
-
     out["dispatches"] = [{"id": d.id, "worker_id": d.worker_id, "worker": mask_name(names.get(d.worker_id)),
                           "department": d.department, "by": d.by, "state": d.state, "sent_at": iso(d.sent_at),
                           "acknowledged_at": iso(d.acknowledged_at), "arrived_at": iso(d.arrived_at),

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ..geo.distance import haversine_m
 from ..masking import mask_name
 from ..geo.locate import GridLocator
-from ..models import Alert, AlertState, Case, CaseState, Category, Dispatch, DutyState, Grid, Worker
+from ..models import Alert, AlertState, Case, CaseState, Dispatch, DutyState, Grid, Worker
 from ..timeutil import iso, utcnow
 from ..workcal import WorkCalendar
 from .alerts import acknowledge as acknowledge_alert
