@@ -81,7 +81,8 @@ def osmand_client(args) -> tuple[int, list[float]]:
 
 def batch_client(args) -> tuple[int, list[float]]:
     """One client: ``n`` POST /api/v1/positions batches of ``size`` fixes for one device."""
-    port, key, device, points, n, size, offset = args
+    port, key, device, points, n, size, offset, *style = args
+    array = bool(style and style[0] == "osmand-array")  # Traccar SDK uploadJson: a JSON array to /osmand
     lat_ms: list[float] = []
     accepted = 0
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -89,23 +90,25 @@ def batch_client(args) -> tuple[int, list[float]]:
         base = 1764380000 + offset * 1000000 + b * size
         fixes = [{"t": base + j, "lat": points[(b + j) % len(points)][0], "lon": points[(b + j) % len(points)][1],
                   "speed": 1.2, "battery": 80} for j in range(size)]
-        body = json.dumps({"device_id": device, "fixes": fixes})
+        body = json.dumps([{"id": device, "lat": f["lat"], "lon": f["lon"], "timestamp": f["t"], "speed": 2.3,
+                            "batt": 80} for f in fixes] if array else {"device_id": device, "fixes": fixes})
+        path = "/osmand" if array else "/api/v1/positions"
         t0 = time.perf_counter()
         try:
-            c.request("POST", "/api/v1/positions", body=body, headers={
+            c.request("POST", path, body=body, headers={
                 "Content-Type": "application/json", "Authorization": f"Bearer {key}"})
             r = c.getresponse()
             data = r.read()
         except (http.client.HTTPException, OSError):  # the server closed a kept-alive connection
             c.close()
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            c.request("POST", "/api/v1/positions", body=body, headers={
+            c.request("POST", path, body=body, headers={
                 "Content-Type": "application/json", "Authorization": f"Bearer {key}"})
             r = c.getresponse()
             data = r.read()
         lat_ms.append((time.perf_counter() - t0) * 1000)
         if r.status == 200:
-            accepted += json.loads(data)["accepted"]
+            accepted += size if array else json.loads(data)["accepted"]
     c.close()
     return accepted, lat_ms
 
@@ -184,6 +187,14 @@ def run(args) -> dict:
         out["batch"] = {"fixes": sum(a for a, _ in res), "seconds": dt, "fixes_per_s": sum(a for a, _ in res) / dt,
                         "batch_size": args.batch_size, "p50_ms": statistics.median(lat), "p95_ms": pct(lat, 95),
                         "max_ms": max(lat)}
+        t0 = time.perf_counter()
+        res = pool.map(batch_client, [(port, key, devices[(i + 50) % len(devices)], points, args.batches,
+                                       args.batch_size, 200 + i, "osmand-array") for i in range(args.clients)])
+        dt = time.perf_counter() - t0
+        lat = [x for _, ls in res for x in ls]
+        out["osmand_array"] = {"fixes": sum(a for a, _ in res), "seconds": dt,
+                               "fixes_per_s": sum(a for a, _ in res) / dt, "p50_ms": statistics.median(lat),
+                               "p95_ms": pct(lat, 95)}
     with services.db.read() as s:
         out["stored"] = s.scalar(select(func.count()).select_from(Position))
     server.shutdown()
@@ -203,6 +214,8 @@ def report(r: dict) -> str:
         f"/osmand (1 fix/request, new connection): {o['fixes_per_s']:>9,.0f} fixes/s  "
         f"({o['fixes']:,} fixes in {o['seconds']:.1f} s; ack p50 {o['p50_ms']:.1f} ms, p95 {o['p95_ms']:.1f} ms, "
         f"max {o['max_ms']:.0f} ms)",
+        f"/osmand JSON array ({b['batch_size']}/request):   {r['osmand_array']['fixes_per_s']:>9,.0f} fixes/s  "
+        f"(ack p50 {r['osmand_array']['p50_ms']:.0f} ms, p95 {r['osmand_array']['p95_ms']:.0f} ms per request)",
         f"HTTP ceiling (/osmand refused before the DB, 400): {r['http_floor']['requests_per_s']:,.0f} requests/s "
         f"(p95 {r['http_floor']['p95_ms']:.1f} ms)",
         f"batch API vs raw insert: {b['fixes_per_s'] / r['raw_rows_per_s']:.0%};  "
