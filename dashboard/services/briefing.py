@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, func, select, union_all
+from sqlalchemy import String, func, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from ..masking import mask_name
@@ -55,11 +55,20 @@ def _scope_grids(session: Session, community_id: int | None) -> pd.DataFrame:
                         columns=["id", "code", "name", "community_id", "lat", "lon"])
 
 
+def _ts(col) -> Any:
+    """A timestamp column fetched as the driver gives it (naive UTC): pandas converts in bulk, not per row."""
+    return type_coerce(col, String()).label(col.key)
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values, utc=True, format="ISO8601")
+
+
 def _day_cases(session: Session, start: datetime, end: datetime, community_id: int | None) -> pd.DataFrame:
     """Cases reported or closed in the day (void and merged excluded), one query."""
     cols = [Case.id, Case.code, Case.grid_id, Case.community_id, Case.category_code, Case.state,
-            Case.handled_onsite, Case.created_at, Case.dispatched_at, Case.feedback_at, Case.closed_at,
-            Case.reporter_worker_id]
+            Case.handled_onsite, _ts(Case.created_at), _ts(Case.dispatched_at), _ts(Case.feedback_at),
+            _ts(Case.closed_at), Case.reporter_worker_id]
     base = [Case.state != CaseState.VOID, Case.merged_into_id.is_(None)]
     if community_id is not None:
         base.append(Case.community_id == community_id)
@@ -68,33 +77,45 @@ def _day_cases(session: Session, start: datetime, end: datetime, community_id: i
                   select(*cols).where(Case.closed_at >= start, Case.closed_at < end, *base))
     df = pd.DataFrame(session.execute(q).all(), columns=[c.key for c in cols]).drop_duplicates("id")
     for c in ("created_at", "dispatched_at", "feedback_at", "closed_at"):
-        df[c] = pd.to_datetime(df[c], utc=True)
+        df[c] = _utc(df[c])
     df["handled_onsite"] = df["handled_onsite"].astype(bool)
     return df
 
 
-def _overdue_query(cut: datetime, community_id: int | None, cols: list) -> Any:
-    """Cases past their deadline at ``cut`` and not closed by then (open ones, and ones closed later)."""
-    base = [Case.sla_due_at < cut, Case.state != CaseState.VOID, Case.merged_into_id.is_(None)]
+def _overdue_frame(session: Session, cuts: list[datetime], community_id: int | None) -> pd.DataFrame:
+    """Every case overdue at one of ``cuts`` (deadline passed, not closed by then), one fetch for all cuts."""
+    lo, hi = min(cuts), max(cuts)
+    cols = [Case.id, _ts(Case.sla_due_at), _ts(Case.closed_at)]
+    base = [Case.sla_due_at < hi, Case.state != CaseState.VOID, Case.merged_into_id.is_(None)]
     if community_id is not None:
         base.append(Case.community_id == community_id)
-    return union_all(select(*cols).where(Case.closed_at.is_(None), *base),
-                     select(*cols).where(Case.closed_at > cut, *base))
+    q = union_all(select(*cols).where(Case.closed_at.is_(None), *base),  # the open tail (partial index)
+                  select(*cols).where(Case.closed_at > lo, *base))
+    df = pd.DataFrame(session.execute(q).all(), columns=["id", "sla_due_at", "closed_at"]).drop_duplicates("id")
+    df["sla_due_at"], df["closed_at"] = _utc(df["sla_due_at"]), _utc(df["closed_at"])
+    return df
+
+
+def _overdue_at(frame: pd.DataFrame, cut: datetime) -> pd.DataFrame:
+    c = pd.Timestamp(cut)
+    return frame[(frame["sla_due_at"] < c) & (frame["closed_at"].isna() | (frame["closed_at"] > c))]
 
 
 def overdue_count(session: Session, cut: datetime, community_id: int | None) -> int:
     """How many cases were overdue at ``cut``."""
-    sub = _overdue_query(cut, community_id, [Case.id]).subquery()
-    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+    return len(_overdue_at(_overdue_frame(session, [cut], community_id), cut))
 
 
-def overdue_list(session: Session, cut: datetime, community_id: int | None, limit: int = OVERDUE_LIST_MAX
-                 ) -> list[dict[str, Any]]:
+def overdue_list(session: Session, cut: datetime, community_id: int | None, limit: int = OVERDUE_LIST_MAX,
+                 frame: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """The most overdue cases at ``cut`` (names masked)."""
-    cols = [Case.id, Case.code, Case.category_code, Case.grid_id, Case.community_id, Case.state,
-            Case.sla_due_at, Case.assigned_worker_id, Case.department]
-    sub = _overdue_query(cut, community_id, cols).subquery()
-    rows = session.execute(select(sub).order_by(sub.c.sla_due_at, sub.c.id).limit(limit)).all()
+    frame = _overdue_frame(session, [cut], community_id) if frame is None else frame
+    ids = _overdue_at(frame, cut).sort_values(["sla_due_at", "id"]).head(limit)["id"].tolist()
+    if not ids:
+        return []
+    rows = sorted(session.execute(select(Case.id, Case.code, Case.category_code, Case.grid_id, Case.state,
+                                         Case.sla_due_at, Case.assigned_worker_id, Case.department)
+                                  .where(Case.id.in_(ids))).all(), key=lambda r: (r.sla_due_at, r.id))
     grids = {r.id: r for r in session.execute(select(Grid.id, Grid.code, Grid.name).where(
         Grid.id.in_({r.grid_id for r in rows if r.grid_id})))}
     cats = dict(session.execute(select(Category.code, Category.name).where(
@@ -124,7 +145,8 @@ def _rate_row(session: Session, start: datetime, end: datetime, cal: WorkCalenda
 
 
 def day_kpis(session: Session, day: date, community_id: int | None, cal: WorkCalendar, now: datetime,
-             cases: pd.DataFrame | None = None, measures: tuple | None = None) -> dict[str, Any]:
+             cases: pd.DataFrame | None = None, measures: tuple | None = None,
+             overdue: pd.DataFrame | None = None) -> dict[str, Any]:
     """The KPI values of one day (``measures``: the indicators' per-case frame, when already fetched)."""
     start, end = local_day_bounds(day)
     if cases is None:
@@ -134,7 +156,8 @@ def day_kpis(session: Session, day: date, community_id: int | None, cal: WorkCal
         cases["state"] == CaseState.CLOSED)
     reported, onsite = int(ind.get("reported") or 0), int(ind.get("onsite") or 0)
     return {"reported": reported, "onsite": onsite, "escalated": reported - onsite, "closed": int(closed.sum()),
-            "overdue": overdue_count(session, _cut(end, now), community_id) if start < now else 0,
+            "overdue": (0 if start >= now else overdue_count(session, _cut(end, now), community_id)
+                        if overdue is None else len(_overdue_at(overdue, _cut(end, now)))),
             "closure_rate": ind.get("closure_rate"), "on_time_rate": ind.get("on_time_rate"),
             "onsite_rate": ind.get("onsite_rate"), "avg_handling_hours": ind.get("avg_handling_hours"),
             "avg_handling_work_hours": ind.get("avg_handling_work_hours"),
@@ -304,9 +327,11 @@ def briefing(session: Session, *, day: date, community_id: int | None = None,
     y_start, y_end = local_day_bounds(y_day)
     y_cases = _day_cases(session, y_start, y_end, community_id)
     measures = case_measures(session, start=start, end=end, calendar=cal, community_id=community_id)
-    k = {"today": day_kpis(session, day, community_id, cal, now, cases, measures),
-         "yesterday": day_kpis(session, y_day, community_id, cal, now, y_cases),
-         "last_week": day_kpis(session, w_day, community_id, cal, now)}
+    cuts = [_cut(local_day_bounds(d)[1], now) for d in (day, y_day, w_day) if local_day_bounds(d)[0] < now]
+    od = _overdue_frame(session, cuts, community_id) if cuts else None
+    k = {"today": day_kpis(session, day, community_id, cal, now, cases, measures, od),
+         "yesterday": day_kpis(session, y_day, community_id, cal, now, y_cases, overdue=od),
+         "last_week": day_kpis(session, w_day, community_id, cal, now, overdue=od)}
     kpis = [{"key": key, "value": k["today"][key], "yesterday": k["yesterday"][key],
              "last_week": k["last_week"][key], "delta_day": _delta(k["today"][key], k["yesterday"][key]),
              "delta_week": _delta(k["today"][key], k["last_week"][key])} for key in KPI_KEYS]
@@ -326,7 +351,7 @@ def briefing(session: Session, *, day: date, community_id: int | None = None,
         "funnel": _funnel(rep, end),
         "communities": _communities(session, start, end, cal, community_id, measures),
         "hot_grids": _hot_grids(rep, grids),
-        "overdue": overdue_list(session, _cut(end, now), community_id) if start < now else [],
+        "overdue": overdue_list(session, _cut(end, now), community_id, frame=od) if start < now else [],
         "workers": activity, "coverage": coverage,
         "alerts": _alerts(session, start, end, community_id),
     }
