@@ -99,6 +99,18 @@ def seed_if_empty(services, demo_dir: Path | None = None) -> bool:
     return True
 
 
+def first_admin(services) -> None:
+    """First run: create the admin with a one-time password, shown once (no default password; issue 8)."""
+    from dashboard.services.users import ensure_admin
+
+    with services.db.write() as s:
+        created = ensure_admin(s)
+    if created:
+        name, password = created.split(" ", 1)
+        log.warning("first run: created admin %r with one-time password %s (must be changed at first sign-in)",
+                    name, password)
+
+
 def build_server(settings: Settings):
     """The whole server without starting it: core app, schema, Dash pages, callbacks (serve and wsgi)."""
     from dashboard.leader import exclusive
@@ -107,6 +119,7 @@ def build_server(settings: Settings):
         app, services = open_services(settings)
         if not settings.production:
             seed_if_empty(services)
+        first_admin(services)
     from layouts.app import create_dash
     from callbacks import register_all
 

@@ -3,6 +3,13 @@
 Every message is a batch ``{"events": [...]}`` of events in seq order; each event
 carries its seq. A screen keeps its last seq; on a gap or a reconnect it asks
 ``GET /api/v1/events?after=<seq>`` for what it missed.
+
+Jurisdiction: a socket joins the rooms of its principal (api/auth.py) — street-wide
+callers "all", a community's callers "community:<id>", anonymous callers none. A
+community room gets its community's events and the street-wide ones (community_id
+None); its batches carry ``prev``, the highest seq before the batch in that scope
+(read from the event log after commit, so it holds across processes), and the client
+sees a gap only when ``prev`` is past its last seq: other communities' seqs are no gap.
 """
 from __future__ import annotations
 
@@ -11,6 +18,11 @@ from typing import Any
 
 from flask import request
 from flask_socketio import SocketIO, join_room
+from sqlalchemy import func, or_, select
+
+from .api.auth import resolve_principal
+from .api.errors import ApiError
+from .models import Event
 
 log = logging.getLogger(__name__)
 
@@ -27,20 +39,55 @@ def rooms_for(message: dict[str, Any]) -> list[str]:
     return [ALL_ROOM] if comm is None else [ALL_ROOM, community_room(comm)]
 
 
+def rooms_for_principal(p) -> list[str]:  # noqa: ANN001
+    """The rooms a socket of principal ``p`` joins (none when anonymous)."""
+    if p is None:
+        return []
+    return [ALL_ROOM] if p.community_id is None else [community_room(p.community_id)]
+
+
+def scope_prev(session, community_id: int, before: int) -> int:
+    """The highest seq below ``before`` among events a community's screen receives."""
+    return session.scalar(select(func.max(Event.seq)).where(
+        Event.seq < before, or_(Event.community_id == community_id, Event.community_id.is_(None)))) or 0
+
+
+def community_batches(messages: list[dict[str, Any]], communities) -> dict[int, list[dict[str, Any]]]:
+    """Per community: its own events and the street-wide ones, in seq order."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    wide = any(m.get("community_id") is None for m in messages)
+    targets = set(communities) if wide else set()
+    targets |= {m["community_id"] for m in messages if m.get("community_id") is not None}
+    for c in targets:
+        batch = [m for m in messages if m.get("community_id") in (None, c)]
+        if batch:
+            out[c] = batch
+    return out
+
+
 def register_socketio(socketio: SocketIO, services) -> None:
     """Wire connect handlers and the bus → socket bridge."""
 
     @socketio.on("connect")
     def _connect(auth=None):  # noqa: ANN001
-        join_room(ALL_ROOM)
-        log.debug("socket %s connected", request.sid)
+        try:
+            p = resolve_principal(services)
+        except ApiError:
+            p = None
+        for room in rooms_for_principal(p):
+            join_room(room)
+        log.debug("socket %s connected as %s", request.sid, getattr(p, "role", "anonymous"))
 
     def push(messages: list[dict[str, Any]]) -> None:
-        by_room: dict[str, list[dict[str, Any]]] = {}
-        for m in messages:
-            for room in rooms_for(m):
-                by_room.setdefault(room, []).append(m)
-        for room, batch in by_room.items():
-            socketio.emit("events", {"events": batch}, to=room)
+        socketio.emit("events", {"events": messages}, to=ALL_ROOM)
+        services.locator  # noqa: B018 — loads the grid → community map on first use
+        known = {c for c in services.frames.grid_community.values() if c is not None}
+        per_comm = community_batches(messages, known)
+        if not per_comm:
+            return
+        with services.db.read() as s:
+            prevs = {c: scope_prev(s, c, batch[0]["seq"]) for c, batch in per_comm.items()}
+        for c, batch in sorted(per_comm.items()):
+            socketio.emit("events", {"events": batch, "prev": prevs[c]}, to=community_room(c))
 
     services.bus.subscribe(push)

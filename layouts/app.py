@@ -41,6 +41,9 @@ def create_dash(server, services) -> dash.Dash:
         html.Div(id=Shell.PAGE),
     ])
     app.index_string = app.index_string.replace("<html>", '<html lang="zh-CN">')
+    from dashboard.api.security import set_script_hashes  # CSP: Dash's inline scripts by hash (issue 8)
+
+    set_script_hashes(server, app.csp_hashes)
     return app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from importlib import import_module
 
 MODULES = [
+    "dashboard.api.security",  # headers, CSP, CSRF, rate limits, display token (issue 8)
     "dashboard.api.outage",
     "dashboard.api.health",
     "dashboard.api.live",
@@ -23,6 +24,7 @@ MODULES = [
     "dashboard.api.calls",
     "dashboard.api.governance",
     "dashboard.api.devices",
+    "dashboard.api.admin_users",  # users, keys, audit, unmask (issue 8)
 ]
 
 

@@ -5,8 +5,12 @@ resolved once per request into a ``Principal`` (``g.principal``):
 
 - ``Authorization: Bearer <key>`` or ``X-API-Key: <key>`` → the key's role;
 - a signed-in web user (Flask-Login session) → the user's role;
-- in demo mode, a request from this machine with neither → the clearly marked
+- the wall's display cookie (set from ``?display_token=``, see api/security.py) → display;
+- in demo mode, a request from this machine with none of these → the clearly marked
   demo operator (role dispatcher, whole street). Nothing else is ever implied.
+
+A principal is bound to the whole street (``community_id`` None) or one community;
+``scope_community`` gives the community a query must be limited to.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Callable
 
-from flask import g, request
+from flask import g, request, session
 from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
@@ -25,6 +29,9 @@ from .errors import ApiError
 
 LOCAL_ADDRS = {"127.0.0.1", "::1", "localhost"}
 DEMO_NAME = "演示值班员 (demo)"
+DISPLAY_COOKIE = "gc_display"
+UNMASK_ROLES = (Role.ADMIN, Role.DISPATCHER)
+PASSWORD_CHANGE_PATHS = {"/auth/password", "/auth/logout", "/auth/me"}
 
 
 @dataclass(frozen=True)
@@ -34,11 +41,28 @@ class Principal:
     community_id: int | None = None   # None = the whole street
     worker_id: int | None = None
     user_id: int | None = None
-    via: str = "session"               # session | api_key | demo
+    via: str = "session"               # session | api_key | display | demo
+    must_change_password: bool = False
 
     @property
     def is_demo(self) -> bool:
         return self.via == "demo"
+
+    @property
+    def may_unmask(self) -> bool:
+        return self.role in UNMASK_ROLES
+
+
+def scope_community(p: Principal | None, requested: int | None = None) -> int | None:
+    """The community a query is limited to: the principal's own, else what a street-wide caller asked for."""
+    if p is not None and p.community_id is not None:
+        return p.community_id
+    return requested
+
+
+def in_scope(p: Principal | None, community_id: int | None) -> bool:
+    """May ``p`` see a record of ``community_id`` (None = street-wide record)?"""
+    return p is None or p.community_id is None or community_id is None or community_id == p.community_id
 
 
 class SessionUser:
@@ -48,6 +72,7 @@ class SessionUser:
         self.id, self.username, self.role = user.id, user.username, user.role
         self.display_name, self.community_id, self.worker_id = user.display_name, user.community_id, user.worker_id
         self.is_authenticated, self.is_active, self.is_anonymous = True, user.active, False
+        self.must_change_password = bool(user.must_change_password)
 
     def get_id(self) -> str:
         return str(self.id)
@@ -83,8 +108,13 @@ def resolve_principal(services) -> Principal | None:
     elif current_user and current_user.is_authenticated:
         p = Principal(name=current_user.display_name or current_user.username, role=current_user.role,
                       community_id=current_user.community_id, worker_id=current_user.worker_id,
-                      user_id=current_user.id)
-    elif services.settings.demo and not services.settings.production and request.remote_addr in LOCAL_ADDRS:
+                      user_id=current_user.id, must_change_password=current_user.must_change_password)
+    elif request.cookies.get(DISPLAY_COOKIE):
+        with services.db.write() as s:
+            row = check_api_key(s, request.cookies[DISPLAY_COOKIE])
+            if row is not None and row.role == Role.DISPLAY:
+                p = Principal(name=row.name, role=Role.DISPLAY, community_id=row.community_id, via="display")
+    if p is None and services.settings.demo and not services.settings.production and request.remote_addr in LOCAL_ADDRS:
         p = Principal(name=DEMO_NAME, role=Role.DISPATCHER, via="demo")
     g.principal = p
     return p
@@ -99,6 +129,8 @@ def require(*roles: str, services) -> Callable:
             p = resolve_principal(services)
             if p is None:
                 raise ApiError(401, "sign in or send an API key")
+            if p.must_change_password and request.path not in PASSWORD_CHANGE_PATHS:
+                raise ApiError(403, "change your one-time password first (POST /auth/password)")
             if roles and p.role not in roles and p.role != Role.ADMIN:
                 raise ApiError(403, f"role {p.role} may not do this; needs {', '.join(roles)}")
             return fn(*args, **kwargs)
@@ -109,12 +141,21 @@ def require(*roles: str, services) -> Callable:
 
 
 def sign_in(services, username: str, password: str) -> User | None:
-    """Check a password and start a session; None on a wrong name or password."""
-    with services.db.read() as s:
+    """Check a password and start a session; None on a wrong name or password. Both are audited."""
+    from ..services import audit
+
+    with services.db.write() as s:
         u = s.scalar(select(User).where(User.username == username, User.active.is_(True)))
-        if u is None or not u.password_hash or not check_password_hash(u.password_hash, password):
+        ok = u is not None and bool(u.password_hash) and check_password_hash(u.password_hash, password)
+        who = Principal(name=(u.display_name or u.username) if ok else username[:64], role=u.role if ok else "",
+                        user_id=u.id if ok else None)
+        audit.record(s, who, "sign_in" if ok else "sign_in_failed", f"user:{username[:60]}",
+                     {"must_change_password": bool(u.must_change_password)} if ok else None, request.remote_addr)
+        if not ok:
             return None
+        session.clear()  # a fresh session on sign-in (no fixation)
         login_user(SessionUser(u))
+        s.expunge(u)
         return u
 
 

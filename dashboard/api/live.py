@@ -5,7 +5,16 @@ from flask import jsonify, request
 
 from ..events import events_after, last_seq, to_message
 from ..services.snapshot import snapshot
+from ..models import Role
+from .auth import require, resolve_principal, scope_community
 from .errors import ApiError, error_response, int_arg
+
+LIVE_ROLES = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY, Role.WORKER, Role.INTEGRATION)
+
+
+def _community_arg(args) -> int | None:
+    raw = args.get("community_id")
+    return int(raw) if raw and raw.isdigit() else None
 
 
 def register(app, services) -> None:
@@ -14,21 +23,24 @@ def register(app, services) -> None:
         return error_response(e.status, e.message, e.field)
 
     @app.get("/api/v1/events")
+    @require(*LIVE_ROLES, services=services)
     def events_since():
-        """Committed events with seq > after (at most ``limit``), oldest first."""
+        """Committed events with seq > after (at most ``limit``), oldest first, in the caller's scope."""
         after = int_arg(request.args, "after", 0, lo=0)
         limit = int_arg(request.args, "limit", 1000, lo=1, hi=5000)
         types = [t for t in request.args.get("types", "").split(",") if t]
         with services.db.read() as s:
-            rows = events_after(s, after, limit=limit, types=types or None)
+            comm = scope_community(resolve_principal(services), _community_arg(request.args))
+            rows = events_after(s, after, limit=limit, types=types or None, community_id=comm)
             head = last_seq(s)
         msgs = [to_message(e) for e in rows]
         return jsonify({"after": after, "events": msgs, "last_seq": head,
                         "more": bool(msgs) and msgs[-1]["seq"] < head and len(msgs) == limit})
 
     @app.get("/api/v1/snapshot")
+    @require(*LIVE_ROLES, services=services)
     def live_snapshot():
-        """What a screen starts from, with the seq to resume the live stream after."""
-        comm = request.args.get("community_id")
+        """What a screen starts from, with the seq to resume the live stream after (in the caller's scope)."""
+        comm = scope_community(resolve_principal(services), _community_arg(request.args))
         with services.db.read() as s:
-            return jsonify(snapshot(s, community_id=int(comm) if comm and comm.isdigit() else None))
+            return jsonify(snapshot(s, community_id=comm))

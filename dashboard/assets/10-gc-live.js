@@ -3,7 +3,9 @@
  * Starts from a snapshot taken at a known seq, then applies pushed event batches in
  * seq order. A batch whose first event is not lastSeq+1, or a reconnect, makes it
  * fetch /api/v1/events?after=lastSeq first, so nothing is missed and nothing is
- * applied twice. Listeners: GCLive.on("snapshot"|"events"|"status", fn).
+ * applied twice. A community screen's batches carry `prev` (the last seq before the
+ * batch in its scope): there a gap is prev > lastSeq, so other communities' seqs are
+ * no gap. Listeners: GCLive.on("snapshot"|"events"|"status", fn).
  */
 (function () {
   "use strict";
@@ -57,9 +59,9 @@
   function drain() {
     if (busy || lastSeq === null) { return; }
     while (queue.length) {
-      var batch = queue[0];
-      var first = batch[0].seq;
-      if (first > lastSeq + 1) {
+      var batch = queue[0].events, prev = queue[0].prev;
+      var gap = typeof prev === "number" ? prev > lastSeq : batch[0].seq > lastSeq + 1;
+      if (gap) {
         busy = true;
         catchUp(0).catch(function (e) { console.warn("GCLive catch-up failed", e); })
           .then(function () { busy = false; drain(); });
@@ -73,7 +75,7 @@
   function onBatch(msg) {
     var events = (msg && msg.events) || [];
     if (!events.length) { return; }
-    queue.push(events);
+    queue.push({ events: events, prev: msg.prev });
     drain();
   }
 

@@ -1,0 +1,184 @@
+"""Request hardening: security headers and CSP, CSRF, idle sessions, the wall's display token, rate limits.
+
+- CSP: only this origin; Dash's own inline scripts by hash (``set_script_hashes``,
+  called by the Dash layer), inline styles (Plotly, Dash), blob: workers (MapLibre).
+- CSRF: a state-changing request carried by a session cookie must send the
+  ``X-CSRF-Token`` header equal to the ``gc_csrf`` cookie (dashboard/assets/05-csrf.js
+  adds it to every same-origin fetch); any request with a foreign ``Origin`` is refused.
+  API-key requests carry no ambient credential and are exempt.
+- Sessions end after ``GC_SESSION_IDLE_MIN`` minutes without a request.
+- ``?display_token=<key>`` (a display-role API key) on a page sets a long-lived cookie and
+  redirects to the clean URL; the kiosk stays signed in until the key is revoked.
+- Token-bucket rate limits (``GC_RATE_*`` = "N/seconds" or "off") on sign-in and public endpoints.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from typing import Any
+from urllib.parse import urlencode, urlparse
+
+from flask import Flask, g, jsonify, redirect, request, session
+from flask_login import logout_user
+
+from ..models import Role
+from ..ratelimit import TokenBuckets, parse_limit
+from ..services.apikeys import check_api_key
+from .auth import DISPLAY_COOKIE, LOCAL_ADDRS
+
+CSRF_COOKIE, CSRF_HEADER = "gc_csrf", "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+CSRF_EXEMPT = {"/auth/login"}  # no session yet (and a login CSRF gains nothing: rate-limited, audited)
+DEFAULTS = {
+    "GC_SESSION_IDLE_MIN": "30",
+    "GC_DISPLAY_COOKIE_DAYS": "3650",
+    "GC_RATE_LOGIN": "10/300",        # per client address
+    "GC_RATE_OPEN311": "60/60",       # Open311 POST, per client address
+    "GC_RATE_OSMAND": "600/60",       # per device id
+    "GC_RATE_WEBHOOK": "600/60",      # device webhook, per key or address
+}
+
+
+def conf(settings, name: str) -> str:
+    """A hardening setting: the GC_* environment value, else its default."""
+    return str(settings.extra.get(name, DEFAULTS[name]))
+
+
+def set_script_hashes(server: Flask, hashes) -> None:  # noqa: ANN001
+    """Allow the inline scripts ``hashes()`` names (Dash's ``app.csp_hashes``; read at the first request,
+    after every clientside callback is registered)."""
+    server.extensions["gc_csp_hashes_fn"] = hashes
+
+
+def csp(server: Flask) -> str:
+    if "gc_csp" in server.extensions:
+        return server.extensions["gc_csp"]
+    fn = server.extensions.get("gc_csp_hashes_fn")
+    hashes = " ".join(f"'{h}'" for h in (fn() if fn else []))
+    policy = "; ".join([
+        "default-src 'self'", f"script-src 'self' {hashes}".strip(), "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:", "font-src 'self' data:", "connect-src 'self'", "worker-src 'self' blob:",
+        "child-src 'self' blob:", "media-src 'self' blob: mediastream:", "object-src 'none'", "base-uri 'self'",
+        "form-action 'self'", "frame-ancestors 'none'"])
+    if fn is not None:
+        server.extensions["gc_csp"] = policy
+    return policy
+
+
+def _limiters(settings) -> dict[str, TokenBuckets]:
+    out = {}
+    for name in ("LOGIN", "OPEN311", "OSMAND", "WEBHOOK"):
+        cap, rate = parse_limit(conf(settings, f"GC_RATE_{name}"))
+        out[name] = TokenBuckets(capacity=cap, rate=rate)
+    return out
+
+
+def _rate_key() -> tuple[str, str] | None:
+    """(limiter, key) for a rate-limited request, else None."""
+    path, method, ip = request.path, request.method, request.remote_addr or "?"
+    if path == "/auth/login" and method == "POST":
+        return "LOGIN", ip
+    if path.startswith("/open311/v2/requests") and method == "POST":
+        return "OPEN311", ip
+    if path == "/osmand":
+        dev = request.args.get("id") or request.args.get("deviceid") or request.args.get("device_id") or ip
+        return "OSMAND", dev[:64]
+    if path == "/api/v1/devices/events" and method == "POST":
+        key = request.headers.get("X-API-Key") or request.headers.get("Authorization") or ip
+        return "WEBHOOK", str(hash(key))
+    return None
+
+
+def _demo_local(services) -> bool:
+    st = services.settings
+    return st.demo and not st.production and request.remote_addr in LOCAL_ADDRS
+
+
+def _csrf_problem(services) -> str | None:
+    """Why this request fails the CSRF check, or None."""
+    if request.method in SAFE_METHODS or request.path.startswith("/socket.io"):
+        return None
+    if request.headers.get("Authorization") or request.headers.get("X-API-Key"):
+        return None
+    origin = request.headers.get("Origin")
+    if origin is not None and (origin == "null" or urlparse(origin).netloc != request.host):
+        return "cross-origin request refused"
+    if "_user_id" not in session or request.path in CSRF_EXEMPT or _demo_local(services):
+        return None
+    token, cookie = request.headers.get(CSRF_HEADER, ""), request.cookies.get(CSRF_COOKIE, "")
+    if not token or not cookie or not hmac.compare_digest(token, cookie):
+        return "missing or wrong X-CSRF-Token header"
+    return None
+
+
+def register(app: Flask, services) -> None:
+    limiters = _limiters(services.settings)
+    app.extensions["gc_rate_limiters"] = limiters
+    idle_s = float(conf(services.settings, "GC_SESSION_IDLE_MIN")) * 60
+    display_age = int(float(conf(services.settings, "GC_DISPLAY_COOKIE_DAYS")) * 86400)
+
+    @app.before_request
+    def _harden():
+        rk = _rate_key()
+        if rk and not limiters[rk[0]].take(rk[1]):
+            r = jsonify({"error": {"status": 429, "message": "too many requests; slow down", "field": None}})
+            r.status_code = 429
+            r.headers["Retry-After"] = str(limiters[rk[0]].retry_after(rk[1]))
+            return r
+        token = request.args.get("display_token")
+        if token and request.method == "GET":
+            return _display_sign_in(token)
+        if "_user_id" in session:
+            seen = session.get("gc_seen", 0)
+            if seen and time.time() - seen > idle_s:
+                logout_user()
+                session.clear()
+                g.gc_session_expired = True
+        problem = _csrf_problem(services)
+        if problem:
+            r = jsonify({"error": {"status": 403, "message": problem, "field": CSRF_HEADER}})
+            r.status_code = 403
+            return r
+        return None
+
+    def _display_sign_in(token: str):
+        with services.db.write() as s:
+            row = check_api_key(s, token)
+            ok = row is not None and row.role == Role.DISPLAY
+        if not ok:
+            r = jsonify({"error": {"status": 401, "message": "invalid or revoked display token",
+                                   "field": "display_token"}})
+            r.status_code = 401
+            return r
+        rest = {k: v for k, v in request.args.items() if k != "display_token"}
+        resp = redirect(request.path + ("?" + urlencode(rest) if rest else ""), code=302)
+        resp.set_cookie(DISPLAY_COOKIE, token, max_age=display_age, httponly=True, samesite="Lax",
+                        secure=request.is_secure)
+        return resp
+
+    @app.after_request
+    def _headers(resp):
+        h = resp.headers
+        h.setdefault("Content-Security-Policy", csp(app))
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("Referrer-Policy", "same-origin")
+        h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        h.setdefault("Permissions-Policy", "camera=(self), microphone=(self), geolocation=(self)")
+        if request.is_secure:
+            h.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.path.startswith(("/api/", "/auth/")):
+            h.setdefault("Cache-Control", "no-store")
+        if not request.cookies.get(CSRF_COOKIE):
+            resp.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), samesite="Strict", secure=request.is_secure)
+        if "_user_id" in session:
+            now = int(time.time())
+            if now - session.get("gc_seen", 0) > 30:
+                session["gc_seen"] = now
+        return resp
+
+
+def security_summary(services) -> dict[str, Any]:
+    """The effective hardening settings (for docs and tests)."""
+    return {name: conf(services.settings, name) for name in DEFAULTS}

@@ -1,0 +1,92 @@
+"""Accounts: the first admin, users bound to the street or a community, passwords (scrypt)."""
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..models import Community, Role, User, Worker
+
+log = logging.getLogger(__name__)
+ROLES = [r.value for r in Role]
+MIN_PASSWORD = 10
+
+
+def hash_password(password: str) -> str:
+    """scrypt (werkzeug's default method)."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def check_password_strength(password: str) -> str | None:
+    """Why ``password`` is too weak, or None."""
+    if len(password) < MIN_PASSWORD:
+        return f"at least {MIN_PASSWORD} characters"
+    if password.isdigit() or len(set(password)) < 4:
+        return "too simple"
+    return None
+
+
+def ensure_admin(session: Session, username: str = "admin") -> str | None:
+    """On a database without any admin, create one with a one-time password and return it (else None)."""
+    if session.scalar(select(func.count()).select_from(User).where(User.role == Role.ADMIN)):
+        return None
+    password = secrets.token_urlsafe(12)
+    name = username
+    while session.scalar(select(User.id).where(User.username == name)) is not None:
+        name = f"{username}{secrets.randbelow(1000)}"
+    session.add(User(username=name, display_name="管理员", role=Role.ADMIN, password_hash=hash_password(password),
+                     must_change_password=True))
+    session.flush()
+    return f"{name} {password}"
+
+
+def user_public(u: User) -> dict[str, Any]:
+    return {"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
+            "community_id": u.community_id, "worker_id": u.worker_id, "active": u.active,
+            "must_change_password": u.must_change_password}
+
+
+def validate(session: Session, body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    """The accepted fields of a user body; raises ValueError(field, message)."""
+    out: dict[str, Any] = {}
+    if "username" in body or not partial:
+        name = body.get("username")
+        if not isinstance(name, str) or not name.strip() or len(name) > 64:
+            raise ValueError("username", "a name of 1–64 characters is required")
+        out["username"] = name.strip()
+    if "role" in body or not partial:
+        if body.get("role") not in ROLES:
+            raise ValueError("role", f"role must be one of {', '.join(ROLES)}")
+        out["role"] = body["role"]
+    if "display_name" in body:
+        if not isinstance(body["display_name"], str) or len(body["display_name"]) > 64:
+            raise ValueError("display_name", "at most 64 characters")
+        out["display_name"] = body["display_name"]
+    for key, model in (("community_id", Community), ("worker_id", Worker)):
+        if key in body:
+            v = body[key]
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or session.get(model, v) is None):
+                raise ValueError(key, f"no such {key[:-3]}")
+            out[key] = v
+    if "active" in body:
+        if not isinstance(body["active"], bool):
+            raise ValueError("active", "true or false")
+        out["active"] = body["active"]
+    return out
+
+
+def change_password(session: Session, user_id: int, old: str, new: str) -> None:
+    """Replace a password after checking the old one; raises ValueError(field, message)."""
+    u = session.get(User, user_id)
+    if u is None or not u.password_hash or not check_password_hash(u.password_hash, old):
+        raise ValueError("old_password", "the current password is wrong")
+    why = check_password_strength(new)
+    if why:
+        raise ValueError("new_password", why)
+    if new == old:
+        raise ValueError("new_password", "choose a new password")
+    u.password_hash, u.must_change_password = hash_password(new), False
