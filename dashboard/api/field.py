@@ -100,11 +100,13 @@ def register(app, services) -> None:
         if header_key and body.idempotency_key and header_key != body.idempotency_key:
             raise ApiError(422, "Idempotency-Key header and body idempotency_key differ", "idempotency_key")
         key = header_key or body.idempotency_key
-        if key is not None and not (8 <= len(key) <= 128):
-            raise ApiError(422, "idempotency key must be 8–128 characters", "Idempotency-Key")
+        if key is not None and not (8 <= len(key) <= 100):
+            raise ApiError(422, "idempotency key must be 8–100 characters", "Idempotency-Key")
         if body.onsite is False and body.after_photos:
             raise ApiError(422, "after_photos only with onsite=true", "after_photos")
         wid = acting_worker(p, body.worker_id)
+        if key is not None:  # keys are per reporter: someone else's key never returns their case
+            key = f"w{wid}:{key}" if wid is not None else f"{p.via}:{p.name}"[:26] + f":{key}"
         report = CaseReport(category_code=body.category_code, description=body.description, lat=body.lat,
                             lon=body.lon, crs=body.crs, address=body.address, source="app", onsite=body.onsite,
                             reporter_worker_id=wid, idempotency_key=key, note=body.note)
@@ -240,7 +242,7 @@ def register(app, services) -> None:
     case_ref = api.schema("CaseOut", CASE_OUT)
     api.add("/api/v1/cases", "post", summary="Report a case (就地处置 or 上报)", tags=["cases"], roles=REPORTERS,
             body=CaseIn, params=[{"name": "Idempotency-Key", "in": "header", "required": False,
-                                  "schema": {"type": "string", "minLength": 8, "maxLength": 128}}],
+                                  "schema": {"type": "string", "minLength": 8, "maxLength": 100}}],
             responses={201: ("created", case_ref), 200: ("the case an earlier request with this key made", case_ref)})
     api.add("/api/v1/cases", "get", summary="List cases", tags=["cases"], roles=READERS, params=[
         query("state", description="comma-separated states"), query("grid", description="grid code or id"),

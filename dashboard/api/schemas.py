@@ -33,7 +33,7 @@ class CaseIn(Strict):
                               description="tokens from POST /api/v1/photos (stage 'before')")
     after_photos: list[str] = Field(default_factory=list, max_length=9,
                                     description="tokens from POST /api/v1/photos (stage 'after', onsite handling)")
-    idempotency_key: str | None = Field(default=None, min_length=8, max_length=128,
+    idempotency_key: str | None = Field(default=None, min_length=8, max_length=100,
                                         description="or the Idempotency-Key header; a repeat returns the same case")
     worker_id: int | None = Field(default=None, description="reporter (only for operator/integration callers)")
 

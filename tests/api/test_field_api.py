@@ -370,3 +370,13 @@ def test_openapi_matches_the_server(field):
              .iter_rules()}
     for path in doc["paths"]:
         assert path in rules, path
+
+
+def test_idempotency_keys_are_per_reporter(field):
+    client, services, world, wkey = field
+    other = make_key(services, "worker", world["worker_ids"][1])
+    key = "shared-" + uuid.uuid4().hex
+    a = client.post("/api/v1/cases", json={"category_code": "0101"}, headers={**auth(wkey), "Idempotency-Key": key})
+    b = client.post("/api/v1/cases", json={"category_code": "0601"}, headers={**auth(other), "Idempotency-Key": key})
+    assert (a.status_code, b.status_code) == (201, 201) and a.get_json()["id"] != b.get_json()["id"]
+    assert b.get_json()["category_code"] == "0601"
