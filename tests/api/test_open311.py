@@ -89,7 +89,7 @@ def test_post_request_becomes_a_case_in_triage(o311):
     assert rx.tag == "service_requests" and rx.find("request/service_request_id").text == rid
     assert rx.find("request/zipcode").text is None  # empty element ⇔ JSON null
     # the case is visible through the field API too, masked
-    case = client.get(f"/api/v1/cases?state=reported", headers={"X-API-Key": key}).get_json()["items"][0]
+    case = client.get("/api/v1/cases?state=reported", headers={"X-API-Key": key}).get_json()["items"][0]
     assert case["source"] == "open311" and case["reporter_phone"] == "138****5678"
 
 
