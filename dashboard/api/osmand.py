@@ -85,10 +85,17 @@ def register(app, services) -> None:
     def osmand():
         return handle(batcher)
 
-    registry(app).add("/osmand", "post", summary="OsmAnd / Traccar Client positions", tags=["positions"],
-                      security=False, description=(
-                          "Query string (GET/POST), form body, JSON object (Traccar Client 9.x) or JSON array. "
-                          "200 with an empty body after commit; unknown device 400 (query/form) or 404 (JSON). "
-                          "Also served on the dedicated port (run.py --osmand, default 5055), any path."),
-                      responses={200: "stored (empty body)", 400: "bad or unknown (query/form)",
-                                 404: "unknown device (JSON)"})
+    api = registry(app)
+    params = [{"name": n, "in": "query", "required": n == "id", "description": d, "schema": {"type": "string"}}
+              for n, d in (("id", "device id (or deviceid)"), ("lat", "WGS-84"), ("lon", "WGS-84"),
+                           ("timestamp", "Unix s or ms, ISO 8601 with zone, or yyyy-MM-dd HH:mm:ss Asia/Shanghai"),
+                           ("speed", "knots"), ("bearing", "degrees"), ("accuracy", "m"), ("batt", "percent"),
+                           ("alarm", "e.g. sos"))]
+    api.add("/osmand", "get", summary="OsmAnd / Traccar Client positions (query string)", tags=["positions"],
+            security=False, params=params, responses={200: "stored (empty body)", 400: "bad or unknown device"})
+    api.add("/osmand", "post", summary="OsmAnd / Traccar Client positions", tags=["positions"],
+            security=False, description=(
+                "Query string (GET/POST), form body, JSON object (Traccar Client 9.x) or JSON array. "
+                "200 with an empty body after commit; unknown device 400 (query/form) or 404 (JSON). "
+                "Also served on the dedicated port (run.py --osmand, default 5055), any path."),
+            responses={200: "stored (empty body)", 400: "bad or unknown (query/form)", 404: "unknown device (JSON)"})
