@@ -14,7 +14,7 @@ from typing import Any
 from flask import request
 from flask_socketio import SocketIO, join_room, leave_room, rooms
 
-from .api.auth import resolve_principal
+from .api.auth import guard_jurisdiction, resolve_principal
 from .api.errors import ApiError
 from .models import Role, Worker
 from .services import calls
@@ -82,6 +82,11 @@ def register_call_handlers(socketio: SocketIO, services) -> None:
         wid = _int(data, "worker_id")
         if wid is None:
             return fail("worker_id must be an integer")
+        if p.community_id is not None:  # jurisdiction: a community's operator calls only its own workers
+            try:
+                guard_jurisdiction(services, p, {"worker_id": wid})
+            except ApiError:
+                return fail(f"unknown worker {wid}")
         try:
             with services.db.write() as s:
                 c = calls.start_call(s, operator=p.name, worker_id=wid, caller_sid=request.sid,

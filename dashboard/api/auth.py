@@ -133,11 +133,44 @@ def require(*roles: str, services) -> Callable:
                 raise ApiError(403, "change your one-time password first (POST /auth/password)")
             if roles and p.role not in roles and p.role != Role.ADMIN:
                 raise ApiError(403, f"role {p.role} may not do this; needs {', '.join(roles)}")
+            if p.community_id is not None:
+                guard_jurisdiction(services, p, kwargs)
             return fn(*args, **kwargs)
 
         return wrapper
 
     return deco
+
+
+def _path_object_community(session, name: str, value: int) -> tuple[bool, int | None]:
+    """(exists, community id) of the record a URL parameter names; (False, None) for unknown names."""
+    from ..models import Alert, Case, Grid, Worker
+
+    if name == "case_id":
+        row = session.execute(select(Case.community_id).where(Case.id == value)).first()
+    elif name == "alert_id":
+        row = session.execute(select(Alert.community_id).where(Alert.id == value)).first()
+    elif name == "grid_id":
+        row = session.execute(select(Grid.community_id).where(Grid.id == value)).first()
+    elif name == "worker_id":
+        row = session.execute(select(Grid.community_id).select_from(Worker).outerjoin(
+            Grid, Grid.id == Worker.grid_id).where(Worker.id == value)).first()
+    else:
+        return False, None
+    return (row is not None), (row[0] if row is not None else None)
+
+
+def guard_jurisdiction(services, p: Principal, kwargs: dict) -> None:
+    """A community-bound caller naming another community's case, alert, grid or worker gets a 404."""
+    named = {k: v for k, v in kwargs.items() if k in ("case_id", "alert_id", "grid_id", "worker_id")
+             and isinstance(v, int)}
+    if not named:
+        return
+    with services.db.read() as s:
+        for k, v in named.items():
+            exists, comm = _path_object_community(s, k, v)
+            if exists and not in_scope(p, comm):
+                raise ApiError(404, f"no such {k[:-3]} {v}")
 
 
 def sign_in(services, username: str, password: str) -> User | None:
