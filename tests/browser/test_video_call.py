@@ -46,16 +46,16 @@ def decoded_frames(page) -> int:
         return v && v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : -1; }""")
 
 
-def test_call_connects_plays_both_ways_hangs_up_and_records_decline(live_server, media_browser):
+def test_call_connects_plays_both_ways_hangs_up_and_records_decline_and_missed(live_server, media_browser):
     srv = live_server("--no-sim")
     case = make_case(srv.url)
     console = media_browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     worker = media_browser.new_context(viewport={"width": 420, "height": 860}).new_page()
     worker.goto(f"{srv.url}/call?worker_id={WORKER_ID}")
-    worker.wait_for_function("window.GCCall && GCCall.joined()", timeout=20000)
+    worker.wait_for_function("() => !!(window.GCCall && GCCall.joined())", timeout=20000)
     console.goto(f"{srv.url}/call")
     console.wait_for_selector("#call-page-start")
-    console.wait_for_function("window.GCLive && GCLive.socket() && GCLive.socket().connected", timeout=20000)
+    console.wait_for_function("() => !!(window.GCLive && GCLive.socket() && GCLive.socket().connected)", timeout=20000)
 
     # 1. ring → answer → both sides connected, remote video decoding on both ends
     console.select_option("#call-page-worker-select", str(WORKER_ID))
@@ -93,33 +93,22 @@ def test_call_connects_plays_both_ways_hangs_up_and_records_decline(live_server,
     wait_state(worker, "declined")
     wait_state(console, "declined", 10000)
 
+    # 4. an unanswered call: the caller gives up (what the 30 s ring timeout does) → missed, ringing stops
+    console.wait_for_timeout(300)
+    console.evaluate(f"() => GCCall.call({WORKER_ID}, {case['id']})")
+    wait_state(worker, "ringing")
+    console.evaluate("() => GCLive.socket().emit('call_hangup', {call_id: GCCall.callId(), reason: 'missed'})")
+    wait_state(worker, "missed", 10000)
+
     calls = requests.get(f"{srv.url}/api/v1/calls", params={"case_id": case["id"]}).json()["calls"]
-    assert [c["state"] for c in calls] == ["declined", "ended"]
-    declined, ended = calls
+    assert [c["state"] for c in calls] == ["missed", "declined", "ended"]
+    _, declined, ended = calls
     assert ended["duration_s"] >= 1 and ended["answered_at"] and ended["ended_by"] == "operator"
     assert declined["answered_at"] is None and declined["ended_by"] == "worker"
     assert ended["worker_name"].endswith("*") or "*" in ended["worker_name"]
     timeline = requests.get(f"{srv.url}/api/v1/cases/{case['id']}").json()["timeline"]
     notes = [e["note"] for e in timeline if e["action"] == "video_call"]
-    assert len(notes) == 2 and "拒绝" in notes[1] and "视频通话" in notes[0]
-
-
-def test_unanswered_call_is_recorded_missed_and_stops_ringing(live_server, media_browser):
-    srv = live_server("--no-sim")
-    case = make_case(srv.url)
-    console = media_browser.new_context().new_page()
-    worker = media_browser.new_context().new_page()
-    worker.goto(f"{srv.url}/call?worker_id={WORKER_ID}")
-    worker.wait_for_function("window.GCCall && GCCall.joined()", timeout=20000)
-    console.goto(f"{srv.url}/call")
-    console.wait_for_function("window.GCLive && GCLive.socket() && GCLive.socket().connected", timeout=20000)
-    console.evaluate(f"() => GCCall.call({WORKER_ID}, {case['id']})")
-    wait_state(worker, "ringing")
-    # the caller gives up (what the 30 s ring timeout does)
-    console.evaluate("""() => GCLive.socket().emit('call_hangup', {call_id: GCCall.callId(), reason: 'missed'})""")
-    wait_state(worker, "missed", 10000)
-    calls = requests.get(f"{srv.url}/api/v1/calls", params={"case_id": case["id"]}).json()["calls"]
-    assert calls[0]["state"] == "missed"
+    assert len(notes) == 3 and "拒绝" in notes[1] and "无人接听" in notes[2] and "视频通话" in notes[0]
 
 
 def add_user(db_url: str, username: str, password: str, role: str, worker_id: int | None = None) -> None:
@@ -149,13 +138,13 @@ def test_without_demo_a_worker_who_signs_in_on_the_page_receives_the_call(live_s
     signed = worker.evaluate("""() => fetch('/auth/login', {method: 'POST', headers: {'Content-Type': 'application/json'},
         body: JSON.stringify({username: 'w0001', password: 'pw-worker-1'})}).then(r => r.status)""")
     assert signed == 200
-    worker.wait_for_function("window.GCCall && GCCall.joined()", timeout=20000)
+    worker.wait_for_function("() => !!(window.GCCall && GCCall.joined())", timeout=20000)
 
     assert console_ctx.request.post(f"{srv.url}/auth/login", data={"username": "disp1",
                                                                    "password": "pw-disp-1"}).ok
     console = console_ctx.new_page()
     console.goto(f"{srv.url}/call")
-    console.wait_for_function("window.GCLive && GCLive.socket() && GCLive.socket().connected", timeout=20000)
+    console.wait_for_function("() => !!(window.GCLive && GCLive.socket() && GCLive.socket().connected)", timeout=20000)
     console.evaluate(f"() => GCCall.call({WORKER_ID}, null, null, 'W0001')")
     wait_state(worker, "ringing")
     worker.click(".gc-call-action.answer")
