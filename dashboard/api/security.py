@@ -55,7 +55,7 @@ def csp(server: Flask) -> str:
     if "gc_csp" in server.extensions:
         return server.extensions["gc_csp"]
     fn = server.extensions.get("gc_csp_hashes_fn")
-    hashes = " ".join(f"'{h}'" for h in (fn() if fn else []))
+    hashes = " ".join(f"'{h.strip(chr(39))}'" for h in (fn() if fn else []))  # Dash's hashes come quoted
     policy = "; ".join([
         "default-src 'self'", f"script-src 'self' {hashes}".strip(), "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:", "font-src 'self' data:", "connect-src 'self'", "worker-src 'self' blob:",
