@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from .. import events
 from ..geo.coords import to_wgs84
 from ..geo.locate import GridLocator
-from ..masking import mask_name, mask_phone
+from ..masking import mask_name, mask_phone, mask_text
 from ..models import Case, CaseLog, CaseState, Category, Dispatch, DutyState, Grid, Worker
 from ..timeutil import iso, local, utcnow
 from ..workcal import WorkCalendar
@@ -82,7 +82,9 @@ def case_public(c: Case, *, grid: Grid | None = None, worker_names: dict[int, st
         "id": c.id, "code": c.code, "category_code": c.category_code,
         "category": c.category.name if c.category else None,
         "major": c.category.major_name if c.category else None, "priority": c.priority,
-        "description": c.description, "address": c.address, "lat": c.lat, "lon": c.lon,
+        "description": mask_text(c.description, [c.reporter_name, names.get(c.reporter_worker_id),
+                                                 names.get(c.assigned_worker_id)]),
+        "address": c.address, "lat": c.lat, "lon": c.lon,
         "grid_id": c.grid_id, "grid_code": grid.code if grid else None, "grid_name": grid.name if grid else None,
         "community_id": c.community_id, "outside": c.outside, "source": c.source, "state": c.state,
         "level": c.level, "handled_onsite": c.handled_onsite,
@@ -98,7 +100,8 @@ def case_public(c: Case, *, grid: Grid | None = None, worker_names: dict[int, st
         people = set(names.values()) | ({c.reporter_name} if c.reporter_name else set())
         out["timeline"] = [
             {"at": iso(e.at), "action": e.action, "from": e.from_state, "to": e.to_state,
-             "actor": mask_name(e.actor) if e.actor in people else e.actor, "note": e.note} for e in c.timeline
+             "actor": mask_name(e.actor) if e.actor in people else e.actor, "note": mask_text(e.note, people)}
+            for e in c.timeline
         ]
     return out
 
