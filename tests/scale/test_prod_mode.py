@@ -52,7 +52,7 @@ def test_prod_serves_with_three_workers_and_one_simulator(deployment, prod_serve
     url, proc, log = prod_server
     key = deployment.api_key()
     assert requests.get(url + "/wall", timeout=20).status_code == 200
-    walls = [WallClient(url).start() for _ in range(6)]  # spread over the workers by the kernel
+    walls = [WallClient(url, api_key=key).start() for _ in range(6)]  # spread over the workers by the kernel
     try:
         ids = []
         for i in range(6):  # each report is handled by whichever worker accepts it

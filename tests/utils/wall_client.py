@@ -20,9 +20,11 @@ class WallClient:
 
     def __init__(self, base_url: str, *, on_batch: Callable[[list[dict], float], None] | None = None,
                  on_event: Callable[[dict, float, bool], None] | None = None, keep_events: bool = True,
-                 session: requests.Session | None = None) -> None:
+                 api_key: str | None = None, session: requests.Session | None = None) -> None:
         self.base = base_url.rstrip("/")
         self.http = session or requests.Session()
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}  # a display key in production
+        self.http.headers.update(self.headers)
         self.sio = socketio.Client(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=5)
         self.lock = threading.Lock()
         self.last_seq = 0
@@ -49,7 +51,7 @@ class WallClient:
         return self
 
     def connect(self, timeout: float = 15) -> None:
-        self.sio.connect(self.base, transports=["websocket"], wait_timeout=timeout)
+        self.sio.connect(self.base, transports=["websocket"], wait_timeout=timeout, headers=self.headers)
 
     def _on_connect(self) -> None:
         if self._connected_once:
@@ -125,11 +127,13 @@ class WallClient:
             pass
 
 
-def all_seqs(base_url: str, after: int, upto: int) -> list[int]:
+def all_seqs(base_url: str, after: int, upto: int, api_key: str | None = None) -> list[int]:
     """Every committed seq in (after, upto] according to the server's event log."""
     out: list[int] = []
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     while True:
-        body = requests.get(base_url + "/api/v1/events", params={"after": after, "limit": 5000}, timeout=30).json()
+        body = requests.get(base_url + "/api/v1/events", params={"after": after, "limit": 5000}, timeout=30,
+                            headers=headers).json()
         seqs = [m["seq"] for m in body["events"] if m["seq"] <= upto]
         out += seqs
         if not body["events"] or body["events"][-1]["seq"] >= upto or not body.get("more"):
