@@ -83,6 +83,7 @@ def batch_client(args) -> tuple[int, list[float]]:
     """One client: ``n`` POST /api/v1/positions batches of ``size`` fixes for one device."""
     port, key, device, points, n, size, offset, *style = args
     array = bool(style and style[0] == "osmand-array")  # Traccar SDK uploadJson: a JSON array to /osmand
+    errors: list[str] = []
     lat_ms: list[float] = []
     accepted = 0
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -109,7 +110,11 @@ def batch_client(args) -> tuple[int, list[float]]:
         lat_ms.append((time.perf_counter() - t0) * 1000)
         if r.status == 200:
             accepted += size if array else json.loads(data)["accepted"]
+        elif not errors:
+            errors.append(f"{r.status} {data[:200]!r}")
     c.close()
+    if errors:
+        print("first refused request:", errors[0], file=sys.stderr)
     return accepted, lat_ms
 
 
@@ -141,7 +146,9 @@ def run(args) -> dict:
 
     tmp = Path(tempfile.mkdtemp(prefix="gc-bench-ingest-"))
     db_url = args.db or f"sqlite:///{tmp / 'bench.db'}"
-    settings = Settings.from_env({}, db_url=db_url, data_dir=tmp, simulate=False)
+    # the per-device/per-address rate limit (security.py, GC_RATE_OSMAND) is for real phones; the bench
+    # pushes thousands of fixes a minute from one address, so it is switched off here
+    settings = Settings.from_env({"GC_RATE_OSMAND": "off"}, db_url=db_url, data_dir=tmp, simulate=False)
     app, services = create_app(settings)
     migrate(services.db.engine)
     with services.db.write() as s:

@@ -74,12 +74,12 @@ def sign_in(page, code: str) -> None:
     page.fill("#m-demo-code", code)
     page.click("#m-demo-go")
     page.wait_for_selector("#m-main:not([hidden])")
-    page.wait_for_function("window.GCMobile && GCMobile.state() && GCMobile.state().signedIn")
+    page.wait_for_function("() => window.GCMobile && GCMobile.state() && GCMobile.state().signedIn")
 
 
 def fill_report(page, description: str, *, after: bool) -> None:
     page.click("#m-tab-report")
-    page.wait_for_function("GCMobile.state().loc && GCMobile.state().loc.src === 'gps'")
+    page.wait_for_function("() => GCMobile.state().loc && GCMobile.state().loc.src === 'gps'")
     page.select_option("#m-major", index=1)
     page.select_option("#m-minor", index=1)
     page.fill("#m-desc", description)
@@ -99,7 +99,7 @@ def test_report_onsite_and_escalate_then_task_live(browser, server, tmp_path):
         # 1. report with a photo and handle it on the spot
         fill_report(page, "浏览器测试：就地处置垃圾", after=True)
         page.click("#m-onsite")
-        page.wait_for_function("GCMobile.state().sent.length === 1", timeout=15000)
+        page.wait_for_function("() => GCMobile.state().sent.length === 1", timeout=15000)
         page.screenshot(path=str(tmp_path / "m-onsite.png"))
         onsite = [c for c in cases(server.url) if c["description"] == "浏览器测试：就地处置垃圾"]
         assert len(onsite) == 1 and onsite[0]["state"] == "closed" and onsite[0]["handled_onsite"] is True
@@ -109,7 +109,7 @@ def test_report_onsite_and_escalate_then_task_live(browser, server, tmp_path):
         # 2. report and escalate: visible through the API, in triage
         fill_report(page, "浏览器测试：上报占道经营", after=False)
         page.click("#m-escalate")
-        page.wait_for_function("GCMobile.state().sent.length === 2", timeout=15000)
+        page.wait_for_function("() => GCMobile.state().sent.length === 2", timeout=15000)
         esc = [c for c in cases(server.url, state="reported") if c["description"] == "浏览器测试：上报占道经营"]
         assert len(esc) == 1 and esc[0]["source"] == "app" and "*" in esc[0]["reporter"]  # masked
         assert esc[0]["grid_id"] == grid_id and len(esc[0]["photos"]) == 1
@@ -150,7 +150,7 @@ def test_offline_queue_and_lost_answer_never_duplicate(browser, server):
         ctx.set_offline(True)
         page.click("#m-escalate")
         wait_until(lambda: page.evaluate("GCMobile.queued()") == 1, 5, "queue of 1")
-        page.wait_for_function("document.getElementById('m-net').textContent.length > 0")
+        page.wait_for_function("() => document.getElementById('m-net').textContent.length > 0")
         assert page.evaluate("GCMobile.queued()") == 1
         ctx.set_offline(False)
         page.evaluate("GCMobile.flush()")
@@ -191,17 +191,17 @@ def test_patrol_sends_positions(browser, server):
         sign_in(page, "W0003")
         page.click("#m-tab-patrol")
         page.click("#m-patrol-toggle")
-        page.wait_for_function("GCMobile.state().patrolling === true")
+        page.wait_for_function("() => GCMobile.state().patrolling === true")
         ctx.set_geolocation({"latitude": lat + 0.0003, "longitude": lon + 0.0002, "accuracy": 5})
         page.wait_for_timeout(600)
         page.evaluate("GCMobile.sendFixes()")
-        page.wait_for_function("GCMobile.state().fixesSent >= 1", timeout=10000)
+        page.wait_for_function("() => GCMobile.state().fixesSent >= 1", timeout=10000)
         me = page.evaluate("GCMobile.state().me")
         snap = requests.get(f"{server.url}/api/v1/snapshot", timeout=10).json()
         row = next(w for w in snap["workers"] if w[0] == me)
         assert row[3] == "patrolling" and row[1] is not None and abs(row[1] - lat) < 0.001
         page.click("#m-patrol-toggle")
-        page.wait_for_function("GCMobile.state().patrolling === false")
+        page.wait_for_function("() => GCMobile.state().patrolling === false")
         assert "m-primary" in page.get_attribute("#m-patrol-toggle", "class")
         watch.assert_clean()
     finally:
