@@ -119,7 +119,9 @@ def layout(lang: str, query: dict, services):
                 html.Label([t("brief.replay.speed", lang), dcc.Dropdown(
                     id=Ids.SPEED, options=[{"label": f"{v}×", "value": v} for v in (1, 5, 15, 30, 60)], value=15,
                     clearable=False, searchable=False, className="gcb-speed")]),
-                html.Span(id=Ids.COUNTS, className="gcb-replay-counts"),
+                html.Span(id=Ids.COUNTS, className="gcb-replay-counts",
+                          **{"data-cases-label": t("brief.replay.cases", lang),
+                             "data-workers-label": t("brief.replay.workers", lang)}),
             ]),
             dcc.Slider(id=Ids.SLIDER, min=0, max=1439, step=1, value=0, updatemode="drag",
                        marks={m * 60: f"{m:02d}" for m in range(0, 24, 3)}, tooltip=None),

@@ -4,7 +4,7 @@
   "use strict";
   var TRACE = {trails: 1, workers: 2, cases: 3};
   var COLORS = ["#d7263d", "#e0a43a", "#e8662f", "#1d5a8c", "#7c3aed", "#3aa76d", "#9aa7b5"];
-  var state = {timer: null, minute: 0, speed: 15, playing: false, lastClicks: 0, max: 1439, rev: 0};
+  var state = {timer: null, minute: 0, speed: 15, playing: false, lastClicks: 0, max: 1439, pending: null, retry: null};
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function hhmm(m) { return pad(Math.floor(m / 60)) + ":" + pad(m % 60); }
@@ -50,6 +50,26 @@
     return out;
   }
 
+  // MapLibre refuses new sources until its style has loaded: hold the newest frame and retry shortly
+  function mapReady(gd) {
+    var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+    return !!(sub && sub.map && sub.map.isStyleLoaded && sub.map.isStyleLoaded());
+  }
+  function restyleWhenReady() {
+    var gd = document.querySelector("#brief-replay-map .js-plotly-plot");
+    var f = state.pending;
+    if (!f || !gd || !window.Plotly) { return; }
+    if (!mapReady(gd)) {
+      if (!state.retry) { state.retry = setTimeout(function () { state.retry = null; restyleWhenReady(); }, 150); }
+      return;
+    }
+    state.pending = null;
+    window.Plotly.restyle(gd, {
+      lat: [f.trails.lat, f.workers.lat, f.cases.lat], lon: [f.trails.lon, f.workers.lon, f.cases.lon],
+      text: [[], f.workers.text, f.cases.text], "marker.color": ["#38bdf8", "#0b3d6b", f.cases.color]
+    }, [TRACE.trails, TRACE.workers, TRACE.cases]);
+  }
+
   function draw(v, data, lang) {
     var nu = window.dash_clientside.no_update;
     if (!data || !document.getElementById("brief-root")) { return [nu, nu]; }
@@ -57,15 +77,11 @@
     state.minute = v;
     var f = frame(data, v);
     // restyle the three live layers in place (the grid outlines stay): no figure round trip through Dash
-    var gd = document.querySelector("#brief-replay-map .js-plotly-plot");
-    if (gd && gd.data && window.Plotly) {
-      window.Plotly.restyle(gd, {
-        lat: [f.trails.lat, f.workers.lat, f.cases.lat], lon: [f.trails.lon, f.workers.lon, f.cases.lon],
-        text: [[], f.workers.text, f.cases.text], "marker.color": ["#38bdf8", "#0b3d6b", f.cases.color]
-      }, [TRACE.trails, TRACE.workers, TRACE.cases]);
-    }
-    var en = (lang || "").indexOf("en") === 0;
-    var counts = (en ? "Cases " : "事件 ") + f.cases.lat.length + " · " + (en ? "Workers " : "网格员 ") + f.workers.lat.length;
+    state.pending = f;
+    restyleWhenReady();
+    var lab = document.getElementById("brief-replay-counts");  // texts come from the i18n catalogue via the layout
+    var counts = (lab ? lab.getAttribute("data-cases-label") : "") + " " + f.cases.lat.length + " · " +
+                 (lab ? lab.getAttribute("data-workers-label") : "") + " " + f.workers.lat.length;
     var root = document.getElementById("brief-replay-map");
     if (root) { root.setAttribute("data-minute", v); root.setAttribute("data-cases", f.cases.lat.length);
                 root.setAttribute("data-workers", f.workers.lat.length); }
