@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import numpy as np
+
 from .timeutil import SHANGHAI, UTC, as_utc
 
 DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "data" / "calendar" / "cn_workdays.csv"
@@ -107,3 +109,30 @@ class WorkCalendar:
             d -= timedelta(days=1)
             cur = min(cur, datetime.combine(d + timedelta(days=1), time(0), tzinfo=SHANGHAI))
         raise ValueError("time span too long for the working calendar")
+
+    def working_hours_between_many(self, starts, ends) -> "np.ndarray":
+        """Vectorised ``working_hours_between`` for arrays of aware datetimes (NaT/None → NaN)."""
+        import pandas as pd
+
+        a = pd.to_datetime(pd.Series(starts), utc=True).dt.tz_convert(SHANGHAI).dt.tz_localize(None)
+        b = pd.to_datetime(pd.Series(ends), utc=True).dt.tz_convert(SHANGHAI).dt.tz_localize(None)
+        ok = (a.notna() & b.notna()).to_numpy()
+        out = np.full(len(a), np.nan)
+        if not ok.any():
+            return out
+        a, b = a[ok], b[ok]
+        first, last = min(a.min(), b.min()).normalize(), max(a.max(), b.max()).normalize()
+        days = pd.date_range(first, last, freq="D")
+        work = np.array([self.is_workday(d.date()) for d in days], dtype=float)
+        blocks = [((x.hour * 60 + x.minute) / 60.0, (y.hour * 60 + y.minute) / 60.0) for x, y in self.blocks]
+        per_day = sum(y - x for x, y in blocks)
+        cum = np.concatenate([[0.0], np.cumsum(work * per_day)])  # working hours before each day
+
+        def clock(t: "pd.Series") -> np.ndarray:
+            idx = ((t.dt.normalize() - first) // pd.Timedelta(days=1)).to_numpy(dtype=np.int64)
+            tod = ((t - t.dt.normalize()) / pd.Timedelta(hours=1)).to_numpy(dtype=float)
+            within = sum(np.clip(tod - x, 0.0, y - x) for x, y in blocks)
+            return cum[idx] + work[idx] * within
+
+        out[ok] = np.maximum(clock(b) - clock(a), 0.0)
+        return out

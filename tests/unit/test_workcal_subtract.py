@@ -33,3 +33,13 @@ def test_round_trip(minutes, hours):
     assert abs(CAL.working_hours_between(start, end) - hours) < 1e-6
     # the latest such start: moving it one minute later leaves less than ``hours``
     assert CAL.working_hours_between(start + timedelta(minutes=1), end) < hours
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 364 * 24 * 60), st.integers(0, 20 * 24 * 60)), min_size=1, max_size=30))
+def test_vectorised_between_matches_the_loop(spans):
+    starts = [BASE + timedelta(minutes=a) for a, _ in spans]
+    ends = [s + timedelta(minutes=d) for s, (_, d) in zip(starts, spans)]
+    got = CAL.working_hours_between_many(starts + [None], ends + [ends[0]])
+    want = [CAL.working_hours_between(a, b) for a, b in zip(starts, ends)]
+    assert all(abs(g - w) < 1e-6 for g, w in zip(got[:-1], want)) and got[-1] != got[-1]
