@@ -27,8 +27,13 @@ def register(app, services) -> None:
 
     @app.post("/auth/login")
     def login():
-        body = request.get_json(silent=True) or request.form
-        username, password = (body.get("username") or "").strip(), body.get("password") or ""
+        body = request.get_json(silent=True)
+        body = body if isinstance(body, dict) else request.form
+        username, password = body.get("username") or "", body.get("password") or ""
+        for name, value in (("username", username), ("password", password)):
+            if not isinstance(value, str):
+                raise ApiError(422, f"{name} must be a string", name)
+        username = username.strip()
         if not username:
             raise ApiError(422, "username is required", "username")
         if not password:
