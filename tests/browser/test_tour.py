@@ -38,7 +38,7 @@ def five_stop_tour(url: str) -> dict:
 
 def at_stop(page, i: int, n: int = 5) -> None:
     page.wait_for_function(f"() => (document.getElementById('patrol-stop-title').textContent || '')"
-                           f".includes('第 {i}/{n} 站')", timeout=15000)
+                           f".includes('第 {i}/{n} 站')", timeout=30000)
 
 
 def test_tour_runs_to_the_end_logs_each_stop_opens_a_case_and_pauses_on_alert(live_server, page):
@@ -58,7 +58,7 @@ def test_tour_runs_to_the_end_logs_each_stop_opens_a_case_and_pauses_on_alert(li
     page.on("request", lambda r: outside.append(r.url) if urlparse(r.url).hostname not in ("127.0.0.1", None)
             and not r.url.startswith("data:") else None)
     page.goto(f"{srv.url}/patrol")
-    page.wait_for_selector(f'#patrol-tour-select option[value="{tour["id"]}"]', state="attached", timeout=20000)
+    page.wait_for_selector(f'#patrol-tour-select option[value="{tour["id"]}"]', state="attached", timeout=60000)
     page.select_option("#patrol-tour-select", str(tour["id"]))
     page.click("#patrol-start")
 
