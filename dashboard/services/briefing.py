@@ -30,15 +30,16 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import String, func, select, type_coerce, union_all
+from sqlalchemy import String, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from ..masking import mask_name
-from ..models import (Alert, Case, CaseState, Category, Community, Grid, Patrol, PatrolStopLog, Position,
-                      Street, Worker)
+from ..models import (Alert, Case, CaseState, Category, Community, Grid, Patrol, PatrolStopLog, Street,
+                      Worker)
 from ..timeutil import SHANGHAI, iso, local_day_bounds, utcnow
 from ..workcal import WorkCalendar
 from .indicators import case_measures, compute_indicators
+from .position_day import day_rollup
 
 KPI_KEYS = ["reported", "onsite", "escalated", "closed", "overdue", "closure_rate", "on_time_rate",
             "onsite_rate", "avg_handling_hours", "avg_handling_work_hours"]
@@ -247,9 +248,8 @@ def _json_list(v: Any) -> list[int]:
 def _activity_and_coverage(session: Session, day: date, start: datetime, end: datetime, grids: pd.DataFrame,
                            rep: pd.DataFrame, community_id: int | None) -> tuple[dict, dict]:
     grid_ids = set(grids["id"].tolist())
-    pq = select(Position.worker_id, Position.grid_id, func.count()).where(
-        Position.fix_time >= start, Position.fix_time < end).group_by(Position.worker_id, Position.grid_id)
-    fixes = pd.DataFrame(session.execute(pq).all(), columns=["worker_id", "grid_id", "n"])
+    # the day's fixes per (worker, grid) from the rollup kept at ingest, not a GROUP BY over the fixes
+    fixes = pd.DataFrame(day_rollup(session, day), columns=["worker_id", "grid_id", "n"])
     wq = select(Worker.id, Worker.name, Worker.grid_id).where(Worker.active.is_(True))
     workers = pd.DataFrame(session.execute(wq).all(), columns=["id", "name", "grid_id"])
     if community_id is not None:

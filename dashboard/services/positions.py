@@ -19,7 +19,7 @@ from ..geo.coords import to_wgs84
 from ..geo.locate import GridLocator
 from ..models import Grid, Position, Worker
 from ..timeutil import as_utc, iso, utcnow
-from . import alerts
+from . import alerts, position_day
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ def ingest_fixes(session: Session, fixes: list[Fix], *, locator: GridLocator | N
         inserted = session.execute(stmt, values).all()
         res.accepted = len(inserted)
         res.duplicates = len(values) - len(inserted)
+        position_day.record(session, inserted)  # the briefing's per-day worker x grid rollup
         _move_markers(session, inserted, {(v["worker_id"], v["fix_time"]): v for v in values}, res)
         if res.moved:  # a dispatched worker near the case has arrived
             from .dispatch import detect_arrivals

@@ -13,6 +13,7 @@ from dash import html
 from dashboard.i18n import t, texts_for
 from dashboard.services.wall_stats import grid_ids, recent_events, wall_stats
 
+from ..governance_panel import governance_panel
 from . import panels
 from .ids import Wall
 from .map import BASE_ZOOM, TRACES, build_map
@@ -89,6 +90,7 @@ def layout(lang: str, query: dict, services):
             panels.alert_panel(lang),
             panels.chart_panel("wall.panel.hourly", Wall.HOURLY,
                                panels.hourly_figure(stats, lang, 428, 196), lang, "wall-panel-hourly"),
+            governance_panel(lang, services, width=428, height=206),  # 网格+五治 (issue 10)
             panels.ticker_panel(lang),
         ]),
     ])
