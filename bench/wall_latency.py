@@ -124,61 +124,60 @@ def run(args) -> dict:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             walls, cold = [], []
-            for i in range(args.pages):
+            for i in range(args.pages):  # one after another: each page's own clock measures its cold load
                 ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
                 page = ctx.new_page()
                 page.add_init_script(OBSERVER)
-                page.goto(srv.url + "/wall?kiosk=1")
-                page.wait_for_function("() => window.GCWall && GCWall.firstFrameAt", timeout=60000)
+                page.goto(srv.url + "/wall?kiosk=1", wait_until="commit")
+                page.wait_for_function("() => window.GCWall && GCWall.firstFrameAt", timeout=300000)
                 cold.append(page.evaluate("() => GCWall.firstFrameAt"))
+                log.info("wall page %d: first live frame after %.0f ms", i + 1, cold[-1])
                 walls.append((ctx, page))
+            m_wall = Meter(*walls[0])
+            walls[0][1].wait_for_timeout(args.warmup * 1000)  # Playwright's sync API only delivers events while it waits
+            heap0 = heap_mb(*walls[0])
+            m_wall.reset()
+            # phase A: the push wall under district load; phase B: the polling page joins, same load
+            probes_a = probe(srv, grids, cat_code, args.duration / 2, args.every, walls[0][1])
+            walls[0][1].wait_for_timeout(5000)
+            wall_secs = args.duration / 2 + 5
+            wall_bytes = (m_wall.ws, m_wall.ws_frames, m_wall.http)
             ctx_p = browser.new_context(viewport={"width": 1920, "height": 1080})
             poll = ctx_p.new_page()
             poll.add_init_script(OBSERVER)
             poll.goto(srv.url + "/wall-poll")
-            poll.wait_for_selector("#wallpoll-map .js-plotly-plot", timeout=60000)
-            m_wall, m_poll = Meter(*walls[0]), Meter(ctx_p, poll)
-            time.sleep(args.warmup)
-            heap0 = heap_mb(*walls[0])
-            m_wall.reset(), m_poll.reset()
-            probes: list[tuple[str, float, int]] = []
-            t_end = time.time() + args.duration
-            i = 0
-            while time.time() < t_end:
-                token = f"B-{uuid.uuid4().hex[:8]}"
-                g = grids[i % len(grids)]
-                lon, lat = _inside(g["geometry"])
-                t0 = time.time() * 1000
-                r = requests.post(srv.url + "/api/v1/cases", json={"category_code": cat_code, "description": token,
-                                                                   "lat": lat, "lon": lon},
-                                  headers={"Idempotency-Key": uuid.uuid4().hex}, timeout=10)
-                r.raise_for_status()
-                probes.append((token, t0, r.json()["id"]))
-                i += 1
-                time.sleep(args.every)
-            time.sleep(5)  # let the last probes land
+            poll.wait_for_selector("#wallpoll-map .js-plotly-plot", timeout=180000)
+            m_poll = Meter(ctx_p, poll)
+            poll.wait_for_timeout(10000)
+            m_poll.reset()
+            probes_b = probe(srv, grids, cat_code, args.duration / 2, args.every, poll)
+            poll.wait_for_timeout(5000)
+            poll_secs = args.duration / 2 + 5
             wall_seen = walls[0][1].evaluate("() => window.__seen")
             wall_marks = walls[0][1].evaluate("() => GCWall.marks.filter(m => m[1] === 'map')")
             wall_map = {cid: at for cid, _, at in wall_marks}
             poll_seen, poll_map = poll.evaluate("() => window.__seen"), poll.evaluate("() => window.__mapSeen")
-            secs = args.duration + 5
             heap1 = heap_mb(*walls[0])
             lat = {"wall_ticker": [], "wall_map": [], "poll_ticker": [], "poll_map": []}
             missing = {k: 0 for k in lat}
-            for token, t0, cid in probes:
-                for key, src, k in (("wall_ticker", wall_seen, token), ("wall_map", wall_map, cid),
-                                    ("poll_ticker", poll_seen, token), ("poll_map", poll_map, token)):
+            for key, src, probes, by_id in (("wall_ticker", wall_seen, probes_a, False), ("wall_map", wall_map, probes_a, True),
+                                            ("poll_ticker", poll_seen, probes_b, False),
+                                            ("poll_map", poll_map, probes_b, False)):
+                for token, t0, cid in probes:
+                    k = cid if by_id else token
                     if k in src:
                         lat[key].append(src[k] - t0)
                     else:
                         missing[key] += 1
+            draw_ms = walls[0][1].evaluate("() => GCWall.map.drawMs")
             out.update({
-                "probes": len(probes), "cold_load_ms": summary(cold),
+                "probes": {"push": len(probes_a), "poll": len(probes_b)}, "cold_load_ms": summary(cold),
+                "wall_redraw_ms": summary(draw_ms),
                 "latency_ms": {k: summary(v) for k, v in lat.items()}, "missing": missing,
-                "bytes": {"wall_ws_per_s": m_wall.ws / secs, "wall_ws_frames": m_wall.ws_frames,
-                          "wall_bytes_per_frame": m_wall.ws / max(m_wall.ws_frames, 1),
-                          "wall_http_per_s": m_wall.http / secs,
-                          "poll_http_per_s": m_poll.http / secs, "poll_updates": m_poll.http_updates,
+                "bytes": {"wall_ws_per_s": wall_bytes[0] / wall_secs, "wall_ws_frames": wall_bytes[1],
+                          "wall_bytes_per_frame": wall_bytes[0] / max(wall_bytes[1], 1),
+                          "wall_http_per_s": wall_bytes[2] / wall_secs,
+                          "poll_http_per_s": m_poll.http / poll_secs, "poll_updates": m_poll.http_updates,
                           "poll_bytes_per_update": m_poll.http / max(m_poll.http_updates, 1)},
                 "heap_mb": {"after_warmup": heap0, "end": heap1, "growth_pct": (heap1 - heap0) / heap0 * 100},
                 "wall_state": walls[0][1].evaluate("() => ({cases: GCWall.cases.size, alerts: GCWall.alerts.size, "
@@ -188,6 +187,23 @@ def run(args) -> dict:
             browser.close()
     finally:
         srv.stop()
+    return out
+
+
+def probe(srv, grids: list, cat_code: str, seconds: float, every: float, page) -> list[tuple[str, float, int]]:
+    """POST a report with a unique token every ``every`` s; returns (token, POST start ms, case id)."""
+    out: list[tuple[str, float, int]] = []
+    t_end = time.time() + seconds
+    while time.time() < t_end:
+        token = f"B-{uuid.uuid4().hex[:8]}"
+        lon, lat = _inside(grids[len(out) * 7 % len(grids)]["geometry"])
+        t0 = time.time() * 1000
+        r = requests.post(srv.url + "/api/v1/cases", json={"category_code": cat_code, "description": token,
+                                                           "lat": lat, "lon": lon},
+                          headers={"Idempotency-Key": uuid.uuid4().hex}, timeout=30)
+        r.raise_for_status()
+        out.append((token, t0, r.json()["id"]))
+        page.wait_for_timeout(every * 1000)
     return out
 
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 from dash import Input, Output
 
 from layouts.wall.ids import WallPoll
-from layouts.wall.poll import poll_frame
+from layouts.wall.poll import base_figure, poll_frame
 
 
 def register(app, services) -> None:
+    built: dict = {}  # the static map, built on the first tick (not at import or registration)
+
     @app.callback(Output(WallPoll.KPI, "children"), Output(WallPoll.MAP, "figure"), Output(WallPoll.TICKER, "children"),
                   Input(WallPoll.TICK, "n_intervals"))
     def poll_tick(_n):
-        return poll_frame(services)
+        if "base" not in built:
+            built["base"] = base_figure(services)
+        return poll_frame(services, built["base"])

@@ -5,14 +5,12 @@
  * plain DOM at once; the map through Plotly.restyle at most every map_min_frame_ms;
  * charts by Plotly.react at most once a second; /api/v1/wall/stats refetched (debounced)
  * after case events. Every collection is capped so memory stays flat for days.
- * Depends on 31-wall-map.js (GCWallMap: styling, projection, GCJ-02) loaded after it.
+ * The map lives in 31-wall-map.js (GCWallMap), the DOM panels and sound in 32-wall-panels.js.
  */
 (function () {
   "use strict";
   var IN_PROGRESS = { dispatched: 1, handling: 1, feedback: 1 };
   var OPEN = { reported: 1, registered: 1, dispatched: 1, handling: 1, feedback: 1 };
-  var KPIS = ["reported", "onsite", "escalated", "dispatched", "in_progress", "closed", "overdue", "on_duty",
-              "patrolling"];
 
   function el(id) { return document.getElementById(id); }
   function localDate(iso) { return iso ? iso.slice(0, 10) : ""; }
@@ -197,143 +195,6 @@
     return isNew && a.channel === "actual";
   };
 
-  // -- plain DOM: ticker, counters, alerts, ranking ----------------------------------------
-  Wall.prototype.tickerText = function (ev) {
-    var p = ev.payload, time = (ev.at || "").slice(11, 19);
-    if (ev.type === "case") {
-      var c = p.case, act = p.action === "created" && c.handled_onsite ? "onsite" : p.action;
-      return [time, this.tx("wall.action." + act, act), "case-" + (c.priority || 3),
-              c.code + " " + (c.major ? c.major + "/" : "") + (c.category || "") + (c.grid_name ? " · " + c.grid_name : "") +
-              (c.description ? " · " + c.description.slice(0, 60) : "")];
-    }
-    var a = p.alert;
-    return [time, this.tx("wall.alert." + p.action, p.action), "alert-" + a.severity, a.title];
-  };
-
-  Wall.prototype.addTicker = function (events, initial) {
-    var list = el("wall-ticker"), now = Date.now(), seqs = this.tickerSeqs;
-    if (!list) { return; }
-    events = events.filter(function (e) { return !seqs.has(e.seq); });  // once each, even across a resync
-    if (!events.length) { return; }
-    var empty = list.querySelector(".wall-none");
-    if (empty) { empty.remove(); }
-    var frag = document.createDocumentFragment();
-    for (var i = events.length - 1; i >= 0; i--) {
-      var parts = this.tickerText(events[i]);
-      var li = document.createElement("li");
-      li.className = "wall-tick wall-tick-" + parts[2];
-      li.setAttribute("data-seq", events[i].seq);
-      seqs.add(events[i].seq);
-      var t = document.createElement("time"); t.textContent = parts[0];
-      var b = document.createElement("b"); b.textContent = parts[1];
-      var s = document.createElement("span"); s.textContent = parts[3];
-      li.appendChild(t); li.appendChild(b); li.appendChild(s);
-      frag.appendChild(li);
-      if (events[i].type === "case" && !initial) { this.mark(events[i].payload.case.id, "ticker", now); }
-    }
-    list.insertBefore(frag, list.firstChild);
-    while (list.children.length > this.cfg.caps.ticker) {
-      seqs.delete(Number(list.lastChild.getAttribute("data-seq")));
-      list.removeChild(list.lastChild);
-    }
-  };
-
-  Wall.prototype.mark = function (id, what, at) {
-    this.marks.push([id, what, at]);
-    if (this.marks.length > 400) { this.marks.splice(0, this.marks.length - 200); }
-  };
-
-  Wall.prototype.renderCounters = function () {
-    var k = this.counters;
-    KPIS.forEach(function (name) {
-      var node = el("wall-kpi-" + name);
-      if (node && k[name] != null) { node.textContent = Number(k[name]).toLocaleString("en-US"); }
-    });
-    ["self_rate", "ontime_rate"].forEach(function (name) {
-      var v = k[name], node = el("wall-kpi-" + name), bar = el("wall-kpi-" + name + "-bar");
-      if (node) { node.textContent = v == null ? "—" : (v * 100).toFixed(1) + "%"; }
-      if (bar) { bar.style.width = v == null ? "0%" : (v * 100).toFixed(1) + "%"; }
-    });
-  };
-
-  Wall.prototype.renderWorkerCounts = function () {
-    var duty = 0, patrol = 0;
-    this.workers.forEach(function (w) { if (w[3] && w[3] !== "offline") { duty++; } if (w[3] === "patrolling") { patrol++; } });
-    if (this.workers.size) {
-      this.counters.on_duty = duty; this.counters.patrolling = patrol;
-      el("wall-kpi-on_duty").textContent = duty.toLocaleString("en-US");
-      el("wall-kpi-patrolling").textContent = patrol.toLocaleString("en-US");
-    }
-  };
-
-  Wall.prototype.renderAlerts = function (flashId) {
-    var box = el("wall-alerts"), self = this;
-    if (!box) { return; }
-    var list = Array.from(this.alerts.values()).sort(function (a, b) {
-      return (b.created_at || "").localeCompare(a.created_at || "");
-    });
-    box.textContent = "";
-    if (!list.length) {
-      var none = document.createElement("div"); none.className = "wall-none";
-      none.textContent = this.tx("wall.alerts.none"); box.appendChild(none);
-    }
-    list.slice(0, 6).forEach(function (a) {
-      var d = document.createElement("div");
-      d.className = "wall-alert wall-alert-" + a.severity + " wall-alert-" + a.state + (a.id === flashId ? " wall-flash" : "");
-      d.setAttribute("data-alert-id", a.id);
-      var h = document.createElement("b"); h.textContent = a.title;
-      var m = document.createElement("span");
-      m.textContent = [(a.created_at || "").slice(11, 19), self.tx("wall.severity." + a.severity, a.severity),
-                       self.tx("alert.state." + a.state, a.state), a.worker_name || ""].filter(Boolean).join(" · ");
-      d.appendChild(h); d.appendChild(m); box.appendChild(d);
-    });
-    this.map.placeRings();
-  };
-
-  Wall.prototype.renderRanking = function () {
-    var body = el("wall-ranking");
-    if (!body) { return; }
-    body.textContent = "";
-    this.stats.ranking.slice(0, 9).forEach(function (r, i) {
-      var tr = document.createElement("tr");
-      [String(i + 1), r.name, r.reported, r.open, r.closed].forEach(function (v, j) {
-        var td = document.createElement("td"); td.textContent = v; if (j === 0) { td.className = "wall-rank-n"; }
-        tr.appendChild(td);
-      });
-      body.appendChild(tr);
-    });
-  };
-
-  // -- charts: bumped from events, corrected by the stats refetch ---------------------------
-  Wall.prototype.bumpCharts = function (c) {
-    var cats = this.stats.by_category, found = false;
-    for (var i = 0; i < cats.length; i++) { if (cats[i].name === c.major) { cats[i].count += 1; found = true; } }
-    if (!found && c.major) { cats.push({ name: c.major, count: 1 }); }
-    cats.sort(function (a, b) { return b.count - a.count; });
-    var hour = parseInt((c.created_at || "").slice(11, 13), 10);
-    if (hour >= 0 && hour < 24) { this.stats.hourly.today[hour] += 1; }
-  };
-
-  Wall.prototype.scheduleCharts = function () {
-    var self = this;
-    if (this.chartTimer) { return; }
-    this.chartTimer = setTimeout(function () { self.chartTimer = null; self.drawCharts(); }, 1000);
-  };
-
-  Wall.prototype.drawCharts = function () {
-    if (!window.Plotly) { return; }
-    var cat = document.querySelector("#wall-category .js-plotly-plot");
-    var hr = document.querySelector("#wall-hourly .js-plotly-plot");
-    var rows = this.stats.by_category.slice(0, 8).reverse();
-    if (cat && cat.data) {
-      Plotly.restyle(cat, { x: [rows.map(function (r) { return r.count; })], y: [rows.map(function (r) { return r.name; })],
-                            text: [rows.map(function (r) { return r.count; })] }, [0]);
-    }
-    if (hr && hr.data) {
-      Plotly.restyle(hr, { y: [this.stats.hourly.yesterday.slice(), this.stats.hourly.today.slice()] }, [0, 1]);
-    }
-  };
-
   // -- the stats refetch: debounced after case events, at most every stats_min_interval_s ---
   Wall.prototype.scheduleStats = function () {
     var self = this;
@@ -409,41 +270,13 @@
     return this.measure === "today" ? this.todayByGrid : this.openByGrid;
   };
 
-  // -- sound: a WebAudio beep, no audio file; browsers want a gesture first -----------------
-  Wall.prototype.initSound = function () {
-    var self = this, btn = el("wall-sound"), Ctx = window.AudioContext || window.webkitAudioContext;
-    if (!Ctx) { return; }
-    try { this.audio = new Ctx(); } catch (e) { return; }
-    var check = function () {
-      if (btn) { btn.hidden = self.audio.state === "running"; }
-    };
-    this.audio.resume().then(check, check);
-    setTimeout(check, 500);
-    if (btn) {
-      btn.addEventListener("click", function () { self.audio.resume().then(function () { check(); self.beep(); }); });
-    }
-  };
-
-  Wall.prototype.beep = function () {
-    var ctx = this.audio;
-    if (!ctx || ctx.state !== "running") { return; }
-    [0, 0.28, 0.56].forEach(function (at, i) {
-      var o = ctx.createOscillator(), g = ctx.createGain(), t0 = ctx.currentTime + at;
-      o.type = "square"; o.frequency.value = i % 2 ? 660 : 988;
-      g.gain.setValueAtTime(0.0001, t0);
-      g.gain.exponentialRampToValueAtTime(0.18, t0 + 0.02);
-      g.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.22);
-      o.connect(g); g.connect(ctx.destination);
-      o.start(t0); o.stop(t0 + 0.25);
-    });
-  };
-
   // -- boot: Dash renders pages after load, so wait for the root to appear ------------------
   function boot() {
     var root = el("wall-root");
-    if (!root || !window.GCLive || !window.GCWallMap) { return false; }
+    if (!root || !window.GCLive || !window.GCWallMap || !window.GCWallPanels) { return false; }
     if (root.getAttribute("data-started")) { return true; }
     root.setAttribute("data-started", "1");
+    if (!Wall.prototype.addTicker) { window.GCWallPanels(Wall); }
     var wall = new Wall(root);
     window.GCWall = wall;
     wall.start();

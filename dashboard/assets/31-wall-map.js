@@ -224,10 +224,10 @@
     if (dirty.alerts) { map.getSource("gc-alerts").setData(this.alertData()); sources.push("gc-alerts"); this.placeRings(); }
     if (dirty.grids) { this.shadeGrids(); }
     return new Promise(function (resolve) {
-      var tries = 0;
+      var until = performance.now() + 3000;  // a source that never settles must not hold the next frames back
       (function wait() {
         var loaded = sources.every(function (id) { return map.isSourceLoaded(id); });
-        if ((!loaded || !map.loaded()) && tries++ < 300) { requestAnimationFrame(wait); return; }
+        if (!loaded && performance.now() < until) { requestAnimationFrame(wait); return; }
         requestAnimationFrame(function () {  // the frame after the data landed has it on screen
           self.drawMs.push(Math.round(performance.now() - t0));
           if (self.drawMs.length > 100) { self.drawMs.shift(); }

@@ -13,6 +13,8 @@ from dash import html
 from dashboard.i18n import t, texts_for
 from dashboard.services.wall_stats import grid_ids, recent_events, wall_stats
 
+from ..coverage_panel import coverage_panel
+from ..drilldown import drilldown_panel
 from ..governance_panel import governance_panel
 from . import panels
 from .ids import Wall
@@ -94,10 +96,12 @@ def layout(lang: str, query: dict, services):
             panels.ticker_panel(lang),
         ]),
     ])
-    map_layer = html.Div(className="wall-map-layer", children=[
+    map_layer = html.Div(className="wall-map-layer", **{"data-drilldown": "1"}, children=[
         html.Div(id=Wall.MAP, className="wall-map"),
         html.Div(id=Wall.OVERLAY, className="wall-overlay"),
         legend(lang),
+        coverage_panel(lang, rows=0, theme="wall"),  # mouse-patrol issue: foot vs mouse coverage today
+        drilldown_panel(lang, scope="wall"),  # a click on a grid opens its register (masked, wall scope)
     ])
     classes = "wall-root" + (" wall-kiosk" if cfg["kiosk"] else "")
     return html.Div(id=Wall.ROOT, className=classes, lang=lang, **{"data-config": json.dumps(cfg, ensure_ascii=False)},

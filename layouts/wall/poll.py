@@ -4,9 +4,9 @@ Not linked from anywhere; bench/wall_latency.py compares it with the push-driven
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import plotly.graph_objects as go
 from dash import dcc, html
 from sqlalchemy import select
 
@@ -41,21 +41,27 @@ def ticker_items(session, n: int = 60) -> list:
     return out
 
 
-def poll_frame(services, lang: str = "zh-CN") -> tuple[Any, Any, Any]:
-    """Everything the polling page shows, rebuilt from the database (what a naive wall does each tick)."""
+def base_figure(services, lang: str = "zh-CN") -> dict[str, Any]:
+    """The static map as plain JSON, built once per server (the polling page re-sends it every tick)."""
+    with services.db.read() as s:
+        return json.loads(build_map(s, services.settings, lang).to_json())
+
+
+def poll_frame(services, base: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """Everything the polling page shows: counters, the whole map figure with live layers, the ticker."""
     with services.db.read() as s:
         stats = wall_stats(s)
         snap = snapshot(s)
-        fig = build_map(s, services.settings, lang)
         items = ticker_items(s)
-    # the naive way: every tick, the whole figure with every layer filled in on the server
     cases, ws = snap["cases"], [w for w in snap["workers"] if w[1] is not None and w[3] != "offline"]
-    z = [int(snap["open_by_grid"].get(str(g), 0)) for g in fig.data[TRACES["grids"]].locations]
-    fig.data[TRACES["grids"]].update(z=z, zmax=5, colorscale="YlOrRd", marker={"opacity": 0.6})
-    fig.add_trace(go.Scattermap(lat=[w[1] for w in ws], lon=[w[2] for w in ws], mode="markers",
-                                marker={"size": 7, "color": "#22c55e"}, text=[f"#{w[0]} {w[3]}" for w in ws]))
-    fig.add_trace(go.Scattermap(lat=[c["lat"] for c in cases], lon=[c["lon"] for c in cases], mode="markers",
-                                marker={"size": 11, "color": "#ff8a00"},
-                                text=[f"{c['code']} {c['description'][:40]}" for c in cases]))
+    grids = dict(base["data"][TRACES["grids"]])
+    grids.update(z=[int(snap["open_by_grid"].get(str(g), 0)) for g in grids["locations"]], zmax=5,
+                 colorscale="YlOrRd", marker={"opacity": 0.6})
+    data = [grids, *base["data"][1:],
+            {"type": "scattermap", "lat": [w[1] for w in ws], "lon": [w[2] for w in ws], "mode": "markers",
+             "marker": {"size": 7, "color": "#22c55e"}, "text": [f"#{w[0]} {w[3]}" for w in ws]},
+            {"type": "scattermap", "lat": [c["lat"] for c in cases], "lon": [c["lon"] for c in cases],
+             "mode": "markers", "marker": {"size": 11, "color": "#ff8a00"},
+             "text": [f"{c['code']} {c['description'][:40]}" for c in cases]}]
     kpis = [html.Span(f"{k}: {stats['counters'][k]} ") for k in KPIS]
-    return kpis, fig, items
+    return kpis, {"data": data, "layout": base["layout"]}, items
