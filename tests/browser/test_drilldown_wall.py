@@ -7,8 +7,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine, text
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(180),
-              pytest.mark.skip(reason="until /wall includes the drill-down panel (integration after 10:15)")]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
