@@ -35,18 +35,21 @@ def bars_figure(data: dict[str, Any], *, width: int = 428, height: int = 300, da
     """Stacked horizontal bars: one row per community, one segment per dimension (each 0–100)."""
     comms = data["communities"][::-1]
     names = [c["name"].removesuffix("社区") or c["name"] for c in comms]
-    fig = go.Figure([go.Bar(y=names, x=[c["scores"][d["key"]] for c in comms], name=d["name"], orientation="h",
+    small = height < 260
+    fig = go.Figure([go.Bar(y=names, x=[c["scores"][d["key"]] for c in comms], orientation="h",
+                            name=d.get("short", d["name"]) if small else d["name"],
                             marker={"color": COLORS[d["key"]]}, hovertemplate="%{y} · " + d["name"] + ": %{x:.0f}"
                             "<extra></extra>") for d in data["dimensions"]])
     ink = "#b9cde3" if dark else "#334155"
     fig.update_layout(barmode="stack", width=width, height=height, paper_bgcolor="rgba(0,0,0,0)",
-                      plot_bgcolor="rgba(0,0,0,0)", font={"family": FONT, "color": ink, "size": 13},
-                      margin={"l": 74, "r": 8, "t": 26, "b": 18}, bargap=0.28,
-                      legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "font": {"size": 12},
-                              "traceorder": "normal"},
+                      plot_bgcolor="rgba(0,0,0,0)", font={"family": FONT, "color": ink, "size": 12 if small else 13},
+                      margin={"l": 64, "r": 6, "t": 22 if small else 26, "b": 16}, bargap=0.22,
+                      legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "traceorder": "normal",
+                              "font": {"size": 11 if small else 12}, "itemwidth": 30, "entrywidth": 0},
                       xaxis={"range": [0, 500], "gridcolor": "#173450" if dark else "#e2e8f0", "zeroline": False,
-                             "tickfont": {"size": 11}},
-                      yaxis={"gridcolor": "rgba(0,0,0,0)"})
+                             "tickfont": {"size": 10}},
+                      yaxis={"gridcolor": "rgba(0,0,0,0)", "tickmode": "array", "tickvals": names, "ticktext": names,
+                             "tickfont": {"size": 11 if small else 13}, "automargin": False})
     return fig
 
 

@@ -272,6 +272,8 @@ def governance_section(session: Session, day: date, community_id: int | None = N
 DIMENSION_NAMES = {"party": ("政治引领", "Party leadership"), "law": ("法治保障", "Rule of law"),
                    "virtue": ("德治润心", "Civility"), "self": ("自治强基", "Self-governance"),
                    "smart": ("智治支撑", "Smart governance")}
+DIMENSION_SHORT = {"party": ("政治", "Party"), "law": ("法治", "Law"), "virtue": ("德治", "Civility"),
+                   "self": ("自治", "Self-gov."), "smart": ("智治", "Smart")}
 
 
 def panel_data(session: Session, *, day: date | None = None, lang: str = "zh-CN") -> dict[str, Any]:
@@ -279,8 +281,8 @@ def panel_data(session: Session, *, day: date | None = None, lang: str = "zh-CN"
     both = compute_levels(session, ("community", "street"), day=day, lang=lang)
     comm, street = both["community"], both["street"]
     en = lang == "en"
-    return {"day": comm["day"], "dimensions": [{"key": d, "name": DIMENSION_NAMES[d][1 if en else 0]}
-                                               for d in DIMENSIONS],
+    return {"day": comm["day"], "dimensions": [{"key": d, "name": DIMENSION_NAMES[d][1 if en else 0],
+                                                "short": DIMENSION_SHORT[d][1 if en else 0]} for d in DIMENSIONS],
             "communities": [{"id": r["id"], "name": r["name"], "scores": r["scores"]} for r in comm["rows"]],
             "indicators": comm["indicators"], "street": street["rows"][0]["values"] if street["rows"] else {},
             "values": {r["id"]: r["values"] for r in comm["rows"]}}
