@@ -74,7 +74,8 @@ def leader_pid(db_url: str) -> int | None:
     with psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
         row = conn.execute("SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = %s "
-                           "AND l.objsubid = 1", (LEADER_LOCK_KEY,)).fetchone()
+                           "AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database "
+                           "WHERE datname = current_database())", (LEADER_LOCK_KEY,)).fetchone()
     return int(row[0].rsplit("-", 1)[1]) if row else None
 
 
