@@ -1,7 +1,8 @@
 """Mouse-patrol tours: build or generate a tour, run it stop by stop, and daily coverage per grid.
 
-Coverage counts foot patrols (workers whose fixes fell in the grid that day) and
-mouse patrols (stops logged by operators) side by side, per grid and day.
+Coverage counts foot patrols (workers whose fixes fell in the grid that day, from the
+position_day rollup) and mouse patrols (stops logged by operators, indexed by day and
+grid) side by side, per grid and day.
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from .. import events
 from ..geo.locate import GridLocator
-from ..models import Camera, Case, CaseState, Category, Grid, PatrolStopLog, PatrolTour, Position
-from ..timeutil import iso, local, local_day_bounds, local_today, utcnow
+from ..models import Camera, Case, CaseState, Category, Grid, PatrolStopLog, PatrolTour
+from ..models.position_day import NO_GRID, PositionDay
+from ..timeutil import iso, local, local_today, utcnow
 from .cases import CaseReport, report_case
 
 OPEN_STATES = [s.value for s in CaseState if s.is_open]
@@ -117,12 +119,14 @@ def create_tour(session: Session, *, name: str, stops: Any, created_by: str, kin
 
 
 def foot_coverage(session: Session, day: date, grid_ids: list[int] | None = None) -> dict[int, int]:
-    """grid id → number of workers whose fixes fell in it that day (foot patrol)."""
-    start, end = local_day_bounds(day)
-    q = select(Position.grid_id, func.count(distinct(Position.worker_id))).where(
-        Position.fix_time >= start, Position.fix_time < end, Position.grid_id.is_not(None)).group_by(Position.grid_id)
+    """grid id → number of workers whose fixes fell in it that day (foot patrol).
+
+    Read from the per-day rollup kept at ingest (position_day), not by grouping the day's fixes.
+    """
+    q = select(PositionDay.grid_id, func.count(distinct(PositionDay.worker_id))).where(
+        PositionDay.day == day, PositionDay.grid_id != NO_GRID).group_by(PositionDay.grid_id)
     if grid_ids is not None:
-        q = q.where(Position.grid_id.in_(grid_ids))
+        q = q.where(PositionDay.grid_id.in_(grid_ids))
     return {int(g): int(n) for g, n in session.execute(q)}
 
 

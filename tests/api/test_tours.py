@@ -5,7 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from dashboard.models import Camera, Case, PatrolStopLog, Position, Role
+from dashboard.models import Camera, Case, PatrolStopLog, Role
+from dashboard.services.positions import Fix, ingest_fixes
 from dashboard.services.cases import CaseReport, report_case
 from dashboard.timeutil import local_today, utcnow
 from tests.api.conftest import make_key
@@ -24,9 +25,9 @@ def world(district):
             for _ in range(n):
                 lat, lon = w["centers"][gi]
                 report_case(s, CaseReport(category_code="0101", lat=lat, lon=lon), locator=services.locator)
-        lat, lon = w["centers"][5]  # worker 1 walked grid 5 today
-        s.add_all([Position(worker_id=w["worker_ids"][0], fix_time=utcnow() - timedelta(minutes=m), lat=lat,
-                            lon=lon + m * 1e-6, grid_id=g[5]) for m in range(3)])
+        lat, lon = w["centers"][5]  # worker 1 walked grid 5 today (through the ingest path, as phones do)
+        ingest_fixes(s, [Fix(worker_id=w["worker_ids"][0], fix_time=utcnow() - timedelta(minutes=m), lat=lat,
+                             lon=lon + m * 1e-6) for m in range(3)], locator=services.locator)
     return app, services, w
 
 
