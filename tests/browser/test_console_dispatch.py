@@ -60,8 +60,17 @@ def contexts(browser):
         ctx.close()
 
 
-def test_dispatch_from_an_alert_reaches_the_worker_live(contexts, live_server, tmp_path):
-    srv = live_server("--no-sim")
+@pytest.fixture
+def server(tmp_path):
+    from tests.conftest import LiveServer
+
+    srv = LiveServer(tmp_path, "--no-sim").start(timeout=120)  # seeding the demo street is slow on a busy machine
+    yield srv
+    srv.stop()
+
+
+def test_dispatch_from_an_alert_reaches_the_worker_live(contexts, server, tmp_path):
+    srv = server
     w, lat, lon = worker_and_spot(srv.url, WORKER)
 
     # the worker's phone: signed in, on patrol, its position known
@@ -75,7 +84,7 @@ def test_dispatch_from_an_alert_reaches_the_worker_live(contexts, live_server, t
     m.fill("#m-demo-code", WORKER)
     m.click("#m-demo-go")
     m.wait_for_selector("#m-main:not([hidden])")
-    m.wait_for_function("window.GCMobile && GCMobile.state() && GCMobile.state().signedIn")
+    m.wait_for_function("() => window.GCMobile && GCMobile.state() && GCMobile.state().signedIn")
     started = m.evaluate("""([lat, lon]) => fetch('/api/v1/patrols/start', {method: 'POST', credentials: 'same-origin',
         headers: {'Content-Type': 'application/json'}, body: '{}'}).then(r => r.json()).then(() =>
         fetch('/api/v1/positions', {method: 'POST', credentials: 'same-origin', headers: {'Content-Type': 'application/json'},
@@ -87,41 +96,41 @@ def test_dispatch_from_an_alert_reaches_the_worker_live(contexts, live_server, t
     wall = wall_ctx.new_page()
     wall_watch = watch_page(wall)
     wall.goto(srv.url + "/wall")
-    wall.wait_for_function("window.GCWall && GCLive.lastSeq() !== null")
+    wall.wait_for_function("() => window.GCWall && GCLive.lastSeq() !== null")
 
     # the dispatcher's console
     c_ctx = contexts(viewport={"width": 1600, "height": 1000})
     con = c_ctx.new_page()
     con_watch = watch_page(con)
     con.goto(srv.url + "/console")
-    con.wait_for_function("window.GCConsole && GCLive.lastSeq() !== null")
+    con.wait_for_function("() => window.GCConsole && GCLive.lastSeq() !== null")
 
     # an alert arrives while everyone watches: it shows up live on the console and the wall
     r = requests.post(f"{srv.url}/api/v1/alerts/cap", data=cap_alert(lat, lon).encode(),
                       headers={"Content-Type": "application/cap+xml"}, timeout=10)
     assert r.status_code == 201, r.text
     alert_id = r.json()["alert"]["id"]
-    item = con.wait_for_selector(f"#console-alerts .console-item[data-id='{alert_id}']", timeout=15000)
-    assert "燃气泄漏报警" in item.inner_text()
-    wall.wait_for_function(f"GCWall.alerts.has({alert_id})", timeout=15000)
+    con.wait_for_selector(f"#console-alerts .console-item[data-id='{alert_id}']", timeout=15000)
+    assert "燃气泄漏报警" in con.inner_text(f"#console-alerts .console-item[data-id='{alert_id}']")
+    wall.wait_for_function("id => GCWall.alerts.has(id)", arg=alert_id, timeout=15000)
 
-    item.click()
-    btn = con.wait_for_selector(f"#console-side li[data-worker='{w['id']}'] button[data-action='dispatch-worker']",
-                                timeout=15000)
+    # queues and lists are redrawn as events arrive: click by selector, never through a held element
+    con.click(f"#console-alerts .console-item[data-id='{alert_id}']")
+    btn = f"#console-side li[data-worker='{w['id']}'] button[data-action='dispatch-worker']"
+    con.wait_for_selector(btn, timeout=15000)
     meta = con.inner_text(f"#console-side li[data-worker='{w['id']}']")
     assert WORKER in meta and "巡查中" in meta
     con.select_option("#console-alert-category", index=0)
     con.fill("#console-alert-comment", "请立即前往核实")
-    btn.click()
+    con.click(btn)
     con.wait_for_selector("#console-case-state[data-state='dispatched']", timeout=15000)
-    case_id = con.evaluate("GCConsole.selected.id")
-    assert con.evaluate("GCConsole.selected.kind") == "case"
+    case_id = con.evaluate("() => GCConsole.selected.id")
+    assert con.evaluate("() => GCConsole.selected.kind") == "case"
     wait_until(lambda: "✓" in con.inner_text(f"#console-alerts .console-item[data-id='{alert_id}']"), 10,
                "the alert marked acknowledged in the console queue")
 
     # the phone receives the task without a reload and acknowledges it
-    task = m.wait_for_selector(f"li.m-task[data-case-id='{case_id}']", timeout=15000)
-    assert task.get_attribute("data-state") == "sent"
+    m.wait_for_selector(f"li.m-task[data-case-id='{case_id}'][data-state='sent']", timeout=15000)
     m.click(f"li.m-task[data-case-id='{case_id}'] button[data-action='acknowledge']")
     m.wait_for_selector(f"li.m-task[data-case-id='{case_id}'][data-state='acknowledged']", timeout=15000)
 
@@ -131,9 +140,9 @@ def test_dispatch_from_an_alert_reaches_the_worker_live(contexts, live_server, t
     wait_until(lambda: any(x in con.inner_text(f"#console-side") for x in ("前往中", "已到场")), 15,
                "the worker's duty state on the console")
     # the wall follows too: the alert is acknowledged and the case is in hand
-    wall.wait_for_function(f"GCWall.alerts.get({alert_id}) && GCWall.alerts.get({alert_id}).state === 'acknowledged'",
+    wall.wait_for_function("id => GCWall.alerts.get(id) && GCWall.alerts.get(id).state === 'acknowledged'", arg=alert_id,
                            timeout=15000)
-    wall.wait_for_function(f"GCWall.cases.get({case_id}) && GCWall.cases.get({case_id}).state === 'handling'",
+    wall.wait_for_function("id => GCWall.cases.get(id) && GCWall.cases.get(id).state === 'handling'", arg=case_id,
                            timeout=15000)
 
     case = requests.get(f"{srv.url}/api/v1/cases/{case_id}/view", timeout=10).json()
