@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from ..i18n import normalise_lang
 from ..models import Community, Role
+from ..services.briefing_cache import BriefingCache
 from ..services.briefing import briefing, case_list
 from ..services.exports import briefing_pdf, briefing_xlsx, cases_csv
 from ..services.replay import replay
@@ -53,9 +54,11 @@ def parse_scope(services, raw: str | None) -> int | None:
 
 
 def register(app, services) -> None:
+    cache = BriefingCache()  # past days only; dropped on any late edit (services/briefing_cache.py)
+
     def _figures(day: date, community_id: int | None) -> dict:
         with services.db.read() as s:
-            return briefing(s, day=day, community_id=community_id, calendar=services.calendar)
+            return cache.get(s, day=day, community_id=community_id, calendar=services.calendar)
 
     @app.get("/api/v1/briefing")
     @require(*ROLES, services=services)

@@ -13,3 +13,5 @@ Index("ix_case_file_open_due", Case.sla_due_at, sqlite_where=Case.closed_at.is_(
 # covers the coverage/activity group-by of one day's fixes (index-only on PostgreSQL)
 Index("ix_position_fix_time", Position.fix_time, Position.grid_id, Position.worker_id)
 Index("ix_case_log_at", CaseLog.at)
+# the briefing cache asks max(updated_at): "has any case changed since?"
+Index("ix_case_file_updated_at", Case.updated_at)
