@@ -21,7 +21,8 @@ def drilldown_panel(lang: str, *, scope: str = "console", calls: bool = False) -
         raise ValueError(f"scope must be one of {SCOPES}")
     return html.Div(id="gc-drill", className=f"gc-drill gc-drill--{scope}", hidden=True, **{
         "data-scope": scope, "data-calls": "1" if calls else "0",
-        "data-texts": json.dumps(texts_for(lang, "drill."), ensure_ascii=False)}, children=[
+        "data-texts": json.dumps({**texts_for(lang, "drill."), **texts_for(lang, "case.state.")},
+                                 ensure_ascii=False)}, children=[
         html.Div(className="gc-drill-head", children=[
             html.Span(t("drill.title", lang), className="gc-drill-title", **{"data-role": "title"}),
             html.Button("×", className="gc-drill-close", title=t("drill.close", lang), **{"data-role": "close"}),

@@ -31,6 +31,15 @@
 
   function hhmm(iso) { return iso ? iso.slice(5, 16).replace("T", " ") : "—"; }
   function ms(iso) { return iso ? Date.parse(iso) : NaN; }
+  // 视频通话 / 网格档案 buttons, handled by 71-call.js and 72-drilldown.js (the widgets are on the page)
+  function gcTools(desk, o) {
+    var call = o.worker ? h("button", { cls: "gc-call-btn console-btn small", "data-worker-id": String(o.worker),
+      "data-worker-label": o.label || null, "data-case-id": o.caseId ? String(o.caseId) : null,
+      "data-alert-id": o.alertId ? String(o.alertId) : null, text: desk.tx("call.button") }) : null;
+    var drill = o.grid ? h("button", { cls: "gc-drill-btn console-btn small", "data-grid-id": String(o.grid),
+      text: desk.tx("drill.title") }) : null;
+    return call || drill ? h("div", { cls: "console-gc-tools" }, [call, drill]) : null;
+  }
 
   function Desk(root) {
     this.root = root;
@@ -262,7 +271,8 @@
         return h("a", { href: "/api/v1/photos/" + pid, target: "_blank" }, [
           h("img", { src: "/api/v1/photos/" + pid + "/thumb", alt: "photo " + pid, loading: "lazy" })]);
       }))) : null;
-    box.replaceChildren.apply(box, [head, fields, desc, photos, this.actionBar(v), this.dupList(v, dups),
+    var tools = gcTools(this, { worker: v.assigned_worker_id, label: v.assigned_worker, caseId: v.id, grid: v.grid_id });
+    box.replaceChildren.apply(box, [head, fields, tools, desc, photos, this.actionBar(v), this.dupList(v, dups),
                                     this.timeline(v), this.dispatchList(v)].filter(Boolean));
   };
 
@@ -409,6 +419,7 @@
         this.field("console.alert.acked_by", a.acknowledged_by ? a.acknowledged_by + "：" + (a.ack_comment || "") : ""),
         a.worker_name ? this.field("console.field.assigned", a.worker_name) : null
       ].filter(Boolean)),
+      gcTools(this, { worker: a.worker_id, label: a.worker_name, alertId: a.id, caseId: a.case_id, grid: a.grid_id }) || h("span"),
       h("p", { cls: "console-desc", text: a.description }),
       h("section", { cls: "console-actions" }, [comment, cat, h("div", { cls: "console-buttons" }, buttons)].filter(Boolean)),
       a.case_id ? h("button", { cls: "console-btn", "data-action": "open-case", text: this.tx("console.alert.open_case"),
@@ -429,7 +440,9 @@
         h("div", { cls: "console-worker-meta", text: Math.round(w.distance_m) + " m · " + self.tx("duty." + w.state) + " · " +
           self.tx("console.workers.load") + " " + w.load + (w.from_fix ? "" : " · " + self.tx("console.workers.estimated")) }),
         canDispatch ? h("button", { cls: "console-btn small", "data-action": "dispatch-worker", text: self.tx("console.workers.dispatch"),
-                                    onclick: function () { self.dispatchTo(w); } }) : null
+                                    onclick: function () { self.dispatchTo(w); } }) : null,
+        gcTools(self, { worker: w.worker_id, label: w.name, caseId: self.selected && self.selected.kind === "case" ? self.selected.id : null,
+                        alertId: self.selected && self.selected.kind === "alert" ? self.selected.id : null })
       ]);
     });
     side.replaceChildren(h("h2", { text: this.tx("console.workers.title") }),

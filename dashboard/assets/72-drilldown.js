@@ -81,7 +81,7 @@
       list(d.places.compounds.slice(0, 8), function (p) { return [p.name, p.households ? " · " + tx("drill.households", { n: p.households }) : ""]; })
     ])));
     body.appendChild(section("cases", d.cases.open_count, list(d.cases.open.slice(0, 10), function (c) {
-      return [el("code", { text: c.code }), " " + (c.category || "") + " · " + (c.state || ""),
+      return [el("code", { text: c.code }), " " + (c.category || "") + " · " + (c.state ? tx("case.state." + c.state) : ""),
               el("span", { cls: "t", text: " " + (c.created_at || "").slice(5, 16).replace("T", " ") })];
     })));
     body.appendChild(section("things", d.cameras.length, el("div", { cls: "gc-drill-cams" }, d.cameras.slice(0, 4).map(camera))));

@@ -17,9 +17,12 @@ from sqlalchemy import select
 from dashboard.i18n import t, texts_for
 from dashboard.models import Category, Grid
 
+from ..call_widget import call_widget
+from ..coverage_panel import coverage_panel
+from ..drilldown import drilldown_panel
 from .ids import Console
 
-TEXT_PREFIXES = ("console.", "duty.", "case.state.", "priority.", "alert.state.")
+TEXT_PREFIXES = ("console.", "duty.", "case.state.", "priority.", "alert.state.", "call.button", "drill.title")
 # trace order is shared with callbacks/console.py
 TRACES = {"grids": 0, "workers": 1, "case": 2}
 
@@ -89,6 +92,7 @@ def layout(lang: str, query: dict, services):
         html.H1([t("console.title", lang), html.Span(t("app.street", lang), className="console-sub")]),
         html.Div(className="console-head-right", children=[
             html.A(t("nav.wall", lang), href=f"/wall?lang={lang}", className="console-link"),
+            html.A(t("patrol.title", lang), href=f"/patrol?lang={lang}", className="console-link"),
             html.A(t("lang.switch", lang), href=f"/console?lang={other}", className="console-link"),
             html.Span(t("console.status.connecting", lang), id=Console.STATUS,
                       className="console-status console-status-connecting"),
@@ -109,7 +113,9 @@ def layout(lang: str, query: dict, services):
                   config={"displayModeBar": False, "scrollZoom": True, "responsive": True}),
         dcc.Store(id=Console.FOCUS), dcc.Store(id=Console.DRAWN),
         html.Div(id=Console.SIDE, className="console-side"),
+        coverage_panel(lang, rows=5, theme="light"),  # foot vs mouse patrol coverage today
     ])
     return html.Div(id=Console.ROOT, className="console-root", lang=lang,
                     **{"data-config": json.dumps(cfg, ensure_ascii=False)},
-                    children=[header, html.Div(className="console-body", children=[queues, detail, side])])
+                    children=[header, html.Div(className="console-body", children=[queues, detail, side]),
+                              drilldown_panel(lang, scope="console", calls=True), call_widget(lang, role="console")])
