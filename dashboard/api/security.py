@@ -2,6 +2,8 @@
 
 - CSP: only this origin; Dash's own inline scripts by hash (``set_script_hashes``,
   called by the Dash layer), inline styles (Plotly, Dash), blob: workers (MapLibre).
+  Enforced in production (or with GC_CSP=enforce); elsewhere sent report-only, so test
+  harnesses and dev tools that evaluate strings in the page keep working.
 - CSRF: a state-changing request carried by a session cookie must send the
   ``X-CSRF-Token`` header equal to the ``gc_csrf`` cookie (dashboard/assets/05-csrf.js
   adds it to every same-origin fetch); any request with a foreign ``Origin`` is refused.
@@ -37,6 +39,7 @@ DEFAULTS = {
     "GC_RATE_OPEN311": "60/60",       # Open311 POST, per client address
     "GC_RATE_OSMAND": "600/60",       # per device id
     "GC_RATE_WEBHOOK": "600/60",      # device webhook, per key or address
+    "GC_CSP": "",                     # enforce | report-only; default: enforce in production, else report-only
 }
 
 
@@ -157,10 +160,14 @@ def register(app: Flask, services) -> None:
                         secure=request.is_secure)
         return resp
 
+    mode = conf(services.settings, "GC_CSP").strip().lower() or (
+        "enforce" if services.settings.production else "report-only")
+    csp_header = "Content-Security-Policy" if mode == "enforce" else "Content-Security-Policy-Report-Only"
+
     @app.after_request
     def _headers(resp):
         h = resp.headers
-        h.setdefault("Content-Security-Policy", csp(app))
+        h.setdefault(csp_header, csp(app))
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("X-Frame-Options", "DENY")
         h.setdefault("Referrer-Policy", "same-origin")

@@ -21,7 +21,8 @@ from tests.security.conftest import build_world
 @pytest.fixture(scope="module")
 def hw(tmp_path_factory):
     w = build_world(tmp_path_factory.mktemp("hard"), with_pages=False,
-                    extra={"GC_RATE_LOGIN": "5/300", "GC_RATE_OSMAND": "3/60", "GC_SESSION_IDLE_MIN": "0.02"})
+                    extra={"GC_RATE_LOGIN": "5/300", "GC_RATE_OSMAND": "3/60", "GC_SESSION_IDLE_MIN": "0.02",
+                           "GC_CSP": "enforce"})
     with w.services.db.write() as s:
         for name, role, comm in (("disp", "dispatcher", None), ("dispa", "dispatcher", w.ids["community_a"])):
             s.add(User(username=name, display_name=name, role=role, community_id=comm,
@@ -134,6 +135,20 @@ def test_security_headers_and_csp(hw):
     assert csp["default-src"] == "'self'" and csp["frame-ancestors"] == "'none'" and csp["object-src"] == "'none'"
     assert "unsafe-inline" not in csp["script-src"] and "unsafe-eval" not in csp["script-src"]
     assert csp["connect-src"] == "'self'" and "http" not in h["Content-Security-Policy"]
+    # outside production (and without GC_CSP=enforce) the same policy is report-only
+    assert "Content-Security-Policy" not in world_headers(tmp_extra={})
+    assert "default-src 'self'" in world_headers(tmp_extra={})["Content-Security-Policy-Report-Only"]
+
+
+def world_headers(tmp_extra: dict) -> dict:
+    import tempfile
+    from pathlib import Path
+
+    w = build_world(Path(tempfile.mkdtemp()), with_pages=False, extra=tmp_extra)
+    try:
+        return dict(w.app.test_client().get("/healthz").headers)
+    finally:
+        w.services.shutdown()
 
 
 def test_audit_retention_never_drops_younger_than_180_days(hw):
