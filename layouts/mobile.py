@@ -19,6 +19,8 @@ from sqlalchemy import select
 from dashboard.i18n import t, texts_for
 from dashboard.models import Category, Grid
 
+from .call_widget import call_widget
+
 
 class MobileIds(StrEnum):
     ROOT = "m-root"
@@ -152,4 +154,5 @@ def layout(lang: str, query: dict, services):
                 html.Button(T("m.patrol.start"), id="m-patrol-toggle", className="m-btn m-primary m-wide")]),
         ]),
         html.Div(id=MobileIds.MAP_SINK, hidden=True),
+        call_widget(lang, role="worker"),  # 视频调度: rings for the signed-in worker (assets/71-call.js)
     ])

@@ -7,6 +7,8 @@ import pytest
 from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine, text
 
+from tests.browser.patrol_helpers import patient_server  # noqa: F401  (fixture)
+
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -22,8 +24,8 @@ def raw_personal_data(db_url: str) -> list[str]:
     return [v for r in rows for v in r if v and (len(v) >= 3 or v.isdigit())]
 
 
-def test_wall_drilldown_is_masked(live_server):
-    srv = live_server()  # with the simulator: workers walk, tracks and cases exist
+def test_wall_drilldown_is_masked(patient_server):
+    srv = patient_server()  # with the simulator: workers walk, tracks and cases exist
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         page = browser.new_page(viewport={"width": 1920, "height": 1080})

@@ -8,6 +8,8 @@ import pytest
 import requests
 from playwright.sync_api import sync_playwright
 
+from tests.browser.patrol_helpers import patient_server  # noqa: F401  (fixture)
+
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -41,8 +43,8 @@ def at_stop(page, i: int, n: int = 5) -> None:
                            f".includes('第 {i}/{n} 站')", timeout=30000)
 
 
-def test_tour_runs_to_the_end_logs_each_stop_opens_a_case_and_pauses_on_alert(live_server, page):
-    srv = live_server("--no-sim")
+def test_tour_runs_to_the_end_logs_each_stop_opens_a_case_and_pauses_on_alert(patient_server, page):
+    srv = patient_server("--no-sim")
     tour = five_stop_tour(srv.url)
     stops = tour["stops"]
     # the fourth stop's camera is an HLS stream: hls.js is fetched for it, and only then

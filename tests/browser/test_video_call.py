@@ -1,12 +1,15 @@
 """Video dispatch in two Chromium contexts with fake camera/microphone: console calls, worker answers."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 import pytest
 import requests
 from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine, text
+
+from tests.browser.patrol_helpers import patient_server  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -46,8 +49,8 @@ def decoded_frames(page) -> int:
         return v && v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : -1; }""")
 
 
-def test_call_connects_plays_both_ways_hangs_up_and_records_decline_and_missed(live_server, media_browser):
-    srv = live_server("--no-sim")
+def test_call_connects_plays_both_ways_hangs_up_and_records_decline_and_missed(patient_server, media_browser):
+    srv = patient_server("--no-sim")
     case = make_case(srv.url)
     console = media_browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     worker = media_browser.new_context(viewport={"width": 420, "height": 860}).new_page()
@@ -123,10 +126,10 @@ def add_user(db_url: str, username: str, password: str, role: str, worker_id: in
     engine.dispose()
 
 
-def test_without_demo_a_worker_who_signs_in_on_the_page_receives_the_call(live_server, media_browser):
+def test_without_demo_a_worker_who_signs_in_on_the_page_receives_the_call(patient_server, media_browser):
     """No demo door: the phone page loads signed out, the worker signs in on the page, the widget follows
     the sign-in (its socket reconnects to carry the session) and the dispatcher's call rings and connects."""
-    srv = live_server("--no-sim", env={"GC_DEMO": "0", "GC_SECRET_KEY": "test-secret"})
+    srv = patient_server("--no-sim", env={"GC_DEMO": "0", "GC_SECRET_KEY": "test-secret"})
     add_user(srv.db_url, "disp1", "pw-disp-1", "dispatcher")
     add_user(srv.db_url, "w0001", "pw-worker-1", "worker", WORKER_ID)
     worker_ctx, console_ctx = media_browser.new_context(), media_browser.new_context()
@@ -154,3 +157,37 @@ def test_without_demo_a_worker_who_signs_in_on_the_page_receives_the_call(live_s
     wait_state(console, "ended", 10000)
     calls = console_ctx.request.get(f"{srv.url}/api/v1/calls?worker_id={WORKER_ID}").json()["calls"]
     assert calls[0]["state"] == "ended" and calls[0]["ended_by"] == "worker" and calls[0]["operator"] == "disp1"
+
+
+def test_console_calls_the_worker_from_an_sos_alert_on_the_m_page(patient_server, media_browser):
+    """The real pages: a worker signed in on /m raises SOS; the dispatcher opens the alert on /console and
+    presses 视频通话; the phone rings, answers, both see video; the call is recorded on the alert's worker."""
+    srv = patient_server("--no-sim")
+    phone = media_browser.new_context(viewport={"width": 412, "height": 860}).new_page()
+    phone.goto(f"{srv.url}/m")
+    phone.wait_for_selector("#m-demo-code", timeout=30000)
+    phone.fill("#m-demo-code", "W0001")
+    phone.click("#m-demo-go")
+    phone.wait_for_function("() => !!(window.GCCall && GCCall.joined())", timeout=30000)
+    r = requests.get(f"{srv.url}/osmand", params={"id": "XY422935", "lat": 34.2745, "lon": 108.9532,
+                                                 "timestamp": int(time.time()), "alarm": "sos"})
+    assert r.status_code == 200, r.text
+    desk = media_browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    desk.goto(f"{srv.url}/console")
+    desk.wait_for_selector("#console-alerts .console-item", timeout=30000)
+    desk.click("#console-alerts .console-item")
+    desk.wait_for_selector(".console-gc-tools .gc-call-btn", timeout=15000)
+    desk.click(".console-gc-tools .gc-call-btn")
+    wait_state(phone, "ringing")
+    phone.click(".gc-call-action.answer")
+    wait_state(desk, "active", 30000)
+    wait_state(phone, "active", 30000)
+    for page in (desk, phone):
+        page.wait_for_function("""() => { const v = document.querySelector('.gc-call video[data-role=remote]');
+            return v && v.getVideoPlaybackQuality().totalVideoFrames > 0; }""", timeout=20000)
+    phone.screenshot(path=str(srv.tmp / "m-call.png"))
+    desk.screenshot(path=str(srv.tmp / "console-call.png"))
+    phone.click(".gc-call-action.hangup")
+    wait_state(desk, "ended", 10000)
+    calls = requests.get(f"{srv.url}/api/v1/calls", params={"worker_id": WORKER_ID}).json()["calls"]
+    assert calls[0]["state"] == "ended" and calls[0]["alert_id"] and calls[0]["ended_by"] == "worker"
