@@ -103,8 +103,13 @@ def first_admin(services) -> None:
     """First run: create the admin with a one-time password, shown once (no default password; issue 8)."""
     from dashboard.services.users import ensure_admin
 
+    from dashboard.services import audit
+
     with services.db.write() as s:
         created = ensure_admin(s)
+        pruned = audit.prune(s, audit.retention_days(services.settings))  # never younger than 180 days
+    if pruned:
+        log.info("audit log: pruned %d entries older than %d days", pruned, audit.retention_days(services.settings))
     if created:
         name, password = created.split(" ", 1)
         log.warning("first run: created admin %r with one-time password %s (must be changed at first sign-in)",

@@ -135,6 +135,7 @@ def require(*roles: str, services) -> Callable:
                 raise ApiError(403, f"role {p.role} may not do this; needs {', '.join(roles)}")
             if p.community_id is not None:
                 guard_jurisdiction(services, p, kwargs)
+                pin_community_args(p.community_id)
             return fn(*args, **kwargs)
 
         return wrapper
@@ -158,6 +159,17 @@ def _path_object_community(session, name: str, value: int) -> tuple[bool, int | 
     else:
         return False, None
     return (row is not None), (row[0] if row is not None else None)
+
+
+def pin_community_args(community_id: int) -> None:
+    """A community-bound caller's ``community_id`` / ``community`` query parameters name its own community
+    (endpoints that filter by them are scoped; a parameter naming another community cannot widen scope)."""
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    args = request.args.copy()
+    for k in ("community_id", "community"):
+        args[k] = str(community_id)
+    request.args = ImmutableMultiDict(args)
 
 
 def guard_jurisdiction(services, p: Principal, kwargs: dict) -> None:

@@ -176,3 +176,24 @@ def test_uploads_are_checked_by_content_and_re_encoded(hw):
     assert r.status_code == 201, r.get_data(as_text=True)
     big = c.post("/api/v1/photos", data={"photo": (io.BytesIO(b"\xff\xd8\xff" + b"0" * (11 * 1024 * 1024)), "a.jpg")})
     assert big.status_code == 413
+
+
+def test_dispatches_state_changes_and_exports_are_audited(hw):
+    d = hw.client("dispatcher")
+    cid = d.post("/api/v1/cases", json={"category_code": "0601", "lat": 34.261, "lon": 108.951}).get_json()["id"]
+    assert d.post(f"/api/v1/cases/{cid}/actions/register", json={}).status_code == 200
+    assert d.post(f"/api/v1/cases/{cid}/actions/dispatch", json={"worker_id": hw.ids["worker_a"]}).status_code == 200
+    assert d.post(f"/api/v1/cases/{cid}/actions/nonsense", json={}).status_code >= 400  # refused: not audited
+    d.get("/api/v1/briefing/export.csv")
+    entries = hw.client("admin").get(f"/api/v1/audit?target=case:{cid}").get_json()["entries"]
+    assert [(e["action"], (e["detail"] or {}).get("action")) for e in entries][::-1] == [
+        ("case_action", "register"), ("case_action", "dispatch")]
+    assert all(e["actor"] == "test-dispatcher" and e["role"] == "dispatcher" for e in entries)
+    assert hw.client("admin").get("/api/v1/audit?action=case_create").get_json()["total"] >= 1
+    assert hw.client("dispatcher_a").get(f"/api/v1/briefing/export.csv?community={hw.ids['community_b']}"
+                                         ).status_code == 200
+    exports = hw.client("admin").get("/api/v1/audit?action=export").get_json()["entries"]
+    # the community operator's export was pinned to its own community, and both are on record
+    assert [(e["actor"], e["detail"].get("query", {}).get("community")) for e in exports[:2]] == [
+        ("test-dispatcher_a", str(hw.ids["community_a"])), ("test-dispatcher", None)]
+    assert hw.client("admin").get("/api/v1/audit?since=yesterday").status_code == 400
