@@ -48,11 +48,16 @@ OVERDUE_LIST_MAX = 50
 UNVISITED_LIST_MAX = 100
 
 
+def _rows(session: Session, q) -> list[tuple]:
+    """A query's rows as plain tuples: pandas probes SQLAlchemy Rows per row for fields, which is slow."""
+    return [tuple(r) for r in session.execute(q)]
+
+
 def _scope_grids(session: Session, community_id: int | None) -> pd.DataFrame:
     q = select(Grid.id, Grid.code, Grid.name, Grid.community_id, Grid.centroid_lat, Grid.centroid_lon)
     if community_id is not None:
         q = q.where(Grid.community_id == community_id)
-    return pd.DataFrame(session.execute(q.order_by(Grid.code)).all(),
+    return pd.DataFrame(_rows(session, q.order_by(Grid.code)),
                         columns=["id", "code", "name", "community_id", "lat", "lon"])
 
 
@@ -76,7 +81,7 @@ def _day_cases(session: Session, start: datetime, end: datetime, community_id: i
     # two index ranges (created_at, closed_at) instead of an OR the planner may scan for
     q = union_all(select(*cols).where(Case.created_at >= start, Case.created_at < end, *base),
                   select(*cols).where(Case.closed_at >= start, Case.closed_at < end, *base))
-    df = pd.DataFrame(session.execute(q).all(), columns=[c.key for c in cols]).drop_duplicates("id")
+    df = pd.DataFrame(_rows(session, q), columns=[c.key for c in cols]).drop_duplicates("id")
     for c in ("created_at", "dispatched_at", "feedback_at", "closed_at"):
         df[c] = _utc(df[c])
     df["handled_onsite"] = df["handled_onsite"].astype(bool)
@@ -92,7 +97,7 @@ def _overdue_frame(session: Session, cuts: list[datetime], community_id: int | N
         base.append(Case.community_id == community_id)
     q = union_all(select(*cols).where(Case.closed_at.is_(None), *base),  # the open tail (partial index)
                   select(*cols).where(Case.closed_at > lo, *base))
-    df = pd.DataFrame(session.execute(q).all(), columns=["id", "sla_due_at", "closed_at"]).drop_duplicates("id")
+    df = pd.DataFrame(_rows(session, q), columns=["id", "sla_due_at", "closed_at"]).drop_duplicates("id")
     df["sla_due_at"], df["closed_at"] = _utc(df["sla_due_at"]), _utc(df["closed_at"])
     return df
 
@@ -186,7 +191,7 @@ def _hourly(cases: pd.DataFrame, start: datetime, end: datetime, column: str) ->
 
 
 def _by_category(session: Session, rep: pd.DataFrame) -> list[dict[str, Any]]:
-    cats = pd.DataFrame(session.execute(select(Category.code, Category.major_code, Category.major_name)).all(),
+    cats = pd.DataFrame(_rows(session, select(Category.code, Category.major_code, Category.major_name)),
                         columns=["category_code", "major_code", "major_name"])
     if rep.empty:
         return []
@@ -251,12 +256,12 @@ def _activity_and_coverage(session: Session, day: date, start: datetime, end: da
     # the day's fixes per (worker, grid) from the rollup kept at ingest, not a GROUP BY over the fixes
     fixes = pd.DataFrame(day_rollup(session, day), columns=["worker_id", "grid_id", "n"])
     wq = select(Worker.id, Worker.name, Worker.grid_id).where(Worker.active.is_(True))
-    workers = pd.DataFrame(session.execute(wq).all(), columns=["id", "name", "grid_id"])
+    workers = pd.DataFrame(_rows(session, wq), columns=["id", "name", "grid_id"])
     if community_id is not None:
         workers = workers[workers["grid_id"].isin(grid_ids)]
-    patrols = pd.DataFrame(session.execute(select(Patrol.kind, Patrol.worker_id, Patrol.distance_m,
-                                                  Patrol.grids_covered).where(
-        Patrol.started_at >= start, Patrol.started_at < end)).all(),
+    patrols = pd.DataFrame(_rows(session, select(Patrol.kind, Patrol.worker_id, Patrol.distance_m,
+                                                 Patrol.grids_covered).where(
+        Patrol.started_at >= start, Patrol.started_at < end)),
         columns=["kind", "worker_id", "distance_m", "grids_covered"])
     foot = set(fixes["grid_id"].dropna().astype(int).tolist())
     mouse = set(int(g) for g in session.scalars(select(PatrolStopLog.grid_id).where(PatrolStopLog.day == day)))
