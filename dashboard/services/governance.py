@@ -17,8 +17,7 @@ from .. import events
 from ..models import Alert, Case, Grid, Organisation, Place
 from ..models.governance import GovernanceActivity, LegalStaff
 from ..timeutil import SHANGHAI, as_utc, iso, local, local_day_bounds, utcnow
-from .governance_indicators import (DIMENSIONS, INDICATORS, Period, compute_indicators,  # noqa: F401
-                                    compute_levels)
+from .governance_indicators import DIMENSIONS, compute_indicators, compute_levels
 
 # kind → (dimension, zh, en)
 ACTIVITY_KINDS: dict[str, tuple[str, str, str]] = {
