@@ -47,7 +47,9 @@ def test_wall_cut_off_for_60_s_catches_up(deployment):
     t = threading.Thread(target=reporter, daemon=True)
     t.start()
     try:
-        time.sleep(5)
+        deadline = time.time() + 60  # a loaded machine may need a while before the first push
+        while len(wall.pushed) < 5 and time.time() < deadline:
+            time.sleep(0.2)
         pushed_before = len(wall.pushed)
         wall.cut_off()
         cut_at = wall.last_seq
