@@ -120,8 +120,19 @@ class EventBus:
             session.info.pop(_PENDING, None)
             session.info.pop(_LOCKED, None)
             if ready:
-                ready.sort(key=lambda m: m["seq"])
-                self.publish(ready)
+                session.info.setdefault("gc_committed_events", []).extend(ready)
+
+        # Publish once the transaction has ended and its connection is back in the pool: a subscriber
+        # that reads the database then never needs a second connection while holding the first (with
+        # more concurrent writers than pool connections, that deadlocked until the pool timed out).
+        @sa_event.listens_for(factory, "after_transaction_end")
+        def _after_end(session, transaction):  # noqa: ANN001
+            if transaction.parent is not None:
+                return
+            committed = session.info.pop("gc_committed_events", [])
+            if committed:
+                committed.sort(key=lambda m: m["seq"])
+                self.publish(committed)
 
         @sa_event.listens_for(factory, "after_rollback")
         def _after_rollback(session):  # noqa: ANN001
