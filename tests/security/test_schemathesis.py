@@ -46,7 +46,8 @@ def from_schema(schema: dict, components: dict, depth: int = 0) -> st.SearchStra
         if depth > 3:
             good = st.just({})
         else:
-            req = {k: from_schema(v, components, depth + 1) for k, v in props.items() if k in schema.get("required", [])}
+            required = schema.get("required", [])
+            req = {k: from_schema(v, components, depth + 1) for k, v in props.items() if k in required}
             opt = {k: from_schema(v, components, depth + 1) for k, v in props.items() if k not in req}
             good = st.fixed_dictionaries(req, optional=opt)
     elif t == "null":
