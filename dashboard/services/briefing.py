@@ -30,7 +30,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import String, select, type_coerce, union_all
+from sqlalchemy import String, and_, func, or_, select, type_coerce, union_all
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from ..masking import mask_name
@@ -102,6 +103,36 @@ def _overdue_frame(session: Session, cuts: list[datetime], community_id: int | N
     return df
 
 
+def _overdue_base(hi: datetime, community_id: int | None) -> list:
+    base = [Case.sla_due_at < hi, Case.state != CaseState.VOID, Case.merged_into_id.is_(None)]
+    if community_id is not None:
+        base.append(Case.community_id == community_id)
+    return base
+
+
+def overdue_counts(session: Session, cuts: list[datetime], community_id: int | None) -> dict[datetime, int]:
+    """How many cases were overdue at each of ``cuts``, counted by the database in one query."""
+    lo, hi = min(cuts), max(cuts)
+    base = _overdue_base(hi, community_id)
+    u = union_all(select(Case.sla_due_at, Case.closed_at).where(Case.closed_at.is_(None), *base),  # open tail
+                  select(Case.sla_due_at, Case.closed_at).where(Case.closed_at > lo, *base)).subquery()
+    sums = [func.coalesce(func.sum(sql_case((and_(u.c.sla_due_at < c, or_(u.c.closed_at.is_(None),
+                                                                           u.c.closed_at > c)), 1), else_=0)), 0)
+            for c in cuts]
+    return {c: int(v) for c, v in zip(cuts, session.execute(select(*sums)).one())}
+
+
+def _overdue_ids(session: Session, cut: datetime, community_id: int | None, limit: int) -> list[int]:
+    """The ``limit`` most overdue case ids at ``cut``: each index path ordered and cut short in SQL."""
+    base = _overdue_base(cut, community_id)
+    rows = session.execute(select(Case.sla_due_at, Case.id).where(Case.closed_at.is_(None), *base).order_by(
+        Case.sla_due_at, Case.id).limit(limit)).all()  # the open tail, in deadline order (partial index)
+    # closed after the cut: a range of the closed_at index (ordering it by deadline would walk the whole
+    # deadline index instead)
+    rows += session.execute(select(Case.sla_due_at, Case.id).where(Case.closed_at > cut, *base)).all()
+    return [i for _, i in sorted(rows)[:limit]]
+
+
 def _overdue_at(frame: pd.DataFrame, cut: datetime) -> pd.DataFrame:
     c = pd.Timestamp(cut)
     return frame[(frame["sla_due_at"] < c) & (frame["closed_at"].isna() | (frame["closed_at"] > c))]
@@ -115,8 +146,8 @@ def overdue_count(session: Session, cut: datetime, community_id: int | None) -> 
 def overdue_list(session: Session, cut: datetime, community_id: int | None, limit: int = OVERDUE_LIST_MAX,
                  frame: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """The most overdue cases at ``cut`` (names masked)."""
-    frame = _overdue_frame(session, [cut], community_id) if frame is None else frame
-    ids = _overdue_at(frame, cut).sort_values(["sla_due_at", "id"]).head(limit)["id"].tolist()
+    ids = (_overdue_ids(session, cut, community_id, limit) if frame is None
+           else _overdue_at(frame, cut).sort_values(["sla_due_at", "id"]).head(limit)["id"].tolist())
     if not ids:
         return []
     rows = sorted(session.execute(select(Case.id, Case.code, Case.category_code, Case.grid_id, Case.state,
@@ -152,8 +183,9 @@ def _rate_row(session: Session, start: datetime, end: datetime, cal: WorkCalenda
 
 def day_kpis(session: Session, day: date, community_id: int | None, cal: WorkCalendar, now: datetime,
              cases: pd.DataFrame | None = None, measures: tuple | None = None,
-             overdue: pd.DataFrame | None = None) -> dict[str, Any]:
-    """The KPI values of one day (``measures``: the indicators' per-case frame, when already fetched)."""
+             overdue: pd.DataFrame | dict | None = None) -> dict[str, Any]:
+    """The KPI values of one day (``measures``: the indicators' per-case frame, when already fetched;
+    ``overdue``: counts per cut-off from ``overdue_counts``, or the older overdue frame)."""
     start, end = local_day_bounds(day)
     if cases is None:
         cases = _day_cases(session, start, end, community_id)
@@ -163,7 +195,8 @@ def day_kpis(session: Session, day: date, community_id: int | None, cal: WorkCal
     reported, onsite = int(ind.get("reported") or 0), int(ind.get("onsite") or 0)
     return {"reported": reported, "onsite": onsite, "escalated": reported - onsite, "closed": int(closed.sum()),
             "overdue": (0 if start >= now else overdue_count(session, _cut(end, now), community_id)
-                        if overdue is None else len(_overdue_at(overdue, _cut(end, now)))),
+                        if overdue is None else overdue[_cut(end, now)] if isinstance(overdue, dict)
+                        else len(_overdue_at(overdue, _cut(end, now)))),
             "closure_rate": ind.get("closure_rate"), "on_time_rate": ind.get("on_time_rate"),
             "onsite_rate": ind.get("onsite_rate"), "avg_handling_hours": ind.get("avg_handling_hours"),
             "avg_handling_work_hours": ind.get("avg_handling_work_hours"),
@@ -254,7 +287,7 @@ def _activity_and_coverage(session: Session, day: date, start: datetime, end: da
                            rep: pd.DataFrame, community_id: int | None) -> tuple[dict, dict]:
     grid_ids = set(grids["id"].tolist())
     # the day's fixes per (worker, grid) from the rollup kept at ingest, not a GROUP BY over the fixes
-    fixes = pd.DataFrame(day_rollup(session, day), columns=["worker_id", "grid_id", "n"])
+    fixes = pd.DataFrame(day_rollup(session, day, community_id), columns=["worker_id", "grid_id", "n"])
     wq = select(Worker.id, Worker.name, Worker.grid_id).where(Worker.active.is_(True))
     workers = pd.DataFrame(_rows(session, wq), columns=["id", "name", "grid_id"])
     if community_id is not None:
@@ -333,7 +366,7 @@ def briefing(session: Session, *, day: date, community_id: int | None = None,
     y_cases = _day_cases(session, y_start, y_end, community_id)
     measures = case_measures(session, start=start, end=end, calendar=cal, community_id=community_id)
     cuts = [_cut(local_day_bounds(d)[1], now) for d in (day, y_day, w_day) if local_day_bounds(d)[0] < now]
-    od = _overdue_frame(session, cuts, community_id) if cuts else None
+    od = overdue_counts(session, cuts, community_id) if cuts else None
     k = {"today": day_kpis(session, day, community_id, cal, now, cases, measures, od),
          "yesterday": day_kpis(session, y_day, community_id, cal, now, y_cases, overdue=od),
          "last_week": day_kpis(session, w_day, community_id, cal, now, overdue=od)}
@@ -356,7 +389,7 @@ def briefing(session: Session, *, day: date, community_id: int | None = None,
         "funnel": _funnel(rep, end),
         "communities": _communities(session, start, end, cal, community_id, measures),
         "hot_grids": _hot_grids(rep, grids),
-        "overdue": overdue_list(session, _cut(end, now), community_id, frame=od) if start < now else [],
+        "overdue": overdue_list(session, _cut(end, now), community_id) if start < now else [],
         "workers": activity, "coverage": coverage,
         "alerts": _alerts(session, start, end, community_id),
     }

@@ -10,11 +10,13 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from ..models.geo import Grid
+from ..models.people import Worker
 from ..models.position_day import NO_GRID, PositionDay
 from ..timeutil import SHANGHAI, as_utc, local_day_bounds
 
@@ -77,9 +79,13 @@ def record(session: Session, inserted: Iterable[Any]) -> int:
     return len(rows)
 
 
-def day_rollup(session: Session, day: date) -> list[tuple[int, int | None, int]]:
-    """(worker_id, grid_id or None, fixes) of one day."""
+def day_rollup(session: Session, day: date, community_id: int | None = None) -> list[tuple[int, int | None, int]]:
+    """(worker_id, grid_id or None, fixes) of one day; for a community, the rows in its grids or of its workers."""
     q = select(PositionDay.worker_id, PositionDay.grid_id, PositionDay.fixes).where(PositionDay.day == day)
+    if community_id is not None:
+        grids = select(Grid.id).where(Grid.community_id == community_id)
+        q = q.where(or_(PositionDay.grid_id.in_(grids),
+                        PositionDay.worker_id.in_(select(Worker.id).where(Worker.grid_id.in_(grids)))))
     return [(w, None if g == NO_GRID else g, n) for w, g, n in session.execute(q)]
 
 
