@@ -90,7 +90,7 @@
         var none = document.createElement("div"); none.className = "wall-none";
         none.textContent = this.tx("wall.alerts.none"); box.appendChild(none);
       }
-      list.slice(0, 6).forEach(function (a) {
+      list.slice(0, 3).forEach(function (a) {
         var d = document.createElement("div");
         d.className = "wall-alert wall-alert-" + a.severity + " wall-alert-" + a.state + (a.id === flashId ? " wall-flash" : "");
         d.setAttribute("data-alert-id", a.id);

@@ -91,7 +91,7 @@ def layout(lang: str, query: dict, services):
         html.Div(className="wall-col wall-right", children=[
             panels.alert_panel(lang),
             panels.chart_panel("wall.panel.hourly", Wall.HOURLY,
-                               panels.hourly_figure(stats, lang, 428, 196), lang, "wall-panel-hourly"),
+                               panels.hourly_figure(stats, lang, 428, 186), lang, "wall-panel-hourly"),
             governance_panel(lang, services, width=428, height=206),  # 网格+五治 (issue 10)
             panels.ticker_panel(lang),
         ]),
