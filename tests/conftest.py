@@ -127,7 +127,7 @@ class LiveServer:
         self.proc: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 40) -> "LiveServer":
+    def start(self, timeout: float = 90) -> "LiveServer":
         log = open(self.tmp / f"server-{self.port}.log", "ab")
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "--port", str(self.port),
                                       "--db", self.db_url, *self.args], cwd=ROOT, env=self.env,
