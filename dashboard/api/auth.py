@@ -162,13 +162,17 @@ def _path_object_community(session, name: str, value: int) -> tuple[bool, int | 
 
 
 def pin_community_args(community_id: int) -> None:
-    """A community-bound caller's ``community_id`` / ``community`` query parameters name its own community
-    (endpoints that filter by them are scoped; a parameter naming another community cannot widen scope)."""
+    """A community-bound caller's ``community_id`` / ``community`` query parameters: absent → its own
+    community (endpoints that filter by them are scoped); naming another community → 403."""
     from werkzeug.datastructures import ImmutableMultiDict
 
     args = request.args.copy()
     for k in ("community_id", "community"):
-        args[k] = str(community_id)
+        asked = args.get(k)
+        if asked and asked.isdigit() and int(asked) != community_id:
+            raise ApiError(403, f"community {asked} is outside your jurisdiction", k)
+        if not asked:
+            args[k] = str(community_id)
     request.args = ImmutableMultiDict(args)
 
 

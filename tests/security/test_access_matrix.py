@@ -132,11 +132,14 @@ def test_community_operator_reads_only_its_community(world):
     assert r.status_code in (403, 404)
     listed = {c["id"] for c in a.get("/api/v1/cases?page_size=500").get_json()["items"]}
     assert ids["case_a"] in listed and ids["case_b"] not in listed
-    # a community_id parameter never widens the scope
-    snap = a.get(f"/api/v1/snapshot?community_id={ids['community_b']}").get_json()
+    # a community_id parameter never widens the scope: another community is refused, none means its own
+    for path in ("/api/v1/snapshot", "/api/v1/events?after=0", "/api/v1/governance/indicators"):
+        sep = "&" if "?" in path else "?"
+        assert a.get(f"{path}{sep}community_id={ids['community_b']}").status_code == 403, path
+    snap = a.get("/api/v1/snapshot").get_json()
     assert snap["community_id"] == ids["community_a"]
     assert {c["id"] for c in snap["cases"]} == {ids["case_a"]}
-    evs = a.get(f"/api/v1/events?after=0&community_id={ids['community_b']}").get_json()["events"]
+    evs = a.get("/api/v1/events?after=0").get_json()["events"]
     assert evs and all(e["community_id"] in (None, ids["community_a"]) for e in evs)
     full = street.get("/api/v1/events?after=0").get_json()["events"]
     assert any(e["community_id"] == ids["community_b"] for e in full)

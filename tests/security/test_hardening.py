@@ -190,8 +190,9 @@ def test_dispatches_state_changes_and_exports_are_audited(hw):
         ("case_action", "register"), ("case_action", "dispatch")]
     assert all(e["actor"] == "test-dispatcher" and e["role"] == "dispatcher" for e in entries)
     assert hw.client("admin").get("/api/v1/audit?action=case_create").get_json()["total"] >= 1
-    assert hw.client("dispatcher_a").get(f"/api/v1/briefing/export.csv?community={hw.ids['community_b']}"
-                                         ).status_code == 200
+    a = hw.client("dispatcher_a")
+    assert a.get(f"/api/v1/briefing/export.csv?community={hw.ids['community_b']}").status_code == 403
+    assert a.get("/api/v1/briefing/export.csv").status_code == 200
     exports = hw.client("admin").get("/api/v1/audit?action=export").get_json()["entries"]
     # the community operator's export was pinned to its own community, and both are on record
     assert [(e["actor"], e["detail"].get("query", {}).get("community")) for e in exports[:2]] == [
