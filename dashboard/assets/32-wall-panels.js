@@ -100,6 +100,12 @@
                          self.tx("alert.state." + a.state, a.state), a.worker_name || ""].filter(Boolean).join(" · ");
         d.appendChild(h); d.appendChild(m); box.appendChild(d);
       });
+      if (list.length > 3) {  // the panel has room for three cards; never let the rest go unnoticed
+        var more = document.createElement("div"); more.className = "wall-alert-more";
+        more.setAttribute("data-more", list.length - 3);
+        more.textContent = this.tx("wall.alerts.more", "+{n}").replace("{n}", list.length - 3);
+        box.appendChild(more);
+      }
       this.map.placeRings();
     };
 
