@@ -26,6 +26,8 @@ from . import console  # noqa: E402
 PAGES["/console"] = console  # the dispatcher's desk
 from . import governance_form, governance_panel  # noqa: E402
 PAGES.update({"/m/activity": governance_form, "/governance": governance_panel})  # 网格+五治 (issue 10)
+from . import login  # noqa: E402
+PAGES["/login"] = login  # desk sign-in
 
 
 def create_dash(server, services) -> dash.Dash:

@@ -13,7 +13,7 @@ from dashboard.timeutil import local_day_bounds, local_today
 from .ids import Home
 
 LINKS = [("/wall", "nav.wall"), ("/console", "nav.console"), ("/briefing", "nav.briefing"),
-         ("/m", "nav.mobile"), ("/admin", "nav.admin"), ("/patrol", "patrol.title"), ("/call", "call.page")]
+         ("/m", "nav.mobile"), ("/governance", "gov.title"), ("/login", "nav.login"), ("/patrol", "patrol.title"), ("/call", "call.page")]
 
 
 def status_rows(services) -> list[tuple[str, int]]:

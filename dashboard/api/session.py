@@ -42,7 +42,7 @@ def register(app, services) -> None:
         if u is None:
             raise ApiError(401, "wrong username or password", "password")
         return jsonify({"username": u.username, "role": u.role, "worker_id": u.worker_id,
-                        "display_name": u.display_name})
+                        "display_name": u.display_name, "must_change_password": bool(u.must_change_password)})
 
     @app.post("/auth/logout")
     def logout():

@@ -1,0 +1,27 @@
+/* The sign-in form of /login: POST /auth/login, then go where the user was heading. */
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (!form || form.id !== "gc-login-form") { return; }
+    ev.preventDefault();
+    var err = document.getElementById("gc-login-error");
+    err.textContent = "";
+    fetch("/auth/login", {
+      method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: document.getElementById("gc-login-username").value,
+                             password: document.getElementById("gc-login-password").value })
+    }).then(function (r) {
+      return r.json().then(function (body) { return { ok: r.ok, status: r.status, body: body }; });
+    }).then(function (res) {
+      if (!res.ok) {
+        err.textContent = res.status === 401 ? err.getAttribute("data-wrong")
+          : ((res.body.error && res.body.error.message) || String(res.status));
+        return;
+      }
+      if (res.body.must_change_password) { err.textContent = err.getAttribute("data-change"); }
+      var next = form.getAttribute("data-next") || "/";
+      window.location.assign(next);
+    }).catch(function (e) { err.textContent = String(e); });
+  });
+})();
