@@ -171,3 +171,25 @@ def live_server(tmp_path):
     yield start
     for srv in started:
         srv.stop()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run",
+                 # video-call tests: fake camera/microphone, no permission prompt
+                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium (Debian's, no download) for the whole session.
+
+    Playwright's sync API allows one running instance per thread, so every browser test
+    shares this one and makes its own contexts.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -4,15 +4,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine, text
 
 from tests.browser.patrol_helpers import patient_server  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 
 def raw_personal_data(db_url: str) -> list[str]:
@@ -24,11 +21,11 @@ def raw_personal_data(db_url: str) -> list[str]:
     return [v for r in rows for v in r if v and (len(v) >= 3 or v.isdigit())]
 
 
-def test_wall_drilldown_is_masked(patient_server):
+def test_wall_drilldown_is_masked(patient_server, browser):
     srv = patient_server()  # with the simulator: workers walk, tracks and cases exist
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
+    try:
+        page = ctx.new_page()
         registers = []
         page.on("request", lambda r: registers.append(r.url) if "/register" in r.url else None)
         page.goto(f"{srv.url}/wall")
@@ -51,7 +48,8 @@ def test_wall_drilldown_is_masked(patient_server):
             page.evaluate(f"() => GCDrill.open({gid})")
             page.wait_for_selector(f'#gc-drill[data-loaded="{gid}"]', state="attached", timeout=15000)
             texts.append(page.inner_text("#gc-drill"))
-        browser.close()
+    finally:
+        ctx.close()
     assert registers and all("scope=wall" in u for u in registers)
     shown = "\n".join(texts)
     assert re.search(r"1\d\d\*\*\*\*\d{4}", shown)  # phones appear, masked

@@ -6,24 +6,20 @@ from urllib.parse import urlparse
 
 import pytest
 import requests
-from playwright.sync_api import sync_playwright
 
 from tests.browser.patrol_helpers import patient_server  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 SOS_DEVICE = "XY422935"  # W0001 of the demo street
 DWELL_S = 3
 
 
 @pytest.fixture
-def page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        yield browser.new_page(viewport={"width": 1400, "height": 1000})
-        browser.close()
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield ctx.new_page()
+    ctx.close()
 
 
 def five_stop_tour(url: str) -> dict:

@@ -6,24 +6,30 @@ from datetime import datetime, timezone
 
 import pytest
 import requests
-from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine, text
 
 from tests.browser.patrol_helpers import patient_server  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 WORKER_ID = 1
 
 
 @pytest.fixture
-def media_browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        yield browser
-        browser.close()
+def media_browser(browser):
+    """The session browser (launched with fake media devices); contexts opened here are closed after the test."""
+    opened = []
+    real_new_context = browser.new_context
+
+    class Tracking:
+        def new_context(self, **kw):
+            ctx = real_new_context(**kw)
+            opened.append(ctx)
+            return ctx
+
+    yield Tracking()
+    for ctx in opened:
+        ctx.close()
 
 
 def make_case(url: str) -> dict:

@@ -9,35 +9,29 @@ pytestmark = pytest.mark.browser
 PAGES = ["/wall", "/console", "/m", "/briefing"]
 
 
-def test_pages_run_under_the_csp_without_violations(tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_pages_run_under_the_csp_without_violations(tmp_path, browser):
     # the demo street with its simulator, demo operator on, the CSP enforced as in production
     srv = LiveServer(tmp_path, env={"GC_CSP": "enforce"}).start(timeout=150)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        try:
-            ctx = browser.new_context(viewport={"width": 1600, "height": 900})
-            for path in PAGES:
-                page = ctx.new_page()
-                page.add_init_script("document.addEventListener('securitypolicyviolation', function (e) {"
-                                     "console.error('Content Security Policy: ' + e.violatedDirective + ' ' +"
-                                     " e.blockedURI); });")
-                problems: list[str] = []
-                page.on("console", lambda m, pr=problems: pr.append(m.text) if (
-                    "Content Security Policy" in m.text or "Content-Security-Policy" in m.text) else None)
-                page.on("pageerror", lambda e, pr=problems: pr.append(f"pageerror: {e}"))
-                resp = page.goto(srv.url + path)
-                assert "default-src 'self'" in resp.headers["content-security-policy"]
-                # (no string predicates here: Playwright evaluates those with eval, which the CSP forbids)
-                page.wait_for_selector("#shell-page > *", state="attached", timeout=60000)
-                page.wait_for_timeout(6000)  # maps draw (MapLibre workers from blob:), sockets connect
-                assert page.evaluate("() => typeof window.Plotly !== 'undefined' && !!window.GCLive"), path
-                assert not problems, f"{path}: {problems}"
-                page.screenshot(path=str(srv.tmp / f"csp{path.replace('/', '_')}.png"))
-                page.close()
-        finally:
-            browser.close()
-            srv.stop()
+    ctx = browser.new_context(viewport={"width": 1600, "height": 900})
+    try:
+        for path in PAGES:
+            page = ctx.new_page()
+            page.add_init_script("document.addEventListener('securitypolicyviolation', function (e) {"
+                                 "console.error('Content Security Policy: ' + e.violatedDirective + ' ' +"
+                                 " e.blockedURI); });")
+            problems: list[str] = []
+            page.on("console", lambda m, pr=problems: pr.append(m.text) if (
+                "Content Security Policy" in m.text or "Content-Security-Policy" in m.text) else None)
+            page.on("pageerror", lambda e, pr=problems: pr.append(f"pageerror: {e}"))
+            resp = page.goto(srv.url + path)
+            assert "default-src 'self'" in resp.headers["content-security-policy"]
+            # (no string predicates here: Playwright evaluates those with eval, which the CSP forbids)
+            page.wait_for_selector("#shell-page > *", state="attached", timeout=60000)
+            page.wait_for_timeout(6000)  # maps draw (MapLibre workers from blob:), sockets connect
+            assert page.evaluate("() => typeof window.Plotly !== 'undefined' && !!window.GCLive"), path
+            assert not problems, f"{path}: {problems}"
+            page.screenshot(path=str(srv.tmp / f"csp{path.replace('/', '_')}.png"))
+            page.close()
+    finally:
+        ctx.close()
+        srv.stop()
