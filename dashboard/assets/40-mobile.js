@@ -17,15 +17,7 @@
     Object.keys(fmt || {}).forEach(function (k) { s = s.split("{" + k + "}").join(fmt[k]); });
     return s;
   }
-  function el(tag, attrs, children) {
-    var e = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") { e.textContent = attrs[k]; } else if (k === "cls") { e.className = attrs[k]; }
-      else { e.setAttribute(k, attrs[k]); }
-    });
-    (children || []).forEach(function (c) { if (c) { e.appendChild(c); } });
-    return e;
-  }
+  var el = window.GCDom.el; // 08-gc-dom.js
   function toast(msg, kind) {
     var t = $("m-toast");
     if (!t) { return; }

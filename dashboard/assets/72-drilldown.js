@@ -14,15 +14,7 @@
     Object.keys(fmt || {}).forEach(function (k) { s = s.replace("{" + k + "}", fmt[k]); });
     return s;
   }
-  function el(tag, attrs, children) {
-    var e = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") { e.textContent = attrs[k]; } else if (k === "cls") { e.className = attrs[k]; }
-      else { e.setAttribute(k, attrs[k]); }
-    });
-    (children || []).forEach(function (c) { if (c) { e.appendChild(typeof c === "string" ? document.createTextNode(c) : c); } });
-    return e;
-  }
+  var el = window.GCDom.el; // 08-gc-dom.js
   function section(key, count, body) {
     return el("section", { cls: "gc-drill-sec", "data-sec": key }, [
       el("h3", {}, [tx("drill." + key), count !== null && count !== undefined ? el("span", { cls: "n", text: String(count) }) : null]),
