@@ -5,11 +5,13 @@ from datetime import date
 from urllib.parse import urlencode
 
 from dash import ClientsideFunction, Input, Output, State
+from dash.exceptions import PreventUpdate
 
 from dashboard.i18n import t
 from dashboard.services.briefing import briefing
 from dashboard.services.replay import replay
 from dashboard.timeutil import local_today
+from layouts.access import allowed
 from layouts.briefing import Ids, render_content
 
 
@@ -25,8 +27,13 @@ def register(app, services) -> None:
                   Output(Ids.PDF, "href"), Output(Ids.XLSX, "href"), Output(Ids.CSV, "href"),
                   Input(Ids.DAY, "value"), Input(Ids.SCOPE, "value"), State(Ids.LANG, "data"))
     def show_day(day_value, scope, lang):
+        p = allowed(services, "dispatcher", "leader")
+        if p is None:
+            raise PreventUpdate
         day = _day(day_value)
         cid = int(scope) if scope and str(scope).isdigit() else None
+        if p.community_id is not None:  # a community's leader sees its own community, whatever the picker says
+            cid = p.community_id
         with services.db.read() as s:
             b = briefing(s, day=day, community_id=cid, calendar=services.calendar)
             r = replay(s, day=day, community_id=cid)

@@ -2,21 +2,15 @@
 from __future__ import annotations
 
 from dash import Input, Output, State, no_update
-from flask_login import current_user
+from dash.exceptions import PreventUpdate
+from sqlalchemy import select
 
 from dashboard.i18n import t
+from dashboard.models import Grid
 from dashboard.services.governance import ActivityProblem, create_activity, panel_data
+from layouts.access import allowed, own_community
 from layouts.governance_form import GovFormIds as F
-from layouts.governance_panel import GovIds, bars_figure
-
-
-def _who() -> str:
-    try:
-        if current_user and current_user.is_authenticated:
-            return current_user.display_name or current_user.username
-    except Exception:  # outside a request context (tests calling the function directly)
-        pass
-    return "网格员端"
+from layouts.governance_panel import GovIds, bars_figure, only_community
 
 
 def register(app, services) -> None:
@@ -30,12 +24,21 @@ def register(app, services) -> None:
                         lang):
         if not n:
             return no_update, no_update, no_update
+        p = allowed(services, "worker", "dispatcher", "integration")
+        if p is None:  # anonymous (demo off) or a read-only role: nothing is written
+            return t("page.callback_denied", lang), "gov-result gov-result-error", no_update
+        if p.community_id is not None and grid:
+            with services.db.read() as s:
+                comm = s.scalar(select(Grid.community_id).where(Grid.code == str(grid).strip()))
+            if comm is not None and comm != p.community_id:
+                return (t("gov.form.error", lang, field=t("gov.form.grid", lang), message="outside your community"),
+                        "gov-result gov-result-error", no_update)
         data = {"kind": kind, "title": title, "grid_code": grid, "place_name": place, "started_at": started,
                 "ended_at": ended, "participants": participants, "volunteers": volunteers,
                 "volunteer_hours": hours, "organiser": organiser}
         try:
             with services.db.write() as s:
-                code = create_activity(s, data, source="app", created_by=_who()).code
+                code = create_activity(s, data, source="app", created_by=p.name).code
         except ActivityProblem as p:
             return (t("gov.form.error", lang, field=t(_FIELD_KEYS.get(p.field, p.field), lang), message=p.message),
                     "gov-result gov-result-error", no_update)
@@ -44,8 +47,10 @@ def register(app, services) -> None:
     @app.callback(Output(GovIds.GRAPH, "figure"), Input(GovIds.REFRESH, "data"), State(GovIds.LANG, "data"),
                   State(GovIds.GRAPH, "figure"), prevent_initial_call=True)
     def refresh_panel(_tick, lang, current):
+        if allowed(services, "dispatcher", "leader", "display", "worker") is None:
+            raise PreventUpdate
         with services.db.read() as s:
-            data = panel_data(s, lang=lang)
+            data = only_community(panel_data(s, lang=lang), own_community(services))
         layout = (current or {}).get("layout", {})
         return bars_figure(data, width=layout.get("width", 428), height=layout.get("height", 300),
                            dark=layout.get("font", {}).get("color") != "#334155")

@@ -6,7 +6,9 @@ wall avoids (dcc.Interval re-sending panels and the whole map), kept to measure 
 from __future__ import annotations
 
 from dash import Input, Output
+from dash.exceptions import PreventUpdate
 
+from layouts.access import allowed
 from layouts.wall.ids import WallPoll
 from layouts.wall.poll import base_figure, poll_frame
 
@@ -17,6 +19,9 @@ def register(app, services) -> None:
     @app.callback(Output(WallPoll.KPI, "children"), Output(WallPoll.MAP, "figure"), Output(WallPoll.TICKER, "children"),
                   Input(WallPoll.TICK, "n_intervals"))
     def poll_tick(_n):
+        p = allowed(services, "dispatcher", "leader", "display")
+        if p is None or p.community_id is not None:  # the bench page draws the whole street only
+            raise PreventUpdate
         if "base" not in built:
             built["base"] = base_figure(services)
         return poll_frame(services, built["base"])

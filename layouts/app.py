@@ -7,7 +7,8 @@ from urllib.parse import parse_qs
 import dash
 from dash import dcc, html
 
-from dashboard.i18n import normalise_lang
+from dashboard.i18n import normalise_lang, t
+from dashboard.models import Role
 
 from . import home, wall
 from .ids import Shell
@@ -30,6 +31,39 @@ from . import login  # noqa: E402
 PAGES["/login"] = login  # desk sign-in
 
 
+# who may open each page (None = anyone: the page signs in by itself or shows nothing private). Admins may
+# open every page. The data on a page comes from the scoped APIs and socket rooms; this keeps the page
+# itself (and its server callbacks) from anyone who may not use it.
+_VIEW = frozenset({Role.DISPATCHER, Role.LEADER, Role.DISPLAY})
+_OPS = frozenset({Role.DISPATCHER})
+PAGE_ROLES: dict[str, frozenset | None] = {
+    "/": None, "/login": None, "/m": None,  # /m signs a worker in by itself
+    "/m/activity": frozenset({Role.WORKER, Role.DISPATCHER}),
+    "/wall": _VIEW, "/wall-poll": _VIEW, "/governance": _VIEW, "/briefing": frozenset({Role.DISPATCHER, Role.LEADER}),
+    "/console": _OPS, "/patrol": _OPS, "/call": frozenset({Role.DISPATCHER, Role.WORKER}),
+}
+
+
+def page_path(pathname: str | None) -> str:
+    return (pathname or "/").rstrip("/") or "/"
+
+
+def page_access(path: str, principal) -> str:
+    """'ok', 'sign_in' (anonymous on a private page) or 'forbidden' (signed in with the wrong role)."""
+    roles = PAGE_ROLES.get(path)
+    if roles is None:
+        return "ok"
+    if principal is None:
+        return "sign_in"
+    return "ok" if principal.role in roles or principal.role == Role.ADMIN else "forbidden"
+
+
+def sign_in_url(path: str, search: str | None) -> str:
+    from urllib.parse import quote
+
+    return "/login?next=" + quote(path + (search or ""), safe="")
+
+
 def create_dash(server, services) -> dash.Dash:
     """A Dash app served by ``server``; every script and style comes from this server."""
     app = dash.Dash(
@@ -46,15 +80,49 @@ def create_dash(server, services) -> dash.Dash:
     from dashboard.api.security import set_script_hashes  # CSP: Dash's inline scripts by hash (issue 8)
 
     set_script_hashes(server, app.csp_hashes)
+    _guard_pages(server, services)
     return app
 
 
-def page_for(pathname: str | None, search: str | None, services):
-    """The layout for a path; unknown paths get a plain not-found page."""
+def _guard_pages(server, services) -> None:
+    """Private pages redirect an anonymous visitor to /login before any script loads; Dash's callback
+    door admits anonymous callers only for the page router (which itself answers with the sign-in page)."""
+    from flask import redirect, request
+
+    from dashboard.api.auth import resolve_principal
+    from dashboard.api.errors import ApiError, error_response
+
+    router_output = f"{Shell.PAGE}.children"
+
+    @server.before_request
+    def _page_door():
+        try:
+            if request.method == "GET" and page_path(request.path) in PAGES:
+                if page_access(page_path(request.path), resolve_principal(services)) == "sign_in":
+                    return redirect(sign_in_url(request.path, "?" + request.query_string.decode()
+                                                if request.query_string else ""), code=302)
+            elif request.method == "POST" and request.path == "/_dash-update-component":
+                body = request.get_json(silent=True) or {}
+                if body.get("output") != router_output and resolve_principal(services) is None:
+                    return error_response(401, "sign in first")
+        except ApiError as e:  # a revoked key in the header
+            return error_response(e.status, e.message, e.field)
+        return None
+
+
+def page_for(pathname: str | None, search: str | None, services, principal=None):
+    """The layout for a path; unknown paths get a plain not-found page, private ones the sign-in door."""
     query = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
     lang = normalise_lang(query.get("lang"))
-    path = (pathname or "/").rstrip("/") or "/"
+    path = page_path(pathname)
     module = PAGES.get(path)
     if module is None:
         return html.Div([html.H1("404"), html.P(f"{path}"), html.A("/", href="/")], className="gc-page")
+    access = page_access(path, principal)
+    if access == "sign_in":  # reached by a client-side link: leave for the sign-in page
+        return html.Div([dcc.Location(id="shell-to-login", href=sign_in_url(path, search), refresh=True),
+                         html.P(t("page.sign_in_first", lang))], className="gc-page")
+    if access == "forbidden":
+        return html.Div([html.H1("403"), html.P(t("page.forbidden", lang, role=principal.role)),
+                         html.A(t("nav.login", lang), href=sign_in_url(path, search))], className="gc-page")
     return module.layout(lang, query, services)

@@ -13,6 +13,7 @@ from dashboard.models import Community, Grid
 from dashboard.services.exports import fmt_kpi
 from dashboard.services.summary import pct, summary_paragraphs
 from dashboard.timeutil import local_today
+from layouts.access import own_community
 
 # arrows: for these a rise is bad news (shown red)
 RISE_IS_BAD = {"overdue", "avg_handling_hours", "avg_handling_work_hours"}
@@ -83,9 +84,11 @@ def base_map(services, *, zoom: float = 13.6, height: int = 320) -> go.Figure:
 
 def layout(lang: str, query: dict, services):
     """The page shell; the content and the replay data come from callbacks/briefing.py."""
+    own = own_community(services)
     with services.db.read() as s:
-        comms = s.execute(select(Community.id, Community.name).order_by(Community.code)).all()
-    scope_opts = [{"label": t("brief.scope.street", lang), "value": "street"}] + [
+        q = select(Community.id, Community.name).order_by(Community.code)
+        comms = s.execute(q if own is None else q.where(Community.id == own)).all()
+    scope_opts = ([{"label": t("brief.scope.street", lang), "value": "street"}] if own is None else []) + [
         {"label": n, "value": str(i)} for i, n in comms]
     day = query.get("day") or local_today().isoformat()
     other = "en" if lang == "zh-CN" else "zh-CN"
@@ -98,7 +101,7 @@ def layout(lang: str, query: dict, services):
                 html.Label([t("brief.day", lang), dcc.Input(id=Ids.DAY, type="date", value=day, debounce=True,
                                                             className="gcb-day")]),
                 html.Label([t("brief.scope", lang), dcc.Dropdown(id=Ids.SCOPE, options=scope_opts,
-                                                                 value=query.get("community") or "street",
+                                                                 value=str(own) if own else (query.get("community") or "street"),
                                                                  clearable=False, searchable=False,
                                                                  className="gcb-scope")]),
             ]),

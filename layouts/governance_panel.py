@@ -15,6 +15,7 @@ from dash import dcc, html
 
 from dashboard.i18n import t
 from dashboard.services.governance import panel_data
+from layouts.access import own_community
 
 COLORS = {"party": "#ef4444", "law": "#3b82f6", "virtue": "#f59e0b", "self": "#22c55e", "smart": "#a78bfa"}
 FONT = "Noto Sans CJK SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
@@ -64,11 +65,19 @@ def radar_figure(data: dict[str, Any], *, height: int = 460) -> go.Figure:
     return fig
 
 
+def only_community(data: dict[str, Any], community_id: int | None) -> dict[str, Any]:
+    """The panel's figures as a community-bound viewer may see them: its own row only, no street totals."""
+    if community_id is None:
+        return data
+    return {**data, "communities": [c for c in data["communities"] if c["id"] == community_id],
+            "values": {k: v for k, v in data["values"].items() if k == community_id}, "street": {}}
+
+
 def governance_panel(lang: str, services, *, width: int = 428, height: int = 300, dark: bool = True,
                      class_name: str = "wall-panel gov-wall-panel") -> html.Section:
     """The panel as a component (a wall panel by default): title, stacked bars, refresh store."""
     with services.db.read() as s:
-        data = panel_data(s, lang=lang)
+        data = only_community(panel_data(s, lang=lang), own_community(services))
     return html.Section(id=GovIds.PANEL, className=class_name, **{"data-refresh-min-s": str(REFRESH_MIN_S)},
                         title=t("gov.panel.note", lang), children=[
         html.H2(t("gov.panel.title", lang)),
@@ -94,7 +103,7 @@ def _table(data: dict[str, Any], lang: str) -> html.Table:
 def layout(lang: str, query: dict, services):
     """/governance — the desktop overview: bars, radar, and every indicator per community."""
     with services.db.read() as s:
-        data = panel_data(s, lang=lang)
+        data = only_community(panel_data(s, lang=lang), own_community(services))
     other = "en" if lang == "zh-CN" else "zh-CN"
     return html.Div(id=GovIds.PAGE, className="gov-page", lang=lang, children=[
         html.Header([html.H1(t("gov.page.title", lang)), html.Span(data["day"], className="gov-day"),

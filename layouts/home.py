@@ -10,6 +10,7 @@ from dashboard.models.enums import DutyState
 from dashboard.events import last_seq
 from dashboard.timeutil import local_day_bounds, local_today
 
+from .access import caller
 from .ids import Home
 
 LINKS = [("/wall", "nav.wall"), ("/console", "nav.console"), ("/briefing", "nav.briefing"),
@@ -44,8 +45,14 @@ def layout(lang: str, query: dict, services):
             html.A(t("lang.switch", lang), href=f"/?lang={other}", className="gc-lang"),
         ]),
         html.Nav([html.A(t(key, lang), href=f"{path}?lang={lang}", className="gc-nav-link") for path, key in LINKS]),
-        html.H2(t("home.status", lang)),
-        html.Table(id=Home.STATUS, className="gc-status", children=[
-            html.Tr([html.Th(t(k, lang)), html.Td(f"{v:,}")]) for k, v in status_rows(services)
-        ]),
+        *_status(lang, services),
     ])
+
+
+def _status(lang: str, services) -> list:
+    """The street's counts, for anyone signed in (an anonymous visitor sees the links only)."""
+    if caller(services) is None:
+        return []
+    return [html.H2(t("home.status", lang)),
+            html.Table(id=Home.STATUS, className="gc-status", children=[
+                html.Tr([html.Th(t(k, lang)), html.Td(f"{v:,}")]) for k, v in status_rows(services)])]

@@ -17,6 +17,7 @@ from dashboard.i18n import t, texts_for
 from dashboard.models import Case, CaseState, Community, Grid
 from dashboard.services.grids import grids_geojson
 from dashboard.services.tours import GENERATORS, coverage
+from layouts.access import own_community
 
 from .call_widget import call_widget
 from .coverage_panel import coverage_panel
@@ -121,11 +122,14 @@ def _select(id_: str, options: list[tuple[Any, str]], value: str | None = None) 
 
 
 def layout(lang: str, query: dict, services):
+    own = own_community(services)  # a community's operator patrols its own grids
     with services.db.read() as s:
-        communities = s.execute(select(Community.id, Community.name).order_by(Community.code)).all()
-        grids = s.execute(select(Grid.id, Grid.name).order_by(Grid.code)).all()
+        cq = select(Community.id, Community.name).order_by(Community.code)
+        communities = s.execute(cq if own is None else cq.where(Community.id == own)).all()
+        gq = select(Grid.id, Grid.name).order_by(Grid.code)
+        grids = s.execute(gq if own is None else gq.where(Grid.community_id == own)).all()
         fig = patrol_map(s, services.settings)
-        cov = coverage(s)
+        cov = coverage(s, community_id=own)
     other = "en" if lang == "zh-CN" else "zh-CN"
     P = PatrolIds
     btn = lambda id_, key, cls="": html.Button(t(key, lang), id=id_, className=f"patrol-btn {cls}".strip(),

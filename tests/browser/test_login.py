@@ -16,13 +16,15 @@ def test_admin_signs_in_with_the_first_run_password_and_a_wrong_one_is_refused(p
     username, password = m.groups()
     assert requests.get(srv.url + "/auth/me", timeout=5).json()["signed_in"] is False  # no implicit operator
 
-    page, watch = pages(srv.url + "/login?next=/console", wait_for="#gc-login-form")
+    # a private page sends a signed-out visitor to the sign-in page, remembering where they were heading
+    page, watch = pages(srv.url + "/console", wait_for="#gc-login-form")
+    assert page.url == srv.url + "/login?next=%2Fconsole"
     page.fill("#gc-login-username", username)
     page.fill("#gc-login-password", password + "x")
     page.click("#gc-login-submit")
     page.wait_for_function("() => document.getElementById('gc-login-error').textContent.length > 0")
     assert "用户名或密码错误" in page.inner_text("#gc-login-error")
-    assert page.url.endswith("/login?next=/console")
+    assert page.url.endswith("/login?next=%2Fconsole")
 
     page.fill("#gc-login-password", password)
     page.click("#gc-login-submit")
