@@ -55,6 +55,7 @@ def build_world(tmp: Path, *, with_pages: bool = True, extra: dict | None = None
                                              reporter_phone=phone), locator=services.locator)
             s.flush()
             ids[f"case_{tag.lower()}"] = c.id
+        add_records_of_every_kind(s, services, ids)
         keys = {}
         for role_name in ROLE_NAMES:
             role = "dispatcher" if role_name == "dispatcher_a" else role_name
@@ -68,6 +69,79 @@ def build_world(tmp: Path, *, with_pages: bool = True, extra: dict | None = None
 
         register_all(create_dash(app, services), services)
     return World(app, services, ids, keys)
+
+
+# worker B's last fix: a value no other record holds, so a walk over any answer can spot B's position
+POSITION_B = (34.263777, 108.953777)
+POSITION_A = (34.261333, 108.950666)
+
+
+def add_records_of_every_kind(s, services, ids: dict) -> None:
+    """Give each community one record of every kind an endpoint lists: a worker on patrol with a fix, an
+    alert, a camera, a device, a tour with a logged stop, a video call, a governance activity — and a
+    pair of same-category cases 9 m apart across the A/B border (duplicates of each other).
+
+    Records of A fill the path ids of A's jurisdiction checks; records of B are what A must never receive.
+    """
+    from dashboard.models import AccessDevice, Camera, Grid, Worker
+    from dashboard.services import tours
+    from dashboard.services.alerts import raise_alert
+    from dashboard.services.calls import end_call, start_call
+    from dashboard.services.cases import CaseReport, report_case
+    from dashboard.services.governance import create_activity
+    from dashboard.services.positions import Fix, ingest_fixes
+    from dashboard.services.workers import start_patrol
+    from dashboard.timeutil import utcnow
+
+    now = utcnow()
+    for tag, (lat, lon) in (("A", POSITION_A), ("B", POSITION_B)):
+        t = tag.lower()
+        grid = s.get(Grid, ids[f"grid_{t}"])
+        w = s.get(Worker, ids[f"worker_{t}"])
+        start_patrol(s, w)
+        ingest_fixes(s, [Fix(worker_id=w.id, fix_time=now, lat=lat, lon=lon, source="api")],
+                     locator=services.locator)
+        a, _ = raise_alert(s, source="rule", kind="probe", title=f"告警{tag}", lat=lat, lon=lon, grid_id=grid.id,
+                           community_id=grid.community_id, worker_id=w.id)
+        cam = Camera(code=f"CAM-{tag}", name=f"摄像头{tag}", grid_id=grid.id, lat=lat, lon=lon, kind="fixed",
+                     stream_url=f"sim://CAM-{tag}")
+        dev = AccessDevice(device_id=f"GATE-{tag}", name=f"门禁{tag}", secret="x" * 32, grid_id=grid.id,
+                           community_id=grid.community_id, lat=lat, lon=lon)
+        s.add_all([cam, dev])
+        s.flush()
+        tour = tours.create_tour(s, name=f"巡查{tag}", stops=[{"grid_id": grid.id}], created_by="test")
+        tours.start_tour(s, tour, operator="test")
+        tours.mark_stop(s, tour, 0, result="ok", operator="test", locator=services.locator)
+        call = start_call(s, operator="test", worker_id=w.id, caller_sid=f"sid-{tag}", case_id=ids[f"case_{t}"])
+        end_call(s, call, by="operator")
+        act = create_activity(s, {"kind": "mediation", "title": f"调解{tag}", "grid_id": grid.id,
+                                  "started_at": now, "participants": 3}, source="api", created_by="test")
+        photo = _photo(s, services, ids[f"case_{t}"])
+        s.flush()
+        ids.update({f"photo_{t}": photo.id, f"alert_{t}": a.id, f"camera_{t}": cam.id, f"device_{t}": dev.id, f"tour_{t}": tour.id,
+                    f"call_{t}": call.id, f"activity_{t}": act.id})
+    for tag, lon in (("A", 108.95195), ("B", 108.95205)):  # grid G00 (A) ends at 108.952, G01 (B) starts there
+        c, _ = report_case(s, CaseReport(category_code="0101", description=f"边界垃圾{tag}", lat=34.2610, lon=lon,
+                                         source="app"), locator=services.locator)
+        s.flush()
+        ids[f"border_case_{tag.lower()}"] = c.id
+
+
+def _photo(s, services, case_id: int):
+    """One stored photo of a case (a small JPEG)."""
+    import io
+
+    from PIL import Image
+
+    from dashboard.models import Case
+    from dashboard.services import photos
+
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 24), (90, 120, 150)).save(buf, "JPEG")
+    buf.seek(0)
+    stored = photos.store_upload(services.settings.uploads_dir, buf)
+    (photo,) = photos.attach(s, services.settings.uploads_dir, s.get(Case, case_id), [stored.token], stage="before")
+    return photo
 
 
 @pytest.fixture(scope="module")

@@ -142,7 +142,7 @@ def test_community_operator_reads_only_its_community(world):
         assert a.get(f"{path}{sep}community_id={ids['community_b']}").status_code == 403, path
     snap = a.get("/api/v1/snapshot").get_json()
     assert snap["community_id"] == ids["community_a"]
-    assert {c["id"] for c in snap["cases"]} == {ids["case_a"]}
+    assert {c["id"] for c in snap["cases"]} == {ids["case_a"], ids["border_case_a"]}
     evs = a.get("/api/v1/events?after=0").get_json()["events"]
     assert evs and all(e["community_id"] in (None, ids["community_a"]) for e in evs)
     full = street.get("/api/v1/events?after=0").get_json()["events"]
