@@ -1,53 +1,81 @@
-"""In-process token buckets: a burst of ``capacity`` requests, refilled at ``rate`` per second.
+"""Rate limits by name and key, on the ``limits`` library (the engine behind Flask-Limiter).
 
-Per process: behind several workers each one allows its own budget (nginx may add a
-shared limit, docs/DEPLOY.md). Buckets idle long enough to be full again are dropped.
+Each limit is "N/seconds" (or "off") and counted with a sliding-window counter. Limits named in
+``shared`` are kept in Redis when the server has one (``GC_REDIS_URL``), so every worker process
+and box draws on one budget — that matters for sign-in and public reports, where a per-process
+budget would multiply what an attacker gets. The rest (device fixes and webhooks: one request per
+device every few seconds, on the hot path) stay in process memory: a Redis round trip per fix
+would cost more than the limit protects. If Redis is unreachable a shared limit falls back to the
+process's own memory (and says so in the log) rather than refusing or admitting everyone.
 """
 from __future__ import annotations
 
-import threading
+import logging
+import math
 import time
-from dataclasses import dataclass, field
+
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.storage import storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter
+
+log = logging.getLogger(__name__)
 
 
-@dataclass
-class TokenBuckets:
-    """Buckets by key; ``take(key)`` is True while the key has budget left."""
-
-    capacity: float
-    rate: float  # tokens per second
-    clock: object = time.monotonic
-    _state: dict[str, tuple[float, float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def take(self, key: str, cost: float = 1.0) -> bool:
-        now = self.clock()
-        with self._lock:
-            tokens, last = self._state.get(key, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.rate)
-            ok = tokens >= cost
-            self._state[key] = (tokens - cost if ok else tokens, now)
-            if len(self._state) > 10_000:
-                self._sweep(now)
-            return ok
-
-    def retry_after(self, key: str) -> int:
-        """Seconds until one token is back for ``key``."""
-        tokens, _ = self._state.get(key, (self.capacity, 0.0))
-        return max(1, int((1 - tokens) / self.rate + 0.999)) if self.rate > 0 else 3600
-
-    def _sweep(self, now: float) -> None:
-        full = (self.capacity / self.rate) if self.rate > 0 else float("inf")
-        for k in [k for k, (_, last) in self._state.items() if now - last > full]:
-            del self._state[k]
-
-
-def parse_limit(text: str) -> tuple[float, float]:
-    """'10/60' → capacity 10 per 60 s → (10, 10/60); 'off' → unlimited."""
+def parse_limit(text: str) -> RateLimitItem | None:
+    """'10/60' → 10 per 60 s; 'off' (or '0', '') → None (unlimited)."""
     if text.strip().lower() in {"off", "0", ""}:
-        return float("inf"), float("inf")
+        return None
     count, _, per = text.partition("/")
-    n, seconds = float(count), float(per or 60)
+    try:
+        n, seconds = int(count), int(float(per or 60))
+    except ValueError:
+        raise ValueError(f"rate limit must be N/seconds, got {text!r}") from None
     if n <= 0 or seconds <= 0:
         raise ValueError(f"rate limit must be N/seconds, got {text!r}")
-    return n, n / seconds
+    return RateLimitItemPerSecond(n, seconds)
+
+
+class RateLimits:
+    """``take(name, key)`` is True while ``key`` has budget left under the limit called ``name``."""
+
+    def __init__(self, limits: dict[str, str], *, redis_url: str | None = None,
+                 shared: frozenset[str] = frozenset()) -> None:
+        self.items = {name: parse_limit(text) for name, text in limits.items()}
+        self._local = SlidingWindowCounterRateLimiter(storage_from_string("memory://"))
+        self._shared = None
+        self.shared_names = frozenset(shared) if redis_url else frozenset()
+        if redis_url and self.shared_names:
+            store = storage_from_string(redis_url, key_prefix="gc-rate", socket_timeout=0.5,
+                                        socket_connect_timeout=0.5)
+            self._shared = SlidingWindowCounterRateLimiter(store)
+        self._warned = False
+
+    def where(self, name: str) -> str:
+        """'redis' or 'memory': where this limit is counted."""
+        return "redis" if self._shared is not None and name in self.shared_names else "memory"
+
+    def _limiter(self, name: str):
+        return self._shared if self.where(name) == "redis" else self._local
+
+    def _call(self, name: str, method: str, *args):
+        try:
+            return getattr(self._limiter(name), method)(*args)
+        except Exception as exc:  # Redis down: count in this process until it is back
+            if self._limiter(name) is self._local:
+                raise
+            if not self._warned:
+                log.warning("rate limits: Redis unreachable (%s); counting %s in this process", exc, name)
+                self._warned = True
+            return getattr(self._local, method)(*args)
+
+    def take(self, name: str, key: str) -> bool:
+        item = self.items.get(name)
+        return True if item is None else bool(self._call(name, "hit", item, name, key))
+
+    def retry_after(self, name: str, key: str) -> int:
+        """Whole seconds until ``key`` may try again under ``name`` (at least 1)."""
+        item = self.items.get(name)
+        if item is None:
+            return 1
+        stats = self._call(name, "get_window_stats", item, name, key)
+        return max(1, math.ceil(stats.reset_time - time.time()))

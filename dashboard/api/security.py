@@ -11,10 +11,12 @@
 - Sessions end after ``GC_SESSION_IDLE_MIN`` minutes without a request.
 - ``?display_token=<key>`` (a display-role API key) on a page sets a long-lived cookie and
   redirects to the clean URL; the kiosk stays signed in until the key is revoked.
-- Token-bucket rate limits (``GC_RATE_*`` = "N/seconds" or "off") on sign-in and public endpoints.
+- Rate limits (``GC_RATE_*`` = "N/seconds" or "off") on sign-in and public endpoints; sign-in and Open311
+  are counted in Redis across processes when there is one (dashboard/ratelimit.py).
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import time
@@ -25,7 +27,7 @@ from flask import Flask, g, jsonify, redirect, request, session
 from flask_login import logout_user
 
 from ..models import Role
-from ..ratelimit import TokenBuckets, parse_limit
+from ..ratelimit import RateLimits
 from ..services.apikeys import check_api_key
 from .auth import DISPLAY_COOKIE, LOCAL_ADDRS
 
@@ -39,6 +41,7 @@ DEFAULTS = {
     "GC_RATE_OPEN311": "60/60",       # Open311 POST, per client address
     "GC_RATE_OSMAND": "600/60",       # per device id
     "GC_RATE_WEBHOOK": "600/60",      # device webhook, per key or address
+    "GC_RATE_SHARED": "LOGIN,OPEN311",  # counted in Redis (all processes) when GC_REDIS_URL is set
     "GC_CSP": "",                     # enforce | report-only; default: enforce in production, else report-only
 }
 
@@ -69,12 +72,11 @@ def csp(server: Flask) -> str:
     return policy
 
 
-def _limiters(settings) -> dict[str, TokenBuckets]:
-    out = {}
-    for name in ("LOGIN", "OPEN311", "OSMAND", "WEBHOOK"):
-        cap, rate = parse_limit(conf(settings, f"GC_RATE_{name}"))
-        out[name] = TokenBuckets(capacity=cap, rate=rate)
-    return out
+def _limiters(settings) -> RateLimits:
+    names = ("LOGIN", "OPEN311", "OSMAND", "WEBHOOK")
+    shared = frozenset(n.strip().upper() for n in conf(settings, "GC_RATE_SHARED").split(",") if n.strip())
+    return RateLimits({n: conf(settings, f"GC_RATE_{n}") for n in names}, redis_url=settings.redis_url,
+                      shared=shared)
 
 
 def _rate_key() -> tuple[str, str] | None:
@@ -89,7 +91,7 @@ def _rate_key() -> tuple[str, str] | None:
         return "OSMAND", dev[:64]
     if path == "/api/v1/devices/events" and method == "POST":
         key = request.headers.get("X-API-Key") or request.headers.get("Authorization") or ip
-        return "WEBHOOK", str(hash(key))
+        return "WEBHOOK", hashlib.sha256(key.encode()).hexdigest()[:24]  # the same in every process
     return None
 
 
@@ -124,10 +126,10 @@ def register(app: Flask, services) -> None:
     @app.before_request
     def _harden():
         rk = _rate_key()
-        if rk and not limiters[rk[0]].take(rk[1]):
+        if rk and not limiters.take(*rk):
             r = jsonify({"error": {"status": 429, "message": "too many requests; slow down", "field": None}})
             r.status_code = 429
-            r.headers["Retry-After"] = str(limiters[rk[0]].retry_after(rk[1]))
+            r.headers["Retry-After"] = str(limiters.retry_after(*rk))
             return r
         token = request.args.get("display_token")
         if token and request.method == "GET":
