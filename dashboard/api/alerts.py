@@ -10,7 +10,7 @@ from ..services.alerts import AlertError, acknowledge, alert_public, resolve
 from ..services.cap import CapError, ingest_cap, parse_cap
 from ..services.cases import CaseError, IllegalTransition
 from ..services.dispatch import dispatch_from_alert, recommend_for_alert
-from .auth import Principal, require, resolve_principal
+from .auth import Principal, require, resolve_principal, scope_community
 from .cases_ops import _int_or_none, _str, case_view, json_body, services_now
 from .errors import ApiError, int_arg
 
@@ -84,9 +84,11 @@ def register(app, services) -> None:
     def alert_recommendations(alert_id: int):
         """Nearest available workers for the alert's place."""
         limit = int_arg(request.args, "limit", 5, lo=1, hi=50)
+        p = resolve_principal(services)
         with services.db.read() as s:
-            a = get_alert(s, alert_id, resolve_principal(services))
-            return jsonify({"alert_id": a.id, "workers": recommend_for_alert(s, a, limit=limit)})
+            a = get_alert(s, alert_id, p)
+            return jsonify({"alert_id": a.id, "workers": recommend_for_alert(s, a, limit=limit,
+                                                                           community_id=scope_community(p))})
 
     @app.post("/api/v1/alerts/<int:alert_id>/dispatch")
     @require(Role.DISPATCHER, services=services)

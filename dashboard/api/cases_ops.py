@@ -19,7 +19,7 @@ from ..services.dispatch import recommend_for_case
 from ..services.duplicates import find_duplicates, merge_cases
 from ..services.indicators import LEVELS, compute_indicators
 from ..timeutil import SHANGHAI, iso, utcnow
-from .auth import Principal, require, resolve_principal
+from .auth import Principal, require, resolve_principal, scope_community
 from .errors import ApiError, int_arg
 
 CENTER = (Role.DISPATCHER,)
@@ -138,9 +138,11 @@ def register(app, services) -> None:
         """The nearest available workers for this case (distance, duty state, load)."""
         limit = int_arg(request.args, "limit", 5, lo=1, hi=50)
         with services.db.read() as s:
+            p = resolve_principal(services)
             c = get_case(s, case_id)
-            check_scope(resolve_principal(services), c)
-            return jsonify({"case_id": c.id, "workers": recommend_for_case(s, c, limit=limit)})
+            check_scope(p, c)
+            return jsonify({"case_id": c.id, "workers": recommend_for_case(s, c, limit=limit,
+                                                                         community_id=scope_community(p))})
 
     @app.get("/api/v1/cases/<int:case_id>/duplicates")
     @require(*CENTER, services=services)

@@ -38,13 +38,19 @@ def worker_loads(session: Session, worker_ids: list[int] | None = None) -> dict[
 
 
 def nearest_available_workers(session: Session, lat: float, lon: float, *, limit: int = 5,
-                              exclude: set[int] | None = None) -> list[dict[str, Any]]:
-    """Workers on shift ranked by distance, weighted by duty state and current load (masked names)."""
-    rows = session.execute(
-        select(Worker.id, Worker.code, Worker.name, Worker.duty_state, Worker.last_lat, Worker.last_lon,
-               Worker.last_fix_at, Worker.grid_id, Grid.centroid_lat, Grid.centroid_lon)
-        .outerjoin(Grid, Grid.id == Worker.grid_id)
-        .where(Worker.active.is_(True), Worker.duty_state.in_(list(STATE_FACTOR)))).all()
+                              exclude: set[int] | None = None, community_id: int | None = None) -> list[dict[str, Any]]:
+    """Workers on shift ranked by distance, weighted by duty state and current load (masked names).
+
+    ``community_id`` limits them to that community's workers (by home grid): a community's operator
+    neither sees nor dispatches another community's people, however near they are.
+    """
+    q = (select(Worker.id, Worker.code, Worker.name, Worker.duty_state, Worker.last_lat, Worker.last_lon,
+                Worker.last_fix_at, Worker.grid_id, Grid.centroid_lat, Grid.centroid_lon)
+         .outerjoin(Grid, Grid.id == Worker.grid_id)
+         .where(Worker.active.is_(True), Worker.duty_state.in_(list(STATE_FACTOR))))
+    if community_id is not None:
+        q = q.where(Grid.community_id == community_id)
+    rows = session.execute(q).all()
     rows = [r for r in rows if not exclude or r.id not in exclude]
     rows = [r for r in rows if r.last_lat is not None or r.centroid_lat is not None]
     if not rows:
@@ -65,15 +71,16 @@ def nearest_available_workers(session: Session, lat: float, lon: float, *, limit
              "last_fix_at": iso(rows[i].last_fix_at)} for i in order]
 
 
-def recommend_for_case(session: Session, c: Case, *, limit: int = 5) -> list[dict[str, Any]]:
-    """Nearest available workers for a case (its location, or its grid's centre)."""
+def recommend_for_case(session: Session, c: Case, *, limit: int = 5,
+                       community_id: int | None = None) -> list[dict[str, Any]]:
+    """Nearest available workers for a case (its location, or its grid's centre), of ``community_id`` if given."""
     lat, lon = c.lat, c.lon
     if lat is None and c.grid_id:
         g = session.get(Grid, c.grid_id)
         lat, lon = g.centroid_lat, g.centroid_lon
     if lat is None:
         return []
-    return nearest_available_workers(session, lat, lon, limit=limit)
+    return nearest_available_workers(session, lat, lon, limit=limit, community_id=community_id)
 
 
 def detect_arrivals(session: Session, moved: list[dict[str, Any]], *, now: datetime | None = None,
@@ -134,12 +141,15 @@ def dispatch_from_alert(session: Session, a: Alert, *, worker_id: int, actor: st
     return c
 
 
-def recommend_for_alert(session: Session, a: Alert, *, limit: int = 5) -> list[dict[str, Any]]:
-    """Nearest available workers for an alert's point (or its grid's centre)."""
+def recommend_for_alert(session: Session, a: Alert, *, limit: int = 5,
+                        community_id: int | None = None) -> list[dict[str, Any]]:
+    """Nearest available workers for an alert's point (or its grid's centre), of ``community_id`` if given."""
     if a.case_id:
-        return recommend_for_case(session, session.get(Case, a.case_id), limit=limit)
+        return recommend_for_case(session, session.get(Case, a.case_id), limit=limit, community_id=community_id)
     lat, lon = a.lat, a.lon
     if lat is None and a.grid_id:
         g = session.get(Grid, a.grid_id)
         lat, lon = g.centroid_lat, g.centroid_lon
-    return nearest_available_workers(session, lat, lon, limit=limit) if lat is not None else []
+    if lat is None:
+        return []
+    return nearest_available_workers(session, lat, lon, limit=limit, community_id=community_id)
