@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from .. import events
 from ..masking import mask_name
-from ..models import Alert, Case, CaseLog, VideoCall, Worker
+from ..models import Alert, Case, CaseLog, Grid, VideoCall, Worker
 from ..timeutil import iso, utcnow
 from .cases import case_public
 
@@ -107,14 +107,22 @@ def _record_on_case(session: Session, c: VideoCall, now: datetime) -> None:
 
 
 def calls_of(session: Session, *, case_id: int | None = None, worker_id: int | None = None,
-             limit: int = 100) -> list[dict[str, Any]]:
-    """Calls, newest first, of a case or a worker."""
+             community_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Calls, newest first, of a case or a worker (every call when neither is given).
+
+    ``community_id`` keeps only calls with that community's workers (by home grid) about no case or
+    one of its cases: a community's operator sees neither whom another community called nor about what.
+    """
     q = select(VideoCall, Worker.name).join(Worker, Worker.id == VideoCall.worker_id).order_by(
         VideoCall.id.desc()).limit(limit)
     if case_id is not None:
         q = q.where(VideoCall.case_id == case_id)
     if worker_id is not None:
         q = q.where(VideoCall.worker_id == worker_id)
+    if community_id is not None:
+        own_grids = select(Grid.id).where(Grid.community_id == community_id)
+        own_cases = select(Case.id).where(Case.community_id == community_id)
+        q = q.where(Worker.grid_id.in_(own_grids), or_(VideoCall.case_id.is_(None), VideoCall.case_id.in_(own_cases)))
     return [call_public(c, n) for c, n in session.execute(q)]
 
 
