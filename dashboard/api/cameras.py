@@ -15,7 +15,7 @@ from flask import Response, jsonify, request, send_from_directory
 
 from ..models import Role
 from ..services.cameras import list_cameras, render_frame, sim_source
-from .auth import require
+from .auth import in_scope, require, resolve_principal, scope_community
 from .errors import ApiError, int_arg
 from .openapi import query, registry
 
@@ -38,16 +38,19 @@ def register(app, services) -> None:
     @app.get("/api/v1/cameras")
     @require(*VIEWERS, services=services)
     def cameras_list():
+        """Cameras in the caller's jurisdiction, optionally of some grids or by id."""
         grid_ids, camera_ids = _ids(request.args.get("grid_id"), "grid_id"), _ids(request.args.get("id"), "id")
+        comm = scope_community(resolve_principal(services))
         with services.db.read() as s:
-            return jsonify({"cameras": list_cameras(s, grid_ids=grid_ids, camera_ids=camera_ids)})
+            return jsonify({"cameras": list_cameras(s, grid_ids=grid_ids, camera_ids=camera_ids, community_id=comm)})
 
     def source(code: str) -> tuple[str, str]:
+        """(name, grid name) of a simulated camera; another community's camera is as unknown as a missing one."""
         with services.db.read() as s:
             src = sim_source(s, code)
-        if src is None:
+        if src is None or not in_scope(resolve_principal(services), src[2]):
             raise ApiError(404, f"no camera {code}", "code")
-        return src
+        return src[0], src[1]
 
     @app.get("/cameras/<code>/snapshot.jpg")
     @require(*VIEWERS, services=services)

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Camera, Grid
@@ -50,22 +50,28 @@ def camera_public(c: Camera) -> dict[str, Any]:
             "kind": c.kind, "online": c.online, "play": play_spec(c.code, c.stream_url)}
 
 
-def list_cameras(session: Session, *, grid_ids: list[int] | None = None,
-                 camera_ids: list[int] | None = None) -> list[dict[str, Any]]:
-    """Cameras, optionally of some grids or by id, ordered by code."""
+def list_cameras(session: Session, *, grid_ids: list[int] | None = None, camera_ids: list[int] | None = None,
+                 community_id: int | None = None) -> list[dict[str, Any]]:
+    """Cameras, optionally of some grids, by id or of one community, ordered by code.
+
+    A camera outside every grid (no grid) belongs to the street and is listed for every community.
+    """
     q = select(Camera).order_by(Camera.code)
     if grid_ids is not None:
         q = q.where(Camera.grid_id.in_(grid_ids))
     if camera_ids is not None:
         q = q.where(Camera.id.in_(camera_ids))
+    if community_id is not None:
+        q = q.where(or_(Camera.grid_id.is_(None),
+                        Camera.grid_id.in_(select(Grid.id).where(Grid.community_id == community_id))))
     return [camera_public(c) for c in session.scalars(q)]
 
 
-def sim_source(session: Session, code: str) -> tuple[str, str] | None:
-    """(camera name, grid name) of a camera the app simulates, or None if there is no such camera."""
-    row = session.execute(select(Camera.name, Grid.name).outerjoin(Grid, Grid.id == Camera.grid_id)
-                          .where(Camera.code == code)).first()
-    return None if row is None else (row[0], row[1] or "")
+def sim_source(session: Session, code: str) -> tuple[str, str, int | None] | None:
+    """(camera name, grid name, community id) of a camera the app simulates, or None if there is no such camera."""
+    row = session.execute(select(Camera.name, Grid.name, Grid.community_id)
+                          .outerjoin(Grid, Grid.id == Camera.grid_id).where(Camera.code == code)).first()
+    return None if row is None else (row[0], row[1] or "", row[2])
 
 
 @lru_cache(maxsize=4)
