@@ -148,10 +148,11 @@ def register(app, services) -> None:
     @require(*CENTER, services=services)
     def case_duplicates(case_id: int):
         """Cases of the same category within 50 m and 24 h."""
+        p = resolve_principal(services)
         with services.db.read() as s:
             c = get_case(s, case_id)
-            check_scope(resolve_principal(services), c)
-            return jsonify({"case_id": c.id, "duplicates": find_duplicates(s, c)})
+            check_scope(p, c)
+            return jsonify({"case_id": c.id, "duplicates": find_duplicates(s, c, community_id=scope_community(p))})
 
     @app.post("/api/v1/cases/<int:case_id>/merge")
     @require(*CENTER, services=services)

@@ -17,18 +17,25 @@ RADIUS_M = 50.0
 WINDOW = timedelta(hours=24)
 
 
-def find_duplicates(session: Session, c: Case, *, radius_m: float = RADIUS_M,
-                    window: timedelta = WINDOW) -> list[dict[str, Any]]:
-    """Other cases of the same category within ``radius_m`` and ``window`` of this one (not void or merged)."""
+def find_duplicates(session: Session, c: Case, *, radius_m: float = RADIUS_M, window: timedelta = WINDOW,
+                    community_id: int | None = None) -> list[dict[str, Any]]:
+    """Other cases of the same category within ``radius_m`` and ``window`` of this one (not void or merged).
+
+    ``community_id`` keeps only that community's cases: a report 10 m across the border is still
+    another community's case, which its operator may neither read nor merge.
+    """
     if c.lat is None or c.lon is None:
         return []
     dlat = radius_m / 111_000.0
     dlon = radius_m / (111_000.0 * max(math.cos(math.radians(c.lat)), 0.01))
-    rows = session.scalars(select(Case).where(
+    q = select(Case).where(
         Case.id != c.id, Case.category_code == c.category_code, Case.state != CaseState.VOID,
         Case.merged_into_id.is_(None), Case.lat.between(c.lat - dlat, c.lat + dlat),
         Case.lon.between(c.lon - dlon, c.lon + dlon),
-        Case.created_at.between(c.created_at - window, c.created_at + window))).all()
+        Case.created_at.between(c.created_at - window, c.created_at + window))
+    if community_id is not None:
+        q = q.where(Case.community_id == community_id)
+    rows = session.scalars(q).all()
     out = []
     for o in rows:
         d = haversine_m(c.lat, c.lon, o.lat, o.lon)
