@@ -14,7 +14,7 @@ from ..models.governance import AccessDevice
 from ..models import Role
 from ..services.access_control import DeviceRefused, device_public, receive
 from ..services.alerts import alert_public
-from .auth import require
+from .auth import require, resolve_principal, scope_community
 from .errors import ApiError
 
 MAX_BODY = 16 * 1024
@@ -44,7 +44,12 @@ def register(app, services) -> None:
     @app.get("/api/v1/devices")
     @require(Role.DISPATCHER, Role.LEADER, Role.DISPLAY, services=services)
     def device_list():
-        """Access-control devices with their compound, grid and online state (never their secrets)."""
+        """Access-control devices with their compound, grid and online state (never their secrets), in the
+        caller's jurisdiction."""
+        q = select(AccessDevice).order_by(AccessDevice.device_id)
+        comm = scope_community(resolve_principal(services))
+        if comm is not None:
+            q = q.where(AccessDevice.community_id == comm)
         with services.db.read() as s:
-            rows = [device_public(d) for d in s.scalars(select(AccessDevice).order_by(AccessDevice.device_id))]
+            rows = [device_public(d) for d in s.scalars(q)]
         return jsonify({"devices": rows})
