@@ -102,6 +102,39 @@ class Meter:
         self.http = self.ws = self.ws_frames = self.http_updates = 0
 
 
+def cpu_ticks(server_pid: int) -> dict[str, int]:
+    """CPU ticks (user+system) so far by process group: the server, Chromium's renderers, GPU, the rest."""
+    out: dict[str, int] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        if int(d.name) == server_pid:
+            group = "server"
+        elif "chromium" not in cmd and "chrome" not in cmd:
+            continue
+        elif "--type=renderer" in cmd:
+            group = "chromium_renderers"
+        elif "--type=gpu-process" in cmd:
+            group = "chromium_gpu"
+        else:
+            group = "chromium_other"
+        out[group] = out.get(group, 0) + ticks
+    return out
+
+
+def cpu_percent(before: dict[str, int], after: dict[str, int], seconds: float) -> dict[str, float]:
+    """Percent of one core per group between two ``cpu_ticks`` readings (200 % = both cores of this box)."""
+    hz = os.sysconf("SC_CLK_TCK")
+    return {k: round((after.get(k, 0) - before.get(k, 0)) / hz / seconds * 100, 1) for k in sorted(after)}
+
+
 def heap_mb(ctx, page) -> float:
     cdp = ctx.new_cdp_session(page)
     cdp.send("HeapProfiler.enable")
@@ -138,7 +171,9 @@ def run(args) -> dict:
             heap0 = heap_mb(*walls[0])
             m_wall.reset()
             # phase A: the push wall under district load; phase B: the polling page joins, same load
+            cpu0, t_cpu0 = cpu_ticks(srv.proc.pid), time.time()
             probes_a = probe(srv, grids, cat_code, args.duration / 2, args.every, walls[0][1])
+            cpu_a = cpu_percent(cpu0, cpu_ticks(srv.proc.pid), time.time() - t_cpu0)
             walls[0][1].wait_for_timeout(5000)
             wall_secs = args.duration / 2 + 5
             wall_bytes = (m_wall.ws, m_wall.ws_frames, m_wall.http)
@@ -163,7 +198,7 @@ def run(args) -> dict:
             for key, src, probes, by_id in (("wall_ticker", wall_seen, probes_a, False), ("wall_map", wall_map, probes_a, True),
                                             ("poll_ticker", poll_seen, probes_b, False),
                                             ("poll_map", poll_map, probes_b, False)):
-                for token, t0, cid in probes:
+                for token, t0, cid, _ack in probes:
                     k = cid if by_id else token
                     if k in src:
                         lat[key].append(src[k] - t0)
@@ -172,6 +207,7 @@ def run(args) -> dict:
             draw_ms = walls[0][1].evaluate("() => GCWall.map.drawMs")
             out.update({
                 "probes": {"push": len(probes_a), "poll": len(probes_b)}, "cold_load_ms": summary(cold),
+                "post_ack_ms": summary([ack for *_, ack in probes_a]), "cpu_pct_push_phase": cpu_a,
                 "wall_redraw_ms": summary(draw_ms),
                 "latency_ms": {k: summary(v) for k, v in lat.items()}, "missing": missing,
                 "bytes": {"wall_ws_per_s": wall_bytes[0] / wall_secs, "wall_ws_frames": wall_bytes[1],
@@ -190,9 +226,9 @@ def run(args) -> dict:
     return out
 
 
-def probe(srv, grids: list, cat_code: str, seconds: float, every: float, page) -> list[tuple[str, float, int]]:
-    """POST a report with a unique token every ``every`` s; returns (token, POST start ms, case id)."""
-    out: list[tuple[str, float, int]] = []
+def probe(srv, grids: list, cat_code: str, seconds: float, every: float, page) -> list[tuple[str, float, int, float]]:
+    """POST a report with a unique token every ``every`` s; returns (token, POST start ms, case id, ack ms)."""
+    out: list[tuple[str, float, int, float]] = []
     t_end = time.time() + seconds
     while time.time() < t_end:
         token = f"B-{uuid.uuid4().hex[:8]}"
@@ -202,7 +238,7 @@ def probe(srv, grids: list, cat_code: str, seconds: float, every: float, page) -
                                                            "lat": lat, "lon": lon},
                           headers={"Idempotency-Key": uuid.uuid4().hex}, timeout=30)
         r.raise_for_status()
-        out.append((token, t0, r.json()["id"]))
+        out.append((token, t0, r.json()["id"], time.time() * 1000 - t0))
         page.wait_for_timeout(every * 1000)
     return out
 
@@ -251,6 +287,8 @@ def main() -> None:
     for k in ("wall_ticker", "wall_map", "poll_ticker", "poll_map"):
         print(f"{k:<22} {f(L[k]['p50']):>6} {f(L[k]['p95']):>6} {f(L[k]['p99']):>6}   n={L[k]['n']} "
               f"missing={res['missing'][k]}")
+    print(f"report POST acknowledged p50/p95: {f(res['post_ack_ms']['p50'])} / {f(res['post_ack_ms']['p95'])} ms")
+    print("CPU % of one core while the push wall was measured:", res["cpu_pct_push_phase"])
     print(f"cold load to first live frame p50/max: {f(res['cold_load_ms']['p50'])} / {f(res['cold_load_ms']['max'])} ms")
     print(f"heap {res['heap_mb']['after_warmup']:.1f} → {res['heap_mb']['end']:.1f} MB "
           f"({res['heap_mb']['growth_pct']:+.1f} %)")
