@@ -10,7 +10,7 @@ from ..models import Case, Grid, PatrolTour, Role
 from ..services import tours as svc
 from ..services.cases import CaseError, case_public
 from ..timeutil import local_today
-from .auth import require, resolve_principal
+from .auth import require, resolve_principal, scope_community
 from .errors import ApiError, int_arg
 from .openapi import query, registry
 
@@ -34,10 +34,24 @@ def _day(raw: str | None) -> date:
         raise ApiError(400, f"day must be YYYY-MM-DD, got {raw!r}", "day")
 
 
+def _stops_in_jurisdiction(s, stops, community_id: int | None) -> None:
+    """A community's operator builds tours of its own grids only: 403 naming the first stop outside it."""
+    if community_id is None or not isinstance(stops, list):
+        return  # the shape of stops is checked by services.tours
+    asked = [st.get("grid_id") if isinstance(st, dict) else None for st in stops]
+    comm = dict(s.execute(select(Grid.id, Grid.community_id).where(
+        Grid.id.in_([g for g in asked if isinstance(g, int)]))).all())
+    for i, gid in enumerate(asked):
+        if gid in comm and comm[gid] != community_id:
+            raise ApiError(403, f"grid {gid} is outside your jurisdiction", f"stops[{i}].grid_id")
+
+
 def register(app, services) -> None:
     def load(s, tour_id: int) -> PatrolTour:
+        """The tour; 404 also for a community operator naming a tour that is not wholly in its community."""
         t = s.get(PatrolTour, tour_id)
-        if t is None:
+        comm = scope_community(resolve_principal(services))
+        if t is None or (comm is not None and svc.tour_community(t, svc.grids_of(s, [t])) != comm):
             raise ApiError(404, f"no tour {tour_id}", "tour_id")
         return t
 
@@ -56,18 +70,20 @@ def register(app, services) -> None:
     @app.get("/api/v1/tours")
     @require(*READERS, services=services)
     def tours_list():
+        """The newest 100 tours; for a community operator, those wholly inside its community."""
         with services.db.read() as s:
-            rows = list(s.scalars(select(PatrolTour).order_by(PatrolTour.id.desc()).limit(100)))
-            grids = svc.grids_of(s, rows)
+            rows, grids = svc.tours_of(s, community_id=scope_community(resolve_principal(services)), limit=100)
             return jsonify({"tours": [svc.tour_public(t, grids) for t in rows]})
 
     @app.post("/api/v1/tours")
     @require(*OPERATORS, services=services)
     def tours_create():
-        data, who = _body(), resolve_principal(services).name
+        data, p = _body(), resolve_principal(services)
+        who = p.name
 
         def create():
             with services.db.write() as s:
+                _stops_in_jurisdiction(s, data.get("stops"), scope_community(p))
                 t = svc.create_tour(s, name=data.get("name", ""), stops=data.get("stops"), created_by=who)
                 return out(s, t)
 
@@ -76,8 +92,9 @@ def register(app, services) -> None:
     @app.post("/api/v1/tours/generate")
     @require(*OPERATORS, services=services)
     def tours_generate():
-        """Generate and save a tour: kind open_cases | unpatrolled | community."""
-        data, who = _body(), resolve_principal(services).name
+        """Generate and save a tour: kind open_cases | unpatrolled | community (a community operator's: its own)."""
+        data, p = _body(), resolve_principal(services)
+        who = p.name
         kind = data.get("kind")
         limit, dwell, comm = data.get("limit", 10), data.get("dwell_s", svc.DEFAULT_DWELL_S), data.get("community_id")
         if not isinstance(limit, int) or isinstance(limit, bool):
@@ -86,6 +103,9 @@ def register(app, services) -> None:
             raise ApiError(422, "dwell_s must be a number", "dwell_s")
         if comm is not None and (not isinstance(comm, int) or isinstance(comm, bool)):
             raise ApiError(422, "community_id must be an integer", "community_id")
+        if p.community_id is not None and comm not in (None, p.community_id):
+            raise ApiError(403, f"community {comm} is outside your jurisdiction", "community_id")
+        comm = scope_community(p, comm)
 
         def generate():
             with services.db.write() as s:
@@ -170,10 +190,12 @@ def register(app, services) -> None:
     @app.get("/api/v1/patrol/log")
     @require(*READERS, services=services)
     def patrol_log():
+        """A day's logged stops, of the caller's community's grids for a community operator."""
         day = _day(request.args.get("day"))
         limit = int_arg(request.args, "limit", 200, lo=1, hi=2000)
+        comm = scope_community(resolve_principal(services))
         with services.db.read() as s:
-            return jsonify({"day": day.isoformat(), "log": svc.stop_log(s, day=day, limit=limit)})
+            return jsonify({"day": day.isoformat(), "log": svc.stop_log(s, day=day, community_id=comm, limit=limit)})
 
     @app.get("/api/v1/patrol/coverage")
     @require(*READERS, services=services)

@@ -60,6 +60,36 @@ def grids_of(session: Session, tours: list[PatrolTour]) -> dict[int, Grid]:
     return {g.id: g for g in session.scalars(select(Grid).where(Grid.id.in_(ids)))} if ids else {}
 
 
+def tour_community(t: PatrolTour, grids: dict[int, Grid]) -> int | None:
+    """The one community every stop of a tour lies in; None for a tour across communities (the street's)."""
+    comms = {grids[s["grid_id"]].community_id for s in (t.stops or []) if s["grid_id"] in grids}
+    return comms.pop() if len(comms) == 1 else None
+
+
+def tours_of(session: Session, *, community_id: int | None = None,
+             limit: int = 100) -> tuple[list[PatrolTour], dict[int, Grid]]:
+    """The newest tours and the grids they visit; with ``community_id`` only tours wholly inside it.
+
+    A tour's community is where its stops are (tours have no column of their own), so a community's
+    list is read newest first in chunks until ``limit`` of its tours are found.
+    """
+    q = select(PatrolTour).order_by(PatrolTour.id.desc())
+    if community_id is None:
+        rows = list(session.scalars(q.limit(limit)))
+        return rows, grids_of(session, rows)
+    out: list[PatrolTour] = []
+    grids: dict[int, Grid] = {}
+    offset, chunk = 0, max(limit, 200)
+    while len(out) < limit:
+        rows = list(session.scalars(q.offset(offset).limit(chunk)))
+        if not rows:
+            break
+        grids.update(grids_of(session, rows))
+        out += [t for t in rows if tour_community(t, grids) == community_id]
+        offset += chunk
+    return out[:limit], grids
+
+
 def stop_log_public(e: PatrolStopLog, grid: Grid | None = None) -> dict[str, Any]:
     return {"id": e.id, "tour_id": e.tour_id, "stop_index": e.stop_index, "operator": e.operator,
             "at": iso(e.at), "day": e.day.isoformat(), "grid_id": e.grid_id,
@@ -153,20 +183,25 @@ def coverage(session: Session, day: date | None = None, *, community_id: int | N
 
 def generate_stops(session: Session, kind: str, *, limit: int = 10, community_id: int | None = None,
                    dwell_s: float = DEFAULT_DWELL_S, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Stops for a generated tour: grids with most open cases, grids nobody patrolled today, or a community's."""
+    """Stops for a generated tour: grids with most open cases, grids nobody patrolled today, or a community's
+    grids — the first two within ``community_id`` when given."""
     if kind not in GENERATORS:
         raise TourError("kind", f"one of {', '.join(GENERATORS)}")
     if not (1 <= limit <= MAX_STOPS):
         raise TourError("limit", f"between 1 and {MAX_STOPS}")
     if kind == "open_cases":
-        rows = session.execute(select(Case.grid_id, func.count().label("n")).where(
-            Case.state.in_(OPEN_STATES), Case.grid_id.is_not(None)).group_by(Case.grid_id)
-            .order_by(func.count().desc(), Case.grid_id).limit(limit)).all()
+        q = select(Case.grid_id, func.count().label("n")).where(Case.state.in_(OPEN_STATES), Case.grid_id.is_not(None))
+        if community_id is not None:
+            q = q.where(Case.community_id == community_id)
+        rows = session.execute(q.group_by(Case.grid_id).order_by(func.count().desc(), Case.grid_id).limit(limit)).all()
         grid_ids = [r[0] for r in rows]
     elif kind == "unpatrolled":
         day = local_today(now)
         done = set(foot_coverage(session, day)) | set(mouse_coverage(session, day))
-        grid_ids = [g for g in session.scalars(select(Grid.id).order_by(Grid.code)) if g not in done][:limit]
+        gq = select(Grid.id).order_by(Grid.code)
+        if community_id is not None:
+            gq = gq.where(Grid.community_id == community_id)
+        grid_ids = [g for g in session.scalars(gq) if g not in done][:limit]
     else:
         if community_id is None:
             raise TourError("community_id", "a community tour needs a community_id")
@@ -244,16 +279,20 @@ def finish_tour(session: Session, t: PatrolTour, *, now: datetime | None = None)
 
 
 def stop_log(session: Session, *, tour_id: int | None = None, day: date | None = None,
-             limit: int = 500) -> list[dict[str, Any]]:
-    """Logged stops, newest first (of one tour, or of one day)."""
+             community_id: int | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """Logged stops, newest first (of one tour, or of one day; of one community's grids if given)."""
     q = select(PatrolStopLog, Grid).join(Grid, Grid.id == PatrolStopLog.grid_id).order_by(PatrolStopLog.id.desc())
     if tour_id is not None:
         q = q.where(PatrolStopLog.tour_id == tour_id)
     if day is not None:
         q = q.where(PatrolStopLog.day == day)
+    if community_id is not None:
+        q = q.where(Grid.community_id == community_id)
     return [stop_log_public(e, g) for e, g in session.execute(q.limit(limit))]
 
 
 def _emit(session: Session, t: PatrolTour, action: str, extra: dict | None = None) -> None:
+    # a tour inside one community is news for that community's screens only; one across communities, the street's
     events.record(session, "patrol", {"action": action, "tour_id": t.id, "tour_state": t.state,
-                                      "operator": t.operator, **(extra or {})})
+                                      "operator": t.operator, **(extra or {})},
+                  community_id=tour_community(t, grids_of(session, [t])))
