@@ -13,7 +13,7 @@ from ..services.grids import grids_geojson
 from ..services.positions import Fix, ingest_fixes
 from ..services.workers import end_patrol, start_patrol, worker_public
 from ..timeutil import iso
-from .auth import Principal, require, resolve_principal
+from .auth import Principal, require, resolve_principal, scope_community
 from .errors import ApiError, int_arg
 from .field import acting_worker, case_out, cases_out
 from .openapi import query, registry
@@ -171,10 +171,14 @@ def register(app, services) -> None:
     @app.get("/api/v1/workers")
     @require(Role.INTEGRATION, Role.DISPATCHER, services=services)
     def list_workers():
+        """Workers with device ids; a community operator's are those whose home grid is in its community."""
         page = int_arg(request.args, "page", 1, lo=1)
         size = int_arg(request.args, "page_size", 100, lo=1, hi=1000)
+        comm = scope_community(resolve_principal(services))
         with services.db.read() as s:
             q = select(Worker)
+            if comm is not None:
+                q = q.where(Worker.grid_id.in_(select(Grid.id).where(Grid.community_id == comm)))
             if text := request.args.get("q", "").strip():
                 q = q.where(or_(Worker.code.contains(text), Worker.device_id.contains(text)))
             if grid := request.args.get("grid"):
