@@ -8,7 +8,7 @@ from flask import jsonify
 
 from ..models import Role
 from ..services.wall_stats import wall_stats
-from .auth import require
+from .auth import require, resolve_principal, scope_community
 
 VIEWERS = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY)
 
@@ -17,9 +17,11 @@ def register(app, services) -> None:
     @app.get("/api/v1/wall/stats")
     @require(*VIEWERS, services=services)
     def wall_stats_view():
-        """Counters, by-category, hourly today vs yesterday, community ranking, per-grid measures."""
+        """Counters, by-category, hourly today vs yesterday, community ranking, per-grid measures — of the
+        caller's community for a community-bound caller."""
+        comm = scope_community(resolve_principal(services))
         with services.db.read() as s:
-            resp = jsonify(wall_stats(s))
+            resp = jsonify(wall_stats(s, community_id=comm))
         resp.headers["Cache-Control"] = "no-store"
         return resp
 

@@ -35,13 +35,15 @@ def _utc(col: pd.Series) -> pd.Series:
     return col.dt.tz_localize("UTC") if col.dt.tz is None else col.dt.tz_convert("UTC")
 
 
-def case_frame(session: Session, since: datetime) -> pd.DataFrame:
-    """Cases touched since ``since`` or still open, in one query."""
+def case_frame(session: Session, since: datetime, community_id: int | None = None) -> pd.DataFrame:
+    """Cases touched since ``since`` or still open (of one community if given), in one query."""
     q = (select(Case.id, Case.grid_id, Case.community_id, Case.state, Case.handled_onsite, Case.created_at,
                 Case.dispatched_at, Case.sla_due_at, Case.closed_at, Category.major_name.label("major"))
          .join(Category, Category.code == Case.category_code)
          .where(or_(Case.created_at >= since, Case.closed_at >= since, Case.dispatched_at >= since,
                     Case.state.in_(OPEN_STATES))))
+    if community_id is not None:
+        q = q.where(Case.community_id == community_id)
     df = pd.DataFrame(session.execute(q).all(), columns=CASE_COLUMNS)
     for c in ("created_at", "dispatched_at", "sla_due_at", "closed_at"):
         df[c] = _utc(df[c]) if len(df) else pd.Series(dtype="datetime64[ns, UTC]")
@@ -82,27 +84,37 @@ def hourly(df: pd.DataFrame, start: pd.Timestamp) -> dict[str, list[int]]:
     return out
 
 
-def wall_stats(session: Session, *, now: datetime | None = None) -> dict[str, Any]:
-    """Everything the wall's panels show that is not in the live snapshot."""
+def wall_stats(session: Session, *, now: datetime | None = None, community_id: int | None = None) -> dict[str, Any]:
+    """Everything the wall's panels show that is not in the live snapshot.
+
+    With ``community_id`` every figure is that community's: its cases, its workers (by home grid, seen in
+    its grids), and a ranking of one — a community's wall shows nothing of its neighbours.
+    """
     now = as_utc(now or utcnow())
     seq = last_seq(session)  # read first: the figures below are at least this recent
     start_dt, end_dt = local_day_bounds(local_today(now))
     start, end, ts_now = pd.Timestamp(start_dt), pd.Timestamp(end_dt), pd.Timestamp(now)
-    df = case_frame(session, start_dt - timedelta(days=1))
+    df = case_frame(session, start_dt - timedelta(days=1), community_id)
     today = df[(df.created_at >= start) & (df.created_at < end)]
     open_ = df[df.state.isin(OPEN_STATES)]
     by_cat = today.groupby("major").size().sort_values(ascending=False)
-    comms = pd.DataFrame(session.execute(select(Community.id, Community.name).order_by(Community.code)).all(),
-                         columns=["id", "name"]).set_index("id")
+    cq = select(Community.id, Community.name).order_by(Community.code)
+    wq = select(Worker.duty_state, Worker.last_grid_id).where(Worker.active.is_(True))
+    if community_id is not None:
+        own_grids = select(Grid.id).where(Grid.community_id == community_id)
+        cq = cq.where(Community.id == community_id)
+        wq = wq.where(Worker.grid_id.in_(own_grids))
+    comms = pd.DataFrame(session.execute(cq).all(), columns=["id", "name"]).set_index("id")
     closed_today = df[(df.closed_at >= start) & (df.closed_at < end) & (df.state == CaseState.CLOSED.value)]
     comms["reported"] = today.groupby("community_id").size()
     comms["open"] = open_.groupby("community_id").size()
     comms["closed"] = closed_today.groupby("community_id").size()
     comms = comms.fillna(0).astype({"reported": int, "open": int, "closed": int})
     comms = comms.sort_values(["reported", "open"], ascending=False)
-    workers = pd.DataFrame(session.execute(select(Worker.duty_state, Worker.last_grid_id).where(
-        Worker.active.is_(True))).all(), columns=["state", "grid_id"])
+    workers = pd.DataFrame(session.execute(wq).all(), columns=["state", "grid_id"])
     present = workers[(workers.state != DutyState.OFFLINE.value) & workers.grid_id.notna()]
+    if community_id is not None:  # its workers standing across the border are not counted on a neighbour's grid
+        present = present[present.grid_id.isin(set(session.scalars(own_grids)))]
     return {
         "seq": seq, "time": iso(now), "day": {"start": iso(start_dt), "end": iso(end_dt)},
         "counters": {**counters(df, start, end, ts_now),
