@@ -10,7 +10,7 @@ from ..models import Role
 from ..services.governance import (ActivityProblem, activity_public, compute_indicators, create_activity,
                                    import_activities, panel_data, read_activity_table)
 from ..services.governance_indicators import LEVELS
-from .auth import require
+from .auth import require, scope_community
 from .errors import ApiError, int_arg
 
 READERS = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY, Role.WORKER)
@@ -51,9 +51,12 @@ def register(app, services) -> None:
     @app.get("/api/v1/governance/panel")
     @require(*READERS, services=services)
     def governance_panel():
-        """The wall panel's data: each community's 0–100 score on the five dimensions (month to date)."""
+        """The wall panel's data: each community's 0–100 score on the five dimensions (month to date); a
+        community-bound caller gets its own community's only."""
+        comm = scope_community(g.get("principal"))
         with services.db.read() as s:
-            data = panel_data(s, day=_day(request.args.get("day")), lang=normalise_lang(request.args.get("lang")))
+            data = panel_data(s, day=_day(request.args.get("day")), lang=normalise_lang(request.args.get("lang")),
+                              community_id=comm)
         return jsonify(data)
 
     @app.post("/api/v1/governance/activities")

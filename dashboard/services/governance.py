@@ -17,7 +17,9 @@ from .. import events
 from ..models import Alert, Case, Grid, Organisation, Place
 from ..models.governance import GovernanceActivity, LegalStaff
 from ..timeutil import SHANGHAI, as_utc, iso, local, local_day_bounds, utcnow
+from ..masking import mask_text
 from .governance_indicators import DIMENSIONS, compute_indicators, compute_levels
+from .name_index import known_names
 
 # kind → (dimension, zh, en)
 ACTIVITY_KINDS: dict[str, tuple[str, str, str]] = {
@@ -175,11 +177,14 @@ def validate_activity(data: Mapping[str, Any], look: Lookups, session: Session, 
 
 
 def activity_public(a: GovernanceActivity, lang: str = "zh-CN") -> dict[str, Any]:
-    """What screens see of an activity (no personal data is stored on it)."""
+    """What screens see of an activity: no personal data is stored on it, but its texts are typed by
+    people ("走访张伟家"), so they are masked like any free text."""
     dim, zh, en = ACTIVITY_KINDS.get(a.kind, (a.dimension, a.kind, a.kind))
+    known = known_names(a)
     return {"id": a.id, "code": a.code, "kind": a.kind, "kind_name": en if lang == "en" else zh,
-            "dimension": a.dimension, "title": a.title, "organiser": a.organiser, "grid_id": a.grid_id,
-            "community_id": a.community_id, "place_name": a.place_name, "started_at": iso(a.started_at),
+            "dimension": a.dimension, "title": mask_text(a.title, (), known),
+            "organiser": mask_text(a.organiser, (), known), "grid_id": a.grid_id, "community_id": a.community_id,
+            "place_name": mask_text(a.place_name, (), known), "started_at": iso(a.started_at),
             "ended_at": iso(a.ended_at), "participants": a.participants, "volunteers": a.volunteers,
             "volunteer_hours": a.volunteer_hours, "case_id": a.case_id, "source": a.source}
 
@@ -275,13 +280,21 @@ DIMENSION_SHORT = {"party": ("政治", "Party"), "law": ("法治", "Law"), "virt
                    "self": ("自治", "Self-gov."), "smart": ("智治", "Smart")}
 
 
-def panel_data(session: Session, *, day: date | None = None, lang: str = "zh-CN") -> dict[str, Any]:
-    """What the wall's 五治 panel shows: each community's 0–100 score per dimension, and the street's values."""
+def panel_data(session: Session, *, day: date | None = None, lang: str = "zh-CN",
+               community_id: int | None = None) -> dict[str, Any]:
+    """What the wall's 五治 panel shows: each community's 0–100 score per dimension, and the street's values.
+
+    With ``community_id`` (a community-bound viewer): its own row and values only, no street totals. Its
+    scores are still measured against the street's best community, so a score means the same on every wall
+    (the same cut as layouts/governance_panel.only_community makes for the page).
+    """
     both = compute_levels(session, ("community", "street"), day=day, lang=lang)
     comm, street = both["community"], both["street"]
+    rows = [r for r in comm["rows"] if community_id is None or r["id"] == community_id]
     en = lang == "en"
     return {"day": comm["day"], "dimensions": [{"key": d, "name": DIMENSION_NAMES[d][1 if en else 0],
                                                 "short": DIMENSION_SHORT[d][1 if en else 0]} for d in DIMENSIONS],
-            "communities": [{"id": r["id"], "name": r["name"], "scores": r["scores"]} for r in comm["rows"]],
-            "indicators": comm["indicators"], "street": street["rows"][0]["values"] if street["rows"] else {},
-            "values": {r["id"]: r["values"] for r in comm["rows"]}}
+            "communities": [{"id": r["id"], "name": r["name"], "scores": r["scores"]} for r in rows],
+            "indicators": comm["indicators"],
+            "street": street["rows"][0]["values"] if street["rows"] and community_id is None else {},
+            "values": {r["id"]: r["values"] for r in rows}}
