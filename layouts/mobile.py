@@ -100,7 +100,9 @@ def layout(lang: str, query: dict, services):
             html.A(t("lang.switch", lang), href=f"/m?lang={other}", className="m-lang"),
         ]),
         html.Div(id="m-toast", className="m-toast", role="status"),
-        html.Section(id="m-signin", className="m-card", children=[
+        # hidden until the page script has wired its buttons and asked who is signed in (a tap before that
+        # did nothing, or submitted the form and reloaded the page)
+        html.Section(id="m-signin", className="m-card", hidden=True, children=[
             html.H2(T("m.signin.title")),
             html.Div(id="m-demo", className="m-demo", hidden=not demo, children=[
                 html.P(T("m.signin.demo"), className="m-hint"),

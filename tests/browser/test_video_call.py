@@ -171,7 +171,7 @@ def test_console_calls_the_worker_from_an_sos_alert_on_the_m_page(patient_server
     srv = patient_server("--no-sim")
     phone = media_browser.new_context(viewport={"width": 412, "height": 860}).new_page()
     phone.goto(f"{srv.url}/m")
-    phone.wait_for_selector("#m-demo-code", timeout=30000)
+    phone.wait_for_selector("#m-signin:not([hidden])", timeout=30000)
     phone.fill("#m-demo-code", "W0001")
     phone.click("#m-demo-go")
     phone.wait_for_function("() => !!(window.GCCall && GCCall.joined())", timeout=30000)
