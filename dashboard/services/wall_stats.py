@@ -132,10 +132,13 @@ def wall_stats(session: Session, *, now: datetime | None = None, community_id: i
     }
 
 
-def recent_events(session: Session, n: int = 30) -> list[dict[str, Any]]:
-    """The newest case and alert events (the ticker a wall starts with), newest first."""
-    rows = session.scalars(select(Event).where(Event.type.in_(["case", "alert"])).order_by(Event.seq.desc()).limit(n))
-    return [to_message(e) for e in rows]
+def recent_events(session: Session, n: int = 30, *, community_id: int | None = None) -> list[dict[str, Any]]:
+    """The newest case and alert events (the ticker a wall starts with), newest first; with ``community_id``
+    only that community's and street-wide ones, as its socket room receives."""
+    q = select(Event).where(Event.type.in_(["case", "alert"]))
+    if community_id is not None:
+        q = q.where((Event.community_id == community_id) | Event.community_id.is_(None))
+    return [to_message(e) for e in session.scalars(q.order_by(Event.seq.desc()).limit(n))]
 
 
 def grid_ids(session: Session) -> list[int]:

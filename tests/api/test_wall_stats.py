@@ -7,7 +7,7 @@ import pytest
 
 from dashboard.models import Case
 from dashboard.services.cases import CaseReport, report_case, transition
-from dashboard.services.wall_stats import wall_stats
+from dashboard.services.wall_stats import recent_events, wall_stats
 from dashboard.timeutil import SHANGHAI, UTC
 
 # a fixed "now": 15:30 Shanghai; the day starts at 16:00 UTC the day before
@@ -83,6 +83,23 @@ def test_categories_hourly_ranking_and_grids(day):
     g = world["grid_ids"]
     assert st["grids"]["today"] == {str(g[0]): 1, str(g[1]): 1, str(g[4]): 1, str(g[5]): 1, str(g[3]): 1}
     assert st["grids"]["open"] == {str(g[0]): 1, str(g[4]): 2, str(g[3]): 1}
+
+
+def test_a_community_wall_counts_only_its_community(day):
+    app, services, world = day
+    one, g = world["community_ids"][0], world["grid_ids"]
+    with services.db.read() as s:
+        st = wall_stats(s, now=NOW, community_id=one)
+        ticker = recent_events(s, 50, community_id=one)
+        street_ticker = recent_events(s, 50)
+    # community 1 is the left column (grids 0, 3, 6): today t1 (on the spot) and t5; y1 still open
+    assert (st["counters"]["reported"], st["counters"]["onsite"], st["counters"]["closed"]) == (2, 1, 1)
+    assert [(r["name"], r["reported"], r["open"]) for r in st["ranking"]] == [("一社区", 2, 2)]
+    assert sorted((r["name"], r["count"]) for r in st["by_category"]) == [("市容环境", 1), ("民生诉求", 1)]
+    assert st["grids"]["today"] == {str(g[0]): 1, str(g[3]): 1}
+    assert st["grids"]["open"] == {str(g[0]): 1, str(g[3]): 1}
+    assert ticker and all(e["community_id"] in (one, None) for e in ticker)
+    assert any(e["community_id"] not in (one, None) for e in street_ticker)
 
 
 def test_empty_day_has_no_rates(district):
