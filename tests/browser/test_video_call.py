@@ -133,20 +133,22 @@ def add_user(db_url: str, username: str, password: str, role: str, worker_id: in
 
 
 def test_without_demo_a_worker_who_signs_in_on_the_page_receives_the_call(patient_server, media_browser):
-    """No demo door: the phone page loads signed out, the worker signs in on the page, the widget follows
-    the sign-in (its socket reconnects to carry the session) and the dispatcher's call rings and connects."""
+    """No demo door: the phone page loads signed out, the worker signs in on /m with a password, the widget
+    follows the sign-in (its socket reconnects to carry the session) and the dispatcher's call rings and connects."""
     srv = patient_server("--no-sim", env={"GC_DEMO": "0", "GC_SECRET_KEY": "test-secret"})
     add_user(srv.db_url, "disp1", "pw-disp-1", "dispatcher")
     add_user(srv.db_url, "w0001", "pw-worker-1", "worker", WORKER_ID)
     worker_ctx, console_ctx = media_browser.new_context(), media_browser.new_context()
     worker = worker_ctx.new_page()
-    worker.goto(f"{srv.url}/call?role=worker")
-    worker.wait_for_selector(".gc-call", state="attached")
+    worker.goto(f"{srv.url}/m")  # the phone page is public (it signs in by itself); /call is a desk page
+    worker.wait_for_selector("#m-signin:not([hidden])")
+    assert worker.is_hidden("#m-demo")  # no demo door
     worker.wait_for_timeout(1000)
     assert worker.get_attribute(".gc-call", "data-joined") in (None, "0")
-    signed = worker.evaluate("""() => fetch('/auth/login', {method: 'POST', headers: {'Content-Type': 'application/json'},
-        body: JSON.stringify({username: 'w0001', password: 'pw-worker-1'})}).then(r => r.status)""")
-    assert signed == 200
+    worker.fill("#m-username", "w0001")
+    worker.fill("#m-password", "pw-worker-1")
+    worker.click("#m-login-go")
+    worker.wait_for_selector("#m-main:not([hidden])")
     worker.wait_for_function("() => !!(window.GCCall && GCCall.joined())", timeout=20000)
 
     assert console_ctx.request.post(f"{srv.url}/auth/login", data={"username": "disp1",
