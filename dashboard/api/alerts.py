@@ -10,7 +10,7 @@ from ..services.alerts import AlertError, acknowledge, alert_public, resolve
 from ..services.cap import CapError, ingest_cap, parse_cap
 from ..services.cases import CaseError, IllegalTransition
 from ..services.dispatch import dispatch_from_alert, recommend_for_alert
-from .auth import Principal, require, resolve_principal, scope_community
+from .auth import Principal, record_in_scope, require, resolve_principal, scope_community
 from .cases_ops import _int_or_none, _str, case_view, json_body, services_now
 from .errors import ApiError, int_arg
 
@@ -103,6 +103,8 @@ def register(app, services) -> None:
         note = _str(body, "note", 2000)
         with services.db.write() as s:
             a = get_alert(s, alert_id, p)
+            if not record_in_scope(s, p, "worker_id", worker_id):  # another community's worker: as unknown
+                raise ApiError(400, f"unknown worker {worker_id}", "worker_id")
             try:
                 c = dispatch_from_alert(s, a, worker_id=worker_id, actor=p.name, note=note, category_code=category,
                                         calendar=services.calendar, locator=services.locator,

@@ -161,6 +161,14 @@ def _path_object_community(session, name: str, value: int) -> tuple[bool, int | 
     return (row is not None), (row[0] if row is not None else None)
 
 
+def record_in_scope(session, p: Principal | None, name: str, value: int) -> bool:
+    """Does ``value`` name an existing case, alert, grid or worker (``name`` as in a URL: ``case_id`` …) that ``p``
+    may act on? Writes that take such an id in their body answer False exactly as for an unknown id, so a
+    community-bound caller learns nothing of another community's records and changes none of them."""
+    exists, comm = _path_object_community(session, name, value)
+    return exists and in_scope(p, comm)
+
+
 def pin_community_args(community_id: int) -> None:
     """A community-bound caller's ``community_id`` / ``community`` query parameters: absent → its own
     community (endpoints that filter by them are scoped); naming another community → 403."""

@@ -19,7 +19,7 @@ from ..services.dispatch import recommend_for_case
 from ..services.duplicates import find_duplicates, merge_cases
 from ..services.indicators import LEVELS, compute_indicators
 from ..timeutil import SHANGHAI, iso, utcnow
-from .auth import Principal, require, resolve_principal, scope_community
+from .auth import Principal, record_in_scope, require, resolve_principal, scope_community
 from .errors import ApiError, int_arg
 
 CENTER = (Role.DISPATCHER,)
@@ -120,7 +120,8 @@ def register(app, services) -> None:
                     raise ApiError(403, f"a grid worker may not {action} a case", "action")
                 if p.worker_id is None or c.assigned_worker_id != p.worker_id:
                     raise ApiError(403, "this case is not assigned to you", "id")
-            if worker_id is not None and s.get(Worker, worker_id) is None:
+            if worker_id is not None and not record_in_scope(s, p, "worker_id", worker_id):
+                # another community's worker is answered as unknown: it is neither dispatched nor revealed
                 raise ApiError(400, f"unknown worker {worker_id}", "worker_id")
             try:
                 transition(s, c, action, actor=p.name, note=note, worker_id=worker_id, department=department,
@@ -165,11 +166,11 @@ def register(app, services) -> None:
             raise ApiError(400, "into (the case to merge into) is required", "into")
         note = _str(body, "note", 2000)
         with services.db.write() as s:
-            dup, into = get_case(s, case_id), s.get(Case, into_id)
-            if into is None:
-                raise ApiError(400, f"no case {into_id}", "into")
+            dup = get_case(s, case_id)
             check_scope(p, dup)
-            check_scope(p, into)
+            if not record_in_scope(s, p, "case_id", into_id):  # another community's case is answered as unknown
+                raise ApiError(400, f"no case {into_id}", "into")
+            into = s.get(Case, into_id)
             try:
                 merge_cases(s, dup, into, actor=p.name, note=note, now=services_now(services))
             except IllegalTransition as e:

@@ -1,0 +1,175 @@
+"""Jurisdiction of every write: community A's operator changes nothing of community B's (issue #8).
+
+Each test makes one write that names a record of B in its body (a worker to dispatch or act for, a case to
+merge into, a grid, a point, a referenced alert, a record to unmask) as ``dispatcher_a`` — the key bound to
+community A — and checks that it is refused with the field named and that the database is exactly as before
+(every table read back, except the API keys' last use and the audit log, which record the attempt). Then the
+street's dispatcher makes the same write and it succeeds, so the refusal is the jurisdiction, not the input.
+
+A record of B named in the body is answered as an unknown one (the endpoint's own status and message for an
+unknown id), so A learns nothing of it — as a path id of B's is a 404 (auth.guard_jurisdiction). Grids and
+points are no secret (the tours' stops precedent): those are a 403 naming the field.
+"""
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from dashboard.db import Base
+from dashboard.models import Alert, Case, Grid, Place, Worker
+from dashboard.models.governance import LegalStaff
+from dashboard.timeutil import utcnow
+from tests.security.test_access_matrix import socket_client
+
+SKIP_TABLES = {"api_key", "audit_log"}  # written by every authenticated request / by design for the attempt
+NS = "urn:oasis:names:tc:emergency:cap:1.2"
+# CAP areas (lat,lon first): a circle inside grid G00 (A), one inside G11 (B), a box over G00 and G01 (A and B)
+AREA_A = "<area><areaDesc>一社区</areaDesc><circle>34.261,108.951 0.05</circle></area>"
+AREA_B = "<area><areaDesc>二社区</areaDesc><circle>34.263,108.953 0.05</circle></area>"
+AREA_AB = ("<area><areaDesc>边界</areaDesc><polygon>34.2605,108.9505 34.2605,108.9525 34.2615,108.9525 "
+           "34.2615,108.9505 34.2605,108.9505</polygon></area>")
+
+
+def db_state(world) -> dict[str, list[str]]:
+    """Every row of every table (but SKIP_TABLES), comparable before and after a request."""
+    with world.services.db.read() as s:
+        return {t.name: sorted(repr(tuple(r)) for r in s.execute(select(t)))
+                for t in Base.metadata.sorted_tables if t.name not in SKIP_TABLES}
+
+
+def refused(r, status: int, field: str) -> None:
+    assert r.status_code == status, (r.status_code, r.get_data(as_text=True)[:300])
+    assert r.get_json()["error"]["field"] == field, r.get_json()
+
+
+def changed_nothing(world, before: dict) -> None:
+    after = db_state(world)
+    diff = {t: (set(after[t]) ^ set(before[t])) for t in before if after[t] != before[t]}
+    assert not diff, f"a refused write changed {diff}"
+
+
+def center(world, tag: str) -> tuple[float, float]:
+    with world.services.db.read() as s:
+        g = s.get(Grid, world.ids[f"grid_{tag}"])
+        return g.centroid_lat, g.centroid_lon
+
+
+def new_case(world, tag: str, category: str = "0401") -> int:
+    """A fresh reported case at the centre of A's or B's grid (so each test starts from its own record)."""
+    from dashboard.services.cases import CaseReport, report_case
+
+    lat, lon = center(world, tag)
+    with world.services.db.write() as s:
+        c, _ = report_case(s, CaseReport(category_code=category, description=f"测试{tag}", lat=lat, lon=lon,
+                                         source="hotline"), locator=world.services.locator)
+        s.flush()
+        return c.id
+
+
+def new_alert(world, tag: str) -> int:
+    from dashboard.services.alerts import raise_alert
+
+    lat, lon = center(world, tag)
+    with world.services.db.write() as s:
+        g = s.get(Grid, world.ids[f"grid_{tag}"])
+        a, _ = raise_alert(s, source="rule", kind="probe", title=f"派遣测试{tag}", lat=lat, lon=lon, grid_id=g.id,
+                           community_id=g.community_id, dedupe_key=f"write-test-{tag}-{utcnow().timestamp()}")
+        s.flush()
+        return a.id
+
+
+def key_of(world, role: str, community: str | None) -> str:
+    """A new API key of ``role`` bound to community ``community`` ("a"/"b") or the street (None)."""
+    from dashboard.services.apikeys import create_api_key
+
+    comm = world.ids[f"community_{community}"] if community else None
+    with world.services.db.write() as s:
+        _, key = create_api_key(s, name=f"test-{role}-{community or 'street'}", role=role, community_id=comm)
+    return key
+
+
+def client_with(world, key: str):
+    c = world.app.test_client()
+    c.environ_base["HTTP_X_API_KEY"] = key
+    return c
+
+
+def cap(ident: str, area: str = "", msg_type: str = "Alert", refs: str = "") -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="{NS}"><identifier>{ident}</identifier><sender>write-test@example.cn</sender>
+  <sent>2026-11-28T09:30:00+08:00</sent><status>Actual</status><msgType>{msg_type}</msgType><scope>Public</scope>
+  {f"<references>{refs}</references>" if refs else ""}
+  <info><category>Met</category><event>大风</event><urgency>Expected</urgency><severity>Severe</severity>
+    <certainty>Likely</certainty><expires>2099-01-01T00:00:00+08:00</expires><headline>大风预警</headline>
+    {area}</info></alert>""".encode()
+
+
+def post_cap(client, xml: bytes):
+    return client.post("/api/v1/alerts/cap", data=xml, content_type="application/cap+xml")
+
+
+# -- dispatching another community's worker ---------------------------------------------------------------
+
+def test_case_dispatch_of_another_communitys_worker(world):
+    a, street = world.client("dispatcher_a"), world.client("dispatcher")
+    cid, wb = new_case(world, "a"), world.ids["worker_b"]
+    before = db_state(world)
+    for action in ("dispatch", "register"):  # any action that takes a worker_id
+        r = a.post(f"/api/v1/cases/{cid}/actions/{action}", json={"worker_id": wb, "note": "越界派遣"})
+        refused(r, 400, "worker_id")
+        assert r.get_json()["error"]["message"] == f"unknown worker {wb}"  # as for a worker that does not exist
+    changed_nothing(world, before)
+    own = a.post(f"/api/v1/cases/{cid}/actions/dispatch", json={"worker_id": world.ids["worker_a"]})
+    assert own.status_code == 200 and own.get_json()["assigned_worker_id"] == world.ids["worker_a"]
+    r = a.post(f"/api/v1/cases/{cid}/actions/redispatch", json={"worker_id": wb})
+    refused(r, 400, "worker_id")
+    r = street.post(f"/api/v1/cases/{cid}/actions/redispatch", json={"worker_id": wb})
+    assert r.status_code == 200 and r.get_json()["assigned_worker_id"] == wb, r.get_json()
+
+
+def test_alert_dispatch_of_another_communitys_worker(world):
+    a, street = world.client("dispatcher_a"), world.client("dispatcher")
+    aid, wb = new_alert(world, "a"), world.ids["worker_b"]
+    before = db_state(world)
+    r = a.post(f"/api/v1/alerts/{aid}/dispatch", json={"worker_id": wb, "category_code": "0401"})
+    refused(r, 400, "worker_id")
+    assert r.get_json()["error"]["message"] == f"unknown worker {wb}"
+    changed_nothing(world, before)
+    with world.services.db.read() as s:
+        assert s.get(Alert, aid).state == "new" and s.get(Alert, aid).case_id is None
+    r = street.post(f"/api/v1/alerts/{aid}/dispatch", json={"worker_id": wb, "category_code": "0401"})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["case"]["assigned_worker_id"] == wb and r.get_json()["alert"]["state"] == "acknowledged"
+
+
+# -- merging into another community's case ------------------------------------------------------------------
+
+def test_merge_into_another_communitys_case(world):
+    a, street = world.client("dispatcher_a"), world.client("dispatcher")
+    dup, into = new_case(world, "a"), new_case(world, "b")
+    before = db_state(world)
+    r = a.post(f"/api/v1/cases/{dup}/merge", json={"into": into, "note": "越界合并"})
+    refused(r, 400, "into")
+    assert r.get_json()["error"]["message"] == f"no case {into}"  # as for a case that does not exist
+    changed_nothing(world, before)
+    r = street.post(f"/api/v1/cases/{dup}/merge", json={"into": into})
+    assert r.status_code == 200 and r.get_json()["id"] == into
+    with world.services.db.read() as s:
+        assert s.get(Case, dup).merged_into_id == into
+
+
+# -- unmasking another community's record ------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind,key,field", [("case", "case_b", "reporter_phone"), ("worker", "worker_b", "phone")])
+def test_unmask_another_communitys_record(world, kind, key, field):
+    a, street = world.client("dispatcher_a"), world.client("dispatcher")
+    body = {"kind": kind, "id": world.ids[key], "field": field, "reason": "越界查看"}
+    before = db_state(world)
+    r = a.post("/api/v1/unmask", json=body)
+    assert r.status_code == 404 and "value" not in r.get_json()
+    changed_nothing(world, before)
+    r = street.post("/api/v1/unmask", json=body)
+    assert r.status_code == 200 and r.get_json()["value"]
