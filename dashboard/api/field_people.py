@@ -13,7 +13,7 @@ from ..services.grids import grids_geojson
 from ..services.positions import Fix, ingest_fixes
 from ..services.workers import end_patrol, start_patrol, worker_public
 from ..timeutil import iso
-from .auth import Principal, require, resolve_principal, scope_community
+from .auth import Principal, in_scope, record_in_scope, require, resolve_principal, scope_community
 from .errors import ApiError, int_arg
 from .field import acting_worker, case_out, cases_out
 from .openapi import query, registry
@@ -40,6 +40,15 @@ def _me(p: Principal) -> int:
     return p.worker_id
 
 
+def device_in_scope(session, p: Principal, device_id: str) -> bool:
+    """May ``p`` send fixes for the worker carrying ``device_id``? An unknown device is left to ingest (which
+    answers 404); another community's worker's device is answered the same way, so it neither moves nor leaks."""
+    if p.community_id is None:
+        return True
+    wid = session.scalar(select(Worker.id).where(Worker.device_id == device_id))
+    return wid is None or record_in_scope(session, p, "worker_id", wid)
+
+
 def worker_out(w: Worker, grid_codes: dict[int, str], comm: dict[int, int]) -> dict:
     out = worker_public(w, comm.get(w.grid_id))
     out.update(device_id=w.device_id, grid_code=grid_codes.get(w.grid_id), active=w.active)
@@ -62,8 +71,10 @@ def register(app, services) -> None:
                      lon=f.lon, speed=f.speed, bearing=f.bearing, accuracy=f.accuracy, battery=f.battery,
                      alarm=f.alarm, crs=body.crs, source="api") for f in body.fixes]
         with services.db.write() as s:
-            if wid is not None and s.get(Worker, wid) is None:
+            if wid is not None and not record_in_scope(s, p, "worker_id", wid):
                 raise ApiError(422, f"unknown worker {wid}", "worker_id")
+            if wid is None and not device_in_scope(s, p, body.device_id):
+                raise ApiError(404, f"unknown device {body.device_id!r}", "device_id")
             res = ingest_fixes(s, fixes, locator=services.locator)
             if res.unknown_devices:
                 raise ApiError(404, f"unknown device {body.device_id!r}", "device_id")
@@ -78,7 +89,7 @@ def register(app, services) -> None:
         if wid is None:
             raise ApiError(422, "name the worker_id", "worker_id")
         with services.db.write() as s:
-            w = s.get(Worker, wid)
+            w = s.get(Worker, wid) if record_in_scope(s, p, "worker_id", wid) else None
             if w is None:
                 raise ApiError(422, f"unknown worker {wid}", "worker_id")
             pat = start_patrol(s, w) if start else end_patrol(s, w)
@@ -196,6 +207,7 @@ def register(app, services) -> None:
     @app.post("/api/v1/workers")
     @require(Role.INTEGRATION, services=services)
     def create_worker():
+        p = resolve_principal(services)
         body = parse(WorkerIn, request.get_json(silent=True))
         with services.db.write() as s:
             if s.scalar(select(Worker.id).where(Worker.code == body.code)) is not None:
@@ -207,6 +219,8 @@ def register(app, services) -> None:
                 g = s.scalar(select(Grid).where(Grid.code == body.grid_code))
                 if g is None:
                     raise ApiError(422, f"unknown grid {body.grid_code!r}", "grid_code")
+                if not in_scope(p, g.community_id):  # a community's system adds workers to its own grids only
+                    raise ApiError(403, f"grid {body.grid_code} is outside your jurisdiction", "grid_code")
             w = Worker(code=body.code, name=body.name, phone=body.phone, device_id=body.device_id,
                        grid_id=g.id if g else None, role=body.role, shift=body.shift)
             if g is not None:
@@ -255,6 +269,7 @@ def _describe(api) -> None:
                                                          query("page", "integer", minimum=1),
                                                          query("page_size", "integer", minimum=1, maximum=1000)])
     api.add("/api/v1/workers", "post", summary="Create a worker", tags=["admin"], roles=("integration", "admin"),
-            body=WorkerIn, responses={201: "created", 409: "code or device id taken"})
+            body=WorkerIn, responses={201: "created", 409: "code or device id taken",
+                                      403: "grid_code is outside a community-bound caller's community"})
     api.add("/api/v1/grids", "get", summary="Grids as a GeoJSON FeatureCollection (WGS-84)", tags=["catalogue"],
             roles=ALL_READERS, params=[query("community_id", "integer")])

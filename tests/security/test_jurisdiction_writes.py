@@ -145,6 +145,37 @@ def test_alert_dispatch_of_another_communitys_worker(world):
     assert r.get_json()["case"]["assigned_worker_id"] == wb and r.get_json()["alert"]["state"] == "acknowledged"
 
 
+# -- acting for another community's worker: positions and patrols -----------------------------------------
+
+def test_positions_for_another_communitys_worker(world):
+    a, street = world.client("dispatcher_a"), world.client("dispatcher")
+    lat, lon = center(world, "b")
+    fix = {"t": (utcnow() + timedelta(minutes=5)).isoformat(), "lat": lat, "lon": lon}
+    with world.services.db.read() as s:
+        device_b = s.get(Worker, world.ids["worker_b"]).device_id
+    before = db_state(world)
+    refused(a.post("/api/v1/positions", json={"worker_id": world.ids["worker_b"], "fixes": [fix]}), 422, "worker_id")
+    refused(a.post("/api/v1/positions", json={"device_id": device_b, "fixes": [fix]}), 404, "device_id")
+    changed_nothing(world, before)
+    r = street.post("/api/v1/positions", json={"device_id": device_b, "fixes": [fix]})
+    assert r.status_code == 200 and r.get_json()["accepted"] == 1, r.get_json()
+
+
+def test_patrols_for_another_communitys_worker(world):
+    a, street = world.client("dispatcher_a"), world.client("dispatcher")
+    wb = world.ids["worker_b"]
+    assert street.post("/api/v1/patrols/start", json={"worker_id": wb}).status_code == 200
+    before = db_state(world)
+    for word in ("stop", "start"):
+        refused(a.post(f"/api/v1/patrols/{word}", json={"worker_id": wb}), 422, "worker_id")
+    changed_nothing(world, before)
+    with world.services.db.read() as s:
+        assert s.get(Worker, wb).duty_state == "patrolling"
+    r = street.post("/api/v1/patrols/stop", json={"worker_id": wb})
+    assert r.status_code == 200 and r.get_json()["state"] != "patrolling", r.get_json()
+    assert a.post("/api/v1/patrols/start", json={"worker_id": world.ids["worker_a"]}).status_code == 200
+
+
 # -- merging into another community's case ------------------------------------------------------------------
 
 def test_merge_into_another_communitys_case(world):
@@ -159,6 +190,20 @@ def test_merge_into_another_communitys_case(world):
     assert r.status_code == 200 and r.get_json()["id"] == into
     with world.services.db.read() as s:
         assert s.get(Case, dup).merged_into_id == into
+
+
+# -- a community's integration creating a worker in another community's grid -------------------------------
+
+def test_worker_created_in_another_communitys_grid(world):
+    a, street = client_with(world, key_of(world, "integration", "a")), world.client("integration")
+    with world.services.db.read() as s:
+        grid_b_code = s.get(Grid, world.ids["grid_b"]).code
+    body = {"code": "WX1", "name": "王越界", "grid_code": grid_b_code}
+    before = db_state(world)
+    refused(a.post("/api/v1/workers", json=body), 403, "grid_code")
+    changed_nothing(world, before)
+    r = street.post("/api/v1/workers", json=body)
+    assert r.status_code == 201, r.get_json()
 
 
 # -- unmasking another community's record ------------------------------------------------------------------
