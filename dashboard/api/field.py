@@ -18,7 +18,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..models import Case, CasePhoto, Community, Grid, Role, Worker, WorkerGrid
 from ..services import photos as photo_svc
 from ..services.cases import CaseError, CaseReport, case_public, report_case
-from .auth import Principal, require, resolve_principal
+from .auth import Principal, in_scope, record_in_scope, require, resolve_principal
 from .errors import ApiError, error_response, int_arg
 from .openapi import query, registry
 from .schemas import CaseIn, parse
@@ -112,9 +112,12 @@ def register(app, services) -> None:
                             reporter_worker_id=wid, idempotency_key=key, note=body.note)
         try:
             with services.db.write() as s:
-                if wid is not None and s.get(Worker, wid) is None:
+                if wid is not None and not record_in_scope(s, p, "worker_id", wid):
                     raise ApiError(422, f"unknown worker {wid}", "worker_id")
                 c, created = report_case(s, report, locator=services.locator, actor=p.name if wid is None else "")
+                if not in_scope(p, c.community_id):  # raising here rolls the report back: nothing is written
+                    raise ApiError(403, "the point lies in another community, outside your jurisdiction; report "
+                                        "it to that community or the street's centre", "lat")
                 if created:
                     photo_svc.attach(s, uploads, c, body.photos, stage="before")
                     photo_svc.attach(s, uploads, c, body.after_photos, stage="after")
@@ -243,7 +246,8 @@ def register(app, services) -> None:
     api.add("/api/v1/cases", "post", summary="Report a case (就地处置 or 上报)", tags=["cases"], roles=REPORTERS,
             body=CaseIn, params=[{"name": "Idempotency-Key", "in": "header", "required": False,
                                   "schema": {"type": "string", "minLength": 8, "maxLength": 100}}],
-            responses={201: ("created", case_ref), 200: ("the case an earlier request with this key made", case_ref)})
+            responses={201: ("created", case_ref), 200: ("the case an earlier request with this key made", case_ref),
+                       403: "a community-bound caller's point lies in another community (field lat); nothing written"})
     api.add("/api/v1/cases", "get", summary="List cases", tags=["cases"], roles=READERS, params=[
         query("state", description="comma-separated states"), query("grid", description="grid code or id"),
         query("community", description="community code or id"),

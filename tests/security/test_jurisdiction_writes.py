@@ -176,6 +176,40 @@ def test_patrols_for_another_communitys_worker(world):
     assert a.post("/api/v1/patrols/start", json={"worker_id": world.ids["worker_a"]}).status_code == 200
 
 
+# -- reports: a community operator reports in its own community --------------------------------------------
+
+def test_case_report_at_a_point_of_another_community(world):
+    a, street = world.client("dispatcher_a"), world.client("dispatcher")
+    lat, lon = center(world, "b")
+    body = {"category_code": "0101", "description": "越界上报", "lat": lat, "lon": lon}
+    before = db_state(world)
+    r = a.post("/api/v1/cases", json=body)
+    refused(r, 403, "lat")
+    r = a.post("/api/v1/cases", json={**body, "lat": None, "lon": None, "worker_id": world.ids["worker_b"]})
+    refused(r, 422, "worker_id")  # reporting for B's worker (whose grid the case would take)
+    changed_nothing(world, before)
+    r = street.post("/api/v1/cases", json=body)
+    assert r.status_code == 201 and r.get_json()["grid_id"] == world.ids["grid_b"], r.get_json()
+    # the worker key (not bound to a community) reports where its worker stands; A reports in A
+    assert world.client("worker").post("/api/v1/cases", json=body).status_code == 201
+    lat_a, lon_a = center(world, "a")
+    r = a.post("/api/v1/cases", json={**body, "lat": lat_a, "lon": lon_a})
+    assert r.status_code == 201 and r.get_json()["grid_id"] == world.ids["grid_a"]
+
+
+def test_case_report_by_a_community_bound_worker_key(world):
+    from dashboard.services.apikeys import create_api_key
+
+    with world.services.db.write() as s:
+        _, key = create_api_key(s, name="test-worker-a-bound", role="worker", community_id=world.ids["community_a"],
+                                worker_id=world.ids["worker_a"])
+    lat, lon = center(world, "b")
+    before = db_state(world)
+    refused(client_with(world, key).post("/api/v1/cases", json={"category_code": "0101", "lat": lat, "lon": lon}),
+            403, "lat")
+    changed_nothing(world, before)
+
+
 # -- merging into another community's case ------------------------------------------------------------------
 
 def test_merge_into_another_communitys_case(world):
