@@ -7,8 +7,8 @@ from flask import g, jsonify, request
 
 from ..i18n import normalise_lang
 from ..models import Role
-from ..services.governance import (ActivityProblem, activity_public, compute_indicators, create_activity,
-                                   import_activities, panel_data, read_activity_table)
+from ..services.governance import (ActivityOutside, ActivityProblem, activity_public, compute_indicators,
+                                   create_activity, import_activities, panel_data, read_activity_table)
 from ..services.governance_indicators import LEVELS
 from .auth import require, scope_community
 from .errors import ApiError, int_arg
@@ -68,10 +68,11 @@ def register(app, services) -> None:
             raise ApiError(400, "send a JSON object")
         try:
             with services.db.write() as s:
-                a = create_activity(s, data, source="api", created_by=_who())
+                a = create_activity(s, data, source="api", created_by=_who(),
+                                    community_id=scope_community(g.get("principal")))
                 body = activity_public(a, normalise_lang(request.args.get("lang")))
         except ActivityProblem as p:
-            raise ApiError(400, p.message, p.field)
+            raise ApiError(403 if isinstance(p, ActivityOutside) else 400, p.message, p.field)
         return jsonify(body), 201
 
     @app.post("/api/v1/governance/activities/import")
@@ -84,10 +85,11 @@ def register(app, services) -> None:
         try:
             df = read_activity_table(f.read(), f.filename or "")
             with services.db.write() as s:
-                result = import_activities(s, df, created_by=_who())
+                result = import_activities(s, df, created_by=_who(), community_id=scope_community(g.get("principal")))
         except ActivityProblem as p:
             raise ApiError(400, p.message, p.field)
         if result.errors:
-            return jsonify({"error": {"status": 422, "message": f"{len(result.errors)} row(s) have errors; "
-                                      "nothing was imported", "field": "file"}, "errors": result.errors}), 422
+            status = 403 if result.outside else 422  # a row in another community's grid: refused, not malformed
+            return jsonify({"error": {"status": status, "message": f"{len(result.errors)} row(s) have errors; "
+                                      "nothing was imported", "field": "file"}, "errors": result.errors}), status
         return jsonify({"created": result.created}), 201

@@ -32,11 +32,13 @@ def describe(app) -> None:
     api.add("/api/v1/governance/panel", "get", summary="The wall panel: 0–100 per dimension per community",
             tags=tags, roles=("dispatcher", "leader", "display", "worker"), params=[query("day", format="date")])
     api.add("/api/v1/governance/activities", "post", summary="Record a governance activity", tags=tags,
-            roles=("worker", "dispatcher", "integration"), body=ACTIVITY_IN, responses={201: "recorded"})
+            roles=("worker", "dispatcher", "integration"), body=ACTIVITY_IN,
+            responses={201: "recorded", 403: "the grid is outside the caller's community; nothing recorded"})
     api.add("/api/v1/governance/activities/import", "post", summary="Import activities from CSV or Excel", tags=tags,
             roles=("dispatcher", "integration"), body_type="multipart/form-data",
             body={"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}},
-            responses={201: "all rows imported", 422: "row-level errors [{line, field, message}]; nothing imported"})
+            responses={201: "all rows imported", 422: "row-level errors [{line, field, message}]; nothing imported",
+                       403: "as 422, and some row's grid is outside the caller's community"})
     api.add("/api/v1/devices/events", "post", summary="Signed device event (access control, smoke)",
             tags=["devices"], body=DEVICE_EVENT, security=False,
             responses={201: "stored; alert rules applied", 401: "unknown device, bad signature or outside the window",

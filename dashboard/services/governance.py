@@ -47,10 +47,15 @@ class ActivityProblem(ValueError):
         self.field, self.message = field, message
 
 
+class ActivityOutside(ActivityProblem):
+    """An activity in a grid outside the caller's community (a 403 at the API, not a 400)."""
+
+
 @dataclass
 class ImportResult:
     created: int
     errors: list[dict[str, Any]]
+    outside: bool = False  # some row's grid lies outside the caller's community
 
 
 def parse_local_time(value: Any, field: str) -> datetime:
@@ -81,14 +86,27 @@ def _int(value: Any, field: str, hi: int) -> int:
 
 
 class Lookups:
-    """Code → id maps for one batch of activities (one query each, not one per row)."""
+    """Code → id maps for one batch of activities (one query each, not one per row).
 
-    def __init__(self, session: Session) -> None:
+    With ``community_id`` (a community-bound caller) places, legal staff, organisations and cases of other
+    communities are left out, so naming one reads as an unknown code; grids stay, so that naming another
+    community's grid is refused as outside (ActivityOutside) rather than unknown.
+    """
+
+    def __init__(self, session: Session, community_id: int | None = None) -> None:
+        self.community_id = community_id
         self.grids = {c: (i, cm) for c, i, cm in session.execute(select(Grid.code, Grid.id, Grid.community_id))}
         self.grid_ids = {i: cm for i, cm in self.grids.values()}
-        self.places = dict(session.execute(select(Place.code, Place.id)).all())
-        self.orgs = dict(session.execute(select(Organisation.code, Organisation.id)).all())
-        self.staff = dict(session.execute(select(LegalStaff.code, LegalStaff.id)).all())
+        own = select(Grid.id).where(Grid.community_id == community_id)
+        places, staff = select(Place.code, Place.id), select(LegalStaff.code, LegalStaff.id)
+        orgs = select(Organisation.code, Organisation.id)
+        if community_id is not None:
+            places, staff = places.where(Place.grid_id.in_(own)), staff.where(LegalStaff.grid_id.in_(own))
+            orgs = orgs.where((Organisation.community_id == community_id) | (
+                Organisation.community_id.is_(None) & (Organisation.grid_id.is_(None) | Organisation.grid_id.in_(own))))
+        self.places = dict(session.execute(places).all())
+        self.orgs = dict(session.execute(orgs).all())
+        self.staff = dict(session.execute(staff).all())
         self.codes: set[str] = set()  # activity codes known to be taken (prefetched or added in this batch)
         self.checked: set[str] = set()
         self.cases: dict[str, int] = {}
@@ -97,7 +115,10 @@ class Lookups:
         """Resolve the case codes a batch names, in one query."""
         wanted = sorted({str(c).strip() for c in codes if str(c or "").strip()})
         if wanted:
-            self.cases.update(session.execute(select(Case.code, Case.id).where(Case.code.in_(wanted))).all())
+            q = select(Case.code, Case.id).where(Case.code.in_(wanted))
+            if self.community_id is not None:
+                q = q.where((Case.community_id == self.community_id) | Case.community_id.is_(None))
+            self.cases.update(session.execute(q).all())
 
     def prefetch_codes(self, session: Session, codes) -> None:
         """Which of these activity codes are already taken, in one query."""
@@ -139,6 +160,9 @@ def validate_activity(data: Mapping[str, Any], look: Lookups, session: Session, 
         if code not in look.grids:
             raise ActivityProblem("grid_code", f"grid_code {code!r} is not a known grid")
         grid_id, community_id = look.grids[code]
+    if look.community_id is not None and community_id != look.community_id:
+        field = "grid_id" if data.get("grid_id") not in (None, "") else "grid_code"
+        raise ActivityOutside(field, f"grid {data.get(field)} is outside your community")
     started = parse_local_time(data.get("started_at"), "started_at")
     if started > now + timedelta(days=1):
         raise ActivityProblem("started_at", "started_at is more than a day in the future")
@@ -199,10 +223,11 @@ def _add(session: Session, values: dict, *, source: str, created_by: str, now: d
 
 
 def create_activity(session: Session, data: Mapping[str, Any], *, source: str = "app", created_by: str = "",
-                    now: datetime | None = None) -> GovernanceActivity:
-    """Validate and record one activity (raises ActivityProblem, changing nothing)."""
+                    now: datetime | None = None, community_id: int | None = None) -> GovernanceActivity:
+    """Validate and record one activity (raises ActivityProblem, changing nothing); with ``community_id``
+    only in that community's grids, naming its own places, staff, organisations and cases."""
     now = now or utcnow()
-    values = validate_activity(data, Lookups(session), session, now=now)
+    values = validate_activity(data, Lookups(session, community_id), session, now=now)
     return _add(session, values, source=source, created_by=created_by, now=now)
 
 
@@ -224,10 +249,12 @@ def read_activity_table(content: bytes, filename: str) -> pd.DataFrame:
 
 
 def import_activities(session: Session, df: pd.DataFrame, *, source: str = "import", created_by: str = "",
-                      now: datetime | None = None) -> ImportResult:
-    """All rows or none: every bad row is reported (line, field, message) and nothing is written."""
+                      now: datetime | None = None, community_id: int | None = None) -> ImportResult:
+    """All rows or none: every bad row is reported (line, field, message) and nothing is written; with
+    ``community_id`` every row must be of that community (see create_activity)."""
     now = now or utcnow()
-    look = Lookups(session)
+    look = Lookups(session, community_id)
+    outside = False
     if "case_code" in df.columns:
         look.prefetch_cases(session, df["case_code"])
     if "code" in df.columns:
@@ -239,12 +266,13 @@ def import_activities(session: Session, df: pd.DataFrame, *, source: str = "impo
             values = validate_activity(row, look, session, now=now)
         except ActivityProblem as p:
             errors.append({"line": line, "field": p.field, "message": p.message})
+            outside = outside or isinstance(p, ActivityOutside)
             continue
         look.codes.add(values["code"])
         look.checked.add(values["code"])
         ok.append(values)
     if errors:
-        return ImportResult(0, errors)
+        return ImportResult(0, errors, outside)
     for values in ok:
         _add(session, values, source=source, created_by=created_by, now=now)
     return ImportResult(len(ok), [])

@@ -226,6 +226,44 @@ def test_merge_into_another_communitys_case(world):
         assert s.get(Case, dup).merged_into_id == into
 
 
+# -- governance activities: grids, places and cases of another community -----------------------------------
+
+def test_governance_activity_in_another_communitys_grid(world):
+    a, street = world.client("dispatcher_a"), world.client("dispatcher")
+    with world.services.db.read() as s:
+        grid_b_code = s.get(Grid, world.ids["grid_b"]).code
+        grid_a_code = s.get(Grid, world.ids["grid_a"]).code
+        case_b_code = s.get(Case, world.ids["case_b"]).code
+    act = {"kind": "mediation", "title": "越界调解", "started_at": "2026-11-28 09:00", "participants": 2}
+    with world.services.db.write() as s:
+        s.add_all([Place(code="PL-B", kind="compound", name="二社区小区", grid_id=world.ids["grid_b"]),
+                   LegalStaff(code="LS-B", role="lawyer", name_masked="赵*", grid_id=world.ids["grid_b"])])
+    before = db_state(world)
+    refused(a.post("/api/v1/governance/activities", json={**act, "grid_id": world.ids["grid_b"]}), 403, "grid_id")
+    refused(a.post("/api/v1/governance/activities", json={**act, "grid_code": grid_b_code}), 403, "grid_code")
+    r = a.post("/api/v1/governance/activities", json={**act, "grid_code": grid_a_code, "case_code": case_b_code})
+    refused(r, 400, "case_code")  # B's case, linked to A's activity, reads as an unknown code
+    for field, code in (("place_code", "PL-B"), ("legal_staff_code", "LS-B")):  # so do B's place and staff
+        refused(a.post("/api/v1/governance/activities", json={**act, "grid_code": grid_a_code, field: code}),
+                400, field)
+    csv = f"kind,title,grid_code,started_at\nmediation,一社区调解,{grid_a_code},2026-11-28 09:00\n" \
+          f"mediation,越界调解,{grid_b_code},2026-11-28 10:00\n"
+    r = a.post("/api/v1/governance/activities/import", data={"file": (io.BytesIO(csv.encode()), "a.csv")},
+               content_type="multipart/form-data")
+    assert r.status_code == 403, r.get_json()
+    assert [(e["line"], e["field"]) for e in r.get_json()["errors"]] == [(3, "grid_code")]
+    changed_nothing(world, before)
+    for body in ({**act, "grid_id": world.ids["grid_b"]}, {**act, "grid_code": grid_a_code, "case_code": case_b_code},
+                 {**act, "grid_code": grid_a_code, "place_code": "PL-B", "legal_staff_code": "LS-B"}):
+        r = street.post("/api/v1/governance/activities", json=body)
+        assert r.status_code == 201, r.get_json()
+    r = street.post("/api/v1/governance/activities/import", data={"file": (io.BytesIO(csv.encode()), "a.csv")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 201 and r.get_json()["created"] == 2
+    r = a.post("/api/v1/governance/activities", json={**act, "grid_code": grid_a_code})
+    assert r.status_code == 201 and r.get_json()["community_id"] == world.ids["community_a"]
+
+
 # -- a community's integration creating a worker in another community's grid -------------------------------
 
 def test_worker_created_in_another_communitys_grid(world):
