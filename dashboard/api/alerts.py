@@ -5,12 +5,12 @@ from flask import jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..models import Alert, AlertState, Role, Worker
+from ..models import Alert, AlertState, Grid, Role, Worker
 from ..services.alerts import AlertError, acknowledge, alert_public, resolve
-from ..services.cap import CapError, ingest_cap, parse_cap
+from ..services.cap import CapError, cap_key, ingest_cap, parse_cap
 from ..services.cases import CaseError, IllegalTransition
 from ..services.dispatch import dispatch_from_alert, recommend_for_alert
-from .auth import Principal, record_in_scope, require, resolve_principal, scope_community
+from .auth import Principal, in_scope, record_in_scope, require, resolve_principal, scope_community
 from .cases_ops import _int_or_none, _str, case_view, json_body, services_now
 from .errors import ApiError, int_arg
 
@@ -25,6 +25,21 @@ def alerts_out(session, rows: list[Alert]) -> list[dict]:
     wids = {a.worker_id for a in rows if a.worker_id}
     names = dict(session.execute(select(Worker.id, Worker.name).where(Worker.id.in_(wids))).all()) if wids else {}
     return [alert_public(a, names.get(a.worker_id)) for a in rows]
+
+
+def cap_in_jurisdiction(session, p: Principal, a: Alert, data: bytes) -> None:
+    """A community-bound caller's CAP message stays in its community: 403 when its area reaches a grid of
+    another community, or when it updates or cancels (``references``) an alert of another community."""
+    if p.community_id is None:
+        return
+    gids = [g for g in (a.grid_ids or []) if isinstance(g, int)]
+    comms = set(session.scalars(select(Grid.community_id).where(Grid.id.in_(gids)))) if gids else set()
+    if not in_scope(p, a.community_id) or comms - {p.community_id}:
+        raise ApiError(403, "the alert's area reaches grids outside your jurisdiction", "area")
+    keys = [cap_key(*ref) for ref in parse_cap(data).references]
+    if keys and any(not in_scope(p, c) for c in session.scalars(select(Alert.community_id).where(
+            Alert.dedupe_key.in_(keys)))):
+        raise ApiError(403, "references names an alert outside your jurisdiction", "references")
 
 
 def register(app, services) -> None:
@@ -128,6 +143,7 @@ def register(app, services) -> None:
             with services.db.write() as s:
                 a, created = ingest_cap(s, data, polygons=polygons, ids=ids, now=services_now(services),
                                         by=f"CAP ({p.name})")
+                cap_in_jurisdiction(s, p, a, data)  # raising here rolls the whole message back
                 out = alerts_out(s, [a])[0]
         except CapError as e:
             raise ApiError(400, e.message, e.field)
@@ -136,6 +152,7 @@ def register(app, services) -> None:
                 a = s.scalar(select(Alert).where(Alert.dedupe_key == parse_cap(data).key))
                 if a is None:
                     raise
+                cap_in_jurisdiction(s, p, a, data)
                 out, created = alerts_out(s, [a])[0], False
         return jsonify({"created": created, "alert": out}), 201 if created else 200
 
@@ -165,4 +182,5 @@ def _describe(app) -> None:
             summary="OASIS CAP 1.2 alert in (XML)", body={"type": "string", "format": "xml"},
             body_type="application/cap+xml",
             responses={201: "accepted, new alert", 200: "repeat of an accepted message: nothing changed",
-                       400: "malformed, incomplete or hostile XML (DTDs and entities refused): nothing changed"})
+                       400: "malformed, incomplete or hostile XML (DTDs and entities refused): nothing changed",
+                       403: "a community-bound caller's area or references reach another community: nothing changed"})

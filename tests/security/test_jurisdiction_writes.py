@@ -264,6 +264,30 @@ def test_governance_activity_in_another_communitys_grid(world):
     assert r.status_code == 201 and r.get_json()["community_id"] == world.ids["community_a"]
 
 
+# -- CAP alerts: the area and the alerts a message updates or cancels --------------------------------------
+
+def test_cap_alert_reaching_another_community(world):
+    a, street = world.client("dispatcher_a"), world.client("dispatcher")
+    before = db_state(world)
+    refused(post_cap(a, cap("WB1", AREA_B)), 403, "area")
+    refused(post_cap(a, cap("WAB1", AREA_AB)), 403, "area")  # a street-wide alert over A and B
+    changed_nothing(world, before)
+    b = post_cap(street, cap("WB1", AREA_B))
+    assert b.status_code == 201 and b.get_json()["alert"]["community_id"] == world.ids["community_b"]
+    before = db_state(world)
+    refused(post_cap(a, cap("WB1", AREA_B)), 403, "area")  # a repeat of B's message does not hand A its alert
+    ref = "write-test@example.cn,WB1,2026-11-28T09:30:00+08:00"
+    refused(post_cap(a, cap("WB2", AREA_A, msg_type="Cancel", refs=ref)), 403, "references")
+    changed_nothing(world, before)
+    with world.services.db.read() as s:
+        assert s.get(Alert, b.get_json()["alert"]["id"]).state == "new"
+    own = post_cap(a, cap("WA1", AREA_A))
+    assert own.status_code == 201 and own.get_json()["alert"]["community_id"] == world.ids["community_a"]
+    assert post_cap(street, cap("WB3", AREA_A, msg_type="Cancel", refs=ref)).status_code == 201
+    with world.services.db.read() as s:
+        assert s.get(Alert, b.get_json()["alert"]["id"]).state == "resolved"
+
+
 # -- a community's integration creating a worker in another community's grid -------------------------------
 
 def test_worker_created_in_another_communitys_grid(world):
