@@ -14,7 +14,7 @@ from typing import Any
 from flask import request
 from flask_socketio import SocketIO, join_room, leave_room, rooms
 
-from .api.auth import guard_jurisdiction, resolve_principal
+from .api.auth import record_in_scope, resolve_principal
 from .api.errors import ApiError
 from .models import Role, Worker
 from .services import calls
@@ -54,12 +54,25 @@ def register_call_handlers(socketio: SocketIO, services) -> None:
     def fail(message: str) -> dict[str, Any]:
         return {"ok": False, "error": message}
 
+    def out_of_scope(p, named: dict[str, int | None]) -> str | None:
+        """``unknown <kind> <id>`` for the first id a community-bound ``p`` may not act on, else None."""
+        if p is None or p.community_id is None:
+            return None
+        with services.db.read() as s:
+            for name, value in named.items():
+                if value is not None and not record_in_scope(s, p, name, value):
+                    return f"unknown {name[:-3]} {value}"
+        return None
+
     @socketio.on("join_worker")
     def _join_worker(data=None):  # noqa: ANN001
         wid = _int(data, "worker_id")
         if wid is None:
             return fail("worker_id must be an integer")
-        if not may_act_for_worker(_principal(services), wid):
+        p = _principal(services)
+        if not may_act_for_worker(p, wid):
+            return fail("not allowed to act for this worker")
+        if out_of_scope(p, {"worker_id": wid}):  # a community-bound admin answers only its community's workers
             return fail("not allowed to act for this worker")
         with services.db.read() as s:
             if s.get(Worker, wid) is None:
@@ -82,11 +95,12 @@ def register_call_handlers(socketio: SocketIO, services) -> None:
         wid = _int(data, "worker_id")
         if wid is None:
             return fail("worker_id must be an integer")
-        if p.community_id is not None:  # jurisdiction: a community's operator calls only its own workers
-            try:
-                guard_jurisdiction(services, p, {"worker_id": wid})
-            except ApiError:
-                return fail(f"unknown worker {wid}")
+        # jurisdiction: a community's operator calls only its own workers, about its own cases and alerts (the
+        # call's end is written into the case's timeline); another community's is answered as unknown
+        refused = out_of_scope(p, {"worker_id": wid, "case_id": _int(data, "case_id"),
+                                   "alert_id": _int(data, "alert_id")})
+        if refused:
+            return fail(refused)
         try:
             with services.db.write() as s:
                 c = calls.start_call(s, operator=p.name, worker_id=wid, caller_sid=request.sid,

@@ -314,3 +314,32 @@ def test_unmask_another_communitys_record(world, kind, key, field):
     changed_nothing(world, before)
     r = street.post("/api/v1/unmask", json=body)
     assert r.status_code == 200 and r.get_json()["value"]
+
+
+# -- Socket.IO: a video call about another community's case or alert ----------------------------------------
+
+@pytest.mark.parametrize("about", ["case", "alert"])
+def test_call_about_another_communitys_case_or_alert(world, about):
+    """The call's end is written into the case's timeline: A may call its worker only about its own records."""
+    a, street = socket_client(world, "dispatcher_a"), socket_client(world, "dispatcher")
+    payload = {"worker_id": world.ids["worker_a"], f"{about}_id": world.ids[f"{about}_b"]}
+    before = db_state(world)
+    ack = a.emit("call_invite", dict(payload), callback=True)
+    assert ack == {"ok": False, "error": f"unknown {about} {world.ids[f'{about}_b']}"}, ack
+    changed_nothing(world, before)
+    ack = street.emit("call_invite", dict(payload), callback=True)
+    assert ack["ok"], ack
+    street.emit("call_hangup", {"call_id": ack["call"]["id"]}, callback=True)
+    own = a.emit("call_invite", {"worker_id": world.ids["worker_a"], f"{about}_id": world.ids[f"{about}_a"]},
+                 callback=True)
+    assert own["ok"], own
+    a.emit("call_hangup", {"call_id": own["call"]["id"]}, callback=True)
+    a.disconnect()
+    street.disconnect()
+
+
+def test_community_bound_admin_joins_only_its_workers_room(world):
+    c = world.services.socketio.test_client(world.app, headers={"X-API-Key": key_of(world, "admin", "a")})
+    assert not c.emit("join_worker", {"worker_id": world.ids["worker_b"]}, callback=True)["ok"]
+    assert c.emit("join_worker", {"worker_id": world.ids["worker_a"]}, callback=True)["ok"]
+    c.disconnect()
