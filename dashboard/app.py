@@ -15,6 +15,7 @@ from .db import Database
 from .events import EventBus
 from .geo.locate import GridLocator
 from .services.grids import grid_community_map, load_locator
+from .services.name_index import NameIndex
 from .services.positions import PositionFrames, prune_frames
 from .workcal import WorkCalendar
 
@@ -38,6 +39,7 @@ class Services:
     _started: bool = False
     leadership: object | None = None  # dashboard.leader.Leadership once start_background ran
     clock: object | None = None  # a callable → aware datetime that replaces utcnow in the API (tests, replays)
+    names: NameIndex | None = None  # known people's names for masking free text; sessions carry it too
 
     @property
     def locator(self) -> GridLocator | None:
@@ -123,8 +125,11 @@ def create_app(settings: Settings) -> tuple[Flask, Services]:
     db = Database(settings.db_url)
     bus = EventBus()
     bus.attach(db.writer)
+    names = NameIndex()
+    names.attach(db.writer)
+    names.attach(db.reader)
     services = Services(settings=settings, db=db, bus=bus, socketio=socketio,
-                        calendar=WorkCalendar.from_csv(), frames=PositionFrames())
+                        calendar=WorkCalendar.from_csv(), frames=PositionFrames(), names=names)
     app.extensions["gridcommand"] = services
 
     from .api import register_all

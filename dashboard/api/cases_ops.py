@@ -18,6 +18,7 @@ from ..services.cases import TRANSITIONS, CaseError, IllegalTransition, case_pub
 from ..services.dispatch import recommend_for_case
 from ..services.duplicates import find_duplicates, merge_cases
 from ..services.indicators import LEVELS, compute_indicators
+from ..services.name_index import known_names
 from ..timeutil import SHANGHAI, iso, utcnow
 from .auth import Principal, record_in_scope, require, resolve_principal, scope_community
 from .errors import ApiError, int_arg
@@ -82,7 +83,8 @@ def case_view(session, c: Case) -> dict[str, Any]:
     names = dict(session.execute(select(Worker.id, Worker.name).where(Worker.id.in_(ids))).all()) if ids else {}
     out = case_public(c, grid=session.get(Grid, c.grid_id) if c.grid_id else None, worker_names=names, detail=True)
     out["dispatches"] = [{"id": d.id, "worker_id": d.worker_id, "worker": mask_name(names.get(d.worker_id)),
-                          "department": d.department, "by": d.by, "state": d.state, "sent_at": iso(d.sent_at),
+                          "department": d.department, "by": known_names(session).mask(d.by), "state": d.state,
+                          "sent_at": iso(d.sent_at),
                           "acknowledged_at": iso(d.acknowledged_at), "arrived_at": iso(d.arrived_at),
                           "done_at": iso(d.done_at)} for d in disp]
     out["actions"] = legal_actions(c)

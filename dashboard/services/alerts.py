@@ -8,9 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import events
-from ..masking import mask_name
+from ..masking import mask_name, mask_text
 from ..models import Alert, AlertState, Worker
 from ..timeutil import iso, utcnow
+from .name_index import known_names
 
 
 # GB/T 35965.1 warning colours
@@ -22,16 +23,20 @@ class AlertError(ValueError):
 
 
 def alert_public(a: Alert, worker_name: str | None = None) -> dict[str, Any]:
-    """What screens may see of an alert (names masked)."""
+    """What screens may see of an alert (names masked; titles, texts and comments too: CAP feeds and
+    operators write free text)."""
+    own, known = [worker_name], known_names(a)
     return {
-        "id": a.id, "source": a.source, "kind": a.kind, "severity": a.severity, "title": a.title,
-        "description": a.description, "lat": a.lat, "lon": a.lon, "grid_id": a.grid_id,
+        "id": a.id, "source": a.source, "kind": a.kind, "severity": a.severity,
+        "title": mask_text(a.title, own, known), "description": mask_text(a.description, own, known),
+        "lat": a.lat, "lon": a.lon, "grid_id": a.grid_id,
         "grid_ids": a.grid_ids or [], "community_id": a.community_id, "case_id": a.case_id,
         "worker_id": a.worker_id, "worker_name": mask_name(worker_name), "state": a.state,
         "channel": a.channel, "created_at": iso(a.created_at), "expires_at": iso(a.expires_at),
-        "acknowledged_at": iso(a.acknowledged_at), "acknowledged_by": a.acknowledged_by,
-        "ack_comment": a.ack_comment, "resolved_at": iso(a.resolved_at), "resolved_by": a.resolved_by,
-        "area": a.area, "colour": COLOUR.get(a.severity, "blue"), "resolve_comment": a.resolve_comment,
+        "acknowledged_at": iso(a.acknowledged_at), "acknowledged_by": known.mask(a.acknowledged_by),
+        "ack_comment": mask_text(a.ack_comment, own, known), "resolved_at": iso(a.resolved_at),
+        "resolved_by": known.mask(a.resolved_by), "area": a.area, "colour": COLOUR.get(a.severity, "blue"),
+        "resolve_comment": mask_text(a.resolve_comment, own, known),
         "data": a.data or {},
     }
 

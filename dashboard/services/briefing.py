@@ -34,12 +34,13 @@ from sqlalchemy import String, and_, func, or_, select, type_coerce, union_all
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from ..masking import mask_name
+from ..masking import mask_name, mask_text
 from ..models import (Alert, Case, CaseState, Category, Community, Grid, Patrol, PatrolStopLog, Street,
                       Worker)
 from ..timeutil import SHANGHAI, iso, local_day_bounds, utcnow
 from ..workcal import WorkCalendar
 from .indicators import case_measures, compute_indicators
+from .name_index import known_names
 from .position_day import day_rollup
 
 KPI_KEYS = ["reported", "onsite", "escalated", "closed", "overdue", "closure_rate", "on_time_rate",
@@ -341,10 +342,11 @@ def _alerts(session: Session, start: datetime, end: datetime, community_id: int 
     for r in rows:
         by_kind[r.kind] = by_kind.get(r.kind, 0) + 1
     top = sorted(rows, key=lambda r: (SEVERITY_ORDER.get(r.severity, 9), r.created_at, r.id))[:10]
+    known = known_names(session)
     return {"count": len(rows), "by_kind": dict(sorted(by_kind.items())),
             "unresolved": sum(1 for r in rows if r.state != "resolved"),
-            "notable": [{"id": r.id, "kind": r.kind, "severity": r.severity, "title": r.title, "state": r.state,
-                         "created_at": iso(r.created_at)} for r in top]}
+            "notable": [{"id": r.id, "kind": r.kind, "severity": r.severity, "title": mask_text(r.title, (), known),
+                         "state": r.state, "created_at": iso(r.created_at)} for r in top]}
 
 
 def scope_name(session: Session, community_id: int | None) -> str:

@@ -17,6 +17,7 @@ from ..masking import mask_name
 from ..models import Alert, Case, CaseLog, Grid, VideoCall, Worker
 from ..timeutil import iso, utcnow
 from .cases import case_public
+from .name_index import known_names
 
 LIVE_STATES = ("ringing", "active")
 OUTCOME_TEXT = {"ended": "视频通话 {d}", "declined": "视频通话：对方已拒绝", "missed": "视频通话：无人接听",
@@ -29,7 +30,8 @@ class CallError(ValueError):
 
 def call_public(c: VideoCall, worker_name: str | None = None) -> dict[str, Any]:
     """A call as screens see it (the worker's name masked)."""
-    return {"id": c.id, "operator": c.operator, "worker_id": c.worker_id, "worker_name": mask_name(worker_name),
+    return {"id": c.id, "operator": known_names(c).mask(c.operator), "worker_id": c.worker_id,
+            "worker_name": mask_name(worker_name),
             "case_id": c.case_id, "alert_id": c.alert_id, "state": c.state, "created_at": iso(c.created_at),
             "answered_at": iso(c.answered_at), "ended_at": iso(c.ended_at), "ended_by": c.ended_by,
             "duration_s": c.duration_s}

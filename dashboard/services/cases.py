@@ -15,6 +15,7 @@ from ..masking import mask_name, mask_phone, mask_text
 from ..models import Case, CaseLog, CaseState, Category, Dispatch, DutyState, Grid, Worker
 from ..timeutil import iso, local, utcnow
 from ..workcal import WorkCalendar
+from .name_index import known_names
 from .workers import set_duty
 
 S = CaseState
@@ -76,15 +77,20 @@ class CaseReport:
 
 def case_public(c: Case, *, grid: Grid | None = None, worker_names: dict[int, str] | None = None,
                 detail: bool = False) -> dict[str, Any]:
-    """What screens may see of a case: personal data masked on the server."""
+    """What screens may see of a case: personal data masked on the server.
+
+    Free text (description, address, timeline notes) is masked for the case's own people and for
+    everyone in the name index; unmasking is the audited /api/v1/unmask, which reads the row.
+    """
     names = worker_names or {}
+    own = [c.reporter_name, names.get(c.reporter_worker_id), names.get(c.assigned_worker_id)]
+    known = known_names(c)
     out = {
         "id": c.id, "code": c.code, "category_code": c.category_code,
         "category": c.category.name if c.category else None,
         "major": c.category.major_name if c.category else None, "priority": c.priority,
-        "description": mask_text(c.description, [c.reporter_name, names.get(c.reporter_worker_id),
-                                                 names.get(c.assigned_worker_id)]),
-        "address": c.address, "lat": c.lat, "lon": c.lon,
+        "description": mask_text(c.description, own, known),
+        "address": mask_text(c.address, own, known), "lat": c.lat, "lon": c.lon,
         "grid_id": c.grid_id, "grid_code": grid.code if grid else None, "grid_name": grid.name if grid else None,
         "community_id": c.community_id, "outside": c.outside, "source": c.source, "state": c.state,
         "level": c.level, "handled_onsite": c.handled_onsite,
@@ -100,7 +106,8 @@ def case_public(c: Case, *, grid: Grid | None = None, worker_names: dict[int, st
         people = set(names.values()) | ({c.reporter_name} if c.reporter_name else set())
         out["timeline"] = [
             {"at": iso(e.at), "action": e.action, "from": e.from_state, "to": e.to_state,
-             "actor": mask_name(e.actor) if e.actor in people else e.actor, "note": mask_text(e.note, people)}
+             "actor": mask_name(e.actor) if e.actor in people else known.mask(e.actor),
+             "note": mask_text(e.note, people, known)}
             for e in c.timeline
         ]
     return out

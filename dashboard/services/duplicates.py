@@ -9,9 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..geo.distance import haversine_m
+from ..masking import mask_text
 from ..models import Case, CaseState
 from ..timeutil import iso, utcnow
 from .cases import CaseError, IllegalTransition, _cancel_open_dispatches, _emit, _log
+from .name_index import known_names
 
 RADIUS_M = 50.0
 WINDOW = timedelta(hours=24)
@@ -36,12 +38,14 @@ def find_duplicates(session: Session, c: Case, *, radius_m: float = RADIUS_M, wi
     if community_id is not None:
         q = q.where(Case.community_id == community_id)
     rows = session.scalars(q).all()
+    known = known_names(session)
     out = []
     for o in rows:
         d = haversine_m(c.lat, c.lon, o.lat, o.lon)
         if d <= radius_m:
             out.append({"id": o.id, "code": o.code, "state": o.state, "distance_m": round(float(d), 1),
-                        "created_at": iso(o.created_at), "description": o.description[:200]})
+                        "created_at": iso(o.created_at),
+                        "description": (mask_text(o.description, [o.reporter_name], known) or "")[:200]})
     return sorted(out, key=lambda r: r["distance_m"])
 
 

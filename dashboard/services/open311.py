@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement, tostring
 
-from ..masking import mask_name
+from ..masking import mask_name, mask_text
 from ..models import Case, CaseState, Category
 from ..timeutil import iso
+from .name_index import known_names
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 STATE_NOTES = {
@@ -81,15 +82,19 @@ def check_attributes(cat: Category, given: dict[str, list[str]]) -> tuple[dict[s
 
 def request_public(c: Case, *, grid_code: str | None = None, extensions: bool = False,
                    agency: str = "") -> dict[str, Any]:
-    """A case as a GeoReport v2 service request: no personal data of the reporter, ever."""
+    """A case as a GeoReport v2 service request: no personal data of the reporter, ever.
+
+    The request list is public, so free text is masked as on the wall (phones, ID numbers, names).
+    """
+    own, known = [c.reporter_name], known_names(c)
     out = {
         "service_request_id": c.code, "status": "open" if CaseState(c.state).is_open else "closed",
         "status_notes": STATE_NOTES.get(c.state, c.state), "service_name": c.category.name,
-        "service_code": c.category_code, "description": c.description,
+        "service_code": c.category_code, "description": mask_text(c.description, own, known),
         "agency_responsible": c.department or agency, "service_notice": None,
         "requested_datetime": iso(c.created_at), "updated_datetime": iso(c.closed_at or c.updated_at),
-        "expected_datetime": iso(c.sla_due_at), "address": c.address or None, "address_id": None, "zipcode": None,
-        "lat": c.lat, "long": c.lon, "media_url": c.media_url,
+        "expected_datetime": iso(c.sla_due_at), "address": mask_text(c.address, own, known) or None,
+        "address_id": None, "zipcode": None, "lat": c.lat, "long": c.lon, "media_url": c.media_url,
     }
     if extensions:
         attrs = dict((c.attributes or {}).get("open311", {}))
@@ -98,7 +103,8 @@ def request_public(c: Case, *, grid_code: str | None = None, extensions: bool = 
                                       "major": c.category.major_name, "grid_code": grid_code,
                                       "outside": c.outside, "source": c.source}
         out["notes"] = [{"datetime": iso(e.at), "description": (ACTION_NOTES.get(e.action, e.action) +
-                                                                 (f"：{e.note}" if e.note and e.action != "report"
+                                                                 (f"：{mask_text(e.note, own, known)}"
+                                                                  if e.note and e.action != "report"
                                                                   else "")),
                          "type": "status" if e.to_state != e.from_state else "note",
                          "author": mask_name(e.actor) if e.actor else None} for e in c.timeline]

@@ -13,9 +13,10 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from ..masking import mask_name
+from ..masking import mask_name, mask_text
 from ..models import Alert, Case, CaseLog, Category, Grid, Position, Worker
 from ..timeutil import iso, local_day_bounds
+from .name_index import known_names
 
 STATES = ["reported", "registered", "dispatched", "handling", "feedback", "closed", "void"]
 EVENT_KIND = {"report": "created", "onsite": "onsite", "dispatch": "dispatch", "redispatch": "dispatch",
@@ -73,9 +74,10 @@ def replay(session, *, day: date, community_id: int | None = None, track_s: int 
         Alert.created_at >= start, Alert.created_at < end, Alert.channel == "actual")
     if community_id is not None:
         aq = aq.where(Alert.community_id == community_id)
+    known = known_names(session)
     for a in session.execute(aq):
         m = int((pd.Timestamp(a.created_at) - s0).total_seconds() // 60)
-        events.append([m, "alert", str(a.id), a.title, None])
+        events.append([m, "alert", str(a.id), mask_text(a.title, (), known), None])
     events.sort(key=lambda e: (e[0], e[2]))
     return {"day": day.isoformat(), "start": iso(start), "minutes": int((end - start).total_seconds() // 60),
             "states": STATES, "case_fields": ["id", "code", "lat", "lon", "category", "init_state", "steps"],

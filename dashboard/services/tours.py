@@ -18,7 +18,9 @@ from ..geo.locate import GridLocator
 from ..models import Camera, Case, CaseState, Category, Grid, PatrolStopLog, PatrolTour
 from ..models.position_day import NO_GRID, PositionDay
 from ..timeutil import iso, local, local_today, utcnow
+from ..masking import mask_text
 from .cases import CaseReport, report_case
+from .name_index import known_names
 
 OPEN_STATES = [s.value for s in CaseState if s.is_open]
 GENERATORS = ("open_cases", "unpatrolled", "community")
@@ -43,14 +45,15 @@ class TourStateError(ValueError):
 
 def tour_public(t: PatrolTour, grids: dict[int, Grid] | None = None) -> dict[str, Any]:
     """A tour as screens see it, each stop with its grid's name and centre."""
-    grids = grids or {}
+    grids, known = grids or {}, known_names(t)
     stops = []
     for s in t.stops or []:
         g = grids.get(s["grid_id"])
         stops.append({**s, "grid_code": g.code if g else None, "grid_name": g.name if g else None,
                       "center": [g.centroid_lat, g.centroid_lon] if g else None})
-    return {"id": t.id, "name": t.name, "kind": t.kind, "state": t.state, "stops": stops, "current": t.current,
-            "created_by": t.created_by, "created_at": iso(t.created_at), "operator": t.operator,
+    return {"id": t.id, "name": mask_text(t.name, (), known), "kind": t.kind, "state": t.state, "stops": stops,
+            "current": t.current, "created_by": known.mask(t.created_by), "created_at": iso(t.created_at),
+            "operator": known.mask(t.operator),
             "started_at": iso(t.started_at), "finished_at": iso(t.finished_at)}
 
 
@@ -91,9 +94,11 @@ def tours_of(session: Session, *, community_id: int | None = None,
 
 
 def stop_log_public(e: PatrolStopLog, grid: Grid | None = None) -> dict[str, Any]:
-    return {"id": e.id, "tour_id": e.tour_id, "stop_index": e.stop_index, "operator": e.operator,
-            "at": iso(e.at), "day": e.day.isoformat(), "grid_id": e.grid_id,
-            "grid_name": grid.name if grid else None, "result": e.result, "note": e.note, "auto": e.auto,
+    """A patrol-log entry as screens see it: the operator's note and name masked."""
+    known = known_names(e)
+    return {"id": e.id, "tour_id": e.tour_id, "stop_index": e.stop_index, "operator": known.mask(e.operator),
+            "at": iso(e.at), "day": e.day.isoformat(), "grid_id": e.grid_id, "grid_name": grid.name if grid else None,
+            "result": e.result, "note": mask_text(e.note, (), known), "auto": e.auto,
             "case_id": e.case_id, "camera_ids": e.camera_ids or []}
 
 

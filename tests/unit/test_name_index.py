@@ -1,0 +1,125 @@
+"""The name index: which people it knows, when it rebuilds, and what screens get of free text (issue #8)."""
+from __future__ import annotations
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from dashboard.models import Case, Contact, User, Worker
+from dashboard.services.cases import CaseReport, case_public, report_case
+from dashboard.services.name_index import NameIndex, known_names
+from tests.utils.factories import grid_center, make_district
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _world(services):
+    with services.db.write() as s:
+        d = make_district(s)
+        s.add(Contact(level="building", title="楼栋长", name="赵大海", phone="13600002222"))
+        s.add(User(username="wangli", display_name="王丽华", role="dispatcher"))
+        s.add(User(username="admin2", display_name="管理员", role="admin"))      # a role word, not a name
+        s.add(User(username="ops", display_name="ops", role="dispatcher"))      # display name = login: a handle
+        center = grid_center(d["grids"][4])
+    services.reload_grids()
+    return center
+
+
+def _report(services, center, description: str, **kw) -> int:
+    with services.db.write() as s:
+        c, _ = report_case(s, CaseReport(category_code="0601", description=description, lat=center[0],
+                                         lon=center[1], **kw), locator=services.locator)
+        return c.id
+
+
+def test_the_index_holds_workers_contacts_users_and_reporters(app_services):
+    _, services = app_services
+    center = _world(services)
+    _report(services, center, "来电", source="hotline", reporter_name="孙悦")
+    with services.db.read() as s:
+        names = known_names(s).names
+    assert {"张三", "李四丰", "赵大海", "王丽华", "孙悦"} <= names
+    assert not names & {"管理员", "ops", "wangli"}
+
+
+def test_a_case_shows_another_persons_name_masked_and_keeps_it_in_the_row(app_services):
+    _, services = app_services
+    center = _world(services)
+    text = "赵大海反映王丽华家楼上漏水，张三已到场，李四丰联系 13912345678"
+    cid = _report(services, center, text, source="hotline", reporter_name="钱多多", address="赵大海家门口")
+    with services.db.read() as s:
+        c = s.get(Case, cid)
+        out = case_public(c, detail=True)
+        assert c.description == text  # the row keeps the clear text: unmasking reads it
+    assert out["description"] == "赵*海反映王*华家楼上漏水，张*已到场，李*丰联系 139****5678"
+    assert out["address"] == "赵*海家门口"
+    assert all("赵大海" not in (e["note"] or "") for e in out["timeline"])
+
+
+def test_a_new_person_is_masked_at_once_and_nothing_rebuilds_without_a_change(app_services):
+    _, services = app_services
+    center = _world(services)
+    index = services.names
+    with services.db.read() as s:
+        before = index.matcher(s)
+        reads, builds = index.refreshes, index.builds
+        assert index.matcher(s) is before and index.refreshes == reads  # cached: no query, no rebuild
+    with services.db.write() as s:
+        s.add(Worker(code="W9", name="周新来", phone="13700009999"))
+    with services.db.read() as s:
+        assert "周新来" in index.matcher(s).names and index.builds == builds + 1
+        reads = index.refreshes
+    # a position fix dirties a worker without renaming anyone: the sources are not read again
+    with services.db.write() as s:
+        s.scalar(select(Worker).where(Worker.code == "W9")).last_lat = 34.3
+    with services.db.read() as s:
+        index.matcher(s)
+    assert index.refreshes == reads and index.builds == builds + 1
+    # a rename is a change
+    with services.db.write() as s:
+        s.scalar(select(Worker).where(Worker.code == "W9")).name = "周旧人"
+    with services.db.read() as s:
+        assert "周旧人" in index.matcher(s).names and "周新来" not in index.matcher(s).names
+    # a citizen's name on a new report counts for the very next payload
+    cid = _report(services, center, "孙悦说楼下有异味", source="hotline", reporter_name="孙悦")
+    other = _report(services, center, "孙悦又来电了")
+    with services.db.read() as s:
+        assert case_public(s.get(Case, other))["description"] == "孙*又来电了"
+        assert case_public(s.get(Case, cid))["description"] == "孙*说楼下有异味"
+
+
+def test_another_process_change_is_seen_after_the_recheck_interval(app_services):
+    _, services = app_services
+    _world(services)
+    clock = Clock()
+    index = NameIndex(recheck_s=10, reload_s=300, clock=clock)
+    engine = services.db.engine
+    with Session(engine) as s:
+        assert "冯远征" not in index.matcher(s).names
+    with engine.begin() as conn:  # not through an attached session: like another gunicorn worker
+        conn.execute(insert(Contact).values(level="building", title="楼栋长", name="冯远征", phone=""))
+    with Session(engine) as s:
+        assert "冯远征" not in index.matcher(s).names  # within recheck_s: the cached matcher
+        clock.t = 11
+        assert "冯远征" in index.matcher(s).names       # count/max(id) changed: reloaded
+    # a rename keeps count and ids: found by the periodic full reload
+    with engine.begin() as conn:
+        conn.execute(Contact.__table__.update().where(Contact.name == "冯远征").values(name="冯远航"))
+    with Session(engine) as s:
+        clock.t = 22
+        assert "冯远航" not in index.matcher(s).names
+        clock.t = 320
+        assert "冯远航" in index.matcher(s).names and "冯远征" not in index.matcher(s).names
+
+
+def test_a_session_made_outside_the_app_gets_its_own_index(app_services):
+    _, services = app_services
+    _world(services)
+    with Session(services.db.engine) as s:
+        assert "赵大海" in known_names(s).names
+        assert known_names(s) is known_names(s)
