@@ -130,7 +130,18 @@ def build_server(settings: Settings):
 
     dash_app = create_dash(app, services)
     register_all(dash_app, services)
+    services.socketio.start_background_task(_warm_pages, services)
     return app, services
+
+
+def _warm_pages(services) -> None:
+    """Fill the page memo in the background (never holds up serving; a failure only costs the first wall)."""
+    from layouts.wall.layout import warm
+
+    try:
+        warm(services)
+    except Exception:  # noqa: BLE001 — a cold memo is slower, not wrong
+        log.exception("warming the wall's shared parts failed")
 
 
 def serve(settings: Settings) -> None:

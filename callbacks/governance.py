@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from dashboard.i18n import t
 from dashboard.models import Grid
-from dashboard.services.governance import ActivityProblem, create_activity, panel_data
+from dashboard.services.governance import ActivityProblem, create_activity
 from layouts.access import allowed, own_community
 from layouts.governance_form import GovFormIds as F
-from layouts.governance_panel import GovIds, bars_figure, only_community
+from layouts.governance_panel import GovIds, bars_figure, cached_panel, only_community
 
 
 def register(app, services) -> None:
@@ -49,8 +49,7 @@ def register(app, services) -> None:
     def refresh_panel(_tick, lang, current):
         if allowed(services, "dispatcher", "leader", "display", "worker") is None:
             raise PreventUpdate
-        with services.db.read() as s:
-            data = only_community(panel_data(s, lang=lang), own_community(services))
+        data = only_community(cached_panel(services, lang), own_community(services))
         layout = (current or {}).get("layout", {})
         return bars_figure(data, width=layout.get("width", 428), height=layout.get("height", 300),
                            dark=layout.get("font", {}).get("color") != "#334155")

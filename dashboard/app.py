@@ -14,6 +14,7 @@ from .config import Settings
 from .db import Database
 from .events import EventBus
 from .geo.locate import GridLocator
+from .memo import Memo
 from .services.grids import grid_community_map, load_locator
 from .services.name_index import NameIndex
 from .services.positions import PositionFrames, prune_frames
@@ -40,6 +41,7 @@ class Services:
     leadership: object | None = None  # dashboard.leader.Leadership once start_background ran
     clock: object | None = None  # a callable → aware datetime that replaces utcnow in the API (tests, replays)
     names: NameIndex | None = None  # known people's names for masking free text; sessions carry it too
+    memo: Memo = field(default_factory=Memo)  # costly, slow-changing page parts (dashboard/memo.py)
 
     @property
     def locator(self) -> GridLocator | None:
@@ -53,6 +55,7 @@ class Services:
         with self._locator_lock, self.db.read() as s:
             self._locator = load_locator(s)
             self.frames.grid_community = grid_community_map(s)
+        self.memo.clear()  # the wall's static map and figures were drawn from the old grids
 
     def start_background(self, *, simulate: bool | None = None) -> None:
         """Start the producers: position frames here; housekeeping and simulator in the leader only."""

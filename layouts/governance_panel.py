@@ -65,6 +65,18 @@ def radar_figure(data: dict[str, Any], *, height: int = 460) -> go.Figure:
     return fig
 
 
+def cached_panel(services, lang: str) -> dict[str, Any]:
+    """The street's panel figures, kept as long as a wall waits between refreshes: every wall builds this
+    panel on load and refreshes it after activity events, and computing it walks every grid (~0.5 s)."""
+    from dashboard.timeutil import local_today
+
+    def make():
+        with services.db.read() as s:
+            return panel_data(s, lang=lang)
+
+    return services.memo.get(("gov-panel", lang, local_today().isoformat()), REFRESH_MIN_S, make)
+
+
 def only_community(data: dict[str, Any], community_id: int | None) -> dict[str, Any]:
     """The panel's figures as a community-bound viewer may see them: its own row only, no street totals."""
     if community_id is None:
@@ -76,8 +88,7 @@ def only_community(data: dict[str, Any], community_id: int | None) -> dict[str, 
 def governance_panel(lang: str, services, *, width: int = 428, height: int = 300, dark: bool = True,
                      class_name: str = "wall-panel gov-wall-panel") -> html.Section:
     """The panel as a component (a wall panel by default): title, stacked bars, refresh store."""
-    with services.db.read() as s:
-        data = only_community(panel_data(s, lang=lang), own_community(services))
+    data = only_community(cached_panel(services, lang), own_community(services))
     return html.Section(id=GovIds.PANEL, className=class_name, **{"data-refresh-min-s": str(REFRESH_MIN_S)},
                         title=t("gov.panel.note", lang), children=[
         html.H2(t("gov.panel.title", lang)),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
+from ..events import last_seq
 from ..models import Role
 from ..services.wall_stats import wall_stats
 from .auth import require, resolve_principal, scope_community
@@ -21,7 +22,10 @@ def register(app, services) -> None:
         caller's community for a community-bound caller."""
         comm = scope_community(resolve_principal(services))
         with services.db.read() as s:
-            resp = jsonify(wall_stats(s, community_id=comm))
+            # every wall refetches after the same case event: one computation per community and seq serves them
+            # all (a few seconds at most, so time-driven figures such as overdue still move)
+            key = ("wall-stats", comm, last_seq(s))
+            resp = jsonify(services.memo.get(key, 3.0, lambda: wall_stats(s, community_id=comm)))
         resp.headers["Cache-Control"] = "no-store"
         return resp
 

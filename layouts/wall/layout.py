@@ -13,6 +13,7 @@ from dash import html
 from dashboard.i18n import t, texts_for
 from dashboard.services.wall_stats import grid_ids, recent_events, wall_stats
 
+from ..access import own_community
 from ..coverage_panel import coverage_panel
 from ..drilldown import drilldown_panel
 from ..governance_panel import governance_panel
@@ -71,14 +72,19 @@ def legend(lang: str) -> html.Div:
 
 def layout(lang: str, query: dict, services):
     """The wall page; ``?kiosk=1`` hides every control, ``?lang=en`` switches language."""
+    own = own_community(services)  # a community's wall shows its own figures and ticker (the socket room too)
+    memo = services.memo
     with services.db.read() as s:
-        stats = wall_stats(s)
-        stats["recent"] = recent_events(s, CAPS["ticker"] // 2)
-        grids = grid_ids(s)
-        fig = build_map(s, services.settings, lang)
+        stats = {**wall_stats(s, community_id=own),
+                 "recent": recent_events(s, CAPS["ticker"] // 2, community_id=own)}
+        grids = memo.get("wall-grid-ids", 3600, lambda: grid_ids(s))
+        # the static layers (301 polygons through plotly's figure classes) are the same for every wall:
+        # built once per language and kept until the grids change (Services.reload_grids clears the memo)
+        figure = memo.get(("wall-map", lang, services.settings.tile_crs), 3600,
+                          lambda: json.loads(build_map(s, services.settings, lang).to_json()))
     cfg = client_config(lang, query, services, stats, grids)
     # the browser plots the map itself once it knows the screen size: no relayout racing the first plot
-    cfg["figure"] = json.loads(fig.to_json())
+    cfg["figure"] = figure
     stage = html.Div(id=Wall.STAGE, className="wall-stage", children=[
         header(lang, query),
         html.Div(className="wall-col wall-left", children=[
@@ -107,3 +113,17 @@ def layout(lang: str, query: dict, services):
     return html.Div(id=Wall.ROOT, className=classes, lang=lang, **{"data-config": json.dumps(cfg, ensure_ascii=False)},
                     children=[stage, map_layer])
 
+
+
+def warm(services, langs: tuple[str, ...] = ("zh-CN", "en")) -> None:
+    """Build the wall's shared parts (static map, 五治 panel) before the first wall asks: a wall that opens
+    right after a restart then loads as fast as the tenth."""
+    from ..governance_panel import cached_panel
+
+    with services.db.read() as s:
+        services.memo.get("wall-grid-ids", 3600, lambda: grid_ids(s))
+        for lang in langs:
+            services.memo.get(("wall-map", lang, services.settings.tile_crs), 3600,
+                              lambda: json.loads(build_map(s, services.settings, lang).to_json()))
+    for lang in langs:
+        cached_panel(services, lang)
