@@ -4,8 +4,9 @@ One run, one server (``python run.py`` with the simulator at --sim-speed so ~490
 a fix every ~5 s and cases flow), ``--pages`` /wall pages open as load plus one /wall-poll page.
 Every ``--every`` seconds a case is POSTed to /api/v1/cases with a unique token; the time the
 token appears in each measured page's DOM (MutationObserver) and on its map (the wall's own
-mark after Plotly.restyle resolved and a frame passed; for the poll page, plotly_afterplot with
-the token in the case trace) is taken against the POST start (same machine, same clock).
+mark: the frame after the marker canvas was painted; for the poll page, the frame after
+plotly_react/afterplot with the token in the case trace) is taken against the POST start
+(same machine, same clock).
 Also: cold load to first live frame per page, bytes per update (CDP), and the JS heap of the
 first wall page after warm-up vs at the end (after forced GC).
 
@@ -50,9 +51,11 @@ OBSERVER = """
     .observe(document, {subtree: true, childList: true, characterData: true});
   const hook = setInterval(() => { const gd = document.querySelector('#wallpoll-map .js-plotly-plot');
     if (!gd || !gd.on) return; clearInterval(hook);
-    gd.on('plotly_afterplot', () => { const now = Date.now();
-      requestAnimationFrame(() => (gd.data || []).forEach(tr => (tr.text || []).forEach(t => {
-        const m = typeof t === 'string' && t.match(re); if (m && !(m[0] in window.__mapSeen)) window.__mapSeen[m[0]] = now; }))); });
+    // a full plot emits plotly_afterplot; dcc.Graph's updates go through Plotly.react, which emits plotly_react
+    const seen = () => requestAnimationFrame(() => { const now = Date.now(); (gd.data || []).forEach(tr =>
+      (tr.text || []).forEach(t => { const m = typeof t === 'string' && t.match(re);
+        if (m && !(m[0] in window.__mapSeen)) window.__mapSeen[m[0]] = now; })); });
+    gd.on('plotly_afterplot', seen); gd.on('plotly_react', seen);
   }, 50);
 })();
 """
@@ -103,8 +106,9 @@ class Meter:
 
 
 def cpu_ticks(server_pid: int) -> dict[str, int]:
-    """CPU ticks (user+system) so far by process group: the server, Chromium's renderers, GPU, the rest."""
-    out: dict[str, int] = {}
+    """CPU ticks (user+system) so far by process group — the server, Chromium's renderers, GPU, the rest —
+    counting only this run's processes (descendants of this one), not whatever else the machine runs."""
+    procs: dict[int, tuple[int, int, str]] = {}  # pid → (parent, ticks, cmdline)
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
@@ -114,11 +118,26 @@ def cpu_ticks(server_pid: int) -> dict[str, int]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])  # utime, stime
-        if int(d.name) == server_pid:
+        procs[int(d.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]), cmd)  # ppid, utime + stime
+    me = os.getpid()
+
+    def ours(pid: int) -> bool:
+        for _ in range(64):
+            if pid == me:
+                return True
+            if pid not in procs or pid <= 1:
+                return False
+            pid = procs[pid][0]
+        return False
+
+    out: dict[str, int] = {}
+    for pid, (_, ticks, cmd) in procs.items():
+        if not ours(pid):
+            continue
+        if pid == server_pid:
             group = "server"
         elif "chromium" not in cmd and "chrome" not in cmd:
-            continue
+            continue  # this script, the Playwright driver
         elif "--type=renderer" in cmd:
             group = "chromium_renderers"
         elif "--type=gpu-process" in cmd:
@@ -156,7 +175,7 @@ def run(args) -> dict:
         cat_code = args.category or _category(srv.db_url)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            walls, cold = [], []
+            walls, cold, steps = [], [], []
             for i in range(args.pages):  # one after another: each page's own clock measures its cold load
                 ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
                 page = ctx.new_page()
@@ -164,6 +183,9 @@ def run(args) -> dict:
                 page.goto(srv.url + "/wall?kiosk=1", wait_until="commit")
                 page.wait_for_function("() => window.GCWall && GCWall.firstFrameAt", timeout=300000)
                 cold.append(page.evaluate("() => GCWall.firstFrameAt"))
+                steps.append(page.evaluate("""() => Object.assign({}, GCWall.timing, (() => {
+                    const n = performance.getEntriesByType('navigation')[0];
+                    return {html: Math.round(n.responseEnd), dom_loaded: Math.round(n.domContentLoadedEventEnd)}; })())"""))
                 log.info("wall page %d: first live frame after %.0f ms", i + 1, cold[-1])
                 walls.append((ctx, page))
             m_wall = Meter(*walls[0])
@@ -207,6 +229,7 @@ def run(args) -> dict:
             draw_ms = walls[0][1].evaluate("() => GCWall.map.drawMs")
             out.update({
                 "probes": {"push": len(probes_a), "poll": len(probes_b)}, "cold_load_ms": summary(cold),
+                "cold_load_steps_ms": {k: pct([st[k] for st in steps if k in st], 50) for k in steps[0]},
                 "post_ack_ms": summary([ack for *_, ack in probes_a]), "cpu_pct_push_phase": cpu_a,
                 "wall_redraw_ms": summary(draw_ms),
                 "latency_ms": {k: summary(v) for k, v in lat.items()}, "missing": missing,
@@ -289,6 +312,7 @@ def main() -> None:
               f"missing={res['missing'][k]}")
     print(f"report POST acknowledged p50/p95: {f(res['post_ack_ms']['p50'])} / {f(res['post_ack_ms']['p95'])} ms")
     print("CPU % of one core while the push wall was measured:", res["cpu_pct_push_phase"])
+    print("cold load, median ms since navigation at each step:", res["cold_load_steps_ms"])
     print(f"cold load to first live frame p50/max: {f(res['cold_load_ms']['p50'])} / {f(res['cold_load_ms']['max'])} ms")
     print(f"heap {res['heap_mb']['after_warmup']:.1f} → {res['heap_mb']['end']:.1f} MB "
           f"({res['heap_mb']['growth_pct']:+.1f} %)")

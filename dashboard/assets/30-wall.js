@@ -34,6 +34,7 @@
     this.statsTimer = null; this.lastStatsFetch = 0;
     this.audio = null; this.today = null;
     this.marks = [];            // [case id, "ticker"|"map", Date.now()] for the latency bench, capped
+    this.timing = { page: Math.round(performance.now()) };  // ms since navigation: where a cold load goes
     this.map = new window.GCWallMap(this);
   }
 
@@ -98,6 +99,7 @@
   Wall.prototype.onSnapshot = function (snap) {
     var self = this;
     this.snapshotAt = this.snapshotAt || performance.now();
+    this.timing.snapshot = this.timing.snapshot || Math.round(this.snapshotAt);
     this.workers.clear(); this.cases.clear(); this.alerts.clear();
     snap.workers.forEach(function (w) { self.workers.set(w[0], w); });
     snap.cases.forEach(function (c) { self.cases.set(c.id, c); });
@@ -106,7 +108,8 @@
     this.renderAlerts(false);
     this.renderWorkerCounts();
     this.markDirty("workers", "cases", "alerts", "grids");
-    if (this.lastCaseSeq) { this.fetchStats(true); }  // a re-snapshot after a long outage
+    // a re-snapshot after a long outage, or figures rendered with the page before this snapshot's seq
+    if (this.lastCaseSeq || snap.seq > (this.stats.seq || 0)) { this.fetchStats(true); }
     this.lastCaseSeq = snap.seq;
   };
 
@@ -245,7 +248,9 @@
     var drawnCases = dirty.cases ? Array.from(this.cases.keys()) : null, live = !!this.snapshotAt;
     this.map.draw(dirty).then(function () {
       var at = Date.now();
-      if (!self.firstFrameAt && live) { self.firstFrameAt = performance.now(); }  // cold load: first frame with live data
+      if (!self.firstFrameAt && live) {  // cold load: first frame with live data
+        self.firstFrameAt = performance.now(); self.timing.first_frame = Math.round(self.firstFrameAt);
+      }
       if (drawnCases) {
         var fresh = self.marks.filter(function (m) { return m[1] === "ticker"; }).map(function (m) { return m[0]; });
         drawnCases.forEach(function (id) { if (fresh.indexOf(id) >= 0 && !self.hasMark(id, "map")) { self.mark(id, "map", at); } });

@@ -1,11 +1,13 @@
 /* GCWallMap: the wall map's live layers.
  *
- * Plotly draws the server-built figure once (grid outlines, community boundaries,
- * cameras). The live layers are MapLibre layers added to that same map: workers,
- * cases and alerts are GeoJSON sources updated with setData, and the grid shading is
- * a fill layer driven by feature-state. A Plotly.restyle of any map trace re-converts
- * and re-uploads every layer (the 301 polygons too): seconds per redraw with software
- * WebGL under load, while setData / setFeatureState touch only what changed.
+ * Plotly draws the server-built figure once (grid outlines, community boundaries, cameras)
+ * and the grid shading is a MapLibre fill layer on that same map, driven by feature-state.
+ * Workers, cases and alerts are drawn on a 2D canvas laid over the map and placed with the
+ * map's own projection (map.project), repainted when they change or the map moves. With
+ * software WebGL every MapLibre frame re-rasterises every layer (~100–300 ms on two cores),
+ * and worker positions arrive every second: on the canvas a position frame costs a few
+ * milliseconds and never touches WebGL, and a new case is on screen one frame after it
+ * arrives. The WebGL map redraws only when the shading changes or the operator pans.
  * The map instance is Plotly's (fullLayout.map._subplot.map); everything after that
  * is MapLibre's public API. Coordinates arrive in WGS-84; with GCJ-02 tiles they are
  * shifted here exactly as the server shifts the static layers (dashboard/geo/coords.py).
@@ -19,7 +21,7 @@
   var OPEN = { reported: 1, registered: 1, dispatched: 1, handling: 1, feedback: 1 };
   var ZMAX = { open: 3, today: 4, workers: 3 };
   var SHADES = ["#0f2a44", "#1d5a8c", "#e0a43a", "#e8662f", "#d7263d"];
-  var LAYERS = ["gc-workers", "gc-cases", "gc-alerts"];
+  var LAYERS = ["workers", "cases", "alerts"];  // drawing order: alerts on top
 
   function offset(lat, lon) {
     var x = lon - 105.0, y = lat - 35.0, sx = Math.sqrt(Math.abs(x)), PI = Math.PI;
@@ -40,8 +42,9 @@
     return [lat + d[0], lon + d[1]];
   }
 
+  // one marker: where, how it looks (radius and stroke in design pixels, scaled by the wall), its hover text
   function point(p, props) {
-    return { type: "Feature", geometry: { type: "Point", coordinates: [p[1], p[0]] }, properties: props };
+    return { lon: p[1], lat: p[0], props: props };
   }
 
   function GCWallMap(wall) {
@@ -53,6 +56,8 @@
     this.chain = Promise.resolve();
     this.shaded = {};   // grid id → value last set as feature-state
     this.drawMs = [];   // recent redraw times, for diagnostics and the bench
+    this.points = { workers: [], cases: [], alerts: [] };
+    this.canvas = null; this.ctx = null; this.placed = [];  // [x, y, r, layer, props] as last painted
   }
 
   GCWallMap.prototype.pt = function (lat, lon) {
@@ -69,16 +74,18 @@
       var div = document.getElementById("wall-map"), layer = document.querySelector(".wall-map-layer");
       if (!div || !window.Plotly || !layer.clientWidth) { return; }  // Plotly arrives with the charts
       clearInterval(timer);
+      self.wall.timing.plotly = Math.round(performance.now());
       var fig = self.cfg.figure, lay = Object.assign({}, fig.layout, { width: layer.clientWidth,
         height: layer.clientHeight, map: Object.assign({}, fig.layout.map, { zoom: self.zoomFor(self.scale) }) });
       self.gd = div;
       Plotly.newPlot(div, fig.data, lay, { displayModeBar: false, scrollZoom: true, responsive: false })
         .then(function () {
           var map = div._fullLayout.map._subplot.map;
+          self.wall.timing.plotted = Math.round(performance.now());
           var go = function () {
+            self.wall.timing.map_idle = Math.round(performance.now());
             self.addLayers(map);
             self.map = map;
-            map.on("move", function () { self.placeRings(); });
             cb();
           };
           if (map.loaded()) { go(); } else { map.once("idle", go); }
@@ -89,46 +96,73 @@
   GCWallMap.prototype.zoomFor = function (s) { return this.cfg.base_zoom + Math.log2(s || 1); };
 
   GCWallMap.prototype.addLayers = function (map) {
-    var grids = this.gd.data[this.cfg.traces.grids].geojson, s = this.scale;
+    var grids = this.gd.data[this.cfg.traces.grids].geojson, self = this;
     var first = map.getStyle().layers.filter(function (l) { return l.id.indexOf("plotly-trace-layer") === 0; })[0];
     map.addSource("gc-grids", { type: "geojson", data: grids });
     map.addLayer({ id: "gc-grids-fill", type: "fill", source: "gc-grids", paint: {
       "fill-color": this.shadeExpr(ZMAX.open), "fill-opacity": 0.62 } }, first ? first.id : undefined);
-    var empty = { type: "FeatureCollection", features: [] };
-    LAYERS.forEach(function (id) { map.addSource(id, { type: "geojson", data: empty }); });
-    map.addLayer({ id: "gc-workers", type: "circle", source: "gc-workers", paint: {
-      "circle-radius": 3.6 * s, "circle-color": ["get", "c"], "circle-opacity": 0.95,
-      "circle-stroke-width": 0.6 * s, "circle-stroke-color": "#04101e" } });
-    map.addLayer({ id: "gc-cases", type: "circle", source: "gc-cases", paint: {
-      "circle-radius": ["*", ["get", "r"], s], "circle-color": ["get", "c"],
-      "circle-stroke-width": 1.2 * s, "circle-stroke-color": "#ffffff" } });
-    map.addLayer({ id: "gc-alerts", type: "circle", source: "gc-alerts", paint: {
-      "circle-radius": 9 * s, "circle-color": ["get", "c"], "circle-stroke-width": 3 * s,
-      "circle-stroke-color": "#ffe4e6" } });
+    var c = document.createElement("canvas");
+    c.className = "wall-points";
+    document.querySelector(".wall-map-layer").insertBefore(c, document.getElementById("wall-overlay"));
+    this.canvas = c; this.ctx = c.getContext("2d");
+    this.sizeCanvas(map);
+    map.on("move", function () { self.paint(); self.placeRings(); });
+    map.on("resize", function () { self.sizeCanvas(map); self.paint(); self.placeRings(); });
     this.hover(map);
   };
 
+  GCWallMap.prototype.sizeCanvas = function (map) {
+    var mc = map.getCanvas(), dpr = window.devicePixelRatio || 1, w = mc.clientWidth, h = mc.clientHeight;
+    this.canvas.style.width = w + "px"; this.canvas.style.height = h + "px";
+    this.canvas.width = Math.round(w * dpr); this.canvas.height = Math.round(h * dpr);
+    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    this.cssW = w; this.cssH = h;
+  };
+
+  // every marker, projected with the map's current camera; the order of LAYERS is the stacking order
+  GCWallMap.prototype.paint = function () {
+    var map = this.map, ctx = this.ctx, s = this.scale || 1, placed = [], pts = this.points;
+    if (!map || !ctx) { return; }
+    var cw = this.cssW, h = this.cssH;
+    ctx.clearRect(0, 0, cw, h);
+    var style = { workers: [0.6, "#04101e"], cases: [1.2, "#ffffff"], alerts: [3, "#ffe4e6"] };
+    LAYERS.forEach(function (layer) {
+      var list = pts[layer], lw = style[layer][0] * s;
+      ctx.lineWidth = lw; ctx.strokeStyle = style[layer][1];
+      for (var i = 0; i < list.length; i++) {
+        var m = list[i], xy = map.project([m.lon, m.lat]), r = m.props.r * s;
+        if (xy.x < -r || xy.y < -r || xy.x > cw + r || xy.y > h + r) { continue; }
+        ctx.beginPath(); ctx.arc(xy.x, xy.y, r, 0, 2 * Math.PI);
+        ctx.globalAlpha = m.props.o || 1; ctx.fillStyle = m.props.c; ctx.fill();
+        ctx.globalAlpha = 1; if (lw > 0) { ctx.stroke(); }
+        placed.push([xy.x, xy.y, r + lw, layer, m.props]);
+      }
+    });
+    this.placed = placed;
+  };
   GCWallMap.prototype.shadeExpr = function (zmax) {
     var e = ["interpolate", ["linear"], ["coalesce", ["feature-state", "v"], 0]];
     SHADES.forEach(function (c, i) { e.push(zmax * i / (SHADES.length - 1), c); });
     return e;
   };
 
-  // hover: masked details from the feature, shown as text (never as HTML)
+  // hover: masked details of the topmost marker under the pointer, shown as text (never as HTML)
   GCWallMap.prototype.hover = function (map) {
-    var tip = document.createElement("div");
+    var tip = document.createElement("div"), self = this;
     tip.className = "wall-tip"; tip.hidden = true;
     document.querySelector(".wall-map-layer").appendChild(tip);
-    LAYERS.forEach(function (id) {
-      map.on("mousemove", id, function (e) {
-        var f = e.features && e.features[0];
-        if (!f) { return; }
-        tip.textContent = f.properties.h; tip.hidden = false;
-        tip.style.left = (e.point.x + 14) + "px"; tip.style.top = (e.point.y + 14) + "px";
-        map.getCanvas().style.cursor = "pointer";
-      });
-      map.on("mouseleave", id, function () { tip.hidden = true; map.getCanvas().style.cursor = ""; });
+    map.on("mousemove", function (e) {
+      var hit = null, pl = self.placed;
+      for (var i = pl.length - 1; i >= 0 && !hit; i--) {
+        var dx = pl[i][0] - e.point.x, dy = pl[i][1] - e.point.y;
+        if (dx * dx + dy * dy <= (pl[i][2] + 2) * (pl[i][2] + 2)) { hit = pl[i]; }
+      }
+      if (!hit) { if (!tip.hidden) { tip.hidden = true; map.getCanvas().style.cursor = ""; } return; }
+      tip.textContent = hit[4].h; tip.hidden = false;
+      tip.style.left = (e.point.x + 14) + "px"; tip.style.top = (e.point.y + 14) + "px";
+      map.getCanvas().style.cursor = "pointer";
     });
+    map.on("mouseout", function () { tip.hidden = true; });
   };
 
   GCWallMap.prototype.fit = function (s) {
@@ -137,10 +171,7 @@
     var changed = s !== this.scale;
     this.scale = s;
     if (this.map && changed) {  // only after a resize: the first plot already has the right size
-      this.applyZoom();
-      this.map.setPaintProperty("gc-workers", "circle-radius", 3.6 * s);
-      this.map.setPaintProperty("gc-cases", "circle-radius", ["*", ["get", "r"], s]);
-      this.map.setPaintProperty("gc-alerts", "circle-radius", 9 * s);
+      this.applyZoom();  // placeRings follows the relayout; the map's resize event repaints the markers
     }
   };
 
@@ -169,10 +200,10 @@
     this.wall.workers.forEach(function (w) {
       var p = w[3] === "offline" ? null : this.pt(w[1], w[2]);
       if (!p) { return; }
-      feats.push(point(p, { c: DUTY_COLORS[w[3]] || "#94a3b8", h: (t["wall.hover.worker"] || "") + " #" + w[0] +
+      feats.push(point(p, { r: 3.6, o: 0.95, c: DUTY_COLORS[w[3]] || "#94a3b8", h: (t["wall.hover.worker"] || "") + " #" + w[0] +
         "\n" + (t["duty." + w[3]] || w[3]) + "\n" + (t["wall.hover.fix"] || "") + " " + (w[4] || "").slice(11, 19) }));
     }, this);
-    return { type: "FeatureCollection", features: feats };
+    return feats;
   };
 
   GCWallMap.prototype.caseData = function () {
@@ -189,7 +220,7 @@
            (c.assigned_worker ? "\n" + (t["wall.hover.assigned"] || "") + ": " + c.assigned_worker : "") +
            "\n" + (c.description || "").slice(0, 40) }));
     }, this);
-    return { type: "FeatureCollection", features: feats };
+    return feats;
   };
 
   GCWallMap.prototype.alertData = function () {
@@ -197,11 +228,11 @@
     this.wall.alerts.forEach(function (a) {
       var p = this.pt(a.lat, a.lon);
       if (!p) { return; }
-      feats.push(point(p, { id: a.id, c: a.state === "new" ? "#ff1f3d" : "#ff8a00",
+      feats.push(point(p, { id: a.id, r: 9, c: a.state === "new" ? "#ff1f3d" : "#ff8a00",
         h: a.title + "\n" + (t["wall.severity." + a.severity] || a.severity) + " · " +
            (t["alert.state." + a.state] || a.state) + (a.worker_name ? "\n" + a.worker_name : "") }));
     }, this);
-    return { type: "FeatureCollection", features: feats };
+    return feats;
   };
 
   GCWallMap.prototype.shadeGrids = function () {
@@ -216,30 +247,28 @@
     }
   };
 
-  // resolves once MapLibre has the new data loaded and a frame with it has been painted
+  // resolves once a frame with the new markers has been painted (the canvas is drawn synchronously; the
+  // shading, when it changed, follows in MapLibre's own next frame)
   GCWallMap.prototype.draw = function (dirty) {
-    var map = this.map, self = this, t0 = performance.now(), sources = [];
-    if (dirty.workers) { map.getSource("gc-workers").setData(this.workerData()); sources.push("gc-workers"); }
-    if (dirty.cases) { map.getSource("gc-cases").setData(this.caseData()); sources.push("gc-cases"); }
-    if (dirty.alerts) { map.getSource("gc-alerts").setData(this.alertData()); sources.push("gc-alerts"); this.placeRings(); }
+    var self = this, t0 = performance.now();
+    if (dirty.workers) { this.points.workers = this.workerData(); }
+    if (dirty.cases) { this.points.cases = this.caseData(); }
+    if (dirty.alerts) { this.points.alerts = this.alertData(); }
     if (dirty.grids) { this.shadeGrids(); }
+    if (dirty.workers || dirty.cases || dirty.alerts) { this.paint(); }
+    if (dirty.alerts) { this.placeRings(); }
     return new Promise(function (resolve) {
-      var until = performance.now() + 3000;  // a source that never settles must not hold the next frames back
-      (function wait() {
-        var loaded = sources.every(function (id) { return map.isSourceLoaded(id); });
-        if (!loaded && performance.now() < until) { requestAnimationFrame(wait); return; }
-        requestAnimationFrame(function () {  // the frame after the data landed has it on screen
-          self.drawMs.push(Math.round(performance.now() - t0));
-          if (self.drawMs.length > 100) { self.drawMs.shift(); }
-          resolve();
-        });
-      })();
+      requestAnimationFrame(function () {  // the frame after the canvas changed has it on screen
+        self.drawMs.push(Math.round(performance.now() - t0));
+        if (self.drawMs.length > 100) { self.drawMs.shift(); }
+        resolve();
+      });
     });
   };
 
-  // features currently in a live source (what MapLibre has loaded, not what we meant to send)
+  // markers currently painted on the canvas (what is on screen, not what we meant to draw)
   GCWallMap.prototype.loaded = function (layer) {
-    return this.map ? this.map.querySourceFeatures("gc-" + layer).map(function (f) { return f.properties; }) : [];
+    return this.placed.filter(function (p) { return p[3] === layer; }).map(function (p) { return p[4]; });
   };
 
   GCWallMap.prototype.placeRings = function () {
