@@ -51,7 +51,8 @@
     this.renderCounters();
     this.tickerSeqs = new Set();
     if (this.stats.recent && this.stats.recent.length) { this.addTicker(this.stats.recent.slice().reverse(), true); }
-    this.initSound();
+    // the sound check creates an AudioContext (~100 ms on a slow box): after the first live frame, not before it
+    this.soundTimer = setTimeout(function () { self.initSound(); }, 8000);
     var sel = el("wall-measure");
     if (sel) {
       sel.value = this.measure;
@@ -86,6 +87,21 @@
     el("wall-clock").textContent = day + " " + wd + " " + p.hour + ":" + p.minute + ":" + p.second;
     if (this.today && this.today !== day) { this.fetchStats(true); }  // a new day: counters start again
     this.today = day;
+    this.beat();
+  };
+
+  // The once-a-second heartbeat: the clock, the blink of whatever blinks (a class, not CSS animations), the
+  // worker markers and duty counts all change in this one frame. Each frame costs a full composite with
+  // software rendering; positions, clock and blinks each on their own phase were three or more a second.
+  Wall.prototype.beat = function () {
+    document.documentElement.classList.toggle("wall-beat-on");
+    var now = Date.now();  // highlights end on a beat too: a new ticker line after 2 s, a new alert's blink after 6 s
+    document.querySelectorAll(".wall-tick-new, .wall-flash").forEach(function (n) {
+      var age = now - Number(n.getAttribute("data-born") || 0);
+      if (age > (n.classList.contains("wall-flash") ? 6000 : 2000)) { n.classList.remove("wall-tick-new", "wall-flash"); }
+    });
+    if (this.countsDirty) { this.countsDirty = false; this.renderWorkerCounts(); }
+    if (this.dirty.workers) { this.scheduleDraw(); }
   };
 
   Wall.prototype.setStatus = function (s) {
@@ -135,9 +151,10 @@
     }
     if (ticker.length) { this.addTicker(ticker); }
     if (caseSeen) { this.renderCounters(); this.scheduleCharts(); this.scheduleStats(); }
-    this.renderWorkerCounts();
     if (newAlert) { this.beep(); }
-    this.scheduleDraw();
+    // cases and alerts are drawn at once; worker moves wait for the next heartbeat (at most a second)
+    this.countsDirty = true;
+    if (ticker.length) { this.renderWorkerCounts(); this.countsDirty = false; this.scheduleDraw(); }
   };
 
   Wall.prototype.applyPositions = function (p) {
@@ -221,7 +238,7 @@
       if (self.workers.size) { self.counters.on_duty = duty; self.counters.patrolling = patrol; }
       self.todayByGrid = Object.assign({}, st.grids.today);
       self.openByGrid = Object.assign({}, st.grids.open);
-      self.renderCounters(); self.renderRanking(); self.drawCharts();
+      self.renderCounters(); self.renderRanking(); self.scheduleCharts();
       self.markDirty("grids");
     }).catch(function (e) { console.warn("wall stats refetch failed", e); });
   };
@@ -243,6 +260,17 @@
     var self = this, dirty = this.dirty;
     if (!this.map.ready() || !(dirty.workers || dirty.cases || dirty.alerts || dirty.grids)) { return; }
     this.dirty = {};
+    // the grid shading is a WebGL frame of the whole map (100-300 ms with software rendering): it follows the
+    // counts at most every shade_min_interval_ms, while the markers (canvas) follow every change at once
+    var shadeWait = (this.lastShade || 0) + (this.cfg.shade_min_interval_ms || 0) - Date.now();
+    if (dirty.grids && shadeWait > 0) {
+      dirty = Object.assign({}, dirty, { grids: false });
+      if (!this.shadeTimer) {
+        this.shadeTimer = setTimeout(function () { self.shadeTimer = null; self.markDirty("grids"); }, shadeWait);
+      }
+      if (!(dirty.workers || dirty.cases || dirty.alerts)) { return; }
+    }
+    if (dirty.grids) { this.lastShade = Date.now(); }
     this.drawing = true;
     this.lastDraw = Date.now();
     var drawnCases = dirty.cases ? Array.from(this.cases.keys()) : null, live = !!this.snapshotAt;
@@ -250,6 +278,7 @@
       var at = Date.now();
       if (!self.firstFrameAt && live) {  // cold load: first frame with live data
         self.firstFrameAt = performance.now(); self.timing.first_frame = Math.round(self.firstFrameAt);
+        clearTimeout(self.soundTimer); setTimeout(function () { self.initSound(); }, 0);
       }
       if (drawnCases) {
         var fresh = self.marks.filter(function (m) { return m[1] === "ticker"; }).map(function (m) { return m[0]; });

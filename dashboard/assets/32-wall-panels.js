@@ -6,6 +6,7 @@
 (function () {
   "use strict";
   function el(id) { return document.getElementById(id); }
+  function setText(node, text) { if (node && node.textContent !== text) { node.textContent = text; } }
   var KPIS = ["reported", "onsite", "escalated", "dispatched", "in_progress", "closed", "overdue", "on_duty",
               "patrolling"];
 
@@ -34,7 +35,8 @@
       for (var i = events.length - 1; i >= 0; i--) {
         var parts = this.tickerText(events[i]);
         var li = document.createElement("li");
-        li.className = "wall-tick wall-tick-" + parts[2];
+        li.className = "wall-tick wall-tick-" + parts[2] + (initial ? "" : " wall-tick-new");
+        li.setAttribute("data-born", String(now));
         li.setAttribute("data-seq", events[i].seq);
         seqs.add(events[i].seq);
         var t = document.createElement("time"); t.textContent = parts[0];
@@ -74,8 +76,8 @@
       this.workers.forEach(function (w) { if (w[3] && w[3] !== "offline") { duty++; } if (w[3] === "patrolling") { patrol++; } });
       if (this.workers.size) {
         this.counters.on_duty = duty; this.counters.patrolling = patrol;
-        el("wall-kpi-on_duty").textContent = duty.toLocaleString("en-US");
-        el("wall-kpi-patrolling").textContent = patrol.toLocaleString("en-US");
+        setText(el("wall-kpi-on_duty"), duty.toLocaleString("en-US"));  // unchanged text: no repaint
+        setText(el("wall-kpi-patrolling"), patrol.toLocaleString("en-US"));
       }
     };
 
@@ -93,6 +95,7 @@
       list.slice(0, 3).forEach(function (a) {
         var d = document.createElement("div");
         d.className = "wall-alert wall-alert-" + a.severity + " wall-alert-" + a.state + (a.id === flashId ? " wall-flash" : "");
+        if (a.id === flashId) { d.setAttribute("data-born", String(Date.now())); }
         d.setAttribute("data-alert-id", a.id);
         var h = document.createElement("b"); h.textContent = a.title;
         var m = document.createElement("span");
@@ -110,8 +113,9 @@
     };
 
     Wall.prototype.renderRanking = function () {
-      var body = el("wall-ranking");
-      if (!body) { return; }
+      var body = el("wall-ranking"), key = JSON.stringify(this.stats.ranking.slice(0, 9));
+      if (!body || key === this.rankingDrawn) { return; }  // unchanged: no relayout of the table
+      this.rankingDrawn = key;
       body.textContent = "";
       this.stats.ranking.slice(0, 9).forEach(function (r, i) {
         var tr = document.createElement("tr");
@@ -133,10 +137,13 @@
       if (hour >= 0 && hour < 24) { this.stats.hourly.today[hour] += 1; }
     };
 
+    // charts redraw at most every chart_min_interval_ms: each Plotly.restyle re-lays out an SVG chart (tens of ms
+    // of main thread per chart with software rendering), and the figures are day totals, not the live feed
     Wall.prototype.scheduleCharts = function () {
       var self = this;
       if (this.chartTimer) { return; }
-      this.chartTimer = setTimeout(function () { self.chartTimer = null; self.drawCharts(); }, 1000);
+      var wait = Math.max(1000, (this.chartsAt || 0) + (this.cfg.chart_min_interval_ms || 1000) - Date.now());
+      this.chartTimer = setTimeout(function () { self.chartTimer = null; self.drawCharts(); }, wait);
     };
 
     Wall.prototype.drawCharts = function () {
@@ -144,6 +151,9 @@
       var cat = document.querySelector("#wall-category .js-plotly-plot");
       var hr = document.querySelector("#wall-hourly .js-plotly-plot");
       var rows = this.stats.by_category.slice(0, 8).reverse();
+      var key = JSON.stringify([rows, this.stats.hourly]);
+      if (key === this.chartsDrawn) { return; }  // a refetch that brought what is already drawn
+      this.chartsDrawn = key; this.chartsAt = Date.now();
       if (cat && cat.data) {
         Plotly.restyle(cat, { x: [rows.map(function (r) { return r.count; })], y: [rows.map(function (r) { return r.name; })],
                               text: [rows.map(function (r) { return r.count; })] }, [0]);
@@ -156,7 +166,7 @@
     // -- sound: a WebAudio beep, no audio file; browsers want a gesture first -----------------
     Wall.prototype.initSound = function () {
       var self = this, btn = el("wall-sound"), Ctx = window.AudioContext || window.webkitAudioContext;
-      if (!Ctx) { return; }
+      if (!Ctx || this.audio) { return; }
       try { this.audio = new Ctx(); } catch (e) { return; }
       var check = function () {
         if (btn) { btn.hidden = self.audio.state === "running"; }
