@@ -254,14 +254,17 @@
     if (dirty.workers) { this.points.workers = this.workerData(); }
     if (dirty.cases) { this.points.cases = this.caseData(); }
     if (dirty.alerts) { this.points.alerts = this.alertData(); }
-    if (dirty.grids) { this.shadeGrids(); }
-    if (dirty.workers || dirty.cases || dirty.alerts) { this.paint(); }
+    var markers = dirty.workers || dirty.cases || dirty.alerts;
+    if (markers) { this.paint(); }
     if (dirty.alerts) { this.placeRings(); }
+    if (dirty.grids && !markers) { this.shadeGrids(); }
     return new Promise(function (resolve) {
       requestAnimationFrame(function () {  // the frame after the canvas changed has it on screen
         self.drawMs.push(Math.round(performance.now() - t0));
         if (self.drawMs.length > 100) { self.drawMs.shift(); }
         resolve();
+        // the shading (a WebGL frame of the whole map) goes in a later frame than the markers, not the same one
+        if (dirty.grids && markers) { setTimeout(function () { self.shadeGrids(); }, 0); }
       });
     });
   };
