@@ -92,16 +92,31 @@ def register(app, services) -> None:
             log.exception("audit write failed for %s %s", request.method, request.path)
         return resp
 
+    def bound(p, body: dict, *, create: bool) -> dict:
+        """A community-bound admin manages its own community only: the record's community_id must be its own
+        (absent on a create → its own); naming another, or none (street-wide), is refused."""
+        if p is None or p.community_id is None:
+            return body
+        if "community_id" in body and body["community_id"] != p.community_id:
+            raise ApiError(403, f"community {body['community_id']} is outside your jurisdiction", "community_id")
+        return {**body, "community_id": p.community_id} if create else body
+
+    def own_rows(p, rows):
+        return [r for r in rows if p is None or p.community_id is None or r.community_id == p.community_id]
+
     @app.get("/api/v1/users")
     @require(Role.ADMIN, services=services)
     def users_list():
+        p = resolve_principal(services)
         with services.db.read() as s:
-            return jsonify({"users": [user_public(u) for u in s.scalars(select(User).order_by(User.id))]})
+            rows = own_rows(p, s.scalars(select(User).order_by(User.id)))
+            return jsonify({"users": [user_public(u) for u in rows]})
 
     @app.post("/api/v1/users")
     @require(Role.ADMIN, services=services)
     def users_create():
-        p, body = resolve_principal(services), _body()
+        p = resolve_principal(services)
+        body = bound(p, _body(), create=True)
         password = body.get("password")
         if not isinstance(password, str):
             raise ApiError(422, "password is required", "password")
@@ -126,8 +141,9 @@ def register(app, services) -> None:
         p, body = resolve_principal(services), _body()
         with services.db.write() as s:
             u = s.get(User, user_id)
-            if u is None:
+            if u is None or not own_rows(p, [u]):
                 raise ApiError(404, "no such user")
+            body = bound(p, body, create=False)
             fields = _checked(lambda: validate(s, body, partial=True))
             for k, v in fields.items():
                 setattr(u, k, v)
@@ -141,14 +157,17 @@ def register(app, services) -> None:
     @app.get("/api/v1/api-keys")
     @require(Role.ADMIN, services=services)
     def keys_list():
+        p = resolve_principal(services)
         with services.db.read() as s:
-            return jsonify({"keys": [key_public(k) for k in s.scalars(select(ApiKey).order_by(ApiKey.id))]})
+            rows = own_rows(p, s.scalars(select(ApiKey).order_by(ApiKey.id)))
+            return jsonify({"keys": [key_public(k) for k in rows]})
 
     @app.post("/api/v1/api-keys")
     @require(Role.ADMIN, services=services)
     def keys_create():
         """A new key (integration, device or a wall's display token); the key is shown only here."""
-        p, body = resolve_principal(services), _body()
+        p = resolve_principal(services)
+        body = bound(p, _body(), create=True)
         with services.db.write() as s:
             extra = _checked(lambda: validate(s, {k: body[k] for k in ("community_id", "worker_id") if k in body},
                                               partial=True))
@@ -166,7 +185,7 @@ def register(app, services) -> None:
         p = resolve_principal(services)
         with services.db.write() as s:
             row = s.get(ApiKey, key_id)
-            if row is None:
+            if row is None or not own_rows(p, [row]):
                 raise ApiError(404, "no such key")
             row.revoked_at = row.revoked_at or utcnow()
             audit.record(s, p, "api_key_revoke", f"api_key:{row.id}", {"role": row.role}, ip())
