@@ -194,7 +194,8 @@ def run(args) -> dict:
             m_wall.reset()
             # phase A: the push wall under district load; phase B: the polling page joins, same load
             cpu0, t_cpu0 = cpu_ticks(srv.proc.pid), time.time()
-            probes_a = probe(srv, grids, cat_code, args.duration / 2, args.every, walls[0][1])
+            wall_map: dict = {}  # read as the run goes: the page keeps only its newest marks (a memory cap)
+            probes_a = probe(srv, grids, cat_code, args.duration / 2, args.every, walls[0][1], wall_map)
             cpu_a = cpu_percent(cpu0, cpu_ticks(srv.proc.pid), time.time() - t_cpu0)
             walls[0][1].wait_for_timeout(5000)
             wall_secs = args.duration / 2 + 5
@@ -211,8 +212,7 @@ def run(args) -> dict:
             poll.wait_for_timeout(5000)
             poll_secs = args.duration / 2 + 5
             wall_seen = walls[0][1].evaluate("() => window.__seen")
-            wall_marks = walls[0][1].evaluate("() => GCWall.marks.filter(m => m[1] === 'map')")
-            wall_map = {cid: at for cid, _, at in wall_marks}
+            collect_marks(walls[0][1], wall_map)
             poll_seen, poll_map = poll.evaluate("() => window.__seen"), poll.evaluate("() => window.__mapSeen")
             heap1 = heap_mb(*walls[0])
             lat = {"wall_ticker": [], "wall_map": [], "poll_ticker": [], "poll_map": []}
@@ -249,8 +249,16 @@ def run(args) -> dict:
     return out
 
 
-def probe(srv, grids: list, cat_code: str, seconds: float, every: float, page) -> list[tuple[str, float, int, float]]:
-    """POST a report with a unique token every ``every`` s; returns (token, POST start ms, case id, ack ms)."""
+def collect_marks(page, into: dict) -> None:
+    """The wall's map marks (case id → when its marker was on screen), merged into ``into``."""
+    for cid, _, at in page.evaluate("() => GCWall.marks.filter(m => m[1] === 'map')"):
+        into.setdefault(cid, at)
+
+
+def probe(srv, grids: list, cat_code: str, seconds: float, every: float, page,
+          marks: dict | None = None) -> list[tuple[str, float, int, float]]:
+    """POST a report with a unique token every ``every`` s; returns (token, POST start ms, case id, ack ms).
+    With ``marks``, the page's map marks are collected after each probe."""
     out: list[tuple[str, float, int, float]] = []
     t_end = time.time() + seconds
     while time.time() < t_end:
@@ -263,6 +271,8 @@ def probe(srv, grids: list, cat_code: str, seconds: float, every: float, page) -
         r.raise_for_status()
         out.append((token, t0, r.json()["id"], time.time() * 1000 - t0))
         page.wait_for_timeout(every * 1000)
+        if marks is not None:
+            collect_marks(page, marks)
     return out
 
 

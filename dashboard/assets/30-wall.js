@@ -14,6 +14,16 @@
 
   function el(id) { return document.getElementById(id); }
   function localDate(iso) { return iso ? iso.slice(0, 10) : ""; }
+  // what the wall keeps of a case: the fields its counters, markers, hover and ticker use (a pushed case also
+  // carries its timeline, photos and more; up to caps.cases of them stay in memory for days)
+  var CASE_FIELDS = ["id", "code", "state", "priority", "lat", "lon", "grid_id", "grid_name", "major", "category",
+                     "reporter", "assigned_worker", "created_at", "dispatched_at", "updated_at", "handled_onsite"];
+  function slimCase(c) {
+    var out = {};
+    CASE_FIELDS.forEach(function (k) { if (c[k] != null) { out[k] = c[k]; } });
+    out.description = (c.description || "").slice(0, 60);
+    return out;
+  }
 
   function Wall(root) {
     this.root = root;
@@ -118,7 +128,7 @@
     this.timing.snapshot = this.timing.snapshot || Math.round(this.snapshotAt);
     this.workers.clear(); this.cases.clear(); this.alerts.clear();
     snap.workers.forEach(function (w) { self.workers.set(w[0], w); });
-    snap.cases.forEach(function (c) { self.cases.set(c.id, c); });
+    snap.cases.forEach(function (c) { self.cases.set(c.id, slimCase(c)); });
     snap.alerts.forEach(function (a) { self.alerts.set(a.id, a); });
     this.openByGrid = Object.assign({}, snap.open_by_grid);
     this.renderAlerts(false);
@@ -188,9 +198,10 @@
     if (action === "approve") { k.closed += 1; }
     k.in_progress = Math.max(0, k.in_progress + (IN_PROGRESS[c.state] ? 1 : 0) - (wasInProgress ? 1 : 0));
     k.self_rate = k.reported ? k.onsite / k.reported : null;
-    c._seenAt = Date.now();
+    var kept = slimCase(c);
+    kept._seenAt = Date.now();
     this.cases.delete(c.id);  // re-insert: Map order = recency, oldest pruned first
-    this.cases.set(c.id, c);
+    this.cases.set(c.id, kept);
     this.pruneCases();
     this.dirty.cases = true; this.dirty.grids = true;
   };
