@@ -97,8 +97,9 @@ def _guard_pages(server, services) -> None:
     @server.before_request
     def _page_door():
         try:
-            if request.method == "GET" and page_path(request.path) in PAGES:
-                if page_access(page_path(request.path), resolve_principal(services)) == "sign_in":
+            path = page_path(request.path)
+            if request.method == "GET" and path in PAGES:
+                if page_access(path, resolve_principal(services)) == "sign_in":
                     return redirect(sign_in_url(request.path, "?" + request.query_string.decode()
                                                 if request.query_string else ""), code=302)
             elif request.method == "POST" and request.path == "/_dash-update-component":

@@ -74,15 +74,10 @@ def legend(lang: str) -> html.Div:
 def layout(lang: str, query: dict, services):
     """The wall page; ``?kiosk=1`` hides every control, ``?lang=en`` switches language."""
     own = own_community(services)  # a community's wall shows its own figures and ticker (the socket room too)
-    memo = services.memo
     with services.db.read() as s:
         stats = {**wall_stats(s, community_id=own),
                  "recent": recent_events(s, CAPS["ticker"] // 2, community_id=own)}
-        grids = memo.get("wall-grid-ids", 3600, lambda: grid_ids(s))
-        # the static layers (301 polygons through plotly's figure classes) are the same for every wall:
-        # built once per language and kept until the grids change (Services.reload_grids clears the memo)
-        figure = memo.get(("wall-map", lang, services.settings.tile_crs), 3600,
-                          lambda: json.loads(build_map(s, services.settings, lang).to_json()))
+        grids, figure = static_parts(services, s, lang)
     cfg = client_config(lang, query, services, stats, grids)
     # the browser plots the map itself once it knows the screen size: no relayout racing the first plot
     cfg["figure"] = figure
@@ -116,15 +111,23 @@ def layout(lang: str, query: dict, services):
 
 
 
+def static_parts(services, session, lang: str) -> tuple[list[int], dict[str, Any]]:
+    """The grid order and the static map figure (301 polygons through plotly's figure classes): the same for every
+    wall, built once per language and kept until the grids change (Services.reload_grids clears the memo)."""
+    memo, st = services.memo, services.settings
+    grids = memo.get("wall-grid-ids", 3600, lambda: grid_ids(session))
+    figure = memo.get(("wall-map", lang, st.tile_crs), 3600,
+                      lambda: json.loads(build_map(session, st, lang).to_json()))
+    return grids, figure
+
+
 def warm(services, langs: tuple[str, ...] = ("zh-CN", "en")) -> None:
     """Build the wall's shared parts (static map, 五治 panel) before the first wall asks: a wall that opens
     right after a restart then loads as fast as the tenth."""
     from ..governance_panel import cached_panel
 
     with services.db.read() as s:
-        services.memo.get("wall-grid-ids", 3600, lambda: grid_ids(s))
         for lang in langs:
-            services.memo.get(("wall-map", lang, services.settings.tile_crs), 3600,
-                              lambda: json.loads(build_map(s, services.settings, lang).to_json()))
+            static_parts(services, s, lang)
     for lang in langs:
         cached_panel(services, lang)

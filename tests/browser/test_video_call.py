@@ -46,6 +46,16 @@ def state(page) -> str:
     return page.get_attribute(".gc-call", "data-state")
 
 
+def answer_and_see_video(callee, caller) -> None:
+    """The callee answers; both sides go active and play the other's video."""
+    callee.click(".gc-call-action.answer")
+    wait_state(callee, "active", 30000)
+    wait_state(caller, "active", 30000)
+    for page in (caller, callee):
+        page.wait_for_function("""() => { const v = document.querySelector('.gc-call video[data-role=remote]');
+            return v && v.getVideoPlaybackQuality().totalVideoFrames > 0; }""", timeout=20000)
+
+
 def wait_state(page, value: str, timeout: float = 20000) -> None:
     page.wait_for_selector(f'.gc-call[data-state="{value}"]', state="attached", timeout=timeout)
 
@@ -73,12 +83,7 @@ def test_call_connects_plays_both_ways_hangs_up_and_records_decline_and_missed(p
     wait_state(console, "calling")
     wait_state(worker, "ringing")
     assert "值班员" in worker.inner_text(".gc-call-peer")  # who is calling
-    worker.click(".gc-call-action.answer")
-    wait_state(worker, "active", 30000)
-    wait_state(console, "active", 30000)
-    for page in (console, worker):
-        page.wait_for_function("""() => { const v = document.querySelector('.gc-call video[data-role=remote]');
-            return v && v.getVideoPlaybackQuality().totalVideoFrames > 0; }""", timeout=20000)
+    answer_and_see_video(worker, console)
     assert decoded_frames(console) > 0 and decoded_frames(worker) > 0
     console.click(".gc-call-action.mute")
     assert console.get_attribute(".gc-call", "data-muted") == "1"
@@ -187,12 +192,7 @@ def test_console_calls_the_worker_from_an_sos_alert_on_the_m_page(patient_server
     desk.wait_for_selector(".console-gc-tools .gc-call-btn", timeout=15000)
     desk.click(".console-gc-tools .gc-call-btn")
     wait_state(phone, "ringing")
-    phone.click(".gc-call-action.answer")
-    wait_state(desk, "active", 30000)
-    wait_state(phone, "active", 30000)
-    for page in (desk, phone):
-        page.wait_for_function("""() => { const v = document.querySelector('.gc-call video[data-role=remote]');
-            return v && v.getVideoPlaybackQuality().totalVideoFrames > 0; }""", timeout=20000)
+    answer_and_see_video(phone, desk)
     phone.screenshot(path=str(srv.tmp / "m-call.png"))
     desk.screenshot(path=str(srv.tmp / "console-call.png"))
     phone.click(".gc-call-action.hangup")
