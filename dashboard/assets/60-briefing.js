@@ -50,7 +50,8 @@
     return out;
   }
 
-  // MapLibre refuses new sources until its style has loaded: hold the newest frame and retry shortly
+  // The graph may not be on the page yet (its plotly chunk loads lazily, sometimes after the day's data) and MapLibre
+  // refuses new sources until its style has loaded: hold the newest frame and retry shortly until both are there.
   function mapReady(gd) {
     var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
     return !!(sub && sub.map && sub.map.isStyleLoaded && sub.map.isStyleLoaded());
@@ -58,8 +59,8 @@
   function restyleWhenReady() {
     var gd = document.querySelector("#brief-replay-map .js-plotly-plot");
     var f = state.pending;
-    if (!f || !gd || !window.Plotly) { return; }
-    if (!mapReady(gd)) {
+    if (!f) { return; }
+    if (!gd || !window.Plotly || !mapReady(gd)) {
       if (!state.retry) { state.retry = setTimeout(function () { state.retry = null; restyleWhenReady(); }, 150); }
       return;
     }
@@ -68,6 +69,10 @@
       lat: [f.trails.lat, f.workers.lat, f.cases.lat], lon: [f.trails.lon, f.workers.lon, f.cases.lon],
       text: [[], f.workers.text, f.cases.text], "marker.color": ["#38bdf8", "#0b3d6b", f.cases.color]
     }, [TRACE.trails, TRACE.workers, TRACE.cases]);
+    // what the map now shows, for people reading the DOM (and tests): set once it is drawn, not when asked for
+    var root = document.getElementById("brief-replay-map");
+    if (root) { root.setAttribute("data-minute", f.minute); root.setAttribute("data-cases", f.cases.lat.length);
+                root.setAttribute("data-workers", f.workers.lat.length); }
   }
 
   function draw(v, data, lang) {
@@ -76,15 +81,13 @@
     v = v || 0;
     state.minute = v;
     var f = frame(data, v);
+    f.minute = v;
     // restyle the three live layers in place (the grid outlines stay): no figure round trip through Dash
     state.pending = f;
     restyleWhenReady();
     var lab = document.getElementById("brief-replay-counts");  // texts come from the i18n catalogue via the layout
     var counts = (lab ? lab.getAttribute("data-cases-label") : "") + " " + f.cases.lat.length + " · " +
                  (lab ? lab.getAttribute("data-workers-label") : "") + " " + f.workers.lat.length;
-    var root = document.getElementById("brief-replay-map");
-    if (root) { root.setAttribute("data-minute", v); root.setAttribute("data-cases", f.cases.lat.length);
-                root.setAttribute("data-workers", f.workers.lat.length); }
     return [hhmm(v), counts];
   }
 

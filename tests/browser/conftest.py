@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
@@ -57,15 +58,27 @@ def watch_page(page) -> PageWatch:
 
 
 def open_page(browser, url: str, *, width: int = 1920, height: int = 1080, wait_for: str | None = None,
-              timeout_ms: int = 20000):
-    """A fresh context + page at ``url`` with a watcher attached before the first request."""
+              timeout_ms: int = 20000, slow: dict[str, float] | None = None):
+    """A fresh context + page at ``url`` with a watcher attached before the first request.
+
+    ``slow`` maps URL globs to seconds: those responses are held back that long, to replay a slow network's order.
+    """
     ctx = browser.new_context(viewport={"width": width, "height": height})
+    for pattern, seconds in (slow or {}).items():
+        ctx.route(pattern, _held_for(seconds))
     page = ctx.new_page()
     w = watch_page(page)
     page.goto(url)
     if wait_for:
         page.wait_for_selector(wait_for, timeout=timeout_ms)
     return page, w
+
+
+def _held_for(seconds: float):
+    def hold(route):
+        time.sleep(seconds)  # blocks only this test's driver; the browser goes on loading everything else
+        route.continue_()
+    return hold
 
 
 @pytest.fixture

@@ -71,9 +71,10 @@ def test_dragging_the_replay_slider_changes_the_map(browser, live_server, tmp_pa
     services.shutdown()
     srv = live_server("--no-sim", db_url=url, env={"GC_BRIEF_AT": "off"})
 
+    # the map's code arrives after the day's data (as on a slow link): the first frame must still be drawn
     page, watch = open_page(browser, f"{srv.url}/briefing?day={NORMAL_DAY}", width=390, height=844,
-                            wait_for=".gcb-kpi", timeout_ms=30000)
-    page.wait_for_selector("#brief-replay-map[data-minute]", timeout=15000)
+                            wait_for=".gcb-kpi", timeout_ms=30000, slow={"**/async-graph*.js": 3})
+    page.wait_for_selector("#brief-replay-map[data-minute]", timeout=20000)
     page.locator("#brief-replay-slider").scroll_into_view_if_needed()
     settle(page)
     at0 = map_layers(page)
