@@ -64,6 +64,23 @@ def sign_in_url(path: str, search: str | None) -> str:
     return "/login?next=" + quote(path + (search or ""), safe="")
 
 
+# plotly.js with only the trace types the pages draw (scripts/plotly-bundle): a third of the full bundle's
+# size and ~0.3 s instead of ~1.2 s of main-thread evaluation on a 2-core wall PC with software WebGL.
+PLOTLY_BUNDLE = Path(__file__).resolve().parent.parent / "dashboard" / "static" / "vendor" / "plotly-gc.min.js"
+# where dash-renderer loads plotly.js from when a page first shows a graph (window._dashPlotlyJSURL, serve_locally)
+PLOTLY_URL = "/_dash-component-suites/plotly/package_data/plotly.min.js"
+
+
+def _serve_plotly_bundle(server) -> None:
+    """Answer dash-renderer's plotly.js request with the partial bundle (a static rule outranks Dash's)."""
+    from flask import send_file
+
+    def plotly_js():
+        return send_file(PLOTLY_BUNDLE, mimetype="application/javascript", conditional=True, etag=True, max_age=0)
+
+    server.add_url_rule(PLOTLY_URL, "gc_plotly_bundle", plotly_js)
+
+
 def create_dash(server, services) -> dash.Dash:
     """A Dash app served by ``server``; every script and style comes from this server."""
     app = dash.Dash(
@@ -77,6 +94,7 @@ def create_dash(server, services) -> dash.Dash:
         html.Div(id=Shell.PAGE),
     ])
     app.index_string = app.index_string.replace("<html>", '<html lang="zh-CN">')
+    _serve_plotly_bundle(server)
     from dashboard.api.security import set_script_hashes  # CSP: Dash's inline scripts by hash (issue 8)
 
     set_script_hashes(server, app.csp_hashes)

@@ -83,8 +83,27 @@ def test_wall_loads_clean_scaled_and_offline(pages, wall_server):
     assert "glyphs" not in info["style"] and all(s.get("type") != "vector" for s in info["style"]["sources"].values())
     assert kpi(page, "on_duty") == 0  # no simulator: everyone offline
     assert page.is_visible(".wall-lang") and page.is_visible("#wall-measure")
+    # plotly.js is the app's partial bundle, and it holds every trace type the code draws
+    traces = set(page.evaluate("() => Object.keys(Plotly.PlotSchema.get().traces)"))
+    assert trace_types_in_code() <= traces and "scatter3d" not in traces, traces
     time.sleep(1.5)  # let late requests (chunks, fonts) show up
     watch.assert_clean()
+
+
+def trace_types_in_code() -> set[str]:
+    """Every ``go.<Trace>(`` in the Python code and every ``type: "<trace>"`` in the page scripts."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    found = set()
+    for f in [*root.glob("layouts/**/*.py"), *root.glob("callbacks/*.py"), *root.glob("dashboard/**/*.py")]:
+        found |= {m.lower() for m in re.findall(r"\bgo\.([A-Z][A-Za-z]+)\(", f.read_text(encoding="utf-8"))}
+    for f in root.glob("dashboard/assets/*.js"):
+        found |= set(re.findall(r"""type["']?\s*:\s*["'](scatter\w*|bar|funnel|choropleth\w*|pie)["']""",
+                                f.read_text(encoding="utf-8")))
+    found.discard("figure")
+    assert {"scattermap", "bar", "scatter"} <= found, found  # the scan itself works
+    return found
 
 
 def test_4k_kiosk_english_scales_canvas_and_keeps_map_crisp(pages, wall_server):
