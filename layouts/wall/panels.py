@@ -53,7 +53,8 @@ def category_figure(stats: dict[str, Any], lang: str, width: int, height: int) -
                            marker={"color": "#38bdf8"}, text=[r["count"] for r in rows], textposition="outside",
                            cliponaxis=False))
     fig.update_layout(**_chart_layout(height), width=width)
-    fig.update_layout(margin={"l": 110, "r": 36, "t": 4, "b": 24})
+    fig.update_layout(margin={"l": 110, "r": 36, "t": 4, "b": 24},  # counts from 0; no made-up rows on an empty day
+                      xaxis={"rangemode": "nonnegative"}, yaxis={"type": "category"})
     return fig
 
 
@@ -67,7 +68,7 @@ def hourly_figure(stats: dict[str, Any], lang: str, width: int, height: int) -> 
     ])
     fig.update_layout(**_chart_layout(height), width=width)
     fig.update_layout(showlegend=True, legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.12},
-                      xaxis={"dtick": 3, "range": [-0.5, 23.5]})
+                      xaxis={"dtick": 3, "range": [-0.5, 23.5]}, yaxis={"rangemode": "nonnegative"})
     return fig
 
 
