@@ -2,8 +2,8 @@
  *
  * Does nothing unless #wall-root is on the page. Starts GCLive, fills the map's live
  * layers from the snapshot and applies pushed events: ticker, counters and alerts in
- * plain DOM at once; the map through Plotly.restyle at most every map_min_frame_ms;
- * charts by Plotly.react at most once a second; /api/v1/wall/stats refetched (debounced)
+ * plain DOM at once; new cases and alerts on the map's canvas in the next frame, worker moves
+ * once a second and the grid shading and charts at most every 5 s; /api/v1/wall/stats refetched (debounced)
  * after case events. Every collection is capped so memory stays flat for days.
  * The map lives in 31-wall-map.js (GCWallMap), the DOM panels and sound in 32-wall-panels.js.
  */
@@ -260,10 +260,15 @@
     this.scheduleDraw();
   };
 
+  // A new case or alert goes on the canvas at once (a repaint costs a few ms; events arriving in one burst still
+  // share a frame); worker moves and shading wait for map_min_frame_ms after the last draw. A running draw
+  // schedules the next one itself when its frame is on screen.
   Wall.prototype.scheduleDraw = function () {
-    var self = this;
-    if (this.drawTimer || this.drawing) { return; }
-    var wait = Math.max(0, this.lastDraw + this.cfg.map_min_frame_ms - Date.now());
+    var self = this, urgent = !!(this.dirty.cases || this.dirty.alerts);
+    if (this.drawing || (this.drawTimer && (this.drawUrgent || !urgent))) { return; }
+    clearTimeout(this.drawTimer);
+    this.drawUrgent = urgent;
+    var wait = urgent ? 0 : Math.max(0, this.lastDraw + this.cfg.map_min_frame_ms - Date.now());
     this.drawTimer = setTimeout(function () { self.drawTimer = null; self.draw(); }, wait);
   };
 
