@@ -42,7 +42,7 @@
     return [lat + d[0], lon + d[1]];
   }
 
-  // one marker: where, how it looks (radius and stroke in design pixels, scaled by the wall), its hover text
+  // one marker: where, how it looks (radius and stroke in design pixels, scaled by the wall), what it is (k, d)
   function point(p, props) {
     return { lon: p[1], lat: p[0], props: props };
   }
@@ -158,7 +158,7 @@
         if (dx * dx + dy * dy <= (pl[i][2] + 2) * (pl[i][2] + 2)) { hit = pl[i]; }
       }
       if (!hit) { if (!tip.hidden) { tip.hidden = true; map.getCanvas().style.cursor = ""; } return; }
-      tip.textContent = hit[4].h; tip.hidden = false;
+      tip.textContent = self.hoverText(hit[4]); tip.hidden = false;
       tip.style.left = (e.point.x + 14) + "px"; tip.style.top = (e.point.y + 14) + "px";
       map.getCanvas().style.cursor = "pointer";
     });
@@ -196,43 +196,54 @@
   };
 
   GCWallMap.prototype.workerData = function () {
-    var feats = [], t = this.wall.t;
+    var feats = [];
     this.wall.workers.forEach(function (w) {
       var p = w[3] === "offline" ? null : this.pt(w[1], w[2]);
       if (!p) { return; }
-      feats.push(point(p, { r: 3.6, o: 0.95, c: DUTY_COLORS[w[3]] || "#94a3b8", h: (t["wall.hover.worker"] || "") + " #" + w[0] +
-        "\n" + (t["duty." + w[3]] || w[3]) + "\n" + (t["wall.hover.fix"] || "") + " " + (w[4] || "").slice(11, 19) }));
+      feats.push(point(p, { r: 3.6, o: 0.95, c: DUTY_COLORS[w[3]] || "#94a3b8", k: "worker", d: w }));
     }, this);
     return feats;
   };
 
   GCWallMap.prototype.caseData = function () {
-    var feats = [], t = this.wall.t;
+    var feats = [];
     this.wall.cases.forEach(function (c) {
       var p = this.pt(c.lat, c.lon);
       if (!p) { return; }
       var open = !!OPEN[c.state];
       feats.push(point(p, { id: c.id, code: c.code, c: open ? (PRIORITY_COLORS[c.priority] || "#ffd60a") : "#5b6b7c",
-        r: open ? (c.priority <= 2 ? 7.5 : 5.5) : 4,
-        h: c.code + " " + (t["priority." + c.priority] || "") + "\n" + (c.major || "") + "/" + (c.category || "") +
-           "\n" + (t["case.state." + c.state] || c.state) + " · " + (c.grid_name || "") + "\n" +
-           (t["wall.hover.reporter"] || "") + ": " + (c.reporter || "—") +
-           (c.assigned_worker ? "\n" + (t["wall.hover.assigned"] || "") + ": " + c.assigned_worker : "") +
-           "\n" + (c.description || "").slice(0, 40) }));
+        r: open ? (c.priority <= 2 ? 7.5 : 5.5) : 4, k: "case", d: c }));
     }, this);
     return feats;
   };
 
   GCWallMap.prototype.alertData = function () {
-    var feats = [], t = this.wall.t;
+    var feats = [];
     this.wall.alerts.forEach(function (a) {
       var p = this.pt(a.lat, a.lon);
       if (!p) { return; }
-      feats.push(point(p, { id: a.id, r: 9, c: a.state === "new" ? "#ff1f3d" : "#ff8a00",
-        h: a.title + "\n" + (t["wall.severity." + a.severity] || a.severity) + " · " +
-           (t["alert.state." + a.state] || a.state) + (a.worker_name ? "\n" + a.worker_name : "") }));
+      feats.push(point(p, { id: a.id, r: 9, c: a.state === "new" ? "#ff1f3d" : "#ff8a00", k: "alert", d: a }));
     }, this);
     return feats;
+  };
+
+  // a marker's hover text, built when the pointer is on it (not for every marker on every repaint: the
+  // workers alone repaint once a second); the data is the server's, already masked
+  GCWallMap.prototype.hoverText = function (props) {
+    var t = this.wall.t, d = props.d;
+    if (props.k === "worker") {
+      return (t["wall.hover.worker"] || "") + " #" + d[0] + "\n" + (t["duty." + d[3]] || d[3]) + "\n" +
+        (t["wall.hover.fix"] || "") + " " + (d[4] || "").slice(11, 19);
+    }
+    if (props.k === "case") {
+      return d.code + " " + (t["priority." + d.priority] || "") + "\n" + (d.major || "") + "/" + (d.category || "") +
+        "\n" + (t["case.state." + d.state] || d.state) + " · " + (d.grid_name || "") + "\n" +
+        (t["wall.hover.reporter"] || "") + ": " + (d.reporter || "—") +
+        (d.assigned_worker ? "\n" + (t["wall.hover.assigned"] || "") + ": " + d.assigned_worker : "") +
+        "\n" + (d.description || "").slice(0, 40);
+    }
+    return d.title + "\n" + (t["wall.severity." + d.severity] || d.severity) + " · " +
+      (t["alert.state." + d.state] || d.state) + (d.worker_name ? "\n" + d.worker_name : "");
   };
 
   GCWallMap.prototype.shadeGrids = function () {

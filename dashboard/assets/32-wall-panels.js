@@ -154,14 +154,24 @@
       var key = JSON.stringify([rows, this.stats.hourly]);
       if (key === this.chartsDrawn) { return; }  // a refetch that brought what is already drawn
       this.chartsDrawn = key; this.chartsAt = Date.now();
+      var counts = rows.map(function (r) { return r.count; }), h = this.stats.hourly;
       if (cat && cat.data) {
-        Plotly.restyle(cat, { x: [rows.map(function (r) { return r.count; })], y: [rows.map(function (r) { return r.name; })],
-                              text: [rows.map(function (r) { return r.count; })] }, [0]);
+        Plotly.update(cat, { x: [counts], y: [rows.map(function (r) { return r.name; })], text: [counts] },
+                      { "xaxis.range": [0, axisTop(Math.max.apply(null, counts.concat([0])))] }, [0]);
       }
       if (hr && hr.data) {
-        Plotly.restyle(hr, { y: [this.stats.hourly.yesterday.slice(), this.stats.hourly.today.slice()] }, [0, 1]);
+        Plotly.update(hr, { y: [h.yesterday.slice(), h.today.slice()] },
+                      { "yaxis.range": [0, axisTop(Math.max.apply(null, h.yesterday.concat(h.today)))] }, [0, 1]);
       }
     };
+
+    // 5, 10, 20, 50, 100, …: the count axes move in steps (layouts/wall/panels.py axis_top)
+    function axisTop(v) {
+      var top = 5;
+      while (top < v) { top = /^[15]/.test(String(top)) ? top * 2 : top * 5 / 2; }
+      return top;
+    }
+    Wall.prototype.axisTop = axisTop;
 
     // -- sound: a WebAudio beep, no audio file; browsers want a gesture first -----------------
     Wall.prototype.initSound = function () {

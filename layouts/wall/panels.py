@@ -47,6 +47,16 @@ def _chart_layout(height: int) -> dict[str, Any]:
                 showlegend=False)
 
 
+def axis_top(v: float) -> int:
+    """The count axis ends at 5, 10, 20, 50, 100, 200, …: it moves in steps, not with every case (a wall watched
+    all day should not twitch, and Plotly caches every tick label it measured at each position).
+    The same rule is ``axisTop`` in assets/32-wall-panels.js."""
+    top = 5
+    while top < v:
+        top = top * 2 if str(top)[0] in "15" else top * 5 // 2
+    return top
+
+
 def category_figure(stats: dict[str, Any], lang: str, width: int, height: int) -> go.Figure:
     rows = stats["by_category"][:8][::-1]
     fig = go.Figure(go.Bar(x=[r["count"] for r in rows], y=[r["name"] for r in rows], orientation="h",
@@ -54,7 +64,8 @@ def category_figure(stats: dict[str, Any], lang: str, width: int, height: int) -
                            cliponaxis=False))
     fig.update_layout(**_chart_layout(height), width=width)
     fig.update_layout(margin={"l": 110, "r": 36, "t": 4, "b": 24},  # counts from 0; no made-up rows on an empty day
-                      xaxis={"rangemode": "nonnegative"}, yaxis={"type": "category"})
+                      xaxis={"range": [0, axis_top(max([r["count"] for r in rows], default=0))]},
+                      yaxis={"type": "category"})
     return fig
 
 
@@ -68,7 +79,8 @@ def hourly_figure(stats: dict[str, Any], lang: str, width: int, height: int) -> 
     ])
     fig.update_layout(**_chart_layout(height), width=width)
     fig.update_layout(showlegend=True, legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.12},
-                      xaxis={"dtick": 3, "range": [-0.5, 23.5]}, yaxis={"rangemode": "nonnegative"})
+                      xaxis={"dtick": 3, "range": [-0.5, 23.5]},
+                      yaxis={"range": [0, axis_top(max([*stats["hourly"]["today"], *stats["hourly"]["yesterday"]]))]})
     return fig
 
 

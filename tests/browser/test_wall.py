@@ -9,6 +9,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from layouts.wall.panels import axis_top
 from tests.conftest import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -86,6 +87,9 @@ def test_wall_loads_clean_scaled_and_offline(pages, wall_server):
     # plotly.js is the app's partial bundle, and it holds every trace type the code draws
     traces = set(page.evaluate("() => Object.keys(Plotly.PlotSchema.get().traces)"))
     assert trace_types_in_code() <= traces and "scatter3d" not in traces, traces
+    # the charts' count axes step by the same rule on the page as on the server
+    values = [0, 1, 5, 6, 11, 21, 49, 51, 101, 199, 201, 999, 1001, 4321]
+    assert page.evaluate("vs => vs.map(v => GCWall.axisTop(v))", values) == [axis_top(v) for v in values]
     time.sleep(1.5)  # let late requests (chunks, fonts) show up
     watch.assert_clean()
 
@@ -139,6 +143,15 @@ def test_reported_case_reaches_ticker_map_and_counters(pages, wall_server):
     page.wait_for_function("gid => (GCWall.map.map.getFeatureState({source: 'gc-grids', id: gid}).v || 0) >= 1",
                            arg=gid, timeout=LIVE_MS)  # the grid is shaded by its open case
     assert ticker_count(page, text) == 1
+    # pointing at the marker shows the case's details
+    x, y = page.evaluate("""code => { const m = GCWall.map, c = m.map.getCanvas(), r = c.getBoundingClientRect();
+        const p = m.placed.find(p => p[3] === 'cases' && p[4].code === code), k = r.width / c.clientWidth;
+        return [r.left + p[0] * k, r.top + p[1] * k]; }""", case["code"])
+    page.mouse.move(x - 30, y - 30)
+    page.mouse.move(x, y, steps=3)
+    page.wait_for_selector(".wall-tip:not([hidden])", timeout=5000)
+    tip = page.inner_text(".wall-tip")
+    assert case["code"] in tip and text in tip, tip
     # the debounced refetch of /api/v1/wall/stats agrees with the clientside count
     page.wait_for_function("n => GCWall.stats.counters.reported === n", arg=before["reported"] + 1, timeout=20000)
     assert kpi(page, "reported") == before["reported"] + 1
