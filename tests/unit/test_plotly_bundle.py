@@ -1,0 +1,22 @@
+"""The served plotly.js bundle is the version the plotly Python package builds figures for."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import plotly
+
+from layouts.app import PLOTLY_BUNDLE
+
+
+def _version(path: Path) -> str:
+    head = path.read_bytes()[:400].decode("utf-8", "replace")
+    m = re.search(r"plotly\.js v(\d+\.\d+\.\d+)", head)
+    assert m, f"no plotly.js version in the head of {path}"
+    return m.group(1)
+
+
+def test_partial_bundle_matches_the_python_packages_plotly_js():
+    packaged = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    assert _version(PLOTLY_BUNDLE) == _version(packaged), (
+        "plotly was upgraded: rebuild scripts/plotly-bundle at the new plotly.js version (see its README)")
