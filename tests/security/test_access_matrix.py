@@ -30,6 +30,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("/_dash-dependencies", "GET"): ALL, ("/_dash-update-component", "POST"): ANY_ROLE, ("/_favicon.ico", "GET"): ALL,
     ("/_reload-hash", "GET"): ALL, ("/assets/<path:filename>", "GET"): ALL, ("/static/<path:filename>", "GET"): ALL,
     ("/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>", "GET"): ALL,
+    ("/_dash-component-suites/plotly/package_data/plotly.min.js", "GET"): ALL,  # the partial bundle (layouts/app.py)
     ("/vendor/<path:name>", "GET"): ALL, ("/healthz", "GET"): ALL, ("/api/v1/openapi.json", "GET"): ALL,
     # sign-in
     ("/auth/login", "POST"): ALL, ("/auth/logout", "POST"): ALL, ("/auth/me", "GET"): ALL,
