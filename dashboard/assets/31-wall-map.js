@@ -1,13 +1,14 @@
 /* GCWallMap: the wall map's live layers.
  *
  * Plotly draws the server-built figure once (grid outlines, community boundaries, cameras)
- * and the grid shading is a MapLibre fill layer on that same map, driven by feature-state.
- * Workers, cases and alerts are drawn on a 2D canvas laid over the map and placed with the
- * map's own projection (map.project), repainted when they change or the map moves. With
- * software WebGL every MapLibre frame re-rasterises every layer (~100–300 ms on two cores),
- * and worker positions arrive every second: on the canvas a position frame costs a few
- * milliseconds and never touches WebGL, and a new case is on screen one frame after it
- * arrives. The WebGL map redraws only when the shading changes or the operator pans.
+ * on a transparent MapLibre map. The grid shading is a 2D canvas *under* that map, and
+ * workers, cases and alerts two 2D canvases over it; all are placed with the map's own
+ * projection (map.project) and repainted when they change or the map moves. Why not WebGL:
+ * without a GPU, every MapLibre frame is rasterised by SwiftShader and then read back
+ * (glReadPixels) for the software compositor, and that read-back blocks the page's main
+ * thread for 300–600 ms when ten walls share two cores — a pushed event waits behind it.
+ * So the WebGL map redraws only when the operator pans or zooms; a shading change (every
+ * few seconds) and a position frame (every second) cost a few milliseconds of canvas.
  * The map instance is Plotly's (fullLayout.map._subplot.map); everything after that
  * is MapLibre's public API. Coordinates arrive in WGS-84; with GCJ-02 tiles they are
  * shifted here exactly as the server shifts the static layers (dashboard/geo/coords.py).
@@ -21,7 +22,12 @@
   var OPEN = { reported: 1, registered: 1, dispatched: 1, handling: 1, feedback: 1 };
   var ZMAX = { open: 3, today: 4, workers: 3 };
   var SHADES = ["#0f2a44", "#1d5a8c", "#e0a43a", "#e8662f", "#d7263d"];
-  var LAYERS = ["workers", "cases", "alerts"];  // drawing order: alerts on top
+  var SHADE_RGB = SHADES.map(function (h) { return [1, 3, 5].map(function (i) { return parseInt(h.substr(i, 2), 16); }); });
+  var SHADE_ALPHA = 0.62;
+  // two marker canvases: the workers (repainted once a second) under the events (repainted when a case or an
+  // alert comes): a new case does not redraw 490 workers, a position frame does not redraw the cases
+  var CANVASES = { workers: ["workers"], events: ["cases", "alerts"] };  // drawing order: alerts on top
+  var STYLE = { workers: [0.6, "#04101e"], cases: [1.2, "#ffffff"], alerts: [3, "#ffe4e6"] };  // stroke width, colour
 
   function offset(lat, lon) {
     var x = lon - 105.0, y = lat - 35.0, sx = Math.sqrt(Math.abs(x)), PI = Math.PI;
@@ -34,6 +40,13 @@
       (150 * Math.sin(x / 12 * PI) + 300 * Math.sin(x / 30 * PI)) * 2 / 3;
     var rad = lat / 180 * PI, magic = 1 - EE * Math.sin(rad) * Math.sin(rad), sm = Math.sqrt(magic);
     return [(dlat * 180) / ((A * (1 - EE)) / (magic * sm) * PI), (dlon * 180) / (A / sm * Math.cos(rad) * PI)];
+  }
+
+  // a grid's fill for value v on a scale 0..zmax: the SHADES stops evenly spread, linear in RGB, clamped
+  function shadeColor(v, zmax) {
+    var n = SHADES.length - 1, t = Math.max(0, Math.min(1, (v || 0) / (zmax || 1))) * n;
+    var i = Math.min(Math.floor(t), n - 1), f = t - i, a = SHADE_RGB[i], b = SHADE_RGB[i + 1];
+    return "rgb(" + [0, 1, 2].map(function (k) { return Math.round(a[k] + (b[k] - a[k]) * f); }).join(",") + ")";
   }
 
   function wgsToGcj(lat, lon) {
@@ -54,10 +67,13 @@
     this.map = null;
     this.scale = 1;
     this.chain = Promise.resolve();
-    this.shaded = {};   // grid id → value last set as feature-state
+    this.shaded = {};   // grid id → value the shading canvas shows
+    this.rings = [];    // [grid id, [[lon, lat], …] per ring] of every grid, as the figure has them
     this.drawMs = [];   // recent redraw times, for diagnostics and the bench
     this.points = { workers: [], cases: [], alerts: [] };
-    this.canvas = null; this.ctx = null; this.placed = [];  // [x, y, r, layer, props] as last painted
+    this.marks = {};    // canvas name → {el, ctx, placed: [[x, y, r, layer, props], …] as last painted}
+    this.placed = [];   // both canvases' placed markers, topmost last
+    this.shade = null; this.sctx = null;  // the shading canvas, under the map
   }
 
   GCWallMap.prototype.pt = function (lat, lon) {
@@ -96,39 +112,81 @@
   GCWallMap.prototype.zoomFor = function (s) { return this.cfg.base_zoom + Math.log2(s || 1); };
 
   GCWallMap.prototype.addLayers = function (map) {
-    var grids = this.gd.data[this.cfg.traces.grids].geojson, self = this;
-    var first = map.getStyle().layers.filter(function (l) { return l.id.indexOf("plotly-trace-layer") === 0; })[0];
-    map.addSource("gc-grids", { type: "geojson", data: grids });
-    map.addLayer({ id: "gc-grids-fill", type: "fill", source: "gc-grids", paint: {
-      "fill-color": this.shadeExpr(ZMAX.open), "fill-opacity": 0.62 } }, first ? first.id : undefined);
-    var c = document.createElement("canvas");
-    c.className = "wall-points";
-    document.querySelector(".wall-map-layer").insertBefore(c, document.getElementById("wall-overlay"));
-    this.canvas = c; this.ctx = c.getContext("2d");
+    var grids = this.gd.data[this.cfg.traces.grids].geojson, self = this, layer = document.querySelector(".wall-map-layer");
+    this.rings = grids.features.map(function (f) {
+      var g = f.geometry, polys = g.type === "Polygon" ? [g.coordinates] : g.coordinates;
+      return [f.id, [].concat.apply([], polys)];
+    });
+    var sh = document.createElement("canvas");
+    sh.className = "wall-shade";
+    layer.insertBefore(sh, layer.firstChild);  // under the (transparent) map: Plotly's outlines stay on top
+    this.shade = sh; this.sctx = sh.getContext("2d");
+    Object.keys(CANVASES).forEach(function (name) {
+      var c = document.createElement("canvas");
+      c.className = "wall-points wall-points-" + name;
+      layer.insertBefore(c, document.getElementById("wall-overlay"));
+      self.marks[name] = { el: c, ctx: c.getContext("2d"), placed: [] };
+    });
     this.sizeCanvas(map);
-    map.on("move", function () { self.paint(); self.placeRings(); });
-    map.on("resize", function () { self.sizeCanvas(map); self.paint(); self.placeRings(); });
+    map.on("move", function () { self.paintShade(); self.paint(); self.placeRings(); });
+    map.on("resize", function () { self.sizeCanvas(map); self.paintShade(); self.paint(); self.placeRings(); });
     this.hover(map);
   };
 
   GCWallMap.prototype.sizeCanvas = function (map) {
     var mc = map.getCanvas(), dpr = window.devicePixelRatio || 1, w = mc.clientWidth, h = mc.clientHeight;
-    this.canvas.style.width = w + "px"; this.canvas.style.height = h + "px";
-    this.canvas.width = Math.round(w * dpr); this.canvas.height = Math.round(h * dpr);
-    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    var all = [[this.shade, this.sctx]], marks = this.marks;
+    Object.keys(marks).forEach(function (name) { all.push([marks[name].el, marks[name].ctx]); });
+    all.forEach(function (cc) {
+      cc[0].style.width = w + "px"; cc[0].style.height = h + "px";
+      cc[0].width = Math.round(w * dpr); cc[0].height = Math.round(h * dpr);
+      cc[1].setTransform(dpr, 0, 0, dpr, 0, 0);
+    });
     this.cssW = w; this.cssH = h;
   };
 
-  // every marker, projected with the map's current camera; the order of LAYERS is the stacking order
-  GCWallMap.prototype.paint = function () {
-    var map = this.map, ctx = this.ctx, s = this.scale || 1, placed = [], pts = this.points;
+  // every grid filled with the colour of its value; one path per colour (a handful), projected with the camera
+  GCWallMap.prototype.paintShade = function () {
+    var map = this.map, ctx = this.sctx, shaded = this.shaded, zmax = ZMAX[this.wall.measure] || 5, groups = {};
     if (!map || !ctx) { return; }
+    this.rings.forEach(function (g) {
+      var col = shadeColor(shaded[g[0]] || 0, zmax);
+      (groups[col] = groups[col] || []).push(g[1]);
+    });
+    ctx.clearRect(0, 0, this.cssW, this.cssH);
+    ctx.globalAlpha = SHADE_ALPHA;
+    Object.keys(groups).forEach(function (col) {
+      ctx.beginPath();
+      groups[col].forEach(function (rings) {
+        rings.forEach(function (ring) {
+          for (var i = 0; i < ring.length; i++) {
+            var xy = map.project(ring[i]);
+            if (i) { ctx.lineTo(xy.x, xy.y); } else { ctx.moveTo(xy.x, xy.y); }
+          }
+          ctx.closePath();
+        });
+      });
+      ctx.fillStyle = col; ctx.fill("evenodd");
+    });
+    ctx.globalAlpha = 1;
+    this.shadedFor = this.wall.measure;
+  };
+
+  // the markers of one canvas ("workers" or "events"; both when none is named), projected with the map's camera
+  GCWallMap.prototype.paint = function (which) {
+    var self = this;
+    if (!this.map || !this.marks.workers) { return; }
+    (which ? [which] : Object.keys(CANVASES)).forEach(function (name) { self.paintCanvas(name); });
+    this.placed = this.marks.workers.placed.concat(this.marks.events.placed);
+  };
+
+  GCWallMap.prototype.paintCanvas = function (name) {
+    var map = this.map, c = this.marks[name], ctx = c.ctx, s = this.scale || 1, placed = [], pts = this.points;
     var cw = this.cssW, h = this.cssH;
     ctx.clearRect(0, 0, cw, h);
-    var style = { workers: [0.6, "#04101e"], cases: [1.2, "#ffffff"], alerts: [3, "#ffe4e6"] };
-    LAYERS.forEach(function (layer) {
-      var list = pts[layer], lw = style[layer][0] * s;
-      ctx.lineWidth = lw; ctx.strokeStyle = style[layer][1];
+    CANVASES[name].forEach(function (layer) {
+      var list = pts[layer], lw = STYLE[layer][0] * s;
+      ctx.lineWidth = lw; ctx.strokeStyle = STYLE[layer][1];
       for (var i = 0; i < list.length; i++) {
         var m = list[i], xy = map.project([m.lon, m.lat]), r = m.props.r * s;
         if (xy.x < -r || xy.y < -r || xy.x > cw + r || xy.y > h + r) { continue; }
@@ -138,14 +196,8 @@
         placed.push([xy.x, xy.y, r + lw, layer, m.props]);
       }
     });
-    this.placed = placed;
+    c.placed = placed;
   };
-  GCWallMap.prototype.shadeExpr = function (zmax) {
-    var e = ["interpolate", ["linear"], ["coalesce", ["feature-state", "v"], 0]];
-    SHADES.forEach(function (c, i) { e.push(zmax * i / (SHADES.length - 1), c); });
-    return e;
-  };
-
   // hover: masked details of the topmost marker under the pointer, shown as text (never as HTML)
   GCWallMap.prototype.hover = function (map) {
     var tip = document.createElement("div"), self = this;
@@ -246,27 +298,31 @@
       (t["alert.state." + d.state] || d.state) + (d.worker_name ? "\n" + d.worker_name : "");
   };
 
+  // the shading follows the wall's chosen measure; repainted only when a value (or the measure) changed
   GCWallMap.prototype.shadeGrids = function () {
-    var vals = this.wall.gridValues(), map = this.map, shaded = this.shaded;
+    var vals = this.wall.gridValues(), shaded = this.shaded, changed = this.shadedFor !== this.wall.measure;
     this.cfg.grids.forEach(function (g) {
       var v = vals[g] || 0;
-      if (shaded[g] !== v) { map.setFeatureState({ source: "gc-grids", id: g }, { v: v }); shaded[g] = v; }
+      if (shaded[g] !== v) { shaded[g] = v; changed = true; }
     });
-    if (this.zmaxFor !== this.wall.measure) {
-      this.zmaxFor = this.wall.measure;
-      map.setPaintProperty("gc-grids-fill", "fill-color", this.shadeExpr(ZMAX[this.wall.measure] || 5));
-    }
+    if (changed) { this.paintShade(); }
   };
 
-  // resolves once a frame with the new markers has been painted (the canvas is drawn synchronously; the
-  // shading, when it changed, follows in MapLibre's own next frame)
+  // the value and colour the shading shows for a grid (what a viewer sees; tests read it)
+  GCWallMap.prototype.shadeOf = function (gid) {
+    var v = this.shaded[gid] || 0;
+    return { v: v, color: shadeColor(v, ZMAX[this.wall.measure] || 5), alpha: SHADE_ALPHA };
+  };
+
+  // resolves once a frame with the new markers has been painted (both canvases are drawn synchronously)
   GCWallMap.prototype.draw = function (dirty) {
     var self = this, t0 = performance.now();
     if (dirty.workers) { this.points.workers = this.workerData(); }
     if (dirty.cases) { this.points.cases = this.caseData(); }
     if (dirty.alerts) { this.points.alerts = this.alertData(); }
     var markers = dirty.workers || dirty.cases || dirty.alerts;
-    if (markers) { this.paint(); }
+    if (dirty.workers && (dirty.cases || dirty.alerts)) { this.paint(); }
+    else if (markers) { this.paint(dirty.workers ? "workers" : "events"); }
     if (dirty.alerts) { this.placeRings(); }
     if (dirty.grids && !markers) { this.shadeGrids(); }
     return new Promise(function (resolve) {
@@ -274,7 +330,7 @@
         self.drawMs.push(Math.round(performance.now() - t0));
         if (self.drawMs.length > 100) { self.drawMs.shift(); }
         resolve();
-        // the shading (a WebGL frame of the whole map) goes in a later frame than the markers, not the same one
+        // the shading goes in the frame after the markers': a new case's marker never waits for it
         if (dirty.grids && markers) { setTimeout(function () { self.shadeGrids(); }, 0); }
       });
     });
@@ -304,4 +360,5 @@
 
   window.GCWallMap = GCWallMap;
   window.GCWallMap.wgsToGcj = wgsToGcj;
+  window.GCWallMap.shadeColor = shadeColor;
 })();

@@ -1,9 +1,10 @@
 """The wall's map figure, built once on the server and never re-sent.
 
 Plotly draws what does not move: grid outlines (a transparent choropleth that also
-gives the grid hover), community boundaries and cameras. assets/31-wall-map.js adds
-the live layers to the same MapLibre map — grid shading (feature-state), workers,
-cases, alerts — and updates them from the live stream. ``TRACES`` is shared with it.
+gives the grid hover), community boundaries and cameras, on a transparent map.
+assets/31-wall-map.js draws the live layers on two canvases placed with the map's
+projection — the grid shading under the map, workers, cases and alerts over it — and
+updates them from the live stream. ``TRACES`` is shared with it.
 """
 from __future__ import annotations
 
@@ -41,9 +42,11 @@ class Projector:
 
 
 def map_style(settings) -> dict[str, Any]:
-    """A MapLibre style with local sources only and no glyphs: zero outside requests unless tiles are set."""
-    style: dict[str, Any] = {"version": 8, "sources": {}, "layers": [
-        {"id": "bg", "type": "background", "paint": {"background-color": "#07121f"}}]}
+    """A MapLibre style with local sources only and no glyphs: zero outside requests unless tiles are set.
+
+    No background layer: the map is transparent so the grid shading, a canvas under it, shows through
+    (the page behind is the wall's dark blue); tiles, when set, are half transparent over the shading."""
+    style: dict[str, Any] = {"version": 8, "sources": {}, "layers": []}
     if settings.tile_url:
         style["sources"]["tiles"] = {"type": "raster", "tiles": [settings.tile_url], "tileSize": 256,
                                      "attribution": settings.tile_attribution or ""}
@@ -100,7 +103,7 @@ def build_map(session, settings, lang: str) -> go.Figure:
     center = dict(zip(("lat", "lon"), (float(v) for v in proj(*mid))))
     fig.update_layout(
         map={"style": map_style(settings), "center": center, "zoom": BASE_ZOOM},
-        margin={"l": 0, "r": 0, "t": 0, "b": 0}, paper_bgcolor="#07121f", showlegend=False,
+        margin={"l": 0, "r": 0, "t": 0, "b": 0}, paper_bgcolor="rgba(0,0,0,0)", showlegend=False,
         uirevision="wall", hoverlabel={"bgcolor": "#0b1f33", "bordercolor": "#38bdf8",
                                        "font": {"color": "#e6f1ff", "size": 14}})
     return fig

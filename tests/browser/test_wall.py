@@ -140,8 +140,15 @@ def test_reported_case_reaches_ticker_map_and_counters(pages, wall_server):
                            timeout=LIVE_MS)
     assert kpi(page, "reported") == before["reported"] + 1
     assert kpi(page, "escalated") == before["escalated"] + 1
-    page.wait_for_function("gid => (GCWall.map.map.getFeatureState({source: 'gc-grids', id: gid}).v || 0) >= 1",
-                           arg=gid, timeout=LIVE_MS)  # the grid is shaded by its open case
+    page.wait_for_function("gid => GCWall.map.shadeOf(gid).v >= 1", arg=gid, timeout=LIVE_MS)
+    # the grid is shaded by its open case: the pixel under the case on the shading canvas has that colour
+    px = page.evaluate("""([gid, lon, lat]) => { const m = GCWall.map, xy = m.map.project([lon, lat]),
+        d = window.devicePixelRatio || 1, s = m.shadeOf(gid);
+        return {rgba: Array.from(m.shade.getContext('2d').getImageData(Math.round(xy.x * d), Math.round(xy.y * d), 1, 1).data),
+                want: s.color.match(/\\d+/g).map(Number), zero: GCWallMap.shadeColor(0, 3).match(/\\d+/g).map(Number),
+                alpha: s.alpha}; }""", [gid, lon, lat])
+    assert px["rgba"][3] == pytest.approx(255 * px["alpha"], abs=3), px
+    assert px["rgba"][:3] == pytest.approx(px["want"], abs=3) and px["want"] != px["zero"], px
     assert ticker_count(page, text) == 1
     # pointing at the marker shows the case's details
     x, y = page.evaluate("""code => { const m = GCWall.map, c = m.map.getCanvas(), r = c.getBoundingClientRect();
