@@ -3,7 +3,7 @@
  * Does nothing unless #wall-root is on the page. Starts GCLive, fills the map's live
  * layers from the snapshot and applies pushed events: ticker, counters and alerts in
  * plain DOM at once; new cases and alerts on the map's canvas in the next frame, worker moves
- * once a second and the grid shading and charts at most every 5 s; /api/v1/wall/stats refetched (debounced)
+ * and the grid shading once a second, the charts at most every 5 s; /api/v1/wall/stats refetched (debounced)
  * after case events. Every collection is capped so memory stays flat for days.
  * The map lives in 31-wall-map.js (GCWallMap), the DOM panels and sound in 32-wall-panels.js.
  */
@@ -88,12 +88,15 @@
 
   Wall.prototype.tickClock = function () {
     var now = new Date();
-    var parts = new Intl.DateTimeFormat("en-CA", { timeZone: this.cfg.timezone, year: "numeric", month: "2-digit",
-      day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).formatToParts(now);
+    if (!this.clockFmt) {  // made once: building an Intl formatter costs far more than formatting with it
+      this.clockFmt = [new Intl.DateTimeFormat("en-CA", { timeZone: this.cfg.timezone, year: "numeric", month: "2-digit",
+        day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }),
+        new Intl.DateTimeFormat(this.cfg.lang, { timeZone: this.cfg.timezone, weekday: "short" })];
+    }
     var p = {};
-    parts.forEach(function (x) { p[x.type] = x.value; });
+    this.clockFmt[0].formatToParts(now).forEach(function (x) { p[x.type] = x.value; });
     var day = p.year + "-" + p.month + "-" + p.day;
-    var wd = new Intl.DateTimeFormat(this.cfg.lang, { timeZone: this.cfg.timezone, weekday: "short" }).format(now);
+    var wd = this.clockFmt[1].format(now);
     el("wall-clock").textContent = day + " " + wd + " " + p.hour + ":" + p.minute + ":" + p.second;
     if (this.today && this.today !== day) { this.fetchStats(true); }  // a new day: counters start again
     this.today = day;
@@ -276,8 +279,8 @@
     var self = this, dirty = this.dirty;
     if (!this.map.ready() || !(dirty.workers || dirty.cases || dirty.alerts || dirty.grids)) { return; }
     this.dirty = {};
-    // the grid shading is a WebGL frame of the whole map (100-300 ms with software rendering): it follows the
-    // counts at most every shade_min_interval_ms, while the markers (canvas) follow every change at once
+    // the grid shading (a canvas of every grid, a few ms) follows the counts at most every shade_min_interval_ms,
+    // while the markers follow every change at once
     var shadeWait = (this.lastShade || 0) + (this.cfg.shade_min_interval_ms || 0) - Date.now();
     if (dirty.grids && shadeWait > 0) {
       dirty = Object.assign({}, dirty, { grids: false });

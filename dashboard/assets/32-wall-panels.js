@@ -60,14 +60,13 @@
 
     Wall.prototype.renderCounters = function () {
       var k = this.counters;
-      KPIS.forEach(function (name) {
-        var node = el("wall-kpi-" + name);
-        if (node && k[name] != null) { node.textContent = Number(k[name]).toLocaleString("en-US"); }
+      KPIS.forEach(function (name) {  // unchanged figures are not touched: no style, layout or paint for them
+        if (k[name] != null) { setText(el("wall-kpi-" + name), Number(k[name]).toLocaleString("en-US")); }
       });
       ["self_rate", "ontime_rate"].forEach(function (name) {
-        var v = k[name], node = el("wall-kpi-" + name), bar = el("wall-kpi-" + name + "-bar");
-        if (node) { node.textContent = v == null ? "—" : (v * 100).toFixed(1) + "%"; }
-        if (bar) { bar.style.width = v == null ? "0%" : (v * 100).toFixed(1) + "%"; }
+        var v = k[name], bar = el("wall-kpi-" + name + "-bar"), pc = v == null ? null : (v * 100).toFixed(1) + "%";
+        setText(el("wall-kpi-" + name), pc || "—");
+        if (bar && bar.style.width !== (pc || "0%")) { bar.style.width = pc || "0%"; }
       });
     };
 
