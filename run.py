@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sim", action="store_true", help="do not run the live simulator")
     p.add_argument("--sim-speed", type=float, help="simulator acceleration factor (default 1)")
     p.add_argument("--seed", type=int, dest="sim_seed", help="simulator seed (default 20261129)")
+    p.add_argument("--sim-hour", type=_hour, help="simulate the street at this local hour (0-24, e.g. 15: the "
+                                                 "afternoon shifts, 476 of 490 workers out) whatever the clock says")
     p.add_argument("--osmand", action="store_true", help="also serve OsmAnd/Traccar positions on a dedicated port "
                                                         "(default 5055)")
     p.add_argument("--osmand-port", type=int, help="the dedicated OsmAnd/Traccar port (implies --osmand)")
@@ -54,6 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     ak.add_argument("--name", required=True)
     ak.add_argument("--role", required=True)
     return p
+
+
+def _hour(text: str) -> float:
+    """An hour of day for --sim-hour: 0 ≤ h < 24."""
+    try:
+        h = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--sim-hour needs a number of hours, not {text!r}") from None
+    if not 0 <= h < 24:
+        raise argparse.ArgumentTypeError(f"--sim-hour must be from 0 to 24 (not {text})")
+    return h
 
 
 def fail(message: str) -> "None":
@@ -187,6 +200,8 @@ def prod(settings: Settings, workers: int, threads: int) -> None:
     env = {**os.environ, "GC_PRODUCTION": "1", "GC_DB_URL": settings.db_url, "GC_HOST": settings.host,
            "GC_PORT": str(settings.port), "GC_SIMULATE": "1" if settings.simulate else "0",
            "GC_SIM_SPEED": str(settings.sim_speed), "GC_SIM_SEED": str(settings.sim_seed)}
+    if settings.sim_hour is not None:
+        env["GC_SIM_HOUR"] = str(settings.sim_hour)
     gunicorn = shutil.which("gunicorn") or "gunicorn"
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     argv = [gunicorn, "--chdir", str(Path(__file__).resolve().parent), "-k", "gthread", "-w", str(workers),
@@ -204,7 +219,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # no plugin chatter before a one-line error
     settings = Settings.from_env(host=args.host, port=args.port, db_url=args.db_url, sim_speed=args.sim_speed,
-                                 sim_seed=args.sim_seed, simulate=False if args.no_sim else None,
+                                 sim_seed=args.sim_seed, sim_hour=args.sim_hour,
+                                 simulate=False if args.no_sim else None,
                                  osmand_port=args.osmand_port or (5055 if args.osmand else None))
     cmd = args.command or "serve"
     if cmd == "serve":

@@ -1,7 +1,7 @@
 """Wall latency: report POST → ticker text and → map marker, push (/wall) vs dcc.Interval(1 s) polling (/wall-poll).
 
-One run, one server (``python run.py`` with the simulator at --sim-speed so ~490 workers send
-a fix every ~5 s and cases flow), ``--pages`` /wall pages open as load plus one /wall-poll page.
+One run, one server (``python run.py`` with the simulator at --sim-speed and --sim-hour 15 so 476
+of the 490 workers are out, each sending a fix every ~5 s, and cases flow, at any time of day), ``--pages`` /wall pages open as load plus one /wall-poll page.
 Every ``--every`` seconds a case is POSTed to /api/v1/cases with a unique token; the time the
 token appears in each measured page's DOM (MutationObserver) and on its map (the wall's own
 mark: the frame after the marker canvas was painted; for the poll page, the frame after
@@ -167,9 +167,10 @@ def run(args) -> dict:
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="wallbench-"))
-    srv = LiveServer(tmp, "--sim-speed", str(args.sim_speed)).start(timeout=90)
-    log.info("server %s (sim speed %s), db %s", srv.url, args.sim_speed, srv.db_url)
-    out: dict = {"duration_s": args.duration, "pages": args.pages, "sim_speed": args.sim_speed}
+    hour = [] if args.sim_hour < 0 else ["--sim-hour", str(args.sim_hour)]
+    srv = LiveServer(tmp, "--sim-speed", str(args.sim_speed), *hour).start(timeout=90)
+    log.info("server %s (sim speed %s, hour %s), db %s", srv.url, args.sim_speed, args.sim_hour, srv.db_url)
+    out: dict = {"duration_s": args.duration, "pages": args.pages, "sim_speed": args.sim_speed, "sim_hour": args.sim_hour}
     try:
         grids = requests.get(srv.url + "/api/v1/grids", timeout=10).json()["features"]
         cat_code = args.category or _category(srv.db_url)
@@ -240,7 +241,7 @@ def run(args) -> dict:
                           "poll_bytes_per_update": m_poll.http / max(m_poll.http_updates, 1)},
                 "heap_mb": {"after_warmup": heap0, "end": heap1, "growth_pct": (heap1 - heap0) / heap0 * 100},
                 "wall_state": walls[0][1].evaluate("() => ({cases: GCWall.cases.size, alerts: GCWall.alerts.size, "
-                                                   "workers: GCWall.workers.size, ticker: document.querySelectorAll("
+                                                   "workers: GCWall.workers.size, on_duty: GCWall.counters.on_duty, ticker: document.querySelectorAll("
                                                    "'#wall-ticker li').length, marks: GCWall.marks.length})"),
             })
             browser.close()
@@ -304,6 +305,8 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=10, help="/wall pages open (default 10)")
     ap.add_argument("--every", type=float, default=3.0, help="seconds between probe reports")
     ap.add_argument("--sim-speed", type=float, default=1.5, help="simulator speed (1.5 ≈ every worker every 5 s)")
+    ap.add_argument("--sim-hour", type=float, default=15,
+                    help="the street's simulated hour (default 15: 476 of 490 workers out whatever the clock; -1 = the clock)")
     ap.add_argument("--category")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()

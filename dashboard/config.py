@@ -31,6 +31,7 @@ class Settings:
     sim_speed: float = 1.0
     sim_seed: int = 20261129
     sim_cases_per_day: int = 400
+    sim_hour: float | None = None  # simulate this local hour of day (shifts, case rate); None = the clock's
     tile_url: str | None = None
     tile_crs: str = "wgs84"
     tile_attribution: str = ""
@@ -63,6 +64,7 @@ class Settings:
             sim_speed=float(env.get("GC_SIM_SPEED", base.sim_speed)),
             sim_seed=int(env.get("GC_SIM_SEED", base.sim_seed)),
             sim_cases_per_day=int(env.get("GC_SIM_CASES_PER_DAY", base.sim_cases_per_day)),
+            sim_hour=float(env["GC_SIM_HOUR"]) if env.get("GC_SIM_HOUR") else None,
             tile_url=env.get("GC_TILE_URL") or None,
             tile_crs=env.get("GC_TILE_CRS", base.tile_crs).lower(),
             tile_attribution=env.get("GC_TILE_ATTRIBUTION", ""),

@@ -79,8 +79,10 @@ class Simulator:
     """Drives the demo street. Build with ``Simulator.from_db(...)``; run with ``run(stop)``."""
 
     def __init__(self, workers: list[SimWorker], categories: list[tuple[str, float, float]], *, seed: int,
-                 speed: float = 1.0, cases_per_day: float = 400, sos_per_day: float = 3) -> None:
+                 speed: float = 1.0, cases_per_day: float = 400, sos_per_day: float = 3,
+                 hour: float | None = None) -> None:
         self.rng = random.Random(seed)
+        self.hour = hour  # a fixed local hour of day (a demo or bench at night); None = the clock's
         self.seed = seed
         self.speed = speed
         self.cases_per_day = cases_per_day
@@ -96,7 +98,8 @@ class Simulator:
         self.case_ids: dict[str, int] = {}
 
     @classmethod
-    def from_db(cls, session, *, seed: int, speed: float = 1.0, cases_per_day: float = 400) -> "Simulator":
+    def from_db(cls, session, *, seed: int, speed: float = 1.0, cases_per_day: float = 400,
+                hour: float | None = None) -> "Simulator":
         rng = random.Random(seed)
         polys = {gid: shape(b) for gid, b in session.execute(select(Grid.id, Grid.boundary)).all()}
         sim_workers = []
@@ -112,7 +115,7 @@ class Simulator:
                                          speed=rng.uniform(0.9, 1.5)))
         cats = [(c.code, c.weight, c.onsite_share) for c in session.scalars(
             select(Category).where(Category.active.is_(True)).order_by(Category.code))]
-        return cls(sim_workers, cats, seed=seed, speed=speed, cases_per_day=cases_per_day)
+        return cls(sim_workers, cats, seed=seed, speed=speed, cases_per_day=cases_per_day, hour=hour)
 
     # -- planning (pure) -------------------------------------------------------
     def _random_point(self, poly) -> tuple[float, float]:
@@ -131,7 +134,7 @@ class Simulator:
         self.last = now
         sim_dt = dt * self.speed
         loc = now.astimezone(SHANGHAI)
-        hour = loc.hour + loc.minute / 60
+        hour = self.hour if self.hour is not None else loc.hour + loc.minute / 60
         for w in self.workers:
             should = on_shift(w.shift, hour)
             if should and not w.active:

@@ -171,3 +171,16 @@ def test_sos_raises_an_alert(app_services):
     assert all(a.source == "sos" and a.kind == "sos" and a.severity == "extreme" for a in alerts)
     assert {a.worker_id for a in alerts} <= worker_ids
     assert any(m["type"] == "alert" and m["payload"]["alert"]["kind"] == "sos" for m in got)
+
+
+def test_a_fixed_hour_puts_that_hours_shifts_on_the_street_whatever_the_clock(tmp_path):
+    """--sim-hour 15 at 03:00 Shanghai: the day and evening shifts walk (476 of 490), the night shift does not;
+    without it the clock decides (only the night shift at 03:00)."""
+    services = _demo(tmp_path, "hour")
+    night = datetime(2026, 11, 25, 19, 0, tzinfo=timezone.utc)  # 03:00 Asia/Shanghai
+    with services.db.read() as s:
+        shifts = Counter(s.scalars(select(Worker.shift).where(Worker.active.is_(True), Worker.device_id.is_not(None))))
+    by_clock = _sim(services, 1).plan(night)
+    pinned = _sim(services, 1, hour=15).plan(night)
+    assert len(by_clock.shift_start) == shifts["night"]
+    assert len(pinned.shift_start) == shifts["day"] + shifts["evening"] == 476
