@@ -25,6 +25,15 @@
     return out;
   }
 
+  // and of an alert: what its panel card, marker, ring and hover show (not its CAP area, texts or data)
+  var ALERT_FIELDS = ["id", "kind", "severity", "title", "lat", "lon", "grid_id", "worker_name", "state", "channel",
+                      "created_at"];
+  function slimAlert(a) {
+    var out = {};
+    ALERT_FIELDS.forEach(function (k) { if (a[k] != null) { out[k] = a[k]; } });
+    return out;
+  }
+
   function Wall(root) {
     this.root = root;
     this.cfg = JSON.parse(root.getAttribute("data-config"));
@@ -132,7 +141,7 @@
     this.workers.clear(); this.cases.clear(); this.alerts.clear();
     snap.workers.forEach(function (w) { self.workers.set(w[0], w); });
     snap.cases.forEach(function (c) { self.cases.set(c.id, slimCase(c)); });
-    snap.alerts.forEach(function (a) { self.alerts.set(a.id, a); });
+    snap.alerts.forEach(function (a) { self.alerts.set(a.id, slimAlert(a)); });
     this.openByGrid = Object.assign({}, snap.open_by_grid);
     this.renderAlerts(false);
     this.renderWorkerCounts();
@@ -221,7 +230,7 @@
 
   Wall.prototype.applyAlert = function (action, a) {
     var isNew = action === "created" && !this.alerts.has(a.id);
-    if (a.state === "resolved" || a.channel !== "actual") { this.alerts.delete(a.id); } else { this.alerts.set(a.id, a); }
+    if (a.state === "resolved" || a.channel !== "actual") { this.alerts.delete(a.id); } else { this.alerts.set(a.id, slimAlert(a)); }
     var it = this.alerts.keys();
     while (this.alerts.size > this.cfg.caps.alerts) { this.alerts.delete(it.next().value); }
     this.renderAlerts(isNew ? a.id : false);

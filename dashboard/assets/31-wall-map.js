@@ -24,6 +24,7 @@
   var SHADES = ["#0f2a44", "#1d5a8c", "#e0a43a", "#e8662f", "#d7263d"];
   var SHADE_RGB = SHADES.map(function (h) { return [1, 3, 5].map(function (i) { return parseInt(h.substr(i, 2), 16); }); });
   var SHADE_ALPHA = 0.62;
+  var MAX_RINGS = 20;
   // two marker canvases: the workers (repainted once a second) under the events (repainted when a case or an
   // alert comes): a new case does not redraw 490 workers, a position frame does not redraw the cases
   var CANVASES = { workers: ["workers"], events: ["cases", "alerts"] };  // drawing order: alerts on top
@@ -341,12 +342,14 @@
     return this.placed.filter(function (p) { return p[3] === layer; }).map(function (p) { return p[4]; });
   };
 
+  // a ring around each of the newest alerts (every alert keeps its marker): dozens of rings pulsing together
+  // would hide the map, and each is a DOM layer repainted every beat
   GCWallMap.prototype.placeRings = function () {
     var box = document.getElementById("wall-overlay"), map = this.map;
     if (!box || !map) { return; }
     box.textContent = "";
-    var size = Math.round(56 * (this.scale || 1));
-    this.wall.alerts.forEach(function (a) {
+    var size = Math.round(56 * (this.scale || 1)), all = Array.from(this.wall.alerts.values());
+    all.slice(Math.max(0, all.length - MAX_RINGS)).forEach(function (a) {
       var p = this.pt(a.lat, a.lon);
       if (!p) { return; }
       var xy = map.project([p[1], p[0]]);

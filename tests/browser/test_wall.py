@@ -176,6 +176,17 @@ def test_sos_alert_shows_in_panel_with_pulsing_ring(pages, wall_server):
     assert "SOS" in page.inner_text("#wall-alerts")
     page.wait_for_selector("#wall-overlay .wall-ring-new", timeout=LIVE_MS)
     page.wait_for_function("() => GCWall.map.loaded('alerts').length >= 1", timeout=LIVE_MS)
+    # an unattended wall piling up alerts: each keeps its marker, rings go round the newest 20, and what is kept
+    # of an alert is what the wall shows (not its CAP area or data)
+    base = page.evaluate("""([lat, lon]) => { const base = GCWall.alerts.size, now = new Date().toISOString(), evs = [];
+        for (let i = 0; i < 25; i++) evs.push({seq: 1e9 + i, type: 'alert', at: now, payload: {action: 'created',
+          alert: {id: 1e9 + i, title: 'pile ' + i, severity: 'minor', state: 'new', channel: 'actual', lat: lat, lon: lon,
+                  created_at: now, area: {polygon: '1 2 3'}, data: {raw: 'x'.repeat(1000)}}}});
+        GCWall.onEvents(evs); return base; }""", [lat, lon])
+    page.wait_for_function("n => GCWall.map.loaded('alerts').length === n", arg=base + 25, timeout=LIVE_MS)
+    assert page.locator("#wall-overlay .wall-ring").count() == 20
+    kept = page.evaluate("() => GCWall.alerts.get(1e9 + 24)")
+    assert kept["title"] == "pile 24" and "area" not in kept and "data" not in kept
     watch.assert_clean()
 
 
