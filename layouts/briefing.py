@@ -14,6 +14,7 @@ from dashboard.services.exports import fmt_kpi
 from dashboard.services.summary import pct, summary_paragraphs
 from dashboard.timeutil import local_today
 from layouts.access import own_community
+from layouts.map_style import local_style
 
 # arrows: for these a rise is bad news (shown red)
 RISE_IS_BAD = {"overdue", "avg_handling_hours", "avg_handling_work_hours"}
@@ -44,8 +45,7 @@ class Ids(StrEnum):
 
 def map_style() -> dict[str, Any]:
     """Local-only MapLibre style: a plain background, no sources to fetch, no glyphs."""
-    return {"version": 8, "sources": {}, "layers": [
-        {"id": "bg", "type": "background", "paint": {"background-color": "#eef3f8"}}]}
+    return local_style("#eef3f8")
 
 
 def _outlines(services) -> tuple[list, list, dict]:

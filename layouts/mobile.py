@@ -19,6 +19,8 @@ from sqlalchemy import select
 from dashboard.i18n import t, texts_for
 from dashboard.models import Category, Grid
 
+from layouts.map_style import local_style
+
 from .call_widget import call_widget
 
 
@@ -30,16 +32,7 @@ class MobileIds(StrEnum):
 
 def map_style(settings) -> dict[str, Any]:
     """Local sources only and no glyphs: zero outside requests unless an intranet tile URL is set."""
-    # "sources" must not be empty: an empty dict is dropped on the way and MapLibre then refuses the
-    # style when a restyle makes Plotly apply it again ("missing required property sources")
-    empty = {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}
-    style: dict[str, Any] = {"version": 8, "sources": {"none": empty}, "layers": [
-        {"id": "bg", "type": "background", "paint": {"background-color": "#e8edf2"}}]}
-    if settings.tile_url:
-        style["sources"]["tiles"] = {"type": "raster", "tiles": [settings.tile_url], "tileSize": 256,
-                                     "attribution": settings.tile_attribution or ""}
-        style["layers"].append({"id": "tiles", "type": "raster", "source": "tiles"})
-    return style
+    return local_style("#e8edf2", settings.tile_url, attribution=settings.tile_attribution or "")
 
 
 def location_map(session, settings) -> go.Figure:

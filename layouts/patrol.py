@@ -18,6 +18,7 @@ from dashboard.models import Case, CaseState, Community, Grid
 from dashboard.services.grids import grids_geojson
 from dashboard.services.tours import GENERATORS, coverage
 from layouts.access import own_community
+from layouts.map_style import local_style
 
 from .call_widget import call_widget
 from .coverage_panel import coverage_panel
@@ -61,12 +62,7 @@ class PatrolIds(StrEnum):
 
 def map_style(settings) -> dict[str, Any]:
     """Local sources only, no glyphs: zero outside requests unless an intranet tile URL is configured."""
-    style: dict[str, Any] = {"version": 8, "sources": {}, "layers": [
-        {"id": "bg", "type": "background", "paint": {"background-color": "#0d1b26"}}]}
-    if settings.tile_url and settings.tile_crs == "wgs84":
-        style["sources"]["tiles"] = {"type": "raster", "tiles": [settings.tile_url], "tileSize": 256}
-        style["layers"].append({"id": "tiles", "type": "raster", "source": "tiles"})
-    return style
+    return local_style("#0d1b26", settings.tile_url if settings.tile_crs == "wgs84" else None)
 
 
 def patrol_map(session, settings) -> go.Figure:

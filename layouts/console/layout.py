@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from dashboard.i18n import t, texts_for
 from dashboard.models import Category, Grid
+from layouts.map_style import local_style
 
 from ..call_widget import call_widget
 from ..coverage_panel import coverage_panel
@@ -29,16 +30,7 @@ TRACES = {"grids": 0, "workers": 1, "case": 2}
 
 def map_style(settings) -> dict[str, Any]:
     """Local sources only, no glyphs: zero outside requests unless an intranet tile URL is set."""
-    # an empty local source: Plotly prunes an empty "sources" dict on relayout, and MapLibre then
-    # rejects the style ("missing required property sources")
-    empty = {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}
-    style: dict[str, Any] = {"version": 8, "sources": {"empty": empty}, "layers": [
-        {"id": "bg", "type": "background", "paint": {"background-color": "#eef2f6"}}]}
-    if settings.tile_url:
-        style["sources"]["tiles"] = {"type": "raster", "tiles": [settings.tile_url], "tileSize": 256,
-                                     "attribution": settings.tile_attribution or ""}
-        style["layers"].append({"id": "tiles", "type": "raster", "source": "tiles"})
-    return style
+    return local_style("#eef2f6", settings.tile_url, attribution=settings.tile_attribution or "")
 
 
 def small_map(session, settings) -> go.Figure:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from dashboard.geo.coords import wgs84_to_gcj02
 from dashboard.i18n import t
 from dashboard.models import Camera, Community, Grid
+from layouts.map_style import local_style
 
 TRACES = {"grids": 0, "communities": 1, "cameras": 2}
 CENTER = {"lat": 34.2685, "lon": 108.9545}
@@ -44,15 +45,10 @@ class Projector:
 def map_style(settings) -> dict[str, Any]:
     """A MapLibre style with local sources only and no glyphs: zero outside requests unless tiles are set.
 
-    No background layer: the map is transparent so the grid shading, a canvas under it, shows through
-    (the page behind is the wall's dark blue); tiles, when set, are half transparent over the shading."""
-    style: dict[str, Any] = {"version": 8, "sources": {}, "layers": []}
-    if settings.tile_url:
-        style["sources"]["tiles"] = {"type": "raster", "tiles": [settings.tile_url], "tileSize": 256,
-                                     "attribution": settings.tile_attribution or ""}
-        style["layers"].append({"id": "tiles", "type": "raster", "source": "tiles",
-                                "paint": {"raster-opacity": 0.55, "raster-saturation": -0.6}})
-    return style
+    No background: the map is transparent so the grid shading, a canvas under it, shows through (the
+    page behind is the wall's dark blue); tiles, when set, are half transparent over the shading."""
+    return local_style(None, settings.tile_url, attribution=settings.tile_attribution or "",
+                       raster_paint={"raster-opacity": 0.55, "raster-saturation": -0.6})
 
 
 def _outline(geom: dict, proj: Projector) -> tuple[list, list]:
