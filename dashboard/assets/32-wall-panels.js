@@ -7,6 +7,7 @@
   "use strict";
   function el(id) { return document.getElementById(id); }
   function setText(node, text) { if (node && node.textContent !== text) { node.textContent = text; } }
+  var ALERT_CARDS = 2;  // the alert panel holds two cards and the "+N more" line at the 1920×1080 design size
   var KPIS = ["reported", "onsite", "escalated", "dispatched", "in_progress", "closed", "overdue", "on_duty",
               "patrolling"];
 
@@ -91,7 +92,7 @@
         var none = document.createElement("div"); none.className = "wall-none";
         none.textContent = this.tx("wall.alerts.none"); box.appendChild(none);
       }
-      list.slice(0, 3).forEach(function (a) {
+      list.slice(0, ALERT_CARDS).forEach(function (a) {
         var d = document.createElement("div");
         d.className = "wall-alert wall-alert-" + a.severity + " wall-alert-" + a.state + (a.id === flashId ? " wall-flash" : "");
         if (a.id === flashId) { d.setAttribute("data-born", String(Date.now())); }
@@ -102,10 +103,10 @@
                          self.tx("alert.state." + a.state, a.state), a.worker_name || ""].filter(Boolean).join(" · ");
         d.appendChild(h); d.appendChild(m); box.appendChild(d);
       });
-      if (list.length > 3) {  // the panel has room for three cards; never let the rest go unnoticed
+      if (list.length > ALERT_CARDS) {  // never let the rest go unnoticed
         var more = document.createElement("div"); more.className = "wall-alert-more";
-        more.setAttribute("data-more", list.length - 3);
-        more.textContent = this.tx("wall.alerts.more", "+{n}").replace("{n}", list.length - 3);
+        more.setAttribute("data-more", list.length - ALERT_CARDS);
+        more.textContent = this.tx("wall.alerts.more", "+{n}").replace("{n}", list.length - ALERT_CARDS);
         box.appendChild(more);
       }
       this.map.placeRings();
