@@ -14,14 +14,25 @@
 
   function el(id) { return document.getElementById(id); }
   function localDate(iso) { return iso ? iso.slice(0, 10) : ""; }
-  // what the wall keeps of a case: the fields its counters, markers, hover and ticker use (a pushed case also
-  // carries its timeline, photos and more; up to caps.cases of them stay in memory for days)
-  var CASE_FIELDS = ["id", "code", "state", "priority", "lat", "lon", "grid_id", "grid_name", "major", "category",
-                     "reporter", "assigned_worker", "created_at", "dispatched_at", "updated_at", "handled_onsite"];
+  // what the wall keeps of a case: the fields its counters, markers and hover use (a pushed case also carries its
+  // timeline, photos, timestamps and more; up to caps.cases of them stay in memory for days). Names that repeat
+  // across cases (grid, category, reporter, worker) are kept once, not once per case.
+  var CASE_FIELDS = ["id", "code", "state", "priority", "lat", "lon", "grid_id"];
+  var SHARED_FIELDS = ["grid_name", "major", "category", "reporter", "assigned_worker"];
+  var pool = new Map();
+  function shared(v) {
+    if (typeof v !== "string") { return v; }
+    var hit = pool.get(v);
+    if (hit !== undefined) { return hit; }
+    if (pool.size > 5000) { pool.clear(); }  // bounded: a street has a few hundred such names
+    pool.set(v, v);
+    return v;
+  }
   function slimCase(c) {
     var out = {};
     CASE_FIELDS.forEach(function (k) { if (c[k] != null) { out[k] = c[k]; } });
-    out.description = (c.description || "").slice(0, 60);
+    SHARED_FIELDS.forEach(function (k) { if (c[k] != null) { out[k] = shared(c[k]); } });
+    out.description = (c.description || "").slice(0, 40);  // the hover shows 40 characters
     return out;
   }
 
