@@ -12,6 +12,7 @@ first wall page after warm-up vs at the end (after forced GC).
 
     python bench/wall_latency.py                      # 5 minutes (default), 10 wall pages
     python bench/wall_latency.py --duration 1800      # the 30-minute accelerated run
+    python bench/wall_latency.py --browser-nice 10    # walls behind the server for the CPU (as on their own PCs)
 """
 from __future__ import annotations
 
@@ -170,12 +171,13 @@ def run(args) -> dict:
     hour = [] if args.sim_hour < 0 else ["--sim-hour", str(args.sim_hour)]
     srv = LiveServer(tmp, "--sim-speed", str(args.sim_speed), *hour).start(timeout=90)
     log.info("server %s (sim speed %s, hour %s), db %s", srv.url, args.sim_speed, args.sim_hour, srv.db_url)
-    out: dict = {"duration_s": args.duration, "pages": args.pages, "sim_speed": args.sim_speed, "sim_hour": args.sim_hour}
+    out: dict = {"duration_s": args.duration, "pages": args.pages, "sim_speed": args.sim_speed, "sim_hour": args.sim_hour,
+                 "browser_nice": args.browser_nice}
     try:
         grids = requests.get(srv.url + "/api/v1/grids", timeout=10).json()["features"]
         cat_code = args.category or _category(srv.db_url)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=_niced(CHROMIUM, args.browser_nice, tmp), args=CHROMIUM_ARGS)
             walls, cold, steps = [], [], []
             for i in range(args.pages):  # one after another: each page's own clock measures its cold load
                 ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
@@ -250,6 +252,16 @@ def run(args) -> dict:
     return out
 
 
+def _niced(executable: str, nice: int, tmp: Path) -> str:
+    """The browser, started at a lower CPU priority when ``nice`` > 0 (a wrapper script; children inherit it)."""
+    if nice <= 0:
+        return executable
+    wrapper = tmp / "chromium-niced.sh"
+    wrapper.write_text(f'#!/bin/sh\nexec nice -n {int(nice)} "{executable}" "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
 def collect_marks(page, into: dict) -> None:
     """The wall's map marks (case id → when its marker was on screen), merged into ``into``."""
     for cid, _, at in page.evaluate("() => GCWall.marks.filter(m => m[1] === 'map')"):
@@ -307,6 +319,9 @@ def main() -> None:
     ap.add_argument("--sim-speed", type=float, default=1.5, help="simulator speed (1.5 ≈ every worker every 5 s)")
     ap.add_argument("--sim-hour", type=float, default=15,
                     help="the street's simulated hour (default 15: 476 of 490 workers out whatever the clock; -1 = the clock)")
+    ap.add_argument("--browser-nice", type=int, default=0,
+                    help="run the browser at this nice level (e.g. 10): the walls as if on their own PCs, the server "
+                         "first for the CPU; default 0 = everything on this box competes equally")
     ap.add_argument("--category")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
