@@ -1,8 +1,8 @@
 // Takes every outside host plotly.js could make a page contact out of the bundle: GridCommand's maps
 // bring their own style (no tiles unless GC_TILE_URL is set), so plotly's basemap presets (Carto, OSM,
 // Esri/ICGC satellite), its font-URL rewrites, the maki icon CDN, the topojson CDN, the "send to cloud"
-// URL and the logo links are replaced here. Each edit names the exact text it replaces and
-// the build fails if plotly.js no longer has it (review the edit when plotly.js is upgraded).
+// URL and the logo links are replaced here. Each edit names the exact text (or shape) it replaces
+// and the build fails if plotly.js no longer has it (review the edit when plotly.js is upgraded).
 const fs = require('fs');
 const path = require('path');
 
@@ -25,20 +25,10 @@ const EDITS = {
         [' Read more on https://wiki.openstreetmap.org/wiki/This_map_requires_WebGL', '']
     ],
     'plotly.js/src/plots/map/map.js': [
-        ['img.src = `https://cdn.jsdelivr.net/npm/@mapbox/maki@8.2.0/icons/${id}.svg`;', 'resolve();  // no icon CDN'],
-        [`        url = url.replace(
-            'https://fonts.openmaptiles.org/Open Sans Extrabold',
-            'https://fonts.openmaptiles.org/Open Sans Extra Bold'
-        );
-        url = url.replace(
-            'https://tiles.basemaps.cartocdn.com/fonts/Open Sans Extrabold',
-            'https://fonts.openmaptiles.org/Open Sans Extra Bold'
-        );
-        url = url.replace(
-            'https://fonts.openmaptiles.org/Open Sans Regular,Arial Unicode MS Regular',
-            'https://fonts.openmaptiles.org/Klokantech Noto Sans Regular'
-        );
-`, '']
+        // the maki icon CDN and the font-name rewrites for Carto/OpenMapTiles glyph servers; matched by shape so
+        // this file names no outside host itself (a RegExp must match at least once, like a text)
+        [/img\.src = `https:\/\/[^`]*\/maki@[^`]*\.svg`;/g, 'resolve();  // no icon CDN'],
+        [/( *url = url\.replace\(\s*'https:\/\/[^']*',\s*'https:\/\/[^']*'\s*\);\n){3}/g, '']
     ],
     'plotly.js/src/plots/map/constants.js': [["styleValueDflt: 'basic',", "styleValueDflt: 'white-bg',"]],
     'plotly.js/src/plot_api/plot_config.js': [
@@ -65,8 +55,9 @@ function offlinePlugin(nodeModules) {
                     text = text.slice(0, a) + OFFLINE_STYLES + text.slice(b);
                 }
                 for (const [from, to] of edits) {
-                    if (!text.includes(from)) { throw new Error(`${rel}: expected text not found, review offline.js: ${from.slice(0, 80)}`); }
-                    text = text.split(from).join(to);
+                    const found = from instanceof RegExp ? (text.match(from) || []).length : text.includes(from);
+                    if (!found) { throw new Error(`${rel}: expected text not found, review offline.js: ${String(from).slice(0, 80)}`); }
+                    text = from instanceof RegExp ? text.replace(from, to) : text.split(from).join(to);
                 }
                 return { contents: text, loader: 'js' };
             });
