@@ -4,12 +4,15 @@ Grid shapes are served by /api/v1/grids (field_people); live data by /api/v1/sna
 """
 from __future__ import annotations
 
-from flask import jsonify
+import json
+
+from flask import Response, request
 
 from ..events import last_seq
 from ..models import Role
 from ..services.wall_stats import wall_stats
 from .auth import require, resolve_principal, scope_community
+from .errors import int_arg
 
 VIEWERS = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY)
 
@@ -19,13 +22,19 @@ def register(app, services) -> None:
     @require(*VIEWERS, services=services)
     def wall_stats_view():
         """Counters, by-category, hourly today vs yesterday, community ranking, per-grid measures — of the
-        caller's community for a community-bound caller."""
+        caller's community for a community-bound caller. ``after``: the figures must include every event up to
+        this seq (the wall passes the seq of the last case it showed); without it, every event committed so far."""
         comm = scope_community(resolve_principal(services))
+        after = int_arg(request.args, "after", -1, lo=0, hi=2**62)
         with services.db.read() as s:
-            # every wall refetches after the same case event: one computation per community and seq serves them
-            # all (a few seconds at most, so time-driven figures such as overdue still move)
-            key = ("wall-stats", comm, last_seq(s))
-            resp = jsonify(services.memo.get(key, 3.0, lambda: wall_stats(s, community_id=comm)))
+            now_seq = last_seq(s)  # a seq from the future (a reset database) cannot force a build per call
+            need = now_seq if after < 0 else min(after, now_seq)
+            # every wall refetches after the same case event: one computation per community serves them all
+            # (one build at a time; a few seconds old at most, so time-driven figures such as overdue still move),
+            # kept as the JSON it is sent as
+            _, body = services.memo.get(("wall-stats", comm), 3.0, lambda: _encoded(wall_stats(s, community_id=comm)),
+                                          fresh=lambda v: v[0] >= need)
+        resp = Response(body, mimetype="application/json")
         resp.headers["Cache-Control"] = "no-store"
         return resp
 
@@ -35,4 +44,11 @@ def register(app, services) -> None:
         return
     registry(app).add("/api/v1/wall/stats", "get", summary="Today's wall figures (counters, categories, hourly "
                       "today vs yesterday, community ranking, per-grid measures)", tags=["wall"], roles=VIEWERS,
+                      params=[{"name": "after", "in": "query", "required": False,
+                               "schema": {"type": "integer", "minimum": 0, "maximum": 2**62},
+                               "description": "the figures include every event up to this seq"}],
                       responses={200: "figures with the seq they are at least as recent as"})
+
+
+def _encoded(stats: dict) -> tuple[int, bytes]:
+    return stats["seq"], json.dumps(stats, ensure_ascii=False, separators=(",", ":")).encode()

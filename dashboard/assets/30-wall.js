@@ -253,15 +253,18 @@
   Wall.prototype.scheduleStats = function () {
     var self = this;
     if (this.statsTimer) { return; }
+    // walls seeing the same case spread their refetches over stats_jitter_s: the server builds the figures once
+    // for all of them and a report filed at that moment does not queue behind ten requests at once
     var wait = Math.max(this.cfg.stats_debounce_s * 1000,
-                        this.lastStatsFetch + this.cfg.stats_min_interval_s * 1000 - Date.now());
+                        this.lastStatsFetch + this.cfg.stats_min_interval_s * 1000 - Date.now()) +
+               Math.random() * (this.cfg.stats_jitter_s || 0) * 1000;
     this.statsTimer = setTimeout(function () { self.statsTimer = null; self.fetchStats(false); }, wait);
   };
 
   Wall.prototype.fetchStats = function (force) {
     var self = this;
     this.lastStatsFetch = Date.now();
-    fetch("/api/v1/wall/stats", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+    fetch("/api/v1/wall/stats" + (force ? "" : "?after=" + this.lastCaseSeq), { credentials: "same-origin", cache: "no-store" }).then(function (r) {
       if (!r.ok) { throw new Error("wall stats → " + r.status); }
       return r.json();
     }).then(function (st) {

@@ -127,3 +127,28 @@ def test_endpoint_roles(district):
     body = r.get_json()
     assert set(body) >= {"seq", "counters", "by_category", "hourly", "ranking", "grids"}
     assert r.headers["Cache-Control"] == "no-store"
+
+
+def test_refetch_after_a_case_sees_it_and_bad_after_is_a_400(district):
+    """Walls share one computation of the figures, yet a wall asking ``after`` a case's seq gets figures
+    that count that case; a caller without ``after`` gets figures as recent as the log."""
+    from tests.api.conftest import make_key
+
+    app, services, world = district
+    client = app.test_client()
+    h = {"headers": {"X-API-Key": make_key(services, "display")}, "environ_base": {"REMOTE_ADDR": "10.1.2.3"}}
+    first = client.get("/api/v1/wall/stats", **h).get_json()
+    assert client.get("/api/v1/wall/stats?after=0", **h).get_json() == first  # the shared computation
+    with services.db.write() as s:
+        report(s, services, world, "0101", 0, datetime.now(UTC), key="fresh")
+    with services.db.read() as s:
+        from dashboard.events import last_seq
+        seq = last_seq(s)
+    for q in (f"?after={seq}", ""):
+        st = client.get("/api/v1/wall/stats" + q, **h).get_json()
+        assert st["seq"] >= seq and st["counters"]["reported"] == first["counters"]["reported"] + 1
+    far = client.get("/api/v1/wall/stats?after=999999999", **h)  # a seq from the future: today's figures
+    assert far.status_code == 200 and far.get_json()["seq"] == seq
+    for bad in ("x", "-1", "1.5"):
+        r = client.get("/api/v1/wall/stats?after=" + bad, **h)
+        assert r.status_code == 400 and "after" in r.get_json()["error"]["message"], bad

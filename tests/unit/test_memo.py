@@ -23,3 +23,42 @@ def test_bounded():
         m.get(i, 60, lambda: i)
     assert len(m._data) <= 8
     assert m.get(49, 60, lambda: -1) == 49  # the newest survive
+
+
+def test_one_build_at_a_time_callers_share_it():
+    """Ten callers arriving together: one build, nine take its value (ten concurrent pandas builds once
+    held the GIL long enough to delay a report being filed ten times over)."""
+    import threading
+
+    m, calls, got = Memo(), [], []
+    gate = threading.Event()
+
+    def make():
+        calls.append(1)
+        gate.wait(2)
+        return len(calls)
+
+    threads = [threading.Thread(target=lambda: got.append(m.get("k", 5, make))) for _ in range(10)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    gate.set()
+    for t in threads:
+        t.join(5)
+    assert got == [1] * 10 and len(calls) == 1
+
+
+def test_fresh_rejects_a_stored_value_and_a_failed_build_frees_the_key():
+    m = Memo()
+    assert m.get("k", 60, lambda: {"seq": 5}) == {"seq": 5}
+    assert m.get("k", 60, lambda: {"seq": 9}, fresh=lambda v: v["seq"] >= 5) == {"seq": 5}
+    assert m.get("k", 60, lambda: {"seq": 9}, fresh=lambda v: v["seq"] >= 7) == {"seq": 9}
+
+    def boom():
+        raise RuntimeError("db gone")
+
+    try:
+        m.get("x", 60, boom)
+    except RuntimeError:
+        pass
+    assert m.get("x", 60, lambda: 1) == 1  # not left "being built" forever
