@@ -90,18 +90,20 @@ def detect_arrivals(session: Session, moved: list[dict[str, Any]], *, now: datet
     pos = {m["worker_id"]: (m["lat"], m["lon"]) for m in moved}
     if not pos:
         return []
-    rows = session.execute(select(Dispatch.worker_id, Case).join(Case, Case.id == Dispatch.case_id).where(
-        Dispatch.worker_id.in_(list(pos)), Dispatch.state == "acknowledged", Case.state == CaseState.HANDLING,
-        Case.lat.is_not(None))).all()
+    # columns first: on most ticks no moved worker is on an acknowledged dispatch, or none is near yet
+    near = [cid for wid, cid, clat, clon in session.execute(
+        select(Dispatch.worker_id, Case.id, Case.lat, Case.lon).join(Case, Case.id == Dispatch.case_id).where(
+            Dispatch.worker_id.in_(list(pos)), Dispatch.state == "acknowledged", Case.state == CaseState.HANDLING,
+            Case.lat.is_not(None))).all()
+        if haversine_m(*pos[wid], clat, clon) <= radius_m]
     arrived = []
-    for wid, c in rows:
-        lat, lon = pos[wid]
-        if haversine_m(lat, lon, c.lat, c.lon) <= radius_m:
-            try:
-                transition(session, c, "arrive", actor="GPS", note=f"到达现场（定位 {radius_m:.0f} 米内）", now=now)
-                arrived.append(c.id)
-            except IllegalTransition:
-                log.debug("case %s: arrival not applicable", c.id)
+    for cid in near:
+        c = session.get(Case, cid)
+        try:
+            transition(session, c, "arrive", actor="GPS", note=f"到达现场（定位 {radius_m:.0f} 米内）", now=now)
+            arrived.append(c.id)
+        except IllegalTransition:
+            log.debug("case %s: arrival not applicable", c.id)
     return arrived
 
 
