@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -123,6 +125,46 @@ def is_empty(engine: Engine) -> bool:
         return (s.scalar(select(func.count()).select_from(Grid)) or 0) == 0
 
 
+class FairLock:
+    """A lock handed out first come, first served (and re-entrant for its holder).
+
+    SQLite lets one writer in at a time; a writer that finds the database locked polls with growing
+    sleeps (1, 2, 5 … 25, 50 ms), so it may wait well past the lock's release and lose to a thread that
+    commits and begins again at once (the simulator, a tick's batches). Writers of one process queue
+    here instead: woken at the release, in arrival order.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._next = self._serving = 0
+        self._owner: int | None = None
+        self._depth = 0
+
+    def acquire(self) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return
+            ticket, self._next = self._next, self._next + 1
+            while ticket != self._serving:
+                self._cond.wait()
+            self._owner, self._depth = me, 1
+
+    def release(self) -> None:
+        with self._cond:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("FairLock released by a thread that does not hold it")
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._serving += 1
+                self._cond.notify_all()
+
+
+_WRITE_TURN = "gc_write_turn"
+
+
 class Database:
     """The engines and session factories of one app: ``write()`` and ``read()``."""
 
@@ -132,6 +174,15 @@ class Database:
         self.read_engine = make_engine(url, immediate=False) if url.startswith("sqlite") else self.engine
         self.writer = make_sessionmaker(self.engine)
         self.reader = make_sessionmaker(self.read_engine)
+        # SQLite: this process's writers take turns here before BEGIN IMMEDIATE (PostgreSQL needs no such turn)
+        self.write_turns = FairLock() if self.is_sqlite else None
+        if self.write_turns is not None:
+            # the turn ends with the transaction, before its events are published (listeners added later,
+            # such as the event bus's, run after this one)
+            @event.listens_for(self.writer, "after_transaction_end")
+            def _end_turn(session, transaction):  # noqa: ANN001
+                if transaction.parent is None and session.info.pop(_WRITE_TURN, None):
+                    self.write_turns.release()
 
     @property
     def is_sqlite(self) -> bool:
@@ -139,7 +190,22 @@ class Database:
 
     def write(self):
         """``with db.write() as session:`` — one transaction, committed on exit."""
-        return self.writer.begin()
+        if self.write_turns is None:
+            return self.writer.begin()
+        return self._write_in_turn()
+
+    @contextmanager
+    def _write_in_turn(self):
+        session = self.writer()
+        self.write_turns.acquire()
+        session.info[_WRITE_TURN] = True
+        try:
+            with session.begin():
+                yield session
+        finally:
+            if session.info.pop(_WRITE_TURN, None):  # the transaction never started or ended without the event
+                self.write_turns.release()
+            session.close()
 
     def read(self) -> Session:
         """``with db.read() as session:`` — a read-only session."""

@@ -33,10 +33,13 @@ from .timeutil import SHANGHAI, utcnow
 log = logging.getLogger(__name__)
 
 M_PER_DEG_LAT = 111_320.0
-SHIFTS = {"day": (8, 17), "evening": (14, 22), "night": (22, 6)}
+# the night shift hands over to the day shift at 8: the street is never without a worker out (it was, 06–08)
+SHIFTS = {"day": (8, 17), "evening": (14, 22), "night": (22, 8)}
 # relative case intensity by hour of day (Asia/Shanghai): quiet nights, busy mornings
 HOUR_CURVE = [0.2, 0.1, 0.1, 0.1, 0.1, 0.2, 0.5, 1.0, 1.8, 2.4, 2.6, 2.2, 1.4, 1.2, 1.8, 2.2, 2.3, 2.0,
               1.5, 1.2, 1.0, 0.8, 0.5, 0.3]
+# a tick's fixes go in transactions of this many (a few ms each), so a person's report waits for one of them at most
+FIXES_PER_TRANSACTION = 25
 PLACES = ["小区门口", "楼下", "巷口", "沿街商铺前", "公交站旁", "院内", "路口东侧", "人行道上"]
 
 
@@ -96,6 +99,7 @@ class Simulator:
         self.n_reports = 0
         self.followups: list[tuple[datetime, str, str, int | None]] = []  # (due, case_key, action, worker)
         self.case_ids: dict[str, int] = {}
+        self._category_names: dict[str, str] | None = None  # code → name, read once
 
     @classmethod
     def from_db(cls, session, *, seed: int, speed: float = 1.0, cases_per_day: float = 400,
@@ -228,43 +232,55 @@ class Simulator:
 
     # -- applying (through the domain services) ------------------------------
     def apply(self, acts: Actions, *, db, locator, frames=None, calendar=None, now: datetime | None = None) -> None:
-        """Carry out one tick's decisions in one transaction."""
+        """Carry out one tick's decisions in short transactions, as the phones and desks the simulator stands
+        for would: one transaction per tick held SQLite's write lock for 25–95 ms (up to a second on a busy
+        box), and a report filed by a person at that moment waited for all of it."""
         now = now or utcnow()
-        cats = None
-        with db.write() as s:
-            for wid in acts.shift_start:
-                worker_svc.start_patrol(s, s.get(Worker, wid), now=now)
-            for wid in acts.shift_end:
-                worker_svc.end_patrol(s, s.get(Worker, wid), now=now)
-            if acts.fixes:
-                fixes = [Fix(device_id=dev, lat=lat, lon=lon, speed=sp, battery=b, alarm=alarm, fix_time=now,
-                             source="sim") for _, dev, lat, lon, sp, b, alarm in acts.fixes]
-                res = ingest_fixes(s, fixes, locator=locator, now=now)
-                if frames is not None:
-                    frames.add(res.moved)
-            for r in acts.reports:
-                if cats is None:
-                    cats = {c.code: c for c in s.scalars(select(Category))}
-                cat = cats[r["category"]]
-                desc = f"{r['where']}发现{cat.name}" + ("，已现场处置" if r["onsite"] else "，需协调处置")
-                c, _ = report_case(s, CaseReport(category_code=cat.code, description=desc, lat=r["lat"],
+        if acts.shift_start or acts.shift_end:
+            with db.write() as s:
+                for wid in acts.shift_start:
+                    worker_svc.start_patrol(s, s.get(Worker, wid), now=now)
+                for wid in acts.shift_end:
+                    worker_svc.end_patrol(s, s.get(Worker, wid), now=now)
+        fixes = [Fix(device_id=dev, lat=lat, lon=lon, speed=sp, battery=b, alarm=alarm, fix_time=now,
+                     source="sim") for _, dev, lat, lon, sp, b, alarm in acts.fixes]
+        for i in range(0, len(fixes), FIXES_PER_TRANSACTION):
+            with db.write() as s:
+                res = ingest_fixes(s, fixes[i:i + FIXES_PER_TRANSACTION], locator=locator, now=now)
+            if frames is not None:  # committed: the markers may move on the walls
+                frames.add(res.moved)
+        if acts.reports and self._category_names is None:
+            with db.read() as s:
+                self._category_names = dict(s.execute(select(Category.code, Category.name)).all())
+        for r in acts.reports:
+            name = self._category_names[r["category"]]
+            desc = f"{r['where']}发现{name}" + ("，已现场处置" if r["onsite"] else "，需协调处置")
+            with db.write() as s:
+                c, _ = report_case(s, CaseReport(category_code=r["category"], description=desc, lat=r["lat"],
                                                  lon=r["lon"], onsite=r["onsite"], source="app",
                                                  reporter_worker_id=r["worker_id"], idempotency_key=r["key"]),
                                    locator=locator, now=now)
                 self.case_ids[r["key"]] = c.id
-            for key, action, wid in acts.steps:
-                cid = self.case_ids.get(key)
-                c = s.get(Case, cid) if cid else None
-                if c is None:
-                    continue
-                try:
-                    with s.begin_nested():
+        for key, action, wid in acts.steps:
+            cid = self.case_ids.get(key)
+            if cid is None:
+                continue
+            state = None
+            try:
+                with db.write() as s:
+                    c = s.get(Case, cid)
+                    if c is not None:
                         transition(s, c, action, actor="模拟指挥中心" if action in ("register", "dispatch", "approve",
                                    "reject") else "模拟网格员", worker_id=wid, calendar=calendar, now=now)
-                except (IllegalTransition, CaseError):
-                    pass  # a person took the case over; the simulator lets go of it
-                if c.state in ("closed", "void"):
-                    self.case_ids.pop(key, None)
+                        state = c.state
+            except (IllegalTransition, CaseError):
+                pass  # a person took the case over; the simulator lets go of it (its transaction rolled back)
+            if state is None:
+                with db.read() as s:
+                    c = s.get(Case, cid)
+                    state = c.state if c is not None else "void"
+            if state in ("closed", "void"):
+                self.case_ids.pop(key, None)
 
     def run(self, stop: threading.Event, *, db, locator, frames=None, calendar=None,
             clock: Callable[[], datetime] = utcnow, interval: float = 1.0) -> None:

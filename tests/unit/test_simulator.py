@@ -184,3 +184,12 @@ def test_a_fixed_hour_puts_that_hours_shifts_on_the_street_whatever_the_clock(tm
     pinned = _sim(services, 1, hour=15).plan(night)
     assert len(by_clock.shift_start) == shifts["night"]
     assert len(pinned.shift_start) == shifts["day"] + shifts["evening"] == 476
+
+
+def test_some_shift_is_out_at_every_hour():
+    """The demo street is never empty: `python run.py` at 07:00 once showed no worker moving (night ended at 6)."""
+    from dashboard.simulator import SHIFTS, on_shift
+
+    for hour in range(24):
+        for minute in (0, 30, 59):
+            assert any(on_shift(s, hour + minute / 60) for s in SHIFTS), f"nobody on shift at {hour:02d}:{minute:02d}"
