@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, seed, settings, strategies as st
 from tests.security.conftest import build_world
 
 SEED = 20261129
-CASES = 250
+CASES = 800
 JUNK = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**63), st.floats(allow_nan=False),
                  st.text(max_size=30), st.lists(st.integers(), max_size=3), st.just({}))
 
@@ -81,10 +81,9 @@ def test_no_5xx_for_any_documented_operation(fuzz_world, role):
     tried: set[tuple[str, str]] = set()
 
     @seed(SEED)
-    @settings(max_examples=CASES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @given(st.data())
-    def run(data):
-        path, method, op = data.draw(st.sampled_from(ops))
+    @settings(max_examples=max(3, CASES // len(ops)), deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def run(data, path, method, op):
         tried.add((path, method))
         url = path
         query = {}
@@ -108,6 +107,10 @@ def test_no_5xx_for_any_documented_operation(fuzz_world, role):
         if r.status_code >= 500:
             failures.append(f"{method.upper()} {url} {query} {kw.get('json')!r:.200} → {r.status_code}")
 
-    run()
+    # every operation gets its own examples (CASES in all): when the operation was itself drawn, Hypothesis
+    # stopped early once it had seen every short choice sequence: ~4 s, and 63 of 79 operations after one
+    # new query parameter elsewhere changed the draws
+    for path, method, op in ops:
+        run(path=path, method=method, op=op)
     assert not failures, "\n".join(failures[:20])
-    assert len(tried) >= len(ops) * 0.8, f"only {len(tried)} of {len(ops)} operations were drawn"
+    assert len(tried) == len(ops), f"only {len(tried)} of {len(ops)} operations were tried"
