@@ -79,6 +79,7 @@
     setInterval(function () { self.tickClock(); }, 1000);
     this.todayByGrid = Object.assign({}, this.stats.grids.today);
     this.renderCounters();
+    this.drawCharts();
     this.tickerSeqs = new Set();
     if (this.stats.recent && this.stats.recent.length) { this.addTicker(this.stats.recent.slice().reverse(), true); }
     // the sound check creates an AudioContext (~100 ms on a slow box): after the first live frame, not before it

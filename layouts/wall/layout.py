@@ -22,6 +22,8 @@ from .ids import Wall
 from .map import BASE_ZOOM, TRACES, build_map
 
 DESIGN = (1920, 1080)
+# the two charts are drawn by the page as SVG at these design sizes (assets/32-wall-panels.js)
+CATEGORY_SIZE, HOURLY_SIZE = (428, 200), (428, 186)
 CAPS = {"cases": 1000, "alerts": 200, "ticker": 60, "closed_keep_s": 1800}
 TEXT_PREFIXES = ("wall.", "duty.", "case.state.", "priority.", "alert.", "app.")
 
@@ -32,7 +34,7 @@ def client_config(lang: str, query: dict, services, stats: dict[str, Any], grids
     texts = {k: v for k, v in texts_for(lang).items() if k.startswith(TEXT_PREFIXES)}
     return {"lang": lang, "kiosk": query.get("kiosk") == "1", "design": DESIGN, "traces": TRACES,
             "base_zoom": BASE_ZOOM, "gcj": s.tile_crs == "gcj02", "grids": grids, "stats": stats, "caps": CAPS,
-            "stats_min_interval_s": 10, "stats_debounce_s": 3, "stats_jitter_s": 1.5, "map_min_frame_ms": 250,
+            "stats_min_interval_s": 10, "stats_debounce_s": 3, "stats_jitter_s": 1.5, "charts": {"category": CATEGORY_SIZE, "hourly": HOURLY_SIZE}, "map_min_frame_ms": 250,
             "shade_min_interval_ms": 1000, "chart_min_interval_ms": 5000, "texts": texts,
             "measure": query.get("measure", "open") if query.get("measure") in ("open", "today", "workers") else "open",
             "timezone": s.timezone}
@@ -85,15 +87,13 @@ def layout(lang: str, query: dict, services):
         header(lang, query),
         html.Div(className="wall-col wall-left", children=[
             panels.kpi_panel(stats, lang),
-            panels.chart_panel("wall.panel.category", Wall.CATEGORY,
-                               panels.category_figure(stats, lang, 428, 200), lang, "wall-panel-category"),
+            panels.chart_panel("wall.panel.category", Wall.CATEGORY, lang, "wall-panel-category"),
             panels.ranking_panel(stats, lang),
         ]),
         html.Div(id=Wall.MAP_SLOT, className="wall-map-slot"),
         html.Div(className="wall-col wall-right", children=[
             panels.alert_panel(lang),
-            panels.chart_panel("wall.panel.hourly", Wall.HOURLY,
-                               panels.hourly_figure(stats, lang, 428, 186), lang, "wall-panel-hourly"),
+            panels.chart_panel("wall.panel.hourly", Wall.HOURLY, lang, "wall-panel-hourly"),
             governance_panel(lang, services, width=428, height=206),  # 网格+五治 (issue 10)
             panels.ticker_panel(lang),
         ]),

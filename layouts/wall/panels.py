@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import plotly.graph_objects as go
-from dash import dcc, html
+from dash import html
 
 from dashboard.i18n import t
 
@@ -12,8 +11,6 @@ from .ids import Wall
 
 KPIS = ["reported", "onsite", "escalated", "dispatched", "in_progress", "closed", "overdue", "on_duty", "patrolling"]
 RATES = ["self_rate", "ontime_rate"]
-FONT = "Noto Sans CJK SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
-CHART_CONFIG = {"staticPlot": True, "displayModeBar": False, "responsive": False}
 
 
 def _fmt_rate(v: float | None) -> str:
@@ -40,13 +37,6 @@ def kpi_panel(stats: dict[str, Any], lang: str) -> html.Section:
                  class_name="wall-panel-kpi")
 
 
-def _chart_layout(height: int) -> dict[str, Any]:
-    return dict(height=height, margin={"l": 44, "r": 12, "t": 8, "b": 30}, paper_bgcolor="rgba(0,0,0,0)",
-                plot_bgcolor="rgba(0,0,0,0)", font={"family": FONT, "color": "#b9cde3", "size": 14},
-                xaxis={"gridcolor": "#173450", "zeroline": False}, yaxis={"gridcolor": "#173450", "zeroline": False},
-                showlegend=False)
-
-
 def axis_top(v: float) -> int:
     """The count axis ends at 5, 10, 20, 50, 100, 200, …: it moves in steps, not with every case (a wall watched
     all day should not twitch, and Plotly caches every tick label it measured at each position).
@@ -55,33 +45,6 @@ def axis_top(v: float) -> int:
     while top < v:
         top = top * 2 if str(top)[0] in "15" else top * 5 // 2
     return top
-
-
-def category_figure(stats: dict[str, Any], lang: str, width: int, height: int) -> go.Figure:
-    rows = stats["by_category"][:8][::-1]
-    fig = go.Figure(go.Bar(x=[r["count"] for r in rows], y=[r["name"] for r in rows], orientation="h",
-                           marker={"color": "#38bdf8"}, text=[r["count"] for r in rows], textposition="outside",
-                           cliponaxis=False))
-    fig.update_layout(**_chart_layout(height), width=width)
-    fig.update_layout(margin={"l": 110, "r": 36, "t": 4, "b": 24},  # counts from 0; no made-up rows on an empty day
-                      xaxis={"range": [0, axis_top(max([r["count"] for r in rows], default=0))]},
-                      yaxis={"type": "category"})
-    return fig
-
-
-def hourly_figure(stats: dict[str, Any], lang: str, width: int, height: int) -> go.Figure:
-    hours = list(range(24))
-    fig = go.Figure([
-        go.Scatter(x=hours, y=stats["hourly"]["yesterday"], mode="lines", name=t("wall.series.yesterday", lang),
-                   line={"color": "#64748b", "width": 2, "dash": "dot"}),
-        go.Scatter(x=hours, y=stats["hourly"]["today"], mode="lines+markers", name=t("wall.series.today", lang),
-                   line={"color": "#fbbf24", "width": 3}, marker={"size": 5}),
-    ])
-    fig.update_layout(**_chart_layout(height), width=width)
-    fig.update_layout(showlegend=True, legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.12},
-                      xaxis={"dtick": 3, "range": [-0.5, 23.5]},
-                      yaxis={"range": [0, axis_top(max([*stats["hourly"]["today"], *stats["hourly"]["yesterday"]]))]})
-    return fig
 
 
 def ranking_rows(stats: dict[str, Any]) -> list:
@@ -96,9 +59,9 @@ def ranking_panel(stats: dict[str, Any], lang: str) -> html.Section:
         html.Thead(head), html.Tbody(ranking_rows(stats), id=Wall.RANKING)]), class_name="wall-panel-ranking")
 
 
-def chart_panel(title_key: str, graph_id: str, fig: go.Figure, lang: str, class_name: str) -> html.Section:
-    return panel(title_key, lang, dcc.Graph(id=graph_id, figure=fig, config=CHART_CONFIG, className="wall-chart"),
-                 class_name=class_name)
+def chart_panel(title_key: str, chart_id: str, lang: str, class_name: str) -> html.Section:
+    """A chart the page draws (SVG, assets/32-wall-panels.js) from the figures in its config."""
+    return panel(title_key, lang, html.Div(id=chart_id, className="wall-chart"), class_name=class_name)
 
 
 def alert_panel(lang: str) -> html.Section:

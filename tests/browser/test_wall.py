@@ -106,7 +106,7 @@ def trace_types_in_code() -> set[str]:
         found |= set(re.findall(r"""type["']?\s*:\s*["'](scatter\w*|bar|funnel|choropleth\w*|pie)["']""",
                                 f.read_text(encoding="utf-8")))
     found.discard("figure")
-    assert {"scattermap", "bar", "scatter"} <= found, found  # the scan itself works
+    assert {"scattermap", "bar", "funnel"} <= found, found  # the scan itself works
     return found
 
 
@@ -162,6 +162,16 @@ def test_reported_case_reaches_ticker_map_and_counters(pages, wall_server):
     # the debounced refetch of /api/v1/wall/stats agrees with the clientside count
     page.wait_for_function("n => GCWall.stats.counters.reported === n", arg=before["reported"] + 1, timeout=20000)
     assert kpi(page, "reported") == before["reported"] + 1
+    # the category chart (SVG drawn by the page) shows the case's category with the server's count, its axis
+    # ending on the stepped top; the hourly chart's today line has a point per hour
+    stats = requests.get(wall_server.url + "/api/v1/wall/stats", timeout=10).json()
+    major = next(c for c in stats["by_category"] if c["name"] == case["major"])
+    page.wait_for_function("""([name, n]) => Array.from(document.querySelectorAll('#wall-category .wall-bar')).some(
+        g => g.querySelector('.wall-svg-label').textContent === name && g.querySelector('.wall-svg-value').textContent === String(n))""",
+                           arg=[major["name"], major["count"]], timeout=20000)
+    ticks = page.eval_on_selector_all("#wall-category .wall-svg-tick", "ns => ns.map(n => Number(n.textContent))")
+    assert ticks[-1] == axis_top(max(c["count"] for c in stats["by_category"][:8])), ticks
+    assert page.eval_on_selector_all("#wall-hourly .wall-dot-today", "ns => ns.length") == 24
     watch.assert_clean()
 
 
