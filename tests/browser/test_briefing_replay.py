@@ -108,6 +108,9 @@ def test_dragging_the_replay_slider_changes_the_map(browser, live_server, tmp_pa
     page.locator("#brief-replay-jump").click()
     page.keyboard.type("结案")
     page.keyboard.press("Enter")
+    # the jump goes through a server callback and a redraw: on a loaded machine settle() alone returned before it
+    page.wait_for_function("m => document.querySelector('#brief-replay-map').getAttribute('data-minute') !== m",
+                           arg=str(m), timeout=20000)
     settle(page)
     jumped = int(page.get_attribute("#brief-replay-map", "data-minute"))
     assert jumped != m and map_layers(page)["cases"] == expected_cases(engine, NORMAL_DAY, jumped)
