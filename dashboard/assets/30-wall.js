@@ -265,7 +265,8 @@
   Wall.prototype.fetchStats = function (force) {
     var self = this;
     this.lastStatsFetch = Date.now();
-    fetch("/api/v1/wall/stats" + (force ? "" : "?after=" + this.lastCaseSeq), { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+    var url = "/api/v1/wall/stats" + (force ? "" : "?after=" + this.lastCaseSeq);  // figures at least that recent
+    fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
       if (!r.ok) { throw new Error("wall stats → " + r.status); }
       return r.json();
     }).then(function (st) {

@@ -34,7 +34,8 @@ def client_config(lang: str, query: dict, services, stats: dict[str, Any], grids
     texts = {k: v for k, v in texts_for(lang).items() if k.startswith(TEXT_PREFIXES)}
     return {"lang": lang, "kiosk": query.get("kiosk") == "1", "design": DESIGN, "traces": TRACES,
             "base_zoom": BASE_ZOOM, "gcj": s.tile_crs == "gcj02", "grids": grids, "stats": stats, "caps": CAPS,
-            "stats_min_interval_s": 10, "stats_debounce_s": 3, "stats_jitter_s": 1.5, "charts": {"category": CATEGORY_SIZE, "hourly": HOURLY_SIZE}, "map_min_frame_ms": 250,
+            "stats_min_interval_s": 10, "stats_debounce_s": 3, "stats_jitter_s": 1.5, "map_min_frame_ms": 250,
+            "charts": {"category": CATEGORY_SIZE, "hourly": HOURLY_SIZE},
             "shade_min_interval_ms": 1000, "chart_min_interval_ms": 5000, "texts": texts,
             "measure": query.get("measure", "open") if query.get("measure") in ("open", "today", "workers") else "open",
             "timezone": s.timezone}
