@@ -148,13 +148,16 @@ def build_server(settings: Settings):
 
 
 def _warm_pages(services) -> None:
-    """Fill the page memo in the background (never holds up serving; a failure only costs the first wall)."""
+    """Fill the page memo in the background (never holds up serving; a failure only costs the first wall),
+    then keep what start-up built out of the cycle collector's passes (dashboard/heap.py)."""
+    from dashboard.heap import settle
     from layouts.wall.layout import warm
 
     try:
         warm(services)
     except Exception:  # noqa: BLE001 — a cold memo is slower, not wrong
         log.exception("warming the wall's shared parts failed")
+    settle()
 
 
 def serve(settings: Settings) -> None:
