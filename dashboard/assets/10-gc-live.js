@@ -12,6 +12,7 @@
   var listeners = { snapshot: [], events: [], status: [] };
   var lastSeq = null, socket = null, busy = false, queue = [], started = false, opts = {};
   var MAX_CATCHUP_PAGES = 5; // beyond this a fresh snapshot is cheaper than replaying
+  var early = null; // {url, promise}: a snapshot asked for before start() (prefetch)
 
   function emit(type, arg) {
     listeners[type].forEach(function (fn) {
@@ -31,7 +32,10 @@
   }
 
   function takeSnapshot() {
-    return getJSON("/api/v1/snapshot" + scopeQuery("?")).then(function (snap) {
+    var url = "/api/v1/snapshot" + scopeQuery("?");
+    var got = early && early.url === url ? early.promise : getJSON(url);
+    early = null; // used once: a retry or a re-snapshot asks again
+    return got.then(function (snap) {
       lastSeq = snap.seq;
       emit("snapshot", snap);
     });
@@ -108,8 +112,20 @@
     boot();
   }
 
+  // A page that will go live asks for its snapshot while Dash still builds the page (the request and the
+  // server's work overlap the page's start-up); start() then takes it. An old snapshot is still correct: the
+  // first pushed batch shows the gap and the events after it are fetched (catchUp).
+  function prefetch(options) {
+    if (started || early) { return; }
+    opts = options || {};
+    var url = "/api/v1/snapshot" + scopeQuery("?");
+    early = { url: url, promise: getJSON(url) };
+    early.promise.catch(function () {}); // a failed prefetch is retried by start(); no unhandled rejection
+  }
+
   window.GCLive = {
     start: start,
+    prefetch: prefetch,
     on: function (type, fn) { listeners[type].push(fn); },
     lastSeq: function () { return lastSeq; },
     socket: function () { return socket; },

@@ -174,7 +174,7 @@
         this.workers.set(w.id, [w.id, w.lat, w.lon, w.state, w.last_fix_at, old ? old[5] : null]);
         this.dirty.workers = true;
       } else if (ev.type === "case" && p.case) {
-        this.applyCase(p.action, p.case);
+        this.applyCase(p.action, p.case, ev.seq > (this.stats.seq || 0));
         ticker.push(ev);
         caseSeen = true;
         this.lastCaseSeq = ev.seq;
@@ -201,8 +201,10 @@
     if (rows.length) { this.dirty.workers = true; if (this.measure === "workers") { this.dirty.grids = true; } }
   };
 
-  Wall.prototype.applyCase = function (action, c) {
-    var prev = this.cases.get(c.id), k = this.counters;
+  // counted: the event is newer than the figures shown (stats.seq); an older one (a prefetched snapshot can be older
+  // than the figures the page was rendered with) is already in them and moves only the map
+  Wall.prototype.applyCase = function (action, c, counted) {
+    var prev = this.cases.get(c.id);
     // was it counted as open? unknown cases: every action but "created"/"evaluate" starts from an open state
     var wasOpen = prev ? !!OPEN[prev.state] : (action !== "created" && action !== "evaluate");
     var wasInProgress = prev ? !!IN_PROGRESS[prev.state] : ({ acknowledge: 1, feedback: 1, approve: 1, reject: 1,
@@ -212,6 +214,18 @@
     var oldG = prev && prev.grid_id != null ? String(prev.grid_id) : g;
     if (wasOpen && oldG) { this.openByGrid[oldG] = Math.max(0, (this.openByGrid[oldG] || 0) - 1); }
     if (isOpen && g) { this.openByGrid[g] = (this.openByGrid[g] || 0) + 1; }
+    if (counted) { this.countCase(action, c, g, wasInProgress); }
+    var kept = slimCase(c);
+    kept._seenAt = Date.now();
+    this.cases.delete(c.id);  // re-insert: Map order = recency, oldest pruned first
+    this.cases.set(c.id, kept);
+    this.pruneCases();
+    this.dirty.cases = true; this.dirty.grids = true;
+  };
+
+  // today's counters, the per-grid "today" measure and the charts move with a case's action
+  Wall.prototype.countCase = function (action, c, g, wasInProgress) {
+    var k = this.counters;
     if (action === "created" && localDate(c.created_at) === this.today) {
       k.reported += 1;
       if (c.handled_onsite) { k.onsite += 1; k.closed += 1; } else { k.escalated += 1; }
@@ -222,12 +236,6 @@
     if (action === "approve") { k.closed += 1; }
     k.in_progress = Math.max(0, k.in_progress + (IN_PROGRESS[c.state] ? 1 : 0) - (wasInProgress ? 1 : 0));
     k.self_rate = k.reported ? k.onsite / k.reported : null;
-    var kept = slimCase(c);
-    kept._seenAt = Date.now();
-    this.cases.delete(c.id);  // re-insert: Map order = recency, oldest pruned first
-    this.cases.set(c.id, kept);
-    this.pruneCases();
-    this.dirty.cases = true; this.dirty.grids = true;
   };
 
   Wall.prototype.pruneCases = function () {
@@ -302,7 +310,7 @@
 
   Wall.prototype.draw = function () {
     var self = this, dirty = this.dirty;
-    if (!this.map.ready() || !(dirty.workers || dirty.cases || dirty.alerts || dirty.grids)) { return; }
+    if (!this.map.live() || !(dirty.workers || dirty.cases || dirty.alerts || dirty.grids)) { return; }
     this.dirty = {};
     // the grid shading (a canvas of every grid, a few ms) follows the counts at most every shade_min_interval_ms,
     // while the markers follow every change at once
@@ -361,8 +369,11 @@
     return true;
   }
 
+  // the wall goes live as soon as Dash has built it: its snapshot is asked for now, while Dash builds it
+  if (window.GCLive && /\/wall$/.test(location.pathname)) { window.GCLive.prefetch({}); }
+
   var tries = 0;
   var timer = setInterval(function () {
-    if (boot() || ++tries > 600) { clearInterval(timer); }
-  }, 100);
+    if (boot() || ++tries > 2400) { clearInterval(timer); }
+  }, 25);  // Dash renders the page after load: a short poll starts the wall within a frame or two
 })();

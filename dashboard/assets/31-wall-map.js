@@ -10,7 +10,9 @@
  * So the WebGL map redraws only when the operator pans or zooms; a shading change (every
  * few seconds) and a position frame (every second) cost a few milliseconds of canvas.
  * The map instance is Plotly's (fullLayout.map._subplot.map); everything after that
- * is MapLibre's public API. Coordinates arrive in WGS-84; with GCJ-02 tiles they are
+ * is MapLibre's public API. Until MapLibre has started (SwiftShader compiling its shaders takes 0.6–1.5 s
+ * on a cold load), the canvases paint with the same Web Mercator projection computed here (mercator()),
+ * so the live markers and shading show as soon as the snapshot is in; the outlines follow with the map. Coordinates arrive in WGS-84; with GCJ-02 tiles they are
  * shifted here exactly as the server shifts the static layers (dashboard/geo/coords.py).
  */
 (function () {
@@ -50,6 +52,18 @@
     return "rgb(" + [0, 1, 2].map(function (k) { return Math.round(a[k] + (b[k] - a[k]) * f); }).join(",") + ")";
   }
 
+  // Web Mercator as MapLibre projects with no bearing or pitch (512-px world at zoom 0, the centre in the middle of
+  // a w×h canvas): what the canvases use before MapLibre is ready; the wall test checks it against map.project
+  function mercator(center, zoom, w, h) {
+    var world = 512 * Math.pow(2, zoom);
+    function px(lon, lat) {
+      var s = Math.sin(Math.max(-85.051129, Math.min(85.051129, lat)) * Math.PI / 180);
+      return [(lon + 180) / 360 * world, (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * world];
+    }
+    var c = px(center.lon, center.lat);
+    return { project: function (ll) { var p = px(ll[0], ll[1]); return { x: p[0] - c[0] + w / 2, y: p[1] - c[1] + h / 2 }; } };
+  }
+
   function wgsToGcj(lat, lon) {
     if (lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271) { return [lat, lon]; }
     var d = offset(lat, lon);
@@ -65,7 +79,8 @@
     this.wall = wall;
     this.cfg = wall.cfg;
     this.gd = null;
-    this.map = null;
+    this.map = null;    // MapLibre, once Plotly has plotted the figure and the map is idle
+    this.view = null;   // what the canvases project with: mercator() until the map is ready, then the map
     this.scale = 1;
     this.chain = Promise.resolve();
     this.shaded = {};   // grid id → value the shading canvas shows
@@ -82,14 +97,24 @@
     return this.cfg.gcj ? wgsToGcj(lat, lon) : [lat, lon];
   };
 
-  GCWallMap.prototype.ready = function () { return !!this.map; };
+  GCWallMap.prototype.ready = function () { return !!this.map; };  // MapLibre is up (pan, zoom, hover, clicks)
+  GCWallMap.prototype.live = function () { return !!this.view; };  // the canvases can paint
 
-  // plot the server-built figure at the size and zoom of this screen, then add the live layers
+  // the live canvases at once (cb: they can paint); then plot the server-built figure at the size and zoom of this
+  // screen and move the canvases onto MapLibre's camera
   GCWallMap.prototype.whenReady = function (cb) {
     var self = this;
     var timer = setInterval(function () {
       var div = document.getElementById("wall-map"), layer = document.querySelector(".wall-map-layer");
-      if (!div || !window.Plotly || !layer.clientWidth) { return; }  // Plotly arrives with the charts
+      if (!div || !layer || !layer.clientWidth) { return; }
+      if (!self.view) {
+        var m = self.cfg.figure.layout.map;
+        self.addCanvases(self.cfg.figure.data[self.cfg.traces.grids].geojson, layer);
+        self.sizeCanvas(layer.clientWidth, layer.clientHeight);
+        self.view = mercator(m.center, self.zoomFor(self.scale), layer.clientWidth, layer.clientHeight);
+        cb();
+      }
+      if (!window.Plotly) { return; }  // Plotly arrives with the 五治 panel's chart
       clearInterval(timer);
       self.wall.timing.plotly = Math.round(performance.now());
       var fig = self.cfg.figure, lay = Object.assign({}, fig.layout, { width: layer.clientWidth,
@@ -101,9 +126,10 @@
           self.wall.timing.plotted = Math.round(performance.now());
           var go = function () {
             self.wall.timing.map_idle = Math.round(performance.now());
-            self.addLayers(map);
-            self.map = map;
-            cb();
+            self.attach(map);
+            self.map = self.view = map;
+            self.sizeCanvas(map.getCanvas().clientWidth, map.getCanvas().clientHeight);
+            self.paintShade(); self.paint(); self.placeRings();
           };
           if (map.loaded()) { go(); } else { map.once("idle", go); }
         }).catch(function (e) { console.warn("wall map plot failed", e); });
@@ -112,8 +138,9 @@
 
   GCWallMap.prototype.zoomFor = function (s) { return this.cfg.base_zoom + Math.log2(s || 1); };
 
-  GCWallMap.prototype.addLayers = function (map) {
-    var grids = this.gd.data[this.cfg.traces.grids].geojson, self = this, layer = document.querySelector(".wall-map-layer");
+  // the shading canvas under the map and the two marker canvases over it; rings: every grid's outline
+  GCWallMap.prototype.addCanvases = function (grids, layer) {
+    var self = this;
     this.rings = grids.features.map(function (f) {
       var g = f.geometry, polys = g.type === "Polygon" ? [g.coordinates] : g.coordinates;
       return [f.id, [].concat.apply([], polys)];
@@ -128,14 +155,23 @@
       layer.insertBefore(c, document.getElementById("wall-overlay"));
       self.marks[name] = { el: c, ctx: c.getContext("2d"), placed: [] };
     });
-    this.sizeCanvas(map);
+  };
+
+  // MapLibre is up: the canvases follow its camera and the pointer
+  GCWallMap.prototype.attach = function (map) {
+    var self = this;
     map.on("move", function () { self.paintShade(); self.paint(); self.placeRings(); });
-    map.on("resize", function () { self.sizeCanvas(map); self.paintShade(); self.paint(); self.placeRings(); });
+    map.on("resize", function () {
+      self.sizeCanvas(map.getCanvas().clientWidth, map.getCanvas().clientHeight);
+      self.paintShade(); self.paint(); self.placeRings();
+    });
     this.hover(map);
   };
 
-  GCWallMap.prototype.sizeCanvas = function (map) {
-    var mc = map.getCanvas(), dpr = window.devicePixelRatio || 1, w = mc.clientWidth, h = mc.clientHeight;
+  GCWallMap.prototype.sizeCanvas = function (w, h) {
+    var dpr = window.devicePixelRatio || 1;
+    if (w === this.cssW && h === this.cssH && dpr === this.dpr) { return; }
+    this.dpr = dpr;
     var all = [[this.shade, this.sctx]], marks = this.marks;
     Object.keys(marks).forEach(function (name) { all.push([marks[name].el, marks[name].ctx]); });
     all.forEach(function (cc) {
@@ -148,7 +184,7 @@
 
   // every grid filled with the colour of its value; one path per colour (a handful), projected with the camera
   GCWallMap.prototype.paintShade = function () {
-    var map = this.map, ctx = this.sctx, shaded = this.shaded, zmax = ZMAX[this.wall.measure] || 5, groups = {};
+    var map = this.view, ctx = this.sctx, shaded = this.shaded, zmax = ZMAX[this.wall.measure] || 5, groups = {};
     if (!map || !ctx) { return; }
     this.rings.forEach(function (g) {
       var col = shadeColor(shaded[g[0]] || 0, zmax);
@@ -176,13 +212,13 @@
   // the markers of one canvas ("workers" or "events"; both when none is named), projected with the map's camera
   GCWallMap.prototype.paint = function (which) {
     var self = this;
-    if (!this.map || !this.marks.workers) { return; }
+    if (!this.view || !this.marks.workers) { return; }
     (which ? [which] : Object.keys(CANVASES)).forEach(function (name) { self.paintCanvas(name); });
     this.placed = this.marks.workers.placed.concat(this.marks.events.placed);
   };
 
   GCWallMap.prototype.paintCanvas = function (name) {
-    var map = this.map, c = this.marks[name], ctx = c.ctx, s = this.scale || 1, placed = [], pts = this.points;
+    var map = this.view, c = this.marks[name], ctx = c.ctx, s = this.scale || 1, placed = [], pts = this.points;
     var cw = this.cssW, h = this.cssH;
     ctx.clearRect(0, 0, cw, h);
     CANVASES[name].forEach(function (layer) {
@@ -225,6 +261,11 @@
     this.scale = s;
     if (this.map && changed) {  // only after a resize: the first plot already has the right size
       this.applyZoom();  // placeRings follows the relayout; the map's resize event repaints the markers
+    } else if (this.view && changed) {  // resized before MapLibre was up: the provisional camera follows
+      var layer = document.querySelector(".wall-map-layer"), m = this.cfg.figure.layout.map;
+      this.sizeCanvas(layer.clientWidth, layer.clientHeight);
+      this.view = mercator(m.center, this.zoomFor(s), layer.clientWidth, layer.clientHeight);
+      this.paintShade(); this.paint(); this.placeRings();
     }
   };
 
@@ -345,7 +386,7 @@
   // a ring around each of the newest alerts (every alert keeps its marker): dozens of rings pulsing together
   // would hide the map, and each is a DOM layer repainted every beat
   GCWallMap.prototype.placeRings = function () {
-    var box = document.getElementById("wall-overlay"), map = this.map;
+    var box = document.getElementById("wall-overlay"), map = this.view;
     if (!box || !map) { return; }
     box.textContent = "";
     var size = Math.round(56 * (this.scale || 1)), all = Array.from(this.wall.alerts.values());
@@ -364,4 +405,5 @@
   window.GCWallMap = GCWallMap;
   window.GCWallMap.wgsToGcj = wgsToGcj;
   window.GCWallMap.shadeColor = shadeColor;
+  window.GCWallMap.mercator = mercator;
 })();

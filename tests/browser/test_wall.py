@@ -110,6 +110,26 @@ def trace_types_in_code() -> set[str]:
     return found
 
 
+def test_live_layers_paint_before_the_map_has_started_and_where_the_map_puts_them(pages, wall_server):
+    w = world(wall_server.db_url)
+    _, _, lat, lon = w["grids"][3]
+    case = post_case(wall_server, w["category"], lat, lon, f"wall-early-{uuid.uuid4().hex[:8]}")
+    # plotly.js (and so MapLibre) held back: the snapshot's markers and the shading are painted without it
+    page, watch = open_wall(pages, wall_server, slow={"**/plotly/package_data/plotly.min.js*": 3}, timeout_ms=40000)
+    timing = page.evaluate("() => GCWall.timing")
+    assert timing["first_frame"] < timing["plotly"] <= timing["map_idle"], timing
+    assert case["code"] in page.evaluate("() => GCWall.map.loaded('cases').map(c => c.code)")
+    # the projection the canvases painted with until then is the map's own, to the pixel
+    worst = page.evaluate("""() => { const w = GCWall, m = w.map, c = m.map.getCanvas();
+        const v = GCWallMap.mercator(w.cfg.figure.layout.map.center, m.zoomFor(m.scale), c.clientWidth, c.clientHeight);
+        let worst = 0;
+        m.rings.forEach(g => g[1][0].forEach(ll => { const a = v.project(ll), b = m.map.project(ll);
+            worst = Math.max(worst, Math.abs(a.x - b.x), Math.abs(a.y - b.y)); }));
+        return worst; }""")
+    assert worst < 0.5, f"provisional projection off by {worst:.2f} px"
+    watch.assert_clean()
+
+
 def test_4k_kiosk_english_scales_canvas_and_keeps_map_crisp(pages, wall_server):
     page, watch = open_wall(pages, wall_server, "?kiosk=1&lang=en", width=3840, height=2160, timeout_ms=60000)
     page.wait_for_function("() => Math.abs(document.getElementById('wall-map')._fullLayout.map.zoom"
