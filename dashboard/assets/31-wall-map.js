@@ -12,8 +12,8 @@
  * The map instance is Plotly's (fullLayout.map._subplot.map); everything after that
  * is MapLibre's public API. Until MapLibre has started (SwiftShader compiling its shaders takes 0.6–1.5 s
  * on a cold load), the canvases paint with the same Web Mercator projection computed here (mercator()),
- * so the live markers and shading show as soon as the snapshot is in; the outlines follow with the map. Coordinates arrive in WGS-84; with GCJ-02 tiles they are
- * shifted here exactly as the server shifts the static layers (dashboard/geo/coords.py).
+ * so the live markers and shading show as soon as the snapshot is in; the outlines follow with the map.
+ * Coordinates arrive in WGS-84; with GCJ-02 tiles they are shifted here exactly as the server shifts the static layers (dashboard/geo/coords.py).
  */
 (function () {
   "use strict";
@@ -108,10 +108,8 @@
       var div = document.getElementById("wall-map"), layer = document.querySelector(".wall-map-layer");
       if (!div || !layer || !layer.clientWidth) { return; }
       if (!self.view) {
-        var m = self.cfg.figure.layout.map;
         self.addCanvases(self.cfg.figure.data[self.cfg.traces.grids].geojson, layer);
-        self.sizeCanvas(layer.clientWidth, layer.clientHeight);
-        self.view = mercator(m.center, self.zoomFor(self.scale), layer.clientWidth, layer.clientHeight);
+        self.provisional(layer);
         cb();
       }
       if (!window.Plotly) { return; }  // Plotly arrives with the 五治 panel's chart
@@ -128,8 +126,7 @@
             self.wall.timing.map_idle = Math.round(performance.now());
             self.attach(map);
             self.map = self.view = map;
-            self.sizeCanvas(map.getCanvas().clientWidth, map.getCanvas().clientHeight);
-            self.paintShade(); self.paint(); self.placeRings();
+            self.repaint();
           };
           if (map.loaded()) { go(); } else { map.once("idle", go); }
         }).catch(function (e) { console.warn("wall map plot failed", e); });
@@ -160,12 +157,23 @@
   // MapLibre is up: the canvases follow its camera and the pointer
   GCWallMap.prototype.attach = function (map) {
     var self = this;
-    map.on("move", function () { self.paintShade(); self.paint(); self.placeRings(); });
-    map.on("resize", function () {
-      self.sizeCanvas(map.getCanvas().clientWidth, map.getCanvas().clientHeight);
-      self.paintShade(); self.paint(); self.placeRings();
-    });
+    map.on("move", function () { self.repaint(); });
+    map.on("resize", function () { self.repaint(); });
     this.hover(map);
+  };
+
+  // until MapLibre is up: the canvases at the layer's size, projected with mercator() at this screen's zoom
+  GCWallMap.prototype.provisional = function (layer) {
+    var w = layer.clientWidth, h = layer.clientHeight;
+    this.sizeCanvas(w, h);
+    this.view = mercator(this.cfg.figure.layout.map.center, this.zoomFor(this.scale), w, h);
+  };
+
+  // everything on the canvases again (camera moved, canvas resized, projection swapped); the map's canvas size
+  // once MapLibre is up
+  GCWallMap.prototype.repaint = function () {
+    if (this.map) { this.sizeCanvas(this.map.getCanvas().clientWidth, this.map.getCanvas().clientHeight); }
+    this.paintShade(); this.paint(); this.placeRings();
   };
 
   GCWallMap.prototype.sizeCanvas = function (w, h) {
@@ -262,10 +270,8 @@
     if (this.map && changed) {  // only after a resize: the first plot already has the right size
       this.applyZoom();  // placeRings follows the relayout; the map's resize event repaints the markers
     } else if (this.view && changed) {  // resized before MapLibre was up: the provisional camera follows
-      var layer = document.querySelector(".wall-map-layer"), m = this.cfg.figure.layout.map;
-      this.sizeCanvas(layer.clientWidth, layer.clientHeight);
-      this.view = mercator(m.center, this.zoomFor(s), layer.clientWidth, layer.clientHeight);
-      this.paintShade(); this.paint(); this.placeRings();
+      this.provisional(document.querySelector(".wall-map-layer"));
+      this.repaint();
     }
   };
 
