@@ -27,6 +27,7 @@
   var SHADE_RGB = SHADES.map(function (h) { return [1, 3, 5].map(function (i) { return parseInt(h.substr(i, 2), 16); }); });
   var SHADE_ALPHA = 0.62;
   var MAX_RINGS = 20;
+  var MAX_PATCH = 40;  // more changed markers than this in one draw: the whole canvas is painted again
   // two marker canvases: the workers (repainted once a second) under the events (repainted when a case or an
   // alert comes): a new case does not redraw 490 workers, a position frame does not redraw the cases
   var CANVASES = { workers: ["workers"], events: ["cases", "alerts"] };  // drawing order: alerts on top
@@ -75,6 +76,21 @@
     return { lon: p[1], lat: p[0], props: props };
   }
 
+  // a placed marker's box, one pixel wider and on whole device pixels (so clearing and clipping leave no seam)
+  function box(p, dpr) {
+    var R = p[2] + 1;
+    return [Math.floor((p[0] - R) * dpr) / dpr, Math.floor((p[1] - R) * dpr) / dpr,
+            Math.ceil((p[0] + R) * dpr) / dpr, Math.ceil((p[1] + R) * dpr) / dpr];
+  }
+
+  function touches(p, rects) {
+    for (var i = 0; i < rects.length; i++) {
+      var r = rects[i], R = p[2] + 1;
+      if (p[0] + R >= r[0] && p[0] - R <= r[2] && p[1] + R >= r[1] && p[1] - R <= r[3]) { return true; }
+    }
+    return false;
+  }
+
   function GCWallMap(wall) {
     this.wall = wall;
     this.cfg = wall.cfg;
@@ -87,6 +103,7 @@
     this.rings = [];    // [grid id, [[lon, lat], …] per ring] of every grid, as the figure has them
     this.drawMs = [];   // recent redraw times, for diagnostics and the bench
     this.points = { workers: [], cases: [], alerts: [] };
+    this.memo = { cases: new Map(), alerts: new Map() };  // record → its marker (see recordPoints)
     this.marks = {};    // canvas name → {el, ctx, placed: [[x, y, r, layer, props], …] as last painted}
     this.placed = [];   // both canvases' placed markers, topmost last
     this.shade = null; this.sctx = null;  // the shading canvas, under the map
@@ -225,24 +242,70 @@
     this.placed = this.marks.workers.placed.concat(this.marks.events.placed);
   };
 
-  GCWallMap.prototype.paintCanvas = function (name) {
-    var map = this.view, c = this.marks[name], ctx = c.ctx, s = this.scale || 1, placed = [], pts = this.points;
-    var cw = this.cssW, h = this.cssH;
-    ctx.clearRect(0, 0, cw, h);
+  // where a canvas's markers go: [x, y, r + stroke, layer, props] in drawing order, off-screen ones left out;
+  // `reuse` (props → entry) keeps the entries of markers unchanged since the last paint with this camera
+  GCWallMap.prototype.place = function (name, reuse) {
+    var map = this.view, s = this.scale || 1, pts = this.points, cw = this.cssW, h = this.cssH, out = [];
     CANVASES[name].forEach(function (layer) {
       var list = pts[layer], lw = STYLE[layer][0] * s;
-      ctx.lineWidth = lw; ctx.strokeStyle = STYLE[layer][1];
       for (var i = 0; i < list.length; i++) {
-        var m = list[i], xy = map.project([m.lon, m.lat]), r = m.props.r * s;
+        var m = list[i], old = reuse && reuse.get(m.props);
+        if (old) { out.push(old); continue; }
+        var xy = map.project([m.lon, m.lat]), r = m.props.r * s;
         if (xy.x < -r || xy.y < -r || xy.x > cw + r || xy.y > h + r) { continue; }
-        ctx.beginPath(); ctx.arc(xy.x, xy.y, r, 0, 2 * Math.PI);
-        ctx.globalAlpha = m.props.o || 1; ctx.fillStyle = m.props.c; ctx.fill();
-        ctx.globalAlpha = 1; if (lw > 0) { ctx.stroke(); }
-        placed.push([xy.x, xy.y, r + lw, layer, m.props]);
+        out.push([xy.x, xy.y, r + lw, layer, m.props]);
       }
     });
-    c.placed = placed;
+    return out;
   };
+
+  // the placed markers onto ctx; with `rects`, only those that reach into one of them
+  GCWallMap.prototype.drawMarks = function (ctx, placed, rects) {
+    var s = this.scale || 1, style = null;
+    for (var i = 0; i < placed.length; i++) {
+      var p = placed[i], lw = STYLE[p[3]][0] * s;
+      if (rects && !touches(p, rects)) { continue; }
+      if (style !== p[3]) { style = p[3]; ctx.lineWidth = lw; ctx.strokeStyle = STYLE[p[3]][1]; }
+      ctx.beginPath(); ctx.arc(p[0], p[1], p[2] - lw, 0, 2 * Math.PI);
+      ctx.globalAlpha = p[4].o || 1; ctx.fillStyle = p[4].c; ctx.fill();
+      ctx.globalAlpha = 1; if (lw > 0) { ctx.stroke(); }
+    }
+  };
+
+  GCWallMap.prototype.paintCanvas = function (name) {
+    var c = this.marks[name];
+    c.placed = this.place(name, null);
+    c.ctx.clearRect(0, 0, this.cssW, this.cssH);
+    this.drawMarks(c.ctx, c.placed, null);
+    this.fullPaints = (this.fullPaints || 0) + 1;
+  };
+
+  // A case or an alert came, changed or went: only the boxes of what changed are cleared and drawn again (every
+  // marker reaching into them, in order), so the browser composites a few small rectangles, not the whole map —
+  // with ten walls on two cores that full composite was most of the time from a new case to its marker on screen.
+  // Markers are matched by their props object: caseData and alertData keep it while the wall keeps the same record.
+  GCWallMap.prototype.patchCanvas = function (name) {
+    var c = this.marks[name], before = new Map(), rects = [], dpr = this.dpr || 1;
+    c.placed.forEach(function (p) { before.set(p[4], p); });
+    var placed = this.place(name, before), kept = new Set();
+    placed.forEach(function (p) {
+      if (before.get(p[4]) === p) { kept.add(p); } else { rects.push(box(p, dpr)); }
+    });
+    c.placed.forEach(function (p) { if (!kept.has(p)) { rects.push(box(p, dpr)); } });
+    if (rects.length > MAX_PATCH) { this.paintCanvas(name); return; }
+    c.placed = placed;
+    if (!rects.length) { return; }
+    var ctx = c.ctx;
+    ctx.save();
+    ctx.beginPath();
+    rects.forEach(function (r) { ctx.rect(r[0], r[1], r[2] - r[0], r[3] - r[1]); });
+    ctx.clip();
+    rects.forEach(function (r) { ctx.clearRect(r[0], r[1], r[2] - r[0], r[3] - r[1]); });
+    this.drawMarks(ctx, placed, rects);
+    ctx.restore();
+    this.patches = (this.patches || 0) + 1;
+  };
+
   // hover: masked details of the topmost marker under the pointer, shown as text (never as HTML)
   GCWallMap.prototype.hover = function (map) {
     var tip = document.createElement("div"), self = this;
@@ -305,26 +368,34 @@
     return feats;
   };
 
-  GCWallMap.prototype.caseData = function () {
-    var feats = [];
-    this.wall.cases.forEach(function (c) {
-      var p = this.pt(c.lat, c.lon);
-      if (!p) { return; }
-      var open = !!OPEN[c.state];
-      feats.push(point(p, { id: c.id, code: c.code, c: open ? (PRIORITY_COLORS[c.priority] || "#ffd60a") : "#5b6b7c",
-        r: open ? (c.priority <= 2 ? 7.5 : 5.5) : 4, k: "case", d: c }));
+  // a case's or an alert's marker, made once per record the wall keeps (a changed case or alert is a new record):
+  // an unchanged marker stays the same object, which is how patchCanvas tells what changed
+  GCWallMap.prototype.recordPoints = function (layer, records, make) {
+    var memo = this.memo[layer], next = new Map(), feats = [];
+    records.forEach(function (rec) {
+      var pt = memo.has(rec) ? memo.get(rec) : make.call(this, rec);
+      next.set(rec, pt);
+      if (pt) { feats.push(pt); }
     }, this);
+    this.memo[layer] = next;
     return feats;
   };
 
+  GCWallMap.prototype.caseData = function () {
+    return this.recordPoints("cases", this.wall.cases, function (c) {
+      var p = this.pt(c.lat, c.lon);
+      if (!p) { return null; }
+      var open = !!OPEN[c.state];
+      return point(p, { id: c.id, code: c.code, c: open ? (PRIORITY_COLORS[c.priority] || "#ffd60a") : "#5b6b7c",
+        r: open ? (c.priority <= 2 ? 7.5 : 5.5) : 4, k: "case", d: c });
+    });
+  };
+
   GCWallMap.prototype.alertData = function () {
-    var feats = [];
-    this.wall.alerts.forEach(function (a) {
+    return this.recordPoints("alerts", this.wall.alerts, function (a) {
       var p = this.pt(a.lat, a.lon);
-      if (!p) { return; }
-      feats.push(point(p, { id: a.id, r: 9, c: a.state === "new" ? "#ff1f3d" : "#ff8a00", k: "alert", d: a }));
-    }, this);
-    return feats;
+      return p ? point(p, { id: a.id, r: 9, c: a.state === "new" ? "#ff1f3d" : "#ff8a00", k: "alert", d: a }) : null;
+    });
   };
 
   // a marker's hover text, built when the pointer is on it (not for every marker on every repaint: the
@@ -369,8 +440,11 @@
     if (dirty.cases) { this.points.cases = this.caseData(); }
     if (dirty.alerts) { this.points.alerts = this.alertData(); }
     var markers = dirty.workers || dirty.cases || dirty.alerts;
-    if (dirty.workers && (dirty.cases || dirty.alerts)) { this.paint(); }
-    else if (markers) { this.paint(dirty.workers ? "workers" : "events"); }
+    if (this.view && this.marks.workers) {
+      if (dirty.workers) { this.paintCanvas("workers"); }
+      if (dirty.cases || dirty.alerts) { this.patchCanvas("events"); }
+      if (markers) { this.placed = this.marks.workers.placed.concat(this.marks.events.placed); }
+    }
     if (dirty.alerts) { this.placeRings(); }
     if (dirty.grids && !markers) { this.shadeGrids(); }
     return new Promise(function (resolve) {
