@@ -82,7 +82,11 @@ def register_socketio(socketio: SocketIO, services) -> None:
         socketio.emit("events", {"events": messages}, to=ALL_ROOM)
         services.locator  # noqa: B018 — loads the grid → community map on first use
         known = {c for c in services.frames.grid_community.values() if c is not None}
-        per_comm = community_batches(messages, known)
+        # a community's batch needs its own `prev` (one query each): only for rooms a screen is in. With a message
+        # queue, screens may be on other processes, so every community gets its batch
+        local = socketio.server.manager.rooms.get("/", {}) if services.settings.redis_url is None else None
+        per_comm = {c: b for c, b in community_batches(messages, known).items()
+                    if local is None or local.get(community_room(c))}
         if not per_comm:
             return
         with services.db.read() as s:
