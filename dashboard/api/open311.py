@@ -19,6 +19,7 @@ from ..services import open311 as o311
 from ..services.apikeys import check_api_key
 from ..services.cases import CaseError, CaseReport, report_case
 from ..timeutil import utcnow
+from .auth import in_scope
 from .openapi import registry
 
 BASE = "/open311/v2"
@@ -166,6 +167,9 @@ def register(app, services) -> None:
                 c, _ = report_case(s, report, locator=services.locator, actor=f"Open311 ({key.name})")
             except CaseError as exc:
                 raise Open311Error(400, f"{exc.field}: {exc.message}")
+            if not in_scope(key, c.community_id):  # raising here rolls the report back: nothing is written
+                raise Open311Error(403, "lat/long: the location lies in another community, outside this api_key's "
+                                        "jurisdiction")
             out = [{"service_request_id": c.code, "service_notice": "已受理，将在处置时限内派遣处理",
                     "account_id": _arg("account_id")}]
         return render(fmt, "service_requests", out)
@@ -249,4 +253,5 @@ def register(app, services) -> None:
         ("tokens/{token_id}.{fmt}", "get", "Resolve a token (always 404: every service is realtime)")]:
         api.add(f"{BASE}/{path}", method, summary=summary, tags=["open311"], params=fmt, security=False,
                 description="GeoReport v2 (http://wiki.open311.org/GeoReport_v2). Errors are a list of "
-                            "{code, description}: 400, 403 (api_key), 404.")
+                            "{code, description}: 400, 403 (api_key; a community's key reporting a point in "
+                            "another community), 404.")

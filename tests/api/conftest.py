@@ -21,11 +21,11 @@ def district(app_services):
     return app, services, world
 
 
-def make_key(services, role: str, worker_id: int | None = None) -> str:
+def make_key(services, role: str, worker_id: int | None = None, community_id: int | None = None) -> str:
     from dashboard.services.apikeys import create_api_key
 
     with services.db.write() as s:
-        _, key = create_api_key(s, name=f"test-{role}", role=role, worker_id=worker_id)
+        _, key = create_api_key(s, name=f"test-{role}", role=role, worker_id=worker_id, community_id=community_id)
     return key
 
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 from defusedxml import ElementTree as SafeET
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from dashboard.models import Case
+from dashboard.models import Case, Grid
 from tests.api.conftest import make_key
 
 B = "/open311/v2"
@@ -91,6 +91,29 @@ def test_post_request_becomes_a_case_in_triage(o311):
     # the case is visible through the field API too, masked
     case = client.get("/api/v1/cases?state=reported", headers={"X-API-Key": key}).get_json()["items"][0]
     assert case["source"] == "open311" and case["reporter_phone"] == "138****5678"
+
+
+def test_a_community_key_files_requests_in_its_community_only(o311):
+    client, services, world, _ = o311
+    with services.db.read() as s:
+        comm = dict(s.execute(select(Grid.id, Grid.community_id).where(Grid.id.in_(world["grid_ids"]))).all())
+    mine = comm[world["grid_ids"][0]]
+    inside = next(i for i, g in enumerate(world["grid_ids"]) if comm[g] == mine)
+    outside = next(i for i, g in enumerate(world["grid_ids"]) if comm[g] != mine)
+    key = make_key(services, "integration", community_id=mine)
+    with services.db.read() as s:
+        before = s.scalar(select(func.count()).select_from(Case))
+    lat, lon = world["centers"][outside]
+    r = post(client, key, service_code="0101", lat=str(lat), long=str(lon), description="路灯不亮")
+    assert r.status_code == 403 and "lat/long" in r.get_json()[0]["description"], r.data
+    with services.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == before  # refused: nothing written
+    lat, lon = world["centers"][inside]
+    r = post(client, key, service_code="0101", lat=str(lat), long=str(lon), description="路灯不亮")
+    assert r.status_code == 200, r.data
+    with services.db.read() as s:
+        c = s.scalar(select(Case).where(Case.code == r.get_json()[0]["service_request_id"]))
+        assert c.community_id == mine
 
 
 def test_multivaluelist_php_keys_and_address_only(o311):
