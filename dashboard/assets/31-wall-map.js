@@ -3,7 +3,8 @@
  * Plotly draws the server-built figure once (grid outlines, community boundaries, cameras)
  * on a transparent MapLibre map. The grid shading is a 2D canvas *under* that map, and
  * workers, cases and alerts two 2D canvases over it; all are placed with the map's own
- * projection (map.project) and repainted when they change or the map moves. Why not WebGL:
+ * projection (map.project) and repainted when they change or the map moves (cases and alerts only
+ * in the boxes of what changed: patchCanvas). Why not WebGL:
  * without a GPU, every MapLibre frame is rasterised by SwiftShader and then read back
  * (glReadPixels) for the software compositor, and that read-back blocks the page's main
  * thread for 300–600 ms when ten walls share two cores — a pushed event waits behind it.
@@ -281,8 +282,8 @@
   };
 
   // A case or an alert came, changed or went: only the boxes of what changed are cleared and drawn again (every
-  // marker reaching into them, in order), so the browser composites a few small rectangles, not the whole map —
-  // with ten walls on two cores that full composite was most of the time from a new case to its marker on screen.
+  // marker reaching into them, in order). The work per event no longer grows with the cases kept (a wall holds
+  // hundreds after a day; each new case drew them all), and the frame's damage is a few small rectangles.
   // Markers are matched by their props object: caseData and alertData keep it while the wall keeps the same record.
   GCWallMap.prototype.patchCanvas = function (name) {
     var c = this.marks[name], before = new Map(), rects = [], dpr = this.dpr || 1;
