@@ -83,10 +83,12 @@ def register_socketio(socketio: SocketIO, services) -> None:
         services.locator  # noqa: B018 — loads the grid → community map on first use
         known = {c for c in services.frames.grid_community.values() if c is not None}
         # a community's batch needs its own `prev` (one query each): only for rooms a screen is in. With a message
-        # queue, screens may be on other processes, so every community gets its batch
-        local = socketio.server.manager.rooms.get("/", {}) if services.settings.redis_url is None else None
-        per_comm = {c: b for c, b in community_batches(messages, known).items()
-                    if local is None or local.get(community_room(c))}
+        # queue, screens may be on other processes (get_participants sees this one's), so every community gets it
+        def listened(c: int) -> bool:
+            return services.settings.redis_url is not None or \
+                next(socketio.server.manager.get_participants("/", community_room(c)), None) is not None
+
+        per_comm = {c: b for c, b in community_batches(messages, known).items() if listened(c)}
         if not per_comm:
             return
         with services.db.read() as s:

@@ -85,8 +85,9 @@
   }
 
   function touches(p, rects) {
+    var R = p[2] + 1;
     for (var i = 0; i < rects.length; i++) {
-      var r = rects[i], R = p[2] + 1;
+      var r = rects[i];
       if (p[0] + R >= r[0] && p[0] - R <= r[2] && p[1] + R >= r[1] && p[1] - R <= r[3]) { return true; }
     }
     return false;
@@ -106,7 +107,7 @@
     this.points = { workers: [], cases: [], alerts: [] };
     this.memo = { cases: new Map(), alerts: new Map() };  // record → its marker (see recordPoints)
     this.marks = {};    // canvas name → {el, ctx, placed: [[x, y, r, layer, props], …] as last painted}
-    this.placed = [];   // both canvases' placed markers, topmost last
+                        // (GCWallMap.prototype.placed: both canvases' together, topmost last)
     this.shade = null; this.sctx = null;  // the shading canvas, under the map
   }
 
@@ -238,10 +239,14 @@
   // the markers of one canvas ("workers" or "events"; both when none is named), projected with the map's camera
   GCWallMap.prototype.paint = function (which) {
     var self = this;
-    if (!this.view || !this.marks.workers) { return; }
+    if (!this.view) { return; }
     (which ? [which] : Object.keys(CANVASES)).forEach(function (name) { self.paintCanvas(name); });
-    this.placed = this.marks.workers.placed.concat(this.marks.events.placed);
   };
+
+  // both canvases' placed markers, topmost last (hover and tests read them)
+  Object.defineProperty(GCWallMap.prototype, "placed", { get: function () {
+    return this.marks.workers ? this.marks.workers.placed.concat(this.marks.events.placed) : [];
+  } });
 
   // where a canvas's markers go: [x, y, r + stroke, layer, props] in drawing order, off-screen ones left out;
   // `reuse` (props → entry) keeps the entries of markers unchanged since the last paint with this camera
@@ -441,10 +446,9 @@
     if (dirty.cases) { this.points.cases = this.caseData(); }
     if (dirty.alerts) { this.points.alerts = this.alertData(); }
     var markers = dirty.workers || dirty.cases || dirty.alerts;
-    if (this.view && this.marks.workers) {
+    if (this.view) {
       if (dirty.workers) { this.paintCanvas("workers"); }
       if (dirty.cases || dirty.alerts) { this.patchCanvas("events"); }
-      if (markers) { this.placed = this.marks.workers.placed.concat(this.marks.events.placed); }
     }
     if (dirty.alerts) { this.placeRings(); }
     if (dirty.grids && !markers) { this.shadeGrids(); }
