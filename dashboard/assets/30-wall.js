@@ -60,7 +60,7 @@
     this.measure = this.cfg.measure;
     this.dirty = {};
     this.drawTimer = null; this.lastDraw = 0; this.drawing = false;
-    this.chartTimer = null;
+    this.chartsDue = false; this.pendingStats = null;
     this.statsTimer = null; this.lastStatsFetch = 0;
     this.audio = null; this.today = null;
     this.marks = [];            // [case id, "ticker"|"map", Date.now()] for the latency bench, capped
@@ -87,7 +87,9 @@
     var sel = el("wall-measure");
     if (sel) {
       sel.value = this.measure;
-      sel.addEventListener("change", function () { self.measure = sel.value; self.markDirty("grids"); });
+      sel.addEventListener("change", function () {  // a person's choice shows at once, not on the next beat
+        self.measure = sel.value; self.lastShade = 0; self.dirty.grids = true; self.scheduleDraw(true);
+      });
     }
     GCLive.on("status", function (s) { self.setStatus(s); });
     GCLive.on("snapshot", function (snap) { self.onSnapshot(snap); });
@@ -124,18 +126,30 @@
     this.beat();
   };
 
-  // The once-a-second heartbeat: the clock, the blink of whatever blinks (a class, not CSS animations), the
-  // worker markers and duty counts all change in this one frame. Each frame costs a full composite with
-  // software rendering; positions, clock and blinks each on their own phase were three or more a second.
+  // The once-a-second heartbeat, in two frames. With software compositing a frame costs in proportion to the
+  // bounding box of what it changes times the layers in it. First the clock and the blink of whatever blinks (a
+  // class, not CSS animations): small boxes. Then, in the next frame, everything else that only needs to be
+  // current within a second: worker markers and duty counts, the shading, refetched figures and the charts. On
+  // timers of their own, those were two or three extra whole-map or whole-screen frames per case on every wall;
+  // joined to the clock's frame, they made it a whole-screen one. Only a case or an alert (drawEvents) has its own.
   Wall.prototype.beat = function () {
+    var self = this;
     document.documentElement.classList.toggle("wall-beat-on");
     var now = Date.now();  // highlights end on a beat too: a new ticker line after 2 s, a new alert's blink after 6 s
     document.querySelectorAll(".wall-tick-new, .wall-flash").forEach(function (n) {
       var age = now - Number(n.getAttribute("data-born") || 0);
       if (age > (n.classList.contains("wall-flash") ? 6000 : 2000)) { n.classList.remove("wall-tick-new", "wall-flash"); }
     });
+    requestAnimationFrame(function () { setTimeout(function () { self.afterBeat(); }, 0); });
+  };
+
+  Wall.prototype.afterBeat = function () {
     if (this.countsDirty) { this.countsDirty = false; this.renderWorkerCounts(); }
-    if (this.dirty.workers) { this.scheduleDraw(); }
+    if (this.pendingStats) { var st = this.pendingStats; this.pendingStats = null; this.applyStats(st); }
+    if (this.chartsDue && Date.now() >= (this.chartsAt || 0) + (this.cfg.chart_min_interval_ms || 0)) {
+      this.chartsDue = false; this.drawCharts();
+    }
+    if (!this.drawing && (this.dirty.workers || this.dirty.grids)) { this.draw(); }
   };
 
   Wall.prototype.setStatus = function (s) {
@@ -194,7 +208,8 @@
   // New and changed cases and alerts go on the map in the same frame as their ticker line: painted right after
   // this task's DOM changes (a microtask), not by a timer, which ran only after that frame had been rendered and
   // so waited for the next one (22 ms at the median, 58 ms at p95 with ten walls on two cores). The canvas patch
-  // costs a millisecond or two; worker moves and the shading stay on the throttled path (scheduleDraw).
+  // costs a millisecond or two, and changes only the boxes of those markers; worker moves and the shading wait for
+  // the heartbeat (beat).
   Wall.prototype.drawEvents = function () {
     var self = this;
     if (!this.map.live()) { this.scheduleDraw(); return; }
@@ -295,15 +310,19 @@
       return r.json();
     }).then(function (st) {
       if (!force && st.seq < self.lastCaseSeq) { self.scheduleStats(); return; }  // older than what we show
-      self.stats = st;
-      var duty = self.counters.on_duty, patrol = self.counters.patrolling;
-      self.counters = Object.assign({}, st.counters);
-      if (self.workers.size) { self.counters.on_duty = duty; self.counters.patrolling = patrol; }
-      self.todayByGrid = Object.assign({}, st.grids.today);
-      self.openByGrid = Object.assign({}, st.grids.open);
-      self.renderCounters(); self.renderRanking(); self.scheduleCharts();
-      self.markDirty("grids");
+      if (force) { self.applyStats(st); } else { self.pendingStats = st; }  // a routine refetch shows on the beat
     }).catch(function (e) { console.warn("wall stats refetch failed", e); });
+  };
+
+  Wall.prototype.applyStats = function (st) {
+    this.stats = st;
+    var duty = this.counters.on_duty, patrol = this.counters.patrolling;
+    this.counters = Object.assign({}, st.counters);
+    if (this.workers.size) { this.counters.on_duty = duty; this.counters.patrolling = patrol; }
+    this.todayByGrid = Object.assign({}, st.grids.today);
+    this.openByGrid = Object.assign({}, st.grids.open);
+    this.renderCounters(); this.renderRanking(); this.scheduleCharts();
+    this.markDirty("grids");
   };
 
   // -- map: one throttled redraw for everything that changed ---------------------------------
@@ -312,11 +331,13 @@
     this.scheduleDraw();
   };
 
-  // Worker moves and shading wait for map_min_frame_ms after the last draw; cases and alerts marked dirty outside
-  // onEvents (snapshot, map ready) go at once. A running draw schedules the next one itself when its frame is on
-  // screen. (Pushed cases and alerts take drawEvents.)
-  Wall.prototype.scheduleDraw = function () {
-    var self = this, urgent = !!(this.dirty.cases || this.dirty.alerts);
+  // With the map up, worker moves and shading wait for the heartbeat (beat); cases and alerts marked dirty outside
+  // onEvents (snapshot, map ready) and a person's change of measure (`now`) go at once. Before the map is up,
+  // markers follow map_min_frame_ms after the last draw. A running draw schedules the next one itself when its
+  // frame is on screen. (Pushed cases and alerts take drawEvents.)
+  Wall.prototype.scheduleDraw = function (now) {
+    var self = this, urgent = !!(now || this.dirty.cases || this.dirty.alerts);
+    if (!urgent && this.map.live()) { return; }
     if (this.drawing || (this.drawTimer && (this.drawUrgent || !urgent))) { return; }
     clearTimeout(this.drawTimer);
     this.drawUrgent = urgent;
@@ -331,11 +352,9 @@
     // the grid shading (a canvas of every grid, a few ms) follows the counts at most every shade_min_interval_ms,
     // while the markers follow every change at once
     var shadeWait = (this.lastShade || 0) + (this.cfg.shade_min_interval_ms || 0) - Date.now();
-    if (dirty.grids && shadeWait > 0) {
+    if (dirty.grids && shadeWait > 100) {  // kept for a later beat (100 ms: the beats' own jitter)
       dirty = Object.assign({}, dirty, { grids: false });
-      if (!this.shadeTimer) {
-        this.shadeTimer = setTimeout(function () { self.shadeTimer = null; self.markDirty("grids"); }, shadeWait);
-      }
+      this.dirty.grids = true;
       if (!(dirty.workers || dirty.cases || dirty.alerts)) { return; }
     }
     if (dirty.grids) { this.lastShade = Date.now(); }

@@ -445,20 +445,21 @@
     if (dirty.workers) { this.points.workers = this.workerData(); }
     if (dirty.cases) { this.points.cases = this.caseData(); }
     if (dirty.alerts) { this.points.alerts = this.alertData(); }
-    var markers = dirty.workers || dirty.cases || dirty.alerts;
     if (this.view) {
       if (dirty.workers) { this.paintCanvas("workers"); }
       if (dirty.cases || dirty.alerts) { this.patchCanvas("events"); }
     }
     if (dirty.alerts) { this.placeRings(); }
-    if (dirty.grids && !markers) { this.shadeGrids(); }
+    // worker moves already repaint the whole map: the shading joins their frame. A case's or an alert's frame
+    // (snapshot, map ready) never waits for it: the shading follows in the next frame
+    var urgent = dirty.cases || dirty.alerts;
+    if (dirty.grids && !urgent) { this.shadeGrids(); }
     return new Promise(function (resolve) {
       requestAnimationFrame(function () {  // the frame after the canvas changed has it on screen
         self.drawMs.push(Math.round(performance.now() - t0));
         if (self.drawMs.length > 100) { self.drawMs.shift(); }
         resolve();
-        // the shading goes in the frame after the markers': a new case's marker never waits for it
-        if (dirty.grids && markers) { setTimeout(function () { self.shadeGrids(); }, 0); }
+        if (dirty.grids && urgent) { setTimeout(function () { self.shadeGrids(); }, 0); }
       });
     });
   };

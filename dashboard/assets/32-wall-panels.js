@@ -138,12 +138,8 @@
     };
 
     // charts redraw at most every chart_min_interval_ms: the figures are day totals, not the live feed
-    Wall.prototype.scheduleCharts = function () {
-      var self = this;
-      if (this.chartTimer) { return; }
-      var wait = Math.max(1000, (this.chartsAt || 0) + (this.cfg.chart_min_interval_ms || 1000) - Date.now());
-      this.chartTimer = setTimeout(function () { self.chartTimer = null; self.drawCharts(); }, wait);
-    };
+    // drawn on a heartbeat (beat), at most every chart_min_interval_ms: in the beat's frame, not one of their own
+    Wall.prototype.scheduleCharts = function () { this.chartsDue = true; };
 
     // The two charts are a few dozen SVG elements written here, not Plotly figures: a Plotly.update of both
     // measured 184 ms of main thread on average (up to 363 ms) with software rendering — on ten walls at once

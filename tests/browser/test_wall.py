@@ -238,6 +238,43 @@ def test_reported_case_reaches_ticker_map_and_counters(pages, wall_server):
     watch.assert_clean()
 
 
+def test_worker_moves_and_shading_wait_for_the_heartbeat_a_chosen_measure_does_not(pages, wall_server):
+    """Worker markers and the grid shading repaint the whole map: they go in the heartbeat's second frame
+    (afterBeat), never in frames of their own after a case; a person's change of measure shows at once."""
+    w = world(wall_server.db_url)
+    page, watch = open_wall(pages, wall_server)
+    page.evaluate("""() => { const m = GCWall.map; let inBeat = false; window.__paints = [];
+        const ab = GCWall.afterBeat;
+        GCWall.afterBeat = function () { inBeat = true; try { return ab.apply(this, arguments); } finally { inBeat = false; } };
+        const pc = m.paintCanvas;
+        m.paintCanvas = function (name) { __paints.push([name, inBeat]); return pc.apply(this, arguments); };
+        const ps = m.paintShade;
+        m.paintShade = function () { __paints.push(['shade', inBeat]); return ps.apply(this, arguments); }; }""")
+    page.wait_for_timeout(1200)
+    page.evaluate("() => { window.__paints = []; }")
+    _, _, lat, lon = w["grids"][11]
+    # a coalesced positions frame as the server pushes it (the demo's workers are off duty without the simulator)
+    page.evaluate("""([lat, lon]) => { const id = GCWall.workers.keys().next().value;
+        GCWall.onEvents([{seq: GCLive.lastSeq(), type: 'positions', at: new Date().toISOString(), payload: {
+          fields: ['worker_id', 'lat', 'lon', 'state', 't', 'grid_id'],
+          workers: [[id, lat, lon, 'patrolling', new Date().toISOString(), null]]}}]); }""", [lat, lon])
+    codes = [post_case(wall_server, w["category"], g[2], g[3], f"beat-{uuid.uuid4().hex[:6]}")["code"]
+             for g in w["grids"][12:15]]
+    page.wait_for_function("codes => codes.every(c => GCWall.map.loaded('cases').some(f => f.code === c))", arg=codes,
+                           timeout=LIVE_MS)
+    page.wait_for_function("([lat, lon]) => GCWall.map.loaded('workers').some(p => Math.abs(p.d[1] - lat) < 1e-7 && "
+                           "Math.abs(p.d[2] - lon) < 1e-7)", arg=[lat, lon], timeout=LIVE_MS)  # the marker moved
+    page.wait_for_function("gid => GCWall.map.shadeOf(gid).v >= 1", arg=w["grids"][12][0], timeout=LIVE_MS)
+    paints = page.evaluate("() => __paints")
+    assert any(n == "workers" for n, _ in paints) and any(n == "shade" for n, _ in paints), paints
+    assert all(in_beat for n, in_beat in paints if n in ("workers", "shade")), paints
+    page.evaluate("() => { window.__paints = []; }")
+    page.select_option("#wall-measure", "today")
+    page.wait_for_function("() => __paints.some(p => p[0] === 'shade' && !p[1]) && GCWall.map.shadedFor === 'today'",
+                           timeout=900)  # under a heartbeat: not waiting for one
+    watch.assert_clean()
+
+
 def test_sos_alert_shows_in_panel_with_pulsing_ring(pages, wall_server):
     w = world(wall_server.db_url)
     page, watch = open_wall(pages, wall_server)
