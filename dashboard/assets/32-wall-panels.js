@@ -138,7 +138,7 @@
     };
 
     // charts redraw at most every chart_min_interval_ms: the figures are day totals, not the live feed
-    // drawn on a heartbeat (beat), at most every chart_min_interval_ms: in the beat's frame, not one of their own
+    // drawn by the heartbeat's second frame (afterBeat), at most every chart_min_interval_ms, not in one of their own
     Wall.prototype.scheduleCharts = function () { this.chartsDue = true; };
 
     // The two charts are a few dozen SVG elements written here, not Plotly figures: a Plotly.update of both
