@@ -1,8 +1,8 @@
 /* The big-screen wall (/wall): scaling, clock, and every live update, clientside.
  *
  * Does nothing unless #wall-root is on the page. Starts GCLive, fills the map's live
- * layers from the snapshot and applies pushed events: ticker, counters and alerts in
- * plain DOM at once; new cases and alerts on the map's canvas in that same frame, worker moves
+ * layers from the snapshot and applies pushed events: ticker and alerts in plain DOM at once,
+ * new cases and alerts on the map's canvas in that same frame, the counters in the next one, worker moves
  * and the grid shading once a second, the charts at most every 5 s; /api/v1/wall/stats refetched (debounced)
  * after case events. Every collection is capped so memory stays flat for days.
  * The map lives in 31-wall-map.js (GCWallMap), the DOM panels and sound in 32-wall-panels.js.
@@ -133,18 +133,17 @@
   // timers of their own, those were two or three extra whole-map or whole-screen frames per case on every wall;
   // joined to the clock's frame, they made it a whole-screen one. Only a case or an alert (drawEvents) has its own.
   Wall.prototype.beat = function () {
-    var self = this;
     document.documentElement.classList.toggle("wall-beat-on");
     var now = Date.now();  // highlights end on a beat too: a new ticker line after 2 s, a new alert's blink after 6 s
     document.querySelectorAll(".wall-tick-new, .wall-flash").forEach(function (n) {
       var age = now - Number(n.getAttribute("data-born") || 0);
       if (age > (n.classList.contains("wall-flash") ? 6000 : 2000)) { n.classList.remove("wall-tick-new", "wall-flash"); }
     });
-    requestAnimationFrame(function () { setTimeout(function () { self.afterBeat(); }, 0); });
+    this.afterFrame(this.afterBeat);
   };
 
   Wall.prototype.afterBeat = function () {
-    if (this.countsDirty) { this.countsDirty = false; this.renderWorkerCounts(); }
+    this.showCounters();
     if (this.pendingStats) { var st = this.pendingStats; this.pendingStats = null; this.applyStats(st); }
     if (this.chartsDue && Date.now() >= (this.chartsAt || 0) + (this.cfg.chart_min_interval_ms || 0)) {
       this.chartsDue = false; this.drawCharts();
@@ -198,11 +197,25 @@
       }
     }
     if (ticker.length) { this.addTicker(ticker); }
-    if (caseSeen) { this.renderCounters(); this.scheduleCharts(); this.scheduleStats(); }
+    if (caseSeen) { this.countersDue = true; this.scheduleCharts(); this.scheduleStats(); }
     if (newAlert) { this.beep(); }
-    // cases and alerts are drawn at once; worker moves wait for the next heartbeat (at most a second)
+    // cases and alerts are drawn at once, the counters in the next frame; worker moves wait for the next heartbeat
     this.countsDirty = true;
-    if (ticker.length) { this.renderWorkerCounts(); this.countsDirty = false; this.drawEvents(); }
+    if (ticker.length) { this.drawEvents(); this.afterFrame(this.showCounters); }
+  };
+
+  // The counters sit top left, the ticker bottom right and the map between them: changed in one frame, that frame's
+  // damage is the whole screen (10 ms of software compositing on every wall, for every case). The ticker line and
+  // the marker go first, the counters one frame later (showCounters), each frame a fraction of the screen.
+  Wall.prototype.showCounters = function () {
+    if (this.countersDue) { this.countersDue = false; this.renderCounters(); }
+    if (this.countsDirty) { this.countsDirty = false; this.renderWorkerCounts(); }
+  };
+
+  // fn (a method) after the next frame has been rendered: its changes go into the frame after that
+  Wall.prototype.afterFrame = function (fn) {
+    var self = this;
+    requestAnimationFrame(function () { setTimeout(function () { fn.call(self); }, 0); });
   };
 
   // New and changed cases and alerts go on the map in the same frame as their ticker line: painted right after

@@ -201,8 +201,10 @@ def test_reported_case_reaches_ticker_map_and_counters(pages, wall_server):
                            timeout=LIVE_MS)
     page.wait_for_function("code => GCWall.map.loaded('cases').some(f => f.code === code)", arg=case["code"],
                            timeout=LIVE_MS)
-    assert kpi(page, "reported") == before["reported"] + 1
-    assert kpi(page, "escalated") == before["escalated"] + 1
+    # the counters follow one frame after the ticker line and the marker
+    page.wait_for_function("([r, e]) => { const n = k => Number(document.getElementById('wall-kpi-' + k)"
+                           ".textContent.replace(/,/g, '')); return n('reported') === r && n('escalated') === e; }",
+                           arg=[before["reported"] + 1, before["escalated"] + 1], timeout=2000)
     page.wait_for_function("gid => GCWall.map.shadeOf(gid).v >= 1", arg=gid, timeout=LIVE_MS)
     # the grid is shaded by its open case: the pixel under the case on the shading canvas has that colour
     px = page.evaluate("""([gid, lon, lat]) => { const m = GCWall.map, xy = m.map.project([lon, lat]),
@@ -272,6 +274,33 @@ def test_worker_moves_and_shading_wait_for_the_heartbeat_a_chosen_measure_does_n
     page.select_option("#wall-measure", "today")
     page.wait_for_function("() => __paints.some(p => p[0] === 'shade' && !p[1]) && GCWall.map.shadedFor === 'today'",
                            timeout=900)  # under a heartbeat: not waiting for one
+    watch.assert_clean()
+
+
+def test_a_case_changes_ticker_and_marker_in_one_frame_and_the_counters_in_the_next(pages, wall_server):
+    """Counters (top left), ticker (bottom right) and the marker (centre) changed in one frame make that frame's
+    damage the whole screen; the counters follow one frame later, and the ticker line and marker stay together."""
+    w = world(wall_server.db_url)
+    page, watch = open_wall(pages, wall_server)
+    # every rendered frame numbered: a change made before frame n's animation callbacks is on screen in frame n
+    page.evaluate("""() => { window.__frame = 0; window.__at = {};
+        const tick = () => { __frame++; requestAnimationFrame(tick); }; requestAnimationFrame(tick);
+        const note = k => { if (!(k in __at)) __at[k] = __frame; };
+        new MutationObserver(() => note('ticker')).observe(document.getElementById('wall-ticker'), {childList: true});
+        new MutationObserver(() => note('counters')).observe(document.getElementById('wall-kpi-reported'),
+                                                             {childList: true, characterData: true, subtree: true});
+        const pc = GCWall.map.patchCanvas;
+        GCWall.map.patchCanvas = function () { note('marker'); return pc.apply(this, arguments); }; }""")
+    before = kpi(page, "reported")
+    _, _, lat, lon = w["grids"][9]
+    case = post_case(wall_server, w["category"], lat, lon, f"frames-{uuid.uuid4().hex[:6]}")
+    page.wait_for_function("code => GCWall.map.loaded('cases').some(f => f.code === code)", arg=case["code"],
+                           timeout=LIVE_MS)
+    page.wait_for_function("n => Number(document.getElementById('wall-kpi-reported').textContent) === n",
+                           arg=before + 1, timeout=2000)
+    at = page.evaluate("() => __at")
+    assert at["ticker"] == at["marker"], at
+    assert at["counters"] > at["ticker"], at
     watch.assert_clean()
 
 
