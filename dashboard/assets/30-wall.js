@@ -127,11 +127,12 @@
   };
 
   // The once-a-second heartbeat, in two frames. With software compositing a frame costs in proportion to the
-  // bounding box of what it changes times the layers in it. First the clock and the blink of whatever blinks (a
-  // class, not CSS animations): small boxes. Then, in the next frame, everything else that only needs to be
-  // current within a second: worker markers and duty counts, the shading, refetched figures and the charts. On
-  // timers of their own, those were two or three extra whole-map or whole-screen frames per case on every wall;
-  // joined to the clock's frame, they made it a whole-screen one. Only a case or an alert (drawEvents) has its own.
+  // bounding box of what it changes times the layers in it. First the clock and the blink of whatever blinks outside
+  // the map (a class, not CSS animations): a strip at the right edge. Then, in the next frame, everything else that
+  // only needs to be current within a second: worker markers, the alert rings' pulse, duty counts, the shading,
+  // refetched figures and the charts. On timers of their own, those were two or three extra whole-map or
+  // whole-screen frames per case on every wall; joined to the clock's frame, they made it a whole-screen one. Only a
+  // case or an alert (drawEvents) has frames of its own.
   Wall.prototype.beat = function () {
     document.documentElement.classList.toggle("wall-beat-on");
     var now = Date.now();  // highlights end on a beat too: a new ticker line after 2 s, a new alert's blink after 6 s
@@ -143,6 +144,9 @@
   };
 
   Wall.prototype.afterBeat = function () {
+    // the alert rings pulse here, not with the clock: they are on the map, which this frame repaints anyway (the
+    // worker markers), while the clock's frame stays a strip at the right edge
+    document.documentElement.classList.toggle("wall-pulse-on", document.documentElement.classList.contains("wall-beat-on"));
     this.showCounters();
     if (this.pendingStats) { var st = this.pendingStats; this.pendingStats = null; this.applyStats(st); }
     if (this.chartsDue && Date.now() >= (this.chartsAt || 0) + (this.cfg.chart_min_interval_ms || 0)) {

@@ -315,6 +315,20 @@ def test_sos_alert_shows_in_panel_with_pulsing_ring(pages, wall_server):
     assert "SOS" in page.inner_text("#wall-alerts")
     page.wait_for_selector("#wall-overlay .wall-ring-new", timeout=LIVE_MS)
     page.wait_for_function("() => GCWall.map.loaded('alerts').length >= 1", timeout=LIVE_MS)
+    # the ring pulses with the heartbeat, in its second frame (with the map's worker repaint), not in the clock's
+    seen = page.evaluate("""() => new Promise(done => { let frame = 0; const beat = [], pulse = [], sizes = new Set();
+        const tick = () => { frame++; requestAnimationFrame(tick); }; requestAnimationFrame(tick);
+        const html = document.documentElement, had = {b: html.classList.contains('wall-beat-on'),
+                                                      p: html.classList.contains('wall-pulse-on')};
+        new MutationObserver(() => {
+          const b = html.classList.contains('wall-beat-on'), p = html.classList.contains('wall-pulse-on');
+          if (b !== had.b) beat.push(frame); if (p !== had.p) pulse.push(frame); had.b = b; had.p = p;
+          sizes.add(getComputedStyle(document.querySelector('#wall-overlay .wall-ring-new')).transform);
+        }).observe(html, {attributes: true, attributeFilter: ['class']});
+        setTimeout(() => done({beat, pulse, sizes: sizes.size}), 2600); })""")
+    assert seen["sizes"] >= 2, seen  # it pulses
+    assert len(seen["beat"]) >= 2 and len(seen["pulse"]) >= 2, seen
+    assert not set(seen["beat"]) & set(seen["pulse"]), seen  # never in the clock's frame
     # an unattended wall piling up alerts: each keeps its marker, rings go round the newest 20, and what is kept
     # of an alert is what the wall shows (not its CAP area or data)
     base = page.evaluate("""([lat, lon]) => { const base = GCWall.alerts.size, now = new Date().toISOString(), evs = [];
