@@ -186,6 +186,41 @@ def test_socket_events_by_role_and_jurisdiction(world):
         c.disconnect()
 
 
+def test_a_communitys_batch_is_built_only_while_one_of_its_screens_is_connected(world, monkeypatch):
+    """A community's batch costs a query (its `prev`), so push builds it only for rooms a socket of this process
+    is in; street-wide screens get every event regardless."""
+    from dashboard import realtime
+
+    assert world.services.settings.redis_url is None  # with a message queue every community gets its batch
+    asked: list[int] = []
+    real = realtime.scope_prev
+    monkeypatch.setattr(realtime, "scope_prev", lambda s, c, before: asked.append(c) or real(s, c, before))
+    a = world.ids["community_a"]
+
+    def probe(tag: str) -> None:
+        with world.services.db.write() as s:
+            events.record(s, "probe", {"tag": tag}, community_id=a)
+
+    def probes(client) -> list[tuple[str, int | None]]:
+        return [(e["payload"]["tag"], b.get("prev")) for m in client.get_received() if m["name"] == "events"
+                for b in [m["args"][0]] for e in b["events"] if e["type"] == "probe"]
+
+    street = socket_client(world, "dispatcher")
+    street.get_received()
+    probe("nobody of A")
+    assert asked == [] and [t for t, _ in probes(street)] == ["nobody of A"]
+    scoped = socket_client(world, "dispatcher_a")
+    scoped.get_received()
+    probe("A listening")
+    got = probes(scoped)
+    assert asked == [a] and [t for t, _ in got] == ["A listening"] and got[0][1] is not None
+    assert [t for t, _ in probes(street)] == ["A listening"]
+    scoped.disconnect()
+    probe("A gone")
+    assert asked == [a] and [t for t, _ in probes(street)] == ["A gone"]
+    street.disconnect()
+
+
 def test_socket_event_matrix(world):
     payload = {"worker_id": world.ids["worker_a"], "call_id": 999999, "kind": "offer", "data": {}}
     wrong = []
