@@ -61,6 +61,7 @@
     this.dirty = {};
     this.drawTimer = null; this.lastDraw = 0; this.drawing = false;
     this.chartsDue = false; this.pendingStats = null;
+    this.afterFrameWaiting = new Set();  // methods waiting for afterFrame
     this.statsTimer = null; this.lastStatsFetch = 0;
     this.audio = null; this.today = null;
     this.marks = [];            // [case id, "ticker"|"map", Date.now()] for the latency bench, capped
@@ -95,6 +96,10 @@
     GCLive.on("snapshot", function (snap) { self.onSnapshot(snap); });
     GCLive.on("events", function (evs) { self.onEvents(evs); });
     this.map.whenReady(function () { self.markDirty("workers", "cases", "alerts", "grids"); });
+    // a hidden wall (minimised, another tab) runs no frames: it paints nothing and, shown again, paints once
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) { self.markDirty("workers", "cases", "alerts", "grids"); }
+    });
     GCLive.start({});
   };
 
@@ -216,10 +221,13 @@
     if (this.countsDirty) { this.countsDirty = false; this.renderWorkerCounts(); }
   };
 
-  // fn (a method) after the next frame has been rendered: its changes go into the frame after that
+  // fn (a method) after the next frame has been rendered: its changes go into the frame after that. Once: a hidden
+  // tab runs no frames, and a wall left hidden for days must not pile up a callback per beat and per case
   Wall.prototype.afterFrame = function (fn) {
-    var self = this;
-    requestAnimationFrame(function () { setTimeout(function () { fn.call(self); }, 0); });
+    var self = this, waiting = this.afterFrameWaiting;
+    if (waiting.has(fn)) { return; }
+    waiting.add(fn);
+    requestAnimationFrame(function () { setTimeout(function () { waiting.delete(fn); fn.call(self); }, 0); });
   };
 
   // New and changed cases and alerts go on the map in the same frame as their ticker line: painted right after
@@ -229,7 +237,7 @@
   // the heartbeat (beat).
   Wall.prototype.drawEvents = function () {
     var self = this;
-    if (!this.map.live()) { this.scheduleDraw(); return; }
+    if (!this.map.live() || document.hidden) { this.scheduleDraw(); return; }
     Promise.resolve().then(function () {
       var dirty = { cases: self.dirty.cases, alerts: self.dirty.alerts };
       if (!dirty.cases && !dirty.alerts) { return; }
@@ -364,7 +372,7 @@
 
   Wall.prototype.draw = function () {
     var self = this, dirty = this.dirty;
-    if (!this.map.live() || !(dirty.workers || dirty.cases || dirty.alerts || dirty.grids)) { return; }
+    if (!this.map.live() || document.hidden || !(dirty.workers || dirty.cases || dirty.alerts || dirty.grids)) { return; }
     this.dirty = {};
     // the grid shading (a canvas of every grid, a few ms) follows the counts at most every shade_min_interval_ms,
     // while the markers follow every change at once

@@ -304,6 +304,34 @@ def test_a_case_changes_ticker_and_marker_in_one_frame_and_the_counters_in_the_n
     watch.assert_clean()
 
 
+def test_a_hidden_wall_paints_nothing_piles_up_nothing_and_catches_up_when_shown(pages, wall_server):
+    """A hidden tab (minimised, behind another) runs no animation frames: beats and cases must not pile up a
+    callback each for days. Shown again, the wall paints every case once and the counters count them."""
+    w = world(wall_server.db_url)
+    page, watch = open_wall(pages, wall_server)
+    before = kpi(page, "reported")
+    page.evaluate("""() => { window.__held = []; window.__raf = window.requestAnimationFrame; window.__patches = 0;
+        window.requestAnimationFrame = cb => { __held.push(cb); return __held.length; };
+        Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
+        const pc = GCWall.map.patchCanvas;
+        GCWall.map.patchCanvas = function () { __patches++; return pc.apply(this, arguments); }; }""")
+    texts = [f"hidden-{uuid.uuid4().hex[:6]}" for _ in range(3)]
+    codes = [post_case(wall_server, w["category"], g[2], g[3], t)["code"] for g, t in zip(w["grids"][20:23], texts)]
+    page.wait_for_function("ts => ts.every(t => document.getElementById('wall-ticker').textContent.includes(t))",
+                           arg=texts, timeout=LIVE_MS)  # the ticker is plain DOM: it is current when shown
+    page.wait_for_timeout(2500)  # two or three heartbeats without a frame
+    state = page.evaluate("() => ({held: __held.length, patches: __patches})")
+    assert state == {"held": 2, "patches": 0}, state  # the heartbeat's second frame and the counters, once each
+    assert kpi(page, "reported") == before
+    page.evaluate("""() => { delete document.hidden; window.requestAnimationFrame = __raf;
+        document.dispatchEvent(new Event('visibilitychange')); __held.splice(0).forEach(cb => cb(performance.now())); }""")
+    page.wait_for_function("codes => codes.every(c => GCWall.map.loaded('cases').some(f => f.code === c))", arg=codes,
+                           timeout=3000)
+    page.wait_for_function("n => Number(document.getElementById('wall-kpi-reported').textContent) === n",
+                           arg=before + 3, timeout=3000)
+    watch.assert_clean()
+
+
 def test_sos_alert_shows_in_panel_with_pulsing_ring(pages, wall_server):
     w = world(wall_server.db_url)
     page, watch = open_wall(pages, wall_server)
