@@ -96,10 +96,9 @@
     GCLive.on("snapshot", function (snap) { self.onSnapshot(snap); });
     GCLive.on("events", function (evs) { self.onEvents(evs); });
     this.map.whenReady(function () { self.markDirty("workers", "cases", "alerts", "grids"); });
-    // a hidden wall (minimised, another tab) runs no frames: it paints nothing and, shown again, paints once
-    document.addEventListener("visibilitychange", function () {
-      if (!document.hidden) { self.markDirty("workers", "cases", "alerts", "grids"); }
-    });
+    // a hidden wall (minimised, another tab) runs no frames: it paints nothing, keeping what is dirty, and, shown
+    // again, paints that once
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) { self.scheduleDraw(true); } });
     GCLive.start({});
   };
 
@@ -237,7 +236,8 @@
   // the heartbeat (beat).
   Wall.prototype.drawEvents = function () {
     var self = this;
-    if (!this.map.live() || document.hidden) { this.scheduleDraw(); return; }
+    if (document.hidden) { return; }  // painted when shown (visibilitychange)
+    if (!this.map.live()) { this.scheduleDraw(); return; }
     Promise.resolve().then(function () {
       var dirty = { cases: self.dirty.cases, alerts: self.dirty.alerts };
       if (!dirty.cases && !dirty.alerts) { return; }
