@@ -6,7 +6,8 @@ Every ``--every`` seconds a case is POSTed to /api/v1/cases with a unique token;
 token appears in each measured page's DOM (MutationObserver) and on its map (the wall's own
 mark: the frame after the marker canvas was painted; for the poll page, the frame after
 plotly_react/afterplot with the token in the case trace) is taken against the POST start
-(same machine, same clock).
+(same machine, same clock). On the measured wall the ticker time is also split at the moment the token's
+socket message reached the page: POST → message (the server and the network) and message → DOM (the page).
 Also: cold load to first live frame per page, bytes per update (CDP), and the JS heap of the
 first wall page after warm-up vs at the end (after forced GC).
 
@@ -42,10 +43,17 @@ log = logging.getLogger("bench.wall")
 # records when a token first shows in the page's DOM, and (poll page) on the map after a plot
 OBSERVER = """
 (() => {
-  window.__seen = {}; window.__mapSeen = {};
+  window.__seen = {}; window.__mapSeen = {}; window.__wsSeen = {};
   const re = /B-[0-9a-f]{8}/g;
   const scan = (text, into) => { const m = text && text.match(re); if (m) { const now = Date.now();
     m.forEach(t => { if (!(t in into)) into[t] = now; }); } };
+  // when a token's socket message reached the page (its first listener, before Socket.IO's): splits POST → ticker
+  // into the server's and the network's part (POST → message) and the page's (message → DOM)
+  const WS = window.WebSocket;
+  window.WebSocket = function (...args) { const ws = new WS(...args);
+    ws.addEventListener('message', e => { if (typeof e.data === 'string') scan(e.data, window.__wsSeen); });
+    return ws; };
+  window.WebSocket.prototype = WS.prototype; Object.assign(window.WebSocket, WS);
   new MutationObserver(muts => { for (const mu of muts) {
       for (const n of mu.addedNodes) scan(n.textContent, window.__seen);
       if (mu.type === 'characterData') scan(mu.target.textContent, window.__seen); } })
@@ -215,6 +223,7 @@ def run(args) -> dict:
             poll.wait_for_timeout(5000)
             poll_secs = args.duration / 2 + 5
             wall_seen = walls[0][1].evaluate("() => window.__seen")
+            wall_ws = walls[0][1].evaluate("() => window.__wsSeen")
             collect_marks(walls[0][1], wall_map)
             poll_seen, poll_map = poll.evaluate("() => window.__seen"), poll.evaluate("() => window.__mapSeen")
             heap1 = heap_mb(*walls[0])
@@ -229,6 +238,11 @@ def run(args) -> dict:
                         lat[key].append(src[k] - t0)
                     else:
                         missing[key] += 1
+            split = {"post_to_message": [], "message_to_dom": []}
+            for token, t0, _cid, _ack in probes_a:
+                if token in wall_ws and token in wall_seen:
+                    split["post_to_message"].append(wall_ws[token] - t0)
+                    split["message_to_dom"].append(wall_seen[token] - wall_ws[token])
             draw_ms = walls[0][1].evaluate("() => GCWall.map.drawMs")
             out.update({
                 "probes": {"push": len(probes_a), "poll": len(probes_b)}, "cold_load_ms": summary(cold),
@@ -236,6 +250,7 @@ def run(args) -> dict:
                 "post_ack_ms": summary([ack for *_, ack in probes_a]), "cpu_pct_push_phase": cpu_a,
                 "wall_redraw_ms": summary(draw_ms),
                 "latency_ms": {k: summary(v) for k, v in lat.items()}, "missing": missing,
+                "wall_ticker_split_ms": {k: summary(v) for k, v in split.items()},
                 "bytes": {"wall_ws_per_s": wall_bytes[0] / wall_secs, "wall_ws_frames": wall_bytes[1],
                           "wall_bytes_per_frame": wall_bytes[0] / max(wall_bytes[1], 1),
                           "wall_http_per_s": wall_bytes[2] / wall_secs,
@@ -338,6 +353,8 @@ def main() -> None:
     for k in ("wall_ticker", "wall_map", "poll_ticker", "poll_map"):
         print(f"{k:<22} {f(L[k]['p50']):>6} {f(L[k]['p95']):>6} {f(L[k]['p99']):>6}   n={L[k]['n']} "
               f"missing={res['missing'][k]}")
+    for k, d in res["wall_ticker_split_ms"].items():
+        print(f"  wall ticker, {k.replace('_', ' '):<18} {f(d['p50']):>6} {f(d['p95']):>6} {f(d['p99']):>6}   n={d['n']}")
     print(f"report POST acknowledged p50/p95: {f(res['post_ack_ms']['p50'])} / {f(res['post_ack_ms']['p95'])} ms")
     print("CPU % of one core while the push wall was measured:", res["cpu_pct_push_phase"])
     print("cold load, median ms since navigation at each step:", res["cold_load_steps_ms"])
