@@ -7,13 +7,20 @@ token appears in each measured page's DOM (MutationObserver) and on its map (the
 mark: the frame after the marker canvas was painted; for the poll page, the frame after
 plotly_react/afterplot with the token in the case trace) is taken against the POST start
 (same machine, same clock). On the measured wall the ticker time is also split at the moment the token's
-socket message reached the page: POST → message (the server and the network) and message → DOM (the page).
+socket message reached the page: POST → message (the server, the network, and the page's wait to run its socket
+handler) and message → DOM (the page's own work).
+By default the server, the simulator and every page share every CPU, competing: on a 2-CPU box ten Chromium pages
+keep the server's threads waiting for a CPU (a plain 2 ms sleep then wakes up to 170 ms late). ``--own-pc`` puts
+the measured wall (and the polling page) in a browser of its own, alone on the last CPU, as a control room's wall
+runs on its own PC; the server, the simulator and the other walls share the rest, so the server still carries
+every wall's load.
 Also: cold load to first live frame per page, bytes per update (CDP), and the JS heap of the
 first wall page after warm-up vs at the end (after forced GC).
 
     python bench/wall_latency.py                      # 5 minutes (default), 10 wall pages
     python bench/wall_latency.py --duration 1800      # the 30-minute accelerated run
-    python bench/wall_latency.py --browser-nice 10    # walls behind the server for the CPU (as on their own PCs)
+    python bench/wall_latency.py --browser-nice 10    # walls behind the server for the CPU
+    python bench/wall_latency.py --own-pc             # the measured wall alone on a CPU, as on the control room's PC
 """
 from __future__ import annotations
 
@@ -177,18 +184,31 @@ def run(args) -> dict:
 
     tmp = Path(tempfile.mkdtemp(prefix="wallbench-"))
     hour = [] if args.sim_hour < 0 else ["--sim-hour", str(args.sim_hour)]
-    srv = LiveServer(tmp, "--sim-speed", str(args.sim_speed), *hour).start(timeout=90)
+    every_cpu = os.sched_getaffinity(0)
+    own_cpu, rest = own_pc_cpus(every_cpu) if args.own_pc else (set(), set(every_cpu))
+    os.sched_setaffinity(0, rest)  # the server (a child) keeps the CPUs this thread has when it starts
+    try:
+        srv = LiveServer(tmp, "--sim-speed", str(args.sim_speed), *hour).start(timeout=90)
+    finally:
+        os.sched_setaffinity(0, every_cpu)
     log.info("server %s (sim speed %s, hour %s), db %s", srv.url, args.sim_speed, args.sim_hour, srv.db_url)
     out: dict = {"duration_s": args.duration, "pages": args.pages, "sim_speed": args.sim_speed, "sim_hour": args.sim_hour,
-                 "browser_nice": args.browser_nice}
+                 "browser_nice": args.browser_nice, "own_pc_cpu": sorted(own_cpu)}
     try:
         grids = requests.get(srv.url + "/api/v1/grids", timeout=10).json()["features"]
         cat_code = args.category or _category(srv.db_url)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=_niced(CHROMIUM, args.browser_nice, tmp), args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=_wrapped(CHROMIUM, args.browser_nice, rest if own_cpu else None,
+                                                                 tmp / "load.sh"), args=CHROMIUM_ARGS)
+            # --own-pc: the measured wall (and later the polling page) in a browser of its own on a CPU of its own
+            mine = p.chromium.launch(executable_path=_wrapped(CHROMIUM, args.browser_nice, own_cpu, tmp / "own.sh"),
+                                     args=CHROMIUM_ARGS) if own_cpu else browser
             walls, cold, steps = [], [], []
-            for i in range(args.pages):  # one after another: each page's own clock measures its cold load
-                ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
+            # one after another: each page's own clock measures its cold load. With --own-pc the other walls open
+            # first, then the measured one on its own CPU, cold-loaded OWN_PC_LOADS times under their full load
+            order = [browser] * (args.pages - 1) + [mine] * OWN_PC_LOADS if own_cpu else [browser] * args.pages
+            for i, b in enumerate(order):
+                ctx = b.new_context(viewport={"width": 1920, "height": 1080})
                 page = ctx.new_page()
                 page.add_init_script(OBSERVER)
                 page.goto(srv.url + "/wall?kiosk=1", wait_until="commit")
@@ -197,8 +217,14 @@ def run(args) -> dict:
                 steps.append(page.evaluate("""() => Object.assign({}, GCWall.timing, (() => {
                     const n = performance.getEntriesByType('navigation')[0];
                     return {html: Math.round(n.responseEnd), dom_loaded: Math.round(n.domContentLoadedEventEnd)}; })())"""))
-                log.info("wall page %d: first live frame after %.0f ms", i + 1, cold[-1])
+                log.info("wall page %d%s: first live frame after %.0f ms", i + 1,
+                         " (own PC)" if b is not browser else "", cold[-1])
+                if b is mine and i < len(order) - 1:
+                    ctx.close()  # a cold load to repeat, not a page to keep
+                    continue
                 walls.append((ctx, page))
+            if own_cpu:  # the measured wall first, as without --own-pc
+                walls.insert(0, walls.pop())
             m_wall = Meter(*walls[0])
             walls[0][1].wait_for_timeout(args.warmup * 1000)  # Playwright's sync API only delivers events while it waits
             heap0 = heap_mb(*walls[0])
@@ -211,7 +237,7 @@ def run(args) -> dict:
             walls[0][1].wait_for_timeout(5000)
             wall_secs = args.duration / 2 + 5
             wall_bytes = (m_wall.ws, m_wall.ws_frames, m_wall.http)
-            ctx_p = browser.new_context(viewport={"width": 1920, "height": 1080})
+            ctx_p = mine.new_context(viewport={"width": 1920, "height": 1080})
             poll = ctx_p.new_page()
             poll.add_init_script(OBSERVER)
             poll.goto(srv.url + "/wall-poll")
@@ -244,6 +270,10 @@ def run(args) -> dict:
                     split["post_to_message"].append(wall_ws[token] - t0)
                     split["message_to_dom"].append(wall_seen[token] - wall_ws[token])
             draw_ms = walls[0][1].evaluate("() => GCWall.map.drawMs")
+            if own_cpu:
+                n_own = OWN_PC_LOADS
+                out["cold_load_others_ms"] = summary(cold[:-n_own])
+                cold, steps = cold[-n_own:], steps[-n_own:]
             out.update({
                 "probes": {"push": len(probes_a), "poll": len(probes_b)}, "cold_load_ms": summary(cold),
                 "cold_load_steps_ms": {k: pct([st[k] for st in steps if k in st], 50) for k in steps[0]},
@@ -262,17 +292,36 @@ def run(args) -> dict:
                                                    "'#wall-ticker li').length, marks: GCWall.marks.length})"),
             })
             browser.close()
+            if mine is not browser:
+                mine.close()
     finally:
         srv.stop()
     return out
 
 
-def _niced(executable: str, nice: int, tmp: Path) -> str:
-    """The browser, started at a lower CPU priority when ``nice`` > 0 (a wrapper script; children inherit it)."""
-    if nice <= 0:
+OWN_PC_LOADS = 5  # --own-pc: cold loads of the measured wall (the last one stays open and is measured)
+
+
+def own_pc_cpus(cpus: set[int]) -> tuple[set[int], set[int]]:
+    """(the measured pages' CPU, the rest): the last CPU for the measured wall alone, as on a control room's own
+    PC; the server, the simulator and the other walls share the others."""
+    if len(cpus) < 2:
+        raise SystemExit(f"--own-pc needs at least 2 CPUs, this process may use {len(cpus)}")
+    order = sorted(cpus)
+    return {order[-1]}, set(order[:-1])
+
+
+def _wrapped(executable: str, nice: int, cpus: set[int] | None, wrapper: Path) -> str:
+    """The browser, started at a lower CPU priority when ``nice`` > 0 and on ``cpus`` only when given (a wrapper
+    script; the browser's processes inherit both)."""
+    if nice <= 0 and not cpus:
         return executable
-    wrapper = tmp / "chromium-niced.sh"
-    wrapper.write_text(f'#!/bin/sh\nexec nice -n {int(nice)} "{executable}" "$@"\n')
+    cmd = f'"{executable}" "$@"'
+    if nice > 0:
+        cmd = f"nice -n {int(nice)} {cmd}"
+    if cpus:
+        cmd = f"taskset -c {','.join(map(str, sorted(cpus)))} {cmd}"
+    wrapper.write_text(f"#!/bin/sh\nexec {cmd}\n")
     wrapper.chmod(0o755)
     return str(wrapper)
 
@@ -335,8 +384,13 @@ def main() -> None:
     ap.add_argument("--sim-hour", type=float, default=15,
                     help="the street's simulated hour (default 15: 476 of 490 workers out whatever the clock; -1 = the clock)")
     ap.add_argument("--browser-nice", type=int, default=0,
-                    help="run the browser at this nice level (e.g. 10): the walls as if on their own PCs, the server "
-                         "first for the CPU; default 0 = everything on this box competes equally")
+                    help="run the browsers at this nice level (e.g. 10): the server first for the CPU; default 0 = "
+                         "everything on this box competes equally (on 2 CPUs not enough to keep the server's "
+                         "wake-ups prompt: see --own-pc)")
+    ap.add_argument("--own-pc", action="store_true",
+                    help="the measured wall and the polling page in a browser of their own, alone on the last CPU, as "
+                         "on the control room's own PC; the server and the other walls share the other CPUs "
+                         "(default: everything on every CPU, competing)")
     ap.add_argument("--category")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
@@ -358,7 +412,12 @@ def main() -> None:
     print(f"report POST acknowledged p50/p95: {f(res['post_ack_ms']['p50'])} / {f(res['post_ack_ms']['p95'])} ms")
     print("CPU % of one core while the push wall was measured:", res["cpu_pct_push_phase"])
     print("cold load, median ms since navigation at each step:", res["cold_load_steps_ms"])
-    print(f"cold load to first live frame p50/max: {f(res['cold_load_ms']['p50'])} / {f(res['cold_load_ms']['max'])} ms")
+    own = " (the measured wall, on its own CPU)" if res["own_pc_cpu"] else ""
+    c = res["cold_load_ms"]
+    print(f"cold load to first live frame{own} p50/max: {f(c['p50'])} / {f(c['max'])} ms")
+    if res["own_pc_cpu"]:
+        o = res["cold_load_others_ms"]
+        print(f"cold load of the other walls (sharing the server's CPU) p50/max: {f(o['p50'])} / {f(o['max'])} ms")
     print(f"heap {res['heap_mb']['after_warmup']:.1f} → {res['heap_mb']['end']:.1f} MB "
           f"({res['heap_mb']['growth_pct']:+.1f} %)")
 
