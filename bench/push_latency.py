@@ -15,7 +15,6 @@ Compare with wall_latency's "POST → message" on the measured wall: the differe
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.wall_latency import _category, _inside, cpu_percent, cpu_ticks, machine, summary  # noqa: E402
+from bench.wall_latency import _category, _inside, cpu_percent, cpu_ticks, stamped_run, summary  # noqa: E402
 from tests.conftest import LiveServer  # noqa: E402
 from tests.utils.wall_client import WallClient  # noqa: E402
 
@@ -97,13 +96,7 @@ def main() -> None:
     ap.add_argument("--sim-hour", type=float, default=15)
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    res = run(args)
-    res["machine"] = machine()
-    res["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    print(json.dumps(res, indent=2, ensure_ascii=False))
-    if args.json:
-        args.json.write_text(json.dumps(res, indent=2, ensure_ascii=False))
+    res = stamped_run(run, args)
 
     def f(d: dict) -> str:
         return " / ".join("-" if d[k] is None else f"{d[k]:.0f}" for k in ("p50", "p95", "p99", "max"))

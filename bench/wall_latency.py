@@ -96,6 +96,19 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU ({cpu}), {platform.system()} {platform.release()}"
 
 
+def stamped_run(run, args) -> dict:
+    """``run(args)`` with logging on, its figures stamped with the machine and the time, printed as JSON and
+    written to ``args.json`` when given."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    res = run(args)
+    res["machine"] = machine()
+    res["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(json.dumps(res, indent=2, ensure_ascii=False))
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2, ensure_ascii=False))
+    return res
+
+
 class Meter:
     """Bytes a page receives after load: HTTP bodies and WebSocket frames, counted by CDP."""
 
@@ -394,13 +407,7 @@ def main() -> None:
     ap.add_argument("--category")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    res = run(args)
-    res["machine"] = machine()
-    res["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    print(json.dumps(res, indent=2, ensure_ascii=False))
-    if args.json:
-        args.json.write_text(json.dumps(res, indent=2, ensure_ascii=False))
+    res = stamped_run(run, args)
     L = res["latency_ms"]
     f = lambda d: "—" if d is None else f"{d:.0f}"  # noqa: E731
     print("\npath                     p50    p95    p99   (ms, n)")
