@@ -82,7 +82,7 @@ def run(args) -> dict:
                 "missing": missing, "gaps": sum(c.gaps for c in clients), "cpu_pct": cpu}
     finally:
         for c in clients:
-            c.sio.disconnect()
+            c.close()
         srv.stop()
 
 

@@ -284,9 +284,8 @@ def run(args) -> dict:
                     split["message_to_dom"].append(wall_seen[token] - wall_ws[token])
             draw_ms = walls[0][1].evaluate("() => GCWall.map.drawMs")
             if own_cpu:
-                n_own = OWN_PC_LOADS
-                out["cold_load_others_ms"] = summary(cold[:-n_own])
-                cold, steps = cold[-n_own:], steps[-n_own:]
+                out["cold_load_others_ms"] = summary(cold[:-OWN_PC_LOADS])
+                cold, steps = cold[-OWN_PC_LOADS:], steps[-OWN_PC_LOADS:]
             out.update({
                 "probes": {"push": len(probes_a), "poll": len(probes_b)}, "cold_load_ms": summary(cold),
                 "cold_load_steps_ms": {k: pct([st[k] for st in steps if k in st], 50) for k in steps[0]},
