@@ -220,12 +220,20 @@
     Wall.prototype.axisTop = axisTop;
 
     // -- sound: a WebAudio beep, no audio file; browsers want a gesture first -----------------
+    // A running AudioContext renders silence all the time: ~30 ms of CPU a second per wall in Chromium (its audio
+    // threads, bench/RESULTS.md), on the CPU the page's own frames and the server need. So the context runs only
+    // while it beeps: suspended once the browser has let it start (soundOn), resumed for each beep.
     Wall.prototype.initSound = function () {
       var self = this, btn = el("wall-sound"), Ctx = window.AudioContext || window.webkitAudioContext;
       if (!Ctx || this.audio) { return; }
       try { this.audio = new Ctx(); } catch (e) { return; }
+      this.soundOn = false; this.beeping = 0;
       var check = function () {
-        if (btn) { btn.hidden = self.audio.state === "running"; }
+        if (self.audio.state === "running") {
+          self.soundOn = true;
+          if (!self.beeping) { self.audio.suspend(); }
+        }
+        if (btn) { btn.hidden = self.soundOn; }
       };
       this.audio.resume().then(check, check);
       setTimeout(check, 500);
@@ -235,17 +243,25 @@
     };
 
     Wall.prototype.beep = function () {
-      var ctx = this.audio;
-      if (!ctx || ctx.state !== "running") { return; }
-      [0, 0.28, 0.56].forEach(function (at, i) {
-        var o = ctx.createOscillator(), g = ctx.createGain(), t0 = ctx.currentTime + at;
-        o.type = "square"; o.frequency.value = i % 2 ? 660 : 988;
-        g.gain.setValueAtTime(0.0001, t0);
-        g.gain.exponentialRampToValueAtTime(0.18, t0 + 0.02);
-        g.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.22);
-        o.connect(g); g.connect(ctx.destination);
-        o.start(t0); o.stop(t0 + 0.25);
-      });
+      var self = this, ctx = this.audio;
+      if (!ctx || !this.soundOn) { return; }
+      this.beeping++;
+      var done = function () { if (--self.beeping === 0) { ctx.suspend(); } };
+      // resumed every time: a suspend() still pending from the last beep is applied first, then this resume
+      ctx.resume().then(function () {
+        var last = null;
+        [0, 0.28, 0.56].forEach(function (at, i) {
+          var o = ctx.createOscillator(), g = ctx.createGain(), t0 = ctx.currentTime + at;
+          o.type = "square"; o.frequency.value = i % 2 ? 660 : 988;
+          g.gain.setValueAtTime(0.0001, t0);
+          g.gain.exponentialRampToValueAtTime(0.18, t0 + 0.02);
+          g.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.22);
+          o.connect(g); g.connect(ctx.destination);
+          o.start(t0); o.stop(t0 + 0.25);
+          last = o;
+        });
+        last.onended = done;
+      }, done);
     };
   };
 })();

@@ -336,11 +336,19 @@ def test_sos_alert_shows_in_panel_with_pulsing_ring(pages, wall_server):
     w = world(wall_server.db_url)
     page, watch = open_wall(pages, wall_server)
     _, _, lat, lon = w["grids"][3]
+    # the wall's sound is on (headless Chromium lets it start without a click) and idle: suspended between beeps
+    page.wait_for_function("() => GCWall.soundOn && GCWall.audio.state === 'suspended'", timeout=LIVE_MS)
+    page.evaluate("""() => { const ctx = GCWall.audio, heard = window.heard = {states: [], tones: 0};
+        ctx.addEventListener('statechange', () => heard.states.push(ctx.state));
+        const make = ctx.createOscillator.bind(ctx); ctx.createOscillator = () => { heard.tones++; return make(); }; }""")
     r = requests.get(wall_server.url + "/osmand", params={"id": w["device"], "lat": lat, "lon": lon,
                                                           "timestamp": int(time.time()), "alarm": "sos"}, timeout=10)
     assert r.status_code == 200, r.text
     page.wait_for_selector("#wall-alerts .wall-alert", timeout=LIVE_MS)
     assert "SOS" in page.inner_text("#wall-alerts")
+    # it beeped (three tones, the context running for them) and the context went quiet again
+    page.wait_for_function("() => heard.tones === 3 && GCWall.audio.state === 'suspended'", timeout=LIVE_MS)
+    assert page.evaluate("() => heard.states")[:1] == ["running"], page.evaluate("() => heard")
     page.wait_for_selector("#wall-overlay .wall-ring-new", timeout=LIVE_MS)
     page.wait_for_function("() => GCWall.map.loaded('alerts').length >= 1", timeout=LIVE_MS)
     # the ring pulses with the heartbeat, in its second frame (with the map's worker repaint), not in the clock's
