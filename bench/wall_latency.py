@@ -232,12 +232,15 @@ def run(args) -> dict:
                     return {html: Math.round(n.responseEnd), dom_loaded: Math.round(n.domContentLoadedEventEnd)}; })())"""))
                 log.info("wall page %d%s: first live frame after %.0f ms", i + 1,
                          " (own PC)" if b is not browser else "", cold[-1])
-                if b is mine and i < len(order) - 1:
+                if own_cpu and b is mine and i < len(order) - 1:
                     ctx.close()  # a cold load to repeat, not a page to keep
                     continue
                 walls.append((ctx, page))
             if own_cpu:  # the measured wall first, as without --own-pc
                 walls.insert(0, walls.pop())
+            if len(walls) != args.pages:  # the load is the walls kept open (session 11's --own-pc closed nine)
+                raise SystemExit(f"{len(walls)} wall pages open, --pages asked for {args.pages}")
+            out["walls_open"] = len(walls)
             m_wall = Meter(*walls[0])
             walls[0][1].wait_for_timeout(args.warmup * 1000)  # Playwright's sync API only delivers events while it waits
             heap0 = heap_mb(*walls[0])
@@ -409,7 +412,8 @@ def main() -> None:
     res = stamped_run(run, args)
     L = res["latency_ms"]
     f = lambda d: "—" if d is None else f"{d:.0f}"  # noqa: E731
-    print("\npath                     p50    p95    p99   (ms, n)")
+    print(f"\n{res['walls_open']} wall pages open, {res['sim_speed']}× simulator")
+    print("path                     p50    p95    p99   (ms, n)")
     for k in ("wall_ticker", "wall_map", "poll_ticker", "poll_map"):
         print(f"{k:<22} {f(L[k]['p50']):>6} {f(L[k]['p95']):>6} {f(L[k]['p99']):>6}   n={L[k]['n']} "
               f"missing={res['missing'][k]}")
