@@ -65,6 +65,7 @@ OBSERVER = """
       for (const n of mu.addedNodes) scan(n.textContent, window.__seen);
       if (mu.type === 'characterData') scan(mu.target.textContent, window.__seen); } })
     .observe(document, {subtree: true, childList: true, characterData: true});
+  if (location.pathname !== '/wall-poll') return;  // a wall page has no plotly map to hook: no timer on it
   const hook = setInterval(() => { const gd = document.querySelector('#wallpoll-map .js-plotly-plot');
     if (!gd || !gd.on) return; clearInterval(hook);
     // a full plot emits plotly_afterplot; dcc.Graph's updates go through Plotly.react, which emits plotly_react

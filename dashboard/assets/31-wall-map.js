@@ -10,6 +10,7 @@
  * thread for 300–600 ms when ten walls share two cores — a pushed event waits behind it.
  * So the WebGL map redraws only when the operator pans or zooms; a shading change (every
  * few seconds) and a position frame (every second) cost a few milliseconds of canvas.
+ * The shading canvas is opaque (it paints the map's background): the compositor then skips what lies under it.
  * The map instance is Plotly's (fullLayout.map._subplot.map); everything after that
  * is MapLibre's public API. Until MapLibre has started (SwiftShader compiling its shaders takes 0.6–1.5 s
  * on a cold load), the canvases paint with the same Web Mercator projection computed here (mercator()),
@@ -164,7 +165,11 @@
     var sh = document.createElement("canvas");
     sh.className = "wall-shade";
     layer.insertBefore(sh, layer.firstChild);  // under the (transparent) map: Plotly's outlines stay on top
-    this.shade = sh; this.sctx = sh.getContext("2d");
+    // Opaque: it paints the map's background itself, so the compositor knows nothing under it shows and skips
+    // the page's layers there (the screen-wide gradient and the page background). In software compositing each
+    // layer drawn over the map's area costs about a millisecond, and worker moves redraw that area every second.
+    this.shadeBg = getComputedStyle(layer).backgroundColor;
+    this.shade = sh; this.sctx = sh.getContext("2d", { alpha: false });
     Object.keys(CANVASES).forEach(function (name) {
       var c = document.createElement("canvas");
       c.className = "wall-points wall-points-" + name;
@@ -207,6 +212,7 @@
       cc[1].setTransform(dpr, 0, 0, dpr, 0, 0);
     });
     this.cssW = w; this.cssH = h;
+    this.sctx.fillStyle = this.shadeBg; this.sctx.fillRect(0, 0, w, h);  // a resized opaque canvas is black
   };
 
   // every grid filled with the colour of its value; one path per colour (a handful), projected with the camera
@@ -217,7 +223,7 @@
       var col = shadeColor(shaded[g[0]] || 0, zmax);
       (groups[col] = groups[col] || []).push(g[1]);
     });
-    ctx.clearRect(0, 0, this.cssW, this.cssH);
+    ctx.fillStyle = this.shadeBg; ctx.fillRect(0, 0, this.cssW, this.cssH);
     ctx.globalAlpha = SHADE_ALPHA;
     Object.keys(groups).forEach(function (col) {
       ctx.beginPath();
