@@ -110,6 +110,7 @@
     this.marks = {};    // canvas name → {el, ctx, placed: [[x, y, r, layer, props], …] as last painted}
                         // (GCWallMap.prototype.placed: both canvases' together, topmost last)
     this.shade = null; this.sctx = null;  // the shading canvas, under the map
+    this.still = null;  // a copy of MapLibre's canvas while the map stands still (see freeze), or null
   }
 
   GCWallMap.prototype.pt = function (lat, lon) {
@@ -147,6 +148,7 @@
             self.attach(map);
             self.map = self.view = map;
             self.repaint();
+            map.triggerRepaint();  // a frame whose "idle" is heard: the map is then copied and hidden (freeze)
           };
           if (map.loaded()) { go(); } else { map.once("idle", go); }
         }).catch(function (e) { console.warn("wall map plot failed", e); });
@@ -181,9 +183,35 @@
   // MapLibre is up: the canvases follow its camera and the pointer
   GCWallMap.prototype.attach = function (map) {
     var self = this;
+    map.on("movestart", function () { self.thaw(); });
     map.on("move", function () { self.repaint(); });
-    map.on("resize", function () { self.repaint(); });
+    map.on("resize", function () { self.thaw(); self.repaint(); });
+    map.on("idle", function () { self.freeze(); });
     this.hover(map);
+  };
+
+  // The map stands still (a wall's map does for days): its WebGL canvas is copied onto the shading canvas and
+  // hidden. Composited in software, that canvas cost 4–5 ms of the GPU process on each frame touching the map
+  // (worker moves, every second), where a 2D canvas costs a few tenths. Called on MapLibre's "idle", in the task
+  // that rendered the frame, so the drawing buffer still holds it. Made transparent (opacity 0: the compositor
+  // skips it), not hidden or removed: the canvas still takes the pointer for MapLibre (hover, click, pan, zoom),
+  // and the first move shows it again (thaw).
+  GCWallMap.prototype.freeze = function () {
+    var c = this.map && this.map.getCanvas();
+    if (!c || !c.width || !c.height) { return; }
+    var still = this.still || document.createElement("canvas");
+    still.width = c.width; still.height = c.height;  // also clears it
+    still.getContext("2d").drawImage(c, 0, 0);
+    this.still = still;
+    c.style.opacity = "0";
+    this.paintShade();
+  };
+
+  GCWallMap.prototype.thaw = function () {
+    if (!this.still) { return; }
+    this.still = null;
+    this.map.getCanvas().style.opacity = "";
+    this.paintShade();
   };
 
   // until MapLibre is up: the canvases at the layer's size, projected with mercator() at this screen's zoom
@@ -239,6 +267,7 @@
       ctx.fillStyle = col; ctx.fill("evenodd");
     });
     ctx.globalAlpha = 1;
+    if (this.still) { ctx.drawImage(this.still, 0, 0, this.cssW, this.cssH); }  // the map's outlines, standing still
     this.shadedFor = this.wall.measure;
   };
 

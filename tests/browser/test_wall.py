@@ -1,6 +1,7 @@
 """The wall in headless Chromium against ``python run.py``: clean load, live cases and alerts, restart catch-up."""
 from __future__ import annotations
 
+import io
 import re
 import time
 import uuid
@@ -127,6 +128,54 @@ def test_live_layers_paint_before_the_map_has_started_and_where_the_map_puts_the
             worst = Math.max(worst, Math.abs(a.x - b.x), Math.abs(a.y - b.y)); }));
         return worst; }""")
     assert worst < 0.5, f"provisional projection off by {worst:.2f} px"
+    watch.assert_clean()
+
+
+def map_shot(page):
+    """The map's area of the screen as a person sees it, as RGB."""
+    from PIL import Image
+
+    box = page.evaluate("""() => { const r = document.querySelector('.wall-map-layer').getBoundingClientRect();
+        return {x: r.left, y: r.top, width: r.width, height: r.height}; }""")
+    return Image.open(io.BytesIO(page.screenshot(clip=box))).convert("RGB")
+
+
+def differing_pixels(a, b, tolerance: int = 24) -> int:
+    from PIL import ImageChops
+
+    return sum(1 for px in ImageChops.difference(a, b).get_flattened_data() if max(px) > tolerance)
+
+
+def test_a_still_map_is_shown_from_a_copy_that_looks_the_same_and_a_drag_still_pans_it(pages, wall_server):
+    page, watch = open_wall(pages, wall_server)
+    # standing still, MapLibre's canvas is copied under the markers and made transparent (not composited)
+    page.wait_for_function("() => !!GCWall.map.still", timeout=LIVE_MS)
+    assert page.evaluate("() => getComputedStyle(GCWall.map.map.getCanvas()).opacity") == "0"
+    still = map_shot(page)
+    page.evaluate("() => GCWall.map.thaw()")  # the live WebGL canvas again, same camera
+    page.wait_for_function("() => getComputedStyle(GCWall.map.map.getCanvas()).opacity === '1'")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    live = map_shot(page)
+    assert differing_pixels(still, live) < 50, "the copy differs from the live map"
+    page.evaluate("() => GCWall.map.map.triggerRepaint()")
+    page.wait_for_function("() => !!GCWall.map.still", timeout=LIVE_MS)
+    # a person drags the map: it moves (live while moving), and stands still again from a new copy
+    before = page.evaluate("() => GCWall.map.map.getCenter().toArray()")
+    box = page.evaluate("() => { const r = GCWall.map.map.getCanvas().getBoundingClientRect(); "
+                        "return [r.left + r.width / 2, r.top + r.height / 2]; }")
+    page.mouse.move(*box)
+    page.mouse.down()
+    page.mouse.move(box[0] + 150, box[1] + 80, steps=8)
+    assert page.evaluate("() => GCWall.map.still === null")
+    page.mouse.up()
+    page.wait_for_function("() => !!GCWall.map.still", timeout=LIVE_MS)
+    assert page.evaluate("() => GCWall.map.map.getCenter().toArray()") != before
+    moved = map_shot(page)
+    assert differing_pixels(still, moved) > 1000, "the copy did not follow the drag"
+    page.evaluate("() => GCWall.map.thaw()")
+    page.wait_for_function("() => getComputedStyle(GCWall.map.map.getCanvas()).opacity === '1'")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    assert differing_pixels(moved, map_shot(page)) < 50, "after the drag the copy differs from the live map"
     watch.assert_clean()
 
 
