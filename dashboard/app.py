@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -62,11 +63,30 @@ class Services:
         if self._started:
             return
         self._started = True
+        self._subscribe_to_queue()
         self.socketio.start_background_task(self._frame_loop)  # every process flushes its own ingest
         from .leader import Leadership
 
         self.leadership = Leadership(self.settings.db_url, self.stop, spawn=self.socketio.start_background_task)
         self.leadership.run(lambda term: self._start_singletons(term, simulate))
+
+    def _subscribe_to_queue(self, timeout: float = 10.0) -> None:
+        """With a message queue, subscribe before serving. python-socketio starts its queue listener at the first
+        socket that connects, so an event another process published in the moment before that subscription was in
+        place never reached this process's screens (a wall would fetch it only at the next event's seq gap)."""
+        if self.settings.redis_url is None:
+            return
+        server = self.socketio.server
+        if not server.manager_initialized:
+            server.manager_initialized = True
+            server.manager.initialize()  # starts the listener thread, which subscribes
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pubsub = getattr(server.manager, "pubsub", None)
+            if pubsub is not None and pubsub.subscribed:  # set once SUBSCRIBE has gone to Redis
+                return
+            time.sleep(0.01)
+        log.warning("not subscribed to the message queue after %.0f s; its listener keeps trying", timeout)
 
     def _start_singletons(self, term: threading.Event, simulate: bool | None) -> None:
         """The producers that run in exactly one process, until ``term`` ends."""

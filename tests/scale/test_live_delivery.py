@@ -7,9 +7,11 @@ import uuid
 
 import psycopg
 import pytest
+import redis
 import requests
 
 from dashboard.leader import LEADER_LOCK_KEY
+from tests.conftest import REDIS_URL
 from tests.scale.conftest import post_case
 from tests.utils.wall_client import WallClient, all_seqs
 
@@ -121,3 +123,12 @@ def test_event_from_process_a_reaches_wall_on_b_and_one_leader(deployment):
         assert wall.wait_for_seq(upto, 15) if alive is b else True
     finally:
         wall.close()
+
+
+def test_every_server_listens_to_the_queue_before_its_first_socket(deployment):
+    """python-socketio subscribes to the queue when the first socket connects: an event another process published
+    in that moment never reached the new wall by push. A server is subscribed before it answers at all."""
+    deployment.start("--no-sim")
+    deployment.start("--no-sim")
+    counts = dict(redis.Redis.from_url(REDIS_URL).pubsub_numsub(deployment.channel))
+    assert counts[deployment.channel.encode()] == 2, "both servers subscribed with no socket connected"
