@@ -39,6 +39,7 @@ class WallClient:
         self.on_event = on_event      # (message, time applied, pushed?) for every applied event
         self.keep_events = keep_events
         self._connected_once = False
+        self.caught_up = threading.Event()  # set once the first connection's catch-up has run
         self.sio.on("connect", self._on_connect)
         self.sio.on("events", self._on_events)
 
@@ -48,6 +49,10 @@ class WallClient:
         snap.raise_for_status()
         self.last_seq = self.start_seq = int(snap.json()["seq"])
         self.connect(timeout)
+        # live, as a page is, only once the catch-up after connecting has run: an event committed before it
+        # would otherwise be applied by that catch-up (fetched), and its push then ignored as already seen
+        if not self.caught_up.wait(timeout):
+            raise TimeoutError("the first catch-up after connecting did not finish")
         return self
 
     def connect(self, timeout: float = 15) -> None:
@@ -65,6 +70,8 @@ class WallClient:
                 self._catch_up()
         except requests.RequestException:
             pass  # the next batch's gap check fetches again
+        finally:
+            self.caught_up.set()
 
     def _catch_up(self) -> None:
         """Fetch everything after last_seq (under the lock)."""
