@@ -6,12 +6,21 @@
  * applied twice. A community screen's batches carry `prev` (the last seq before the
  * batch in its scope): there a gap is prev > lastSeq, so other communities' seqs are
  * no gap. Listeners: GCLive.on("snapshot"|"events"|"status", fn).
+ *
+ * Pushed batches can arrive out of seq order: with several server processes each
+ * one sends its own events to its sockets at once and the others' through the
+ * message queue, and two processes publish in the order they finish, not the order
+ * they commit. So while the page is live (in step with the pushes), a gap is first
+ * given GAP_WAIT_MS for the missing batch to arrive; only then is it fetched. After
+ * a snapshot or a reconnect, what is missing may never be pushed: it is fetched at once.
  */
 (function () {
   "use strict";
   var listeners = { snapshot: [], events: [], status: [] };
   var lastSeq = null, socket = null, busy = false, queue = [], started = false, opts = {};
   var MAX_CATCHUP_PAGES = 5; // beyond this a fresh snapshot is cheaper than replaying
+  var GAP_WAIT_MS = 250; // an overtaken batch comes through the message queue in milliseconds
+  var live = false, gapTimer = null; // live: every event after lastSeq will be pushed
   var early = null; // {url, promise}: a snapshot asked for before start() (prefetch)
 
   function emit(type, arg) {
@@ -37,6 +46,7 @@
     early = null; // used once: a retry or a re-snapshot asks again
     return got.then(function (snap) {
       lastSeq = snap.seq;
+      live = false; // events between the snapshot and the socket joining are never pushed
       emit("snapshot", snap);
     });
   }
@@ -60,26 +70,39 @@
     });
   }
 
+  // Fetch what is missing, then go on with the held batches; the page is in step with the pushes after it.
+  function fetchMissing(what) {
+    clearTimeout(gapTimer);
+    gapTimer = null;
+    busy = true;
+    catchUp(0).catch(function (e) { console.warn("GCLive " + what + " failed", e); })
+      .then(function () { busy = false; live = true; drain(); });
+  }
+
   function drain() {
     if (busy || lastSeq === null) { return; }
     while (queue.length) {
       var batch = queue[0].events, prev = queue[0].prev;
       var gap = typeof prev === "number" ? prev > lastSeq : batch[0].seq > lastSeq + 1;
       if (gap) {
-        busy = true;
-        catchUp(0).catch(function (e) { console.warn("GCLive catch-up failed", e); })
-          .then(function () { busy = false; drain(); });
+        if (!live) { fetchMissing("catch-up"); } else if (gapTimer === null) {
+          gapTimer = setTimeout(function () { gapTimer = null; if (!busy) { fetchMissing("catch-up"); } }, GAP_WAIT_MS);
+        }
         return;
       }
       queue.shift();
       apply(batch);
+      live = true;
     }
+    clearTimeout(gapTimer);
+    gapTimer = null;
   }
 
   function onBatch(msg) {
     var events = (msg && msg.events) || [];
     if (!events.length) { return; }
     queue.push({ events: events, prev: msg.prev });
+    queue.sort(function (a, b) { return a.events[0].seq - b.events[0].seq; }); // an overtaken batch goes first
     drain();
   }
 
@@ -87,10 +110,9 @@
     socket = window.io({ transports: ["websocket"], reconnectionDelayMax: 5000 });
     socket.on("connect", function () {
       emit("status", "connected");
+      live = false;
       if (lastSeq === null) { return; }
-      busy = true; // reconnect: fill what happened while we were away before new batches
-      catchUp(0).catch(function (e) { console.warn("GCLive resync failed", e); })
-        .then(function () { busy = false; drain(); });
+      fetchMissing("resync"); // reconnect: fill what happened while we were away before new batches
     });
     socket.on("disconnect", function () { emit("status", "disconnected"); });
     socket.on("events", onBatch);

@@ -290,6 +290,63 @@ def test_reported_case_reaches_ticker_map_and_counters(pages, wall_server):
     watch.assert_clean()
 
 
+def test_an_overtaken_batch_is_awaited_and_a_lost_one_fetched(pages, wall_server):
+    """With several server processes a later event can be pushed before an earlier one (each process sends its own
+    events at once, the others' through the message queue). A live wall holds the later batch until the earlier one
+    arrives and applies both in seq order without asking the server; one that never arrives is fetched after a wait."""
+    w = world(wall_server.db_url)
+    page, watch = open_wall(pages, wall_server)
+    fetches = []
+    page.on("request", lambda r: fetches.append(r.url) if "/api/v1/events" in r.url else None)
+    # the socket's batches go to the test, which hands them to GCLive in the order it chooses
+    page.evaluate("""() => { const s = GCLive.socket(); window.__give = s.listeners('events')[0]; s.off('events');
+        window.__held = []; s.on('events', m => __held.push(m));
+        window.__order = []; GCLive.on('events', evs => evs.forEach(e => __order.push(e.seq))); }""")
+
+    def report_two(tag: str, first_grid: int) -> list[str]:
+        texts = [f"{tag}-{i}-{uuid.uuid4().hex[:6]}" for i in range(2)]
+        for i, t in enumerate(texts):
+            _, _, lat, lon = w["grids"][first_grid + i]
+            post_case(wall_server, w["category"], lat, lon, t)
+        page.wait_for_function("ts => ts.every(t => __held.some(m => JSON.stringify(m).includes(t)))", arg=texts,
+                               timeout=LIVE_MS)
+        return texts
+
+    texts = report_two("overtaken", 20)
+    seen = page.evaluate("""() => { const held = __held.splice(0).sort((a, b) => a.events[0].seq - b.events[0].seq);
+        const before = GCLive.lastSeq(), last = held[held.length - 1];
+        __give(last);  // the latest first: held, not applied, not fetched
+        const held_back = GCLive.lastSeq() === before;
+        held.slice(0, -1).reverse().forEach(m => __give(m));  // then the earlier ones, last the earliest
+        return {held_back, before, after: GCLive.lastSeq(), want: last.events[last.events.length - 1].seq}; }""")
+    assert seen["held_back"] and seen["after"] == seen["want"], seen
+    for t in texts:
+        page.wait_for_function("t => document.getElementById('wall-ticker').textContent.includes(t)", arg=t,
+                               timeout=LIVE_MS)
+        assert ticker_count(page, t) == 1
+    order = page.evaluate("() => __order")
+    assert order == sorted(order) and len(order) == len(set(order)) and order[-1] == seen["want"], order
+    page.wait_for_timeout(400)  # longer than GCLive's wait: a fetch started by the overtaking would show by now
+    assert fetches == [], fetches
+
+    since = page.evaluate("() => performance.now()")
+    texts = report_two("lost", 22)
+    given_at = page.evaluate("""() => { const held = __held.splice(0).sort((a, b) => a.events[0].seq - b.events[0].seq);
+        held.slice(1).forEach(m => __give(m));  // the earliest batch is lost on the way
+        return performance.now(); }""")
+    for t in texts:  # the lost one is fetched, the held ones applied after it, each once
+        page.wait_for_function("t => document.getElementById('wall-ticker').textContent.includes(t)", arg=t,
+                               timeout=LIVE_MS)
+        assert ticker_count(page, t) == 1
+    assert len(fetches) == 1, fetches
+    waited = page.evaluate("([since, at]) => performance.getEntriesByType('resource').filter(e => e.startTime > since "
+                           "&& e.name.includes('/api/v1/events')).map(e => e.startTime - at)", [since, given_at])
+    assert len(waited) == 1 and waited[0] >= 240, waited  # it gave the lost batch its time to come first
+    order = page.evaluate("() => __order")
+    assert order == sorted(order) and len(order) == len(set(order)), order
+    watch.assert_clean()
+
+
 def test_worker_moves_and_shading_wait_for_the_heartbeat_a_chosen_measure_does_not(pages, wall_server):
     """Worker markers and the grid shading repaint the whole map: they go in the heartbeat's second frame
     (afterBeat), never in frames of their own after a case; a person's change of measure shows at once."""
