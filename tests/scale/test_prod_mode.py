@@ -61,7 +61,9 @@ def test_prod_serves_with_three_workers_and_one_simulator(deployment, prod_serve
             ids.append(r.json()["id"])
         deadline = time.time() + 15
         def seen(w):
-            return {m["payload"]["case"]["id"] for s, m in w.events.items() if m["type"] == "case" and s in w.pushed}
+            # pushed: an event overtaken by a later one may have been applied from the catch-up that gap started,
+            # but its own push must still have reached every wall
+            return {m["payload"]["case"]["id"] for s, m in w.events.items() if m["type"] == "case" and s in w.received}
         while time.time() < deadline and not all(set(ids) <= seen(w) for w in walls):
             time.sleep(0.1)
         for w in walls:

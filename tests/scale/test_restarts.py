@@ -66,11 +66,11 @@ def test_redis_restart_pushing_resumes(deployment):
             subprocess.run(REDIS_START, timeout=10)
             assert wait_until(lambda: redis_available() is None, 10), "Redis did not come back"
         restarted_at = time.time()
-        pushed_before = len(wall.pushed)
+        received_before = len(wall.received)
         resumed = False
         while time.time() - restarted_at < 60 and not resumed:  # the listener backs off 1, 2, 4 … s
             post_case(srv.url, key, "after", new_idem())
-            resumed = wait_until(lambda: len(wall.pushed) > pushed_before, 1.5)
+            resumed = wait_until(lambda: len(wall.received) > received_before, 1.5)
         assert resumed, "pushing did not resume within 60 s of the Redis restart"
         upto = requests.get(srv.url + "/api/v1/events?limit=1", timeout=5).json()["last_seq"]
         assert wall.wait_for_seq(upto, 10)

@@ -1,9 +1,10 @@
 """A wall screen in Python: what assets/10-gc-live.js (GCLive) does, for scale tests and benchmarks.
 
 Start from ``/api/v1/snapshot`` (its seq), connect over websocket only, apply each
-``events`` batch in seq order; on a gap or a reconnect fetch ``/api/v1/events?after=``
-first. Every applied seq is recorded, so a test can prove nothing was missed and
-nothing applied twice.
+``events`` batch in seq order; on a reconnect fetch ``/api/v1/events?after=`` first; on a
+gap while live, hold the batch ``GAP_WAIT_S`` for the overtaken one to be pushed, then
+fetch. Every applied seq is recorded, so a test can prove nothing was missed and nothing
+applied twice; every pushed seq too, so it can prove the push reached this screen.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Callable
 import requests
 import socketio
 
+GAP_WAIT_S = 0.25  # as GAP_WAIT_MS in assets/10-gc-live.js
 
 class WallClient:
     """One live screen. ``applied`` lists every seq in the order it was applied."""
@@ -32,8 +34,13 @@ class WallClient:
         self.applied: list[int] = []
         self.pushed: list[int] = []      # seqs that arrived by push (not by catch-up)
         self.fetched: list[int] = []     # seqs that arrived by /api/v1/events
+        self.received: set[int] = set()  # every seq a push brought, applied from it or already fetched
         self.events: dict[int, dict] = {}
-        self.gaps = 0
+        self.gaps = 0                    # gaps fetched
+        self.overtaken = 0               # gaps the overtaken batch's push filled while held
+        self.live = False                # every event after last_seq will be pushed
+        self._held: list[list[dict]] = []
+        self._gap_timer: threading.Timer | None = None
         self.reconnects = 0
         self.on_batch = on_batch
         self.on_event = on_event      # (message, time applied, pushed?) for every applied event
@@ -48,6 +55,7 @@ class WallClient:
         snap = self.http.get(self.base + "/api/v1/snapshot", timeout=timeout)
         snap.raise_for_status()
         self.last_seq = self.start_seq = int(snap.json()["seq"])
+        self.live = False
         self.connect(timeout)
         # live, as a page is, only once the catch-up after connecting has run: an event committed before it
         # would otherwise be applied by that catch-up (fetched), and its push then ignored as already seen
@@ -62,12 +70,18 @@ class WallClient:
         if self._connected_once:
             self.reconnects += 1
         self._connected_once = True
+        self.live = False
         threading.Thread(target=self._safe_catch_up, daemon=True).start()
 
     def _safe_catch_up(self) -> None:
         try:
             with self.lock:
+                if self._gap_timer is not None:
+                    self._gap_timer.cancel()
+                    self._gap_timer = None
                 self._catch_up()
+                self.live = True
+                self._drain()
         except requests.RequestException:
             pass  # the next batch's gap check fetches again
         finally:
@@ -103,16 +117,47 @@ class WallClient:
         if not batch:
             return
         with self.lock:
-            if batch[0]["seq"] > self.last_seq + 1:
-                self.gaps += 1
-                try:
-                    self._catch_up()
-                except requests.RequestException:
-                    return  # try again on the next batch
-            for m in batch:
-                self._apply(m, pushed=True)
+            self.received.update(m["seq"] for m in batch)
+            self._held.append(batch)
+            self._held.sort(key=lambda b: b[0]["seq"])  # an overtaken batch goes first
+            self._drain()
         if self.on_batch:
             self.on_batch(batch, received)
+
+    def _drain(self) -> None:
+        """Apply held batches in seq order; on a gap wait for the overtaken batch (live) or fetch (under the lock)."""
+        while self._held:
+            if self._held[0][0]["seq"] > self.last_seq + 1:
+                if self.live:
+                    if self._gap_timer is None:
+                        self._gap_timer = threading.Timer(GAP_WAIT_S, self._gap_expired)
+                        self._gap_timer.daemon = True
+                        self._gap_timer.start()
+                    return
+                self._fetch_gap()  # live after it: if it failed, the held batch waits and it is tried again
+                continue
+            for m in self._held.pop(0):
+                self._apply(m, pushed=True)
+            self.live = True
+        if self._gap_timer is not None:
+            self._gap_timer.cancel()
+            self._gap_timer = None
+            self.overtaken += 1
+
+    def _gap_expired(self) -> None:
+        with self.lock:
+            self._gap_timer = None
+            if self._held and self._held[0][0]["seq"] > self.last_seq + 1:
+                self._fetch_gap()
+                self._drain()
+
+    def _fetch_gap(self) -> None:
+        self.gaps += 1
+        try:
+            self._catch_up()
+        except requests.RequestException:
+            pass  # the held batch waits GAP_WAIT_S, then this is tried again
+        self.live = True
 
     # -- test helpers ---------------------------------------------------------
     def cut_off(self) -> None:
@@ -128,6 +173,8 @@ class WallClient:
         return self.last_seq >= seq
 
     def close(self) -> None:
+        if self._gap_timer is not None:
+            self._gap_timer.cancel()
         try:
             self.sio.disconnect()
         except Exception:
