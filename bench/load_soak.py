@@ -10,11 +10,11 @@ slice with one grid worker per device, from dashboard/demodata/city.py), starts
 - devices: OsmAnd/Traccar-style ``GET /osmand?id=&lat=&lon=&timestamp=`` once per
   10 s each, phases spread evenly, from separate sender processes;
 - walls: python-socketio clients that behave like GCLive (snapshot, batches by seq,
-  gap → /api/v1/events?after=), in their own process.
+  a gap held for the overtaken batch, then /api/v1/events?after=), in their own process.
 
 Reports: fix errors, POST round trip, push latency (fix POST → the 'positions' frame
 holding that fix applied on a wall) p50/p95/p99 over a sample of devices × every
-wall, fixes a wall never received, wall reconnects and gap fetches, server RSS over
+wall, fixes a wall never received, wall reconnects, gap fetches and gaps filled by a held push, server RSS over
 time, load average, DB growth.
 """
 from __future__ import annotations
@@ -217,6 +217,7 @@ def walls_process(url: str, key: str, walls: int, until: float, sample: int, out
         clients.append(c)
     time.sleep(max(0, until - time.time()))
     stats = [{"pushed": len(c.pushed), "fetched": len(c.fetched), "gaps": c.gaps, "reconnects": c.reconnects,
+              "overtaken": getattr(c, "overtaken", 0),
               "connected": c.sio.connected} for c in clients]
     for c in clients:
         c.close()
@@ -328,6 +329,7 @@ def main(argv: list[str] | None = None) -> None:
         "push_samples": len(lat), "fixes_never_on_a_wall": missing,
         "walls_reporting": len(stats), "walls_connected_at_end": sum(s["connected"] for s in stats),
         "wall_reconnects": sum(s["reconnects"] for s in stats), "wall_gap_fetches": sum(s["gaps"] for s in stats),
+        "wall_overtaken_held": sum(s["overtaken"] for s in stats),  # gaps a held batch's push filled, no fetch
         "rss_mb": {"start": round(rss0[0] / 2**20), "max": max(s["rss_mb"] for s in samples),
                    "end": samples[-1]["rss_mb"]},
         "rss_series_mb": [(s["t"], s["rss_mb"]) for s in samples],
