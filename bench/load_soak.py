@@ -2,6 +2,7 @@
 
     python bench/load_soak.py                    # 10 minutes, 5,000 devices, 50 walls, 3 worker processes
     python bench/load_soak.py --minutes 3 --workers 2 --write   # and append the figures to bench/RESULTS.md
+    python bench/load_soak.py --minutes 3 --devices 1000 --walls 20 --reports-per-s 10   # and cases from the API
 
 Loopback only. Builds a fresh database on the machine's PostgreSQL (a synthetic city
 slice with one grid worker per device, from dashboard/demodata/city.py), starts
@@ -57,7 +58,7 @@ def free_port() -> int:
 
 
 # -- the world -------------------------------------------------------------------
-def make_database(devices: int) -> tuple[str, str, str]:
+def make_database(devices: int) -> tuple[str, str, str, str]:
     """A fresh database with a city slice: one worker (device) per ~2 grids' share."""
     import psycopg
 
@@ -73,10 +74,60 @@ def make_database(devices: int) -> tuple[str, str, str]:
     generate_city(db.engine, grids=max(100, devices // 2), workers=devices, cases=2_000, seed=11)
     from dashboard.services.apikeys import create_api_key
 
-    with db.write() as s:  # production mode: walls sign in with a display key
+    with db.write() as s:  # production mode: walls sign in with a display key, reports come with an integration key
         _, key = create_api_key(s, name="load_soak walls", role="display")
+        _, report_key = create_api_key(s, name="load_soak reports", role="integration")
     db.dispose()
-    return url, name, key
+    return url, name, key, report_key
+
+
+# -- reports -----------------------------------------------------------------------
+def reporter(base: str, key: str, category: str, places: list, rate: float, until: float, threads: int,
+             out: dict) -> None:
+    """Cases through the field API at ``rate`` per second over ``threads`` threads: each process accepts some, so
+    one process's events overtake another's on the way to a wall."""
+    import requests
+
+    rtt: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+
+    def run(t: int) -> None:
+        nonlocal errors
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {key}"
+        k = t
+        while time.time() < until:
+            _, _, lat, lon = places[k % len(places)]
+            t0 = time.time()
+            try:
+                r = http.post(base + "/api/v1/cases", timeout=30, headers={"Idempotency-Key": uuid.uuid4().hex},
+                              json={"category_code": category, "description": f"load_soak {k}", "lat": lat,
+                                    "lon": lon})
+                ok = r.status_code == 201
+            except requests.RequestException:
+                ok = False
+            with lock:
+                if ok:
+                    rtt.append(time.time() - t0)
+                else:
+                    errors += 1
+            k += threads
+            time.sleep(max(0.0, t0 + threads / rate - time.time()))
+
+    ts = [threading.Thread(target=run, args=(t,), daemon=True) for t in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    out.update(rtt=rtt, errors=errors)
+
+
+def first_category(url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+        return conn.execute("SELECT code FROM category WHERE active ORDER BY code LIMIT 1").fetchone()[0]
 
 
 def devices_of(url: str) -> list[tuple[int, str, float, float]]:
@@ -217,7 +268,8 @@ def walls_process(url: str, key: str, walls: int, until: float, sample: int, out
         clients.append(c)
     time.sleep(max(0, until - time.time()))
     stats = [{"pushed": len(c.pushed), "fetched": len(c.fetched), "gaps": c.gaps, "reconnects": c.reconnects,
-              "overtaken": getattr(c, "overtaken", 0),
+              "overtaken": getattr(c, "overtaken", 0), "held_s": getattr(c, "held_s", []),
+              "holes": getattr(c, "holes", 0),
               "connected": c.sio.connected} for c in clients]
     for c in clients:
         c.close()
@@ -235,13 +287,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=64, help="threads per server process")
     ap.add_argument("--senders", type=int, default=2, help="sender processes")
     ap.add_argument("--sample", type=int, default=25, help="measure push latency for worker ids divisible by this")
+    ap.add_argument("--reports-per-s", type=float, default=0,
+                    help="also report cases through the API at this rate (spread over the processes)")
     ap.add_argument("--keep", action="store_true", help="keep the benchmark database")
     ap.add_argument("--write", action="store_true", help="append the figures to bench/RESULTS.md")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     log.info("building the database (%d devices)…", args.devices)
-    url, dbname, wall_key = make_database(args.devices)
+    url, dbname, wall_key, report_key = make_database(args.devices)
     devices = devices_of(url)
     port = free_port()
     tmp = Path(f"/tmp/gc_load_soak_{dbname}")
@@ -285,6 +339,10 @@ def main(argv: list[str] | None = None) -> None:
                    for c in chunks]
         for p in senders:
             p.start()
+        reports: dict = {"rtt": [], "errors": 0}
+        if args.reports_per_s > 0:
+            threading.Thread(target=reporter, args=(base, report_key, first_category(url), devices, args.reports_per_s,
+                                                    until, 8, reports), daemon=True).start()
         samples = []
         while time.time() < until + 15:
             rss, nproc = process_tree_rss(server.pid)
@@ -328,8 +386,12 @@ def main(argv: list[str] | None = None) -> None:
         "push_latency_ms": {q: round(pct(lat, q) * 1000, 1) for q in (50, 95, 99)},
         "push_samples": len(lat), "fixes_never_on_a_wall": missing,
         "walls_reporting": len(stats), "walls_connected_at_end": sum(s["connected"] for s in stats),
+        "reports_per_s": args.reports_per_s, "cases_reported": len(reports["rtt"]),
+        "case_errors": reports["errors"], "case_post_rtt_ms": {q: round(pct(reports["rtt"], q) * 1000, 1) for q in (50, 95, 99)},
         "wall_reconnects": sum(s["reconnects"] for s in stats), "wall_gap_fetches": sum(s["gaps"] for s in stats),
         "wall_overtaken_held": sum(s["overtaken"] for s in stats),  # gaps a held batch's push filled, no fetch
+        "wall_gap_holes": sum(s["holes"] for s in stats),  # gap fetches where the missing seq never committed
+        "wall_held_ms": {q: round(pct([x for s in stats for x in s["held_s"]], q) * 1000, 1) for q in (50, 95, 99)},
         "rss_mb": {"start": round(rss0[0] / 2**20), "max": max(s["rss_mb"] for s in samples),
                    "end": samples[-1]["rss_mb"]},
         "rss_series_mb": [(s["t"], s["rss_mb"]) for s in samples],
@@ -396,8 +458,13 @@ def write_results(f: dict, argv: list[str]) -> None:
         f"| push latency, fix POST → frame on a wall, p50 / p95 / p99 | {f['push_latency_ms'][50]} / "
         f"{f['push_latency_ms'][95]} / {f['push_latency_ms'][99]} ms ({f['push_samples']:,} samples) |",
         f"| sampled (fix, wall) pairs never shown (nor a newer fix) | {f['fixes_never_on_a_wall']:,} |",
-        f"| walls connected at the end / reconnects / gap fetches | {f['walls_connected_at_end']} / "
-        f"{f['wall_reconnects']} / {f['wall_gap_fetches']:,} |",
+        f"| walls connected at the end / reconnects / gap fetches / gaps a held push filled | "
+        f"{f['walls_connected_at_end']} / {f['wall_reconnects']} / {f['wall_gap_fetches']:,} / "
+        f"{f['wall_overtaken_held']:,} (held p50 / p95 / p99 {f['wall_held_ms'][50]} / {f['wall_held_ms'][95]} / "
+        f"{f['wall_held_ms'][99]} ms) |",
+        f"| cases reported through the API (errors), POST p50 / p95 / p99 | {f['cases_reported']:,} "
+        f"({f['case_errors']}) at {f['reports_per_s']}/s, {f['case_post_rtt_ms'][50]} / {f['case_post_rtt_ms'][95]} / "
+        f"{f['case_post_rtt_ms'][99]} ms |",
         f"| server RSS (all processes) start / max / end | {f['rss_mb']['start']} / {f['rss_mb']['max']} / "
         f"{f['rss_mb']['end']} MB |",
         f"| server RSS over time (s: MB) | {', '.join(f'{t}: {m}' for t, m in f['rss_series_mb'])} |",

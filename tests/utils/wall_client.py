@@ -38,6 +38,9 @@ class WallClient:
         self.events: dict[int, dict] = {}
         self.gaps = 0                    # gaps fetched
         self.overtaken = 0               # gaps the overtaken batch's push filled while held
+        self.held_s: list[float] = []    # how long each of those waited
+        self.holes = 0                   # gaps fetched where the missing seq was never committed (rolled back)
+        self._gap_since = 0.0
         self.live = False                # every event after last_seq will be pushed
         self._held: list[list[dict]] = []
         self._gap_timer: threading.Timer | None = None
@@ -133,6 +136,7 @@ class WallClient:
                         self._gap_timer = threading.Timer(GAP_WAIT_S, self._gap_expired)
                         self._gap_timer.daemon = True
                         self._gap_timer.start()
+                        self._gap_since = time.time()
                     return
                 self._fetch_gap()  # live after it: if it failed, the held batch waits and it is tried again
                 continue
@@ -143,6 +147,7 @@ class WallClient:
             self._gap_timer.cancel()
             self._gap_timer = None
             self.overtaken += 1
+            self.held_s.append(time.time() - self._gap_since)
 
     def _gap_expired(self) -> None:
         with self.lock:
@@ -153,8 +158,10 @@ class WallClient:
 
     def _fetch_gap(self) -> None:
         self.gaps += 1
+        want, n = self.last_seq + 1, len(self.fetched)
         try:
             self._catch_up()
+            self.holes += len(self.fetched) == n or self.fetched[n] != want  # that seq was never committed
         except requests.RequestException:
             pass  # the held batch waits GAP_WAIT_S, then this is tried again
         self.live = True
