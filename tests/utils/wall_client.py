@@ -17,6 +17,7 @@ import socketio
 
 GAP_WAIT_S = 0.25  # as GAP_WAIT_MS in assets/10-gc-live.js
 
+
 class WallClient:
     """One live screen. ``applied`` lists every seq in the order it was applied."""
 
