@@ -268,8 +268,7 @@ def walls_process(url: str, key: str, walls: int, until: float, sample: int, out
         clients.append(c)
     time.sleep(max(0, until - time.time()))
     stats = [{"pushed": len(c.pushed), "fetched": len(c.fetched), "gaps": c.gaps, "reconnects": c.reconnects,
-              "overtaken": getattr(c, "overtaken", 0), "held_s": getattr(c, "held_s", []),
-              "holes": getattr(c, "holes", 0),
+              "overtaken": c.overtaken, "held_s": c.held_s, "holes": c.holes,
               "connected": c.sio.connected} for c in clients]
     for c in clients:
         c.close()

@@ -80,9 +80,7 @@ class WallClient:
     def _safe_catch_up(self) -> None:
         try:
             with self.lock:
-                if self._gap_timer is not None:
-                    self._gap_timer.cancel()
-                    self._gap_timer = None
+                self._stop_gap_timer()  # the catch-up fills the gap: not a held batch's push
                 self._catch_up()
                 self.live = True
                 self._drain()
@@ -144,11 +142,17 @@ class WallClient:
             for m in self._held.pop(0):
                 self._apply(m, pushed=True)
             self.live = True
-        if self._gap_timer is not None:
-            self._gap_timer.cancel()
-            self._gap_timer = None
+        if self._stop_gap_timer():
             self.overtaken += 1
             self.held_s.append(time.time() - self._gap_since)
+
+    def _stop_gap_timer(self) -> bool:
+        """Cancel the wait for an overtaken batch; True if one was running."""
+        if self._gap_timer is None:
+            return False
+        self._gap_timer.cancel()
+        self._gap_timer = None
+        return True
 
     def _gap_expired(self) -> None:
         with self.lock:
@@ -181,8 +185,7 @@ class WallClient:
         return self.last_seq >= seq
 
     def close(self) -> None:
-        if self._gap_timer is not None:
-            self._gap_timer.cancel()
+        self._stop_gap_timer()
         try:
             self.sio.disconnect()
         except Exception:
