@@ -50,7 +50,7 @@ log = logging.getLogger("bench.wall")
 # records when a token first shows in the page's DOM, and (poll page) on the map after a plot
 OBSERVER = """
 (() => {
-  window.__seen = {}; window.__mapSeen = {}; window.__wsSeen = {};
+  window.__seen = {}; window.__mapSeen = {}; window.__wsSeen = {}; window.__wsLog = [];
   const re = /B-[0-9a-f]{8}/g;
   const scan = (text, into) => { const m = text && text.match(re); if (m) { const now = Date.now();
     m.forEach(t => { if (!(t in into)) into[t] = now; }); } };
@@ -58,7 +58,8 @@ OBSERVER = """
   // into the server's and the network's part (POST → message) and the page's (message → DOM)
   const WS = window.WebSocket;
   window.WebSocket = function (...args) { const ws = new WS(...args);
-    ws.addEventListener('message', e => { if (typeof e.data === 'string') scan(e.data, window.__wsSeen); });
+    ws.addEventListener('message', e => { if (typeof e.data === 'string') { scan(e.data, window.__wsSeen);
+      if (window.__gcTimeline && window.__wsLog.length < 20000) window.__wsLog.push([Date.now(), e.data.length]); } });
     return ws; };
   window.WebSocket.prototype = WS.prototype; Object.assign(window.WebSocket, WS);
   new MutationObserver(muts => { for (const mu of muts) {
@@ -224,6 +225,8 @@ def run(args) -> dict:
             for i, b in enumerate(order):
                 ctx = b.new_context(viewport={"width": 1920, "height": 1080})
                 page = ctx.new_page()
+                if args.timeline and not walls:
+                    page.add_init_script("window.__gcTimeline = true")
                 page.add_init_script(OBSERVER)
                 page.goto(srv.url + "/wall?kiosk=1", wait_until="commit")
                 page.wait_for_function("() => window.GCWall && GCWall.firstFrameAt", timeout=300000)
@@ -242,6 +245,7 @@ def run(args) -> dict:
             if len(walls) != args.pages:  # the load is the walls kept open (session 11's --own-pc closed nine)
                 raise SystemExit(f"{len(walls)} wall pages open, --pages asked for {args.pages}")
             out["walls_open"] = len(walls)
+            listener = _Listener(srv.url) if args.timeline else None
             m_wall = Meter(*walls[0])
             walls[0][1].wait_for_timeout(args.warmup * 1000)  # Playwright's sync API only delivers events while it waits
             heap0 = heap_mb(*walls[0])
@@ -287,6 +291,15 @@ def run(args) -> dict:
                     split["post_to_message"].append(wall_ws[token] - t0)
                     split["message_to_dom"].append(wall_seen[token] - wall_ws[token])
             draw_ms = walls[0][1].evaluate("() => GCWall.map.drawMs")
+            if listener is not None:  # per probe: when it was posted, and where its time went
+                listener.close()
+                ws_log = walls[0][1].evaluate("() => window.__wsLog")
+                out["timeline"] = {"t0_ms": probes_a[0][1] if probes_a else None, "ws_log": ws_log, "probes": [
+                    [token, t0, ack, listener.seen.get(token), wall_ws.get(token), wall_seen.get(token)]
+                    for token, t0, _cid, ack in probes_a]}
+                rows = [r for r in out["timeline"]["probes"] if r[3] is not None and r[4] is not None]
+                split["post_to_push"] = [r[3] - r[1] for r in rows]
+                split["push_to_page_message"] = [r[4] - r[3] for r in rows]
             if own_cpu:
                 out["cold_load_others_ms"] = summary(cold[:-OWN_PC_LOADS])
                 cold, steps = cold[-OWN_PC_LOADS:], steps[-OWN_PC_LOADS:]
@@ -340,6 +353,27 @@ def _wrapped(executable: str, nice: int, cpus: set[int] | None, wrapper: Path) -
     wrapper.write_text(f"#!/bin/sh\nexec {cmd}\n")
     wrapper.chmod(0o755)
     return str(wrapper)
+
+
+class _Listener:
+    """--timeline: a Python socket beside the walls, on the bench's own (mostly idle) process: when the server
+    pushed each probe, to split POST → message into the server's part and the page's wait."""
+
+    def __init__(self, url: str) -> None:
+        from tests.utils.wall_client import WallClient
+
+        self.seen: dict[str, float] = {}
+        self.client = WallClient(url, on_batch=self._batch, keep_events=False).start()
+
+    def _batch(self, batch: list[dict], received: float) -> None:
+        now = received * 1000
+        for m in batch:
+            d = ((m.get("payload") or {}).get("case") or {}).get("description") or ""
+            if d.startswith("B-"):
+                self.seen.setdefault(d, now)
+
+    def close(self) -> None:
+        self.client.close()
 
 
 def collect_marks(page, into: dict) -> None:
@@ -407,6 +441,9 @@ def main() -> None:
                     help="the measured wall and the polling page in a browser of their own, alone on the last CPU, as "
                          "on the control room's own PC; the server and the other walls share the other CPUs "
                          "(default: everything on every CPU, competing)")
+    ap.add_argument("--timeline", action="store_true",
+                    help="also record, per probe, when a Python socket beside the walls got it (the server's push) and "
+                         "every socket message's arrival on wall 1 (a diagnosis of the tail; adds one socket)")
     ap.add_argument("--category")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
