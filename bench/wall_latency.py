@@ -21,6 +21,7 @@ first wall page after warm-up vs at the end (after forced GC).
     python bench/wall_latency.py --duration 1800      # the 30-minute accelerated run
     python bench/wall_latency.py --browser-nice 10    # walls behind the server for the CPU
     python bench/wall_latency.py --own-pc             # the measured wall alone on a CPU, as on the control room's PC
+    python bench/wall_latency.py --timeline           # per probe: the server's push (a Python socket) vs the page's wait
 """
 from __future__ import annotations
 
