@@ -18,8 +18,8 @@ Definitions:
 from __future__ import annotations
 
 from collections import Counter
-from functools import cache
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, case, func, or_, select
@@ -90,7 +90,7 @@ def counters(groups: list[tuple]) -> dict[str, Any]:
 @cache
 def _hourly_stmt(one_community: bool) -> Select:
     """48 conditional sums, one per hour of yesterday and today (built once)."""
-    edges = [bindparam(f"h{i}", type_=Case.created_at.type) for i in range(49)]
+    edges = [bindparam(f"h{i}") for i in range(49)]
     q = select(*(_count(and_(Case.created_at >= a, Case.created_at < b)) for a, b in zip(edges, edges[1:]))) \
         .where(Case.created_at >= edges[0], Case.created_at < edges[-1])
     return q.where(Case.community_id == bindparam("community")) if one_community else q
@@ -120,14 +120,14 @@ def wall_stats(session: Session, *, now: datetime | None = None, community_id: i
     grid_open: Counter = Counter()
     grid_today: Counter = Counter()
     for g in groups:
-        comm, grid, major = g[0], g[1], g[2]
-        by_cat[str(major)] += g[today]
+        comm, grid, major = g[:3]
+        by_cat[major] += g[today]
         if comm is not None:
-            r = by_comm.setdefault(int(comm), [0, 0, 0])
+            r = by_comm.setdefault(comm, [0, 0, 0])
             r[0] += g[today]; r[1] += g[open_]; r[2] += g[closed]  # noqa: E702
         if grid is not None:
-            grid_open[int(grid)] += g[open_]
-            grid_today[int(grid)] += g[today]
+            grid_open[grid] += g[open_]
+            grid_today[grid] += g[today]
     cq = select(Community.id, Community.name).order_by(Community.code)
     wq = select(Worker.duty_state, Worker.last_grid_id).where(Worker.active.is_(True))
     own: set[int] | None = None
@@ -136,13 +136,15 @@ def wall_stats(session: Session, *, now: datetime | None = None, community_id: i
         cq = cq.where(Community.id == community_id)
         wq = wq.where(Worker.grid_id.in_(own_grids))
         own = set(session.scalars(own_grids))
-    ranking = [{"community_id": int(i), "name": name, "reported": r[0], "open": r[1], "closed": r[2]}
-               for i, name in session.execute(cq) for r in [by_comm.get(int(i), [0, 0, 0])]]
+    ranking = []
+    for cid, name in session.execute(cq):
+        reported, open_n, closed_n = by_comm.get(cid, (0, 0, 0))
+        ranking.append({"community_id": cid, "name": name, "reported": reported, "open": open_n, "closed": closed_n})
     ranking.sort(key=lambda r: (-r["reported"], -r["open"]))  # stable: ties keep the communities' code order
     workers = session.execute(wq).all()
     offline, patrolling = DutyState.OFFLINE.value, DutyState.PATROLLING.value
     # a community's workers standing across the border are not counted on a neighbour's grid
-    present = Counter(int(g) for st, g in workers if st != offline and g is not None and (own is None or g in own))
+    present = Counter(g for st, g in workers if st != offline and g is not None and (own is None or g in own))
     return {
         "seq": seq, "time": iso(now), "day": {"start": iso(start), "end": iso(end)},
         "counters": {**counters(groups),
