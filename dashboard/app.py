@@ -115,7 +115,7 @@ class Services:
             if not self.frames.pending():
                 continue
             try:
-                with self.db.write() as s:
+                with self.db.write(bulk=True) as s:
                     self.frames.flush(s)
             except Exception:
                 log.exception("position frame flush failed")
@@ -123,7 +123,7 @@ class Services:
     def _housekeeping_loop(self, term: threading.Event | None = None) -> None:
         while not (term or self.stop).wait(3600):
             try:
-                with self.db.write() as s:
+                with self.db.write(bulk=True) as s:
                     n = prune_frames(s, older_than=timedelta(days=2))
                 log.info("pruned %d old position frames", n)
             except Exception:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import deque
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -126,40 +128,51 @@ def is_empty(engine: Engine) -> bool:
 
 
 class FairLock:
-    """A lock handed out first come, first served (and re-entrant for its holder).
+    """A lock handed out in turn — people's writes before background ones, each first come, first served —
+    and re-entrant for its holder.
 
     SQLite lets one writer in at a time; a writer that finds the database locked polls with growing
     sleeps (1, 2, 5 … 25, 50 ms), so it may wait well past the lock's release and lose to a thread that
     commits and begins again at once (the simulator, a tick's batches). Writers of one process queue
-    here instead: woken at the release, in arrival order.
+    here instead. A report a person files (``bulk=False``) goes ahead of queued background writers (position
+    batches, the simulator, the rules pass): it waits for the holder only, not for a tick's queue. The release
+    hands the lock to exactly one waiter and wakes only that thread: on a busy box every wake-up may wait for a CPU.
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._next = self._serving = 0
+        self._lock = threading.Lock()
         self._owner: int | None = None
         self._depth = 0
+        self._queues: tuple[deque, deque] = (deque(), deque())  # (people's, background) waiters: (gate, thread)
 
-    def acquire(self) -> None:
+    def acquire(self, bulk: bool = False) -> None:
         me = threading.get_ident()
-        with self._cond:
+        with self._lock:
             if self._owner == me:
                 self._depth += 1
                 return
-            ticket, self._next = self._next, self._next + 1
-            while ticket != self._serving:
-                self._cond.wait()
-            self._owner, self._depth = me, 1
+            if self._owner is None:
+                self._owner, self._depth = me, 1
+                return
+            gate = threading.Lock()
+            gate.acquire()
+            self._queues[1 if bulk else 0].append((gate, me))
+        gate.acquire()  # released by the holder's release, which made this thread the owner
 
     def release(self) -> None:
-        with self._cond:
+        with self._lock:
             if self._owner != threading.get_ident():
                 raise RuntimeError("FairLock released by a thread that does not hold it")
             self._depth -= 1
-            if self._depth == 0:
+            if self._depth:
+                return
+            queue = self._queues[0] or self._queues[1]
+            if not queue:
                 self._owner = None
-                self._serving += 1
-                self._cond.notify_all()
+                return
+            gate, self._owner = queue.popleft()
+            self._depth = 1
+            gate.release()
 
 
 _WRITE_TURN = "gc_write_turn"
@@ -176,6 +189,7 @@ class Database:
         self.reader = make_sessionmaker(self.read_engine)
         # SQLite: this process's writers take turns here before BEGIN IMMEDIATE (PostgreSQL needs no such turn)
         self.write_turns = FairLock() if self.is_sqlite else None
+        self._waited = threading.local()  # per thread: seconds waited for write turns (turn_wait)
         if self.write_turns is not None:
             # the turn ends with the transaction, before its events are published (listeners added later,
             # such as the event bus's, run after this one)
@@ -188,16 +202,27 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
-    def write(self):
-        """``with db.write() as session:`` — one transaction, committed on exit."""
+    def write(self, *, bulk: bool = False):
+        """``with db.write() as session:`` — one transaction, committed on exit. Background writers (batches,
+        simulators, scheduled passes) say ``bulk=True``: on SQLite a person's write goes ahead of them."""
         if self.write_turns is None:
             return self.writer.begin()
-        return self._write_in_turn()
+        return self._write_in_turn(bulk)
+
+    def turn_wait(self, *, reset: bool = False) -> float:
+        """Seconds this thread has waited for its SQLite write turns (since the last reset): a request's
+        ``Server-Timing``."""
+        waited = getattr(self._waited, "s", 0.0)
+        if reset:
+            self._waited.s = 0.0
+        return waited
 
     @contextmanager
-    def _write_in_turn(self):
+    def _write_in_turn(self, bulk: bool):
         session = self.writer()
-        self.write_turns.acquire()
+        t0 = time.perf_counter()
+        self.write_turns.acquire(bulk)
+        self._waited.s = getattr(self._waited, "s", 0.0) + time.perf_counter() - t0
         session.info[_WRITE_TURN] = True
         try:
             with session.begin():

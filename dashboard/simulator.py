@@ -237,7 +237,7 @@ class Simulator:
         box), and a report filed by a person at that moment waited for all of it."""
         now = now or utcnow()
         if acts.shift_start or acts.shift_end:
-            with db.write() as s:
+            with db.write(bulk=True) as s:
                 for wid in acts.shift_start:
                     worker_svc.start_patrol(s, s.get(Worker, wid), now=now)
                 for wid in acts.shift_end:
@@ -245,7 +245,7 @@ class Simulator:
         fixes = [Fix(device_id=dev, lat=lat, lon=lon, speed=sp, battery=b, alarm=alarm, fix_time=now,
                      source="sim") for _, dev, lat, lon, sp, b, alarm in acts.fixes]
         for i in range(0, len(fixes), FIXES_PER_TRANSACTION):
-            with db.write() as s:
+            with db.write(bulk=True) as s:
                 res = ingest_fixes(s, fixes[i:i + FIXES_PER_TRANSACTION], locator=locator, now=now)
             if frames is not None:  # committed: the markers may move on the walls
                 frames.add(res.moved)
@@ -255,7 +255,7 @@ class Simulator:
         for r in acts.reports:
             name = self._category_names[r["category"]]
             desc = f"{r['where']}发现{name}" + ("，已现场处置" if r["onsite"] else "，需协调处置")
-            with db.write() as s:
+            with db.write(bulk=True) as s:
                 c, _ = report_case(s, CaseReport(category_code=r["category"], description=desc, lat=r["lat"],
                                                  lon=r["lon"], onsite=r["onsite"], source="app",
                                                  reporter_worker_id=r["worker_id"], idempotency_key=r["key"]),
@@ -267,7 +267,7 @@ class Simulator:
                 continue
             state = None
             try:
-                with db.write() as s:
+                with db.write(bulk=True) as s:
                     c = s.get(Case, cid)
                     if c is not None:
                         transition(s, c, action, actor="模拟指挥中心" if action in ("register", "dispatch", "approve",

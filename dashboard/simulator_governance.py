@@ -134,7 +134,7 @@ class GovernanceSimulator:
         secrets = {d: s for d, s, _ in self.devices}
         for data in plan.activities:
             try:
-                with db.write() as s:
+                with db.write(bulk=True) as s:
                     if data["kind"] in ("mediation", "residents_council"):
                         data = {**data, "case_code": self._case_to_settle(s, data["grid_code"], now) or ""}
                     create_activity(s, data, source="sim", created_by="模拟", now=now)
@@ -143,7 +143,7 @@ class GovernanceSimulator:
         for dev, body in plan.device_events:
             raw = json.dumps(body).encode()
             try:
-                with db.write() as s:
+                with db.write(bulk=True) as s:
                     receive(s, signed_headers(dev, secrets[dev], raw, at=now), raw, now=now)
             except DeviceRefused as r:
                 log.warning("simulated device event refused: %s", r.message)

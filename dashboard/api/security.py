@@ -125,6 +125,8 @@ def register(app: Flask, services) -> None:
 
     @app.before_request
     def _harden():
+        g.gc_t0 = time.perf_counter()  # for Server-Timing
+        services.db.turn_wait(reset=True)
         rk = _rate_key()
         if rk and not limiters.take(*rk):
             r = jsonify({"error": {"status": 429, "message": "too many requests; slow down", "field": None}})
@@ -179,6 +181,9 @@ def register(app: Flask, services) -> None:
             h.setdefault("Strict-Transport-Security", "max-age=31536000")
         if request.path.startswith(("/api/", "/auth/")):
             h.setdefault("Cache-Control", "no-store")
+            if "gc_t0" in g:  # where a slow answer's time went: all of it, and the wait for SQLite's write turn
+                h.setdefault("Server-Timing", f"app;dur={(time.perf_counter() - g.gc_t0) * 1000:.1f}, "
+                                              f"write-turn;dur={services.db.turn_wait() * 1000:.1f}")
         if not request.cookies.get(CSRF_COOKIE):
             resp.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), samesite="Strict", secure=request.is_secure)
         if "_user_id" in session:

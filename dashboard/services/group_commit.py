@@ -80,7 +80,7 @@ class GroupCommit:
 
     def _write(self, batch: list[Ticket]) -> None:
         try:
-            with self.services.db.write() as s:
+            with self.services.db.write(bulk=True) as s:
                 devices = {f.device_id for t in batch for f in t.fixes if f.worker_id is None and f.device_id}
                 known = dict(s.execute(select(Worker.device_id, Worker.id).where(
                     Worker.device_id.in_(devices))).all()) if devices else {}

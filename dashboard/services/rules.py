@@ -236,7 +236,7 @@ def run_loop(services, term: threading.Event) -> None:
     while not term.wait(cfg.interval_s):
         try:
             clock = getattr(services, "clock", None)
-            with services.db.write() as s:
+            with services.db.write(bulk=True) as s:
                 res = run_rules(s, now=clock() if clock else None, calendar=services.calendar, config=cfg)
             if any(res.values()):
                 log.info("alert rules: %s", res)

@@ -41,6 +41,58 @@ def test_fair_lock_serves_in_arrival_order_and_is_reentrant():
     assert order == ["A", "B", "C", "D", "E"]
 
 
+def test_a_persons_write_goes_ahead_of_queued_background_writers():
+    """People first, then background writers; first come, first served within each; one wake-up per hand-over."""
+    lock, order = FairLock(), []
+    lock.acquire(bulk=True)  # a position batch holds the turn
+
+    def waiter(name, bulk):
+        lock.acquire(bulk=bulk)
+        order.append(name)
+        lock.release()
+
+    threads = []
+    for name, bulk in (("bulk1", True), ("bulk2", True), ("person1", False), ("bulk3", True), ("person2", False)):
+        t = threading.Thread(target=waiter, args=(name, bulk))
+        t.start()
+        threads.append(t)
+        time.sleep(0.05)
+    order.append("holder")
+    lock.release()
+    for t in threads:
+        t.join(5)
+    assert order == ["holder", "person1", "person2", "bulk1", "bulk2", "bulk3"]
+    lock.acquire()  # free again: taken at once
+    lock.release()
+
+
+def test_turn_wait_is_what_this_thread_waited(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 't.db'}")
+    migrate(db.engine)
+    held, go = threading.Event(), threading.Event()
+
+    def background():
+        with db.write(bulk=True):
+            held.set()
+            go.wait(5)
+
+    t = threading.Thread(target=background)
+    t.start()
+    held.wait(5)
+    db.turn_wait(reset=True)
+    threading.Timer(0.2, go.set).start()
+    with db.write() as s:
+        events.record(s, "report", {})
+    t.join(5)
+    waited = db.turn_wait(reset=True)
+    assert 0.15 < waited < 2, waited
+    assert db.turn_wait() == 0.0
+    with db.write():  # no one ahead: no wait
+        pass
+    assert db.turn_wait() < 0.05
+    db.dispose()
+
+
 def test_a_writer_that_begins_again_at_once_goes_behind_one_waiting(tmp_path):
     db = Database(f"sqlite:///{tmp_path / 't.db'}")
     migrate(db.engine)
