@@ -24,7 +24,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from ..models import Role, User
-from ..services.apikeys import check_api_key
+from ..services.apikeys import find_api_key, last_use_due, note_use
 from .errors import ApiError
 
 LOCAL_ADDRS = {"127.0.0.1", "::1", "localhost"}
@@ -91,6 +91,17 @@ def init_auth(app, services) -> LoginManager:
     return manager
 
 
+def known_key(services, key: str):
+    """The active API key ``key`` (detached), or None. Read, not written: its last use is noted only when a
+    minute old, so a phone's requests do not each take a write turn."""
+    with services.db.read() as s:
+        row = find_api_key(s, key)
+    if row is not None and last_use_due(row):
+        with services.db.write() as s:
+            note_use(s, row.id)
+    return row
+
+
 def resolve_principal(services) -> Principal | None:
     """The caller of this request, or None."""
     if "principal" in g:
@@ -99,21 +110,19 @@ def resolve_principal(services) -> Principal | None:
     header = request.headers.get("Authorization", "")
     key = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("X-API-Key")
     if key:
-        with services.db.write() as s:
-            row = check_api_key(s, key)
-            if row is None:
-                raise ApiError(401, "invalid or revoked API key", "Authorization")
-            p = Principal(name=row.name, role=row.role, community_id=row.community_id, worker_id=row.worker_id,
-                          via="api_key")
+        row = known_key(services, key)
+        if row is None:
+            raise ApiError(401, "invalid or revoked API key", "Authorization")
+        p = Principal(name=row.name, role=row.role, community_id=row.community_id, worker_id=row.worker_id,
+                      via="api_key")
     elif current_user and current_user.is_authenticated:
         p = Principal(name=current_user.display_name or current_user.username, role=current_user.role,
                       community_id=current_user.community_id, worker_id=current_user.worker_id,
                       user_id=current_user.id, must_change_password=current_user.must_change_password)
     elif request.cookies.get(DISPLAY_COOKIE):
-        with services.db.write() as s:
-            row = check_api_key(s, request.cookies[DISPLAY_COOKIE])
-            if row is not None and row.role == Role.DISPLAY:
-                p = Principal(name=row.name, role=Role.DISPLAY, community_id=row.community_id, via="display")
+        row = known_key(services, request.cookies[DISPLAY_COOKIE])
+        if row is not None and row.role == Role.DISPLAY:
+            p = Principal(name=row.name, role=Role.DISPLAY, community_id=row.community_id, via="display")
     if p is None and services.settings.demo and not services.settings.production and request.remote_addr in LOCAL_ADDRS:
         p = Principal(name=DEMO_NAME, role=Role.DISPATCHER, via="demo")
     g.principal = p

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..models import ApiKey, Role
@@ -31,11 +32,30 @@ def create_api_key(session: Session, *, name: str, role: str, community_id: int 
     return row, key
 
 
-def check_api_key(session: Session, key: str | None) -> ApiKey | None:
-    """The active key matching ``key`` (and its last use noted), or None."""
+# A key's last use is noted at most once a minute: a phone sending its position every 5 s would otherwise write
+# (on SQLite: take the one write turn, and commit) on every request just to move this stamp.
+LAST_USE_EVERY = timedelta(minutes=1)
+
+
+def find_api_key(session: Session, key: str | None) -> ApiKey | None:
+    """The active key matching ``key``, or None; reads only."""
     if not key:
         return None
-    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)))
+    return session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)))
+
+
+def last_use_due(row: ApiKey, now: datetime | None = None) -> bool:
+    """True when the key's last use is unknown or older than LAST_USE_EVERY."""
+    return row.last_used_at is None or (now or utcnow()) - row.last_used_at >= LAST_USE_EVERY
+
+
+def note_use(session: Session, key_id: int, now: datetime | None = None) -> None:
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now or utcnow()))
+
+
+def check_api_key(session: Session, key: str | None) -> ApiKey | None:
+    """The active key matching ``key`` (its last use noted: a write session), or None."""
+    row = find_api_key(session, key)
     if row is not None:
         row.last_used_at = utcnow()
     return row

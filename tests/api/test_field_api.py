@@ -390,3 +390,78 @@ def test_idempotency_keys_are_per_reporter(field):
     b = client.post("/api/v1/cases", json={"category_code": "0601"}, headers={**auth(other), "Idempotency-Key": key})
     assert (a.status_code, b.status_code) == (201, 201) and a.get_json()["id"] != b.get_json()["id"]
     assert b.get_json()["category_code"] == "0601"
+
+
+def test_a_report_goes_ahead_of_background_writers_and_says_what_it_waited(field):
+    """Server-Timing on an API answer: the request's time in the server and, on SQLite, its wait for the write turn.
+    A report filed while position batches queue for the turn waits for the holder only, then goes first."""
+    import threading
+    import time
+
+    from sqlalchemy import select
+
+    from dashboard import events
+    from dashboard.models import Event
+
+    client, services, world, wkey = field
+    lat, lon = world["centers"][2]
+    body = {"category_code": "0101", "description": "井盖缺失", "lat": lat, "lon": lon}
+    r = client.post("/api/v1/cases", json=body, headers={**auth(wkey), "Idempotency-Key": "k-" + uuid.uuid4().hex})
+    assert r.status_code == 201
+    timing = dict(p.strip().split(";dur=") for p in r.headers["Server-Timing"].split(","))
+    assert float(timing["app"]) >= float(timing["write-turn"]) >= 0
+    if not services.db.is_sqlite:
+        return  # PostgreSQL has no write turns to wait for
+    held = threading.Event()
+
+    def background(name, hold):
+        with services.db.write(bulk=True) as s:
+            events.record(s, "batch", {"name": name})
+            held.set()
+            time.sleep(hold)
+
+    first = threading.Thread(target=background, args=("holder", 0.3))
+    first.start()
+    held.wait(5)
+    queued = [threading.Thread(target=background, args=(f"queued{i}", 0.1)) for i in (1, 2)]
+    for t in queued:
+        t.start()
+    time.sleep(0.05)  # both batches queue behind the holder
+    r = client.post("/api/v1/cases", json={**body, "description": "井盖缺失（二）"},
+                    headers={**auth(wkey), "Idempotency-Key": "k-" + uuid.uuid4().hex})
+    for t in [first, *queued]:
+        t.join(5)
+    assert r.status_code == 201
+    with services.db.read() as s:
+        after = [(e.type, e.payload.get("name") or e.payload["case"]["description"])
+                 for e in s.scalars(select(Event).where(Event.type.in_(["batch", "case"])).order_by(Event.seq))][-4:]
+    assert after == [("batch", "holder"), ("case", "井盖缺失（二）"), ("batch", "queued1"), ("batch", "queued2")]
+    waited = float(dict(p.strip().split(";dur=") for p in r.headers["Server-Timing"].split(","))["write-turn"])
+    assert waited > 150, waited  # it waited for the holder's last ~250 ms (and said so)
+
+
+def test_an_api_keys_last_use_is_noted_once_a_minute(field):
+    """A phone sending every few seconds must not write on every request just to move the key's stamp."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from dashboard.models import ApiKey
+    from dashboard.services.apikeys import hash_key
+
+    client, services, world, wkey = field
+
+    def stamp():
+        with services.db.read() as s:
+            return s.scalar(select(ApiKey.last_used_at).where(ApiKey.key_hash == hash_key(wkey)))
+
+    assert stamp() is None
+    assert client.get("/api/v1/me", headers=auth(wkey)).status_code == 200
+    first = stamp()
+    assert first is not None
+    assert client.get("/api/v1/me", headers=auth(wkey)).status_code == 200
+    assert stamp() == first  # within the minute: not written again
+    with services.db.write() as s:
+        s.execute(update(ApiKey).where(ApiKey.key_hash == hash_key(wkey)).values(last_used_at=first - timedelta(minutes=2)))
+    assert client.get("/api/v1/me", headers=auth(wkey)).status_code == 200
+    assert stamp() > first - timedelta(minutes=2)
