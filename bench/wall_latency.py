@@ -21,7 +21,8 @@ first wall page after warm-up vs at the end (after forced GC).
     python bench/wall_latency.py --duration 1800      # the 30-minute accelerated run
     python bench/wall_latency.py --browser-nice 10    # walls behind the server for the CPU
     python bench/wall_latency.py --own-pc             # the measured wall alone on a CPU, as on the control room's PC
-    python bench/wall_latency.py --timeline           # per probe: the server's push (a Python socket) vs the page's wait
+    python bench/wall_latency.py --timeline           # per probe: the server's push (a Python socket) vs the page's wait;
+                                                      # and per minute, each process group's CPU and the wall's state
 """
 from __future__ import annotations
 
@@ -138,8 +139,9 @@ class Meter:
 
 
 def cpu_ticks(server_pid: int) -> dict[str, int]:
-    """CPU ticks (user+system) so far by process group — the server, Chromium's renderers, GPU, the rest —
-    counting only this run's processes (descendants of this one), not whatever else the machine runs."""
+    """CPU ticks (user+system) so far by process group — the server, Chromium's renderers, GPU, the rest, and the
+    bench itself (this script and the Playwright driver) — counting only this run's processes (this one and its
+    descendants), not whatever else the machine runs."""
     procs: dict[int, tuple[int, int, str]] = {}  # pid → (parent, ticks, cmdline)
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -169,7 +171,7 @@ def cpu_ticks(server_pid: int) -> dict[str, int]:
         if pid == server_pid:
             group = "server"
         elif "chromium" not in cmd and "chrome" not in cmd:
-            continue  # this script, the Playwright driver
+            group = "bench"  # this script, the Playwright driver: they share the CPUs with what is measured
         elif "--type=renderer" in cmd:
             group = "chromium_renderers"
         elif "--type=gpu-process" in cmd:
@@ -254,7 +256,11 @@ def run(args) -> dict:
             # phase A: the push wall under district load; phase B: the polling page joins, same load
             cpu0, t_cpu0 = cpu_ticks(srv.proc.pid), time.time()
             wall_map: dict = {}  # read as the run goes: the page keeps only its newest marks (a memory cap)
-            probes_a = probe(srv, grids, cat_code, args.duration / 2, args.every, walls[0][1], wall_map)
+            sampler = _Sampler(srv.proc.pid, walls[0][1], every=max(10.0, min(60.0, args.duration / 30))) \
+                if args.timeline else None
+            timings: list[dict[str, float]] = []
+            probes_a = probe(srv, grids, cat_code, args.duration / 2, args.every, walls[0][1], wall_map, sampler,
+                             timings)
             cpu_a = cpu_percent(cpu0, cpu_ticks(srv.proc.pid), time.time() - t_cpu0)
             walls[0][1].wait_for_timeout(5000)
             wall_secs = args.duration / 2 + 5
@@ -297,7 +303,7 @@ def run(args) -> dict:
                 ws_log = walls[0][1].evaluate("() => window.__wsLog")
                 out["timeline"] = {"t0_ms": probes_a[0][1] if probes_a else None, "ws_log": ws_log, "probes": [
                     [token, t0, ack, listener.seen.get(token), wall_ws.get(token), wall_seen.get(token)]
-                    for token, t0, _cid, ack in probes_a]}
+                    for token, t0, _cid, ack in probes_a], "server_timing": timings, "samples": sampler.rows}
                 rows = [r for r in out["timeline"]["probes"] if r[3] is not None and r[4] is not None]
                 split["post_to_push"] = [r[3] - r[1] for r in rows]
                 split["push_to_page_message"] = [r[4] - r[3] for r in rows]
@@ -308,6 +314,7 @@ def run(args) -> dict:
                 "probes": {"push": len(probes_a), "poll": len(probes_b)}, "cold_load_ms": summary(cold),
                 "cold_load_steps_ms": {k: pct([st[k] for st in steps if k in st], 50) for k in steps[0]},
                 "post_ack_ms": summary([ack for *_, ack in probes_a]), "cpu_pct_push_phase": cpu_a,
+                "post_server_timing_ms": {k: summary([t[k] for t in timings if k in t]) for k in ("app", "write-turn")},
                 "wall_redraw_ms": summary(draw_ms),
                 "latency_ms": {k: summary(v) for k, v in lat.items()}, "missing": missing,
                 "wall_ticker_split_ms": {k: summary(v) for k, v in split.items()},
@@ -317,9 +324,7 @@ def run(args) -> dict:
                           "poll_http_per_s": m_poll.http / poll_secs, "poll_updates": m_poll.http_updates,
                           "poll_bytes_per_update": m_poll.http / max(m_poll.http_updates, 1)},
                 "heap_mb": {"after_warmup": heap0, "end": heap1, "growth_pct": (heap1 - heap0) / heap0 * 100},
-                "wall_state": walls[0][1].evaluate("() => ({cases: GCWall.cases.size, alerts: GCWall.alerts.size, "
-                                                   "workers: GCWall.workers.size, on_duty: GCWall.counters.on_duty, ticker: document.querySelectorAll("
-                                                   "'#wall-ticker li').length, marks: GCWall.marks.length})"),
+                "wall_state": walls[0][1].evaluate(WALL_STATE),
             })
             browser.close()
             if mine is not browser:
@@ -383,10 +388,46 @@ def collect_marks(page, into: dict) -> None:
         into.setdefault(cid, at)
 
 
+WALL_STATE = ("() => ({cases: GCWall.cases.size, alerts: GCWall.alerts.size, workers: GCWall.workers.size, "
+              "on_duty: GCWall.counters.on_duty, ticker: document.querySelectorAll('#wall-ticker li').length, "
+              "marks: GCWall.marks.length, rings: document.querySelectorAll('#wall-overlay > *').length})")
+
+
+class _Sampler:
+    """--timeline: every ``every`` s during the push phase, the CPU each process group used since the last sample
+    (% of one core) and what the measured wall holds — to see what changes when the tail sets in."""
+
+    def __init__(self, server_pid: int, page, every: float = 60.0) -> None:
+        self.server_pid, self.page, self.every = server_pid, page, every
+        self.rows: list[dict] = []
+        self._last = (time.time(), cpu_ticks(server_pid))
+
+    def __call__(self) -> None:
+        t0, before = self._last
+        now = time.time()
+        if now - t0 < self.every:
+            return
+        after = cpu_ticks(self.server_pid)
+        self.rows.append({"t_ms": now * 1000, "cpu_pct": cpu_percent(before, after, now - t0),
+                          "wall": self.page.evaluate(WALL_STATE)})
+        self._last = (now, after)
+
+
+def server_timing(header: str | None) -> dict[str, float]:
+    """``Server-Timing: app;dur=4.1, write-turn;dur=0.0`` → {"app": 4.1, "write-turn": 0.0}."""
+    out = {}
+    for part in (header or "").split(","):
+        name, _, rest = part.strip().partition(";")
+        if rest.startswith("dur="):
+            out[name] = float(rest[4:])
+    return out
+
+
 def probe(srv, grids: list, cat_code: str, seconds: float, every: float, page,
-          marks: dict | None = None) -> list[tuple[str, float, int, float]]:
+          marks: dict | None = None, sample=None, timings: list | None = None) -> list[tuple[str, float, int, float]]:
     """POST a report with a unique token every ``every`` s; returns (token, POST start ms, case id, ack ms).
-    With ``marks``, the page's map marks are collected after each probe."""
+    With ``marks``, the page's map marks are collected after each probe; ``sample()`` is called after each too;
+    ``timings`` gets each answer's Server-Timing."""
     out: list[tuple[str, float, int, float]] = []
     t_end = time.time() + seconds
     while time.time() < t_end:
@@ -398,9 +439,13 @@ def probe(srv, grids: list, cat_code: str, seconds: float, every: float, page,
                           headers={"Idempotency-Key": uuid.uuid4().hex}, timeout=30)
         r.raise_for_status()
         out.append((token, t0, r.json()["id"], time.time() * 1000 - t0))
+        if timings is not None:
+            timings.append(server_timing(r.headers.get("Server-Timing")))
         page.wait_for_timeout(every * 1000)
         if marks is not None:
             collect_marks(page, marks)
+        if sample is not None:
+            sample()
     return out
 
 
@@ -444,7 +489,8 @@ def main() -> None:
                          "(default: everything on every CPU, competing)")
     ap.add_argument("--timeline", action="store_true",
                     help="also record, per probe, when a Python socket beside the walls got it (the server's push) and "
-                         "every socket message's arrival on wall 1 (a diagnosis of the tail; adds one socket)")
+                         "every socket message's arrival on wall 1, and each minute the CPU of each process group and "
+                         "what wall 1 holds (a diagnosis of the tail; adds one socket)")
     ap.add_argument("--category")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
@@ -458,7 +504,10 @@ def main() -> None:
               f"missing={res['missing'][k]}")
     for k, d in res["wall_ticker_split_ms"].items():
         print(f"  wall ticker, {k.replace('_', ' '):<18} {f(d['p50']):>6} {f(d['p95']):>6} {f(d['p99']):>6}   n={d['n']}")
-    print(f"report POST acknowledged p50/p95: {f(res['post_ack_ms']['p50'])} / {f(res['post_ack_ms']['p95'])} ms")
+    st = res["post_server_timing_ms"]
+    print(f"report POST acknowledged p50/p95: {f(res['post_ack_ms']['p50'])} / {f(res['post_ack_ms']['p95'])} ms; "
+          f"in the server {f(st['app']['p50'])} / {f(st['app']['p95'])}, of which waiting for the write turn "
+          f"{f(st['write-turn']['p50'])} / {f(st['write-turn']['p95'])} (Server-Timing)")
     print("CPU % of one core while the push wall was measured:", res["cpu_pct_push_phase"])
     print("cold load, median ms since navigation at each step:", res["cold_load_steps_ms"])
     own = " (the measured wall, on its own CPU)" if res["own_pc_cpu"] else ""
@@ -469,6 +518,15 @@ def main() -> None:
         print(f"cold load of the other walls (sharing the server's CPU) p50/max: {f(o['p50'])} / {f(o['max'])} ms")
     print(f"heap {res['heap_mb']['after_warmup']:.1f} → {res['heap_mb']['end']:.1f} MB "
           f"({res['heap_mb']['growth_pct']:+.1f} %)")
+    if "timeline" in res:  # per minute of the push phase: the ticker's p95 beside what each process group used
+        tl = res["timeline"]
+        print("minute  ticker p95   CPU % of a core by group since the last row   wall holds")
+        t_prev = tl["t0_ms"]
+        for row in tl["samples"]:
+            lat = [seen - t0 for tok, t0, *_, seen in tl["probes"] if seen is not None and t_prev <= t0 < row["t_ms"]]
+            p95 = pct(lat, 95)
+            print(f"{(row['t_ms'] - tl['t0_ms']) / 60000:6.1f}  {f(p95):>10}   {row['cpu_pct']}   {row['wall']}")
+            t_prev = row["t_ms"]
 
 
 if __name__ == "__main__":
