@@ -54,8 +54,8 @@ def note_use(session: Session, key_id: int, now: datetime | None = None) -> None
 
 
 def check_api_key(session: Session, key: str | None) -> ApiKey | None:
-    """The active key matching ``key`` (its last use noted: a write session), or None."""
+    """The active key matching ``key`` (in a write session: its last use noted when due), or None."""
     row = find_api_key(session, key)
-    if row is not None:
+    if row is not None and last_use_due(row):
         row.last_used_at = utcnow()
     return row

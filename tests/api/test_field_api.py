@@ -392,6 +392,10 @@ def test_idempotency_keys_are_per_reporter(field):
     assert b.get_json()["category_code"] == "0601"
 
 
+def server_timing(r) -> dict[str, float]:
+    return {name: float(dur) for name, dur in (p.strip().split(";dur=") for p in r.headers["Server-Timing"].split(","))}
+
+
 def test_a_report_goes_ahead_of_background_writers_and_says_what_it_waited(field):
     """Server-Timing on an API answer: the request's time in the server and, on SQLite, its wait for the write turn.
     A report filed while position batches queue for the turn waits for the holder only, then goes first."""
@@ -408,8 +412,8 @@ def test_a_report_goes_ahead_of_background_writers_and_says_what_it_waited(field
     body = {"category_code": "0101", "description": "井盖缺失", "lat": lat, "lon": lon}
     r = client.post("/api/v1/cases", json=body, headers={**auth(wkey), "Idempotency-Key": "k-" + uuid.uuid4().hex})
     assert r.status_code == 201
-    timing = dict(p.strip().split(";dur=") for p in r.headers["Server-Timing"].split(","))
-    assert float(timing["app"]) >= float(timing["write-turn"]) >= 0
+    timing = server_timing(r)
+    assert timing["app"] >= timing["write-turn"] >= 0
     if not services.db.is_sqlite:
         return  # PostgreSQL has no write turns to wait for
     held = threading.Event()
@@ -436,7 +440,7 @@ def test_a_report_goes_ahead_of_background_writers_and_says_what_it_waited(field
         after = [(e.type, e.payload.get("name") or e.payload["case"]["description"])
                  for e in s.scalars(select(Event).where(Event.type.in_(["batch", "case"])).order_by(Event.seq))][-4:]
     assert after == [("batch", "holder"), ("case", "井盖缺失（二）"), ("batch", "queued1"), ("batch", "queued2")]
-    waited = float(dict(p.strip().split(";dur=") for p in r.headers["Server-Timing"].split(","))["write-turn"])
+    waited = server_timing(r)["write-turn"]
     assert waited > 150, waited  # it waited for the holder's last ~250 ms (and said so)
 
 
