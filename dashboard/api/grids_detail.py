@@ -6,6 +6,7 @@ from flask import jsonify, request
 from ..models import Role
 from ..services.drilldown import SCOPES, grid_register
 from .auth import require, resolve_principal
+from .cases_ops import services_now
 from .errors import ApiError
 from .openapi import query, registry
 
@@ -23,7 +24,7 @@ def register(app, services) -> None:
         if resolve_principal(services).role == Role.DISPLAY:
             scope = "wall"
         with services.db.read() as s:
-            out = grid_register(s, grid_id, scope=scope)
+            out = grid_register(s, grid_id, scope=scope, now=services_now(services))
         if out is None:
             raise ApiError(404, f"no grid {grid_id}", "grid_id")
         return jsonify(out)

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from dashboard.models import Camera, Contact, Organisation, Place, Position, ResidentCount, Role
 from dashboard.services.cases import CaseReport, report_case
-from dashboard.timeutil import utcnow
+from dashboard.timeutil import SHANGHAI
 from tests.api.conftest import make_key
 
 RAW = {"citizen": "王大锤", "citizen_phone": "13700001111", "contact": "赵六六", "contact_phone": "13500002222",
@@ -18,11 +18,15 @@ RAW = {"citizen": "王大锤", "citizen_phone": "13700001111", "contact": "赵�
 @pytest.fixture
 def world(district):
     """The 3×3 district with registers on grid 0: residents, places, a camera, an organisation, contacts,
-    today's track of worker 1 and two cases (one from a citizen with name and phone)."""
+    today's track of worker 1 and two cases (one from a citizen with name and phone).
+
+    The API's clock is pinned to 10:00 local: "today's track" must not depend on when the suite runs
+    (a run just after midnight in Asia/Shanghai would otherwise put part of the track on yesterday)."""
     app, services, w = district
+    now = datetime.now(SHANGHAI).replace(hour=10, minute=0, second=0, microsecond=0)
+    services.clock = lambda: now
     g0, g1 = w["grid_ids"][0], w["grid_ids"][1]
     lat, lon = w["centers"][0]
-    now = utcnow()
     with services.db.write() as s:
         s.add_all([ResidentCount(grid_id=g0, category=c, count=n) for c, n in
                    (("户籍人口", 120), ("流动人口", 30), ("党员", 9))])
