@@ -25,6 +25,7 @@ MODULES = [
     "dashboard.api.governance",
     "dashboard.api.devices",
     "dashboard.api.admin_users",  # users, keys, audit, unmask (issue 8)
+    "dashboard.api.audit_edge",  # audited actions recorded in their own transaction
 ]
 
 

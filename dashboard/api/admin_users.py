@@ -1,10 +1,9 @@
 """Admin and security endpoints: users, API keys and display tokens, the audit log, unmasking, passwords."""
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
-from flask import g, jsonify, request
+from flask import jsonify, request
 from sqlalchemy import select
 
 from ..models import ApiKey, Case, Role, User, Worker
@@ -16,21 +15,6 @@ from .auth import in_scope, require, resolve_principal
 from .errors import ApiError, int_arg
 from .openapi import registry
 
-# state-changing or exporting requests audited from the edge once they succeed: rule → action name
-AUDITED = {
-    ("/api/v1/cases", "POST"): "case_create",
-    ("/api/v1/cases/<int:case_id>/actions/<action>", "POST"): "case_action",
-    ("/api/v1/cases/<int:case_id>/merge", "POST"): "case_merge",
-    ("/api/v1/me/tasks/<int:case_id>/<action>", "POST"): "task_action",
-    ("/api/v1/alerts/<int:alert_id>/dispatch", "POST"): "alert_dispatch",
-    ("/api/v1/alerts/<int:alert_id>/acknowledge", "POST"): "alert_ack",
-    ("/api/v1/alerts/<int:alert_id>/resolve", "POST"): "alert_resolve",
-    ("/api/v1/categories/<code>", "PATCH"): "category_edit",
-    ("/api/v1/workers", "POST"): "worker_create",
-    ("/api/v1/briefing/export.<fmt>", "GET"): "export",
-    ("/api/v1/replay", "GET"): "replay_view",
-}
-log = logging.getLogger(__name__)
 # a case's free text is masked for screens (phones, ID numbers, known names): its clear text is unmasked here too
 UNMASKABLE = {"case": {"reporter_name", "reporter_phone", "reporter_email", "description", "address"},
               "worker": {"name", "phone"}}
@@ -71,26 +55,6 @@ def key_public(k: ApiKey) -> dict:
 def register(app, services) -> None:
     api = registry(app)
     ip = lambda: request.remote_addr  # noqa: E731
-
-    @app.after_request
-    def _audit_edge(resp):
-        """Dispatches, case state changes and exports: who, when, what, from where."""
-        rule = request.url_rule.rule if request.url_rule is not None else None
-        action = AUDITED.get((rule, request.method))
-        if action is None or resp.status_code >= 400:
-            return resp
-        p = g.get("principal")
-        args = dict(request.view_args or {})
-        target = next((f"{k[:-3]}:{v}" for k, v in args.items() if k.endswith("_id")), rule)
-        detail = {"status": resp.status_code, **{k: v for k, v in args.items() if not k.endswith("_id")}}
-        if request.args:
-            detail["query"] = dict(list(request.args.items())[:10])
-        try:
-            with services.db.write() as s:
-                audit.record(s, p, action, target, detail, ip())
-        except Exception:  # the action is done; a failed audit write is logged, never turned into an error
-            log.exception("audit write failed for %s %s", request.method, request.path)
-        return resp
 
     def bound(p, body: dict, *, create: bool) -> dict:
         """A community-bound admin manages its own community only: the record's community_id must be its own

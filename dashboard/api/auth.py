@@ -145,6 +145,7 @@ def require(*roles: str, services) -> Callable:
             if p.community_id is not None:
                 guard_jurisdiction(services, p, kwargs)
                 pin_community_args(p.community_id)
+            g.gc_handler = True  # from here on the writes are the handler's own (audit_edge carries its row)
             return fn(*args, **kwargs)
 
         return wrapper

@@ -3,14 +3,16 @@ security headers, the audit log and its retention, uploads checked by content.""
 from __future__ import annotations
 
 import io
+import re
+import threading
 import time
 from datetime import timedelta
 
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 
-from dashboard.models import AuditLog, User
+from dashboard.models import ApiKey, AuditLog, User
 from dashboard.services import audit
 from dashboard.services.apikeys import create_api_key
 from dashboard.services.users import ensure_admin, hash_password
@@ -149,6 +151,63 @@ def world_headers(tmp_extra: dict) -> dict:
         return dict(w.app.test_client().get("/healthz").headers)
     finally:
         w.services.shutdown()
+
+
+class Commits:
+    """The tables each transaction committed by this thread wrote (INSERT or UPDATE), in order."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.me, self.tx, self.seen = engine, threading.get_ident(), [], []
+
+    def _stmt(self, conn, cursor, statement, params, context, executemany):  # noqa: ANN001
+        m = re.match(r"\s*(?:INSERT INTO|UPDATE)\s+\"?(\w+)", statement)
+        if m and threading.get_ident() == self.me:
+            self.tx.append(m.group(1))
+
+    def _commit(self, conn):  # noqa: ANN001
+        if threading.get_ident() == self.me and self.tx:
+            self.seen.append(set(self.tx))
+        self.tx = [] if threading.get_ident() == self.me else self.tx
+
+    def _rollback(self, conn):  # noqa: ANN001
+        if threading.get_ident() == self.me:
+            self.tx = []
+
+    def __enter__(self):
+        for name, fn in (("before_cursor_execute", self._stmt), ("commit", self._commit), ("rollback", self._rollback)):
+            event.listen(self.engine, name, fn)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for name, fn in (("before_cursor_execute", self._stmt), ("commit", self._commit), ("rollback", self._rollback)):
+            event.remove(self.engine, name, fn)
+
+
+def test_an_audited_action_commits_with_its_record(hw):
+    """A reported case and its audit row are one transaction: one write turn on SQLite, and no crash can leave the
+    case committed but unrecorded. The key's last-use stamp, written while the caller is identified, does not carry
+    the row; a refused action rolls back and leaves none; an export writes nothing, so its row commits alone."""
+    with hw.services.db.write() as s:  # the dispatcher key's last use is due for its stamp
+        s.execute(update(ApiKey).where(ApiKey.name == "test-dispatcher").values(last_used_at=utcnow() - timedelta(minutes=5)))
+    d = hw.client("dispatcher")
+    with Commits(hw.services.db.engine) as tx:
+        r = d.post("/api/v1/cases", json={"category_code": "0601", "lat": 34.261, "lon": 108.951,
+                                          "description": "audit-tx"})
+        assert r.status_code == 201, r.get_data(as_text=True)
+    stamp, report = tx.seen
+    assert stamp == {"api_key"}
+    assert {"case_file", "audit_log"} <= report, report
+    with Commits(hw.services.db.engine) as tx:
+        assert d.post(f"/api/v1/cases/{r.get_json()['id']}/actions/nonsense", json={}).status_code >= 400
+        assert d.post("/api/v1/cases", json={"category_code": "0601", "lat": 34.261, "lon": 108.951,
+                                             "worker_id": 999999}).status_code == 422
+    assert tx.seen == []
+    with Commits(hw.services.db.engine) as tx:
+        assert d.get("/api/v1/briefing/export.csv").status_code == 200
+    assert tx.seen == [{"audit_log"}]
+    entries = hw.client("admin").get("/api/v1/audit?limit=2").get_json()["entries"]
+    assert [(e["action"], e["actor"]) for e in entries] == [("export", "test-dispatcher"),
+                                                             ("case_create", "test-dispatcher")]
 
 
 def test_audit_retention_never_drops_younger_than_180_days(hw):
