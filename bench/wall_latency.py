@@ -31,8 +31,6 @@ import json
 import logging
 import os
 import platform
-import statistics
-import subprocess
 import sys
 import tempfile
 import time

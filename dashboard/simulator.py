@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-import numpy as np
 import shapely
 from shapely.geometry import shape
 from sqlalchemy import select
 
-from .models import Case, Category, DutyState, Grid, Worker
+from .models import Case, Category, Grid, Worker
 from .services import workers as worker_svc
 from .services.cases import CaseReport, IllegalTransition, CaseError, report_case, transition
 from .services.positions import Fix, ingest_fixes

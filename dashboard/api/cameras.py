@@ -8,7 +8,6 @@ camera is HLS.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 from flask import Response, jsonify, request, send_from_directory

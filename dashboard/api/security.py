@@ -28,8 +28,7 @@ from flask_login import logout_user
 
 from ..models import Role
 from ..ratelimit import RateLimits
-from ..services.apikeys import check_api_key
-from .auth import DISPLAY_COOKIE, LOCAL_ADDRS
+from .auth import DISPLAY_COOKIE, LOCAL_ADDRS, known_key
 
 CSRF_COOKIE, CSRF_HEADER = "gc_csrf", "X-CSRF-Token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -150,9 +149,8 @@ def register(app: Flask, services) -> None:
         return None
 
     def _display_sign_in(token: str):
-        with services.db.write() as s:
-            row = check_api_key(s, token)
-            ok = row is not None and row.role == Role.DISPLAY
+        row = known_key(services, token)
+        ok = row is not None and row.role == Role.DISPLAY
         if not ok:
             r = jsonify({"error": {"status": 401, "message": "invalid or revoked display token",
                                    "field": "display_token"}})

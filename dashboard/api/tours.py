@@ -6,7 +6,7 @@ from datetime import date
 from flask import jsonify, request
 from sqlalchemy import select
 
-from ..models import Case, Grid, PatrolTour, Role
+from ..models import Grid, PatrolTour, Role
 from ..services import tours as svc
 from ..services.cases import CaseError, case_public
 from ..timeutil import local_today

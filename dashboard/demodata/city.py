@@ -139,7 +139,6 @@ def _cases(rng: np.random.Generator, n: int, grid: pd.DataFrame, worker: pd.Data
     # wall-clock SLA ≈ working hours × 3 (8-hour days, weekends): good enough for a benchmark
     due = created + pd.to_timedelta(limit_h * 3 * 3600, unit="s")
     onsite = rng.random(n) < cats["onsite"].to_numpy()[cat]
-    closed = state == "closed"
     late = rng.random(n) < 0.12
     took_h = np.where(late, limit_h * 3 * rng.uniform(1.05, 2.0, n), limit_h * 3 * rng.uniform(0.05, 0.95, n))
     closed_at = (created + pd.to_timedelta(np.where(onsite, rng.uniform(0.1, 1.0, n), took_h) * 3600, unit="s"))

@@ -52,10 +52,3 @@ def last_use_due(row: ApiKey, now: datetime | None = None) -> bool:
 def note_use(session: Session, key_id: int, now: datetime | None = None) -> None:
     session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now or utcnow()))
 
-
-def check_api_key(session: Session, key: str | None) -> ApiKey | None:
-    """The active key matching ``key`` (in a write session: its last use noted when due), or None."""
-    row = find_api_key(session, key)
-    if row is not None and last_use_due(row):
-        row.last_used_at = utcnow()
-    return row

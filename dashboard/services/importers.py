@@ -8,7 +8,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-from shapely.geometry import mapping, shape
+from shapely.geometry import mapping
 from shapely.validation import explain_validity
 from sqlalchemy import select
 from sqlalchemy.orm import Session

@@ -3,7 +3,7 @@ grid not patrolled, case spike, device SOS; each idempotent, cleared when the ca
 the alert lifecycle over HTTP (acknowledge/resolve with comment) and dispatch from an alert."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select

@@ -137,7 +137,7 @@ def test_dispatch_from_an_alert_reaches_the_worker_live(contexts, server, tmp_pa
     # the console follows: the case is being handled, the timeline says who acknowledged, duty state moved
     con.wait_for_selector("#console-case-state[data-state='handling']", timeout=15000)
     con.wait_for_selector("#console-timeline tr[data-action='acknowledge']", timeout=15000)
-    wait_until(lambda: any(x in con.inner_text(f"#console-side") for x in ("前往中", "已到场")), 15,
+    wait_until(lambda: any(x in con.inner_text("#console-side") for x in ("前往中", "已到场")), 15,
                "the worker's duty state on the console")
     # the wall follows too: the alert is acknowledged and the case is in hand
     wall.wait_for_function("id => GCWall.alerts.get(id) && GCWall.alerts.get(id).state === 'acknowledged'", arg=alert_id,
