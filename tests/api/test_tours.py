@@ -8,8 +8,9 @@ import pytest
 from dashboard.models import Camera, Case, PatrolStopLog, Role
 from dashboard.services.positions import Fix, ingest_fixes
 from dashboard.services.cases import CaseReport, report_case
-from dashboard.timeutil import local_today, utcnow
+from dashboard.timeutil import local_today
 from tests.api.conftest import make_key
+from tests.utils.factories import earlier_today
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def world(district):
                 lat, lon = w["centers"][gi]
                 report_case(s, CaseReport(category_code="0101", lat=lat, lon=lon), locator=services.locator)
         lat, lon = w["centers"][5]  # worker 1 walked grid 5 today (through the ingest path, as phones do)
-        ingest_fixes(s, [Fix(worker_id=w["worker_ids"][0], fix_time=utcnow() - timedelta(minutes=m), lat=lat,
+        ingest_fixes(s, [Fix(worker_id=w["worker_ids"][0], fix_time=earlier_today(m), lat=lat,
                              lon=lon + m * 1e-6) for m in range(3)], locator=services.locator)
     return app, services, w
 

@@ -1,10 +1,13 @@
 """Small worlds built in code: a 3×3 grid district with two workers and a few categories."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from shapely.geometry import box, mapping
 from sqlalchemy.orm import Session
 
 from dashboard.models import Category, Community, Grid, Street, Worker, WorkerGrid
+from dashboard.timeutil import local_day_bounds, local_today, utcnow
 
 ORIGIN_LAT, ORIGIN_LON, STEP = 34.26, 108.95, 0.002
 
@@ -50,3 +53,13 @@ def make_district(session: Session, *, n: int = 3) -> dict:
 
 def grid_center(grid: Grid) -> tuple[float, float]:
     return grid.centroid_lat, grid.centroid_lon
+
+
+def earlier_today(minutes: float) -> datetime:
+    """``minutes`` ago, or, when that is before today's local midnight (Asia/Shanghai), a time between midnight and
+    now, earlier for more minutes: a fixture's "walked today" stays today, in the same order, when the suite runs
+    just after midnight (CI once failed at 00:00 +08:00)."""
+    now = utcnow()
+    start, _ = local_day_bounds(local_today(now))
+    then = now - timedelta(minutes=minutes)
+    return then if then >= start else start + (now - start) / (minutes + 1)
