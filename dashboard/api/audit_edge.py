@@ -96,8 +96,8 @@ def register(app, services) -> None:
 
     @app.after_request
     def _audit_unwritten(resp):
-        """An audited request that wrote nothing (an export, a replay, an idempotent repeat that found its
-        case) is recorded here once it succeeded."""
+        """An audited request that committed nothing (an export, a replay, a report whose concurrent twin
+        committed first) is recorded here once it succeeded."""
         owed = pending()
         if owed is None or owed.written or resp.status_code >= 400:
             return resp
