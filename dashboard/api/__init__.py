@@ -25,7 +25,7 @@ MODULES = [
     "dashboard.api.governance",
     "dashboard.api.devices",
     "dashboard.api.admin_users",  # users, keys, audit, unmask (issue 8)
-    "dashboard.api.audit_edge",  # audited actions recorded in their own transaction
+    "dashboard.api.audit_edge",  # audit rows in the action's transaction; after security, whose Server-Timing counts them
 ]
 
 

@@ -50,5 +50,5 @@ def last_use_due(row: ApiKey, now: datetime | None = None) -> bool:
 
 
 def note_use(session: Session, key_id: int, now: datetime | None = None) -> None:
+    """Stamp the key's last use (callers check ``last_use_due`` first)."""
     session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now or utcnow()))
-

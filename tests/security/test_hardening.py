@@ -165,21 +165,25 @@ class Commits:
             self.tx.append(m.group(1))
 
     def _commit(self, conn):  # noqa: ANN001
-        if threading.get_ident() == self.me and self.tx:
-            self.seen.append(set(self.tx))
-        self.tx = [] if threading.get_ident() == self.me else self.tx
+        if threading.get_ident() == self.me:
+            if self.tx:
+                self.seen.append(set(self.tx))
+            self.tx = []
 
     def _rollback(self, conn):  # noqa: ANN001
         if threading.get_ident() == self.me:
             self.tx = []
 
+    def _listeners(self):
+        return (("before_cursor_execute", self._stmt), ("commit", self._commit), ("rollback", self._rollback))
+
     def __enter__(self):
-        for name, fn in (("before_cursor_execute", self._stmt), ("commit", self._commit), ("rollback", self._rollback)):
+        for name, fn in self._listeners():
             event.listen(self.engine, name, fn)
         return self
 
     def __exit__(self, *exc) -> None:
-        for name, fn in (("before_cursor_execute", self._stmt), ("commit", self._commit), ("rollback", self._rollback)):
+        for name, fn in self._listeners():
             event.remove(self.engine, name, fn)
 
 
