@@ -12,7 +12,7 @@
   }
 
   function sameOrigin(url) {
-    try { return new URL(url, window.location.href).origin === window.location.origin; } catch (e) { return false; }
+    try { return new URL(url, window.location.href).origin === window.location.origin; } catch { return false; }
   }
 
   var wrapped = function (input, init) {

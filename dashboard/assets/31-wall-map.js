@@ -15,11 +15,10 @@
  * is MapLibre's public API. Until MapLibre has started (SwiftShader compiling its shaders takes 0.6–1.5 s
  * on a cold load), the canvases paint with the same Web Mercator projection computed here (mercator()),
  * so the live markers and shading show as soon as the snapshot is in; the outlines follow with the map.
- * Coordinates arrive in WGS-84; with GCJ-02 tiles they are shifted here exactly as the server shifts the static layers (dashboard/geo/coords.py).
+ * Coordinates arrive in WGS-84; with GCJ-02 tiles they are shifted by GCGeo (09-gc-geo.js), as the server shifts the static layers.
  */
 (function () {
   "use strict";
-  var A = 6378245.0, EE = 0.00669342162296594323;
   var DUTY_COLORS = { patrolling: "#22c55e", available: "#38bdf8", dispatched: "#f59e0b", en_route: "#fbbf24",
                       on_scene: "#f97316", handling: "#fb923c", offline: "#64748b" };
   var PRIORITY_COLORS = { 1: "#ff2d55", 2: "#ff8a00", 3: "#ffd60a", 4: "#4cc9f0" };
@@ -34,19 +33,6 @@
   // alert comes): a new case does not redraw 490 workers, a position frame does not redraw the cases
   var CANVASES = { workers: ["workers"], events: ["cases", "alerts"] };  // drawing order: alerts on top
   var STYLE = { workers: [0.6, "#04101e"], cases: [1.2, "#ffffff"], alerts: [3, "#ffe4e6"] };  // stroke width, colour
-
-  function offset(lat, lon) {
-    var x = lon - 105.0, y = lat - 35.0, sx = Math.sqrt(Math.abs(x)), PI = Math.PI;
-    var common = (20 * Math.sin(6 * x * PI) + 20 * Math.sin(2 * x * PI)) * 2 / 3;
-    var dlat = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sx + common +
-      (20 * Math.sin(y * PI) + 40 * Math.sin(y / 3 * PI)) * 2 / 3 +
-      (160 * Math.sin(y / 12 * PI) + 320 * Math.sin(y * PI / 30)) * 2 / 3;
-    var dlon = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sx + common +
-      (20 * Math.sin(x * PI) + 40 * Math.sin(x / 3 * PI)) * 2 / 3 +
-      (150 * Math.sin(x / 12 * PI) + 300 * Math.sin(x / 30 * PI)) * 2 / 3;
-    var rad = lat / 180 * PI, magic = 1 - EE * Math.sin(rad) * Math.sin(rad), sm = Math.sqrt(magic);
-    return [(dlat * 180) / ((A * (1 - EE)) / (magic * sm) * PI), (dlon * 180) / (A / sm * Math.cos(rad) * PI)];
-  }
 
   // a grid's fill for value v on a scale 0..zmax: the SHADES stops evenly spread, linear in RGB, clamped
   function shadeColor(v, zmax) {
@@ -65,12 +51,6 @@
     }
     var c = px(center.lon, center.lat);
     return { project: function (ll) { var p = px(ll[0], ll[1]); return { x: p[0] - c[0] + w / 2, y: p[1] - c[1] + h / 2 }; } };
-  }
-
-  function wgsToGcj(lat, lon) {
-    if (lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271) { return [lat, lon]; }
-    var d = offset(lat, lon);
-    return [lat + d[0], lon + d[1]];
   }
 
   // one marker: where, how it looks (radius and stroke in design pixels, scaled by the wall), what it is (k, d)
@@ -114,8 +94,7 @@
   }
 
   GCWallMap.prototype.pt = function (lat, lon) {
-    if (lat == null || lon == null) { return null; }
-    return this.cfg.gcj ? wgsToGcj(lat, lon) : [lat, lon];
+    return window.GCGeo.toMap(this.cfg.gcj ? "gcj02" : "wgs84", lat, lon);
   };
 
   GCWallMap.prototype.ready = function () { return !!this.map; };  // MapLibre is up (pan, zoom, hover, clicks)
@@ -524,7 +503,6 @@
   };
 
   window.GCWallMap = GCWallMap;
-  window.GCWallMap.wgsToGcj = wgsToGcj;
   window.GCWallMap.shadeColor = shadeColor;
   window.GCWallMap.mercator = mercator;
 })();

@@ -226,7 +226,7 @@
     Wall.prototype.initSound = function () {
       var self = this, btn = el("wall-sound"), Ctx = window.AudioContext || window.webkitAudioContext;
       if (!Ctx || this.audio) { return; }
-      try { this.audio = new Ctx(); } catch (e) { return; }
+      try { this.audio = new Ctx(); } catch { return; }
       this.soundOn = false; this.beeping = 0;
       var check = function () {
         if (self.audio.state === "running") {

@@ -40,7 +40,7 @@
     }).then(function (r) {
       return r.text().then(function (text) {
         var j = null;
-        try { j = text ? JSON.parse(text) : null; } catch (e) { j = null; }
+        try { j = text ? JSON.parse(text) : null; } catch { j = null; }
         if (!r.ok) {
           var err = new Error((j && j.error && j.error.message) || (url + " → " + r.status));
           err.status = r.status; throw err;
@@ -328,7 +328,7 @@
   }
 
   /* ---- patrol: watchPosition → batched POST /api/v1/positions ---- */
-  function fixBuffer() { try { return JSON.parse(localStorage.getItem(FIX_KEY) || "[]"); } catch (e) { return []; } }
+  function fixBuffer() { try { return JSON.parse(localStorage.getItem(FIX_KEY) || "[]"); } catch { return []; } }
   function saveFixes(list) { localStorage.setItem(FIX_KEY, JSON.stringify(list.slice(-2000))); }
   function sendFixes() {
     var buf = fixBuffer();

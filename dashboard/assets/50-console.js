@@ -244,7 +244,7 @@
   };
 
   Desk.prototype.renderCase = function (v, dups) {
-    var self = this, overdue = this.isOverdue(v) && (TRIAGE[v.state] || TRACKING[v.state]);
+    var overdue = this.isOverdue(v) && (TRIAGE[v.state] || TRACKING[v.state]);
     var box = document.getElementById("console-detail");
     var head = h("div", { cls: "console-detail-head" }, [
       h("h2", { text: (v.major ? v.major + " / " : "") + (v.category || v.category_code) }),

@@ -75,7 +75,7 @@
                 root.setAttribute("data-workers", f.workers.lat.length); }
   }
 
-  function draw(v, data, lang) {
+  function draw(v, data) {
     var nu = window.dash_clientside.no_update;
     if (!data || !document.getElementById("brief-root")) { return [nu, nu]; }
     v = v || 0;

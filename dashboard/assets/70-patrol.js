@@ -83,7 +83,7 @@
   /* ---- cameras ---- */
   function stopTiles() {
     (S.tileTimers || []).forEach(clearInterval);
-    (S.hlsPlayers || []).forEach(function (h) { try { h.destroy(); } catch (e) { /* gone */ } });
+    (S.hlsPlayers || []).forEach(function (h) { try { h.destroy(); } catch { /* gone */ } });
     S.tileTimers = []; S.hlsPlayers = [];
     var box = $("patrol-cameras");
     if (!box) { return; }

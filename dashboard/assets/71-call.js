@@ -43,7 +43,7 @@
           o.connect(g); g.connect(W.audio.destination); o.start(t0); o.stop(t0 + 0.4);
         }
         if (navigator.vibrate) { navigator.vibrate([300, 150, 300]); }
-      } catch (e) { /* no audio: the blinking state still shows */ }
+      } catch { /* no audio: the blinking state still shows */ }
     };
     beep();
     W.ringer = setInterval(beep, 1500);
@@ -109,7 +109,7 @@
 
   function cleanup() {
     if (!W) { return; }
-    if (W.pc) { try { W.pc.close(); } catch (e) { /* closed */ } W.pc = null; }
+    if (W.pc) { try { W.pc.close(); } catch { /* closed */ } W.pc = null; }
     if (W.local) { W.local.getTracks().forEach(function (tr) { tr.stop(); }); W.local = null; }
     ["local", "remote"].forEach(function (r) { var v = q(r); if (v) { v.srcObject = null; } });
     if (W.ringTimer) { clearTimeout(W.ringTimer); W.ringTimer = null; }
