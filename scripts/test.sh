@@ -27,4 +27,16 @@ fi
 PY=${PYTHON:-python3}
 $PY -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 
+# ---- browser JavaScript (issue 30 item 5): ESLint and node --test for dashboard/assets ----------------------------
+# Node and npm from Debian's packages when the machine has no node; devDependencies pinned in package-lock.json.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+npm ci --no-audit --no-fund --loglevel=error
+npx --no-install eslint
+node --test tests/js/
+# ---- end of the browser JavaScript block ---------------------------------------------------------------------------
+
 exec $PY -m pytest -q "$@"
