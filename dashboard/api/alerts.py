@@ -6,8 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..models import Alert, AlertState, Grid, Role, Worker
+from ..services import audit
 from ..services.alerts import AlertError, acknowledge, alert_public, resolve
-from ..services.cap import CapError, cap_key, ingest_cap, parse_cap
+from ..services.cap import CapError, CapRefused, cap_key, ingest_cap, parse_cap
 from ..services.cases import CaseError, IllegalTransition
 from ..services.dispatch import dispatch_from_alert, recommend_for_alert
 from .auth import Principal, in_scope, record_in_scope, require, resolve_principal, scope_community
@@ -40,6 +41,31 @@ def cap_in_jurisdiction(session, p: Principal, a: Alert, data: bytes) -> None:
     if keys and any(not in_scope(p, c) for c in session.scalars(select(Alert.community_id).where(
             Alert.dedupe_key.in_(keys)))):
         raise ApiError(403, "references names an alert outside your jurisdiction", "references")
+
+
+def caller_id(p: Principal) -> str:
+    """Who owns what a caller sends (a CAP sender): its API key, its user account, or the demo operator."""
+    if p.key_id is not None:
+        return f"key:{p.key_id}"
+    if p.user_id is not None:
+        return f"user:{p.user_id}"
+    return "demo" if p.is_demo else f"name:{p.name}"[:32]
+
+
+def record_cap_cancel(session, p: Principal, a: Alert) -> None:
+    """A CAP Cancel on the audit log: who sent it, as which sender, and which alerts it closed."""
+    cap = (a.data or {}).get("cap", {})
+    audit.record(session, p, "cap_cancel", f"alert:{a.id}",
+                 {"sender": cap.get("sender"), "identifier": cap.get("identifier"),
+                  "references": cap.get("references", [])[:20], "cancelled": cap.get("closes", [])[:50]},
+                 request.remote_addr)
+
+
+def street_wide_guard(p: Principal, a: Alert) -> None:
+    """Only a street-wide caller acknowledges or resolves a street-wide alert (one community's operator would
+    clear it from every other community's wall)."""
+    if a.community_id is None and p.community_id is not None:
+        raise ApiError(403, f"alert {a.id} is street-wide; only a street-wide operator may close it", "alert_id")
 
 
 def register(app, services) -> None:
@@ -75,6 +101,7 @@ def register(app, services) -> None:
         comment = _str(body, "comment", 2000)
         with services.db.write() as s:
             a = get_alert(s, alert_id, p)
+            street_wide_guard(p, a)
             try:
                 fn(s, a, by=p.name, comment=comment, now=services_now(services))
             except AlertError as e:
@@ -139,21 +166,23 @@ def register(app, services) -> None:
         loc = services.locator
         polygons, ids = (loc.polygons, loc.ids) if loc is not None else ((), ())
         p = resolve_principal(services)
-        try:
-            with services.db.write() as s:
-                a, created = ingest_cap(s, data, polygons=polygons, ids=ids, now=services_now(services),
-                                        by=f"CAP ({p.name})")
-                cap_in_jurisdiction(s, p, a, data)  # raising here rolls the whole message back
-                out = alerts_out(s, [a])[0]
-        except CapError as e:
-            raise ApiError(400, e.message, e.field)
-        except IntegrityError:  # the same message committed by a concurrent request: a repeat
-            with services.db.read() as s:
-                a = s.scalar(select(Alert).where(Alert.dedupe_key == parse_cap(data).key))
-                if a is None:
+        for attempt in (1, 2):
+            try:
+                with services.db.write() as s:
+                    a, created = ingest_cap(s, data, polygons=polygons, ids=ids, now=services_now(services),
+                                            by=f"CAP ({p.name})", owner=caller_id(p), community_id=p.community_id)
+                    cap_in_jurisdiction(s, p, a, data)  # raising here rolls the whole message back
+                    if created and a.kind == "cap_cancel":
+                        record_cap_cancel(s, p, a)
+                    out = alerts_out(s, [a])[0]
+                break
+            except CapRefused as e:
+                raise ApiError(403, e.message, e.field)
+            except CapError as e:
+                raise ApiError(400, e.message, e.field)
+            except IntegrityError:  # a concurrent request committed the same message or claimed the same sender
+                if attempt == 2:  # first: once more, now that its rows are there (a repeat, or someone else's sender)
                     raise
-                cap_in_jurisdiction(s, p, a, data)
-                out, created = alerts_out(s, [a])[0], False
         return jsonify({"created": created, "alert": out}), 201 if created else 200
 
     _describe(app)
@@ -171,7 +200,8 @@ def _describe(app) -> None:
         api.add(f"/api/v1/alerts/{{alert_id}}/{what}", "post", tags=["alerts"], roles=("dispatcher",),
                 summary=f"{what.capitalize()} an alert with a comment",
                 body={"type": "object", "properties": {"comment": {"type": "string"}}},
-                responses={200: "the alert", 409: "the alert's state does not allow it"})
+                responses={200: "the alert", 403: "a community-bound caller and a street-wide alert",
+                           409: "the alert's state does not allow it"})
     api.add("/api/v1/alerts/{alert_id}/recommendations", "get", tags=["alerts"], roles=("dispatcher",),
             summary="Nearest available workers for an alert")
     api.add("/api/v1/alerts/{alert_id}/dispatch", "post", tags=["alerts"], roles=("dispatcher",),
@@ -183,4 +213,5 @@ def _describe(app) -> None:
             body_type="application/cap+xml",
             responses={201: "accepted, new alert", 200: "repeat of an accepted message: nothing changed",
                        400: "malformed, incomplete or hostile XML (DTDs and entities refused): nothing changed",
-                       403: "a community-bound caller's area or references reach another community: nothing changed"})
+                       403: "the sender belongs to another caller, references name another sender's alert, or a "
+                            "community-bound caller's area or references reach another community: nothing changed"})

@@ -42,6 +42,7 @@ class Principal:
     worker_id: int | None = None
     user_id: int | None = None
     via: str = "session"               # session | api_key | display | demo
+    key_id: int | None = None          # the API key's id (api_key, display): names repeat, ids do not
     must_change_password: bool = False
 
     @property
@@ -114,7 +115,7 @@ def resolve_principal(services) -> Principal | None:
         if row is None:
             raise ApiError(401, "invalid or revoked API key", "Authorization")
         p = Principal(name=row.name, role=row.role, community_id=row.community_id, worker_id=row.worker_id,
-                      via="api_key")
+                      via="api_key", key_id=row.id)
     elif current_user and current_user.is_authenticated:
         p = Principal(name=current_user.display_name or current_user.username, role=current_user.role,
                       community_id=current_user.community_id, worker_id=current_user.worker_id,
@@ -122,7 +123,8 @@ def resolve_principal(services) -> Principal | None:
     elif request.cookies.get(DISPLAY_COOKIE):
         row = known_key(services, request.cookies[DISPLAY_COOKIE])
         if row is not None and row.role == Role.DISPLAY:
-            p = Principal(name=row.name, role=Role.DISPLAY, community_id=row.community_id, via="display")
+            p = Principal(name=row.name, role=Role.DISPLAY, community_id=row.community_id, via="display",
+                          key_id=row.id)
     if p is None and services.settings.demo and not services.settings.production and request.remote_addr in LOCAL_ADDRS:
         p = Principal(name=DEMO_NAME, role=Role.DISPATCHER, via="demo")
     g.principal = p

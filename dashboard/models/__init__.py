@@ -2,7 +2,7 @@
 from .geo import Community, Grid, Street
 from .people import ApiKey, Patrol, Position, User, Worker, WorkerGrid
 from .cases import Case, CaseLog, CasePhoto, Category, Dispatch
-from .alerts import Alert
+from .alerts import Alert, CapSender  # noqa: F401  (CapSender: CAP sender ownership)
 from .registers import Camera, Contact, Organisation, Place, ResidentCount
 from .log import AuditLog, Event
 from .enums import AlertState, CaseSource, CaseState, DutyState, Role

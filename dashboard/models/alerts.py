@@ -40,3 +40,13 @@ class Alert(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(64))
     resolve_comment: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None]
+
+
+class CapSender(Base):
+    """Who owns a CAP ``sender``: the caller that first used it (``key:<id>``, ``user:<id>`` or ``demo``).
+    Only that caller may send as it again, and so update or cancel its alerts."""
+
+    __tablename__ = "cap_sender"
+    sender: Mapped[str] = mapped_column(String(100), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

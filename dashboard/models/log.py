@@ -37,3 +37,5 @@ class AuditLog(Base):
     detail: Mapped[dict[str, Any] | None]
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    api_key_id: Mapped[int | None] = mapped_column(Integer)  # an API-key actor: names repeat, ids do not
+    community_id: Mapped[int | None] = mapped_column(Integer, index=True)  # the actor's jurisdiction (None = street)

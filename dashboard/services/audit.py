@@ -22,21 +22,27 @@ def record(session: Session, principal: Any, action: str, target: str = "", deta
     """Add one audit row to the session's transaction (``principal`` may be None: anonymous)."""
     row = AuditLog(at=utcnow(), actor=(getattr(principal, "name", None) or "anonymous")[:64],
                    role=(getattr(principal, "role", None) or "")[:16], action=action[:32], target=str(target)[:128],
-                   detail=detail or None, ip=(ip or "")[:64], user_id=getattr(principal, "user_id", None))
+                   detail=detail or None, ip=(ip or "")[:64], user_id=getattr(principal, "user_id", None),
+                   api_key_id=getattr(principal, "key_id", None),
+                   community_id=getattr(principal, "community_id", None))
     session.add(row)
     return row
 
 
 def audit_public(row: AuditLog) -> dict[str, Any]:
     return {"id": row.id, "at": iso(row.at), "actor": row.actor, "role": row.role, "action": row.action,
-            "target": row.target, "detail": row.detail, "ip": row.ip, "user_id": row.user_id}
+            "target": row.target, "detail": row.detail, "ip": row.ip, "user_id": row.user_id,
+            "api_key_id": row.api_key_id, "community_id": row.community_id}
 
 
 def query(session: Session, *, action: str | None = None, actor: str | None = None, target: str | None = None,
           since: datetime | None = None, until: datetime | None = None, limit: int = 100,
-          offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Newest first, filtered; returns (rows, total matching)."""
+          offset: int = 0, community_id: int | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Newest first, filtered; returns (rows, total matching). ``community_id`` (a community-bound reader) keeps
+    the rows of that community's actors only: street-wide actors' rows may name any community's records."""
     conds = []
+    if community_id is not None:
+        conds.append(AuditLog.community_id == community_id)
     if action:
         conds.append(AuditLog.action == action)
     if actor:

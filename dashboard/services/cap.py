@@ -23,7 +23,7 @@ from shapely.ops import unary_union
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Alert, AlertState, Community, Grid, Street
+from ..models import Alert, AlertState, CapSender, Community, Grid, Street
 from ..timeutil import as_utc, utcnow
 from .alerts import raise_alert, resolve
 
@@ -247,11 +247,36 @@ def grids_hit(session: Session, msg: CapMessage, polygons, ids) -> list[int]:
     return sorted(hit)
 
 
+class CapRefused(CapError):
+    """A well-formed CAP message its caller may not send (HTTP 403): another caller's sender, or references to
+    another sender's alerts."""
+
+
+def claim_sender(session: Session, sender: str, owner: str, now: datetime | None = None) -> None:
+    """Bind ``sender`` to ``owner`` on its first use; refuse (CapRefused on ``sender``) another owner's sender."""
+    row = session.get(CapSender, sender)
+    if row is None:
+        session.add(CapSender(sender=sender, owner=owner[:32], created_at=now or utcnow()))
+        session.flush()
+    elif row.owner != owner:
+        raise CapRefused("sender", f"sender {sender[:100]!r} belongs to another caller; send under your own sender")
+
+
 def ingest_cap(session: Session, data: bytes | str, *, polygons=(), ids=(), now: datetime | None = None,
-               by: str = "CAP") -> tuple[Alert, bool]:
-    """Store one CAP message as an alert; a repeat (same sender, identifier, sent) returns the first, unchanged."""
+               by: str = "CAP", owner: str | None = None, community_id: int | None = None) -> tuple[Alert, bool]:
+    """Store one CAP message as an alert; a repeat (same sender, identifier, sent) returns the first, unchanged.
+
+    ``owner`` (the caller, e.g. ``key:7``) must own the message's sender (the first caller to use a sender owns
+    it), and ``references`` may name only that sender's alerts — an Update or Cancel cannot touch another feed's
+    alert. ``community_id`` (a community-bound caller) is the community of an alert whose area names no grid."""
     now = now or utcnow()
     msg = parse_cap(data)
+    if owner is not None:
+        claim_sender(session, msg.sender, owner, now)
+        foreign = [r for r in msg.references if r[0] != msg.sender]
+        if foreign:
+            raise CapRefused("references", f"references name another sender's alert ({','.join(foreign[0])[:160]});"
+                                           " only a message's own sender may update or cancel it")
     existing = session.scalar(select(Alert).where(Alert.dedupe_key == msg.key))
     if existing is not None:
         return existing, False
@@ -262,6 +287,8 @@ def ingest_cap(session: Session, data: bytes | str, *, polygons=(), ids=(), now:
             superseded.append(old)
     grid_ids = grids_hit(session, msg, polygons, ids)
     comms = set(session.scalars(select(Grid.community_id).where(Grid.id.in_(grid_ids)))) if grid_ids else set()
+    if community_id is not None and not comms:  # no grid named: a community feed's alert stays in its community
+        comms = {community_id}
     channel = "actual" if msg.status == "Actual" else "exercise"
     title = msg.headline or msg.event or f"CAP {msg.msg_type} {msg.identifier}"
     if msg.msg_type == "Cancel":
@@ -280,6 +307,7 @@ def ingest_cap(session: Session, data: bytes | str, *, polygons=(), ids=(), now:
                       "categories": msg.categories, "urgency": msg.urgency, "certainty": msg.certainty,
                       "colour": COLOUR[msg.severity], "areaDesc": msg.area_desc, "geocodes": msg.geocodes,
                       "references": [",".join(r) for r in msg.references],
+                      "closes": [o.id for o in superseded if o.state != AlertState.RESOLVED],
                       "area_kind": "polygon/circle" if msg.geometry is not None else
                       ("geocode" if msg.geocodes else "none")}})
     for old in superseded:
