@@ -2,7 +2,10 @@
 
 Backends: tests that take the ``db_url`` fixture run on SQLite and on PostgreSQL
 (``GC_TEST_PG_URL``, default the machine's ``test`` database; each test gets a
-database of its own). Without a reachable PostgreSQL those cases skip and say so.
+database of its own). Redis tests take ``redis_url`` (``GC_TEST_REDIS_URL``).
+Without a reachable PostgreSQL or Redis those cases skip and say so on a developer's
+box; under ``CI`` (set and not ``0``/``false``) a skipped ``postgres`` or ``redis``
+test is a failure naming the missing service, so a suite cannot go green by skipping.
 """
 from __future__ import annotations
 
@@ -41,6 +44,38 @@ def redis_available() -> str | None:
         return None
     except Exception as exc:
         return f"Redis not reachable at {REDIS_URL}: {exc}"
+
+
+SERVICES = {"postgres": "PostgreSQL (GC_TEST_PG_URL)", "redis": "Redis (GC_TEST_REDIS_URL)"}
+
+
+def in_ci() -> bool:
+    """True when the CI variable is set to something other than empty, 0 or false."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI a skipped test that needs PostgreSQL or Redis fails, saying which service is missing."""
+    report = yield
+    if report.skipped and in_ci() and not hasattr(report, "wasxfail"):
+        needs = [SERVICES[m] for m in SERVICES if item.get_closest_marker(m) is not None]
+        if needs:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            reason = reason.removeprefix("Skipped: ")
+            report.outcome = "failed"
+            report.longrepr = (f"CI=true and this test needs {' and '.join(needs)}, but it was skipped: {reason}\n"
+                               "Start the service (scripts/test.sh does on the machine) or point the variable at it.")
+    return report
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis URL; skips (fails under CI, being marked) when Redis does not answer."""
+    why = redis_available()
+    if why:
+        pytest.skip(why)
+    return REDIS_URL
 
 
 def fresh_pg_database() -> tuple[str, callable]:

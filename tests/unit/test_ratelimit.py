@@ -7,17 +7,6 @@ import pytest
 
 from dashboard.ratelimit import RateLimits, parse_limit
 
-REDIS = "redis://127.0.0.1:6379/0"
-
-
-def redis_up() -> bool:
-    try:
-        import redis
-
-        return bool(redis.Redis.from_url(REDIS, socket_connect_timeout=0.5).ping())
-    except Exception:
-        return False
-
 
 def test_parse_limit():
     item = parse_limit("10/300")
@@ -37,12 +26,12 @@ def test_memory_limit_by_key_and_retry_after():
     assert r.where("LOGIN") == "memory"
 
 
-@pytest.mark.skipif(not redis_up(), reason="no Redis at 127.0.0.1:6379 (the machine's own; CI starts it)")
-def test_two_processes_share_the_sign_in_budget_but_not_device_fixes():
+@pytest.mark.redis
+def test_two_processes_share_the_sign_in_budget_but_not_device_fixes(redis_url):
     """Two RateLimits on one Redis stand for two worker processes: sign-in has one budget between them."""
     one, two = ({"LOGIN": "4/60", "OSMAND": "2/60"} for _ in range(2))
-    p1 = RateLimits(one, redis_url=REDIS, shared=frozenset({"LOGIN"}))
-    p2 = RateLimits(two, redis_url=REDIS, shared=frozenset({"LOGIN"}))
+    p1 = RateLimits(one, redis_url=redis_url, shared=frozenset({"LOGIN"}))
+    p2 = RateLimits(two, redis_url=redis_url, shared=frozenset({"LOGIN"}))
     ip = f"ip-{uuid.uuid4().hex}"
     assert (p1.where("LOGIN"), p1.where("OSMAND")) == ("redis", "memory")
     got = [p.take("LOGIN", ip) for p in (p1, p2, p1, p2, p1, p2)]
