@@ -9,7 +9,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard.i18n import t
 from dashboard.services.briefing import briefing
-from dashboard.services.replay import replay
+from dashboard.services import audit
 from dashboard.timeutil import local_today
 from layouts.access import allowed
 from layouts.briefing import Ids, render_content
@@ -20,6 +20,15 @@ def _day(value: str | None) -> date:
         return date.fromisoformat(value) if value else local_today()
     except ValueError:
         return local_today()
+
+
+def record_replay(services, p, day: date, community_id: int | None) -> None:
+    """The page's replay on the audit log, as ``GET /api/v1/replay`` is (a day's tracks of every worker)."""
+    from flask import request
+
+    with services.db.write() as s:
+        audit.record(s, p, "replay_view", f"replay:{day.isoformat()}",
+                     {"via": "page", "community": community_id}, request.remote_addr)
 
 
 def register(app, services) -> None:
@@ -36,7 +45,8 @@ def register(app, services) -> None:
             cid = p.community_id
         with services.db.read() as s:
             b = briefing(s, day=day, community_id=cid, calendar=services.calendar)
-            r = replay(s, day=day, community_id=cid)
+        r = services.replays.get(services.db.read, day=day, community_id=cid)
+        record_replay(services, p, day, cid)
         q = {"day": day.isoformat(), "lang": lang or "zh-CN", **({"community": cid} if cid else {})}
         links = [f"/api/v1/briefing/export.{f}?{urlencode(q)}" for f in ("pdf", "xlsx", "csv")]
         options = [{"label": f"{m // 60:02d}:{m % 60:02d} {t('brief.replay.ev.' + kind, lang)} {code} {label or ''}",

@@ -18,6 +18,7 @@ from .geo.locate import GridLocator
 from .memo import Memo
 from .services.grids import grid_community_map, load_locator
 from .services.name_index import NameIndex
+from .services.replay import ReplayCache
 from .services.positions import PositionFrames, prune_frames
 from .workcal import WorkCalendar
 
@@ -43,6 +44,7 @@ class Services:
     clock: object | None = None  # a callable → aware datetime that replaces utcnow in the API (tests, replays)
     names: NameIndex | None = None  # known people's names for masking free text; sessions carry it too
     memo: Memo = field(default_factory=Memo)  # costly, slow-changing page parts (dashboard/memo.py)
+    replays: ReplayCache = field(default_factory=ReplayCache)  # day replays by day and scope (services/replay.py)
 
     @property
     def locator(self) -> GridLocator | None:

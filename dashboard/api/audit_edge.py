@@ -33,7 +33,10 @@ AUDITED = {
     ("/api/v1/workers", "POST"): "worker_create",
     ("/api/v1/briefing/export.<fmt>", "GET"): "export",
     ("/api/v1/replay", "GET"): "replay_view",
+    ("/open311/v2/requests.<fmt>", "POST"): "open311_create",
 }
+# actions whose row names the record the request created (its code), found among the rows the handler flushed
+CREATES = {"case_create": "case", "open311_create": "case"}
 log = logging.getLogger(__name__)
 _ROW = "gc_audit_row"  # session.info: this transaction carries the request's audit row
 
@@ -45,6 +48,7 @@ class Pending:
     action: str
     written: bool = False
     in_flight: bool = False
+    created: str | None = None  # "case:<code>" once the handler flushed the record it creates
 
 
 def pending() -> Pending | None:
@@ -52,12 +56,18 @@ def pending() -> Pending | None:
     return g.get("gc_audit") if has_request_context() else None
 
 
+def act_as(principal) -> None:  # noqa: ANN001
+    """For a handler that identifies its caller itself (Open311's ``api_key`` parameter): the audit row's actor,
+    and from here on the writes are the handler's own (its row rides in their transaction)."""
+    g.principal, g.gc_handler = principal, True
+
+
 def _record(session, owed: Pending) -> None:  # noqa: ANN001
     """Add the row: who (the request's principal), what, to what (the URL's ``*_id``), the other URL and query
     arguments as the handler saw them (a community operator's pinned ``community``), from where."""
     rule = request.url_rule.rule if request.url_rule is not None else request.path
     args = dict(request.view_args or {})
-    target = next((f"{k[:-3]}:{v}" for k, v in args.items() if k.endswith("_id")), rule)
+    target = owed.created or next((f"{k[:-3]}:{v}" for k, v in args.items() if k.endswith("_id")), rule)
     detail: dict[str, Any] = {k: v for k, v in args.items() if not k.endswith("_id")}
     if request.args:
         detail["query"] = dict(list(request.args.items())[:10])
@@ -73,11 +83,24 @@ def register(app, services) -> None:
             g.gc_audit = Pending(action)
         return None
 
+    @event.listens_for(services.db.writer, "after_flush")
+    def _note_created(session, _ctx):  # noqa: ANN001
+        owed = pending()
+        if owed is None or owed.created or owed.action not in CREATES:
+            return
+        from ..models import Case
+
+        made = next((o for o in session.new if isinstance(o, Case)), None)
+        if made is not None and made.code:
+            owed.created = f"case:{made.code}"
+
     @event.listens_for(services.db.writer, "before_commit")
     def _carry_audit(session):  # noqa: ANN001
         owed = pending()
         if owed is None or owed.written or owed.in_flight or not g.get("gc_handler"):
             return
+        if owed.action in CREATES and session.new:
+            session.flush()  # the created record's code names the row
         _record(session, owed)
         owed.in_flight = True
         session.info[_ROW] = owed

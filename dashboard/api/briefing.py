@@ -11,13 +11,14 @@ from ..models import Community, Role
 from ..services.briefing_cache import BriefingCache
 from ..services.briefing import briefing, case_list
 from ..services.exports import briefing_pdf, briefing_xlsx, cases_csv
-from ..services.replay import replay
 from ..services.summary import summary_paragraphs
 from ..timeutil import local_today
 from .auth import resolve_principal, require
 from .errors import ApiError
 
 ROLES = (Role.LEADER, Role.DISPATCHER, Role.DISPLAY)
+# who reads a day's tracks: the briefing's leaders and the console; a wall never asks (it shows the live day)
+REPLAY_ROLES = (Role.LEADER, Role.DISPATCHER)
 MIME = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
@@ -88,9 +89,8 @@ def register(app, services) -> None:
                                                            "Cache-Control": "no-store"})
 
     @app.get("/api/v1/replay")
-    @require(*ROLES, services=services)
+    @require(*REPLAY_ROLES, services=services)
     def get_replay():
-        """The day replay: case steps by minute, events to jump to, worker tracks."""
+        """The day replay: case steps by minute, events to jump to, worker tracks (kept per day and scope)."""
         day, cid = parse_day(request.args.get("day")), parse_scope(services, request.args.get("community"))
-        with services.db.read() as s:
-            return jsonify(replay(s, day=day, community_id=cid))
+        return jsonify(services.replays.get(services.db.read, day=day, community_id=cid))

@@ -18,7 +18,8 @@ from ..models import Case, CaseState, Category, Grid, Role
 from ..services import open311 as o311
 from ..services.cases import CaseError, CaseReport, report_case
 from ..timeutil import utcnow
-from .auth import in_scope, known_key
+from .audit_edge import act_as
+from .auth import Principal, in_scope, known_key
 from .openapi import registry
 
 BASE = "/open311/v2"
@@ -126,6 +127,8 @@ def register(app, services) -> None:
         key = known_key(services, _arg("api_key"))  # read; its last use written at most once a minute
         if key is None or key.role not in (Role.INTEGRATION, Role.ADMIN):
             raise Open311Error(403, "Invalid api_key received")
+        act_as(Principal(name=key.name, role=key.role, community_id=key.community_id, via="api_key",
+                         key_id=key.id))  # the audit row (open311_create) names this key and rides in the report
         check_jurisdiction()
         code = _arg("service_code")
         if code is None:

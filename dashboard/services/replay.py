@@ -7,15 +7,17 @@ The browser only indexes into these arrays as the slider moves: no request per s
 """
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+import math
+from datetime import date, datetime, timedelta
+from typing import Any, Callable
 
 import pandas as pd
 from sqlalchemy import select
 
 from ..masking import mask_name, mask_text
+from ..memo import Memo
 from ..models import Alert, Case, CaseLog, Category, Grid, Position, Worker
-from ..timeutil import iso, local_day_bounds
+from ..timeutil import iso, local_day_bounds, utcnow
 from .name_index import known_names
 
 STATES = ["reported", "registered", "dispatched", "handling", "feedback", "closed", "void"]
@@ -111,3 +113,36 @@ def _tracks(session, start, end, s0: pd.Timestamp, community_id: int | None, tra
         out["lat"].append(g["lat"].round(6).tolist())
         out["lon"].append(g["lon"].round(6).tolist())
     return out
+
+
+class ReplayCache:
+    """A day's replay kept by (day, community) in this process: a busy day is ~250k fixes and seconds of pandas.
+
+    A day that ended more than ``settle`` ago does not change (late fixes arrive within minutes), so its replay is
+    kept until evicted; today's (or a day still settling) is rebuilt after ``today_ttl_s``. At most
+    ``max_entries`` days × scopes are kept (the oldest half goes when full): a replay is a few MB. One build per
+    key at a time: concurrent callers of the same day wait for it (``Memo``). Values are shared: never mutate.
+    """
+
+    def __init__(self, max_entries: int = 8, today_ttl_s: float = 60.0, settle: timedelta = timedelta(minutes=15)):
+        self._memo = Memo(max_entries=max_entries)
+        self.today_ttl_s, self.settle = today_ttl_s, settle
+
+    def get(self, read: Callable, *, day: date, community_id: int | None, now: datetime | None = None) -> dict:
+        """The replay of ``day`` in a scope; ``read`` opens a read session (``services.db.read``) on a miss."""
+        _, end = local_day_bounds(day)
+        ttl = math.inf if (now or utcnow()) >= end + self.settle else self.today_ttl_s
+
+        def build() -> dict:
+            with read() as s:
+                return replay(s, day=day, community_id=community_id)
+
+        return self._memo.get((day, community_id), ttl, build)
+
+    @property
+    def hits(self) -> int:
+        return self._memo.hits
+
+    @property
+    def misses(self) -> int:
+        return self._memo.misses
