@@ -34,7 +34,7 @@ def mask_name(name: str | None) -> str | None:
     """张三 → 张*, 张三丰 → 张*丰, 欧阳娜娜 → 欧**娜; Latin names keep the first letter."""
     if not name:
         return name
-    name = name.strip()
+    name = normalise_name(name)
     if len(name) <= 1:
         return name
     if len(name) == 2:
@@ -62,9 +62,64 @@ def mask_id_number(value: str | None) -> str | None:
     return v[:6] + "*" * (len(v) - 10) + v[-4:]
 
 
-_ID_RE = re.compile(r"(?<![\dA-Za-z])\d{17}[\dXx](?![\dA-Za-z])")  # 18-digit resident ID number
-_MOBILE_RE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")  # a mainland mobile number
-_LANDLINE_RE = re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")  # 029-87654321
+# The number formats people type (tests/security/test_round2_masking.py holds the table). Digit groups may be
+# split by one space or hyphen; a number glued to letters or other digits is not one of these.
+_SEP = r"[ \-\u3000]?"
+_ID_RE = re.compile(r"(?<![\dA-Za-z])(?:\d{17}[\dXx]|\d{15})(?![\dA-Za-z])")  # resident ID: 18 digits, or 15 (pre-1999)
+# a mainland mobile number, 3-4-4 grouped or not, with an optional +86 / 0086 country code
+_MOBILE_RE = re.compile(r"(?<!\d)(?P<cc>(?:\+|00)86[ \-]?)?(?P<num>1[3-9]\d" + _SEP + r"\d{4}" + _SEP + r"\d{4})(?!\d)")
+# a landline with its area code: 029-87654321, 029 87654321, (029)87654321, （029）87654321, +86 29 87654321
+_LANDLINE_RE = re.compile(r"(?<!\d)(?:(?:\+|00)86[ \-]?(?:\(0?\d{2,3}\)|0?\d{2,3})|\(0\d{2,3}\)|（0\d{2,3}）|0\d{2,3})"
+                          r"[ \-\u3000]?\d{3,4}-?\d{4}(?!\d)")
+_EMAIL_RE = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])", re.ASCII)
+_SPACES = re.compile(r"[\s\u3000]+")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def normalise_name(name: str) -> str:
+    """A name as it is compared and masked: 周 子涵 → 周子涵 (CJK names have no spaces); Latin ones keep one."""
+    name = name.strip()
+    return _SPACES.sub(" ", name) if _LATIN.search(name) else _SPACES.sub("", name)
+
+
+def mask_email(value: str | None) -> str | None:
+    """zhang.san@example.com → z***@example.com (the mailbox says who; the domain rarely does)."""
+    if not value or "@" not in value:
+        return value
+    local, _, domain = value.rpartition("@")
+    return (local[:1] or "*") + "***@" + domain
+
+
+def _mask_mobile(m: re.Match) -> str:
+    cc = re.sub(r"[ \-]", "", m.group("cc") or "")
+    return (cc if cc.startswith("+") else "") + (mask_phone(m.group("num")) or "")
+
+
+def _mask_landline(m: re.Match) -> str:
+    digits = re.sub(r"\D", "", m.group(0))
+    if digits.startswith("0086"):
+        digits = "0" + digits[4:].lstrip("0")
+    elif m.group(0).startswith("+86"):
+        digits = "0" + digits[2:].lstrip("0")
+    return mask_phone(digits) or ""
+
+
+def _own_name_pattern(names: Iterable[str | None]) -> re.Pattern | None:
+    """One pattern for the record's own people, matching each name however it is spaced (王小明, 王 小明)."""
+    parts = set()
+    for raw in names:
+        if not raw:
+            continue
+        name = normalise_name(raw)
+        if len(name) <= 1:
+            continue
+        if _LATIN.search(name):
+            parts.add(r"[\s\u3000]+".join(re.escape(w) for w in name.split(" ")))
+        else:
+            parts.add(r"[\s\u3000]?".join(re.escape(ch) for ch in name))
+    if not parts:
+        return None
+    return re.compile("|".join(sorted(parts, key=len, reverse=True)))
 
 
 MIN_NAME_LEN = 2   # see the module docstring: a single character is a surname, not a name
@@ -82,7 +137,7 @@ def indexable_name(value: str | None) -> str | None:
     """The form of ``value`` the name index keeps, or None when it is not matched in free text."""
     if not value:
         return None
-    name = value.strip()
+    name = normalise_name(value)
     if not MIN_NAME_LEN <= len(name) <= MAX_NAME_LEN or name in NOT_NAMES or name.lower() in NOT_NAMES:
         return None
     if _NOT_NAME_CHARS.search(name) or not any(ch.isalpha() for ch in name):
@@ -158,9 +213,11 @@ def mask_text(text: str | None, names=(), known: NameMatcher | None = None) -> s
     """
     if not text:
         return text
-    out = _ID_RE.sub(lambda m: mask_id_number(m.group(0)) or "", text)
-    out = _MOBILE_RE.sub(lambda m: mask_phone(m.group(0)) or "", out)
-    out = _LANDLINE_RE.sub(lambda m: mask_phone(m.group(0)) or "", out)
-    for name in sorted({n.strip() for n in names if n and len(n.strip()) > 1}, key=len, reverse=True):
-        out = out.replace(name, mask_name(name) or "")
+    out = _EMAIL_RE.sub(lambda m: mask_email(m.group(0)) or "", text)
+    out = _MOBILE_RE.sub(_mask_mobile, out)  # before IDs: 008613800138000 is a phone, not a 15-digit ID
+    out = _ID_RE.sub(lambda m: mask_id_number(m.group(0)) or "", out)
+    out = _LANDLINE_RE.sub(_mask_landline, out)
+    own = _own_name_pattern(names)
+    if own is not None:
+        out = own.sub(_mask_match, out)
     return known.mask(out) if known is not None else out

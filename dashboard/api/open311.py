@@ -1,6 +1,7 @@
 """Open311 GeoReport v2 at /open311/v2/ — JSON and XML, the spec's errors and status codes.
 
-Reading is public, as the spec has it (no personal data is ever served); creating a
+Reading is public, as the spec has it (no personal data is ever served; only reports that came in
+publicly — Open311, residents — are listed, at an approximate location, see services/open311.py); creating a
 request needs an ``api_key`` (an API key with role integration or admin). A request
 becomes a case with source "open311" in state reported: it enters triage like an
 escalated field report.
@@ -44,8 +45,8 @@ def render(fmt: str, root: str, value, status: int = 200) -> Response:
 
 
 def _arg(name: str) -> str | None:
-    """An optional argument: empty counts as absent (spec A.1)."""
-    v = request.values.get(name)
+    """An optional argument: empty counts as absent (spec A.1); characters XML cannot carry are dropped."""
+    v = o311.xml_safe(request.values.get(name))
     return v.strip() if v and v.strip() else None
 
 
@@ -140,14 +141,16 @@ def register(app, services) -> None:
             raise Open311Error(400, "a location is required: lat and long, address_string or address_id")
         lat = _float("lat", -90, 90) if has["lat"] else None
         lon = _float("long", -180, 180) if has["long"] else None
-        description = request.form.get("description", "")
+        description = o311.xml_safe(request.form.get("description", "")) or ""
         if len(description) > 4000:
             raise Open311Error(400, "description may be at most 4000 characters")
+        if problem := o311.media_url_problem(_arg("media_url")):
+            raise Open311Error(400, problem)
         given: dict[str, list[str]] = {}
         for k in request.form:
             m = ATTR_RE.match(k)
             if m:
-                given.setdefault(m.group(1), []).extend(request.form.getlist(k))
+                given.setdefault(m.group(1), []).extend(o311.xml_safe(v) or "" for v in request.form.getlist(k))
             elif k.startswith("attribute"):
                 raise Open311Error(400, f"malformed attribute key {k!r}; use attribute[CODE] or attribute[CODE][]")
         name = " ".join(x for x in (_arg("last_name"), _arg("first_name")) if x) or None
@@ -178,7 +181,9 @@ def register(app, services) -> None:
     def _requests(fmt: str, ids: list[str] | None):
         extensions = (_arg("extensions") or "").lower() == "true"
         with services.db.read() as s:
-            q = select(Case).where(Case.merged_into_id.is_(None)) if ids is None else select(Case)
+            q = select(Case).where(Case.source.in_(o311.PUBLIC_SOURCES))  # the public feed: public reports only
+            if ids is None:
+                q = q.where(Case.merged_into_id.is_(None))
             if ids is not None:
                 q = q.where(Case.code.in_(ids))
             else:

@@ -6,7 +6,9 @@ data of reporters is stored on the case but never leaves through this interface.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 from ..masking import mask_name, mask_text
@@ -15,6 +17,40 @@ from ..timeutil import iso
 from .name_index import known_names
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"
+# The public feed lists what the public reported through it (GET needs no key): not hotline calls, field
+# workers' reports or sensor cases, which carry more about people and places than a public page should.
+PUBLIC_SOURCES = ("open311", "resident")
+# Public coordinates are rounded to 3 decimals: about 111 m north-south and 92 m east-west at Xi'an's 34°N —
+# enough to find the street corner, not the doorway (the case keeps the exact point for dispatch).
+LOCATION_DECIMALS = 3
+MEDIA_SCHEMES = ("http", "https")
+MAX_MEDIA_URL = 2048
+# characters XML 1.0 cannot carry at all (a \x0b in one description made the whole XML feed unreadable)
+_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str | None) -> str | None:
+    """``text`` without the characters XML 1.0 forbids (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/F)."""
+    return _XML_ILLEGAL.sub("", text) if text else text
+
+
+def media_url_problem(url: str | None) -> str | None:
+    """Why ``url`` is not an acceptable ``media_url`` (only absolute http(s) URLs), or None when it is."""
+    if url is None:
+        return None
+    if len(url) > MAX_MEDIA_URL:
+        return f"media_url may be at most {MAX_MEDIA_URL} characters"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "media_url is not a URL"
+    if parts.scheme.lower() not in MEDIA_SCHEMES or not parts.netloc:
+        return "media_url must be an absolute http or https URL"
+    return None
+
+
+def _approx(v: float | None) -> float | None:
+    return None if v is None else round(v, LOCATION_DECIMALS)
 STATE_NOTES = {
     CaseState.REPORTED: "已上报，等待受理", CaseState.REGISTERED: "已立案，等待派遣",
     CaseState.DISPATCHED: "已派遣", CaseState.HANDLING: "处置中", CaseState.FEEDBACK: "已处置，等待核查",
@@ -84,7 +120,8 @@ def request_public(c: Case, *, grid_code: str | None = None, extensions: bool = 
                    agency: str = "") -> dict[str, Any]:
     """A case as a GeoReport v2 service request: no personal data of the reporter, ever.
 
-    The request list is public, so free text is masked as on the wall (phones, ID numbers, names).
+    The request list is public, so free text is masked as on the wall (phones, ID numbers, e-mail addresses,
+    names) and the point is approximate (``LOCATION_DECIMALS``).
     """
     own, known = [c.reporter_name], known_names(c)
     out = {
@@ -94,7 +131,8 @@ def request_public(c: Case, *, grid_code: str | None = None, extensions: bool = 
         "agency_responsible": c.department or agency, "service_notice": None,
         "requested_datetime": iso(c.created_at), "updated_datetime": iso(c.closed_at or c.updated_at),
         "expected_datetime": iso(c.sla_due_at), "address": mask_text(c.address, own, known) or None,
-        "address_id": None, "zipcode": None, "lat": c.lat, "long": c.lon, "media_url": c.media_url,
+        "address_id": None, "zipcode": None, "lat": _approx(c.lat), "long": _approx(c.lon),
+        "media_url": None if media_url_problem(c.media_url) else c.media_url,
     }
     if extensions:
         attrs = dict((c.attributes or {}).get("open311", {}))
@@ -124,7 +162,7 @@ def _fill(el: Element, value: Any) -> None:
         for v in value:
             _fill(SubElement(el, name), v)
     else:
-        el.text = str(value)
+        el.text = xml_safe(str(value))
 
 
 def to_xml(root: str, value: Any) -> bytes:
