@@ -165,8 +165,18 @@ def test_empty_optional_args_are_absent(o311):
     client, services, world, key = o311
     lat, lon = world["centers"][0]
     r = post(client, key, service_code="0101", lat=str(lat), long=str(lon), address_id="", email="",
-             jurisdiction_id="", media_url="")
-    assert r.status_code == 200
+             jurisdiction_id="", media_url="", device_id="", first_name="", phone="")
+    assert r.status_code == 200, r.get_data(as_text=True)  # "" is no jurisdiction (not an unknown one), no URL
+    code = r.get_json()[0]["service_request_id"]
+    with services.db.read() as s:
+        c = s.scalar(select(Case).where(Case.code == code))
+        assert (c.reporter_email, c.reporter_phone, c.reporter_name, c.media_url) == (None, None, None, None)
+        assert (c.attributes["address_id"], c.attributes["device_id"]) == (None, None)
+    (shown,) = client.get(f"{B}/requests/{code}.json").get_json()
+    assert shown["media_url"] is None and shown["address_id"] is None
+    # an empty address_id is no location either
+    r = post(client, key, service_code="0101", address_id="")
+    assert r.status_code == 400 and "location is required" in r.get_json()[0]["description"]
 
 
 def test_query_filters_limits_and_status(o311):

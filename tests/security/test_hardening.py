@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 from sqlalchemy import event, select, update
 
 from dashboard.models import ApiKey, AuditLog, User
@@ -235,8 +236,29 @@ def test_uploads_are_checked_by_content_and_re_encoded(hw):
     c = hw.client("worker")
     fake = c.post("/api/v1/photos", data={"photo": (io.BytesIO(b"<script>alert(1)</script>"), "photo.jpg")})
     assert fake.status_code == 415
-    r = c.post("/api/v1/photos", data={"photo": (io.BytesIO(_png()), "innocent.txt")})
+    # A PNG carrying a text chunk (where a phone puts GPS and device data) and a script appended after its end
+    meta = PngInfo()
+    meta.add_text("Comment", "GC-SECRET-GPS 34.2655,108.9540")
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, "PNG", pnginfo=meta)
+    sent = buf.getvalue() + b"<script>alert(1)</script>"
+    r = c.post("/api/v1/photos", data={"photo": (io.BytesIO(sent), "innocent.txt")})
     assert r.status_code == 201, r.get_data(as_text=True)
+    token = r.get_json()["token"]
+    case = c.post("/api/v1/cases", json={"category_code": "0101", "lat": 34.261, "lon": 108.951, "photos": [token]})
+    assert case.status_code == 201, case.get_data(as_text=True)
+    (photo,) = case.get_json()["photo_list"]
+    for url in (photo["url"], photo["thumb_url"]):
+        got = c.get(url)
+        assert got.status_code == 200 and got.mimetype == "image/jpeg"
+        stored = got.get_data()
+        assert stored[:3] == b"\xff\xd8\xff" and stored != sent  # a fresh JPEG, not the PNG passed through
+        assert b"GC-SECRET-GPS" not in stored and b"<script>" not in stored  # metadata and tail dropped
+        img = Image.open(io.BytesIO(stored))
+        assert img.format == "JPEG" and not img.info.get("exif") and "Comment" not in img.info
+        assert img.size == (64, 48)
+        r_, g_, b_ = img.convert("RGB").getpixel((32, 24))  # the picture itself survives (JPEG is lossy)
+        assert abs(r_ - 200) < 12 and abs(g_ - 30) < 12 and abs(b_ - 30) < 12
     big = c.post("/api/v1/photos", data={"photo": (io.BytesIO(b"\xff\xd8\xff" + b"0" * (11 * 1024 * 1024)), "a.jpg")})
     assert big.status_code == 413
 
