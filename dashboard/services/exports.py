@@ -18,6 +18,29 @@ CASE_COLUMNS = ["code", "major", "category", "grid_code", "grid_name", "state", 
                 "created_at", "dispatched_at", "closed_at"]
 
 
+# A text cell starting with one of these is read by Excel/LibreOffice as a formula (or, after a tab or CR,
+# may become one when pasted): OWASP's CSV injection rule. Names, titles and descriptions are typed by
+# people outside the control room (Open311 clients, CAP senders, imported tables).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula, prefixed with a single quote; anything else as is.
+
+    Every Excel and CSV export passes its cells through this (numbers stay numbers: -3.5 is no formula).
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every text cell (and column name) passed through ``neutralise_cell``."""
+    out = df.map(neutralise_cell)
+    out.columns = [neutralise_cell(c) for c in out.columns]
+    return out
+
+
 def fmt_kpi(key: str, v: Any) -> str:
     """A KPI value as printed: rates in %, hours with one decimal, counts as integers."""
     if key in RATE_KEYS:
@@ -171,7 +194,7 @@ def briefing_xlsx(b: dict[str, Any], cases: list[dict[str, Any]], lang: str = "z
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         for name, df in briefing_sheets(b, cases, lang).items():
-            df.to_excel(xw, sheet_name=name, index=False)
+            neutralise_frame(df).to_excel(xw, sheet_name=name, index=False)
             ws = xw.sheets[name]
             for col in ws.columns:
                 ws.column_dimensions[col[0].column_letter].width = min(
@@ -184,5 +207,5 @@ def cases_csv(cases: list[dict[str, Any]]) -> bytes:
     buf = io.StringIO()
     wr = csv.DictWriter(buf, fieldnames=CASE_COLUMNS, extrasaction="ignore")
     wr.writeheader()
-    wr.writerows(cases)
+    wr.writerows({k: neutralise_cell(v) for k, v in row.items()} for row in cases)
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
