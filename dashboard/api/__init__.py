@@ -5,6 +5,7 @@ from importlib import import_module
 
 MODULES = [
     "dashboard.api.security",  # headers, CSP, CSRF, rate limits, display token (issue 8)
+    "dashboard.api.errors",  # the input edge: integers in paths and JSON bodies a database can hold (issue 25 #13)
     "dashboard.api.outage",
     "dashboard.api.health",
     "dashboard.api.live",

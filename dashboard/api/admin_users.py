@@ -175,9 +175,9 @@ def register(app, services) -> None:
         """The clear value of one masked field, for a stated reason; written to the audit log."""
         p, body = resolve_principal(services), _body()
         kind, field, rid, reason = body.get("kind"), body.get("field"), body.get("id"), body.get("reason")
-        if kind not in UNMASKABLE:
+        if not isinstance(kind, str) or kind not in UNMASKABLE:
             raise ApiError(422, f"kind must be one of {', '.join(UNMASKABLE)}", "kind")
-        if field not in UNMASKABLE[kind]:
+        if not isinstance(field, str) or field not in UNMASKABLE[kind]:
             raise ApiError(422, f"field must be one of {', '.join(sorted(UNMASKABLE[kind]))}", "field")
         if not isinstance(rid, int) or isinstance(rid, bool):
             raise ApiError(422, "id must be an integer", "id")

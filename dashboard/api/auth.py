@@ -188,12 +188,25 @@ def pin_community_args(community_id: int) -> None:
 
     args = request.args.copy()
     for k in ("community_id", "community"):
-        asked = args.get(k)
-        if asked and asked.isdigit() and int(asked) != community_id:
-            raise ApiError(403, f"community {asked} is outside your jurisdiction", k)
-        if not asked:
+        for asked in args.getlist(k):  # every value: an endpoint may read the first or the last
+            if asked == str(community_id) or not asked:
+                continue
+            if asked.isascii() and asked.isdigit() and asked[0] != "0":
+                raise ApiError(403, f"community {asked} is outside your jurisdiction", k)
+            if _reads_as_number(asked):  # "+2", " 2", "02", "2.0": int()/float() would read another community
+                raise ApiError(400, f"{k} must be a community id in plain digits, got {asked[:40]!r}", k)
+        if not args.get(k):
             args[k] = str(community_id)
     request.args = ImmutableMultiDict(args)
+
+
+def _reads_as_number(raw: str) -> bool:
+    """Would ``int()`` or ``float()`` make a number of ``raw``? (A community code or "street" would not.)"""
+    try:
+        float(raw)
+    except ValueError:
+        return False
+    return True
 
 
 def guard_jurisdiction(services, p: Principal, kwargs: dict) -> None:

@@ -7,7 +7,7 @@ from ..models import Role
 from ..realtime_calls import register_call_handlers
 from ..services.calls import calls_of, ice_servers
 from .auth import require, resolve_principal, scope_community
-from .errors import ApiError
+from .errors import id_arg
 from .openapi import query, registry
 
 READERS = (Role.DISPATCHER, Role.LEADER)
@@ -20,14 +20,10 @@ def register(app, services) -> None:
     @require(*READERS, services=services)
     def calls_list():
         """Calls of a case or a worker (who, when, how long, answered/declined/missed), in the caller's jurisdiction."""
-        case_id, worker_id = request.args.get("case_id"), request.args.get("worker_id")
-        for name, v in (("case_id", case_id), ("worker_id", worker_id)):
-            if v is not None and not v.isdigit():
-                raise ApiError(400, f"{name} must be an integer", name)
+        case_id, worker_id = id_arg(request.args, "case_id"), id_arg(request.args, "worker_id")
         comm = scope_community(resolve_principal(services))
         with services.db.read() as s:
-            return jsonify({"calls": calls_of(s, case_id=int(case_id) if case_id else None,
-                                              worker_id=int(worker_id) if worker_id else None, community_id=comm)})
+            return jsonify({"calls": calls_of(s, case_id=case_id, worker_id=worker_id, community_id=comm)})
 
     @app.get("/api/v1/calls/config")
     @require(Role.DISPATCHER, Role.WORKER, services=services)

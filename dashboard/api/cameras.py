@@ -1,6 +1,8 @@
 """Cameras: the list with how to play each, the simulated demo streams, and hls.js served on demand.
 
-``/cameras/<code>/mjpeg`` streams multipart/x-mixed-replace JPEG frames at a low rate;
+``/cameras/<code>/mjpeg`` streams multipart/x-mixed-replace JPEG frames at a low rate, for at most
+GC_CAMERA_STREAM_MAX_S seconds (a viewer that wants more opens it again): a forgotten tab, a fuzzer or a proxy
+holds no connection and thread for ever. The OpenAPI document marks it ``x-endless``.
 ``/cameras/<code>/snapshot.jpg`` is one frame. hls.js (~400 KB) is not in assets/ (Dash
 would load it on every page); the player fetches ``/vendor/hls.min.js`` only when a
 camera is HLS.
@@ -8,6 +10,7 @@ camera is HLS.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from flask import Response, jsonify, request, send_from_directory
@@ -15,8 +18,9 @@ from flask import Response, jsonify, request, send_from_directory
 from ..models import Role
 from ..services.cameras import list_cameras, render_frame, sim_source
 from .auth import in_scope, require, resolve_principal, scope_community
-from .errors import ApiError, int_arg
+from .errors import ID_MAX, ApiError, int_arg, strict_int
 from .openapi import query, registry
+from .security import conf
 
 log = logging.getLogger(__name__)
 VIEWERS = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY)
@@ -27,13 +31,24 @@ BOUNDARY = "gcframe"
 def _ids(raw: str | None, name: str) -> list[int] | None:
     if not raw:
         return None
+    return [strict_int(x.strip(), name, lo=1, hi=ID_MAX) for x in raw.split(",") if x.strip()]
+
+
+def stream_max_s(settings) -> float:
+    """GC_CAMERA_STREAM_MAX_S as seconds (> 0); a bad value stops the start, naming the variable."""
+    raw = conf(settings, "GC_CAMERA_STREAM_MAX_S")
     try:
-        return [int(x) for x in raw.split(",") if x.strip()]
+        v = float(raw)
     except ValueError:
-        raise ApiError(400, f"{name} must be comma-separated integers", name)
+        v = 0.0
+    if not 0 < v < float("inf"):
+        raise ValueError(f"GC_CAMERA_STREAM_MAX_S must be a number of seconds above 0, got {raw!r}")
+    return v
 
 
 def register(app, services) -> None:
+    max_s = stream_max_s(services.settings)
+
     @app.get("/api/v1/cameras")
     @require(*VIEWERS, services=services)
     def cameras_list():
@@ -67,8 +82,8 @@ def register(app, services) -> None:
         stop = services.stop
 
         def frames():
-            n = 0
-            while not stop.is_set() and (limit == 0 or n < limit):
+            n, end = 0, time.monotonic() + max_s
+            while not stop.is_set() and (limit == 0 or n < limit) and time.monotonic() < end:
                 jpeg = render_frame(code, name, grid)
                 yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
                        .encode() + jpeg + b"\r\n")
@@ -90,8 +105,14 @@ def register(app, services) -> None:
                     query("id", description="comma-separated camera ids")], responses={200: "cameras"})
     api.add("/cameras/{code}/mjpeg", "get", tags=["cameras"], roles=VIEWERS,
             summary="A simulated camera's MJPEG stream (multipart/x-mixed-replace)",
-            params=[query("fps", "integer", "frames per second, 1–5 (default 3)"),
-                    query("frames", "integer", "stop after this many frames (0 = never)")],
-            responses={200: "the stream", 404: "no such camera"})
+            description=f"Endless: frames until the viewer leaves, `frames` are sent or {max_s:g} s have passed "
+                        "(GC_CAMERA_STREAM_MAX_S), whichever comes first. Clients and fuzzers must not wait for "
+                        "its end (`x-endless`).",
+            params=[query("fps", "integer", "frames per second, 1–5 (default 3)", minimum=1, maximum=5),
+                    query("frames", "integer", "stop after this many frames (0 = until the maximum duration)",
+                          minimum=0, maximum=1_000_000)],
+            responses={200: ("the stream", {"type": "string", "format": "binary"},
+                             f"multipart/x-mixed-replace; boundary={BOUNDARY}"), 404: "no such camera"},
+            extensions={"x-endless": True, "x-max-duration-s": max_s})
     api.add("/cameras/{code}/snapshot.jpg", "get", tags=["cameras"], roles=VIEWERS,
             summary="One JPEG frame of a simulated camera", responses={200: "image/jpeg", 404: "no such camera"})

@@ -21,7 +21,7 @@ from ..services.indicators import LEVELS, compute_indicators
 from ..services.name_index import known_names
 from ..timeutil import SHANGHAI, iso, utcnow
 from .auth import Principal, record_in_scope, require, resolve_principal, scope_community
-from .errors import ApiError, int_arg
+from .errors import ID_MAX, ApiError, int_arg, strict_int
 
 CENTER = (Role.DISPATCHER,)
 WORKER_ACTIONS = {"acknowledge", "arrive", "handle", "feedback"}
@@ -60,8 +60,8 @@ def _int_or_none(body: dict, name: str) -> int | None:
     if v is None or v == "":
         return None
     if isinstance(v, bool) or not isinstance(v, int):
-        if isinstance(v, str) and v.isdigit():
-            return int(v)
+        if isinstance(v, str):
+            return strict_int(v, name, lo=1, hi=ID_MAX)
         raise ApiError(400, f"{name} must be an integer", name)
     return v
 

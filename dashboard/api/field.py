@@ -19,7 +19,7 @@ from ..models import Case, CasePhoto, Community, Grid, Role, Worker, WorkerGrid
 from ..services import photos as photo_svc
 from ..services.cases import CaseError, CaseReport, case_public, report_case
 from .auth import Principal, in_scope, record_in_scope, require, resolve_principal
-from .errors import ApiError, error_response, int_arg
+from .errors import ApiError, error_response, int_arg, page_arg
 from .openapi import query, registry
 from .schemas import CaseIn, parse
 
@@ -140,8 +140,8 @@ def register(app, services) -> None:
     @require(*READERS, services=services)
     def list_cases():
         p = resolve_principal(services)
-        page = int_arg(request.args, "page", 1, lo=1)
         size = int_arg(request.args, "page_size", 50, lo=1, hi=500)
+        page = page_arg(request.args, size)
         since = _since(request.args.get("since"))
         with services.db.read() as s:
             q = scope_cases(select(Case), p, s)

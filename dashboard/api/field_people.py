@@ -14,7 +14,7 @@ from ..services.positions import Fix, ingest_fixes
 from ..services.workers import end_patrol, start_patrol, worker_public
 from ..timeutil import iso
 from .auth import Principal, in_scope, record_in_scope, require, resolve_principal, scope_community
-from .errors import ApiError, int_arg
+from .errors import ApiError, id_arg, int_arg, page_arg
 from .field import acting_worker, case_out, cases_out
 from .openapi import query, registry
 from .schemas import PatrolIn, PositionBatchIn, TaskActionIn, WorkerIn, parse
@@ -183,8 +183,8 @@ def register(app, services) -> None:
     @require(Role.INTEGRATION, Role.DISPATCHER, services=services)
     def list_workers():
         """Workers with device ids; a community operator's are those whose home grid is in its community."""
-        page = int_arg(request.args, "page", 1, lo=1)
         size = int_arg(request.args, "page_size", 100, lo=1, hi=1000)
+        page = page_arg(request.args, size)
         comm = scope_community(resolve_principal(services))
         with services.db.read() as s:
             q = select(Worker)
@@ -233,11 +233,9 @@ def register(app, services) -> None:
     @app.get("/api/v1/grids")
     @require(*ALL_READERS, services=services)
     def grids():
-        comm = request.args.get("community_id")
-        if comm not in (None, "") and not comm.isdigit():
-            raise ApiError(400, "community_id must be an integer", "community_id")
+        comm = id_arg(request.args, "community_id")
         with services.db.read() as s:
-            return jsonify(grids_geojson(s, int(comm) if comm else None))
+            return jsonify(grids_geojson(s, comm))
 
     _describe(api)
 

@@ -7,14 +7,13 @@ from ..events import events_after, last_seq, to_message
 from ..services.snapshot import snapshot
 from ..models import Role
 from .auth import require, resolve_principal, scope_community
-from .errors import ApiError, error_response, int_arg
+from .errors import ApiError, error_response, id_arg, int_arg
 
 LIVE_ROLES = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY, Role.WORKER, Role.INTEGRATION)
 
 
 def _community_arg(args) -> int | None:
-    raw = args.get("community_id")
-    return int(raw) if raw and raw.isdigit() else None
+    return id_arg(args, "community_id")
 
 
 def register(app, services) -> None:

@@ -22,6 +22,9 @@ ERROR_SCHEMA = {
         "status": {"type": "integer"}, "message": {"type": "string"},
         "field": {"type": "string", "description": "the offending field or parameter"}}}},
 }
+# GeoReport v2 answers an error as a list of {code, description} (XML: <errors><error>…)
+OPEN311_ERRORS = {"type": "array", "items": {"type": "object", "required": ["code", "description"], "properties": {
+    "code": {"type": "integer"}, "description": {"type": "string"}}}}
 STANDARD_ERRORS = {
     "400": "bad request (names the field)", "401": "no credentials", "403": "role may not do this",
     "422": "validation failed (names the field)",
@@ -52,8 +55,11 @@ class OpenApiRegistry:
     def add(self, path: str, method: str, *, summary: str, tags: Iterable[str] = (), roles: Iterable[str] = (),
             body: type[BaseModel] | dict | None = None, body_type: str = "application/json",
             params: Iterable[dict[str, Any]] = (), responses: dict[int | str, Any] | None = None,
-            description: str = "", security: bool = True) -> None:
-        """Describe one operation. ``responses`` maps status → description or (description, schema)."""
+            description: str = "", security: bool = True, extensions: dict[str, Any] | None = None,
+            error_schema: dict[str, Any] | None = None) -> None:
+        """Describe one operation. ``responses`` maps status → description, (description, schema) or
+        (description, schema, media type); ``extensions`` adds ``x-*`` keys (``x-endless``: never ends by itself);
+        ``error_schema`` replaces the standard error shape for an interface with its own (Open311)."""
         op: dict[str, Any] = {"summary": summary, "tags": list(tags) or [path.split("/")[3] if path.count("/") > 2
                                                                          else "misc"],
                               "operationId": f"{method.lower()}_{path.strip('/').replace('/', '_')}".replace(
@@ -73,17 +79,18 @@ class OpenApiRegistry:
             op["requestBody"] = {"required": True, "content": {body_type: {"schema": schema}}}
         out: dict[str, Any] = {}
         for status, spec in (responses or {200: "OK"}).items():
-            desc, schema = (spec if isinstance(spec, tuple) else (spec, None))
+            desc, schema, media = (*spec, "application/json")[:3] if isinstance(spec, tuple) else (spec, None, None)
             r: dict[str, Any] = {"description": desc}
             if schema is not None:
-                r["content"] = {"application/json": {"schema": schema}}
+                r["content"] = {media: {"schema": schema}}
             out[str(status)] = r
         for status, desc in STANDARD_ERRORS.items():
             out.setdefault(status, {"description": desc, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Error"}}}})
+                "schema": error_schema or {"$ref": "#/components/schemas/Error"}}}})
         op["responses"] = out
         if not security:
             op["security"] = []
+        op.update({k: v for k, v in (extensions or {}).items() if k.startswith("x-")})
         self.paths.setdefault(path, {})[method.lower()] = op
 
     def document(self, server_url: str = "/") -> dict[str, Any]:

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ApiError
+from .errors import ID_MAX, ApiError
 
 PHOTO_TOKEN = r"^u_[0-9a-f]{32}$"  # a staged upload token from POST /api/v1/photos
 Crs = Literal["wgs84", "gcj02", "bd09"]
+Id = Annotated[int, Field(ge=1, le=ID_MAX)]  # a record id: what a BIGINT column holds
+FIX_T_MAX_MS = 253402300799999  # 9999-12-31T23:59:59.999Z: past it no calendar (datetime) holds the fix
 
 
 class Strict(BaseModel):
@@ -35,7 +37,7 @@ class CaseIn(Strict):
                                     description="tokens from POST /api/v1/photos (stage 'after', onsite handling)")
     idempotency_key: str | None = Field(default=None, min_length=8, max_length=100,
                                         description="or the Idempotency-Key header; a repeat returns the same case")
-    worker_id: int | None = Field(default=None, description="reporter (only for operator/integration callers)")
+    worker_id: Id | None = Field(default=None, description="reporter (only for operator/integration callers)")
 
     @field_validator("photos", "after_photos")
     @classmethod
@@ -57,7 +59,8 @@ class CaseIn(Strict):
 class FixIn(Strict):
     """One GPS fix from a native app."""
 
-    t: datetime | int | None = Field(default=None, description="fix time: ISO 8601 with zone, or Unix s/ms")
+    t: datetime | int | None = Field(default=None, description="fix time: ISO 8601 with zone, or Unix s/ms "
+                                                             f"(0 … {FIX_T_MAX_MS})")
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     speed: float | None = Field(default=None, ge=0, description="m/s")
@@ -66,18 +69,25 @@ class FixIn(Strict):
     battery: float | None = Field(default=None, ge=0, le=100, description="percent")
     alarm: str | None = Field(default=None, max_length=32)
 
+    @field_validator("t")
+    @classmethod
+    def _on_a_calendar(cls, v: datetime | int | None) -> datetime | int | None:
+        if isinstance(v, int) and not 0 <= v <= FIX_T_MAX_MS:
+            raise ValueError(f"a Unix time in s or ms between 0 and {FIX_T_MAX_MS}")
+        return v
+
 
 class PositionBatchIn(Strict):
     """A batch of buffered fixes (oldest first or any order; duplicates are dropped)."""
 
     device_id: str | None = Field(default=None, max_length=64)
-    worker_id: int | None = None
+    worker_id: Id | None = None
     crs: Crs = "wgs84"
     fixes: list[FixIn] = Field(min_length=1, max_length=5000)
 
 
 class PatrolIn(Strict):
-    worker_id: int | None = Field(default=None, description="only for operator/integration callers")
+    worker_id: Id | None = Field(default=None, description="only for operator/integration callers")
 
 
 class TaskActionIn(Strict):

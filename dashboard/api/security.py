@@ -42,6 +42,7 @@ DEFAULTS = {
     "GC_RATE_WEBHOOK": "600/60",      # device webhook, per key or address
     "GC_RATE_SHARED": "LOGIN,OPEN311",  # counted in Redis (all processes) when GC_REDIS_URL is set
     "GC_CSP": "",                     # enforce | report-only; default: enforce in production, else report-only
+    "GC_CAMERA_STREAM_MAX_S": "600",  # a camera's MJPEG stream ends after this many seconds (then reconnect)
 }
 
 

@@ -11,7 +11,7 @@ from ..services import tours as svc
 from ..services.cases import CaseError, case_public
 from ..timeutil import local_today
 from .auth import require, resolve_principal, scope_community
-from .errors import ApiError, int_arg
+from .errors import ApiError, id_arg, int_arg
 from .openapi import query, registry
 
 OPERATORS = (Role.DISPATCHER,)
@@ -202,11 +202,9 @@ def register(app, services) -> None:
     def patrol_coverage():
         """Per grid for a day: foot patrols (workers seen there) and mouse patrols (stops logged)."""
         day = _day(request.args.get("day"))
-        comm = request.args.get("community_id")
-        if comm and not comm.isdigit():
-            raise ApiError(400, "community_id must be an integer", "community_id")
+        comm = id_arg(request.args, "community_id")
         with services.db.read() as s:
-            rows = svc.coverage(s, day, community_id=int(comm) if comm else None)
+            rows = svc.coverage(s, day, community_id=comm)
         return jsonify({"day": day.isoformat(), "grids": rows,
                         "totals": {"grids": len(rows), "foot": sum(1 for r in rows if r["foot"]),
                                    "mouse": sum(1 for r in rows if r["mouse"]),
