@@ -5,7 +5,6 @@ Revises: 0001
 """
 from alembic import op
 import sqlalchemy as sa
-import dashboard.db
 
 
 revision = "0002_governance"
@@ -43,7 +42,7 @@ def upgrade() -> None:
     sa.Column('lat', sa.Double(), nullable=True),
     sa.Column('lon', sa.Double(), nullable=True),
     sa.Column('online', sa.Boolean(), nullable=False),
-    sa.Column('last_seen_at', dashboard.db.UTCDateTime(), nullable=True),
+    sa.Column('last_seen_at', sa.DateTime(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_access_device_community_id_community')),
     sa.ForeignKeyConstraint(['grid_id'], ['grid.id'], name=op.f('fk_access_device_grid_id_grid')),
@@ -88,15 +87,15 @@ def upgrade() -> None:
     sa.Column('community_id', sa.Integer(), nullable=False),
     sa.Column('place_id', sa.Integer(), nullable=True),
     sa.Column('place_name', sa.String(length=128), nullable=False),
-    sa.Column('started_at', dashboard.db.UTCDateTime(), nullable=False),
-    sa.Column('ended_at', dashboard.db.UTCDateTime(), nullable=True),
+    sa.Column('started_at', sa.DateTime(), nullable=False),
+    sa.Column('ended_at', sa.DateTime(), nullable=True),
     sa.Column('participants', sa.Integer(), nullable=False),
     sa.Column('volunteers', sa.Integer(), nullable=False),
     sa.Column('volunteer_hours', sa.Double(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=True),
     sa.Column('source', sa.String(length=12), nullable=False),
     sa.Column('created_by', sa.String(length=64), nullable=False),
-    sa.Column('created_at', dashboard.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['case_file.id'], name=op.f('fk_gov_activity_case_id_case_file')),
     sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_gov_activity_community_id_community')),
@@ -121,7 +120,7 @@ def upgrade() -> None:
     sa.Column('branch_id', sa.Integer(), nullable=True),
     sa.Column('member_masked', sa.String(length=32), nullable=False),
     sa.Column('post', sa.String(length=32), nullable=False),
-    sa.Column('registered_on', dashboard.db.UTCDateTime(), nullable=False),
+    sa.Column('registered_on', sa.DateTime(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['branch_id'], ['party_branch.id'], name=op.f('fk_party_post_branch_id_party_branch')),
     sa.ForeignKeyConstraint(['grid_id'], ['grid.id'], name=op.f('fk_party_post_grid_id_grid')),
@@ -136,8 +135,8 @@ def upgrade() -> None:
     sa.Column('device_pk', sa.Integer(), nullable=False),
     sa.Column('event_id', sa.String(length=64), nullable=False),
     sa.Column('kind', sa.String(length=24), nullable=False),
-    sa.Column('occurred_at', dashboard.db.UTCDateTime(), nullable=False),
-    sa.Column('received_at', dashboard.db.UTCDateTime(), nullable=False),
+    sa.Column('occurred_at', sa.DateTime(), nullable=False),
+    sa.Column('received_at', sa.DateTime(), nullable=False),
     sa.Column('duration_s', sa.Double(), nullable=True),
     sa.Column('grid_id', sa.Integer(), nullable=False),
     sa.Column('alert_id', sa.Integer(), nullable=True),

@@ -5,7 +5,6 @@ Revises: 0001
 """
 from alembic import op
 import sqlalchemy as sa
-import dashboard.db
 
 
 revision = "0002_patrol"
@@ -22,11 +21,11 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("stops", sa.JSON(), nullable=False),
         sa.Column("created_by", sa.String(length=64), nullable=False),
-        sa.Column("created_at", dashboard.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("operator", sa.String(length=64), nullable=True),
-        sa.Column("started_at", dashboard.db.UTCDateTime(), nullable=True),
-        sa.Column("finished_at", dashboard.db.UTCDateTime(), nullable=True),
+        sa.Column("started_at", sa.DateTime(), nullable=True),
+        sa.Column("finished_at", sa.DateTime(), nullable=True),
         sa.Column("current", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_patrol_tour")),
     )
@@ -36,7 +35,7 @@ def upgrade() -> None:
         sa.Column("tour_id", sa.Integer(), nullable=True),
         sa.Column("stop_index", sa.Integer(), nullable=True),
         sa.Column("operator", sa.String(length=64), nullable=False),
-        sa.Column("at", dashboard.db.UTCDateTime(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("grid_id", sa.Integer(), nullable=False),
         sa.Column("result", sa.String(length=8), nullable=False),
@@ -62,9 +61,9 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("caller_sid", sa.String(length=64), nullable=True),
         sa.Column("callee_sid", sa.String(length=64), nullable=True),
-        sa.Column("created_at", dashboard.db.UTCDateTime(), nullable=False),
-        sa.Column("answered_at", dashboard.db.UTCDateTime(), nullable=True),
-        sa.Column("ended_at", dashboard.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("answered_at", sa.DateTime(), nullable=True),
+        sa.Column("ended_at", sa.DateTime(), nullable=True),
         sa.Column("ended_by", sa.String(length=16), nullable=True),
         sa.Column("duration_s", sa.Double(), nullable=True),
         sa.ForeignKeyConstraint(["worker_id"], ["worker.id"], name=op.f("fk_video_call_worker_id_worker")),

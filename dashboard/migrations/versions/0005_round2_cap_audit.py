@@ -6,7 +6,6 @@ Revises: 0004_briefing_cache
 import sqlalchemy as sa
 from alembic import op
 
-import dashboard.db
 
 revision = "0005_round2_cap_audit"
 down_revision = "0004_briefing_cache"
@@ -19,7 +18,7 @@ def upgrade() -> None:
         "cap_sender",
         sa.Column("sender", sa.String(length=100), nullable=False),
         sa.Column("owner", sa.String(length=32), nullable=False),
-        sa.Column("created_at", dashboard.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("sender", name=op.f("pk_cap_sender")),
     )
     op.add_column("audit_log", sa.Column("api_key_id", sa.Integer(), nullable=True))
