@@ -15,6 +15,7 @@ from .config import Settings
 from .db import Database
 from .events import EventBus
 from .geo.locate import GridLocator
+from .live_guard import SocketGuard
 from .memo import Memo
 from .services.grids import grid_community_map, load_locator
 from .services.name_index import NameIndex
@@ -45,6 +46,7 @@ class Services:
     names: NameIndex | None = None  # known people's names for masking free text; sessions carry it too
     memo: Memo = field(default_factory=Memo)  # costly, slow-changing page parts (dashboard/memo.py)
     replays: ReplayCache = field(default_factory=ReplayCache)  # day replays by day and scope (services/replay.py)
+    socket_guard: object | None = None  # dashboard.live_guard.SocketGuard: this process's sockets and their caps
 
     @property
     def locator(self) -> GridLocator | None:
@@ -67,6 +69,7 @@ class Services:
         self._started = True
         self._subscribe_to_queue()
         self.socketio.start_background_task(self._frame_loop)  # every process flushes its own ingest
+        self.socketio.start_background_task(self.socket_guard.recheck_loop, self.stop)  # and checks its sockets
         from .leader import Leadership
 
         self.leadership = Leadership(self.settings.db_url, self.stop, spawn=self.socketio.start_background_task)
@@ -123,13 +126,26 @@ class Services:
                 log.exception("position frame flush failed")
 
     def _housekeeping_loop(self, term: threading.Event | None = None) -> None:
-        while not (term or self.stop).wait(3600):
-            try:
-                with self.db.write(bulk=True) as s:
-                    n = prune_frames(s, older_than=timedelta(days=2))
-                log.info("pruned %d old position frames", n)
-            except Exception:
-                log.exception("housekeeping failed")
+        wait = 60  # a minute after start (uploads left by a crash go soon), then hourly
+        while not (term or self.stop).wait(wait):
+            wait = 3600
+            self.housekeeping()
+
+    def housekeeping(self) -> None:
+        """Prune old position frames and delete uploads no case took (each failure logged, never raised)."""
+        try:
+            with self.db.write(bulk=True) as s:
+                n = prune_frames(s, older_than=timedelta(days=2))
+            log.info("pruned %d old position frames", n)
+        except Exception:
+            log.exception("housekeeping failed")
+        try:
+            from .services import photos
+
+            with self.db.read() as s:
+                photos.delete_orphans(s, self.settings.uploads_dir)
+        except Exception:
+            log.exception("deleting unattached uploads failed")
 
     def shutdown(self) -> None:
         self.stop.set()
@@ -147,7 +163,9 @@ def create_app(settings: Settings) -> tuple[Flask, Services]:
     # GC_REDIS_CHANNEL: deployments sharing one Redis keep apart (pub/sub ignores the db number)
     socketio.init_app(app, async_mode="threading", message_queue=settings.redis_url,
                       channel=settings.extra.get("GC_REDIS_CHANNEL") or "gridcommand",
-                      cors_allowed_origins=[], ping_interval=10, ping_timeout=20)
+                      # None: python-engineio refuses a handshake whose Origin is not this request's own origin
+                      # ([] would turn the check off and let any page open the channel with a visitor's cookie)
+                      cors_allowed_origins=None, ping_interval=10, ping_timeout=20)
     db = Database(settings.db_url)
     bus = EventBus()
     bus.attach(db.writer)
@@ -155,7 +173,8 @@ def create_app(settings: Settings) -> tuple[Flask, Services]:
     names.attach(db.writer)
     names.attach(db.reader)
     services = Services(settings=settings, db=db, bus=bus, socketio=socketio,
-                        calendar=WorkCalendar.from_csv(), frames=PositionFrames(), names=names)
+                        calendar=WorkCalendar.official(), frames=PositionFrames(), names=names)
+    services.socket_guard = SocketGuard(services)
     app.extensions["gridcommand"] = services
 
     from .api import register_all
@@ -164,5 +183,8 @@ def create_app(settings: Settings) -> tuple[Flask, Services]:
 
     init_auth(app, services)
     register_all(app, services)
-    register_socketio(socketio, services)
+    register_socketio(socketio, services, app)
+    from .api.security import install_edge
+
+    install_edge(app, services)  # last: the Host check and ProxyFix wrap everything, Socket.IO included
     return app, services

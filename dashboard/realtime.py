@@ -4,7 +4,8 @@ Every message is a batch ``{"events": [...]}`` of events in seq order; each even
 carries its seq. A screen keeps its last seq; on a gap or a reconnect it asks
 ``GET /api/v1/events?after=<seq>`` for what it missed.
 
-Jurisdiction: a socket joins the rooms of its principal (api/auth.py) — street-wide
+Who may connect, how many, and for how long is checked at the handshake and rechecked every few seconds
+(live_guard.py). Jurisdiction: a socket joins the rooms of its principal (api/auth.py) — street-wide
 callers "all", a community's callers "community:<id>", anonymous callers none. A
 community room gets its community's events and the street-wide ones (community_id
 None); its batches carry ``prev``, the highest seq before the batch in that scope
@@ -22,6 +23,7 @@ from sqlalchemy import func, or_, select
 
 from .api.auth import resolve_principal
 from .api.errors import ApiError
+from .live_guard import HandshakeGate, credential_of
 from .models import Event
 
 log = logging.getLogger(__name__)
@@ -65,8 +67,10 @@ def community_batches(messages: list[dict[str, Any]], communities) -> dict[int, 
     return out
 
 
-def register_socketio(socketio: SocketIO, services) -> None:
-    """Wire connect handlers and the bus → socket bridge."""
+def register_socketio(socketio: SocketIO, services, app=None) -> None:  # noqa: ANN001
+    """Wire the handshake gate, connect handlers and the bus → socket bridge."""
+    if app is not None:
+        app.wsgi_app = HandshakeGate(app.wsgi_app, app, services)
 
     @socketio.on("connect")
     def _connect(auth=None):  # noqa: ANN001
@@ -74,9 +78,16 @@ def register_socketio(socketio: SocketIO, services) -> None:
             p = resolve_principal(services)
         except ApiError:
             p = None
+        if p is None or p.must_change_password:  # the gate refused these already; a socket never outlives it
+            return False
+        services.socket_guard.add(request.sid, request.remote_addr or "?", credential_of(services, p, request))
         for room in rooms_for_principal(p):
             join_room(room)
-        log.debug("socket %s connected as %s", request.sid, getattr(p, "role", "anonymous"))
+        log.debug("socket %s connected as %s", request.sid, p.role)
+
+    @socketio.on("disconnect")
+    def _disconnect(reason=None):  # noqa: ANN001
+        services.socket_guard.remove(request.sid)
 
     def push(messages: list[dict[str, Any]]) -> None:
         socketio.emit("events", {"events": messages}, to=ALL_ROOM)

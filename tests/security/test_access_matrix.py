@@ -72,6 +72,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("/api/v1/positions", "POST"): WRITE, ("/api/v1/patrols/start", "POST"): WRITE,
     ("/api/v1/patrols/stop", "POST"): WRITE,
     ("/api/v1/workers", "GET"): OPS | {"integration"}, ("/api/v1/workers", "POST"): ADMIN | {"integration"},
+    ("/api/v1/workers/<int:worker_id>/device-token", "POST"): ADMIN,
+    ("/api/v1/workers/<int:worker_id>/device-token", "DELETE"): ADMIN,
     ("/api/v1/calls", "GET"): OPS | {"leader"}, ("/api/v1/calls/config", "GET"): OPS | {"worker"},
     ("/api/v1/governance/activities", "POST"): WRITE,
     ("/api/v1/governance/activities/import", "POST"): OPS | {"integration"},
@@ -153,11 +155,11 @@ def test_community_operator_reads_only_its_community(world):
 
 # -- Socket.IO: rooms and events × role --------------------------------------------------------------------
 
-SOCKET_SEES = {"anonymous": set(), "admin": {"A", "B", "street"}, "dispatcher": {"A", "B", "street"},
+SOCKET_SEES = {"admin": {"A", "B", "street"}, "dispatcher": {"A", "B", "street"},
                "dispatcher_a": {"A", "street"}, "leader": {"A", "B", "street"}, "worker": {"A", "B", "street"},
                "integration": {"A", "B", "street"}, "display": {"A", "B", "street"}}
 # event → roles whose request is accepted (worker acts only for itself: the worker key is bound to worker A)
-SOCKET_EVENTS = {"join_worker": {"admin", "worker"}, "leave_worker": ALL, "call_invite": OPS,
+SOCKET_EVENTS = {"join_worker": {"admin", "worker"}, "leave_worker": ANY_ROLE, "call_invite": OPS,
                  "call_answer": NOBODY, "call_decline": NOBODY, "call_hangup": NOBODY, "call_signal": NOBODY}
 
 
@@ -166,8 +168,13 @@ def socket_client(world, role: str):
     return world.services.socketio.test_client(world.app, headers=headers)
 
 
+def test_an_anonymous_socket_is_refused_at_connect(world):
+    c = socket_client(world, "anonymous")
+    assert not c.is_connected()
+
+
 def test_socket_events_by_role_and_jurisdiction(world):
-    clients = {r: socket_client(world, r) for r in ROLES}
+    clients = {r: socket_client(world, r) for r in ROLES if r != "anonymous"}
     for c in clients.values():
         c.get_received()
     with world.services.db.write() as s:
@@ -224,7 +231,7 @@ def test_a_communitys_batch_is_built_only_while_one_of_its_screens_is_connected(
 def test_socket_event_matrix(world):
     payload = {"worker_id": world.ids["worker_a"], "call_id": 999999, "kind": "offer", "data": {}}
     wrong = []
-    for role in ROLES:
+    for role in sorted(ANY_ROLE):
         c = socket_client(world, role)
         for name, roles in SOCKET_EVENTS.items():
             ack = c.emit(name, dict(payload), callback=True)
