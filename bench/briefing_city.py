@@ -153,7 +153,7 @@ def main() -> None:
             log.info("rollup back-filled in %.1f s", time.perf_counter() - t0)
             if drop and args.keep:
                 print(f"kept the city database: {url}")
-        cal = WorkCalendar.from_csv()
+        cal = WorkCalendar.official()
 
         def street():
             with db.read() as s:

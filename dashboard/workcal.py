@@ -1,21 +1,28 @@
 """The Chinese working calendar: weekends, public holidays and make-up workdays.
 
-Case time limits are counted in working hours (处置时限). The holiday table is data
-(``data/calendar/cn_workdays.csv``, one row per changed day) so a center can add
-next year's State Council schedule without a code change.
+Case time limits are counted in working hours (处置时限). The State Council's schedule
+comes from the maintained ``chinese-calendar`` package (PyPI ``chinesecalendar``; a new
+year arrives with ``pip install -U chinesecalendar`` once the schedule is published,
+usually in November). A center's own changes, or a year the package does not know yet,
+go in ``data/calendar/local_days.csv`` (one row per changed day), which wins over the
+package. A year covered by neither would silently count public holidays as workdays, so
+``official()`` logs a warning at start when the current year is not covered.
 """
 from __future__ import annotations
 
 import csv
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
 
-from .timeutil import SHANGHAI, UTC, as_utc
+from .timeutil import SHANGHAI, UTC, as_utc, utcnow
 
-DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "data" / "calendar" / "cn_workdays.csv"
+log = logging.getLogger(__name__)
+
+LOCAL_TABLE = Path(__file__).resolve().parent.parent / "data" / "calendar" / "local_days.csv"
 # office hours of a street center: morning and afternoon blocks (Asia/Shanghai)
 DEFAULT_BLOCKS = ((time(8, 30), time(12, 0)), (time(14, 0), time(17, 30)))
 
@@ -29,22 +36,51 @@ class WorkCalendar:
     blocks: tuple[tuple[time, time], ...] = DEFAULT_BLOCKS
     names: dict[date, str] = field(default_factory=dict, compare=False)
 
+    years: frozenset[int] = field(default=frozenset(), compare=False)  # years whose schedule is known
+
     @classmethod
-    def from_csv(cls, path: Path = DEFAULT_TABLE, blocks=DEFAULT_BLOCKS) -> "WorkCalendar":
-        """Read the holiday/make-up-day table (columns date, kind, name)."""
+    def official(cls, local: Path | None = LOCAL_TABLE, blocks=DEFAULT_BLOCKS, *,
+                 today: date | None = None) -> WorkCalendar:
+        """The State Council schedule (chinese-calendar) with the local table's rows on top; warns when
+        ``today``'s year (default: now in Asia/Shanghai) is covered by neither."""
+        from chinese_calendar import constants as cc
+
+        holidays = {d: _holiday_name(n) for d, n in cc.holidays.items()}
+        workdays = {d: f"{_holiday_name(n)}调休上班" for d, n in cc.workdays.items()}
+        years = {d.year for d in holidays}
+        if local is not None and local.exists():
+            for d, kind, name in read_table(local):
+                (holidays if kind == "holiday" else workdays)[d] = name
+                (workdays if kind == "holiday" else holidays).pop(d, None)
+                years.add(d.year)
+        cal = cls(frozenset(holidays), frozenset(workdays), tuple(blocks), {**holidays, **workdays},
+                  frozenset(years))
+        cal.warn_if_uncovered(today or utcnow().astimezone(SHANGHAI).date())
+        return cal
+
+    @classmethod
+    def from_csv(cls, path: Path, blocks=DEFAULT_BLOCKS) -> WorkCalendar:
+        """A calendar of exactly one table (columns date, kind, name), without the official schedule."""
         holidays, workdays, names = set(), set(), {}
-        with open(path, encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                d = date.fromisoformat(row["date"])
-                kind = row["kind"].strip()
-                if kind == "holiday":
-                    holidays.add(d)
-                elif kind == "workday":
-                    workdays.add(d)
-                else:
-                    raise ValueError(f"{path}: kind must be holiday or workday, got {kind!r} on {d}")
-                names[d] = row.get("name", "")
-        return cls(frozenset(holidays), frozenset(workdays), tuple(blocks), names)
+        for d, kind, name in read_table(path):
+            (holidays if kind == "holiday" else workdays).add(d)
+            names[d] = name
+        return cls(frozenset(holidays), frozenset(workdays), tuple(blocks), names,
+                   frozenset(d.year for d in names))
+
+    def covers(self, year: int) -> bool:
+        """True when the holidays and make-up workdays of ``year`` are known."""
+        return year in self.years
+
+    def warn_if_uncovered(self, today: date) -> bool:
+        """Log a warning (and return True) when ``today``'s year has no known schedule."""
+        if self.covers(today.year):
+            return False
+        known = f"{min(self.years)}–{max(self.years)}" if self.years else "none"
+        log.warning("working calendar: no holiday schedule for %d (known years: %s); public holidays count as "
+                    "workdays and time limits run through them. Upgrade chinesecalendar or add the year's days "
+                    "to %s", today.year, known, LOCAL_TABLE)
+        return True
 
     def is_workday(self, d: date) -> bool:
         if d in self.workdays:
@@ -136,3 +172,25 @@ class WorkCalendar:
 
         out[ok] = np.maximum(clock(b) - clock(a), 0.0)
         return out
+
+
+def read_table(path: Path) -> list[tuple[date, str, str]]:
+    """Rows (date, "holiday" | "workday", name) of a calendar table."""
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            d = date.fromisoformat(row["date"])
+            kind = row["kind"].strip()
+            if kind not in ("holiday", "workday"):
+                raise ValueError(f"{path}: kind must be holiday or workday, got {kind!r} on {d}")
+            rows.append((d, kind, (row.get("name") or "").strip()))
+    return rows
+
+
+_NAMES_ZH = {"New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节", "Labour Day": "劳动节",
+             "Dragon Boat Festival": "端午节", "National Day": "国庆节", "Mid-autumn Festival": "中秋节"}
+
+
+def _holiday_name(english: str) -> str:
+    """The package names holidays in English; the calendar names them as the schedule does."""
+    return _NAMES_ZH.get(english, english)

@@ -26,7 +26,7 @@ def _same(a: dict, b: dict) -> bool:
 def test_cache_hits_until_a_late_edit(app_services):
     _, services = app_services
     build_world(services, per_day=4)
-    cal, cache = WorkCalendar.from_csv(), BriefingCache()
+    cal, cache = WorkCalendar.official(), BriefingCache()
 
     def cached(day=NORMAL_DAY):
         with services.db.read() as s:

@@ -2,15 +2,15 @@
 
 The reference reads the tables with ``pandas.read_sql`` and recomputes each figure from the
 definitions in dashboard/services/briefing.py and indicators.py, with its own working-hours
-arithmetic from data/calendar/cn_workdays.csv: a normal day, an empty day and a holiday.
+arithmetic from the State Council schedule (chinese-calendar): a normal day, an empty day and a holiday.
 """
 from __future__ import annotations
 
 import json
 import math
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
+import chinese_calendar
 import pandas as pd
 import pytest
 
@@ -20,7 +20,6 @@ from dashboard.timeutil import SHANGHAI
 from dashboard.workcal import WorkCalendar
 from tests.utils.briefing_world import EMPTY_DAY, HOLIDAY_DAY, NORMAL_DAY, NOW, build_world
 
-CAL_CSV = Path(__file__).resolve().parents[2] / "data" / "calendar" / "cn_workdays.csv"
 
 
 class Reference:
@@ -44,9 +43,8 @@ class Reference:
         self.patrols = read("SELECT kind, worker_id, started_at, distance_m, grids_covered FROM patrol", ["started_at"])
         self.stops = read("SELECT grid_id, day FROM patrol_stop_log")
         self.alerts = read("SELECT * FROM alert", ["created_at"])
-        cal = pd.read_csv(CAL_CSV, parse_dates=["date"])
-        self.holidays = set(cal.loc[cal["kind"] == "holiday", "date"].dt.date)
-        self.makeup = set(cal.loc[cal["kind"] == "workday", "date"].dt.date)
+        self.holidays = set(chinese_calendar.holidays)  # the schedule itself, not WorkCalendar's reading of it
+        self.makeup = set(chinese_calendar.workdays)
 
     # --- helpers -------------------------------------------------------------------------------
     @staticmethod
@@ -205,7 +203,7 @@ def world(request, tmp_path_factory):
 def check(services, day: date, cid) -> dict:
     now = pd.Timestamp(NOW).tz_convert("UTC")
     with services.db.read() as s:
-        b = briefing(s, day=day, community_id=cid, calendar=WorkCalendar.from_csv(), now=NOW)
+        b = briefing(s, day=day, community_id=cid, calendar=WorkCalendar.official(), now=NOW)
     ref = Reference(services.db.engine)
     # KPIs, each against the day, yesterday and the same weekday a week earlier
     for col, d in (("value", day), ("yesterday", day - timedelta(days=1)), ("last_week", day - timedelta(days=7))):
@@ -278,7 +276,7 @@ def test_today_cut_is_now(world):
     """For the current day, overdue is measured at now, not at midnight."""
     now = datetime(2026, 11, 25, 12, 0, tzinfo=SHANGHAI)
     with world.db.read() as s:
-        b = briefing(s, day=NORMAL_DAY, calendar=WorkCalendar.from_csv(), now=now)
+        b = briefing(s, day=NORMAL_DAY, calendar=WorkCalendar.official(), now=now)
     exp = Reference(world.db.engine).kpis(NORMAL_DAY, None, pd.Timestamp(now).tz_convert("UTC"))
     assert b["counts"]["overdue"] == exp["overdue"]
     assert b["cut"].startswith("2026-11-25T12:00")

@@ -22,7 +22,7 @@ def sh(*a) -> datetime:
 @pytest.fixture
 def world(app_services):
     _, services = app_services
-    cal = WorkCalendar.from_csv()
+    cal = WorkCalendar.official()
     with services.db.write() as s:
         make_district(s)
     services.reload_grids()

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from dashboard.timeutil import SHANGHAI
 from dashboard.workcal import WorkCalendar
 
-CAL = WorkCalendar.from_csv()
+CAL = WorkCalendar.official()
 
 
 def sh(*a: int) -> datetime:

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from dashboard.timeutil import SHANGHAI
 from dashboard.workcal import WorkCalendar
 
-CAL = WorkCalendar.from_csv()
+CAL = WorkCalendar.official()
 BASE = datetime(2026, 1, 1, tzinfo=SHANGHAI)
 
 

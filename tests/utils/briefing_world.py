@@ -31,7 +31,7 @@ def at(day: date, minutes: float) -> datetime:
 def build_world(services, *, seed: int = 7, per_day: int = 14) -> dict:
     """Fill the database; returns the ids the tests need."""
     rng = random.Random(seed)
-    cal = WorkCalendar.from_csv()
+    cal = WorkCalendar.official()
     with services.db.write() as s:
         make_district(s)
         s.add(Worker(code="W3", name="王小明", phone="13700001111", device_id="DEV3", shift="day",
