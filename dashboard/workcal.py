@@ -61,7 +61,9 @@ class WorkCalendar:
     @classmethod
     def from_csv(cls, path: Path, blocks=DEFAULT_BLOCKS) -> WorkCalendar:
         """A calendar of exactly one table (columns date, kind, name), without the official schedule."""
-        holidays, workdays, names = set(), set(), {}
+        holidays: set[date] = set()
+        workdays: set[date] = set()
+        names: dict[date, str] = {}
         for d, kind, name in read_table(path):
             (holidays if kind == "holiday" else workdays).add(d)
             names[d] = name
