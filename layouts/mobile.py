@@ -4,7 +4,8 @@ The page is laid out here; assets/40-mobile.js does the work in the browser agai
 /api/v1 (reports, photos, positions, tasks) and keeps unsent reports in IndexedDB.
 The file inputs (camera) are made by the JS: Dash has no <input type=file> component.
 The map is a Plotly MapLibre figure with a local style; the pin is a fixed cross-hair
-and the worker drags the map under it (relayoutData → callbacks/mobile.py → the JS).
+and the worker drags the map under it (relayoutData → callbacks/mobile.py → the JS). With GCJ-02 tiles the
+figure is drawn in GCJ-02 (layout.meta.crs) and the JS converts the GPS fix in and the cross-hair back (GCGeo).
 """
 from __future__ import annotations
 
@@ -18,8 +19,7 @@ from sqlalchemy import select
 
 from dashboard.i18n import t, texts_for
 from dashboard.models import Category, Grid
-
-from layouts.map_style import local_style
+from layouts.map_style import local_style, projector
 
 from .call_widget import call_widget
 
@@ -37,13 +37,14 @@ def map_style(settings) -> dict[str, Any]:
 
 def location_map(session, settings) -> go.Figure:
     """Every grid outline as one light trace, my grid (filled by the JS) and my GPS dot."""
+    proj = projector(settings)  # GCJ-02 tiles: outlines drawn where the tiles have the streets
     lons: list = []
     lats: list = []
     for (b,) in session.execute(select(Grid.boundary).order_by(Grid.id)).all():
         rings = b["coordinates"] if b["type"] == "Polygon" else [r for p in b["coordinates"] for r in p]
-        for ring in rings[:1] if b["type"] == "Polygon" else rings:
-            lons += [round(p[0], 6) for p in ring] + [None]
-            lats += [round(p[1], 6) for p in ring] + [None]
+        for ring in map(proj.ring, rings[:1] if b["type"] == "Polygon" else rings):
+            lons += [p[0] for p in ring] + [None]
+            lats += [p[1] for p in ring] + [None]
     center = {"lat": 34.27, "lon": 108.95}
     pts = [(la, lo) for la, lo in zip(lats, lons) if la is not None]
     if pts:
@@ -57,7 +58,7 @@ def location_map(session, settings) -> go.Figure:
         go.Scattermap(lon=[center["lon"]], lat=[center["lat"]], mode="markers", marker={"size": 12, "color":
                       "#1a73e8", "opacity": 0.9}, hoverinfo="skip"),
     ])
-    fig.update_layout(map={"style": map_style(settings), "center": center, "zoom": 16},
+    fig.update_layout(map={"style": map_style(settings), "center": center, "zoom": 16}, meta=proj.meta,
                       margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False, dragmode="pan",
                       uirevision="m-map")
     return fig
@@ -82,7 +83,7 @@ def layout(lang: str, query: dict, services):
         cats = categories(s)
     other = "en" if lang == "zh-CN" else "zh-CN"
     demo = services.settings.demo and not services.settings.production
-    T = lambda k: t(k, lang)  # noqa: E731
+    T = lambda k: t(k, lang)
     return html.Div(id=MobileIds.ROOT, className="m-page", **{
         "data-lang": lang, "data-demo": "1" if demo else "0",
         "data-texts": json.dumps(texts_for(lang, "m."), ensure_ascii=False),

@@ -18,7 +18,7 @@ from dashboard.models import Case, CaseState, Community, Grid
 from dashboard.services.grids import grids_geojson
 from dashboard.services.tours import GENERATORS, coverage
 from layouts.access import own_community
-from layouts.map_style import local_style
+from layouts.map_style import local_style, projector
 
 from .call_widget import call_widget
 from .coverage_panel import coverage_panel
@@ -61,13 +61,17 @@ class PatrolIds(StrEnum):
 
 
 def map_style(settings) -> dict[str, Any]:
-    """Local sources only, no glyphs: zero outside requests unless an intranet tile URL is configured."""
-    return local_style("#0d1b26", settings.tile_url if settings.tile_crs == "wgs84" else None)
+    """Local sources only, no glyphs: zero outside requests unless an intranet tile URL is configured (in either
+    datum: the figure is drawn in the tiles' one, ``Projector``)."""
+    return local_style("#0d1b26", settings.tile_url, attribution=settings.tile_attribution or "")
 
 
 def patrol_map(session, settings) -> go.Figure:
     """Grids shaded by open cases (trace 0) and the current stop's outline (trace 1, set clientside)."""
+    proj = projector(settings)  # GCJ-02 tiles: the grids drawn where the tiles have the streets
     gj = grids_geojson(session)
+    for f in gj["features"]:
+        f["geometry"] = proj.geometry(f["geometry"])
     open_by_grid = dict(session.execute(select(Case.grid_id, func.count()).where(
         Case.state.in_(OPEN_STATES), Case.grid_id.is_not(None)).group_by(Case.grid_id)).all())
     ids = [f["id"] for f in gj["features"]]
@@ -87,7 +91,7 @@ def patrol_map(session, settings) -> go.Figure:
     fig.update_layout(map={"style": map_style(settings), "zoom": 14.3,
                            "center": {"lat": sum(lats) / len(lats), "lon": sum(lons) / len(lons)}},
                       margin={"l": 0, "r": 0, "t": 0, "b": 0}, paper_bgcolor="#0d1b26", showlegend=False,
-                      uirevision="patrol")
+                      uirevision="patrol", meta=proj.meta)
     return fig
 
 

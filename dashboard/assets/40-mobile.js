@@ -172,12 +172,14 @@
     t.textContent = S.loc ? S.loc.lat.toFixed(6) + ", " + S.loc.lon.toFixed(6) +
       (S.loc.acc ? " ±" + Math.round(S.loc.acc) + " m" : "") : tx("m.report.no_location");
   }
+  // lat, lon in WGS-84; the map may be drawn in GCJ-02 (GCGeo: the figure says which)
   function centerMap(lat, lon) {
     var gd = mapDiv();
     if (gd && window.Plotly) {
-      S.ownCenters.push([lat, lon]); // the relayoutData this causes is ours, not the worker's drag
+      var p = GCGeo.mapPoint(gd, lat, lon);
+      S.ownCenters.push(p); // the relayoutData this causes is ours, not the worker's drag
       S.ownCenters = S.ownCenters.slice(-5);
-      Plotly.relayout(gd, { "map.center": { lat: lat, lon: lon } });
+      Plotly.relayout(gd, { "map.center": { lat: p[0], lon: p[1] } });
     }
   }
   function locate() {
@@ -187,7 +189,10 @@
       S.loc = { lat: pos.coords.latitude, lon: pos.coords.longitude, acc: pos.coords.accuracy, src: "gps" };
       showLoc(); centerMap(S.loc.lat, S.loc.lon);
       var gd = mapDiv();
-      if (gd && window.Plotly) { Plotly.restyle(gd, { lat: [[S.loc.lat]], lon: [[S.loc.lon]] }, [2]); }
+      if (gd && window.Plotly) {
+        var p = GCGeo.mapPoint(gd, S.loc.lat, S.loc.lon);
+        Plotly.restyle(gd, { lat: [[p[0]]], lon: [[p[1]]] }, [2]);
+      }
     }, function () { showLoc(); }, { enableHighAccuracy: true, timeout: 10000, maximumAge: 30000 });
   }
   function mapMoved(r) {
@@ -195,7 +200,8 @@
     var c = r["map.center"];
     var ours = S.ownCenters.some(function (o) { return Math.abs(o[0] - c.lat) < 1e-7 && Math.abs(o[1] - c.lon) < 1e-7; });
     if (ours) { return; }
-    S.loc = { lat: c.lat, lon: c.lon, acc: null, src: "map" };
+    var w = GCGeo.wgsPoint(mapDiv(), c.lat, c.lon);  // the cross-hair in the map's datum, stored as WGS-84
+    S.loc = { lat: w[0], lon: w[1], acc: null, src: "map" };
     showLoc();
   }
 
@@ -386,7 +392,8 @@
     $("m-grid").textContent = me.grid ? tx("m.mygrid", { grid: me.grid.name, community: me.grid.community }) : tx("m.nogrid");
     var gd = mapDiv();
     if (me.grid && gd && window.Plotly) {
-      var ring = me.grid.boundary.type === "Polygon" ? me.grid.boundary.coordinates[0] : me.grid.boundary.coordinates[0][0];
+      var ring = GCGeo.mapRing(gd, me.grid.boundary.type === "Polygon" ? me.grid.boundary.coordinates[0]
+                                                                      : me.grid.boundary.coordinates[0][0]);
       Plotly.restyle(gd, { lon: [ring.map(function (p) { return p[0]; })], lat: [ring.map(function (p) { return p[1]; })] }, [1]);
       if (!S.loc) { centerMap(me.grid.centroid[0], me.grid.centroid[1]); }
     }

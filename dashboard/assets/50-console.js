@@ -471,7 +471,11 @@
     focus: function (focus) {
       var gd = document.querySelector("#console-map .js-plotly-plot");
       if (!gd || !window.Plotly || !focus) { return window.dash_clientside.no_update; }
-      var ws = focus.workers || [], c = focus.case;
+      // stored WGS-84 → the map's datum (GCJ-02 under GCJ-02 tiles: the figure says which)
+      var ws = (focus.workers || []).map(function (w) { var p = GCGeo.mapPoint(gd, w[0], w[1]); return [p[0], p[1], w[2]]; });
+      var c = focus.case && GCGeo.mapPoint(gd, focus.case[0], focus.case[1]);
+      if (c) { c.push(focus.case[2]); }
+      var center = focus.center && GCGeo.mapPoint(gd, focus.center.lat, focus.center.lon);
       mapChain = mapChain.then(function () {
         return Plotly.restyle(gd, {
           lat: [ws.map(function (w) { return w[0]; }), c ? [c[0]] : []],
@@ -479,7 +483,7 @@
           text: [ws.map(function (w) { return w[2]; }), c ? [c[2]] : []]
         }, [1, 2]);
       }).then(function () {
-        if (focus.center) { return Plotly.relayout(gd, { "map.center": focus.center, "map.zoom": 15.5 }); }
+        if (center) { return Plotly.relayout(gd, { "map.center": { lat: center[0], lon: center[1] }, "map.zoom": 15.5 }); }
       }).catch(function (e) { console.warn("console map update failed", e); });
       return Date.now();
     }

@@ -143,13 +143,16 @@
   function fly(reg, cams) {
     var gd = mapDiv();
     if (!gd || !window.Plotly) { return; }
-    var ring = (reg.grid.boundary && reg.grid.boundary.coordinates && reg.grid.boundary.coordinates[0]) || [];
+    // stored WGS-84 → the map's datum (GCJ-02 under GCJ-02 tiles: the figure says which)
+    var ring = GCGeo.mapRing(gd, (reg.grid.boundary && reg.grid.boundary.coordinates &&
+                                  reg.grid.boundary.coordinates[0]) || []);
+    var pts = cams.map(function (c) { return GCGeo.mapPoint(gd, c.lat, c.lon); }).filter(Boolean);
+    var mid = GCGeo.mapPoint(gd, reg.grid.centroid[0], reg.grid.centroid[1]);
     window.Plotly.restyle(gd, { lat: [ring.map(function (c) { return c[1]; })],
                                 lon: [ring.map(function (c) { return c[0]; })] }, [1]);
-    window.Plotly.restyle(gd, { lat: [cams.map(function (c) { return c.lat; })],
-                                lon: [cams.map(function (c) { return c.lon; })] }, [2]);
-    window.Plotly.relayout(gd, { "map.center": { lat: reg.grid.centroid[0], lon: reg.grid.centroid[1] },
-                                 "map.zoom": 16 });
+    window.Plotly.restyle(gd, { lat: [pts.map(function (p) { return p[0]; })],
+                                lon: [pts.map(function (p) { return p[1]; })] }, [2]);
+    window.Plotly.relayout(gd, { "map.center": { lat: mid[0], lon: mid[1] }, "map.zoom": 16 });
   }
 
   /* ---- the run ---- */

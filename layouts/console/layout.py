@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from dashboard.i18n import t, texts_for
 from dashboard.models import Category, Grid
-from layouts.map_style import local_style
+from layouts.map_style import local_style, projector
 
 from ..call_widget import call_widget
 from ..coverage_panel import coverage_panel
@@ -35,13 +35,15 @@ def map_style(settings) -> dict[str, Any]:
 
 def small_map(session, settings) -> go.Figure:
     """Grid outlines (one trace), the nearest workers and the case; markers are filled clientside."""
+    proj = projector(settings)  # GCJ-02 tiles: outlines drawn where the tiles have the streets
     lons: list = []
     lats: list = []
     for (b,) in session.execute(select(Grid.boundary).order_by(Grid.id)).all():
         polys = [b["coordinates"]] if b["type"] == "Polygon" else b["coordinates"]
         for poly in polys:
-            lons += [round(p[0], 6) for p in poly[0]] + [None]
-            lats += [round(p[1], 6) for p in poly[0]] + [None]
+            ring = proj.ring(poly[0])
+            lons += [p[0] for p in ring] + [None]
+            lats += [p[1] for p in ring] + [None]
     pts = [(la, lo) for la, lo in zip(lats, lons) if la is not None]
     center = ({"lat": sum(p[0] for p in pts) / len(pts), "lon": sum(p[1] for p in pts) / len(pts)} if pts
               else {"lat": 34.27, "lon": 108.95})
@@ -52,7 +54,7 @@ def small_map(session, settings) -> go.Figure:
         go.Scattermap(lon=[], lat=[], mode="markers", marker={"size": 16, "color": "#d7263d"}, text=[],
                       hoverinfo="text"),
     ])
-    fig.update_layout(map={"style": map_style(settings), "center": center, "zoom": 14},
+    fig.update_layout(map={"style": map_style(settings), "center": center, "zoom": 14}, meta=proj.meta,
                       margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False, uirevision="console-map")
     return fig
 

@@ -14,32 +14,14 @@ import numpy as np
 import plotly.graph_objects as go
 from sqlalchemy import func, select
 
-from dashboard.geo.coords import wgs84_to_gcj02
 from dashboard.i18n import t
 from dashboard.models import Camera, Community, Grid
-from layouts.map_style import local_style
+from layouts.map_style import Projector, local_style
 
 TRACES = {"grids": 0, "communities": 1, "cameras": 2}
 CENTER = {"lat": 34.2685, "lon": 108.9545}
 BASE_ZOOM = 14.75  # the street fills the map area at the 1920×1080 design size
 CLEAR = [[0.0, "rgba(0,0,0,0)"], [1.0, "rgba(0,0,0,0)"]]  # the fill is the browser's shading layer
-
-
-class Projector:
-    """Turns stored WGS-84 into what the tiles expect (GCJ-02 for 高德/腾讯/天地图-GCJ tiles)."""
-
-    def __init__(self, crs: str) -> None:
-        self.gcj = crs.lower() == "gcj02"
-
-    def __call__(self, lat, lon):
-        if not self.gcj:
-            return lat, lon
-        return wgs84_to_gcj02(np.asarray(lat, dtype=float), np.asarray(lon, dtype=float))
-
-    def ring(self, coords: list) -> list:
-        arr = np.asarray(coords, dtype=float)
-        lat, lon = self(arr[:, 1], arr[:, 0])
-        return np.round(np.column_stack([lon, lat]), 6).tolist()
 
 
 def map_style(settings) -> dict[str, Any]:
@@ -67,9 +49,9 @@ def build_map(session, settings, lang: str) -> go.Figure:
     """The whole map figure: grids shaded by open cases (z filled by the page), outlines, cameras, empty live layers."""
     proj = Projector(settings.tile_crs)
     grids = session.execute(select(Grid.id, Grid.code, Grid.name, Grid.boundary).order_by(Grid.id)).all()
-    features = [{"type": "Feature", "id": g.id, "properties": {},
-                 "geometry": {"type": "Polygon", "coordinates": [proj.ring(r) for r in g.boundary["coordinates"]]}
-                 if g.boundary["type"] == "Polygon" else g.boundary} for g in grids]
+    # a MultiPolygon grid is projected too (it used to be drawn unshifted over GCJ-02 tiles)
+    features = [{"type": "Feature", "id": g.id, "properties": {}, "geometry": proj.geometry(g.boundary)}
+                for g in grids]
     fig = go.Figure()
     fig.add_trace(go.Choroplethmap(
         geojson={"type": "FeatureCollection", "features": features}, locations=[g.id for g in grids],
@@ -98,7 +80,7 @@ def build_map(session, settings, lang: str) -> go.Figure:
     mid = ((b[0] + b[1]) / 2, (b[2] + b[3]) / 2) if b[0] is not None else (CENTER["lat"], CENTER["lon"])
     center = dict(zip(("lat", "lon"), (float(v) for v in proj(*mid))))
     fig.update_layout(
-        map={"style": map_style(settings), "center": center, "zoom": BASE_ZOOM},
+        map={"style": map_style(settings), "center": center, "zoom": BASE_ZOOM}, meta=proj.meta,
         margin={"l": 0, "r": 0, "t": 0, "b": 0}, paper_bgcolor="rgba(0,0,0,0)", showlegend=False,
         uirevision="wall", hoverlabel={"bgcolor": "#0b1f33", "bordercolor": "#38bdf8",
                                        "font": {"color": "#e6f1ff", "size": 14}})
