@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     ak = sub.add_parser("create-api-key", help="create an API key (printed as the last line)")
     ak.add_argument("--name", required=True)
     ak.add_argument("--role", required=True)
+    ak.add_argument("--worker", metavar="CODE", help="the grid worker (code) a worker key belongs to; required "
+                                                     "with --role worker")
     return p
 
 
@@ -161,6 +163,11 @@ def _warm_pages(services) -> None:
 
 
 def serve(settings: Settings) -> None:
+    from dashboard.wsgi import production_problems
+
+    problems = production_problems(settings)  # GC_PRODUCTION=1 python run.py: the same demands as run.py prod
+    if problems:
+        fail("refusing to start in production: " + "; ".join(problems))
     if not port_free(settings.host, settings.port):
         fail(f"port {settings.port} on {settings.host} is already in use; choose another with --port")
     app, services = build_server(settings)
@@ -170,7 +177,8 @@ def serve(settings: Settings) -> None:
 
         if not port_free(settings.host, settings.osmand_port):
             fail(f"OsmAnd port {settings.osmand_port} on {settings.host} is already in use; choose --osmand-port")
-        serve_dedicated(services, settings.host, settings.osmand_port)
+        # the main port's group commit: one per-device budget for both ports
+        serve_dedicated(services, settings.host, settings.osmand_port, app.extensions.get("gc_osmand_group_commit"))
     log.info("serving on http://%s:%d (simulator %s)", settings.host, settings.port,
              "on" if settings.simulate else "off")
     try:
@@ -183,7 +191,6 @@ def serve(settings: Settings) -> None:
 def prod(settings: Settings, workers: int, threads: int) -> None:
     """Check the production settings, migrate once, then become gunicorn (gthread workers)."""
     import os
-    import shutil
 
     from dashboard.wsgi import production_problems
 
@@ -205,15 +212,18 @@ def prod(settings: Settings, workers: int, threads: int) -> None:
            "GC_SIM_SPEED": str(settings.sim_speed), "GC_SIM_SEED": str(settings.sim_seed)}
     if settings.sim_hour is not None:
         env["GC_SIM_HOUR"] = str(settings.sim_hour)
-    gunicorn = shutil.which("gunicorn") or "gunicorn"
+    # a gthread worker gives each live socket or camera stream a thread of its own: keep a quarter (at least 4)
+    # for requests, so sockets can never take the threads /healthz and reports need (dashboard/live_guard.py)
+    env.setdefault("GC_SOCKET_MAX", str(max(1, threads - max(4, threads // 4))))
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    argv = [gunicorn, "--chdir", str(Path(__file__).resolve().parent), "-k", "gthread", "-w", str(workers),
-            "--threads", str(threads), "-b", f"{host}:{settings.port}", "--timeout", "120",
+    # this interpreter's gunicorn: found without the venv's bin on PATH (a systemd unit, cron, a bare shell)
+    argv = [sys.executable, "-m", "gunicorn", "--chdir", str(Path(__file__).resolve().parent), "-k", "gthread",
+            "-w", str(workers), "--threads", str(threads), "-b", f"{host}:{settings.port}", "--timeout", "120",
             "--graceful-timeout", "20", "--no-control-socket",
             "--worker-tmp-dir", "/dev/shm" if Path("/dev/shm").is_dir() else "/tmp",
             "--log-level", logging.getLevelName(log.getEffectiveLevel()).lower(), "dashboard.wsgi:app"]
     log.info("exec %s", " ".join(argv))
-    os.execvpe(argv[0], argv, env)
+    os.execvpe(sys.executable, argv, env)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -257,10 +267,13 @@ def main(argv: list[str] | None = None) -> None:
                                    seed=args.city_seed)
             print(f"city: {counts}")
         elif cmd == "create-api-key":
-            from dashboard.services.apikeys import create_api_key
+            from dashboard.services.apikeys import create_api_key, worker_by_code
 
+            if args.role == "worker" and not args.worker:
+                fail("a worker key belongs to one grid worker: name it with --worker CODE")
             with services.db.write() as s:
-                _, key = create_api_key(s, name=args.name, role=args.role)
+                wid = worker_by_code(s, args.worker) if args.worker else None
+                _, key = create_api_key(s, name=args.name, role=args.role, worker_id=wid)
             print(key)
     except ImportProblem as exc:
         fail(str(exc))

@@ -12,7 +12,10 @@ the UI, and nothing in dashboard/ imports it.
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 from .config import Settings
@@ -30,11 +33,32 @@ def production_problems(settings: Settings) -> list[str]:
     if not settings.secret_key:
         problems.append("GC_SECRET_KEY is not set: every worker and every box needs the same secret key "
                         "(e.g. GC_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))'))")
+    if not str(settings.extra.get("GC_ALLOWED_HOSTS") or "").strip():
+        problems.append("GC_ALLOWED_HOSTS is not set: name the host names browsers use for this server "
+                        "(e.g. GC_ALLOWED_HOSTS=gridcommand.example.internal; see docs/SECURITY.md)")
     return problems
+
+
+def follow_master(master_pid: int, every_s: float = 0.25) -> threading.Thread:
+    """Exit this worker at once when its gunicorn master dies (``kill -9``). gunicorn's own check lets a worker
+    finish its open requests first — live sockets and camera streams never finish — so the orphans kept the
+    port for ~20 s and a restarted master could not bind it. Every acknowledged write is already committed."""
+
+    def watch() -> None:
+        while os.getppid() == master_pid:
+            time.sleep(every_s)
+        log.warning("master %d is gone: worker %d exits", master_pid, os.getpid())
+        logging.shutdown()
+        os._exit(0)
+
+    t = threading.Thread(target=watch, name="follow-master", daemon=True)
+    t.start()
+    return t
 
 
 def create_wsgi_app(settings: Settings | None = None):
     """Build the whole server for one worker process and start its background work."""
+    follow_master(os.getppid())  # first: a master that dies while this worker still boots is followed too
     settings = settings or Settings.from_env()
     if not logging.getLogger().handlers:  # gunicorn configures only its own loggers
         logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
