@@ -10,6 +10,7 @@ from ..models import Role
 from ..services.governance import (ActivityOutside, ActivityProblem, activity_public, compute_indicators,
                                    create_activity, import_activities, panel_data, read_activity_table)
 from ..services.governance_indicators import LEVELS
+from ..services.importers import TableTooLarge
 from .auth import require, scope_community
 from .errors import ApiError, int_arg
 
@@ -86,6 +87,8 @@ def register(app, services) -> None:
             df = read_activity_table(f.read(), f.filename or "")
             with services.db.write() as s:
                 result = import_activities(s, df, created_by=_who(), community_id=scope_community(g.get("principal")))
+        except TableTooLarge as exc:  # refused from the zip's directory or the row count, before the rows
+            raise ApiError(413, str(exc), "file")
         except ActivityProblem as p:
             raise ApiError(400, p.message, p.field)
         if result.errors:

@@ -2,11 +2,9 @@
 (see governance_indicators.INDICATORS) and the briefing section."""
 from __future__ import annotations
 
-import io
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
@@ -232,15 +230,16 @@ def create_activity(session: Session, data: Mapping[str, Any], *, source: str = 
 
 
 def read_activity_table(content: bytes, filename: str) -> pd.DataFrame:
-    """A CSV (UTF-8, with or without BOM) or Excel upload as strings; raises ActivityProblem."""
-    suffix = Path(filename or "").suffix.lower()
-    try:
-        if suffix in (".xlsx", ".xls"):
-            df = pd.read_excel(io.BytesIO(content), dtype=str).fillna("")
-        else:
-            df = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except Exception as exc:  # pandas raises many kinds; the user needs one line
-        raise ActivityProblem("file", f"cannot read {filename or 'the file'} as CSV/Excel: {str(exc).splitlines()[0]}")
+    """A CSV (UTF-8, with or without BOM) or .xlsx upload as strings; raises ActivityProblem (TableTooLarge for a
+    table refused for its size)."""
+    from .importers import ImportProblem, TableTooLarge, read_table
+
+    try:  # size, zip ratio and header are checked before any row is read (importers.read_table)
+        df = read_table(content, filename or "the file", ACTIVITY_COLUMNS)
+    except TableTooLarge:
+        raise  # the edge answers 413
+    except ImportProblem as exc:
+        raise ActivityProblem("file", str(exc))
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in ACTIVITY_COLUMNS if c not in df.columns]
     if missing:

@@ -1,10 +1,13 @@
 """Loading reference data: the demo street, and a center's own grids and workers."""
 from __future__ import annotations
 
+import io
 import json
 import logging
+import zipfile
+from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import geopandas as gpd
 import pandas as pd
@@ -23,17 +26,117 @@ class ImportProblem(ValueError):
     """A file that cannot be imported; the message says which file, row and field."""
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise ImportProblem(f"{path}: file not found")
+class TableTooLarge(ImportProblem):
+    """A table refused for its size before it was read (an upload answers 413)."""
+
+
+# An .xlsx is a zip: 369 KB of it unpacked to 84 MB of sheet XML and took ~100 s of CPU to parse. These are
+# checked from the zip's directory before anything is unpacked (zipfile then stops at the sizes it declares).
+MAX_XLSX_UNPACKED = 50 * 1024 * 1024   # bytes, all members together
+MAX_XLSX_RATIO = 100                    # unpacked / packed; real workbooks stay under ~20
+MAX_TABLE_ROWS = 20_000                 # data rows in one imported table (CSV or Excel)
+
+
+def _check_zip(content: bytes, name: str) -> None:
     try:
-        if path.suffix.lower() in (".xlsx", ".xls"):
-            return pd.read_excel(path, dtype=str).fillna("")
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        with zipfile.ZipFile(io.BytesIO(content)) as z:
+            items = z.infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise ImportProblem(f"{name}: cannot read as Excel: not an .xlsx file ({exc})")
+    unpacked = sum(i.file_size for i in items)
+    packed = sum(i.compress_size for i in items) or 1
+    if unpacked > MAX_XLSX_UNPACKED:
+        raise TableTooLarge(f"{name}: the workbook unpacks to {unpacked:,} bytes; at most {MAX_XLSX_UNPACKED:,}")
+    if unpacked > 1024 * 1024 and unpacked / packed > MAX_XLSX_RATIO:
+        raise TableTooLarge(f"{name}: the workbook's compression ratio {unpacked / packed:.0f}:1 is above "
+                            f"{MAX_XLSX_RATIO}:1 (a zip bomb?)")
+
+
+def _cell_text(v: Any) -> str:
+    """A cell as the text pandas' ``dtype=str`` gave (2 not 2.0, times as 2026-11-20 09:30:00)."""
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, (datetime, date, time)):
+        return v.isoformat(sep=" ") if isinstance(v, datetime) else v.isoformat()
+    return str(v)
+
+
+def _missing(header: Sequence[str], required: Sequence[str] | None, name: str) -> None:
+    missing = [c for c in (required or ()) if c not in header]
+    if missing:
+        raise ImportProblem(f"{name}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, header))}")
+
+
+def read_xlsx(content: bytes, name: str, required: Sequence[str] | None = None, *,
+              max_rows: int | None = MAX_TABLE_ROWS) -> pd.DataFrame:
+    """The first sheet of an .xlsx as strings: the zip's size and ratio, then the header row, then the rows
+    (streamed by openpyxl's read-only mode, at most ``max_rows``); raises ImportProblem / TableTooLarge."""
+    from openpyxl import load_workbook
+
+    _check_zip(content, name)
+    try:
+        wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds; the user needs one line
+        raise ImportProblem(f"{name}: cannot read as Excel: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+    try:
+        ws = wb.worksheets[0]
+        ws.reset_dimensions()  # the file's own <dimension> may understate its rows: read what is there
+        rows = ws.iter_rows(values_only=True)
+        header = [_cell_text(v).strip() for v in next(rows, ())]
+        while header and header[-1] == "":
+            header.pop()
+        _missing(header, required, name)
+        data = []
+        for row in rows:
+            cells = [_cell_text(v) for v in row[:len(header)]]
+            if not any(cells):
+                continue  # blank rows (and formatted-but-empty ones) are no data
+            if max_rows is not None and len(data) >= max_rows:
+                raise TableTooLarge(f"{name}: more than {max_rows:,} rows; split the table")
+            data.append(cells + [""] * (len(header) - len(cells)))
+    except ImportProblem:
+        raise
+    except Exception as exc:
+        raise ImportProblem(f"{name}: cannot read as Excel: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+    finally:
+        wb.close()
+    return pd.DataFrame(data, columns=header, dtype=str)
+
+
+def read_csv_table(content: bytes, name: str, required: Sequence[str] | None = None, *,
+                   max_rows: int | None = MAX_TABLE_ROWS) -> pd.DataFrame:
+    """A UTF-8 CSV (BOM or not) as strings: the header row is checked before the rows are parsed."""
+    try:
+        header = pd.read_csv(io.BytesIO(content), dtype=str, nrows=0, encoding="utf-8-sig").columns
+        _missing([str(c).strip() for c in header], required, name)
+        df = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False, encoding="utf-8-sig",
+                         nrows=None if max_rows is None else max_rows + 1)
     except ImportProblem:
         raise
     except Exception as exc:  # pandas raises many kinds; the user needs one line
-        raise ImportProblem(f"{path}: cannot read as {'Excel' if path.suffix.startswith('.xls') else 'CSV'}: {exc}")
+        raise ImportProblem(f"{name}: cannot read as CSV: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+    if max_rows is not None and len(df) > max_rows:
+        raise TableTooLarge(f"{name}: more than {max_rows:,} rows; split the table")
+    return df
+
+
+def read_table(content: bytes, name: str, required: Sequence[str] | None = None, *,
+               max_rows: int | None = MAX_TABLE_ROWS) -> pd.DataFrame:
+    """An uploaded or local table (.xlsx, else CSV) as strings, checked for size and header before its rows."""
+    suffix = Path(name or "").suffix.lower()
+    if suffix == ".xls":
+        raise ImportProblem(f"{name}: cannot read as Excel: the old .xls format is not read; save as .xlsx")
+    if suffix == ".xlsx" or content[:4] == b"PK\x03\x04":
+        return read_xlsx(content, name, required, max_rows=max_rows)
+    return read_csv_table(content, name, required, max_rows=max_rows)
+
+
+def _read_table(path: Path, required: Sequence[str] | None = None) -> pd.DataFrame:
+    if not path.exists():
+        raise ImportProblem(f"{path}: file not found")
+    return read_table(path.read_bytes(), str(path), required, max_rows=None)  # the operator's own file: no row cap
 
 
 def _need(df: pd.DataFrame, path: Path, columns: list[str]) -> None:
@@ -137,7 +240,7 @@ WORKER_COLUMNS = ["worker_code", "name", "phone", "device_id", "grid_code"]
 def import_workers(session: Session, path: str | Path) -> dict[str, int]:
     """Upsert grid workers from CSV/Excel (worker_code, name, phone, device_id, grid_code[, grid_codes, role, shift])."""
     path = Path(path)
-    df = _read_table(path)
+    df = _read_table(path, WORKER_COLUMNS)
     _need(df, path, WORKER_COLUMNS)
     grids = dict(session.execute(select(Grid.code, Grid.id)).all())
     problems = []
@@ -180,11 +283,14 @@ def import_workers(session: Session, path: str | Path) -> dict[str, int]:
     return {"created": created, "updated": updated}
 
 
+CATEGORY_COLUMNS = ["major_code", "major_name", "minor_code", "minor_name", "time_limit_hours"]
+
+
 def import_categories(session: Session, path: str | Path) -> int:
     """Upsert the two-level category catalogue with time limits."""
     path = Path(path)
-    df = _read_table(path)
-    _need(df, path, ["major_code", "major_name", "minor_code", "minor_name", "time_limit_hours"])
+    df = _read_table(path, CATEGORY_COLUMNS)
+    _need(df, path, CATEGORY_COLUMNS)
     existing = {c.code: c for c in session.scalars(select(Category))}
     for _, r in df.iterrows():
         c = existing.get(r["minor_code"]) or Category(code=r["minor_code"])

@@ -8,10 +8,12 @@ keeps paths relative to the uploads folder.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,8 +24,17 @@ from sqlalchemy.orm import Session
 from ..models import Case, CasePhoto
 from ..timeutil import iso, utcnow
 
+log = logging.getLogger(__name__)
+
 MAX_BYTES = 10 * 1024 * 1024
-MAX_PIXELS = 50_000_000          # refuse decompression bombs before decoding
+# Refused from the header, before decoding: a 160 KB PNG of 7000×7000 took ~570 MB to decode. 24 MP holds
+# any phone's normal photo (12 MP, 4032×3024; the /m page shrinks to 1600 px before sending) and a 6000×4000
+# camera; a decode costs at most ~100 MB (RGBA), and JPEGs are decoded at a reduced scale (``draft``).
+MAX_PIXELS = 24_000_000
+# Pillow's own bomb check for every decode in this process (it warns above this, raises above twice it)
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+ORPHAN_AGE = timedelta(days=1)   # a staged upload no case names after this is deleted (``delete_orphans``)
+ORPHAN_SWEEP_LIMIT = 5000        # files deleted per sweep at most (the next sweep goes on)
 MAX_SIDE, THUMB_SIDE = 2048, 320
 TOKEN_RE = re.compile(r"^u_[0-9a-f]{32}$")
 STAGES = ("before", "after")
@@ -89,11 +100,14 @@ def store_upload(root: Path, stream: BinaryIO, *, max_bytes: int = MAX_BYTES) ->
     if kind is None:
         raise PhotoError(415, "not a JPEG, PNG or WebP image")
     try:
-        img = Image.open(io.BytesIO(data))
-        if img.width * img.height > MAX_PIXELS:
-            raise PhotoError(413, f"image of {img.width}×{img.height} pixels is too large")
+        img = Image.open(io.BytesIO(data), formats=[kind.split("/")[1].upper()])  # only the sniffed decoder
+        _check_pixels(img.width, img.height)  # from the header: nothing is decoded yet
+        if kind == "image/jpeg":
+            img.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8 scale when that is enough
         img.load()
         img = ImageOps.exif_transpose(img).convert("RGB")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PhotoError(413, f"image has too many pixels ({exc}); at most {MAX_PIXELS:,}")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, PhotoError):
             raise
@@ -103,8 +117,54 @@ def store_upload(root: Path, stream: BinaryIO, *, max_bytes: int = MAX_BYTES) ->
     full = _jpeg(img, MAX_SIDE, 85)
     _write_atomic(root / rel, full)
     _write_atomic(root / rel_thumb, _jpeg(img, THUMB_SIDE, 75))
-    w, h = min(img.width, MAX_SIDE), min(img.height, MAX_SIDE)
+    k = min(1.0, MAX_SIDE / max(img.width, img.height))  # the size ``thumbnail`` gave the stored file
+    w, h = max(1, round(img.width * k)), max(1, round(img.height * k))
     return StoredPhoto(token=token, path=rel, thumb_path=rel_thumb, size=len(full), width=w, height=h)
+
+
+def _check_pixels(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise PhotoError(413, f"image of {width}×{height} pixels is too large; at most {MAX_PIXELS:,} pixels")
+
+
+def delete_orphans(session: Session, root: Path, *, now: datetime | None = None, older_than: timedelta = ORPHAN_AGE,
+                   limit: int = ORPHAN_SWEEP_LIMIT) -> int:
+    """Delete staged uploads (and their thumbnails) older than ``older_than`` that no case names; returns how many.
+
+    An upload's token is good for a day: a report that names it later gets 422. At most ``limit`` files go per
+    call, so a sweep after a flood of uploads stays short (the next sweep goes on).
+    """
+    cutoff = ((now or utcnow()).timestamp()) - older_than.total_seconds()
+    folder = root / "photos"
+    if not folder.is_dir():
+        return 0
+    deleted = 0
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        old = {}
+        for f in sub.iterdir():
+            name = f.name
+            if name.endswith(".jpg") and not name.endswith(".thumb.jpg") and TOKEN_RE.match(name[:-4]):
+                if f.stat().st_mtime < cutoff:
+                    old[_rel(name[:-4])[0]] = name[:-4]
+            elif name.endswith(".part") and f.stat().st_mtime < cutoff:  # a write cut short
+                f.unlink(missing_ok=True)
+        if not old:
+            continue
+        paths, used = list(old), set()
+        for i in range(0, len(paths), 500):
+            used.update(session.scalars(select(CasePhoto.path).where(CasePhoto.path.in_(paths[i:i + 500]))))
+        for rel, token in sorted(old.items()):
+            if rel in used:
+                continue
+            for r in _rel(token):
+                (root / r).unlink(missing_ok=True)
+            deleted += 1
+            if deleted >= limit:
+                log.info("deleted %d unattached uploads older than %s (limit reached)", deleted, older_than)
+                return deleted
+    if deleted:
+        log.info("deleted %d unattached uploads older than %s", deleted, older_than)
+    return deleted
 
 
 def attach(session: Session, root: Path, case: Case, tokens: list[str], *, stage: str) -> list[CasePhoto]:
