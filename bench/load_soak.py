@@ -301,6 +301,7 @@ def main(argv: list[str] | None = None) -> None:
     tmp.mkdir(exist_ok=True)
     server_log = tmp / "server.log"
     env = {**os.environ, "GC_PRODUCTION": "1", "GC_SECRET_KEY": uuid.uuid4().hex * 2, "GC_REDIS_URL": REDIS_URL,
+           "GC_ALLOWED_HOSTS": f"127.0.0.1:{port}",
            "GC_REDIS_CHANNEL": f"gc-bench-{dbname}", "GC_DATA_DIR": str(tmp / "var")}
     server = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "--port", str(port), "--db", url, "--no-sim",
                                "--log-level", "WARNING", "prod", "--workers", str(args.workers),

@@ -126,7 +126,10 @@ def app_services(db_url, tmp_path):
     from dashboard.app import create_app
     from dashboard.db import migrate
 
+    from tests.utils.page_client import PageClient
+
     app, services = create_app(make_settings(db_url, tmp_path))
+    app.test_client_class = PageClient  # sends the CSRF token as a page does (the demo operator needs it)
     migrate(services.db.engine)
     yield app, services
     services.shutdown()

@@ -9,9 +9,17 @@ from sqlalchemy import select
 from ..models import ApiKey, Case, Role, User, Worker
 from ..services import audit
 from ..services.apikeys import create_api_key
-from ..services.users import change_password, hash_password, user_public, validate
+from ..services.users import (
+    SESSION_FIELDS,
+    change_password,
+    check_password_strength,
+    end_sessions,
+    hash_password,
+    user_public,
+    validate,
+)
 from ..timeutil import iso, utcnow
-from .auth import in_scope, require, resolve_principal
+from .auth import in_scope, record_in_scope, require, resolve_principal
 from .errors import ApiError, int_arg
 from .openapi import registry
 
@@ -84,8 +92,6 @@ def register(app, services) -> None:
         password = body.get("password")
         if not isinstance(password, str):
             raise ApiError(422, "password is required", "password")
-        from ..services.users import check_password_strength
-
         if check_password_strength(password):
             raise ApiError(422, check_password_strength(password), "password")
         with services.db.write() as s:
@@ -109,11 +115,20 @@ def register(app, services) -> None:
                 raise ApiError(404, "no such user")
             body = bound(p, body, create=False)
             fields = _checked(lambda: validate(s, body, partial=True))
+            if "password" in body:  # a reset meets the same strength rule as a new account's password
+                if not isinstance(body["password"], str):
+                    raise ApiError(422, "password must be a string", "password")
+                if check_password_strength(body["password"]):
+                    raise ApiError(422, check_password_strength(body["password"]), "password")
+            ends = any(k in SESSION_FIELDS and getattr(u, k) != v for k, v in fields.items())
             for k, v in fields.items():
                 setattr(u, k, v)
-            if isinstance(body.get("password"), str):
+            if "password" in body:
                 u.password_hash, u.must_change_password = hash_password(body["password"]), True
                 fields["password"] = "(reset)"
+                ends = True
+            if ends:  # what the user's open sessions were allowed to do no longer holds
+                end_sessions(u)
             audit.record(s, p, "user_edit", f"user:{u.id}", fields, ip())
             out = user_public(u)
         return jsonify(out)
@@ -209,10 +224,15 @@ def register(app, services) -> None:
         if not isinstance(old, str) or not isinstance(new, str):
             raise ApiError(422, "old_password and new_password are required", "new_password")
         with services.db.write() as s:
-            _checked(lambda: change_password(s, p.user_id, old, new))
+            _checked(lambda: change_password(s, p.user_id, old, new))  # ends every other session of the user
             audit.record(s, p, "password_change", f"user:{p.user_id}", None, ip())
+            gen = s.get(User, p.user_id).session_gen
+        from flask import session
         from flask_login import current_user
 
+        from .auth import SESSION_GEN
+
+        session[SESSION_GEN] = gen  # this session, which knew the old password, carries on
         current_user.must_change_password = False
         return jsonify({"ok": True})
 

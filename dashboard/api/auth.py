@@ -7,16 +7,24 @@ resolved once per request into a ``Principal`` (``g.principal``):
 - a signed-in web user (Flask-Login session) → the user's role;
 - the wall's display cookie (set from ``?display_token=``, see api/security.py) → display;
 - in demo mode, a request from this machine with none of these → the clearly marked
-  demo operator (role dispatcher, whole street). Nothing else is ever implied.
+  demo operator (role dispatcher, whole street); a state-changing request gets it only with
+  the CSRF token of a page this server served. Nothing else is ever implied.
+
+A signed-in session carries its user's session generation (``gc_gen``); logout, a password
+change or reset, a role, jurisdiction or worker change and disabling move the user's generation
+on, which ends every session started before (``session_valid`` asks the same question for the
+live channel).
 
 A principal is bound to the whole street (``community_id`` None) or one community;
 ``scope_community`` gives the community a query must be limited to.
 """
 from __future__ import annotations
 
+import hmac
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import wraps
-from typing import Callable
+from urllib.parse import unquote, urlsplit
 
 from flask import g, request, session
 from flask_login import LoginManager, current_user, login_user, logout_user
@@ -25,6 +33,7 @@ from werkzeug.security import check_password_hash
 
 from ..models import Role, User
 from ..services.apikeys import find_api_key, last_use_due, note_use
+from ..services.users import end_sessions, session_current
 from .errors import ApiError
 
 LOCAL_ADDRS = {"127.0.0.1", "::1", "localhost"}
@@ -32,6 +41,36 @@ DEMO_NAME = "演示值班员 (demo)"
 DISPLAY_COOKIE = "gc_display"
 UNMASK_ROLES = (Role.ADMIN, Role.DISPATCHER)
 PASSWORD_CHANGE_PATHS = {"/auth/password", "/auth/logout", "/auth/me"}
+CSRF_COOKIE, CSRF_HEADER = "gc_csrf", "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+SESSION_GEN = "gc_gen"  # the user's session generation when this session began
+
+
+def csrf_token_ok() -> bool:
+    """Does this request send the ``X-CSRF-Token`` header equal to its ``gc_csrf`` cookie?"""
+    token, cookie = request.headers.get(CSRF_HEADER, ""), request.cookies.get(CSRF_COOKIE, "")
+    return bool(token) and bool(cookie) and hmac.compare_digest(token, cookie)
+
+
+def demo_local(services) -> bool:
+    """Demo mode, not production, and a request from this machine."""
+    st = services.settings
+    return st.demo and not st.production and request.remote_addr in LOCAL_ADDRS
+
+
+def safe_next_path(value: object) -> str:
+    """Where a sign-in may send the browser next: a path on this server, else "/". Browsers read ``/\\host``,
+    ``\\\\host`` and ``/<tab>/host`` as ``//host`` (another site), so backslashes and control characters are refused,
+    also percent-encoded."""
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > 2000:
+        return "/"
+    probe = value
+    for _ in range(3):  # /%5chost, /%255chost …
+        probe = unquote(probe)
+    if probe.startswith("//") or "\\" in probe or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in probe):
+        return "/"
+    parts = urlsplit(value)
+    return "/" if parts.scheme or parts.netloc else value
 
 
 @dataclass(frozen=True)
@@ -52,6 +91,14 @@ class Principal:
     @property
     def may_unmask(self) -> bool:
         return self.role in UNMASK_ROLES
+
+    @property
+    def scope(self) -> str:
+        """What this caller's reads cover: "worker" (its own tasks and reports, its own position — whatever its
+        community), "community" (one community and the street-wide records) or "street" (everything)."""
+        if self.role == Role.WORKER:
+            return "worker"
+        return "street" if self.community_id is None else "community"
 
 
 def scope_community(p: Principal | None, requested: int | None = None) -> int | None:
@@ -87,9 +134,22 @@ def init_auth(app, services) -> LoginManager:
     def _load(user_id: str):
         with services.db.read() as s:
             u = s.get(User, int(user_id)) if user_id.isdigit() else None
-            return SessionUser(u) if u is not None and u.active else None
+            if not session_current(u, session.get(SESSION_GEN)):
+                session.clear()  # an ended session (logout, password or role change, disabled): the cookie is spent
+                return None
+            return SessionUser(u)
 
     return manager
+
+
+def session_valid(services, flask_session: Mapping) -> bool:
+    """Is the signed-in session ``flask_session`` (a Flask session or its copy) still valid: its user exists, is
+    active, and has not moved its session generation on since it began? For the live channel's periodic check."""
+    user_id, gen = str(flask_session.get("_user_id") or ""), flask_session.get(SESSION_GEN)
+    if not user_id.isdigit():
+        return False
+    with services.db.read() as s:
+        return session_current(s.get(User, int(user_id)), gen)
 
 
 def known_key(services, key: str):
@@ -125,8 +185,12 @@ def resolve_principal(services) -> Principal | None:
         if row is not None and row.role == Role.DISPLAY:
             p = Principal(name=row.name, role=Role.DISPLAY, community_id=row.community_id, via="display",
                           key_id=row.id)
-    if p is None and services.settings.demo and not services.settings.production and request.remote_addr in LOCAL_ADDRS:
-        p = Principal(name=DEMO_NAME, role=Role.DISPATCHER, via="demo")
+    if p is None and demo_local(services):
+        # a page on an attacker's site cannot read our token cookie: it cannot act as the demo operator
+        if request.method in SAFE_METHODS or request.path.startswith("/socket.io") or csrf_token_ok():
+            p = Principal(name=DEMO_NAME, role=Role.DISPATCHER, via="demo")
+        else:
+            g.gc_demo_needs_csrf = True
     g.principal = p
     return p
 
@@ -138,6 +202,9 @@ def require(*roles: str, services) -> Callable:
         @wraps(fn)
         def wrapper(*args, **kwargs):
             p = resolve_principal(services)
+            if p is None and g.get("gc_demo_needs_csrf"):
+                raise ApiError(403, "the demo operator's changes need the X-CSRF-Token header of a page this "
+                                    "server served", CSRF_HEADER)
             if p is None:
                 raise ApiError(401, "sign in or send an API key")
             if p.must_change_password and request.path not in PASSWORD_CHANGE_PATHS:
@@ -235,11 +302,25 @@ def sign_in(services, username: str, password: str) -> User | None:
                      {"must_change_password": bool(u.must_change_password)} if ok else None, request.remote_addr)
         if not ok:
             return None
-        session.clear()  # a fresh session on sign-in (no fixation)
-        login_user(SessionUser(u))
+        start_session(u)
         s.expunge(u)
         return u
 
 
-def sign_out() -> None:
+def start_session(user: User) -> None:
+    """A fresh session (no fixation) for ``user``, stamped with the user's current session generation."""
+    session.clear()
+    login_user(SessionUser(user))
+    session[SESSION_GEN] = user.session_gen
+
+
+def sign_out(services) -> None:
+    """End this session and every other session of the same user (a saved copy of the cookie is spent too)."""
+    user_id = current_user.id if current_user and current_user.is_authenticated else None
+    if user_id is not None:
+        with services.db.write() as s:
+            u = s.get(User, user_id)
+            if u is not None:
+                end_sessions(u)
     logout_user()
+    session.clear()

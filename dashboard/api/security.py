@@ -13,25 +13,30 @@
   redirects to the clean URL; the kiosk stays signed in until the key is revoked.
 - Rate limits (``GC_RATE_*`` = "N/seconds" or "off") on sign-in and public endpoints; sign-in and Open311
   are counted in Redis across processes when there is one (dashboard/ratelimit.py).
+- The edge (``install_edge``, outermost WSGI layer, so Socket.IO too): a ``Host`` not in ``GC_ALLOWED_HOSTS``
+  is a 400 before anything runs (DNS rebinding); ``X-Forwarded-For``/``-Proto`` are believed only from the
+  ``GC_TRUSTED_PROXIES`` nearest hops (``ProxyFix``), so client addresses, HTTPS, HSTS and Secure cookies
+  are right behind the documented nginx and cannot be forged without it.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
+import json
+import logging
 import secrets
 import time
 from typing import Any
 from urllib.parse import urlencode, urlparse
 
-from flask import Flask, g, jsonify, redirect, request, session
+from flask import Flask, g, has_request_context, jsonify, redirect, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import logout_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..models import Role
 from ..ratelimit import RateLimits
-from .auth import DISPLAY_COOKIE, LOCAL_ADDRS, known_key
+from .auth import CSRF_COOKIE, CSRF_HEADER, DISPLAY_COOKIE, SAFE_METHODS, csrf_token_ok, known_key
 
-CSRF_COOKIE, CSRF_HEADER = "gc_csrf", "X-CSRF-Token"
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+log = logging.getLogger(__name__)
 CSRF_EXEMPT = {"/auth/login"}  # no session yet (and a login CSRF gains nothing: rate-limited, audited)
 DEFAULTS = {
     "GC_SESSION_IDLE_MIN": "30",
@@ -42,8 +47,11 @@ DEFAULTS = {
     "GC_RATE_WEBHOOK": "600/60",      # device webhook, per key or address
     "GC_RATE_SHARED": "LOGIN,OPEN311",  # counted in Redis (all processes) when GC_REDIS_URL is set
     "GC_CSP": "",                     # enforce | report-only; default: enforce in production, else report-only
+    "GC_ALLOWED_HOSTS": "",           # Host names (name or name:port, "*" = any); default: this machine's names
+    "GC_TRUSTED_PROXIES": "0",        # reverse proxies in front whose X-Forwarded-For/-Proto are believed
     "GC_CAMERA_STREAM_MAX_S": "600",  # a camera's MJPEG stream ends after this many seconds (then reconnect)
 }
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
 def conf(settings, name: str) -> str:
@@ -86,18 +94,14 @@ def _rate_key() -> tuple[str, str] | None:
         return "LOGIN", ip
     if path.startswith("/open311/v2/requests") and method == "POST":
         return "OPEN311", ip
-    if path == "/osmand":
-        dev = request.args.get("id") or request.args.get("deviceid") or request.args.get("device_id") or ip
-        return "OSMAND", dev[:64]
+    # /osmand is limited per verified device and per fix where the device is known (services/group_commit.py):
+    # a claimed id here would let a stranger spend a real device's budget, and an address would throttle every
+    # phone behind one carrier NAT.
     if path == "/api/v1/devices/events" and method == "POST":
-        key = request.headers.get("X-API-Key") or request.headers.get("Authorization") or ip
-        return "WEBHOOK", hashlib.sha256(key.encode()).hexdigest()[:24]  # the same in every process
+        # the client address, never a header the sender chooses (any credential string opened a fresh budget);
+        # the device is only known after its signature is checked, inside the view
+        return "WEBHOOK", ip
     return None
-
-
-def _demo_local(services) -> bool:
-    st = services.settings
-    return st.demo and not st.production and request.remote_addr in LOCAL_ADDRS
 
 
 def _csrf_problem(services) -> str | None:
@@ -109,15 +113,99 @@ def _csrf_problem(services) -> str | None:
     origin = request.headers.get("Origin")
     if origin is not None and (origin == "null" or urlparse(origin).netloc != request.host):
         return "cross-origin request refused"
-    if "_user_id" not in session or request.path in CSRF_EXEMPT or _demo_local(services):
+    # a session always needs the token; the demo operator (no session) needs it too, asked in auth.resolve_principal
+    if "_user_id" not in session or request.path in CSRF_EXEMPT:
         return None
-    token, cookie = request.headers.get(CSRF_HEADER, ""), request.cookies.get(CSRF_COOKIE, "")
-    if not token or not cookie or not hmac.compare_digest(token, cookie):
+    if not csrf_token_ok():
         return "missing or wrong X-CSRF-Token header"
     return None
 
 
+def _split_host(host: str) -> tuple[str, str]:
+    """(name, port) of a Host value, lower-cased; port "" when none is given. IPv6 stays in brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        end = host.find("]")
+        if end < 0:
+            return host, ""
+        name, rest = host[:end + 1], host[end + 1:]
+        return name, rest[1:] if rest.startswith(":") else ""
+    name, _, port = host.partition(":")
+    return name, port
+
+
+def allowed_hosts(settings) -> frozenset[tuple[str, str | None]] | None:
+    """The Host values this server answers, as (name, port) with port None = any; None = every host ("*").
+
+    Configured: GC_ALLOWED_HOSTS, comma-separated ``name`` (any port) or ``name:port``. Default (outside production,
+    where it must be configured): this machine's loopback names on the configured port, and without a port (test
+    clients, a local proxy on port 80); the listening address too when it is a specific one."""
+    raw = conf(settings, "GC_ALLOWED_HOSTS").strip()
+    if raw == "*":
+        return None
+    if raw:
+        return frozenset((n, p or None) for n, p in (_split_host(h) for h in raw.split(",") if h.strip()))
+    names = list(LOOPBACK_NAMES)
+    host = settings.host.strip().lower()
+    if host and host not in ("0.0.0.0", "::", "[::]"):
+        names.append(f"[{host}]" if ":" in host and not host.startswith("[") else host)
+    return frozenset((n, p) for n in names for p in (str(settings.port), ""))
+
+
+def host_allowed(allowed: frozenset[tuple[str, str | None]] | None, host: str) -> bool:
+    """Does a request's Host value name this server?"""
+    if allowed is None:
+        return True
+    name, port = _split_host(host)
+    return bool(name) and ((name, None) in allowed or (name, port) in allowed)
+
+
+class HostGuard:
+    """WSGI: refuse a request whose Host is not ours with a 400 JSON error, before Flask, Socket.IO or any hook.
+    A browser sends the name it resolved, so a DNS-rebinding page on an attacker's name is refused here even
+    though its address is 127.0.0.1 and its Origin matches its Host."""
+
+    def __init__(self, wsgi_app, allowed) -> None:
+        self.wsgi_app, self.allowed = wsgi_app, allowed
+
+    def __call__(self, environ, start_response):
+        host = environ.get("HTTP_HOST") or ""
+        if host_allowed(self.allowed, host):
+            return self.wsgi_app(environ, start_response)
+        log.info("refused Host %r from %s", host[:100], environ.get("REMOTE_ADDR"))
+        body = json.dumps({"error": {"status": 400, "field": "Host",
+                                     "message": "this server does not answer to that host name (GC_ALLOWED_HOSTS)"}})
+        start_response("400 Bad Request", [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+                                           ("Content-Length", str(len(body)))])
+        return [body.encode()]
+
+
+def trusted_proxies(settings) -> int:
+    """GC_TRUSTED_PROXIES as a hop count; a bad value stops the start naming the variable."""
+    raw = conf(settings, "GC_TRUSTED_PROXIES").strip() or "0"
+    if not raw.isdigit():
+        raise SystemExit(f"GC_TRUSTED_PROXIES must be a whole number of proxy hops (0 = none), not {raw!r}")
+    return int(raw)
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """The session cookie is Secure exactly when this request came over HTTPS (directly or via a trusted proxy)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return has_request_context() and request.is_secure
+
+
+def install_edge(app: Flask, services) -> None:
+    """Wrap the whole WSGI app (call last, after Socket.IO's middleware): Host check outermost, then ProxyFix."""
+    hops = trusted_proxies(services.settings)
+    inner = ProxyFix(app.wsgi_app, x_for=hops, x_proto=min(hops, 1), x_host=0, x_port=0, x_prefix=0) \
+        if hops else app.wsgi_app
+    app.wsgi_app = HostGuard(inner, allowed_hosts(services.settings))
+
+
 def register(app: Flask, services) -> None:
+    app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
+    app.session_interface = SessionCookies()
     limiters = _limiters(services.settings)
     app.extensions["gc_rate_limiters"] = limiters
     idle_s = float(conf(services.settings, "GC_SESSION_IDLE_MIN")) * 60

@@ -7,19 +7,17 @@ signs the browser in as a chosen grid worker so /m can be tried without password
 from __future__ import annotations
 
 from flask import jsonify, request
-from flask_login import login_user
 from sqlalchemy import or_, select
 
 from ..models import Role, User, Worker
-from .auth import LOCAL_ADDRS, SessionUser, require, resolve_principal, sign_in, sign_out
+from .auth import demo_local, require, resolve_principal, sign_in, sign_out, start_session
 from .errors import ApiError
 from .openapi import registry
 
 
 def demo_allowed(services) -> bool:
     """Demo sign-in: demo mode, not production, and a request from this machine."""
-    st = services.settings
-    return st.demo and not st.production and request.remote_addr in LOCAL_ADDRS
+    return demo_local(services)
 
 
 def register(app, services) -> None:
@@ -46,7 +44,7 @@ def register(app, services) -> None:
 
     @app.post("/auth/logout")
     def logout():
-        sign_out()
+        sign_out(services)  # every session of this user ends, a saved copy of the cookie too
         return jsonify({"ok": True})
 
     @app.get("/auth/me")
@@ -78,7 +76,7 @@ def register(app, services) -> None:
                          password_hash=None)
                 s.add(u)
                 s.flush()
-            login_user(SessionUser(u))
+            start_session(u)
             out = {"username": u.username, "role": u.role, "worker_id": w.id, "code": w.code}
         return jsonify(out)
 

@@ -44,6 +44,21 @@ def ensure_admin(session: Session, username: str = "admin") -> str | None:
     return f"{name} {password}"
 
 
+# changing any of these ends the user's earlier sessions: what they were allowed to do no longer holds
+SESSION_FIELDS = ("role", "community_id", "worker_id", "active")
+
+
+def end_sessions(user: User) -> None:
+    """Move ``user``'s session generation on: every session begun before is refused from now on."""
+    user.session_gen = (user.session_gen or 0) + 1
+
+
+def session_current(user: User | None, generation: object) -> bool:
+    """Is a session begun at ``generation`` still valid for ``user`` (exists, active, same generation)?"""
+    return user is not None and bool(user.active) and isinstance(generation, int) and \
+        generation == (user.session_gen or 0)
+
+
 def user_public(u: User) -> dict[str, Any]:
     return {"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
             "community_id": u.community_id, "worker_id": u.worker_id, "active": u.active,
@@ -90,3 +105,4 @@ def change_password(session: Session, user_id: int, old: str, new: str) -> None:
     if new == old:
         raise ValueError("new_password", "choose a new password")
     u.password_hash, u.must_change_password = hash_password(new), False
+    end_sessions(u)

@@ -88,10 +88,11 @@ def test_a_real_database_error_stays_a_500(app_services, monkeypatch):
 
 
 def test_production_settings_are_checked():
-    ok = Settings.from_env({"GC_PRODUCTION": "1", "GC_SECRET_KEY": "k" * 32})
+    ok = Settings.from_env({"GC_PRODUCTION": "1", "GC_SECRET_KEY": "k" * 32, "GC_ALLOWED_HOSTS": "cmd.example"})
     assert production_problems(ok) == []
     assert production_problems(Settings.from_env({})) == []  # not production: no demands
-    problems = production_problems(Settings.from_env({"GC_PRODUCTION": "1", "GC_DEBUG": "1"}))
+    problems = production_problems(Settings.from_env({"GC_PRODUCTION": "1", "GC_DEBUG": "1",
+                                                      "GC_ALLOWED_HOSTS": "cmd.example"}))
     assert len(problems) == 2
     assert any("GC_DEBUG" in p for p in problems) and any("GC_SECRET_KEY" in p for p in problems)
 

@@ -23,6 +23,7 @@ def prod_server(deployment, tmp_path):
     port = free_port()
     log = open(tmp_path / "prod.log", "ab")
     env = {**os.environ, **deployment.env, "GC_PRODUCTION": "1", "GC_SECRET_KEY": uuid.uuid4().hex * 2,
+           "GC_ALLOWED_HOSTS": f"127.0.0.1:{port}",
            "GC_DATA_DIR": str(tmp_path / "var"), "GC_SIM_SPEED": "3"}
     proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "--port", str(port), "--db", deployment.db_url,
                              "prod", "--workers", "3", "--threads", "16"], cwd=ROOT, env=env, stdout=log,

@@ -1,0 +1,34 @@
+"""A Flask test client that speaks as a page of this app does.
+
+Every page loads dashboard/assets/05-csrf.js, which sends the ``gc_csrf`` cookie back as the
+``X-CSRF-Token`` header on each same-origin request that changes state. The demo operator needs
+that token (issue 25: a page of another site cannot read it), so API tests that act as the demo
+operator from 127.0.0.1 use this client. Security tests that check the refusal use Flask's own.
+"""
+from __future__ import annotations
+
+import secrets
+
+from flask.testing import FlaskClient
+from werkzeug.datastructures import Headers
+
+SAFE = {"GET", "HEAD", "OPTIONS"}
+
+
+class PageClient(FlaskClient):
+    """``app.test_client()`` that adds the CSRF header (and its cookie) to POST, PUT, PATCH and DELETE."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.csrf_token = secrets.token_urlsafe(24)
+
+    def open(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        method = str(kwargs.get("method") or "GET").upper()
+        if method not in SAFE:
+            if self.get_cookie("gc_csrf") is None:
+                self.set_cookie("gc_csrf", self.csrf_token)
+            headers = Headers(kwargs.get("headers") or {})
+            if "X-CSRF-Token" not in headers:
+                headers["X-CSRF-Token"] = self.get_cookie("gc_csrf").value
+            kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
