@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from dashboard.api.auth import safe_next_path
 from dashboard.i18n import t
 
 
 def safe_next(value: str | None) -> str:
-    """Only a path on this server may follow a sign-in (no open redirect)."""
-    if not value or not value.startswith("/") or value.startswith("//"):
-        return "/"
-    return value
+    """Only a path on this server may follow a sign-in (no open redirect: ``/\\host``, ``//host`` … go to "/")."""
+    return safe_next_path(value)
 
 
 def layout(lang: str, query: dict, services):
