@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from flask import jsonify, request, send_file
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..models import Case, CasePhoto, Community, Grid, Role, Worker, WorkerGrid
+from ..models import Case, CasePhoto, Community, Grid, Role, Worker
 from ..services import photos as photo_svc
 from ..services.cases import CaseError, CaseReport, case_public, report_case
 from .auth import Principal, in_scope, record_in_scope, require, resolve_principal
@@ -46,6 +46,18 @@ def acting_worker(p: Principal, requested: int | None) -> int | None:
     return requested
 
 
+def idempotency_namespace(p: Principal, wid: int | None) -> str:
+    """Whose idempotency keys a report's key is one of: the worker's, else the API key's or user's by id (names
+    repeat and were cut short, so two keys named alike answered each other's reports)."""
+    if wid is not None:
+        return f"w{wid}"
+    if p.key_id is not None:
+        return f"k{p.key_id}"
+    if p.user_id is not None:
+        return f"u{p.user_id}"
+    return f"{p.via}:{p.name}"[:26]  # the demo operator: one per installation
+
+
 def case_out(session, c: Case) -> dict[str, Any]:
     """One case in full (timeline and photos), masked."""
     ids = {i for i in (c.reporter_worker_id, c.assigned_worker_id) if i}
@@ -68,10 +80,10 @@ def scope_cases(q, p: Principal, session):
     """Limit a case query to what the caller may see."""
     if p.community_id is not None:
         q = q.where(Case.community_id == p.community_id)
-    if p.role == Role.WORKER and p.worker_id is not None:
-        mine = select(WorkerGrid.grid_id).where(WorkerGrid.worker_id == p.worker_id)
-        q = q.where(or_(Case.reporter_worker_id == p.worker_id, Case.assigned_worker_id == p.worker_id,
-                        Case.grid_id.in_(mine)))
+    if p.scope == "worker":  # its own reports and tasks; a key linked to no worker sees none
+        if p.worker_id is None:
+            return q.where(false())
+        q = q.where(or_(Case.reporter_worker_id == p.worker_id, Case.assigned_worker_id == p.worker_id))
     return q
 
 
@@ -106,7 +118,7 @@ def register(app, services) -> None:
             raise ApiError(422, "after_photos only with onsite=true", "after_photos")
         wid = acting_worker(p, body.worker_id)
         if key is not None:  # keys are per reporter: someone else's key never returns their case
-            key = f"w{wid}:{key}" if wid is not None else f"{p.via}:{p.name}"[:26] + f":{key}"
+            key = f"{idempotency_namespace(p, wid)}:{key}"
         report = CaseReport(category_code=body.category_code, description=body.description, lat=body.lat,
                             lon=body.lon, crs=body.crs, address=body.address, source="app", onsite=body.onsite,
                             reporter_worker_id=wid, idempotency_key=key, note=body.note)
