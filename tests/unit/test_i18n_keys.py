@@ -17,8 +17,9 @@ from dashboard.i18n import LANGS, catalogue
 ROOT = Path(__file__).resolve().parents[2]
 # t("key" / t(f"prefix.{x}" / t('prefix.' + x — the call's first argument when it starts with a string literal
 PY_CALL = re.compile(r"""(?<![\w.])t\(\s*(?P<f>f?)(?P<q>["'])(?P<body>(?:(?!(?P=q)).)*)(?P=q)\s*(?P<plus>\+)?""")
-# tx("key" / this.tx("prefix." + x / tx(p, "key")
-JS_CALL = re.compile(r"""\btx\(\s*(?:[\w.]+\s*,\s*)?(?P<q>["'])(?P<body>(?:(?!(?P=q)).)*)(?P=q)\s*(?P<plus>\+)?""")
+# tx("key" / this.tx("prefix." + x / tx(p, "key"), and the texts read directly: t["key"] / self.t["prefix." + x]
+JS_CALL = re.compile(r"""(?:\btx\(\s*(?:[\w.]+\s*,\s*)?|(?<![\w$])(?:t|texts)\[\s*)"""
+                     r"""(?P<q>["'])(?P<body>(?:(?!(?P=q)).)*)(?P=q)\s*(?P<plus>\+)?""")
 
 
 def uses(pattern: re.Pattern, text: str) -> list[tuple[str, bool]]:
@@ -53,6 +54,8 @@ def test_the_extractor_finds_literal_and_built_keys():
         ("wall.title", False), ("wall.kpi.", True), ("x.", True)]
     assert uses(JS_CALL, """this.tx("wall.status." + s, s); tx("m.online"); tx(p, 'cov.none'); ctx("no.key")""") == [
         ("wall.status.", True), ("m.online", False), ("cov.none", False)]
+    assert uses(JS_CALL, """(t["wall.hover.fix"] || "") + self.t["console.tl." + k] + st["delete"]""") == [
+        ("wall.hover.fix", False), ("console.tl.", True)]
     found = used_keys()
     assert len({k for _, k, p in found if not p}) > 200, "the extractor finds almost nothing: has the lookup changed?"
     assert any(w.endswith(".js") for w, _, _ in found) and any(w.endswith(".py") for w, _, _ in found)
