@@ -60,6 +60,15 @@ def key_public(k: ApiKey) -> dict:
             "last_used_at": iso(k.last_used_at)}
 
 
+def key_worker_in_scope(session, p, role: str, worker_id: int | None) -> None:
+    """A worker key names its worker (else it would read as nobody in particular), and the worker a key is bound
+    to lies in the creating admin's jurisdiction; another community's worker answers as an unknown one."""
+    if role == Role.WORKER and worker_id is None:
+        raise ApiError(422, "a worker key needs the worker_id of the grid worker it belongs to", "worker_id")
+    if worker_id is not None and not record_in_scope(session, p, "worker_id", worker_id):
+        raise ApiError(422, f"unknown worker {worker_id}", "worker_id")
+
+
 def register(app, services) -> None:
     api = registry(app)
     ip = lambda: request.remote_addr  # noqa: E731
@@ -153,6 +162,7 @@ def register(app, services) -> None:
             name, role = body.get("name"), body.get("role")
             if not isinstance(name, str) or not isinstance(role, str):
                 raise ApiError(422, "name and role are required", "name")
+            key_worker_in_scope(s, p, role, extra.get("worker_id"))
             row, key = _checked(lambda: create_api_key(s, name=name, role=role, **extra))
             audit.record(s, p, "api_key_create", f"api_key:{row.id}", {"role": role, "name": name}, ip())
             out = {**key_public(row), "key": key}
@@ -174,13 +184,16 @@ def register(app, services) -> None:
     @app.get("/api/v1/audit")
     @require(Role.ADMIN, services=services)
     def audit_view():
+        """The audit log, newest first; a community-bound admin reads its community's actors' rows only."""
+        p = resolve_principal(services)
         limit = int_arg(request.args, "limit", 100, lo=1, hi=1000)
         offset = int_arg(request.args, "offset", 0, lo=0, hi=10_000_000)
         with services.db.read() as s:
             rows, total = audit.query(s, action=request.args.get("action") or None,
                                       actor=request.args.get("actor") or None,
                                       target=request.args.get("target") or None, since=_time_arg("since"),
-                                      until=_time_arg("until"), limit=limit, offset=offset)
+                                      until=_time_arg("until"), limit=limit, offset=offset,
+                                      community_id=p.community_id if p is not None else None)
         return jsonify({"entries": rows, "total": total, "limit": limit, "offset": offset,
                         "retention_days": audit.retention_days(services.settings)})
 

@@ -225,6 +225,8 @@ def register(app, services) -> None:
     @require(Role.ADMIN, services=services)
     def edit_category(code: str):
         """Admin edit: time_limit_hours, default_priority, active, name."""
+        if resolve_principal(services).community_id is not None:  # one catalogue and its time limits for the street
+            raise ApiError(403, "the category catalogue is the street's: only a street-wide admin edits it", "code")
         body = json_body()
         unknown = set(body) - {"time_limit_hours", "default_priority", "active", "name"}
         if unknown:

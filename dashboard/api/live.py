@@ -5,6 +5,7 @@ from flask import jsonify, request
 
 from ..events import events_after, last_seq, to_message
 from ..services.snapshot import snapshot
+from ..services.worker_view import worker_messages, worker_snapshot
 from ..models import Role
 from .auth import require, resolve_principal, scope_community
 from .errors import ApiError, error_response, id_arg, int_arg
@@ -28,18 +29,24 @@ def register(app, services) -> None:
         after = int_arg(request.args, "after", 0, lo=0)
         limit = int_arg(request.args, "limit", 1000, lo=1, hi=5000)
         types = [t for t in request.args.get("types", "").split(",") if t]
+        p = resolve_principal(services)
         with services.db.read() as s:
-            comm = scope_community(resolve_principal(services), _community_arg(request.args))
+            comm = scope_community(p, _community_arg(request.args))
             rows = events_after(s, after, limit=limit, types=types or None, community_id=comm)
             head = last_seq(s)
-        msgs = [to_message(e) for e in rows]
-        return jsonify({"after": after, "events": msgs, "last_seq": head,
-                        "more": bool(msgs) and msgs[-1]["seq"] < head and len(msgs) == limit})
+            msgs = [to_message(e) for e in rows]
+            more = bool(msgs) and msgs[-1]["seq"] < head and len(msgs) == limit
+            if p.scope == "worker":  # a phone reads what is about itself (services/worker_view.py)
+                msgs = worker_messages(s, msgs, p.worker_id)
+        return jsonify({"after": after, "events": msgs, "last_seq": head, "more": more})
 
     @app.get("/api/v1/snapshot")
     @require(*LIVE_ROLES, services=services)
     def live_snapshot():
         """What a screen starts from, with the seq to resume the live stream after (in the caller's scope)."""
-        comm = scope_community(resolve_principal(services), _community_arg(request.args))
+        p = resolve_principal(services)
+        comm = scope_community(p, _community_arg(request.args))
         with services.db.read() as s:
+            if p.scope == "worker":
+                return jsonify(worker_snapshot(s, worker_id=p.worker_id))
             return jsonify(snapshot(s, community_id=comm))

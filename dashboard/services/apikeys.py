@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..models import ApiKey, Role
+from ..models import ApiKey, Role, Worker
 from ..timeutil import utcnow
 
 
@@ -16,9 +16,18 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def worker_by_code(session: Session, code: str) -> int:
+    """The id of the worker with ``code``; ValueError naming the code when there is none."""
+    wid = session.scalar(select(Worker.id).where(Worker.code == code))
+    if wid is None:
+        raise ValueError(f"no grid worker with code {code!r}")
+    return wid
+
+
 def create_api_key(session: Session, *, name: str, role: str, community_id: int | None = None,
                    worker_id: int | None = None) -> tuple[ApiKey, str]:
-    """A new key; the plain key is returned once and never stored."""
+    """A new key; the plain key is returned once and never stored (the API and the CLI refuse a worker key
+    without its worker; an old one reads nothing, see services/worker_view.py)."""
     roles = [r.value for r in Role]
     if role not in roles:
         raise ValueError(f"role must be one of {', '.join(roles)}, got {role!r}")

@@ -97,9 +97,10 @@ def client_with(world, key: str):
     return c
 
 
-def cap(ident: str, area: str = "", msg_type: str = "Alert", refs: str = "") -> bytes:
+def cap(ident: str, area: str = "", msg_type: str = "Alert", refs: str = "",
+        sender: str = "write-test@example.cn") -> bytes:
     return f"""<?xml version="1.0" encoding="UTF-8"?>
-<alert xmlns="{NS}"><identifier>{ident}</identifier><sender>write-test@example.cn</sender>
+<alert xmlns="{NS}"><identifier>{ident}</identifier><sender>{sender}</sender>
   <sent>2026-11-28T09:30:00+08:00</sent><status>Actual</status><msgType>{msg_type}</msgType><scope>Public</scope>
   {f"<references>{refs}</references>" if refs else ""}
   <info><category>Met</category><event>大风</event><urgency>Expected</urgency><severity>Severe</severity>
@@ -266,22 +267,26 @@ def test_governance_activity_in_another_communitys_grid(world):
 
 # -- CAP alerts: the area and the alerts a message updates or cancels --------------------------------------
 
+A_FEED = "a-feed@example.cn"  # community A's own sender: a sender belongs to the caller that first used it
+
+
 def test_cap_alert_reaching_another_community(world):
     a, street = world.client("dispatcher_a"), world.client("dispatcher")
     before = db_state(world)
-    refused(post_cap(a, cap("WB1", AREA_B)), 403, "area")
-    refused(post_cap(a, cap("WAB1", AREA_AB)), 403, "area")  # a street-wide alert over A and B
+    refused(post_cap(a, cap("WB1", AREA_B, sender=A_FEED)), 403, "area")
+    refused(post_cap(a, cap("WAB1", AREA_AB, sender=A_FEED)), 403, "area")  # a street-wide alert over A and B
     changed_nothing(world, before)
     b = post_cap(street, cap("WB1", AREA_B))
     assert b.status_code == 201 and b.get_json()["alert"]["community_id"] == world.ids["community_b"]
     before = db_state(world)
-    refused(post_cap(a, cap("WB1", AREA_B)), 403, "area")  # a repeat of B's message does not hand A its alert
+    # a repeat of B's message does not hand A its alert: the sender is the street dispatcher's (issue 25 item 4)
+    refused(post_cap(a, cap("WB1", AREA_B)), 403, "sender")
     ref = "write-test@example.cn,WB1,2026-11-28T09:30:00+08:00"
-    refused(post_cap(a, cap("WB2", AREA_A, msg_type="Cancel", refs=ref)), 403, "references")
+    refused(post_cap(a, cap("WB2", AREA_A, msg_type="Cancel", refs=ref, sender=A_FEED)), 403, "references")
     changed_nothing(world, before)
     with world.services.db.read() as s:
         assert s.get(Alert, b.get_json()["alert"]["id"]).state == "new"
-    own = post_cap(a, cap("WA1", AREA_A))
+    own = post_cap(a, cap("WA1", AREA_A, sender=A_FEED))
     assert own.status_code == 201 and own.get_json()["alert"]["community_id"] == world.ids["community_a"]
     assert post_cap(street, cap("WB3", AREA_A, msg_type="Cancel", refs=ref)).status_code == 201
     with world.services.db.read() as s:
