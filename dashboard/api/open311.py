@@ -21,7 +21,7 @@ from ..services.cases import CaseError, CaseReport, report_case
 from ..timeutil import utcnow
 from .audit_edge import act_as
 from .auth import Principal, in_scope, known_key
-from .openapi import registry
+from .openapi import OPEN311_ERRORS, registry
 
 BASE = "/open311/v2"
 ATTR_RE = re.compile(r"^attribute\[([^\]]+)\](\[\])?$")
@@ -258,6 +258,7 @@ def register(app, services) -> None:
         ("requests/{service_request_id}.{fmt}", "get", "One service request"),
         ("tokens/{token_id}.{fmt}", "get", "Resolve a token (always 404: every service is realtime)")]:
         api.add(f"{BASE}/{path}", method, summary=summary, tags=["open311"], params=fmt, security=False,
+                error_schema=OPEN311_ERRORS,
                 description="GeoReport v2 (http://wiki.open311.org/GeoReport_v2). Errors are a list of "
                             "{code, description}: 400, 403 (api_key; a community's key reporting a point in "
                             "another community), 404.")

@@ -11,10 +11,13 @@ The registry lives on the Flask app (``app.extensions["openapi"]``), so there is
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable
 
 from flask import jsonify, request
 from pydantic import BaseModel
+
+from .errors import ID_MAX
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -93,15 +96,18 @@ class OpenApiRegistry:
         op.update({k: v for k, v in (extensions or {}).items() if k.startswith("x-")})
         self.paths.setdefault(path, {})[method.lower()] = op
 
-    def document(self, server_url: str = "/") -> dict[str, Any]:
-        """The whole OpenAPI 3.0 document."""
+    def document(self, server_url: str = "/", int_path_params: set[tuple[str, str]] = frozenset()) -> dict[str, Any]:
+        """The whole OpenAPI 3.0 document; ``int_path_params`` ((path, name) that Flask reads as ``<int:…>``) are
+        documented as the integers they are (ids 1 … 2^63−1, an index from 0), not as strings."""
+        paths = {p: {m: _with_int_path_params(op, p, int_path_params) for m, op in item.items()}
+                 for p, item in sorted(self.paths.items())}
         return {
             "openapi": "3.0.3",
             "info": {"title": self.title, "version": self.version,
                      "description": "GridCommand field and integration API (网格化服务管理). "
                                     "Coordinates are WGS-84 unless `crs` says otherwise; times ISO 8601 with zone."},
             "servers": [{"url": server_url}],
-            "paths": dict(sorted(self.paths.items())),
+            "paths": paths,
             "components": {
                 "schemas": dict(sorted(self.schemas.items())),
                 "securitySchemes": {
@@ -115,9 +121,24 @@ class OpenApiRegistry:
 
 
 def _path_params(path: str) -> list[str]:
-    import re
-
     return re.findall(r"{([^}]+)}", path)
+
+
+def _with_int_path_params(op: dict[str, Any], path: str, ints: set[tuple[str, str]]) -> dict[str, Any]:
+    if not any((path, p["name"]) in ints for p in op.get("parameters", ()) if p["in"] == "path"):
+        return op
+    params = [{**p, "schema": {"type": "integer", "minimum": 1 if p["name"].endswith("_id") else 0, "maximum": ID_MAX}}
+              if p["in"] == "path" and (path, p["name"]) in ints else p for p in op["parameters"]]
+    return {**op, "parameters": params}
+
+
+def int_path_params(app) -> set[tuple[str, str]]:
+    """(OpenAPI path, name) of every URL part the app's routes convert with ``<int:…>``."""
+    out = set()
+    for rule in app.url_map.iter_rules():
+        template = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        out.update((template, name) for name in re.findall(r"<int:([^<>]+)>", rule.rule))
+    return out
 
 
 def registry(app) -> OpenApiRegistry:
@@ -138,4 +159,7 @@ def register(app, services) -> None:
     @app.get("/api/v1/openapi.json")
     def openapi_json():
         """The OpenAPI document; public, it holds no data."""
-        return jsonify(api.document(request.host_url.rstrip("/") + "/"))
+        ints = app.extensions.get("openapi_int_params")
+        if ints is None:  # every route is registered by the first request
+            ints = app.extensions["openapi_int_params"] = int_path_params(app)
+        return jsonify(api.document(request.host_url.rstrip("/") + "/", ints))
