@@ -39,6 +39,8 @@ class Settings:
     default_lang: str = "zh-CN"
     position_frame_s: float = 1.0
     osmand_port: int | None = None  # dedicated OsmAnd/Traccar port (Traccar uses 5055); None = off
+    osmand_max_fixes: int = 100  # fixes in one OsmAnd/Traccar request (Traccar's clients send ≤ 100)
+    position_max_future_s: float = 300.0  # a fix further ahead of the server clock is stored at its receive time
     brief_dir: Path | None = None  # daily brief folder; None = <data_dir>/briefs
     brief_at: str = "07:30"  # Asia/Shanghai time the daily brief is written; "" or "off" = never
     production: bool = False
@@ -70,6 +72,8 @@ class Settings:
             tile_attribution=env.get("GC_TILE_ATTRIBUTION", ""),
             default_lang=env.get("GC_LANG", base.default_lang),
             osmand_port=int(env["GC_OSMAND_PORT"]) if env.get("GC_OSMAND_PORT") else None,
+            osmand_max_fixes=int(env.get("GC_OSMAND_MAX_FIXES", base.osmand_max_fixes)),
+            position_max_future_s=float(env.get("GC_POSITION_MAX_FUTURE_S", base.position_max_future_s)),
             production=_bool(env.get("GC_PRODUCTION"), False),
             brief_dir=Path(env["GC_BRIEF_DIR"]) if env.get("GC_BRIEF_DIR") else None,
             brief_at=env.get("GC_BRIEF_AT", base.brief_at),

@@ -57,20 +57,21 @@ class RateLimits:
     def _limiter(self, name: str):
         return self._shared if self.where(name) == "redis" else self._local
 
-    def _call(self, name: str, method: str, *args):
+    def _call(self, name: str, method: str, *args, **kw):
         try:
-            return getattr(self._limiter(name), method)(*args)
+            return getattr(self._limiter(name), method)(*args, **kw)
         except Exception as exc:  # Redis down: count in this process until it is back
             if self._limiter(name) is self._local:
                 raise
             if not self._warned:
                 log.warning("rate limits: Redis unreachable (%s); counting %s in this process", exc, name)
                 self._warned = True
-            return getattr(self._local, method)(*args)
+            return getattr(self._local, method)(*args, **kw)
 
-    def take(self, name: str, key: str) -> bool:
+    def take(self, name: str, key: str, cost: int = 1) -> bool:
+        """Spend ``cost`` of ``key``'s budget (e.g. one per fix of a batch); False, spending nothing, when short."""
         item = self.items.get(name)
-        return True if item is None else bool(self._call(name, "hit", item, name, key))
+        return True if item is None else bool(self._call(name, "hit", item, name, key, cost=cost))
 
     def retry_after(self, name: str, key: str) -> int:
         """Whole seconds until ``key`` may try again under ``name`` (at least 1)."""

@@ -31,6 +31,8 @@ AUDITED = {
     ("/api/v1/alerts/<int:alert_id>/resolve", "POST"): "alert_resolve",
     ("/api/v1/categories/<code>", "PATCH"): "category_edit",
     ("/api/v1/workers", "POST"): "worker_create",
+    ("/api/v1/workers/<int:worker_id>/device-token", "POST"): "device_token_set",
+    ("/api/v1/workers/<int:worker_id>/device-token", "DELETE"): "device_token_clear",
     ("/api/v1/briefing/export.<fmt>", "GET"): "export",
     ("/api/v1/replay", "GET"): "replay_view",
     ("/open311/v2/requests.<fmt>", "POST"): "open311_create",

@@ -11,15 +11,17 @@ from ..services import photos as photo_svc
 from ..services.cases import CaseError, IllegalTransition, transition
 from ..services.grids import grids_geojson
 from ..services.positions import Fix, ingest_fixes
-from ..services.workers import end_patrol, start_patrol, worker_public
+from ..services.workers import end_patrol, set_device_token, start_patrol, worker_public
 from ..timeutil import iso
 from .auth import Principal, in_scope, record_in_scope, require, resolve_principal, scope_community
 from .errors import ApiError, id_arg, int_arg, page_arg
 from .field import acting_worker, case_out, cases_out
 from .openapi import query, registry
-from .schemas import PatrolIn, PositionBatchIn, TaskActionIn, WorkerIn, parse
+from .schemas import DeviceTokenIn, PatrolIn, PositionBatchIn, TaskActionIn, WorkerIn, parse
 
 ALL_READERS = (Role.WORKER, Role.INTEGRATION, Role.DISPATCHER, Role.LEADER, Role.DISPLAY)
+# a device id is the only credential of a device without a token: listed to the roles that set up phones only
+DEVICE_ID_READERS = (Role.ADMIN, Role.DISPATCHER)
 TASK_ACTIONS = {"acknowledge": "acknowledge", "arrive": "arrive", "finish": "feedback"}  # URL word → case action
 
 
@@ -49,9 +51,13 @@ def device_in_scope(session, p: Principal, device_id: str) -> bool:
     return wid is None or record_in_scope(session, p, "worker_id", wid)
 
 
-def worker_out(w: Worker, grid_codes: dict[int, str], comm: dict[int, int]) -> dict:
+def worker_out(w: Worker, grid_codes: dict[int, str], comm: dict[int, int], *, device_ids: bool = True) -> dict:
+    """A worker for the admin lists; ``device_ids`` False leaves the device id out (only whether there is one)."""
     out = worker_public(w, comm.get(w.grid_id))
-    out.update(device_id=w.device_id, grid_code=grid_codes.get(w.grid_id), active=w.active)
+    out.update(device_id=w.device_id if device_ids else None, has_device=w.device_id is not None,
+               grid_code=grid_codes.get(w.grid_id), active=w.active)
+    if device_ids:
+        out["device_token_set"] = w.device_token_hash is not None
     return out
 
 
@@ -75,7 +81,8 @@ def register(app, services) -> None:
                 raise ApiError(422, f"unknown worker {wid}", "worker_id")
             if wid is None and not device_in_scope(s, p, body.device_id):
                 raise ApiError(404, f"unknown device {body.device_id!r}", "device_id")
-            res = ingest_fixes(s, fixes, locator=services.locator)
+            res = ingest_fixes(s, fixes, locator=services.locator,
+                               max_future_s=services.settings.position_max_future_s)
             if res.unknown_devices:
                 raise ApiError(404, f"unknown device {body.device_id!r}", "device_id")
         services.frames.add(res.moved)  # after commit: the live marker moves with the next frame
@@ -182,16 +189,21 @@ def register(app, services) -> None:
     @app.get("/api/v1/workers")
     @require(Role.INTEGRATION, Role.DISPATCHER, services=services)
     def list_workers():
-        """Workers with device ids; a community operator's are those whose home grid is in its community."""
+        """Workers (with device ids for admins and dispatchers); a community operator's are those whose home grid is
+        in its community."""
         size = int_arg(request.args, "page_size", 100, lo=1, hi=1000)
         page = page_arg(request.args, size)
-        comm = scope_community(resolve_principal(services))
+        p = resolve_principal(services)
+        comm = scope_community(p)
+        device_ids = p.role in DEVICE_ID_READERS
         with services.db.read() as s:
             q = select(Worker)
             if comm is not None:
                 q = q.where(Worker.grid_id.in_(select(Grid.id).where(Grid.community_id == comm)))
             if text := request.args.get("q", "").strip():
-                q = q.where(or_(Worker.code.contains(text), Worker.device_id.contains(text)))
+                # others find a device only by its whole id: a substring search would spell the ids out
+                q = q.where(or_(Worker.code.contains(text),
+                                Worker.device_id.contains(text) if device_ids else Worker.device_id == text))
             if grid := request.args.get("grid"):
                 q = q.join(WorkerGrid, WorkerGrid.worker_id == Worker.id).join(Grid, Grid.id == WorkerGrid.grid_id) \
                     .where(Grid.code == grid)
@@ -201,8 +213,37 @@ def register(app, services) -> None:
             grows = s.execute(select(Grid.id, Grid.code, Grid.community_id).where(Grid.id.in_(gids))).all() \
                 if gids else []
         codes, comm = {r.id: r.code for r in grows}, {r.id: r.community_id for r in grows}
-        return jsonify({"items": [worker_out(w, codes, comm) for w in ws], "total": total, "page": page,
-                        "page_size": size})
+        return jsonify({"items": [worker_out(w, codes, comm, device_ids=device_ids) for w in ws], "total": total,
+                        "page": page, "page_size": size})
+
+    def _device_token(worker_id: int, token: str | None, clear: bool = False):
+        with services.db.write() as s:
+            w = s.get(Worker, worker_id) if record_in_scope(s, resolve_principal(services), "worker_id",
+                                                            worker_id) else None
+            if w is None:
+                raise ApiError(404, f"unknown worker {worker_id}", "worker_id")
+            if w.device_id is None and not clear:
+                raise ApiError(422, f"worker {w.code} has no device_id to protect", "device_id")
+            if clear:
+                w.device_token_hash = None
+            else:
+                token = set_device_token(w, token)
+            out = {"worker_id": w.id, "code": w.code, "device_id": w.device_id, "token": None if clear else token}
+        return jsonify(out)
+
+    @app.post("/api/v1/workers/<int:worker_id>/device-token")
+    @require(Role.ADMIN, services=services)
+    def set_worker_device_token(worker_id: int):
+        """Set (or rotate) the worker's device token; the answer shows it once, the database keeps a hash."""
+        data = request.get_json(silent=True)
+        body = parse(DeviceTokenIn, {} if data is None else data)
+        return _device_token(worker_id, body.token)
+
+    @app.delete("/api/v1/workers/<int:worker_id>/device-token")
+    @require(Role.ADMIN, services=services)
+    def clear_worker_device_token(worker_id: int):
+        """Remove the token: the device id alone identifies the device again."""
+        return _device_token(worker_id, None, clear=True)
 
     @app.post("/api/v1/workers")
     @require(Role.INTEGRATION, services=services)
@@ -261,7 +302,8 @@ def _describe(api) -> None:
     api.add("/api/v1/categories/tree", "get", summary="Active categories as a tree: 大类 with their 小类",
             tags=["categories"],
             roles=ALL_READERS)
-    api.add("/api/v1/workers", "get", summary="Workers with their device ids (masked names)", tags=["admin"],
+    api.add("/api/v1/workers", "get", summary="Workers (masked names); device ids for admins and dispatchers only",
+            tags=["admin"],
             roles=("integration", "dispatcher"), params=[query("q", description="code or device id contains"),
                                                          query("grid", description="grid code"),
                                                          query("page", "integer", minimum=1),
@@ -269,5 +311,14 @@ def _describe(api) -> None:
     api.add("/api/v1/workers", "post", summary="Create a worker", tags=["admin"], roles=("integration", "admin"),
             body=WorkerIn, responses={201: "created", 409: "code or device id taken",
                                       403: "grid_code is outside a community-bound caller's community"})
+    wid = [{"name": "worker_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}]
+    api.add("/api/v1/workers/{worker_id}/device-token", "post", summary="Set or rotate a device's OsmAnd token",
+            tags=["admin"], roles=("admin",), body=DeviceTokenIn, params=wid,
+            description="Without a body (or without `token`) the server draws a random token. The answer shows it "
+                        "once; the database keeps its SHA-256. From then on the device's fixes need it (`token=` or "
+                        "HTTP Basic password), else 401.",
+            responses={200: "the token, shown once", 404: "unknown worker", 422: "the worker has no device_id"})
+    api.add("/api/v1/workers/{worker_id}/device-token", "delete", summary="Remove a device's OsmAnd token",
+            tags=["admin"], roles=("admin",), params=wid, responses={200: "removed", 404: "unknown worker"})
     api.add("/api/v1/grids", "get", summary="Grids as a GeoJSON FeatureCollection (WGS-84)", tags=["catalogue"],
             roles=ALL_READERS, params=[query("community_id", "integer")])

@@ -86,6 +86,13 @@ class PositionBatchIn(Strict):
     fixes: list[FixIn] = Field(min_length=1, max_length=5000)
 
 
+class DeviceTokenIn(Strict):
+    """A device token to set; without one the server draws a random token."""
+
+    token: str | None = Field(default=None, min_length=16, max_length=128, pattern=r"^[A-Za-z0-9._~-]+$",
+                              description="URL-safe, so it fits a Traccar server URL (?token=) as it is")
+
+
 class PatrolIn(Strict):
     worker_id: Id | None = Field(default=None, description="only for operator/integration callers")
 

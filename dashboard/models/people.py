@@ -22,6 +22,8 @@ class Worker(Base):
     name: Mapped[str] = mapped_column(String(64))
     phone: Mapped[str] = mapped_column(String(32), default="")
     device_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # SHA-256 of the device's optional OsmAnd/Traccar token; when set, a fix must carry the token
+    device_token_hash: Mapped[str | None] = mapped_column(String(64))
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), index=True)
     role: Mapped[str] = mapped_column(String(32), default="专职网格员")
     shift: Mapped[str] = mapped_column(String(16), default="day")

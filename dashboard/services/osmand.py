@@ -15,15 +15,17 @@ from .positions import Fix
 
 KNOT_MS = 1852 / 3600  # 1 knot in m/s
 KNOWN = {"id", "deviceid", "timestamp", "lat", "lon", "location", "speed", "bearing", "heading", "altitude",
-         "accuracy", "batt", "alarm", "coord"}
+         "accuracy", "batt", "alarm", "coord", "token"}  # token: the device's secret, never stored as an attribute
+MAX_FIXES = 100  # settings.osmand_max_fixes: Traccar's clients send at most 100 buffered fixes at once
 
 
 class OsmandError(ValueError):
-    """A payload the protocol refuses: ``status`` 400 (bad/unknown for A/B) or 404 (unknown device, JSON)."""
+    """A payload the protocol refuses: ``status`` 400 (bad/unknown for A/B), 404 (unknown device, JSON) or 413
+    (too many fixes); ``field`` names what was wrong."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.field = status, message, field
 
 
 def parse_timestamp(raw: str) -> datetime:
@@ -34,29 +36,36 @@ def parse_timestamp(raw: str) -> datetime:
     except ValueError:
         pass
     else:
-        return datetime.fromtimestamp(t if t < 2147483647 else t / 1000, tz=timezone.utc)
+        try:
+            return datetime.fromtimestamp(t if t < 2147483647 else t / 1000, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):  # beyond year 9999 (or before year 1)
+            raise OsmandError(400, f"timestamp {raw[:32]!r} is out of range", "timestamp")
     if "T" in raw:
         try:
             v = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
-            raise OsmandError(400, f"timestamp {raw!r} is not ISO 8601")
+            raise OsmandError(400, f"timestamp {raw[:40]!r} is not ISO 8601", "timestamp")
         if v.tzinfo is None:
-            raise OsmandError(400, f"timestamp {raw!r} has no zone offset")
-        return v.astimezone(timezone.utc)
+            raise OsmandError(400, f"timestamp {raw[:40]!r} has no zone offset", "timestamp")
+        try:
+            return v.astimezone(timezone.utc)
+        except OverflowError:
+            raise OsmandError(400, f"timestamp {raw[:40]!r} is out of range", "timestamp")
     try:
         v = datetime.strptime(raw, "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        raise OsmandError(400, f"timestamp {raw!r} is neither epoch, ISO 8601 nor yyyy-MM-dd HH:mm:ss")
-    return v.replace(tzinfo=SHANGHAI).astimezone(timezone.utc)
+        return v.replace(tzinfo=SHANGHAI).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise OsmandError(400, f"timestamp {raw[:40]!r} is neither epoch, ISO 8601 nor yyyy-MM-dd HH:mm:ss",
+                          "timestamp")
 
 
 def _num(name: str, raw: Any, lo: float | None = None, hi: float | None = None) -> float:
     try:
         v = float(raw)
     except (TypeError, ValueError):
-        raise OsmandError(400, f"{name} must be a number, got {raw!r}")
+        raise OsmandError(400, f"{name} must be a number, got {str(raw)[:40]!r}", name)
     if not math.isfinite(v) or (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise OsmandError(400, f"{name} {raw!r} is out of range")
+        raise OsmandError(400, f"{name} {str(raw)[:40]!r} is out of range", name)
     return v
 
 
@@ -84,7 +93,7 @@ def fix_from_params(pairs: Iterable[tuple[str, str]]) -> Fix:
     p = {k: v[-1] for k, v in multi.items()}
     device = p.get("id") or p.get("deviceid")
     if not device:
-        raise OsmandError(400, "id (or deviceid) is required")
+        raise OsmandError(400, "id (or deviceid) is required", "id")
     f = Fix(device_id=device, source="osmand")
     if p.get("timestamp"):
         f.fix_time = parse_timestamp(p["timestamp"])
@@ -92,7 +101,7 @@ def fix_from_params(pairs: Iterable[tuple[str, str]]) -> Fix:
     if (lat in (None, "") or lon in (None, "")) and p.get("location"):
         parts = p["location"].split(",")
         if len(parts) != 2:
-            raise OsmandError(400, "location must be 'lat,lon'")
+            raise OsmandError(400, "location must be 'lat,lon'", "location")
         lat, lon = parts
     if lat not in (None, "") and lon not in (None, ""):
         f.lat, f.lon = _num("lat", lat, -90, 90), _num("lon", lon, -180, 180)
@@ -107,7 +116,7 @@ def fix_from_params(pairs: Iterable[tuple[str, str]]) -> Fix:
     f.alarm = p.get("alarm") or None
     f.crs = (p.get("coord") or "wgs84").lower()
     if f.crs not in ("wgs84", "gcj02", "bd09"):
-        raise OsmandError(400, f"coord {f.crs!r} is not wgs84, gcj02 or bd09")
+        raise OsmandError(400, f"coord {f.crs[:16]!r} is not wgs84, gcj02 or bd09", "coord")
     attrs: dict[str, Any] = {}
     if p.get("altitude"):
         attrs["altitude"] = _num("altitude", p["altitude"])
@@ -123,14 +132,14 @@ def fix_from_json(obj: Mapping[str, Any]) -> Fix:
     """Style C (Traccar Client 9.x / transistorsoft): ``{"location": {...}, "device_id": ...}``."""
     device = obj.get("device_id")
     if not device or not isinstance(device, (str, int)):
-        raise OsmandError(404, "device_id is required")
+        raise OsmandError(404, "device_id is required", "device_id")
     loc = obj.get("location")
     if not isinstance(loc, Mapping):
-        raise OsmandError(400, "location must be an object")
+        raise OsmandError(400, "location must be an object", "location")
     f = Fix(device_id=str(device), source="osmand")
     ts = loc.get("timestamp")
     if not isinstance(ts, str) or not ts:
-        raise OsmandError(400, "location.timestamp is required")
+        raise OsmandError(400, "location.timestamp is required", "location.timestamp")
     f.fix_time = parse_timestamp(ts)
     coords = loc.get("coords")
     attrs: dict[str, Any] = {}
@@ -168,20 +177,22 @@ def fix_from_json(obj: Mapping[str, Any]) -> Fix:
     return f
 
 
-def fixes_from_json(body: Any) -> list[Fix]:
-    """Style C (one object) or D (an array of flat objects like the form style)."""
+def fixes_from_json(body: Any, max_fixes: int = MAX_FIXES) -> list[Fix]:
+    """Style C (one object) or D (an array of at most ``max_fixes`` flat objects like the form style)."""
     if isinstance(body, Mapping):
         return [fix_from_json(body)]
+    if isinstance(body, list) and len(body) > max_fixes:
+        raise OsmandError(413, f"at most {max_fixes} fixes in one request, got {len(body)}", f"[{max_fixes}]")
     if isinstance(body, list) and body:
         out = []
         for i, item in enumerate(body):
             if not isinstance(item, Mapping):
-                raise OsmandError(400, f"array element {i} is not an object")
+                raise OsmandError(400, f"array element {i} is not an object", f"[{i}]")
             try:
                 out.append(fix_from_params((str(k), "" if v is None else str(v).lower() if isinstance(v, bool)
                                             else str(v)) for k, v in item.items()))
             except OsmandError as exc:
                 raise OsmandError(404 if "id (or deviceid)" in exc.message else exc.status,
-                                  f"element {i}: {exc.message}")
+                                  f"element {i}: {exc.message}", f"[{i}].{exc.field}" if exc.field else f"[{i}]")
         return out
-    raise OsmandError(400, "JSON body must be an object or a non-empty array")
+    raise OsmandError(400, "JSON body must be an object or a non-empty array", "body")

@@ -22,6 +22,22 @@ from ..timeutil import as_utc, iso, utcnow
 from . import alerts, position_day
 
 log = logging.getLogger(__name__)
+MAX_FUTURE_S = 300.0  # settings.position_max_future_s: a fix further ahead of the server clock is clamped
+
+# Traccar's alarm names (org.traccar.model.Position.ALARM_*) a worker's phone or wearable may send → severity and a
+# fixed title. Anything else is a generic device alarm: the sender's text never reaches a title (issue 25 item 2).
+ALARMS = {
+    "sos": ("extreme", "网格员紧急求助 SOS"),
+    "fallDown": ("severe", "网格员跌倒告警"),
+    "powerCut": ("moderate", "设备断电"),
+    "removing": ("moderate", "设备被摘除"),
+    "tampering": ("moderate", "设备被拆动"),
+    "general": ("moderate", "设备告警"),
+    "lowBattery": ("minor", "设备电量低"),
+    "lowPower": ("minor", "设备供电不足"),
+    "powerOff": ("minor", "设备关机"),
+}
+_ALARM_NAMES = {k.lower(): k for k in ALARMS} | {"fall": "fallDown"}
 
 
 @dataclass
@@ -54,11 +70,31 @@ class IngestResult:
     moved: list[dict[str, Any]] = field(default_factory=list)  # live-marker updates for the frame
 
 
+def alarm_kind(raw: str) -> str:
+    """The fixed alarm name for what a device sent: sos, fallDown, lowBattery … or 'general' for anything else."""
+    return _ALARM_NAMES.get("".join(ch for ch in str(raw).lower() if ch.isalnum()), "general")
+
+
+def clamp_future(f: Fix, now: datetime, max_future_s: float) -> bool:
+    """A fix stamped more than ``max_future_s`` ahead of ``now`` is stored at ``now`` (its claim kept as the
+    ``device_time`` attribute): a wrong or hostile clock must not pin the live marker, and refusing the fix
+    would jam a Traccar client, which retries its oldest buffered fix forever."""
+    if f.fix_time is None or as_utc(f.fix_time) <= now + timedelta(seconds=max_future_s):
+        return False
+    f.attributes = {**(f.attributes or {}), "device_time": iso(f.fix_time)}
+    f.fix_time = now
+    return True
+
+
 def ingest_fixes(session: Session, fixes: list[Fix], *, locator: GridLocator | None,
-                 now: datetime | None = None) -> IngestResult:
-    """Store fixes (duplicates dropped, late fixes kept) and move live markers forward only."""
+                 now: datetime | None = None, max_future_s: float = MAX_FUTURE_S) -> IngestResult:
+    """Store fixes (duplicates dropped, late fixes kept, future ones clamped) and move live markers forward only."""
     now = now or utcnow()
     res = IngestResult()
+    for f in fixes:
+        if clamp_future(f, now, max_future_s):
+            log.debug("fix of device %r / worker %s stamped %s, ahead of the clock: stored at receive time",
+                     (f.device_id or "")[:64], f.worker_id, f.attributes["device_time"])
     devices = {f.device_id for f in fixes if f.device_id and f.worker_id is None}
     by_device = dict(session.execute(select(Worker.device_id, Worker.id).where(Worker.device_id.in_(devices))).all()) \
         if devices else {}
@@ -150,17 +186,24 @@ def _move_markers(session: Session, inserted, values_by_key, res: IngestResult) 
 
 
 def _raise_alarm(session: Session, f: Fix, locator: GridLocator | None, now: datetime) -> None:
+    """An alert for a device's alarm, owned by the community of the worker's home grid (where the fix fell may be
+    outside every grid, and a street-wide alert would reach every community's screens)."""
     w = session.get(Worker, f.worker_id)
     lat, lon = (f.lat, f.lon) if f.lat is not None else (w.last_lat, w.last_lon)
     gid = locator.locate(lat, lon) if (locator and lat is not None) else w.grid_id
-    grid = session.get(Grid, gid) if gid else None
-    kind = f.alarm.lower()
+    gid = None if gid is None or gid < 0 else int(gid)
+    home = session.get(Grid, w.grid_id) if w.grid_id else None
+    here = session.get(Grid, gid) if gid else None
+    community = home.community_id if home is not None else (here.community_id if here is not None else None)
+    kind = alarm_kind(f.alarm)
+    if kind == "general" and f.alarm.strip().lower() != "general":
+        log.info("device alarm %r of worker %s is not a known alarm name: raised as a general device alarm",
+                 f.alarm[:32], w.code)
+    severity, label = ALARMS[kind]
     t = as_utc(f.fix_time) if f.fix_time else now
     alerts.raise_alert(
-        session, source="sos" if kind == "sos" else "device", kind=kind,
-        severity="extreme" if kind == "sos" else "moderate",
-        title=f"网格员紧急求助 SOS：{w.code}" if kind == "sos" else f"设备告警 {kind}：{w.code}",
-        lat=lat, lon=lon, grid_id=gid, community_id=grid.community_id if grid else None, worker_id=w.id,
+        session, source="sos" if kind == "sos" else "device", kind=kind, severity=severity,
+        title=f"{label}：{w.code}", lat=lat, lon=lon, grid_id=gid, community_id=community, worker_id=w.id,
         dedupe_key=f"alarm:{w.id}:{kind}:{t.isoformat()}", now=now)
 
 

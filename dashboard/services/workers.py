@@ -1,6 +1,9 @@
-"""Worker duty state and patrols."""
+"""Worker duty state and patrols; device tokens."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +22,25 @@ def worker_public(w: Worker, community_id: int | None = None) -> dict[str, Any]:
             "grid_id": w.grid_id, "community_id": community_id, "role": w.role, "shift": w.shift,
             "state": w.duty_state, "lat": w.last_lat, "lon": w.last_lon, "last_fix_at": iso(w.last_fix_at),
             "battery": w.last_battery}
+
+
+def device_token_hash(token: str) -> str:
+    """What a worker row keeps of its device's token (SHA-256 hex): reading the database does not yield it."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def device_token_ok(stored_hash: str | None, token: str | None) -> bool:
+    """A device without a token set passes; one with a token needs exactly that token."""
+    if not stored_hash:
+        return True
+    return bool(token) and hmac.compare_digest(device_token_hash(token), stored_hash)
+
+
+def set_device_token(w: Worker, token: str | None = None) -> str:
+    """Give ``w``'s device a new token (a random one unless chosen) and return it; shown once, kept hashed."""
+    token = token or secrets.token_urlsafe(24)
+    w.device_token_hash = device_token_hash(token)
+    return token
 
 
 def set_duty(session: Session, w: Worker, state: str, *, now: datetime | None = None) -> None:
