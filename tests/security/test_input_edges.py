@@ -51,6 +51,8 @@ def test_the_community_pin_takes_only_plain_digits(ew, form):
     ("get", f"/api/v1/cameras?grid_id={HUGE}", None, "grid_id"),
     ("get", f"/api/v1/cases/{HUGE}", None, "case_id"),
     ("patch", f"/api/v1/users/{HUGE}", {"active": False}, "user_id"),
+    ("post", "/api/v1/users", {"username": "big", "password": "a long passphrase 1", "role": "dispatcher",
+                               "community_id": HUGE}, "community_id"),
 ])
 def test_ids_past_64_bits_are_a_4xx_naming_the_field(ew, method, url, body, field):
     r = getattr(ew.client("admin"), method)(url, json=body)
