@@ -220,8 +220,10 @@ class Database:
     @contextmanager
     def _write_in_turn(self, bulk: bool):
         session = self.writer()
+        turns = self.write_turns
+        assert turns is not None  # only SQLite queues its writers (write() checks)
         t0 = time.perf_counter()
-        self.write_turns.acquire(bulk)
+        turns.acquire(bulk)
         self._waited.s = getattr(self._waited, "s", 0.0) + time.perf_counter() - t0
         session.info[_WRITE_TURN] = True
         try:
@@ -229,7 +231,7 @@ class Database:
                 yield session
         finally:
             if session.info.pop(_WRITE_TURN, None):  # the transaction never started or ended without the event
-                self.write_turns.release()
+                turns.release()
             session.close()
 
     def read(self) -> Session:

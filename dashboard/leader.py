@@ -76,7 +76,8 @@ class Leadership:
             try:
                 conn = psycopg.connect(_dsn(self.db_url), autocommit=True, connect_timeout=5,
                                        application_name=f"gridcommand-leader-{os.getpid()}")
-                won = conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK_KEY,)).fetchone()[0]
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK_KEY,)).fetchone()
+                won = bool(row and row[0])
                 if won:
                     term = threading.Event()
                     self._begin_term(on_elected, term)

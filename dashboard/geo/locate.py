@@ -148,7 +148,7 @@ class GridLocator:
         reach = planar / max(np.cos(np.radians(lat)), 1e-6)
         candidates = np.sort(self._tree.query(point, predicate="dwithin", distance=reach))
         near = shapely.get_point(shapely.shortest_line(self._geoms[candidates], point), 0)
-        dist = haversine_m(lat, lon, shapely.get_y(near), shapely.get_x(near))
+        dist = np.asarray(haversine_m(lat, lon, shapely.get_y(near), shapely.get_x(near)))
         best = int(np.argmin(dist))  # argmin keeps the lowest position on ties
         return self._ids[candidates[best]], float(dist[best])
 

@@ -6,9 +6,9 @@ Written from the edges (API handlers, sign-in) with ``record``; read by admins t
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..models import AuditLog
@@ -70,4 +70,5 @@ def retention_days(settings) -> int:
 def prune(session: Session, days: int, now: datetime | None = None) -> int:
     """Delete rows older than ``days`` (clamped to ≥ 180); returns how many."""
     cutoff = (now or utcnow()) - timedelta(days=max(MIN_RETENTION_DAYS, days))
-    return session.execute(delete(AuditLog).where(AuditLog.at < cutoff)).rowcount or 0
+    result = cast(CursorResult, session.execute(delete(AuditLog).where(AuditLog.at < cutoff)))  # DML: has rowcount
+    return result.rowcount or 0

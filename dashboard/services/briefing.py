@@ -126,8 +126,8 @@ def overdue_counts(session: Session, cuts: list[datetime], community_id: int | N
 def _overdue_ids(session: Session, cut: datetime, community_id: int | None, limit: int) -> list[int]:
     """The ``limit`` most overdue case ids at ``cut``: each index path ordered and cut short in SQL."""
     base = _overdue_base(cut, community_id)
-    rows = session.execute(select(Case.sla_due_at, Case.id).where(Case.closed_at.is_(None), *base).order_by(
-        Case.sla_due_at, Case.id).limit(limit)).all()  # the open tail, in deadline order (partial index)
+    rows = list(session.execute(select(Case.sla_due_at, Case.id).where(Case.closed_at.is_(None), *base).order_by(
+        Case.sla_due_at, Case.id).limit(limit)).all())  # the open tail, in deadline order (partial index)
     # closed after the cut: a range of the closed_at index (ordering it by deadline would walk the whole
     # deadline index instead)
     rows += session.execute(select(Case.sla_due_at, Case.id).where(Case.closed_at > cut, *base)).all()

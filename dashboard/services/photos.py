@@ -105,7 +105,10 @@ def store_upload(root: Path, stream: BinaryIO, *, max_bytes: int = MAX_BYTES) ->
         if kind == "image/jpeg":
             img.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8 scale when that is enough
         img.load()
-        img = ImageOps.exif_transpose(img).convert("RGB")
+        ImageOps.exif_transpose(img, in_place=True)  # no full-size copy
+        if img.mode != "RGB":
+            img = img.convert("RGB")
+        img.thumbnail((MAX_SIDE, MAX_SIDE), reducing_gap=3.0)  # in place: later copies are of the small image
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PhotoError(413, f"image has too many pixels ({exc}); at most {MAX_PIXELS:,}")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
@@ -117,8 +120,7 @@ def store_upload(root: Path, stream: BinaryIO, *, max_bytes: int = MAX_BYTES) ->
     full = _jpeg(img, MAX_SIDE, 85)
     _write_atomic(root / rel, full)
     _write_atomic(root / rel_thumb, _jpeg(img, THUMB_SIDE, 75))
-    k = min(1.0, MAX_SIDE / max(img.width, img.height))  # the size ``thumbnail`` gave the stored file
-    w, h = max(1, round(img.width * k)), max(1, round(img.height * k))
+    w, h = img.size
     return StoredPhoto(token=token, path=rel, thumb_path=rel_thumb, size=len(full), width=w, height=h)
 
 

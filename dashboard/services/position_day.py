@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy import CursorResult, delete, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -35,7 +35,8 @@ def backfill(session: Session, first_day: date | None = None, last_day: date | N
     """Rebuild the rollup for the days ``first_day``…``last_day`` (inclusive; None = open end) from the fixes."""
     dialect = session.get_bind().dialect.name
     d = delete(PositionDay)
-    conds, params = [], {}
+    conds: list[str] = []
+    params: dict[str, Any] = {}
     if first_day is not None:
         d = d.where(PositionDay.day >= first_day)
         conds.append("fix_time >= :lo")
@@ -48,7 +49,8 @@ def backfill(session: Session, first_day: date | None = None, last_day: date | N
     where = ("WHERE " + " AND ".join(conds)) if conds else ""
     if dialect == "sqlite":  # fix_time is stored as text there: compare like with like
         params = {k: v.strftime("%Y-%m-%d %H:%M:%S.%f") for k, v in params.items()}
-    return session.execute(text(backfill_sql(dialect, where)), params).rowcount or 0
+    result = cast(CursorResult, session.execute(text(backfill_sql(dialect, where)), params))  # DML: has rowcount
+    return result.rowcount or 0
 
 
 def record(session: Session, inserted: Iterable[Any]) -> int:
