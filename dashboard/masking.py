@@ -27,6 +27,7 @@ Which names are matched in free text, and the trade-off for short ones:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterable
 
 
@@ -72,6 +73,7 @@ _MOBILE_RE = re.compile(r"(?<!\d)(?P<cc>(?:\+|00)86[ \-]?)?(?P<num>1[3-9]\d" + _
 _LANDLINE_RE = re.compile(r"(?<!\d)(?:(?:\+|00)86[ \-]?(?:\(0?\d{2,3}\)|0?\d{2,3})|\(0\d{2,3}\)|（0\d{2,3}）|0\d{2,3})"
                           r"[ \-\u3000]?\d{3,4}-?\d{4}(?!\d)")
 _EMAIL_RE = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])", re.ASCII)
+_DIGITS = re.compile(r"\d{3}")  # every number pattern above holds 3 digits in a row (138 0013 8000)
 _SPACES = re.compile(r"[\s\u3000]+")
 _LATIN = re.compile(r"[A-Za-z]")
 
@@ -104,12 +106,11 @@ def _mask_landline(m: re.Match) -> str:
     return mask_phone(digits) or ""
 
 
-def _own_name_pattern(names: Iterable[str | None]) -> re.Pattern | None:
+@lru_cache(maxsize=4096)
+def _own_name_pattern(names: tuple[str, ...]) -> re.Pattern | None:
     """One pattern for the record's own people, matching each name however it is spaced (王小明, 王 小明)."""
     parts = set()
     for raw in names:
-        if not raw:
-            continue
         name = normalise_name(raw)
         if len(name) <= 1:
             continue
@@ -213,11 +214,12 @@ def mask_text(text: str | None, names=(), known: NameMatcher | None = None) -> s
     """
     if not text:
         return text
-    out = _EMAIL_RE.sub(lambda m: mask_email(m.group(0)) or "", text)
-    out = _MOBILE_RE.sub(_mask_mobile, out)  # before IDs: 008613800138000 is a phone, not a 15-digit ID
-    out = _ID_RE.sub(lambda m: mask_id_number(m.group(0)) or "", out)
-    out = _LANDLINE_RE.sub(_mask_landline, out)
-    own = _own_name_pattern(names)
+    out = _EMAIL_RE.sub(lambda m: mask_email(m.group(0)) or "", text) if "@" in text else text
+    if _DIGITS.search(out):  # most texts hold no run of digits: skip the number patterns
+        out = _MOBILE_RE.sub(_mask_mobile, out)  # before IDs: 008613800138000 is a phone, not a 15-digit ID
+        out = _ID_RE.sub(lambda m: mask_id_number(m.group(0)) or "", out)
+        out = _LANDLINE_RE.sub(_mask_landline, out)
+    own = _own_name_pattern(tuple(sorted({n for n in names if n})))
     if own is not None:
         out = own.sub(_mask_match, out)
     return known.mask(out) if known is not None else out
