@@ -12,6 +12,7 @@ The registry lives on the Flask app (``app.extensions["openapi"]``), so there is
 from __future__ import annotations
 
 import re
+from collections.abc import Set
 from typing import Any, Iterable
 
 from flask import jsonify, request
@@ -96,7 +97,8 @@ class OpenApiRegistry:
         op.update({k: v for k, v in (extensions or {}).items() if k.startswith("x-")})
         self.paths.setdefault(path, {})[method.lower()] = op
 
-    def document(self, server_url: str = "/", int_path_params: set[tuple[str, str]] = frozenset()) -> dict[str, Any]:
+    def document(self, server_url: str = "/",
+                 int_path_params: Set[tuple[str, str]] = frozenset()) -> dict[str, Any]:
         """The whole OpenAPI 3.0 document; ``int_path_params`` ((path, name) that Flask reads as ``<int:…>``) are
         documented as the integers they are (ids 1 … 2^63−1, an index from 0), not as strings."""
         paths = {p: {m: _with_int_path_params(op, p, int_path_params) for m, op in item.items()}
@@ -124,7 +126,7 @@ def _path_params(path: str) -> list[str]:
     return re.findall(r"{([^}]+)}", path)
 
 
-def _with_int_path_params(op: dict[str, Any], path: str, ints: set[tuple[str, str]]) -> dict[str, Any]:
+def _with_int_path_params(op: dict[str, Any], path: str, ints: Set[tuple[str, str]]) -> dict[str, Any]:
     if not any((path, p["name"]) in ints for p in op.get("parameters", ()) if p["in"] == "path"):
         return op
     params = [{**p, "schema": {"type": "integer", "minimum": 1 if p["name"].endswith("_id") else 0, "maximum": ID_MAX}}
@@ -134,7 +136,7 @@ def _with_int_path_params(op: dict[str, Any], path: str, ints: set[tuple[str, st
 
 def int_path_params(app) -> set[tuple[str, str]]:
     """(OpenAPI path, name) of every URL part the app's routes convert with ``<int:…>``."""
-    out = set()
+    out: set[tuple[str, str]] = set()
     for rule in app.url_map.iter_rules():
         template = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         out.update((template, name) for name in re.findall(r"<int:([^<>]+)>", rule.rule))
