@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.conftest import LiveServer  # noqa: E402
+from tests.utils.page_client import demo_http  # noqa: E402
 
 log = logging.getLogger("bench.wall")
 
@@ -432,9 +433,9 @@ def probe(srv, grids: list, cat_code: str, seconds: float, every: float, page,
         token = f"B-{uuid.uuid4().hex[:8]}"
         lon, lat = _inside(grids[len(out) * 7 % len(grids)]["geometry"])
         t0 = time.time() * 1000
-        r = requests.post(srv.url + "/api/v1/cases", json={"category_code": cat_code, "description": token,
-                                                           "lat": lat, "lon": lon},
-                          headers={"Idempotency-Key": uuid.uuid4().hex}, timeout=30)
+        body = {"category_code": cat_code, "description": token, "lat": lat, "lon": lon}
+        r = demo_http(srv.url).post(srv.url + "/api/v1/cases", json=body, headers={"Idempotency-Key": uuid.uuid4().hex},
+                                    timeout=30)
         r.raise_for_status()
         out.append((token, t0, r.json()["id"], time.time() * 1000 - t0))
         if timings is not None:

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer  # noqa: E402
+from tests.utils.page_client import demo_http  # noqa: E402
 
 
 def file_reports(srv, n: int) -> None:
@@ -33,10 +34,10 @@ def file_reports(srv, n: int) -> None:
     for i in range(n):
         g = shape(hot[i % len(hot) if i % 3 else 0]["geometry"])
         pt = g.representative_point()
-        requests.post(srv.url + "/api/v1/cases", json={"category_code": cat, "description": f"演示上报 {i + 1}",
-                                                       "lat": pt.y + rnd.uniform(-5e-5, 5e-5),
-                                                       "lon": pt.x + rnd.uniform(-5e-5, 5e-5)},
-                      headers={"Idempotency-Key": uuid.uuid4().hex}, timeout=30).raise_for_status()
+        body = {"category_code": cat, "description": f"演示上报 {i + 1}", "lat": pt.y + rnd.uniform(-5e-5, 5e-5),
+                "lon": pt.x + rnd.uniform(-5e-5, 5e-5)}
+        demo_http(srv.url).post(srv.url + "/api/v1/cases", json=body, headers={"Idempotency-Key": uuid.uuid4().hex},
+                                timeout=30).raise_for_status()
 
 
 def main() -> None:

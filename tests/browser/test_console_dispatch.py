@@ -9,6 +9,7 @@ import requests
 from shapely.geometry import Polygon
 
 from tests.browser.conftest import watch_page
+from tests.utils.page_client import demo_http
 
 pytestmark = pytest.mark.browser
 WORKER = "W0001"
@@ -106,8 +107,8 @@ def test_dispatch_from_an_alert_reaches_the_worker_live(contexts, server, tmp_pa
     con.wait_for_function("() => window.GCConsole && GCLive.lastSeq() !== null")
 
     # an alert arrives while everyone watches: it shows up live on the console and the wall
-    r = requests.post(f"{srv.url}/api/v1/alerts/cap", data=cap_alert(lat, lon).encode(),
-                      headers={"Content-Type": "application/cap+xml"}, timeout=10)
+    r = demo_http(srv.url).post(f"{srv.url}/api/v1/alerts/cap", data=cap_alert(lat, lon).encode(),
+                                headers={"Content-Type": "application/cap+xml"}, timeout=10)
     assert r.status_code == 201, r.text
     alert_id = r.json()["alert"]["id"]
     con.wait_for_selector(f"#console-alerts .console-item[data-id='{alert_id}']", timeout=15000)

@@ -5,6 +5,7 @@ import pytest
 import requests
 
 from tests.conftest import LiveServer
+from tests.utils.page_client import demo_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -52,7 +53,7 @@ def test_overview_page_is_offline_and_refreshes_on_push(pages, gov_server):
     assert page.locator(".gov-table tbody tr").count() >= 10
     with page.expect_response(lambda r: "_dash-update-component" in r.url and
                               "gov-panel-graph" in (r.request.post_data or ""), timeout=20000) as resp:
-        r = requests.post(gov_server.url + "/api/v1/governance/activities", timeout=10, json={
+        r = demo_http(gov_server.url).post(gov_server.url + "/api/v1/governance/activities", timeout=10, json={
             "kind": "mediation", "title": "邻里漏水纠纷调解", "grid_code": grid_code(gov_server),
             "started_at": "2026-11-20 10:00", "participants": 3})
         assert r.status_code == 201

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from tests.browser.conftest import watch_page
+from tests.utils.page_client import demo_http
 
 pytestmark = pytest.mark.browser
 
@@ -115,8 +116,8 @@ def test_report_onsite_and_escalate_then_task_live(browser, server, tmp_path):
         assert esc[0]["grid_id"] == grid_id and len(esc[0]["photos"]) == 1
         # 3. the centre dispatches it back to this worker: the task arrives live, accept → arrive → finish
         me = page.evaluate("GCMobile.state().me")
-        r = requests.post(f"{server.url}/api/v1/cases/{esc[0]['id']}/actions/dispatch", json={"worker_id": me},
-                          timeout=10)
+        r = demo_http(server.url).post(f"{server.url}/api/v1/cases/{esc[0]['id']}/actions/dispatch",
+                                       json={"worker_id": me}, timeout=10)
         assert r.status_code == 200, r.text
         page.click("#m-tab-tasks")
         task = f"li.m-task[data-case-id='{esc[0]['id']}']"

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from tests.browser.patrol_helpers import patient_server  # noqa: F401  (fixture)
+from tests.utils.page_client import demo_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -28,8 +29,8 @@ def five_stop_tour(url: str) -> dict:
     for cam in requests.get(f"{url}/api/v1/cameras").json()["cameras"]:
         if cam["grid_id"] and cam["grid_id"] not in grids:
             grids.append(cam["grid_id"])
-    r = requests.post(f"{url}/api/v1/tours", json={"name": "浏览器测试五站",
-                                                    "stops": [{"grid_id": g, "dwell_s": DWELL_S} for g in grids[:5]]})
+    body = {"name": "浏览器测试五站", "stops": [{"grid_id": g, "dwell_s": DWELL_S} for g in grids[:5]]}
+    r = demo_http(url).post(f"{url}/api/v1/tours", json=body)
     r.raise_for_status()
     return r.json()
 

@@ -9,6 +9,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from tests.browser.patrol_helpers import patient_server  # noqa: F401  (fixture)
+from tests.utils.page_client import demo_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -34,10 +35,10 @@ def media_browser(browser):
 
 def make_case(url: str) -> dict:
     """A case to call about: 发现问题 on a one-stop mouse patrol opens it."""
-    tour = requests.post(f"{url}/api/v1/tours/generate", json={"kind": "community", "community_id": 1,
-                                                                "limit": 1, "dwell_s": 60}).json()
-    requests.post(f"{url}/api/v1/tours/{tour['id']}/start").raise_for_status()
-    res = requests.post(f"{url}/api/v1/tours/{tour['id']}/stops/0", json={"result": "issue", "note": "视频核实"})
+    tour = demo_http(url).post(f"{url}/api/v1/tours/generate", json={"kind": "community", "community_id": 1,
+                                                                     "limit": 1, "dwell_s": 60}).json()
+    demo_http(url).post(f"{url}/api/v1/tours/{tour['id']}/start").raise_for_status()
+    res = demo_http(url).post(f"{url}/api/v1/tours/{tour['id']}/stops/0", json={"result": "issue", "note": "视频核实"})
     res.raise_for_status()
     return res.json()["case"]
 

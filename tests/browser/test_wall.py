@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from layouts.wall.panels import axis_top
 from tests.conftest import LiveServer
+from tests.utils.page_client import demo_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -47,9 +48,9 @@ def world(db_url: str) -> dict:
 
 
 def post_case(srv: LiveServer, category: str, lat: float, lon: float, text: str) -> dict:
-    r = requests.post(srv.url + "/api/v1/cases", json={"category_code": category, "description": text, "lat": lat,
-                                                        "lon": lon, "onsite": False},
-                      headers={"Idempotency-Key": uuid.uuid4().hex}, timeout=10)
+    body = {"category_code": category, "description": text, "lat": lat, "lon": lon, "onsite": False}
+    r = demo_http(srv.url).post(srv.url + "/api/v1/cases", json=body, headers={"Idempotency-Key": uuid.uuid4().hex},
+                                timeout=10)
     assert r.status_code == 201, r.text
     return r.json()
 

@@ -32,3 +32,20 @@ class PageClient(FlaskClient):
                 headers["X-CSRF-Token"] = self.get_cookie("gc_csrf").value
             kwargs["headers"] = headers
         return super().open(*args, **kwargs)
+
+
+_SESSIONS: dict[str, object] = {}
+
+
+def demo_http(base_url: str):
+    """A ``requests`` session that acts as the demo operator's page on a live server at ``base_url``: it holds the
+    ``gc_csrf`` cookie the server hands out and sends it back as the header (one session per server)."""
+    import requests
+
+    s = _SESSIONS.get(base_url)
+    if s is None:
+        s = requests.Session()
+        s.get(base_url + "/healthz", timeout=30).raise_for_status()
+        s.headers["X-CSRF-Token"] = s.cookies["gc_csrf"]
+        _SESSIONS[base_url] = s
+    return s
