@@ -96,3 +96,10 @@ def test_the_camera_stream_says_it_is_endless_and_ends_after_its_maximum(ew):
     took = time.monotonic() - t0
     assert 1.2 < took < 6, took
     assert body.count(b"--gcframe") >= 3
+
+
+@pytest.mark.parametrize("query, field", [("page=%2B2", "page"), ("page_size=%205", "page_size"),
+                                          ("page=1_0", "page"), ("page_size=%D9%A2", "page_size")])
+def test_query_integers_are_plain_ascii_digits(ew, query, field):
+    """int() reads "+2", " 5", "1_0" and "٢" (Arabic-Indic two) as numbers; the API takes a number written plainly."""
+    refused(ew.client("admin").get(f"/api/v1/cases?{query}"), field)
