@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("init-db", help="create or migrate the database schema")
     sd = sub.add_parser("seed-demo", help="load the demo street (西一路街道) into an empty database")
     sd.add_argument("--dir", type=Path, help="folder with the demo files (default data/xiyilu)")
+    sd.add_argument("--allow-production", action="store_true",
+                    help="load the demo street although GC_PRODUCTION=1 (a demo or training box only)")
     ig = sub.add_parser("import-grids", help="import grids from GeoJSON, GeoPackage or Shapefile")
     ig.add_argument("file", type=Path)
     iw = sub.add_parser("import-workers", help="import grid workers from CSV or Excel")
@@ -112,6 +114,18 @@ def seed_if_empty(services, demo_dir: Path | None = None) -> bool:
     log.info("loaded the demo street: %s", counts)
     services.reload_grids()
     return True
+
+
+def print_device_secrets(services) -> None:
+    """The access devices' random secrets, shown this once (they are not in data/ and no screen shows them)."""
+    from dashboard.services.access_control import device_secrets
+
+    with services.db.read() as s:
+        rows = device_secrets(s)
+    print(f"access device secrets ({len(rows)}; shown once — enrol each device with its own, "
+          "see docs/SECURITY.md):")
+    for device_id, secret in rows:
+        print(f"{device_id} {secret}")
 
 
 def first_admin(services) -> None:
@@ -242,6 +256,9 @@ def main(argv: list[str] | None = None) -> None:
         return prod(settings, args.workers, args.threads)
     from dashboard.services.importers import ImportProblem
 
+    if cmd == "seed-demo" and settings.production and not args.allow_production:
+        fail("GC_PRODUCTION=1: seed-demo would put the synthetic demo street (490 workers, its cases and devices) "
+             "into a production database; pass --allow-production if this box really is a demo")
     _, services = open_services(settings)
     try:
         if cmd == "init-db":
@@ -250,6 +267,7 @@ def main(argv: list[str] | None = None) -> None:
             if not seed_if_empty(services, args.dir):
                 fail("the database already holds grids; seed-demo only loads into an empty database")
             print("demo street loaded")
+            print_device_secrets(services)
         elif cmd == "import-grids":
             from dashboard.services.importers import import_grids
 

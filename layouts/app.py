@@ -10,7 +10,7 @@ from dash import dcc, html
 from dashboard.i18n import normalise_lang, t
 from dashboard.models import Role
 
-from . import home, wall
+from . import home, page_scripts, wall
 from .ids import Shell
 
 ASSETS = Path(__file__).resolve().parent.parent / "dashboard" / "assets"
@@ -85,6 +85,7 @@ def create_dash(server, services) -> dash.Dash:
     """A Dash app served by ``server``; every script and style comes from this server."""
     app = dash.Dash(
         __name__, server=server, url_base_pathname="/", assets_folder=str(ASSETS), serve_locally=True,
+        assets_ignore=page_scripts.ASSETS_IGNORE,  # each page adds only its own (page_scripts.install)
         suppress_callback_exceptions=True, update_title=None, title="网格化服务管理指挥中心",
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
@@ -94,6 +95,7 @@ def create_dash(server, services) -> dash.Dash:
         html.Div(id=Shell.PAGE),
     ])
     app.index_string = app.index_string.replace("<html>", '<html lang="zh-CN">')
+    page_scripts.install(app, ASSETS)
     _serve_plotly_bundle(server)
     from dashboard.api.security import set_script_hashes  # CSP: Dash's inline scripts by hash (issue 8)
 
