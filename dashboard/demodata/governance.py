@@ -5,15 +5,14 @@
 Reads grids.geojson, places.csv and organisations.csv from ``--dir`` and writes
 party_branches.csv, party_posts.csv, legal_staff.csv, activities.csv and
 access_devices.csv there. Everything is synthetic; identities are written masked
-(张*) because screens never need more. Device secrets are derived from the seed and
-are for the demo only — a real center enrols each device with its own secret.
+(张*) because screens never need more. Device secrets are not written here: anything derived
+from the public seed is public, so loading the street gives each device a random secret
+(services/governance_registers.py) and ``run.py seed-demo`` shows them once.
 """
 from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
-import hmac
 import io
 import json
 import random
@@ -60,11 +59,6 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]])
     w.writerow(header)
     w.writerows([["" if v is None else v for v in row] for row in rows])
     path.write_bytes(buf.getvalue().encode("utf-8"))
-
-
-def device_secret(seed: int, device_id: str) -> str:
-    """The demo secret of a device (derived, so the simulator and the files agree)."""
-    return hmac.new(f"gc-demo-{seed}".encode(), device_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def generate(folder: Path | str, seed: int = DEFAULT_SEED) -> dict[str, int]:
@@ -132,11 +126,11 @@ def generate(folder: Path | str, seed: int = DEFAULT_SEED) -> dict[str, int]:
     for p in compounds:
         for gate in r.sample(["东门", "西门", "南门", "北门"], r.choice([1, 1, 2])):
             dev = f"AC{len(devices) + 1:04d}"
-            devices.append((dev, f"{p['name']}{gate}门禁", "door", device_secret(seed, dev), p["place_code"],
+            devices.append((dev, f"{p['name']}{gate}门禁", "door", p["place_code"],
                             p["grid_code"], _jitter(r, p["lat"]), _jitter(r, p["lon"])))
         if r.random() < 0.3:
             dev = f"SM{len(devices) + 1:04d}"
-            devices.append((dev, f"{p['name']}配电室烟感", "smoke", device_secret(seed, dev), p["place_code"],
+            devices.append((dev, f"{p['name']}配电室烟感", "smoke", p["place_code"],
                             p["grid_code"], _jitter(r, p["lat"]), _jitter(r, p["lon"])))
 
     _write_csv(d / "party_branches.csv", ["branch_code", "name", "kind", "community_code", "grid_code", "place_code",
@@ -147,8 +141,8 @@ def generate(folder: Path | str, seed: int = DEFAULT_SEED) -> dict[str, int]:
     _write_csv(d / "activities.csv", ["code", "kind", "title", "grid_code", "place_code", "place_name", "organiser",
                                       "org_code", "legal_staff_code", "started_at", "ended_at", "participants",
                                       "volunteers", "volunteer_hours", "note"], acts)
-    _write_csv(d / "access_devices.csv", ["device_id", "name", "kind", "secret", "place_code", "grid_code", "lat",
-                                          "lon"], devices)
+    _write_csv(d / "access_devices.csv", ["device_id", "name", "kind", "place_code", "grid_code", "lat", "lon"],
+               devices)
     return {"party_branches": len(branches), "party_posts": len(posts), "legal_staff": len(staff),
             "activities": len(acts), "access_devices": len(devices)}
 

@@ -198,3 +198,9 @@ def device_public(d: AccessDevice) -> dict[str, Any]:
     return {"id": d.id, "device_id": d.device_id, "name": d.name, "kind": d.kind, "place_id": d.place_id,
             "grid_id": d.grid_id, "community_id": d.community_id, "lat": d.lat, "lon": d.lon,
             "online": d.online, "last_seen_at": iso(d.last_seen_at)}
+
+
+def device_secrets(session: Session) -> list[tuple[str, str]]:
+    """(device_id, secret) of every active device: for the one-time display after ``seed-demo``, never a screen."""
+    return [tuple(r) for r in session.execute(select(AccessDevice.device_id, AccessDevice.secret)
+                                              .where(AccessDevice.active.is_(True)).order_by(AccessDevice.device_id))]
