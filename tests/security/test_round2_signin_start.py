@@ -12,7 +12,6 @@ from sqlalchemy import select
 from dashboard.models import User
 from dashboard.services.users import hash_password
 from tests.conftest import ROOT, free_port
-from tests.security.conftest import build_world
 
 
 @pytest.mark.parametrize("value", [
