@@ -136,7 +136,9 @@ def request_public(c: Case, *, grid_code: str | None = None, extensions: bool = 
     }
     if extensions:
         attrs = dict((c.attributes or {}).get("open311", {}))
-        out["attributes"] = attrs
+        out["attributes"] = {k: ([mask_text(x, own, known) for x in v] if isinstance(v, list)
+                                 else mask_text(v, own, known) if isinstance(v, str) else v)
+                             for k, v in attrs.items()}  # free text the reporter typed, like the description
         out["extended_attributes"] = {"state": c.state, "state_text": STATE_NOTES.get(c.state, c.state),
                                       "major": c.category.major_name, "grid_code": grid_code,
                                       "outside": c.outside, "source": c.source}

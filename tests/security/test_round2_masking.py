@@ -165,3 +165,15 @@ def test_xml_illegal_characters_never_break_the_feed(world):
     root = ET.fromstring(client.get("/open311/v2/requests.xml").data)  # parses: the whole feed is not broken
     texts = [e.findtext("description") for e in root.iter("request")]
     assert "旧数据带控制字符" in texts
+
+
+def test_attributes_are_masked_in_the_extended_feed(world):
+    client = world.app.test_client()
+    lat, lon = POSITION_A
+    r = client.post("/open311/v2/requests.json", data={
+        "api_key": world.keys["integration"], "service_code": "0101", "lat": str(lat), "long": str(lon),
+        "description": "井盖缺失", "attribute[landmark]": "找物业李经理 138 0013 8009"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    code = r.get_json()[0]["service_request_id"]
+    one = client.get(f"/open311/v2/requests/{code}.json?extensions=true").get_json()[0]
+    assert one["attributes"]["landmark"] == "找物业李经理 138****8009"
