@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     iw.add_argument("file", type=Path)
     pr = sub.add_parser("prod", help="production: gunicorn with several gthread workers (see docs/DEPLOY.md)")
     pr.add_argument("--workers", "-w", type=int, default=2, help="worker processes (default 2; >1 needs GC_REDIS_URL)")
-    pr.add_argument("--threads", type=int, default=64, help="threads per worker; each open wall socket holds one")
+    pr.add_argument("--threads", type=int, default=64, help="gthread: threads per worker; each live socket holds one")
+    pr.add_argument("--worker-class", choices=("gthread", "gevent"), default="gevent",
+                    help="gevent: live sockets cost memory, not threads (--threads is then ignored)")
     gc = sub.add_parser("gen-city", help="generate a city-scale dataset (10,000 grids, 20,000 workers, 1M cases)")
     gc.add_argument("--grids", type=int, default=10_000)
     gc.add_argument("--workers", type=int, default=20_000)
@@ -202,8 +204,8 @@ def serve(settings: Settings) -> None:
         services.shutdown()
 
 
-def prod(settings: Settings, workers: int, threads: int) -> None:
-    """Check the production settings, migrate once, then become gunicorn (gthread workers)."""
+def prod(settings: Settings, workers: int, threads: int, worker_class: str = "gevent") -> None:
+    """Check the production settings, migrate once, then become gunicorn (gthread or gevent workers)."""
     import os
 
     from dashboard.wsgi import production_problems
@@ -226,13 +228,17 @@ def prod(settings: Settings, workers: int, threads: int) -> None:
            "GC_SIM_SPEED": str(settings.sim_speed), "GC_SIM_SEED": str(settings.sim_seed)}
     if settings.sim_hour is not None:
         env["GC_SIM_HOUR"] = str(settings.sim_hour)
-    # a gthread worker gives each live socket or camera stream a thread of its own: keep a quarter (at least 4)
-    # for requests, so sockets can never take the threads /healthz and reports need (dashboard/live_guard.py)
-    env.setdefault("GC_SOCKET_MAX", str(max(1, threads - max(4, threads // 4))))
+    if worker_class == "gthread":
+        # a gthread worker gives each live socket or camera stream a thread of its own: keep a quarter (at least
+        # 4) for requests, so sockets can never take the threads /healthz and reports need (dashboard/live_guard.py)
+        env.setdefault("GC_SOCKET_MAX", str(max(1, threads - max(4, threads // 4))))
+        kind = ["-k", "gthread", "--threads", str(threads)]
+    else:  # greenlets: a socket costs memory; the guard's default caps (GC_SOCKET_MAX) bound it
+        kind = ["-k", "gevent", "--worker-connections", "20000"]
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     # this interpreter's gunicorn: found without the venv's bin on PATH (a systemd unit, cron, a bare shell)
-    argv = [sys.executable, "-m", "gunicorn", "--chdir", str(Path(__file__).resolve().parent), "-k", "gthread",
-            "-w", str(workers), "--threads", str(threads), "-b", f"{host}:{settings.port}", "--timeout", "120",
+    argv = [sys.executable, "-m", "gunicorn", "--chdir", str(Path(__file__).resolve().parent), *kind,
+            "-w", str(workers), "-b", f"{host}:{settings.port}", "--timeout", "120",
             "--graceful-timeout", "20", "--no-control-socket",
             "--worker-tmp-dir", "/dev/shm" if Path("/dev/shm").is_dir() else "/tmp",
             "--log-level", logging.getLevelName(log.getEffectiveLevel()).lower(), "dashboard.wsgi:app"]
@@ -253,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     if cmd == "serve":
         return serve(settings)
     if cmd == "prod":
-        return prod(settings, args.workers, args.threads)
+        return prod(settings, args.workers, args.threads, args.worker_class)
     from dashboard.services.importers import ImportProblem
 
     if cmd == "seed-demo" and settings.production and not args.allow_production:
