@@ -233,7 +233,8 @@ def prod(settings: Settings, workers: int, threads: int, worker_class: str = "ge
         # 4) for requests, so sockets can never take the threads /healthz and reports need (dashboard/live_guard.py)
         env.setdefault("GC_SOCKET_MAX", str(max(1, threads - max(4, threads // 4))))
         kind = ["-k", "gthread", "--threads", str(threads)]
-    else:  # greenlets: a socket costs memory; the guard's default caps (GC_SOCKET_MAX) bound it
+    else:  # greenlets: a socket costs memory (tens of KB), not a thread; the cap bounds a worker's memory
+        env.setdefault("GC_SOCKET_MAX", "10000")
         kind = ["-k", "gevent", "--worker-connections", "20000"]
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     # this interpreter's gunicorn: found without the venv's bin on PATH (a systemd unit, cron, a bare shell)

@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -258,6 +259,7 @@ def main() -> None:
     ap.add_argument("--walls", type=int, default=20)
     ap.add_argument("--probes", type=int, default=10)
     ap.add_argument("--connect-timeout", type=float, default=10)
+    ap.add_argument("--parallel", type=int, default=16, help="connects in flight at once")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     steps = [int(x) for x in args.steps.split(",")]
@@ -267,22 +269,32 @@ def main() -> None:
         db_url, drop = fresh_pg_database()
     else:
         db_url = f"sqlite:///{tmp / 'live.db'}"
-    keys = prepare(db_url, max(steps), args.walls)
+    keys = prepare(db_url, max(steps) * 2, args.walls)  # spares for failed connects
     url, proc, stop = start_server(args, tmp, db_url)
     swarm = Swarm(url)
     rows = []
     try:
         wall_idx = [swarm.connect(k, timeout=args.connect_timeout) for k in keys["walls"]]
         phone_idx: list[tuple[int, int]] = []
+        failed_total = 0
         for target in steps:
             failed, t0 = 0, time.perf_counter()
-            while len(phone_idx) < target and failed < max(5, target // 50):
-                wid, key = keys["phones"][len(phone_idx) + failed]
+            todo = keys["phones"][len(phone_idx) + failed_total:target + failed_total]
+
+            def one(wk: tuple[int, str]):
                 try:
-                    phone_idx.append((swarm.connect(key, join_worker=wid, timeout=args.connect_timeout), wid))
-                except Exception as exc:  # noqa: BLE001 — the ceiling: count and stop the step
-                    failed += 1
-                    log.info("connect %d failed: %s", len(phone_idx) + failed, str(exc)[:120])
+                    return swarm.connect(wk[1], join_worker=wk[0], timeout=args.connect_timeout), wk[0]
+                except Exception as exc:  # noqa: BLE001 — past the ceiling: counted, the step goes on
+                    log.info("connect failed: %s", str(exc)[:120])
+                    return None
+
+            with ThreadPoolExecutor(args.parallel) as pool:
+                for got in pool.map(one, todo):
+                    if got is None:
+                        failed += 1
+                    else:
+                        phone_idx.append(got)
+            failed_total += failed
             took = time.perf_counter() - t0
             time.sleep(2)
             m = measure(url, keys, swarm, phone_idx, wall_idx, args.probes)
@@ -292,7 +304,7 @@ def main() -> None:
             rows.append(row)
             fmt = {k: (round(v, 1) if isinstance(v, float) else v) for k, v in row.items()}
             print(json.dumps(fmt), flush=True)
-            if failed >= max(5, target // 50):
+            if failed > len(todo) // 10:
                 print(f"ceiling: {len(phone_idx)} phones connected; step {target} stopped after {failed} failures",
                       flush=True)
                 break
