@@ -178,17 +178,22 @@ class SocketGuard:
                 out.append(sid)
         return out
 
+    def close_stale(self) -> int:
+        """Close the sockets whose credential no longer holds; how many."""
+        stale = self.stale()
+        for sid in stale:
+            log.info("closing socket %s: its key or session no longer holds", sid)
+            self.remove(sid)
+            self.services.socketio.server.disconnect(sid, namespace="/")
+        return len(stale)
+
     def recheck_loop(self, stop: threading.Event) -> None:
         """Close stale sockets every ``recheck_s`` seconds until ``stop``."""
-        server = self.services.socketio.server
         while not stop.wait(self.recheck_s):
             if not self.sockets:
                 continue
             try:
-                for sid in self.stale():
-                    log.info("closing socket %s: its key or session no longer holds", sid)
-                    self.remove(sid)
-                    server.disconnect(sid, namespace="/")
+                self.close_stale()
             except Exception:  # noqa: BLE001 — a failed pass is retried at the next
                 log.exception("socket recheck failed")
 
