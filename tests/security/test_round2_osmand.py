@@ -243,3 +243,21 @@ def test_the_webhook_limit_cannot_be_dodged_by_varying_a_header(w):
     assert codes[:3] == [401] * 3 and codes[3:] == [429, 429]
     other = c.post("/api/v1/devices/events", data=b"{}", environ_base={"REMOTE_ADDR": "10.7.7.8"})
     assert other.status_code == 401  # another address has its own budget
+
+
+def test_a_community_admin_sets_tokens_of_its_own_workers_only_and_each_change_is_audited(w):
+    from dashboard.models import AuditLog
+    from dashboard.services.apikeys import create_api_key
+
+    with w.services.db.write() as s:
+        _, key = create_api_key(s, name="admin-a", role="admin", community_id=w.ids["community_a"])
+    c = w.app.test_client()
+    c.environ_base["HTTP_X_API_KEY"] = key
+    assert c.post(f"/api/v1/workers/{w.ids['worker_b']}/device-token").status_code == 404  # B's worker: not found
+    assert c.post(f"/api/v1/workers/{w.ids['worker_a']}/device-token").status_code == 200
+    assert c.delete(f"/api/v1/workers/{w.ids['worker_a']}/device-token").status_code == 200
+    with w.services.db.read() as s:
+        assert s.get(Worker, w.ids["worker_b"]).device_token_hash is None
+        actions = [a.action for a in s.scalars(select(AuditLog).where(AuditLog.action.like("device_token%"))
+                                              .order_by(AuditLog.id))]
+    assert actions == ["device_token_set", "device_token_clear"]
