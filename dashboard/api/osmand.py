@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import Flask, Response, jsonify, request
@@ -154,7 +155,7 @@ def register(app, services) -> None:
                            ("alarm", "sos, fallDown, lowBattery, powerCut … (Traccar's names; others: a general "
                                      "device alarm)"),
                            ("token", "the device's token, when one is set (or HTTP Basic password)"))]
-    refusals = {401: "the device has a token and the request lacks it", 413: "body or number of fixes too large",
+    refusals: dict[int | str, Any] = {401: "the device has a token and the request lacks it", 413: "body or number of fixes too large",
                 429: "too many fixes from this device (Retry-After)"}
     api.add("/osmand", "get", summary="OsmAnd / Traccar Client positions (query string)", tags=["positions"],
             security=False, params=params,
