@@ -11,14 +11,13 @@
 - Every ``GC_SOCKET_RECHECK_S`` seconds each process re-reads, in two bulk queries, the credentials of its own
   sockets: a revoked API or display key, a disabled user, a changed role or jurisdiction, an ended session
   (its generation moved on: logout, password change) or a reset password closes the socket.
-- Long HTTP responses (camera MJPEG) take a slot from the same counters (``hold``), so streams count too.
+- Long HTTP responses (camera MJPEG) take a slot from the same counters (``take_stream``), so streams count too.
 """
 from __future__ import annotations
 
 import logging
 import threading
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import parse_qs
@@ -136,24 +135,23 @@ class SocketGuard:
                 if counter[k] <= 0:
                     del counter[k]
 
-    @contextmanager
-    def hold(self, addr: str) -> Iterator[bool]:
-        """A slot for a long response (a camera stream); yields False when there is none."""
+    def take_stream(self, addr: str) -> bool:
+        """A slot for a long response (a camera stream) from ``addr``; False when the caps leave none."""
         with self.lock:
-            full = (self.max_total is not None and self.total >= self.max_total) or (
-                self.per_addr is not None and self.by_addr[addr] >= self.per_addr)
-            if not full:
-                self.streams += 1
-                self.by_addr[addr] += 1
-        try:
-            yield not full
-        finally:
-            if not full:
-                with self.lock:
-                    self.streams -= 1
-                    self.by_addr[addr] -= 1
-                    if self.by_addr[addr] <= 0:
-                        del self.by_addr[addr]
+            if (self.max_total is not None and self.total >= self.max_total) or (
+                    self.per_addr is not None and self.by_addr[addr] >= self.per_addr):
+                self.refused["stream"] += 1
+                return False
+            self.streams += 1
+            self.by_addr[addr] += 1
+            return True
+
+    def release_stream(self, addr: str) -> None:
+        with self.lock:
+            self.streams -= 1
+            self.by_addr[addr] -= 1
+            if self.by_addr[addr] <= 0:
+                del self.by_addr[addr]
 
     # -- rechecking ------------------------------------------------------------------------------
     def stale(self) -> list[str]:

@@ -79,7 +79,9 @@ def register(app, services) -> None:
         name, grid = source(code)
         fps = int_arg(request.args, "fps", 3, lo=1, hi=5)
         limit = int_arg(request.args, "frames", 0, lo=0, hi=1_000_000)  # 0 = until the viewer leaves
-        stop = services.stop
+        stop, guard, addr = services.stop, services.socket_guard, request.remote_addr or "?"
+        if not guard.take_stream(addr):  # a stream holds a connection as a live socket does: the same caps
+            raise ApiError(503, "too many live connections right now; retry shortly")
 
         def frames():
             n, end = 0, time.monotonic() + max_s
@@ -91,8 +93,11 @@ def register(app, services) -> None:
                 if stop.wait(1.0 / fps):
                     break
 
-        return Response(frames(), mimetype=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
-                        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}, direct_passthrough=True)
+        resp = Response(frames(), mimetype=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+                        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        # the server closes every response, read or not (not direct_passthrough: that would skip these callbacks)
+        resp.call_on_close(lambda: guard.release_stream(addr))
+        return resp
 
     @app.get("/vendor/<path:name>")
     def vendor_file(name: str):

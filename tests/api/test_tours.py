@@ -180,3 +180,23 @@ def test_cameras_list_play_specs_and_simulated_streams(world):
     assert c.get("/api/v1/cameras?grid_id=x").status_code == 400
     hls = c.get("/vendor/hls.min.js")
     assert hls.status_code == 200 and len(hls.data) > 100_000
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_camera_streams_take_a_live_connection_slot_until_closed(world):
+    """A stream holds a connection as a socket does (issue 26 item 2): past the cap it is a 503, and its slot
+    comes back when the server closes the response, whether or not it was read."""
+    app, services, _ = world
+    guard = services.socket_guard
+    guard.max_total = 1
+    c = app.test_client()
+    first = c.get("/cameras/CAM0/mjpeg?fps=5", buffered=False)
+    assert first.status_code == 200 and guard.streams == 1
+    second = c.get("/cameras/CAM0/mjpeg?fps=5", buffered=False)
+    assert second.status_code == 503 and second.get_json()["error"]["status"] == 503
+    first.close()
+    assert guard.streams == 0 and guard.total == 0
+    third = c.get("/cameras/CAM0/mjpeg?frames=1", buffered=False)
+    assert third.status_code == 200
+    third.close()
+    assert guard.streams == 0
