@@ -78,7 +78,7 @@ def check_inputs() -> None:
         if isinstance(v, int) and not 0 <= v <= ID_MAX:
             raise ApiError(400, f"{name} must be an id between 1 and {ID_MAX}", name)
     # Dash's callback payloads (figures, stores) are large and never reach SQL as they are: not walked
-    if request.is_json and request.content_length and not request.path.startswith("/_dash-"):
+    if request.is_json and not request.path.startswith("/_dash-"):
         body = request.get_json(silent=True)
         if (where := _out_of_range(body, "")) is not None:
             raise ApiError(422, f"{where or 'body'}: integer out of range (±{ID_MAX})", where or "body")
