@@ -62,8 +62,8 @@ def record_cap_cancel(session, p: Principal, a: Alert) -> None:
 
 
 def street_wide_guard(p: Principal, a: Alert) -> None:
-    """Only a street-wide caller acknowledges or resolves a street-wide alert (one community's operator would
-    clear it from every other community's wall)."""
+    """Only a street-wide caller acknowledges, resolves or dispatches from a street-wide alert (one community's
+    operator would clear it from every other community's wall)."""
     if a.community_id is None and p.community_id is not None:
         raise ApiError(403, f"alert {a.id} is street-wide; only a street-wide operator may close it", "alert_id")
 
@@ -145,6 +145,7 @@ def register(app, services) -> None:
         note = _str(body, "note", 2000)
         with services.db.write() as s:
             a = get_alert(s, alert_id, p)
+            street_wide_guard(p, a)  # a dispatch acknowledges the alert and gives it a case, for every community
             if not record_in_scope(s, p, "worker_id", worker_id):  # another community's worker: as unknown
                 raise ApiError(400, f"unknown worker {worker_id}", "worker_id")
             try:
@@ -205,7 +206,8 @@ def _describe(app) -> None:
     api.add("/api/v1/alerts/{alert_id}/recommendations", "get", tags=["alerts"], roles=("dispatcher",),
             summary="Nearest available workers for an alert")
     api.add("/api/v1/alerts/{alert_id}/dispatch", "post", tags=["alerts"], roles=("dispatcher",),
-            summary="Open the alert's case if needed, dispatch it to a worker and acknowledge the alert",
+            summary="Open the alert's case if needed, dispatch it to a worker and acknowledge the alert (a "
+                    "street-wide alert: street-wide operators only)",
             body={"type": "object", "required": ["worker_id"], "properties": {
                 "worker_id": {"type": "integer"}, "category_code": {"type": "string"}, "note": {"type": "string"}}})
     api.add("/api/v1/alerts/cap", "post", tags=["alerts"], roles=("integration", "dispatcher"),

@@ -89,14 +89,16 @@ def test_an_area_less_alert_of_a_community_key_is_its_community(world):
         assert s.get(Alert, r.get_json()["alert"]["id"]).community_id == world.ids["community_a"]
 
 
-@pytest.mark.parametrize("what", ["acknowledge", "resolve"])
+@pytest.mark.parametrize("what", ["acknowledge", "resolve", "dispatch"])
 def test_a_community_dispatcher_may_not_close_a_street_wide_alert(world, what):
     street = post(world, "feed-x", as_sender(cap(f"W-{what}"), "met-w")).get_json()["alert"]
     assert street["community_id"] is None
-    r = world.client("dispatcher_a").post(f"/api/v1/alerts/{street['id']}/{what}", json={"comment": "x"})
+    body = {"comment": "x", "worker_id": world.ids["worker_a"], "category_code": "0401"}  # dispatch acknowledges
+    r = world.client("dispatcher_a").post(f"/api/v1/alerts/{street['id']}/{what}", json=body)
     assert r.status_code == 403, r.get_json()
+    assert r.get_json()["error"]["field"] == "alert_id"
     with world.services.db.read() as s:
-        assert s.get(Alert, street["id"]).state == "new"
+        assert s.get(Alert, street["id"]).state == "new" and s.get(Alert, street["id"]).case_id is None
     # its own community's alert it may
     own = world.ids["alert_a"]
     with world.services.db.read() as s:
@@ -104,4 +106,4 @@ def test_a_community_dispatcher_may_not_close_a_street_wide_alert(world, what):
     if state == "new":
         assert world.client("dispatcher_a").post(f"/api/v1/alerts/{own}/acknowledge", json={}).status_code == 200
     # the street's dispatcher may
-    assert world.client("dispatcher").post(f"/api/v1/alerts/{street['id']}/{what}", json={}).status_code == 200
+    assert world.client("dispatcher").post(f"/api/v1/alerts/{street['id']}/{what}", json=body).status_code == 200
