@@ -50,12 +50,19 @@ class Pending:
     action: str
     written: bool = False
     in_flight: bool = False
-    created: str | None = None  # "case:<code>" once the handler flushed the record it creates
+    created: str | None = None  # the row's target: "case:<code>" once the handler flushed it, or as named
 
 
 def pending() -> Pending | None:
     """This request's owed audit row, or None (not an audited rule, or outside a request)."""
     return g.get("gc_audit") if has_request_context() else None
+
+
+def name_target(target: str) -> None:
+    """The record this request's audit row is about, when the URL does not name it (a replay's day)."""
+    owed = pending()
+    if owed is not None:
+        owed.created = target
 
 
 def act_as(principal) -> None:  # noqa: ANN001

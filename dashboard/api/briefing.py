@@ -13,6 +13,7 @@ from ..services.briefing import briefing, case_list
 from ..services.exports import briefing_pdf, briefing_xlsx, cases_csv
 from ..services.summary import summary_paragraphs
 from ..timeutil import local_today
+from .audit_edge import name_target
 from .auth import resolve_principal, require
 from .errors import ApiError
 
@@ -93,4 +94,5 @@ def register(app, services) -> None:
     def get_replay():
         """The day replay: case steps by minute, events to jump to, worker tracks (kept per day and scope)."""
         day, cid = parse_day(request.args.get("day")), parse_scope(services, request.args.get("community"))
+        name_target(f"replay:{day.isoformat()}")  # the audit row (replay_view) names the day, as the page's does
         return jsonify(services.replays.get(services.db.read, day=day, community_id=cid))

@@ -83,8 +83,9 @@ def test_a_replay_through_the_page_is_on_record(world):
 
 def test_a_replay_through_the_api_is_on_record_and_display_keys_do_not_read_it(world):
     before = len(rows(world, "replay_view"))
-    assert world.client("leader").get("/api/v1/replay").status_code == 200
-    assert len(rows(world, "replay_view")) == before + 1
+    assert world.client("leader").get("/api/v1/replay?day=2026-11-20").status_code == 200
+    after = rows(world, "replay_view")
+    assert len(after) == before + 1 and after[-1].target == "replay:2026-11-20"
     r = world.client("display").get("/api/v1/replay")
     assert r.status_code == 403, r.get_json()
     assert len(rows(world, "replay_view")) == before + 1
