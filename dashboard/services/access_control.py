@@ -202,5 +202,5 @@ def device_public(d: AccessDevice) -> dict[str, Any]:
 
 def device_secrets(session: Session) -> list[tuple[str, str]]:
     """(device_id, secret) of every active device: for the one-time display after ``seed-demo``, never a screen."""
-    return [tuple(r) for r in session.execute(select(AccessDevice.device_id, AccessDevice.secret)
+    return [(r[0], r[1]) for r in session.execute(select(AccessDevice.device_id, AccessDevice.secret)
                                               .where(AccessDevice.active.is_(True)).order_by(AccessDevice.device_id))]

@@ -88,7 +88,7 @@ def read_xlsx(content: bytes, name: str, required: Sequence[str] | None = None, 
         while header and header[-1] == "":
             header.pop()
         _missing(header, required, name)
-        data = []
+        data: list[list[str]] = []
         for row in rows:
             cells = [_cell_text(v) for v in row[:len(header)]]
             if not any(cells):
