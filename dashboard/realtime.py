@@ -29,6 +29,7 @@ from .models import Event
 log = logging.getLogger(__name__)
 
 ALL_ROOM = "all"  # street-wide screens
+WORKER_EVENT_TYPES = frozenset({"case", "alert", "worker"})  # what a worker's phone may hear about itself
 
 
 def community_room(community_id: int) -> str:
@@ -41,11 +42,44 @@ def rooms_for(message: dict[str, Any]) -> list[str]:
     return [ALL_ROOM] if comm is None else [ALL_ROOM, community_room(comm)]
 
 
+def worker_room(worker_id: int) -> str:
+    """A grid worker's phones: its own events (``worker_events``) and its video calls."""
+    return f"worker:{worker_id}"
+
+
 def rooms_for_principal(p) -> list[str]:  # noqa: ANN001
-    """The rooms a socket of principal ``p`` joins (none when anonymous)."""
+    """The rooms a socket of principal ``p`` joins (none when anonymous). A worker's phone joins only its own
+    room: a leaked phone key shows no street, and an event costs one send per phone it concerns, not 490."""
     if p is None:
         return []
+    if p.scope == "worker":
+        return [worker_room(p.worker_id)] if p.worker_id is not None else []
     return [ALL_ROOM] if p.community_id is None else [community_room(p.community_id)]
+
+
+def worker_events(session, messages: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:  # noqa: ANN001
+    """Per worker: the messages about it — its cases (reported or assigned, one query for the batch), its alerts
+    and its duty state. Position frames are left out: a phone knows where it is."""
+    from .services.worker_view import own_case_workers
+
+    case_ids = {m["payload"].get("case", {}).get("id") for m in messages if m["type"] == "case"}
+    case_ids.discard(None)
+    owners = own_case_workers(session, case_ids) if case_ids else {}
+    out: dict[int, list[dict[str, Any]]] = {}
+    for m in messages:
+        payload, kind = m["payload"], m["type"]
+        if kind == "case":
+            targets = owners.get(payload.get("case", {}).get("id"), ())
+        elif kind == "alert":
+            targets = (payload.get("alert", {}).get("worker_id"),)
+        elif kind == "worker":
+            targets = (payload.get("worker", {}).get("id"),)
+        else:
+            continue
+        for w in targets:
+            if w is not None:
+                out.setdefault(w, []).append(m)
+    return out
 
 
 def scope_prev(session, community_id: int, before: int) -> int:
@@ -100,11 +134,17 @@ def register_socketio(socketio: SocketIO, services, app=None) -> None:  # noqa: 
                 next(socketio.server.manager.get_participants("/", community_room(c)), None) is not None
 
         per_comm = {c: b for c, b in community_batches(messages, known).items() if listened(c)}
-        if not per_comm:
+        about_workers = any(m["type"] in WORKER_EVENT_TYPES for m in messages)
+        if not per_comm and not about_workers:
             return
         with services.db.read() as s:
             prevs = {c: scope_prev(s, c, batch[0]["seq"]) for c, batch in per_comm.items()}
+            per_worker = worker_events(s, messages) if about_workers else {}
         for c, batch in sorted(per_comm.items()):
             socketio.emit("events", {"events": batch, "prev": prevs[c]}, to=community_room(c))
+        # a phone's feed has no gap test (`scope`): it is a few events a day that make the page reload its tasks
+        # over HTTP, and a reconnect fetches what it missed (/api/v1/events cut to the worker)
+        for w, batch in per_worker.items():
+            socketio.emit("events", {"events": batch, "scope": "worker"}, to=worker_room(w))
 
     services.bus.subscribe(push)

@@ -17,15 +17,12 @@ from flask_socketio import SocketIO, join_room, leave_room, rooms
 from .api.auth import record_in_scope, resolve_principal
 from .api.errors import ApiError
 from .models import Role, Worker
+from .realtime import worker_room
 from .services import calls
 
 log = logging.getLogger(__name__)
 OPERATOR_ROLES = (Role.DISPATCHER, Role.ADMIN)
 SIGNAL_KINDS = ("offer", "answer", "ice")
-
-
-def worker_room(worker_id: int) -> str:
-    return f"worker:{worker_id}"
 
 
 def _principal(services):

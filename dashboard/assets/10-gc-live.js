@@ -83,7 +83,9 @@
     if (busy || lastSeq === null) { return; }
     while (queue.length) {
       var batch = queue[0].events, prev = queue[0].prev;
-      var gap = typeof prev === "number" ? prev > lastSeq : batch[0].seq > lastSeq + 1;
+      // a phone's own feed (scope "worker") is a few events about itself: no gap test, a reconnect catches up
+      var gap = queue[0].scope === "worker" ? false
+        : typeof prev === "number" ? prev > lastSeq : batch[0].seq > lastSeq + 1;
       if (gap) {
         if (!live) { fetchMissing("catch-up"); } else if (gapTimer === null) {
           gapTimer = setTimeout(function () { gapTimer = null; if (!busy) { fetchMissing("catch-up"); } }, GAP_WAIT_MS);
@@ -101,7 +103,7 @@
   function onBatch(msg) {
     var events = (msg && msg.events) || [];
     if (!events.length) { return; }
-    queue.push({ events: events, prev: msg.prev });
+    queue.push({ events: events, prev: msg.prev, scope: msg.scope });
     queue.sort(function (a, b) { return a.events[0].seq - b.events[0].seq; }); // an overtaken batch goes first
     drain();
   }

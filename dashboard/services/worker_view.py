@@ -50,6 +50,13 @@ def worker_snapshot(session: Session, *, worker_id: int | None, now: datetime | 
             "day": {"start": iso(start), "end": iso(end)}}
 
 
+def own_case_workers(session: Session, case_ids: set[int]) -> dict[int, tuple[int, ...]]:
+    """Case id → the workers it is about (its reporter and its assignee), for the cases named."""
+    rows = session.execute(select(Case.id, Case.reporter_worker_id, Case.assigned_worker_id).where(
+        Case.id.in_(case_ids)))
+    return {cid: tuple({w for w in (rep, asg) if w is not None}) for cid, rep, asg in rows}
+
+
 def worker_messages(session: Session, messages: list[dict[str, Any]], worker_id: int | None) -> list[dict[str, Any]]:
     """Of the event log's messages, those about this worker: its cases, its alerts, its duty state and its own
     fixes (a positions frame cut to its row). Everything else (other workers, tours, devices …) is left out."""

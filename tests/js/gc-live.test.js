@@ -163,3 +163,19 @@ test("a catch-up longer than five pages takes a new snapshot instead", async () 
   assert.deepEqual(h.snapshots, [10, 10]);
   assert.deepEqual(h.applied.slice(0, 5), [11, 12, 13, 14, 15]);
 });
+
+test("a phone's own feed (scope worker) is applied as it comes: its seqs skip the street's, no fetch", async () => {
+  const h = harness();
+  h.live.start({});
+  await settle();
+  h.push({ events: [{ seq: 57, type: "case" }], scope: "worker" });  // 11…56 were other people's events
+  h.push({ events: [{ seq: 203, type: "case" }], scope: "worker" });
+  h.tick(1000);
+  await settle();
+  assert.deepEqual(h.applied, [57, 203]);
+  assert.equal(eventFetches(h).length, 0);
+  h.push({ events: [{ seq: 300, type: "case" }] });  // a street batch with a gap is still fetched
+  h.tick(1000);
+  await settle();
+  assert.equal(eventFetches(h).length, 1);
+});

@@ -156,7 +156,7 @@ def test_community_operator_reads_only_its_community(world):
 # -- Socket.IO: rooms and events × role --------------------------------------------------------------------
 
 SOCKET_SEES = {"admin": {"A", "B", "street"}, "dispatcher": {"A", "B", "street"},
-               "dispatcher_a": {"A", "street"}, "leader": {"A", "B", "street"}, "worker": {"A", "B", "street"},
+               "dispatcher_a": {"A", "street"}, "leader": {"A", "B", "street"}, "worker": set(),
                "integration": {"A", "B", "street"}, "display": {"A", "B", "street"}}
 # event → roles whose request is accepted (worker acts only for itself: the worker key is bound to worker A)
 SOCKET_EVENTS = {"join_worker": {"admin", "worker"}, "leave_worker": ANY_ROLE, "call_invite": OPS,
