@@ -38,7 +38,7 @@ def worker_snapshot(session: Session, *, worker_id: int | None, now: datetime | 
             names = {w.id: w.name}
             grids = {g.id: g for g in session.scalars(select(Grid).where(Grid.id.in_(
                 select(Case.grid_id).where(_own_cases(worker_id)))))}
-            cases = [case_public(c, grid=grids.get(c.grid_id), worker_names=names) for c in session.scalars(
+            cases = [case_public(c, grid=grids.get(c.grid_id or 0), worker_names=names) for c in session.scalars(
                 select(Case).where(_own_cases(worker_id), Case.state.in_(OPEN_STATES))
                 .order_by(Case.created_at.desc()).limit(500).options(selectinload(Case.category),
                                                                       selectinload(Case.photos)))]
