@@ -79,8 +79,12 @@ def check_inputs() -> None:
             raise ApiError(400, f"{name} must be an id between 1 and {ID_MAX}", name)
     # Dash's callback payloads (figures, stores) are large and never reach SQL as they are: not walked
     if request.is_json and not request.path.startswith("/_dash-"):
-        body = request.get_json(silent=True)
-        if (where := _out_of_range(body, "")) is not None:
+        try:  # a body nested thousands deep exhausts the parser's (or this walk's) recursion: refuse it whole
+            body = request.get_json(silent=True)
+            where = _out_of_range(body, "")
+        except RecursionError:
+            raise ApiError(400, "body: JSON nested too deeply", "body") from None
+        if where is not None:
             raise ApiError(422, f"{where or 'body'}: integer out of range (±{ID_MAX})", where or "body")
 
 

@@ -103,3 +103,21 @@ def test_the_camera_stream_says_it_is_endless_and_ends_after_its_maximum(ew):
 def test_query_integers_are_plain_ascii_digits(ew, query, field):
     """int() reads "+2", " 5", "1_0" and "٢" (Arabic-Indic two) as numbers; the API takes a number written plainly."""
     refused(ew.client("admin").get(f"/api/v1/cases?{query}"), field)
+
+
+def test_a_json_body_nested_too_deep_is_a_400_not_a_500(tmp_path):
+    """A 200 KB body of nested brackets exhausted the JSON parser's recursion before any view ran."""
+    from dashboard.app import create_app
+    from dashboard.config import Settings
+    from dashboard.db import migrate
+
+    app, services = create_app(Settings.from_env({}, db_url=f"sqlite:///{tmp_path / 't.db'}",
+                                                 data_dir=tmp_path / "var", simulate=False))
+    migrate(services.db.engine)
+    c = app.test_client()
+    for depth in (100_000, 990):
+        r = c.post("/api/v1/cases", data="[" * depth + "]" * depth, content_type="application/json",
+                   headers={"X-API-Key": "nobody"})
+        assert r.status_code in (400, 401), (depth, r.status_code)
+        assert r.is_json and r.get_json()["error"]["status"] in (400, 401)
+    services.shutdown()
