@@ -25,7 +25,8 @@ def test_settle_freezes_what_is_alive_and_collects_cycles_first(unfrozen):
     del cycle
     before = gc.get_freeze_count()
     frozen = settle()
-    assert frozen == gc.get_freeze_count() > before
+    # other threads of the test process may drop frozen objects meanwhile (refcounting frees them): never more
+    assert before < gc.get_freeze_count() <= frozen
     live = {id(o) for o in gc.get_objects()}  # generations 0–2: what later collections walk
     assert id(kept) not in live and id(kept["grid"]) not in live
     assert probe() is None  # the cycle was collected, not frozen
