@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import Counter
@@ -35,6 +36,7 @@ DEFAULTS = {
     "GC_SOCKET_PER_KEY": "20",      # per API key, display token or signed-in user; off = none
     "GC_SOCKET_RECHECK_S": "2",     # how often each process re-reads its sockets' credentials
 }
+ADMITTED = "gridcommand.live_admitted"  # environ key: (principal, credential) the handshake gate resolved
 USER_STATE = ("active", "role", "community_id", "worker_id", "must_change_password", "session_gen")
 
 
@@ -43,7 +45,10 @@ def setting(settings, name: str) -> int | None:
     raw = str(settings.extra.get(name, DEFAULTS[name])).strip().lower()
     if raw in ("off", "none", "", "0"):
         return None
-    return int(float(raw))
+    try:
+        return int(float(raw))
+    except ValueError:
+        raise SystemExit(f"{name} must be a number or 'off', not {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -202,8 +207,6 @@ def _chunks(items: list, n: int) -> Iterator[list]:
 
 
 def _refuse(start_response, status: int, message: str, retry: bool) -> list[bytes]:  # noqa: ANN001
-    import json
-
     reason = {400: "BAD REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 429: "TOO MANY REQUESTS",
               503: "SERVICE UNAVAILABLE"}.get(status, "REFUSED")
     body = json.dumps({"error": {"status": status, "message": message, "field": None}}).encode()
@@ -245,6 +248,7 @@ class HandshakeGate:
             try:
                 p = resolve_principal(self.services)
             except ApiError as exc:
+                guard.refused[str(exc.status)] += 1
                 return exc.status, exc.message
             if p is None:
                 guard.refused["401"] += 1
@@ -256,4 +260,6 @@ class HandshakeGate:
             full = guard.room_for(addr, cred)
             if full is not None:
                 guard.refused[str(full[0])] += 1
+            else:  # the Socket.IO connect handler runs on this very environ: it takes these, not a second lookup
+                environ[ADMITTED] = (p, cred)
             return full
