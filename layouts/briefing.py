@@ -135,9 +135,11 @@ def layout(lang: str, query: dict, services):
     ])
 
 
-def _arrow(key: str, delta: Any) -> html.Span:
+def _arrow(key: str, delta: Any, lang: str, compared: bool = True) -> html.Span:
+    if not compared:  # the compared day has no data (before the system ran, or it was down): no arrow
+        return html.Span(t("brief.sum.no_compare", lang), className="gcb-flat gcb-nocmp")
     if delta is None:
-        return html.Span("–", className="gcb-flat")
+        return html.Span("—", className="gcb-flat")
     if abs(delta) < 1e-9:
         return html.Span("→ 0", className="gcb-flat")
     up = delta > 0
@@ -150,12 +152,15 @@ def _arrow(key: str, delta: Any) -> html.Span:
 
 def kpi_cards(b: dict, lang: str) -> html.Div:
     rows = {k["key"]: k for k in b["kpis"]}
+    cmp = b.get("compare", {"yesterday": True, "last_week": True})
     return html.Div(className="gcb-kpis", children=[html.Div(
         className="gcb-kpi", **{"data-key": key}, children=[
             html.Div(t(f"brief.kpi.{key}", lang), className="gcb-kpi-label"),
             html.Div(fmt_kpi(key, rows[key]["value"]), className="gcb-kpi-value"),
-            html.Div([html.Span(t("brief.vs_day", lang)), _arrow(key, rows[key]["delta_day"])], className="gcb-kpi-d"),
-            html.Div([html.Span(t("brief.vs_week", lang)), _arrow(key, rows[key]["delta_week"])],
+            html.Div([html.Span(t("brief.vs_day", lang)),
+                      _arrow(key, rows[key]["delta_day"], lang, cmp["yesterday"])], className="gcb-kpi-d"),
+            html.Div([html.Span(t("brief.vs_week", lang)),
+                      _arrow(key, rows[key]["delta_week"], lang, cmp["last_week"])],
                      className="gcb-kpi-d")]) for key in CARD_KEYS])
 
 
@@ -173,6 +178,8 @@ def charts(b: dict, lang: str) -> list:
                 orientation="h", marker_color="#1d5a8c", name=t("brief.kpi.reported", lang))
     hourly = _fig()
     for key, color in (("reported", "#1d5a8c"), ("closed", "#3aa76d"), ("reported_yesterday", "#9aa7b5")):
+        if b["hourly"][key] is None:  # yesterday without data: no line to compare with
+            continue
         hourly.add_scatter(x=list(range(24)), y=b["hourly"][key], mode="lines+markers", line={"color": color},
                            name=t(f"brief.hourly.{key}", lang))
     stages = ["reported", "escalated", "dispatched", "feedback", "closed"]

@@ -35,8 +35,8 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from ..masking import mask_name, mask_text
-from ..models import (Alert, Case, CaseState, Category, Community, Grid, Patrol, PatrolStopLog, Street,
-                      Worker)
+from ..models import (Alert, Case, CaseState, Category, Community, Grid, Patrol, PatrolStopLog, PositionDay,
+                      Street, Worker)
 from ..timeutil import SHANGHAI, iso, local_day_bounds, utcnow
 from ..workcal import WorkCalendar
 from .indicators import case_measures, compute_indicators
@@ -205,6 +205,20 @@ def day_kpis(session: Session, day: date, community_id: int | None, cal: WorkCal
             "closed_on_time": int(ind.get("closed_on_time") or 0)}
 
 
+def had_data(session: Session, day: date) -> bool:
+    """Whether the system recorded anything on ``day`` (street-wide): a case reported or closed, or a GPS fix.
+
+    A day before the system ran, or one it was down for, has nothing to compare with: its zeros are not
+    figures. A community with no case on a day the street was running does compare (its zero is real).
+    """
+    start, end = local_day_bounds(day)
+    q = select(Case.id).where(or_(and_(Case.created_at >= start, Case.created_at < end),
+                                  and_(Case.closed_at >= start, Case.closed_at < end))).limit(1)
+    if session.execute(q).first() is not None:
+        return True
+    return session.execute(select(PositionDay.worker_id).where(PositionDay.day == day).limit(1)).first() is not None
+
+
 def _delta(a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
@@ -369,9 +383,12 @@ def briefing(session: Session, *, day: date, community_id: int | None = None,
     measures = case_measures(session, start=start, end=end, calendar=cal, community_id=community_id)
     cuts = [_cut(local_day_bounds(d)[1], now) for d in (day, y_day, w_day) if local_day_bounds(d)[0] < now]
     od = overdue_counts(session, cuts, community_id) if cuts else None
+    compare = {"yesterday": had_data(session, y_day), "last_week": had_data(session, w_day)}
+    nothing = dict.fromkeys(KPI_KEYS)  # a compared day without data: no figure, no arrow ("无可比数据")
     k = {"today": day_kpis(session, day, community_id, cal, now, cases, measures, od),
-         "yesterday": day_kpis(session, y_day, community_id, cal, now, y_cases, overdue=od),
-         "last_week": day_kpis(session, w_day, community_id, cal, now, overdue=od)}
+         "yesterday": (day_kpis(session, y_day, community_id, cal, now, y_cases, overdue=od)
+                       if compare["yesterday"] else nothing),
+         "last_week": day_kpis(session, w_day, community_id, cal, now, overdue=od) if compare["last_week"] else nothing}
     kpis = [{"key": key, "value": k["today"][key], "yesterday": k["yesterday"][key],
              "last_week": k["last_week"][key], "delta_day": _delta(k["today"][key], k["yesterday"][key]),
              "delta_week": _delta(k["today"][key], k["last_week"][key])} for key in KPI_KEYS]
@@ -383,11 +400,12 @@ def briefing(session: Session, *, day: date, community_id: int | None = None,
         "holiday": cal.names.get(day, "") if not cal.is_workday(day) else "",
         "community_id": community_id, "scope_name": scope_name(session, community_id),
         "start": iso(start), "end": iso(end), "cut": iso(_cut(end, now)), "generated_at": iso(now),
-        "kpis": kpis, "counts": k["today"],
+        "kpis": kpis, "counts": k["today"], "compare": compare,
         "by_category": _by_category(session, rep),
         "hourly": {"reported": _hourly(cases, start, end, "created_at"),
                    "closed": _hourly(cases, start, end, "closed_at"),
-                   "reported_yesterday": _hourly(y_cases, y_start, y_end, "created_at")},
+                   "reported_yesterday": (_hourly(y_cases, y_start, y_end, "created_at") if compare["yesterday"]
+                                          else None)},
         "funnel": _funnel(rep, end),
         "communities": _communities(session, start, end, cal, community_id, measures),
         "hot_grids": _hot_grids(rep, grids),
