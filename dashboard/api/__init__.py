@@ -12,6 +12,7 @@ MODULES = [
     "dashboard.api.wall",
     "dashboard.api.briefing",
     "dashboard.api.cases_ops",
+    "dashboard.api.departments",  # the departments cases are routed to (issue 27)
     "dashboard.api.alerts",
     "dashboard.api.openapi",
     "dashboard.api.field",

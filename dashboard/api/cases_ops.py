@@ -15,6 +15,7 @@ from sqlalchemy import select
 from ..masking import mask_name
 from ..models import Case, Category, Dispatch, Grid, Role, Worker
 from ..services.cases import TRANSITIONS, CaseError, IllegalTransition, case_public, legal_actions, transition
+from ..services.departments import routable
 from ..services.dispatch import recommend_for_case
 from ..services.duplicates import find_duplicates, merge_cases
 from ..services.indicators import LEVELS, compute_indicators
@@ -114,9 +115,15 @@ def register(app, services) -> None:
         note = _str(body, "note", 2000)
         department = _str(body, "department", 64) or None
         worker_id = _int_or_none(body, "worker_id")
+        department_id = _int_or_none(body, "department_id")
         with services.db.write() as s:
             c = get_case(s, case_id)
             check_scope(p, c)
+            if department_id is not None:  # one of the maintained list (the street's or the case's community's)
+                d = routable(s, department_id, community_id=p.community_id or c.community_id)
+                if d is None:
+                    raise ApiError(400, f"unknown department {department_id}", "department_id")
+                department = d.name
             if p.role == Role.WORKER:
                 if action not in WORKER_ACTIONS:
                     raise ApiError(403, f"a grid worker may not {action} a case", "action")
@@ -273,6 +280,8 @@ def _describe(app) -> None:
         return
     api = registry(app)
     body = {"type": "object", "properties": {"note": {"type": "string"}, "worker_id": {"type": "integer"},
+                                             "department_id": {"type": "integer", "description": "from "
+                                                               "/api/v1/departments"},
                                              "department": {"type": "string"}}}
     api.add("/api/v1/cases/{case_id}/actions/{action}", "post", tags=["cases"], roles=("dispatcher", "worker"),
             summary="Apply a closed-loop action (register, dispatch, acknowledge, arrive, handle, feedback, "

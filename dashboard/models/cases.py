@@ -20,7 +20,10 @@ class Category(Base):
     name: Mapped[str] = mapped_column(String(64))
     major_code: Mapped[str] = mapped_column(String(4), index=True)
     major_name: Mapped[str] = mapped_column(String(64))
-    time_limit_hours: Mapped[float] = mapped_column(default=24.0)  # working hours
+    time_limit_hours: Mapped[float] = mapped_column(default=24.0)  # hours, counted by ``clock``
+    # "natural": urgent (火情, 人员受伤 …), hours around the clock from the report;
+    # "working": office hours on the Chinese working calendar from the first dispatch
+    clock: Mapped[str] = mapped_column(String(8), default="working", server_default="working")
     default_priority: Mapped[int] = mapped_column(default=3)  # 1 urgent .. 4 low
     weight: Mapped[float] = mapped_column(default=1.0)
     onsite_share: Mapped[float] = mapped_column(default=0.6)
