@@ -25,7 +25,9 @@ from urllib.parse import parse_qs
 
 from sqlalchemy import select
 
+from .errors import ApiError
 from .models import ApiKey, User
+from .principal import DISPLAY_COOKIE, resolve_principal
 from .services.apikeys import hash_key
 
 log = logging.getLogger(__name__)
@@ -70,8 +72,6 @@ def _user_state(user: User) -> tuple:
 
 def presented_key(request) -> str | None:  # noqa: ANN001
     """The API or display key this request carries (header first, then the display cookie)."""
-    from .api.auth import DISPLAY_COOKIE
-
     header = request.headers.get("Authorization", "")
     key = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("X-API-Key")
     return key or request.cookies.get(DISPLAY_COOKIE) or None
@@ -234,9 +234,6 @@ class HandshakeGate:
 
     def check(self, environ) -> tuple[int, str] | None:  # noqa: ANN001
         from flask import request
-
-        from .api.auth import resolve_principal
-        from .api.errors import ApiError
 
         guard: SocketGuard = self.services.socket_guard
         with self.flask_app.request_context(dict(environ)):

@@ -5,7 +5,7 @@ carries its seq. A screen keeps its last seq; on a gap or a reconnect it asks
 ``GET /api/v1/events?after=<seq>`` for what it missed.
 
 Who may connect, how many, and for how long is checked at the handshake and rechecked every few seconds
-(live_guard.py). Jurisdiction: a socket joins the rooms of its principal (api/auth.py) — street-wide
+(live_guard.py). Jurisdiction: a socket joins the rooms of its principal (principal.py) — street-wide
 callers "all", a community's callers "community:<id>", anonymous callers none. A
 community room gets its community's events and the street-wide ones (community_id
 None); its batches carry ``prev``, the highest seq before the batch in that scope
@@ -21,10 +21,10 @@ from flask import request
 from flask_socketio import SocketIO, join_room
 from sqlalchemy import func, or_, select
 
-from .api.auth import resolve_principal
-from .api.errors import ApiError
+from .errors import ApiError
 from .live_guard import ADMITTED, HandshakeGate, credential_of
 from .models import Event
+from .principal import resolve_principal
 
 log = logging.getLogger(__name__)
 

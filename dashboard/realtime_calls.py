@@ -14,9 +14,9 @@ from typing import Any
 from flask import request
 from flask_socketio import SocketIO, join_room, leave_room, rooms
 
-from .api.auth import record_in_scope, resolve_principal
-from .api.errors import ApiError
+from .errors import ApiError
 from .models import Role, Worker
+from .principal import record_in_scope, resolve_principal
 from .realtime import worker_room
 from .services import calls
 
@@ -49,7 +49,9 @@ def register_call_handlers(socketio: SocketIO, services) -> None:
     """Wire the call events; called once by the calls API module."""
 
     def fail(message: str) -> dict[str, Any]:
-        return {"ok": False, "error": message}
+        from .i18n import error_code  # the page shows error.<code> in its language
+
+        return {"ok": False, "error": message, "code": error_code(400, message)}
 
     def out_of_scope(p, named: dict[str, int | None]) -> str | None:
         """``unknown <kind> <id>`` for the first id a community-bound ``p`` may not act on, else None."""

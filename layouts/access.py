@@ -1,14 +1,14 @@
 """Who is looking at a page: the caller of the request a layout or a server callback runs in.
 
 Layouts and Dash callbacks run inside a Flask request (the page router's or the callback's own), so
-they are scoped by the same principal as the APIs (dashboard/api/auth.py).
+they are scoped by the same principal as the APIs and the live channel (dashboard/principal.py).
 """
 from __future__ import annotations
 
 from flask import has_request_context
 
-from dashboard.api.auth import Principal, resolve_principal, scope_community
-from dashboard.api.errors import ApiError
+from dashboard.errors import ApiError
+from dashboard.principal import Principal, resolve_principal, scope_community
 
 
 def caller(services) -> Principal | None:

@@ -109,7 +109,7 @@ def _guard_pages(server, services) -> None:
     door admits anonymous callers only for the page router (which itself answers with the sign-in page)."""
     from flask import redirect, request
 
-    from dashboard.api.auth import resolve_principal
+    from dashboard.principal import resolve_principal
     from dashboard.api.errors import ApiError, error_response
 
     router_output = f"{Shell.PAGE}.children"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from dashboard.api.auth import safe_next_path
+from dashboard.principal import safe_next_path
 from dashboard.i18n import t
 
 

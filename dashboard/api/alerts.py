@@ -11,7 +11,8 @@ from ..services.alerts import AlertError, acknowledge, alert_public, resolve
 from ..services.cap import CapError, CapRefused, cap_key, ingest_cap, parse_cap
 from ..services.cases import CaseError, IllegalTransition
 from ..services.dispatch import dispatch_from_alert, recommend_for_alert
-from .auth import Principal, in_scope, record_in_scope, require, resolve_principal, scope_community
+from .auth import require
+from ..principal import Principal, in_scope, record_in_scope, resolve_principal, scope_community
 from .cases_ops import _int_or_none, _str, case_view, json_body, services_now
 from .errors import ApiError, int_arg
 

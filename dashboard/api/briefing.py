@@ -14,7 +14,8 @@ from ..services.exports import briefing_pdf, briefing_xlsx, cases_csv
 from ..services.summary import summary_paragraphs
 from ..timeutil import local_today
 from .audit_edge import name_target
-from .auth import resolve_principal, require
+from .auth import require
+from ..principal import resolve_principal
 from .errors import ApiError
 
 ROLES = (Role.LEADER, Role.DISPATCHER, Role.DISPLAY)

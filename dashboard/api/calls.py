@@ -6,7 +6,8 @@ from flask import jsonify, request
 from ..models import Role
 from ..realtime_calls import register_call_handlers
 from ..services.calls import calls_of, ice_servers
-from .auth import require, resolve_principal, scope_community
+from .auth import require
+from ..principal import resolve_principal, scope_community
 from .errors import id_arg
 from .openapi import query, registry
 

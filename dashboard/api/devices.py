@@ -14,7 +14,8 @@ from ..models.governance import AccessDevice
 from ..models import Role
 from ..services.access_control import DeviceRefused, device_public, receive
 from ..services.alerts import alert_public
-from .auth import require, resolve_principal, scope_community
+from .auth import require
+from ..principal import resolve_principal, scope_community
 from .errors import ApiError
 
 MAX_BODY = 16 * 1024

@@ -7,22 +7,18 @@ from typing import Any
 
 from flask import jsonify, request
 
+from ..errors import ApiError  # the core's error; this module is where the HTTP edge answers it
+
 # the largest integer a database column holds (SQLite and PostgreSQL BIGINT); a larger one is no id of ours,
 # and handed to the database it is an OverflowError, not an answer
 ID_MAX = 2**63 - 1
 _INT = re.compile(r"-?[0-9]+")   # ASCII digits only: int() also takes "+2", " 2", "2_0" and "٢"
 
 
-class ApiError(Exception):
-    """Raise from a view to answer ``status`` with a message that names the field."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.field = status, message, field
-
-
 def error_response(status: int, message: str, field: str | None = None):
-    body = {"error": {"status": status, "message": message}}
+    from ..i18n import error_code  # a stable code (required, invalid, forbidden …) a page renders in its language
+
+    body = {"error": {"status": status, "code": error_code(status, message), "message": message}}
     if field:
         body["error"]["field"] = field
     return jsonify(body), status

@@ -18,7 +18,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..models import Case, CasePhoto, Community, Grid, Role, Worker
 from ..services import photos as photo_svc
 from ..services.cases import CaseError, CaseReport, case_public, report_case
-from .auth import Principal, in_scope, record_in_scope, require, resolve_principal
+from .auth import require
+from ..principal import Principal, in_scope, record_in_scope, resolve_principal
 from .errors import ApiError, error_response, int_arg, page_arg
 from .openapi import query, registry
 from .schemas import CaseIn, parse

@@ -13,7 +13,8 @@ from ..services.grids import grids_geojson
 from ..services.positions import Fix, ingest_fixes
 from ..services.workers import end_patrol, set_device_token, start_patrol, worker_public
 from ..timeutil import iso
-from .auth import Principal, in_scope, record_in_scope, require, resolve_principal, scope_community
+from .auth import require
+from ..principal import Principal, in_scope, record_in_scope, resolve_principal, scope_community
 from .errors import ApiError, id_arg, int_arg, page_arg
 from .field import acting_worker, case_out, cases_out
 from .openapi import query, registry

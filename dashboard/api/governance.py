@@ -11,7 +11,8 @@ from ..services.governance import (ActivityOutside, ActivityProblem, activity_pu
                                    create_activity, import_activities, panel_data, read_activity_table)
 from ..services.governance_indicators import LEVELS
 from ..services.importers import TableTooLarge
-from .auth import require, scope_community
+from .auth import require
+from ..principal import scope_community
 from .errors import ApiError, int_arg
 
 READERS = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY, Role.WORKER)

@@ -5,7 +5,8 @@ from flask import jsonify, request
 
 from ..models import Role
 from ..services.drilldown import SCOPES, grid_register
-from .auth import require, resolve_principal
+from .auth import require
+from ..principal import resolve_principal
 from .cases_ops import services_now
 from .errors import ApiError
 from .openapi import query, registry

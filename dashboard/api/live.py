@@ -7,7 +7,8 @@ from ..events import events_after, last_seq, to_message
 from ..services.snapshot import snapshot
 from ..services.worker_view import worker_messages, worker_snapshot
 from ..models import Role
-from .auth import require, resolve_principal, scope_community
+from .auth import require
+from ..principal import resolve_principal, scope_community
 from .errors import ApiError, error_response, id_arg, int_arg
 
 LIVE_ROLES = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY, Role.WORKER, Role.INTEGRATION)

@@ -20,7 +20,7 @@ from ..services import open311 as o311
 from ..services.cases import CaseError, CaseReport, report_case
 from ..timeutil import utcnow
 from .audit_edge import act_as
-from .auth import Principal, in_scope, known_key
+from ..principal import Principal, in_scope, known_key
 from .openapi import OPEN311_ERRORS, registry
 
 BASE = "/open311/v2"

@@ -34,7 +34,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..models import Role
 from ..ratelimit import RateLimits
-from .auth import CSRF_COOKIE, CSRF_HEADER, DISPLAY_COOKIE, SAFE_METHODS, csrf_token_ok, known_key
+from ..principal import CSRF_COOKIE, CSRF_HEADER, DISPLAY_COOKIE, SAFE_METHODS, csrf_token_ok, known_key
 
 log = logging.getLogger(__name__)
 CSRF_EXEMPT = {"/auth/login"}  # no session yet (and a login CSRF gains nothing: rate-limited, audited)

@@ -10,7 +10,8 @@ from flask import jsonify, request
 from sqlalchemy import or_, select
 
 from ..models import Role, User, Worker
-from .auth import demo_local, require, resolve_principal, sign_in, sign_out, start_session
+from .auth import require, sign_in, sign_out, start_session
+from ..principal import demo_local, resolve_principal
 from .errors import ApiError
 from .openapi import registry
 

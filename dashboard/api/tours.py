@@ -10,7 +10,8 @@ from ..models import Grid, PatrolTour, Role
 from ..services import tours as svc
 from ..services.cases import CaseError, case_public
 from ..timeutil import local_today
-from .auth import require, resolve_principal, scope_community
+from .auth import require
+from ..principal import resolve_principal, scope_community
 from .errors import ApiError, id_arg, int_arg
 from .openapi import query, registry
 

@@ -11,7 +11,8 @@ from flask import Response, request
 from ..events import last_seq
 from ..models import Role
 from ..services.wall_stats import wall_stats
-from .auth import require, resolve_principal, scope_community
+from .auth import require
+from ..principal import resolve_principal, scope_community
 from .errors import int_arg
 
 VIEWERS = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY)

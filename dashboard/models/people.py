@@ -102,7 +102,7 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     must_change_password: Mapped[bool] = mapped_column(default=False)
     # moved on by logout, password change or reset, role/jurisdiction/worker change and disabling: a session
-    # begun at an older generation is refused (dashboard/api/auth.py)
+    # begun at an older generation is refused (dashboard/principal.py)
     session_gen: Mapped[int] = mapped_column(default=0, server_default="0")
 
 

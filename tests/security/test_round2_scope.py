@@ -32,7 +32,7 @@ def key_count(world) -> int:
 
 
 def test_a_community_admin_reads_only_its_communitys_audit_rows(world):
-    from dashboard.api.auth import Principal
+    from dashboard.principal import Principal
 
     with world.services.db.write() as s:
         audit.record(s, Principal(name="op-b", role="dispatcher", community_id=world.ids["community_b"]),
@@ -145,7 +145,7 @@ def test_a_worker_does_not_see_the_streets_live_positions(world):
 
 
 def test_a_worker_principal_is_scoped_to_itself():
-    from dashboard.api.auth import Principal
+    from dashboard.principal import Principal
 
     assert Principal(name="w", role="worker", worker_id=3).scope == "worker"
     assert Principal(name="w", role="worker", community_id=1, worker_id=3).scope == "worker"

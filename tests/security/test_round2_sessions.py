@@ -103,7 +103,7 @@ def test_an_unrelated_edit_keeps_the_session(sw):
 
 
 def test_session_valid_answers_for_the_live_channel(sw):
-    from dashboard.api.auth import session_valid
+    from dashboard.principal import session_valid
 
     with sw.services.db.write() as s:
         s.add(User(username="hal", display_name="hal", role="dispatcher", password_hash=hash_password(PASSWORD)))

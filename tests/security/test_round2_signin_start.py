@@ -20,7 +20,7 @@ from tests.conftest import ROOT, free_port
     "https:evil.example", "javascript:alert(1)", "evil.example", "", None, pytest.param("/" + "a" * 3000, id="long"),
 ])
 def test_next_never_leaves_the_site(value):
-    from dashboard.api.auth import safe_next_path
+    from dashboard.principal import safe_next_path
     from layouts.login import safe_next
 
     assert safe_next_path(value) == "/"

@@ -1,0 +1,113 @@
+"""The layers import one way (issue 30 item 7): the core (dashboard/ outside dashboard/api) never imports the
+HTTP edge, so no import cycle runs through dashboard.api; who is calling is asked of dashboard.principal by the
+HTTP edge, the live channel and the pages alike."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# the one core module that assembles the app from its edges (it registers the API modules)
+ASSEMBLERS = {"dashboard.app"}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, text: str | None = None) -> set[str]:
+    """Every module ``path`` imports, at the top or inside a function (absolute names)."""
+    name, is_pkg = _module_name(path), path.name == "__init__.py"
+    out: set[str] = set()
+    source = path.read_text(encoding="utf-8") if text is None else text
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = name.split(".") if is_pkg else name.split(".")[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            out.add(mod)
+            out.update(f"{mod}.{a.name}" for a in node.names)  # `from . import api` imports dashboard.api
+    return out
+
+
+def _sources(*packages: str) -> list[Path]:
+    return [p for pkg in packages for p in sorted((ROOT / pkg).rglob("*.py")) if "migrations" not in p.parts]
+
+
+def _is_api(mod: str) -> bool:
+    return mod == "dashboard.api" or mod.startswith("dashboard.api.")
+
+
+def test_the_import_reader_sees_an_import_of_the_edge():
+    """The checks below can fail: the old import in realtime_calls.py, inside a function too, reads as the edge."""
+    path = ROOT / "dashboard" / "realtime_calls.py"
+    old = "from .api.auth import record_in_scope\ndef f():\n    from .api import errors\n"
+    assert {"dashboard.api.auth", "dashboard.api.errors"} <= _imports(path, old)
+
+
+def test_core_never_imports_the_http_edge():
+    offenders = {}
+    for path in _sources("dashboard"):
+        mod = _module_name(path)
+        if _is_api(mod) or mod in ASSEMBLERS:
+            continue
+        hits = sorted(m for m in _imports(path) if _is_api(m))
+        if hits:
+            offenders[mod] = hits
+    assert offenders == {}, f"core modules import the HTTP edge (move what they need into the core): {offenders}"
+
+
+def test_no_import_cycle_through_the_api_layer():
+    """With dashboard.api.* taken as one node, nothing it imports leads back to it (the old cycle was
+    api/calls.py → realtime_calls.py → api/auth.py)."""
+    graph: dict[str, set[str]] = {}
+    for path in _sources("dashboard"):
+        mod = _module_name(path)
+        node = "dashboard.api" if _is_api(mod) else mod
+        if mod in ASSEMBLERS:
+            continue
+        targets = {"dashboard.api" if _is_api(m) else m for m in _imports(path) if m.startswith("dashboard")}
+        graph.setdefault(node, set()).update(targets - {node})
+    seen, stack = set(), list(graph.get("dashboard.api", ()))
+    while stack:
+        mod = stack.pop()
+        if mod == "dashboard.api":
+            raise AssertionError("an import path leads from dashboard.api back into dashboard.api")
+        if mod not in seen:
+            seen.add(mod)
+            stack.extend(graph.get(mod, ()))
+
+
+def test_pages_and_callbacks_ask_the_core_who_is_calling():
+    offenders = {_module_name(p): sorted(m for m in _imports(p) if m.startswith("dashboard.api.auth"))
+                 for p in _sources("layouts", "callbacks")}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_live_channel_loads_without_the_http_edge():
+    """Importing the socket side (and the pages' principal lookup) loads no dashboard.api module at all."""
+    code = ("import sys, dashboard.realtime, dashboard.realtime_calls, dashboard.live_guard, layouts.access;"
+            "print(sorted(m for m in sys.modules if m.startswith('dashboard.api')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_one_principal_for_every_edge():
+    import dashboard.api.auth as http_auth
+    import dashboard.live_guard as live_guard
+    import dashboard.principal as core
+    import dashboard.realtime as realtime
+    import dashboard.realtime_calls as realtime_calls
+    import layouts.access as access
+
+    for mod in (http_auth, live_guard, realtime, realtime_calls, access):
+        assert mod.resolve_principal is core.resolve_principal, mod.__name__
+    assert access.Principal is core.Principal
