@@ -29,6 +29,10 @@ from . import governance_form, governance_panel  # noqa: E402
 PAGES.update({"/m/activity": governance_form, "/governance": governance_panel})  # 网格+五治 (issue 10)
 from . import login  # noqa: E402
 PAGES["/login"] = login  # desk sign-in
+from . import admin, not_found, password  # noqa: E402
+PAGES.update({"/password": password, "/admin": admin})  # first sign-in; administration (issue 28)
+# pages a production server does not serve (they answer 404 there): the benchmark's polling wall
+DEV_ONLY = frozenset({"/wall-poll"})
 
 
 # who may open each page (None = anyone: the page signs in by itself or shows nothing private). Admins may
@@ -41,7 +45,23 @@ PAGE_ROLES: dict[str, frozenset | None] = {
     "/m/activity": frozenset({Role.WORKER, Role.DISPATCHER}),
     "/wall": _VIEW, "/wall-poll": _VIEW, "/governance": _VIEW, "/briefing": frozenset({Role.DISPATCHER, Role.LEADER}),
     "/console": _OPS, "/patrol": _OPS, "/call": frozenset({Role.DISPATCHER, Role.WORKER}),
+    "/password": frozenset(Role), "/admin": frozenset({Role.ADMIN}),
 }
+# a user on a one-time or reset password sees only these until they have set their own
+PASSWORD_PAGES = frozenset({"/password", "/login"})
+
+
+def page_module(path: str, services):
+    """The page module serving ``path`` on this server, or None (unknown, or not served in production)."""
+    if path in DEV_ONLY and services.settings.production:
+        return None
+    return PAGES.get(path)
+
+
+def password_url(path: str, search: str | None, lang: str | None = None) -> str:
+    from urllib.parse import quote
+
+    return "/password?next=" + quote(path + (search or ""), safe="") + ("&lang=en" if lang == "en" else "")
 
 
 def page_path(pathname: str | None) -> str:
@@ -96,12 +116,31 @@ def create_dash(server, services) -> dash.Dash:
     ])
     app.index_string = app.index_string.replace("<html>", '<html lang="zh-CN">')
     page_scripts.install(app, ASSETS)
+    _refused_texts(app)
     _serve_plotly_bundle(server)
     from dashboard.api.security import set_script_hashes  # CSP: Dash's inline scripts by hash (issue 8)
 
     set_script_hashes(server, app.csp_hashes)
     _guard_pages(server, services)
     return app
+
+
+def _refused_texts(app) -> None:
+    """Every page carries the words 07-gc-refused.js shows when the API refuses the page its data (a JSON data
+    block: not run, so the CSP has nothing to allow)."""
+    import json
+
+    from dashboard.i18n import LANGS, texts_for
+
+    block = json.dumps({lang: texts_for(lang, "refused.") for lang in LANGS}, ensure_ascii=False).replace("</", "<\\/")
+    tag = f'<script type="application/json" id="gc-refused-texts">{block}</script>'
+    base = app.interpolate_index
+
+    def interpolate_index(**kw):
+        kw["scripts"] = kw.get("scripts", "") + tag
+        return base(**kw)
+
+    app.interpolate_index = interpolate_index
 
 
 def _guard_pages(server, services) -> None:
@@ -118,10 +157,14 @@ def _guard_pages(server, services) -> None:
     def _page_door():
         try:
             path = page_path(request.path)
-            if request.method == "GET" and path in PAGES:
-                if page_access(path, resolve_principal(services)) == "sign_in":
-                    return redirect(sign_in_url(request.path, "?" + request.query_string.decode()
-                                                if request.query_string else ""), code=302)
+            if request.method == "GET" and page_module(path, services) is not None:
+                p = resolve_principal(services)
+                search = "?" + request.query_string.decode() if request.query_string else ""
+                if page_access(path, p) == "sign_in":
+                    return redirect(sign_in_url(request.path, search), code=302)
+                if p is not None and p.must_change_password and path not in PASSWORD_PAGES:
+                    return redirect(password_url(request.path, search, normalise_lang(request.args.get("lang"))),
+                                    code=302)
             elif request.method == "POST" and request.path == "/_dash-update-component":
                 body = request.get_json(silent=True) or {}
                 if body.get("output") != router_output and resolve_principal(services) is None:
@@ -130,19 +173,32 @@ def _guard_pages(server, services) -> None:
             return error_response(e.status, e.message, e.field)
         return None
 
+    @server.after_request
+    def _not_found_status(resp):
+        """Dash answers every path with its index page; a path no page serves says so with a 404 (the router
+        shows the not-found page in the product's style)."""
+        rule = request.url_rule.rule if request.url_rule is not None else None
+        if request.method == "GET" and rule == "/<path:path>" and resp.status_code == 200 \
+                and page_module(page_path(request.path), services) is None:
+            resp.status_code = 404
+        return resp
+
 
 def page_for(pathname: str | None, search: str | None, services, principal=None):
     """The layout for a path; unknown paths get a plain not-found page, private ones the sign-in door."""
     query = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
     lang = normalise_lang(query.get("lang"))
     path = page_path(pathname)
-    module = PAGES.get(path)
+    module = page_module(path, services)
     if module is None:
-        return html.Div([html.H1("404"), html.P(f"{path}"), html.A("/", href="/")], className="gc-page")
+        return not_found.layout(lang, query, services, path=path)
     access = page_access(path, principal)
     if access == "sign_in":  # reached by a client-side link: leave for the sign-in page
         return html.Div([dcc.Location(id="shell-to-login", href=sign_in_url(path, search), refresh=True),
                          html.P(t("page.sign_in_first", lang))], className="gc-page")
+    if principal is not None and principal.must_change_password and path not in PASSWORD_PAGES:
+        return html.Div([dcc.Location(id="shell-to-password", href=password_url(path, search, lang), refresh=True),
+                         html.P(t("pw.why", lang))], className="gc-page")
     if access == "forbidden":
         return html.Div([html.H1("403"), html.P(t("page.forbidden", lang, role=principal.role)),
                          html.A(t("nav.login", lang), href=sign_in_url(path, search))], className="gc-page")

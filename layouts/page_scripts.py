@@ -28,6 +28,8 @@ PAGE_SCRIPTS: dict[str, tuple[str, ...]] = {
     "/briefing": ("60-briefing.js",),
     "/governance": GOVERNANCE,
     "/login": ("06-login.js",),
+    "/password": ("07-password.js",),
+    "/admin": ("80-admin.js",),
 }
 
 PAGE_ONLY = sorted({name for names in PAGE_SCRIPTS.values() for name in names})

@@ -19,8 +19,12 @@
           : ((res.body.error && res.body.error.message) || String(res.status));
         return;
       }
-      if (res.body.must_change_password) { err.textContent = err.getAttribute("data-change"); }
       var next = form.getAttribute("data-next") || "/";
+      if (res.body.must_change_password) {  // a one-time or reset password: set one's own before any page
+        err.textContent = err.getAttribute("data-change");
+        var lang = /[?&]lang=en\b/.test(window.location.search) ? "&lang=en" : "";
+        next = "/password?next=" + encodeURIComponent(next) + lang;
+      }
       window.location.assign(next);
     }).catch(function (e) { err.textContent = String(e); });
   });

@@ -1,0 +1,482 @@
+/* /admin: users, API keys and wall display tokens, the audit log and grid workers, all through /api/v1.
+ *
+ * The layout (layouts/admin.py) renders the frame and the texts (data-config); this script fills the tab that is
+ * open and acts through the documented endpoints, so the API's rules (roles, a community admin's jurisdiction,
+ * sessions ending on a change, the audit row) are the page's. A secret (a new password, a key, a display token)
+ * is shown once, in the result box, and never again. */
+(function () {
+  "use strict";
+  var ROLES = ["admin", "dispatcher", "leader", "worker", "integration", "display"];
+  var KEY_ROLES = ["display", "integration", "worker", "dispatcher", "leader"];
+  var PAGE = 50;
+  var A = { cfg: null, communities: [], audit: { offset: 0, total: 0 }, workers: { page: 1, total: 0 } };
+
+  function el(tag, attrs, children) { return GCDom.el(tag, attrs, children); }
+
+  function tx(key, params) {
+    var s = (A.cfg.texts || {})[key];
+    if (s === undefined) { return ""; }
+    Object.keys(params || {}).forEach(function (k) { s = s.split("{" + k + "}").join(String(params[k])); });
+    return s;
+  }
+
+  function message(text, kind) {
+    var m = document.getElementById("admin-message");
+    m.textContent = text || "";
+    m.className = "console-message " + (kind || "ok");
+  }
+
+  function fieldName(field) { return (field && tx("admin.field." + field)) || field || ""; }
+
+  // what a refusal means, in the page's language (the API's own sentence goes to the tooltip)
+  function refusal(status, err) {
+    var key = { 400: "admin.err.input", 401: "admin.err.signed_out", 403: "admin.err.forbidden",
+                404: "admin.err.not_found", 409: "admin.err.taken", 422: "admin.err.input",
+                429: "admin.err.slow" }[status] || "admin.err.server";
+    return tx(key, { field: fieldName(err && err.field) });
+  }
+
+  function api(method, url, body) {
+    var init = { method: method, credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } };
+    if (body !== undefined) { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
+    return fetch(url, init).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (!r.ok) {
+          var e = new Error(refusal(r.status, data.error));
+          e.status = r.status; e.detail = (data.error && data.error.message) || "";
+          throw e;
+        }
+        return data;
+      });
+    });
+  }
+
+  function fail(e) {
+    message(e.message || tx("admin.err.server"), "error");
+    document.getElementById("admin-message").title = e.detail || "";
+  }
+
+  function when(iso) {
+    if (!iso) { return "—"; }
+    var d = new Date(iso);
+    return isNaN(d) ? iso : d.toLocaleString(A.cfg.lang === "en" ? "en-GB" : "zh-CN", { hour12: false });
+  }
+
+  function roleName(role) { return tx("role." + role) || role; }
+
+  function actionName(action) { return tx("admin.action." + action) || action; }
+
+  function communityName(id) {
+    if (id === null || id === undefined) { return tx("admin.scope.street"); }
+    var c = A.communities.filter(function (x) { return x.id === id; })[0];
+    return c ? c.name : String(id);
+  }
+
+  // a strong random password for a new account or a reset (the server still checks it)
+  function newPassword() {
+    var abc = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    var out = "", bytes = new Uint8Array(14);
+    window.crypto.getRandomValues(bytes);
+    bytes.forEach(function (b) { out += abc[b % abc.length]; });
+    return out;
+  }
+
+  function select(id, options, value, attrs) {
+    var s = el("select", Object.assign({ id: id }, attrs || {}), options.map(function (o) {
+      var opt = el("option", { value: o[0], text: o[1] });
+      if (String(o[0]) === String(value)) { opt.selected = true; }
+      return opt;
+    }));
+    return s;
+  }
+
+  function communityOptions() {
+    var own = A.cfg.community_id;
+    var list = own === null || own === undefined ? [["", tx("admin.scope.street")]] : [];
+    A.communities.forEach(function (c) { if (own === null || own === undefined || c.id === own) { list.push([c.id, c.name]); } });
+    return list;
+  }
+
+  function input(id, label, attrs) {
+    return el("label", { cls: "admin-field" }, [label, el("input", Object.assign({ id: id }, attrs || {}))]);
+  }
+
+  function table(headKeys, rows, id) {
+    return el("table", { cls: "admin-table", id: id }, [
+      el("thead", {}, [el("tr", {}, headKeys.map(function (k) { return el("th", { text: tx(k) }); }))]),
+      el("tbody", {}, rows.length ? rows : [el("tr", {}, [el("td", { colspan: String(headKeys.length),
+                                                                    cls: "admin-empty", text: tx("admin.empty") })])])
+    ]);
+  }
+
+  function button(text, attrs, onclick) {
+    var b = el("button", Object.assign({ type: "button", cls: "console-btn small" }, attrs || {}), [text]);
+    b.addEventListener("click", onclick);
+    return b;
+  }
+
+  // the box where a secret is shown once
+  function secretBox(id, title, lines, svg) {
+    var box = el("div", { cls: "admin-secret", id: id, role: "status" }, [el("h3", { text: title }),
+      el("p", { cls: "admin-once", text: tx("admin.shown_once") })]);
+    lines.forEach(function (l) {
+      box.appendChild(el("div", { cls: "admin-secret-line" }, [el("span", { cls: "console-label", text: l[0] }),
+        el("code", { cls: "admin-secret-value", "data-secret": l[2] || "", text: l[1] })]));
+    });
+    if (svg) {  // made by this server (segno), not user text
+      var qr = el("div", { cls: "admin-qr", id: id + "-qr" });
+      qr.innerHTML = svg;
+      box.appendChild(qr);
+    }
+    return box;
+  }
+
+  // -- users ---------------------------------------------------------------------------------
+  function loadUsers() {
+    var pane = document.getElementById("admin-pane-users");
+    return api("GET", "/api/v1/users").then(function (data) {
+      pane.replaceChildren(usersForm(), el("div", { id: "admin-user-secret" }), usersTable(data.users));
+    }).catch(fail);
+  }
+
+  function usersForm() {
+    var form = el("form", { cls: "admin-form", id: "admin-user-form" }, [
+      el("h2", { text: tx("admin.users.new") }),
+      input("admin-user-username", tx("admin.field.username"), { required: "required", maxlength: "64" }),
+      input("admin-user-display", tx("admin.field.display_name"), { maxlength: "64" }),
+      el("label", { cls: "admin-field" }, [tx("admin.field.role"),
+        select("admin-user-role", ROLES.map(function (r) { return [r, roleName(r)]; }), "dispatcher")]),
+      el("label", { cls: "admin-field" }, [tx("admin.field.community_id"),
+        select("admin-user-community", communityOptions(), A.cfg.community_id || "")]),
+      el("button", { type: "submit", cls: "console-btn", id: "admin-user-create" }, [tx("admin.users.create")])
+    ]);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var password = newPassword(), comm = document.getElementById("admin-user-community").value;
+      var body = { username: document.getElementById("admin-user-username").value.trim(),
+                   display_name: document.getElementById("admin-user-display").value.trim(),
+                   role: document.getElementById("admin-user-role").value, password: password,
+                   community_id: comm ? parseInt(comm, 10) : null };
+      if (!body.display_name) { delete body.display_name; }
+      api("POST", "/api/v1/users", body).then(function (u) {
+        message(tx("admin.users.created", { name: u.username }), "ok");
+        return loadUsers().then(function () {
+          document.getElementById("admin-user-secret").replaceChildren(secretBox("admin-user-password",
+            tx("admin.users.password_for", { name: u.username }), [[tx("admin.field.password"), password, "password"]]));
+        });
+      }).catch(fail);
+    });
+    return form;
+  }
+
+  function patchUser(u, body, done) {
+    return api("PATCH", "/api/v1/users/" + u.id, body).then(function (out) {
+      message(done || tx("admin.users.saved", { name: out.username }), "ok");
+      return out;
+    });
+  }
+
+  function usersTable(users) {
+    var rows = users.map(function (u) {
+      var role = select("admin-user-role-" + u.id, ROLES.map(function (r) { return [r, roleName(r)]; }), u.role,
+                        { "aria-label": tx("admin.field.role") });
+      role.addEventListener("change", function () { patchUser(u, { role: role.value }).then(loadUsers).catch(fail); });
+      var comm = select("admin-user-community-" + u.id, communityOptions(), u.community_id === null ? "" : u.community_id,
+                        { "aria-label": tx("admin.field.community_id") });
+      comm.addEventListener("change", function () {
+        patchUser(u, { community_id: comm.value ? parseInt(comm.value, 10) : null }).then(loadUsers).catch(fail);
+      });
+      var state = u.active ? (u.must_change_password ? tx("admin.users.must_change") : tx("admin.state.active"))
+        : tx("admin.state.disabled");
+      return el("tr", { "data-user": u.username }, [
+        el("td", { text: u.username }), el("td", { text: u.display_name || "" }), el("td", {}, [role]),
+        el("td", {}, [comm]), el("td", { cls: u.active ? "" : "admin-off", text: state }),
+        el("td", { cls: "admin-actions" }, [
+          button(tx("admin.users.reset"), { "data-action": "reset" }, function () {
+            var password = newPassword();
+            patchUser(u, { password: password }, tx("admin.users.reset_done", { name: u.username })).then(function () {
+              document.getElementById("admin-user-secret").replaceChildren(secretBox("admin-user-password",
+                tx("admin.users.password_for", { name: u.username }), [[tx("admin.field.password"), password, "password"]]));
+            }).catch(fail);
+          }),
+          button(u.active ? tx("admin.users.disable") : tx("admin.users.enable"),
+                 { "data-action": u.active ? "disable" : "enable" }, function () {
+            patchUser(u, { active: !u.active }).then(loadUsers).catch(fail);
+          })
+        ])
+      ]);
+    });
+    return table(["admin.field.username", "admin.field.display_name", "admin.field.role", "admin.field.community_id",
+                  "admin.field.state", "admin.field.actions"], rows, "admin-users-table");
+  }
+
+  // -- API keys and display tokens -------------------------------------------------------------
+  function loadKeys() {
+    var pane = document.getElementById("admin-pane-keys");
+    return api("GET", "/api/v1/api-keys").then(function (data) {
+      pane.replaceChildren(keysForm(), el("div", { id: "admin-key-secret" }), keysTable(data.keys));
+    }).catch(fail);
+  }
+
+  function keysForm() {
+    var role = select("admin-key-role", KEY_ROLES.map(function (r) { return [r, roleName(r)]; }), "display");
+    var worker = input("admin-key-worker", tx("admin.field.worker_id"), { type: "number", min: "1" });
+    worker.hidden = true;
+    role.addEventListener("change", function () { worker.hidden = role.value !== "worker"; });
+    var form = el("form", { cls: "admin-form", id: "admin-key-form" }, [
+      el("h2", { text: tx("admin.keys.new") }),
+      input("admin-key-name", tx("admin.field.name"), { required: "required", maxlength: "100" }),
+      el("label", { cls: "admin-field" }, [tx("admin.field.role"), role]),
+      el("label", { cls: "admin-field" }, [tx("admin.field.community_id"),
+        select("admin-key-community", communityOptions(), A.cfg.community_id || "")]),
+      worker,
+      el("button", { type: "submit", cls: "console-btn", id: "admin-key-create" }, [tx("admin.keys.create")])
+    ]);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var comm = document.getElementById("admin-key-community").value;
+      var body = { name: document.getElementById("admin-key-name").value.trim(), role: role.value,
+                   community_id: comm ? parseInt(comm, 10) : null };
+      var wid = document.getElementById("admin-key-worker").value;
+      if (role.value === "worker" && wid) { body.worker_id = parseInt(wid, 10); }
+      api("POST", "/api/v1/api-keys", body).then(function (k) {
+        message(tx("admin.keys.created", { name: k.name }), "ok");
+        return loadKeys().then(function () {
+          var lines = [[tx("admin.keys.key"), k.key, "key"]];
+          if (k.kiosk_url) { lines.push([tx("admin.keys.kiosk_url"), k.kiosk_url, "kiosk"]); }
+          document.getElementById("admin-key-secret").replaceChildren(secretBox("admin-key-shown",
+            tx("admin.keys.shown_title", { name: k.name }), lines, k.qr_svg));
+        });
+      }).catch(fail);
+    });
+    return form;
+  }
+
+  function keysTable(keys) {
+    var rows = keys.slice().reverse().map(function (k) {
+      var revoked = !!k.revoked_at;
+      return el("tr", { "data-key": k.name, cls: revoked ? "admin-off" : "" }, [
+        el("td", { text: k.name }), el("td", { text: roleName(k.role) }), el("td", { text: k.prefix + "…" }),
+        el("td", { text: communityName(k.community_id) }), el("td", { text: when(k.created_at) }),
+        el("td", { text: k.last_used_at ? when(k.last_used_at) : tx("admin.keys.never") }),
+        el("td", { text: revoked ? tx("admin.keys.revoked_at", { at: when(k.revoked_at) }) : tx("admin.state.active") }),
+        el("td", { cls: "admin-actions" }, [revoked ? null : button(tx("admin.keys.revoke"), { "data-action": "revoke" },
+          function () {
+            api("DELETE", "/api/v1/api-keys/" + k.id).then(function () {
+              message(tx("admin.keys.revoked", { name: k.name }), "ok");
+              loadKeys();
+            }).catch(fail);
+          })])
+      ]);
+    });
+    return table(["admin.field.name", "admin.field.role", "admin.keys.prefix", "admin.field.community_id",
+                  "admin.keys.created_at", "admin.keys.last_used", "admin.field.state", "admin.field.actions"],
+                 rows, "admin-keys-table");
+  }
+
+  // -- audit log ------------------------------------------------------------------------------
+  function auditQuery(limit, offset) {
+    var q = ["limit=" + limit, "offset=" + offset];
+    var action = document.getElementById("admin-audit-action").value;
+    if (action) { q.push("action=" + encodeURIComponent(action)); }
+    ["actor", "target"].forEach(function (n) {
+      var v = document.getElementById("admin-audit-" + n).value.trim();
+      if (v) { q.push(n + "=" + encodeURIComponent(v)); }
+    });
+    ["since", "until"].forEach(function (n) {
+      var v = document.getElementById("admin-audit-" + n).value;
+      if (v) { q.push(n + "=" + encodeURIComponent(new Date(v).toISOString())); }
+    });
+    return "/api/v1/audit?" + q.join("&");
+  }
+
+  function auditFrame() {
+    var pane = document.getElementById("admin-pane-audit");
+    if (document.getElementById("admin-audit-form")) { return; }
+    var form = el("form", { cls: "admin-form", id: "admin-audit-form" }, [
+      el("label", { cls: "admin-field" }, [tx("admin.audit.action"), select("admin-audit-action",
+        [["", tx("admin.audit.all")]].concat(Object.keys(A.cfg.texts).filter(function (k) {
+          return k.indexOf("admin.action.") === 0;
+        }).map(function (k) { return [k.slice(13), A.cfg.texts[k]]; })), "")]),
+      input("admin-audit-actor", tx("admin.audit.actor")),
+      input("admin-audit-target", tx("admin.audit.target"), { placeholder: "user:3" }),
+      input("admin-audit-since", tx("admin.audit.since"), { type: "datetime-local" }),
+      input("admin-audit-until", tx("admin.audit.until"), { type: "datetime-local" }),
+      el("button", { type: "submit", cls: "console-btn", id: "admin-audit-search" }, [tx("admin.audit.search")]),
+      button(tx("admin.audit.export"), { id: "admin-audit-export" }, exportAudit)
+    ]);
+    form.addEventListener("submit", function (ev) { ev.preventDefault(); A.audit.offset = 0; loadAudit(); });
+    var pager = el("div", { cls: "admin-pager", id: "admin-audit-pager" }, [
+      button(tx("admin.prev"), { id: "admin-audit-prev" }, function () {
+        A.audit.offset = Math.max(0, A.audit.offset - PAGE); loadAudit();
+      }),
+      el("span", { id: "admin-audit-range" }),
+      button(tx("admin.next"), { id: "admin-audit-next" }, function () {
+        if (A.audit.offset + PAGE < A.audit.total) { A.audit.offset += PAGE; loadAudit(); }
+      })
+    ]);
+    pane.replaceChildren(form, pager, el("div", { id: "admin-audit-list" }));
+  }
+
+  function detailText(d) {
+    if (d === null || d === undefined) { return ""; }
+    return typeof d === "string" ? d : JSON.stringify(d);
+  }
+
+  function loadAudit() {
+    auditFrame();
+    return api("GET", auditQuery(PAGE, A.audit.offset)).then(function (data) {
+      A.audit.total = data.total;
+      var rows = data.entries.map(function (r) {
+        return el("tr", { "data-action": r.action }, [el("td", { text: when(r.at) }), el("td", { text: r.actor }),
+          el("td", { text: roleName(r.role) }), el("td", { text: actionName(r.action), title: r.action }),
+          el("td", { text: r.target || "" }),
+          el("td", { cls: "admin-detail", text: detailText(r.detail) }), el("td", { text: r.ip || "" })]);
+      });
+      document.getElementById("admin-audit-list").replaceChildren(table(["admin.audit.at", "admin.audit.actor",
+        "admin.field.role", "admin.audit.action", "admin.audit.target", "admin.audit.detail", "admin.audit.ip"], rows,
+        "admin-audit-table"));
+      document.getElementById("admin-audit-range").textContent = data.total ? tx("admin.range", {
+        from: data.offset + 1, to: data.offset + data.entries.length, total: data.total }) : "";
+      document.getElementById("admin-audit-prev").disabled = data.offset === 0;
+      document.getElementById("admin-audit-next").disabled = data.offset + PAGE >= data.total;
+    }).catch(fail);
+  }
+
+  function csvCell(v) {
+    var s = String(v === null || v === undefined ? "" : v);
+    if (/^[=+\-@\t\r]/.test(s)) { s = "'" + s; }  // a spreadsheet must not run a formula from a log row
+    return /[",\n\r]/.test(s) ? "\"" + s.replace(/"/g, "\"\"") + "\"" : s;
+  }
+
+  // every row the filter matches (1,000 a request, at most 20,000), as a CSV file with headers in the page's language
+  function exportAudit() {
+    var got = [], MAX = 20000;
+    function more(offset) {
+      return api("GET", auditQuery(1000, offset)).then(function (data) {
+        got = got.concat(data.entries);
+        if (data.entries.length && got.length < Math.min(data.total, MAX)) { return more(offset + 1000); }
+        return got;
+      });
+    }
+    message(tx("admin.audit.exporting"), "ok");
+    more(0).then(function (rows) {
+      var head = ["admin.audit.at", "admin.audit.actor", "admin.field.role", "admin.audit.action", "admin.audit.target",
+                  "admin.audit.detail", "admin.audit.ip"].map(function (k) { return csvCell(tx(k)); }).join(",");
+      var lines = rows.map(function (r) {
+        return [r.at, r.actor, roleName(r.role), actionName(r.action), r.target, detailText(r.detail), r.ip]
+          .map(csvCell).join(",");
+      });
+      var blob = new Blob(["\ufeff" + [head].concat(lines).join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
+      var a = el("a", { href: URL.createObjectURL(blob), download: "audit.csv", id: "admin-audit-file" });
+      document.body.appendChild(a);
+      a.click();
+      setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+      message(tx("admin.audit.exported", { n: rows.length }), "ok");
+    }).catch(fail);
+  }
+
+  // -- workers -------------------------------------------------------------------------------
+  function workersFrame() {
+    var pane = document.getElementById("admin-pane-workers");
+    if (document.getElementById("admin-worker-form")) { return; }
+    var form = el("form", { cls: "admin-form", id: "admin-worker-form" }, [
+      input("admin-worker-q", tx("admin.workers.search"), { type: "search" }),
+      input("admin-worker-grid", tx("admin.field.grid")),
+      el("button", { type: "submit", cls: "console-btn", id: "admin-worker-search" }, [tx("admin.audit.search")])
+    ]);
+    form.addEventListener("submit", function (ev) { ev.preventDefault(); A.workers.page = 1; loadWorkers(); });
+    var pager = el("div", { cls: "admin-pager" }, [
+      button(tx("admin.prev"), { id: "admin-worker-prev" }, function () {
+        A.workers.page = Math.max(1, A.workers.page - 1); loadWorkers();
+      }),
+      el("span", { id: "admin-worker-range" }),
+      button(tx("admin.next"), { id: "admin-worker-next" }, function () {
+        if (A.workers.page * PAGE < A.workers.total) { A.workers.page += 1; loadWorkers(); }
+      })
+    ]);
+    pane.replaceChildren(form, el("div", { id: "admin-worker-secret" }), pager, el("div", { id: "admin-worker-list" }));
+  }
+
+  function loadWorkers() {
+    workersFrame();
+    var q = ["page=" + A.workers.page, "page_size=" + PAGE];
+    var text = document.getElementById("admin-worker-q").value.trim();
+    var grid = document.getElementById("admin-worker-grid").value.trim();
+    if (text) { q.push("q=" + encodeURIComponent(text)); }
+    if (grid) { q.push("grid=" + encodeURIComponent(grid)); }
+    return api("GET", "/api/v1/workers?" + q.join("&")).then(function (data) {
+      A.workers.total = data.total;
+      var rows = data.items.map(function (w) {
+        var token = w.has_device ? button(tx("admin.workers.token_new"), { "data-action": "token" }, function () {
+          api("POST", "/api/v1/workers/" + w.id + "/device-token", {}).then(function (out) {
+            var secret = out.token;
+            message(tx("admin.workers.token_done", { code: w.code }), "ok");
+            document.getElementById("admin-worker-secret").replaceChildren(secretBox("admin-worker-token",
+              tx("admin.workers.token_for", { code: w.code }), [[tx("admin.workers.token"), secret, "token"]]));
+            loadWorkers();
+          }).catch(fail);
+        }) : null;
+        return el("tr", { "data-worker": w.code }, [el("td", { text: w.code }), el("td", { text: w.name || "" }),
+          el("td", { text: w.grid_code || "" }), el("td", { text: communityName(w.community_id) }),
+          el("td", { text: w.phone || "" }), el("td", { text: w.device_id || "" }),
+          el("td", { text: w.device_token_set ? tx("admin.workers.token_set") : "—" }),
+          el("td", { text: w.active ? tx("admin.state.active") : tx("admin.state.disabled") }),
+          el("td", { cls: "admin-actions" }, [token])]);
+      });
+      document.getElementById("admin-worker-list").replaceChildren(table(["admin.workers.code", "admin.field.name",
+        "admin.field.grid", "admin.field.community_id", "admin.workers.phone", "admin.workers.device",
+        "admin.workers.token", "admin.field.state", "admin.field.actions"], rows, "admin-workers-table"));
+      var from = (data.page - 1) * data.page_size;
+      document.getElementById("admin-worker-range").textContent = data.total ? tx("admin.range", {
+        from: from + 1, to: from + data.items.length, total: data.total }) : "";
+      document.getElementById("admin-worker-prev").disabled = data.page <= 1;
+      document.getElementById("admin-worker-next").disabled = from + data.items.length >= data.total;
+    }).catch(fail);
+  }
+
+  // -- tabs ----------------------------------------------------------------------------------
+  var LOADERS = { users: loadUsers, keys: loadKeys, audit: loadAudit, workers: loadWorkers };
+
+  function show(name) {
+    var root = document.getElementById("admin-root");
+    root.setAttribute("data-tab", name);
+    document.querySelectorAll(".admin-tab").forEach(function (b) {
+      b.classList.toggle("active", b.getAttribute("data-tab") === name);
+      b.setAttribute("aria-selected", b.getAttribute("data-tab") === name ? "true" : "false");
+    });
+    document.querySelectorAll(".admin-pane").forEach(function (p) { p.hidden = p.id !== "admin-pane-" + name; });
+    var url = new URL(window.location.href);
+    url.searchParams.set("tab", name);
+    window.history.replaceState(null, "", url);
+    var lang = document.getElementById("admin-lang");
+    if (lang) { var l = new URL(lang.href, window.location.href); l.searchParams.set("tab", name); lang.href = l.pathname + l.search; }
+    message("", "ok");
+    LOADERS[name]();
+  }
+
+  function start(root) {
+    A.cfg = JSON.parse(root.getAttribute("data-config"));
+    document.querySelectorAll(".admin-tab").forEach(function (b) {
+      b.addEventListener("click", function () { show(b.getAttribute("data-tab")); });
+    });
+    var comm = A.cfg.community_id;
+    api("GET", "/api/v1/grids" + (comm ? "?community_id=" + comm : "")).then(function (fc) {
+      var seen = {};
+      fc.features.forEach(function (f) {
+        var p = f.properties;
+        if (!seen[p.community_id]) { seen[p.community_id] = 1; A.communities.push({ id: p.community_id, name: p.community_name }); }
+      });
+    }).catch(function () { /* the names only: the lists still load */ }).then(function () {
+      show(root.getAttribute("data-tab") || "users");
+    });
+  }
+
+  // the router renders the page after the scripts ran: wait for the frame
+  var tries = 0;
+  (function wait() {
+    var root = document.getElementById("admin-root");
+    if (root && !root.getAttribute("data-started")) { root.setAttribute("data-started", "1"); start(root); return; }
+    if (!root && tries++ < 600) { setTimeout(wait, 50); }
+  })();
+})();
