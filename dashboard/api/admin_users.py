@@ -60,6 +60,18 @@ def key_public(k: ApiKey) -> dict:
             "last_used_at": iso(k.last_used_at)}
 
 
+def kiosk_url(host_url: str, key: str) -> str:
+    """The address a wall display opens once: it signs the screen in with its token (api/security.py)."""
+    return host_url.rstrip("/") + "/wall?display_token=" + key
+
+
+def qr_svg(text: str) -> str:
+    """``text`` as an inline SVG QR code, made here (a kiosk's URL is a secret: no outside QR service)."""
+    import segno
+
+    return segno.make(text, error="m").svg_inline(scale=4, border=2, title="QR")
+
+
 def key_worker_in_scope(session, p, role: str, worker_id: int | None) -> None:
     """A worker key names its worker (else it would read as nobody in particular), and the worker a key is bound
     to lies in the creating admin's jurisdiction; another community's worker answers as an unknown one."""
@@ -166,6 +178,9 @@ def register(app, services) -> None:
             row, key = _checked(lambda: create_api_key(s, name=name, role=role, **extra))
             audit.record(s, p, "api_key_create", f"api_key:{row.id}", {"role": role, "name": name}, ip())
             out = {**key_public(row), "key": key}
+        if role == Role.DISPLAY:  # what the one who sets up the screen needs: its URL, as text and as a QR code
+            out["kiosk_url"] = kiosk_url(request.host_url, key)
+            out["qr_svg"] = qr_svg(out["kiosk_url"])
         return jsonify(out), 201
 
     @app.delete("/api/v1/api-keys/<int:key_id>")
