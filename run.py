@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from dashboard.config import Settings
+from server import build_server, fail, open_services, production_problems, seed_if_empty
 
 log = logging.getLogger("gridcommand")
 
@@ -75,11 +76,6 @@ def _hour(text: str) -> float:
     return h
 
 
-def fail(message: str) -> "None":
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 def port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -87,34 +83,6 @@ def port_free(host: str, port: int) -> bool:
             s.bind((host, port))
         except OSError:
             return False
-    return True
-
-
-def open_services(settings: Settings):
-    """Create the app and bring the schema up to date; DB problems become one line."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from dashboard.app import create_app
-    from dashboard.db import migrate
-
-    try:
-        app, services = create_app(settings)
-        migrate(services.db.engine)
-    except (SQLAlchemyError, OSError) as exc:
-        fail(f"cannot open the database {settings.db_url}: {str(exc).splitlines()[0]}")
-    return app, services
-
-
-def seed_if_empty(services, demo_dir: Path | None = None) -> bool:
-    from dashboard.db import is_empty
-    from dashboard.services.importers import load_demo
-
-    if not is_empty(services.db.engine):
-        return False
-    with services.db.write() as s:
-        counts = load_demo(s, demo_dir or services.settings.demo_dir)
-    log.info("loaded the demo street: %s", counts)
-    services.reload_grids()
     return True
 
 
@@ -130,57 +98,7 @@ def print_device_secrets(services) -> None:
         print(f"{device_id} {secret}")
 
 
-def first_admin(services) -> None:
-    """First run: create the admin with a one-time password, shown once (no default password; issue 8)."""
-    from dashboard.services.users import ensure_admin
-
-    from dashboard.services import audit
-
-    with services.db.write() as s:
-        created = ensure_admin(s)
-        pruned = audit.prune(s, audit.retention_days(services.settings))  # never younger than 180 days
-    if pruned:
-        log.info("audit log: pruned %d entries older than %d days", pruned, audit.retention_days(services.settings))
-    if created:
-        name, password = created.split(" ", 1)
-        log.warning("first run: created admin %r with one-time password %s (must be changed at first sign-in)",
-                    name, password)
-
-
-def build_server(settings: Settings):
-    """The whole server without starting it: core app, schema, Dash pages, callbacks (serve and wsgi)."""
-    from dashboard.leader import exclusive
-
-    with exclusive(settings.db_url):  # several workers start at once: one migrates and seeds
-        app, services = open_services(settings)
-        if not settings.production:
-            seed_if_empty(services)
-        first_admin(services)
-    from layouts.app import create_dash
-    from callbacks import register_all
-
-    dash_app = create_dash(app, services)
-    register_all(dash_app, services)
-    services.socketio.start_background_task(_warm_pages, services)
-    return app, services
-
-
-def _warm_pages(services) -> None:
-    """Fill the page memo in the background (never holds up serving; a failure only costs the first wall),
-    then keep what start-up built out of the cycle collector's passes (dashboard/heap.py)."""
-    from dashboard.heap import settle
-    from layouts.wall.layout import warm
-
-    try:
-        warm(services)
-    except Exception:  # noqa: BLE001 — a cold memo is slower, not wrong
-        log.exception("warming the wall's shared parts failed")
-    settle()
-
-
 def serve(settings: Settings) -> None:
-    from dashboard.wsgi import production_problems
-
     problems = production_problems(settings)  # GC_PRODUCTION=1 python run.py: the same demands as run.py prod
     if problems:
         fail("refusing to start in production: " + "; ".join(problems))
@@ -207,8 +125,6 @@ def serve(settings: Settings) -> None:
 def prod(settings: Settings, workers: int, threads: int, worker_class: str = "gevent") -> None:
     """Check the production settings, migrate once, then become gunicorn (gthread or gevent workers)."""
     import os
-
-    from dashboard.wsgi import production_problems
 
     settings = settings.with_(production=True)
     problems = production_problems(settings)
@@ -242,7 +158,7 @@ def prod(settings: Settings, workers: int, threads: int, worker_class: str = "ge
             "-w", str(workers), "-b", f"{host}:{settings.port}", "--timeout", "120",
             "--graceful-timeout", "20", "--no-control-socket",
             "--worker-tmp-dir", "/dev/shm" if Path("/dev/shm").is_dir() else "/tmp",
-            "--log-level", logging.getLevelName(log.getEffectiveLevel()).lower(), "dashboard.wsgi:app"]
+            "--log-level", logging.getLevelName(log.getEffectiveLevel()).lower(), "wsgi:app"]
     log.info("exec %s", " ".join(argv))
     os.execvpe(sys.executable, argv, env)
 

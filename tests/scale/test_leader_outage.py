@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from dashboard.config import Settings
 from dashboard.leader import Leadership
-from dashboard.wsgi import production_problems
+from server import production_problems
 from tests.conftest import ROOT, fresh_pg_database, pg_available
 
 

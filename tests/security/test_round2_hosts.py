@@ -104,7 +104,7 @@ def test_configured_hosts_replace_the_defaults(tmp_path):
 
 
 def test_production_must_name_its_hosts():
-    from dashboard.wsgi import production_problems
+    from server import production_problems
 
     base = {"GC_PRODUCTION": "1", "GC_SECRET_KEY": "k" * 32}
     assert any("GC_ALLOWED_HOSTS" in p for p in production_problems(Settings.from_env(base)))

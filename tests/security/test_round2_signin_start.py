@@ -102,4 +102,4 @@ def test_run_py_prod_starts_gunicorn_through_this_python(tmp_path, monkeypatch):
         run.prod(settings, 1, 4)
     assert seen["file"] == sys.executable
     assert seen["argv"][:3] == [sys.executable, "-m", "gunicorn"]
-    assert seen["argv"][-1] == "dashboard.wsgi:app"
+    assert seen["argv"][-1] == "wsgi:app"

@@ -111,3 +111,18 @@ def test_one_principal_for_every_edge():
     for mod in (http_auth, live_guard, realtime, realtime_calls, access):
         assert mod.resolve_principal is core.resolve_principal, mod.__name__
     assert access.Principal is core.Principal
+
+
+def test_core_knows_nothing_of_the_ui_or_the_entry_points():
+    """dashboard/ imports neither the pages and callbacks nor run.py, server.py or wsgi.py (issue 30 item 11: the
+    WSGI entry imported run.py to assemble the app)."""
+    outside = ("layouts", "callbacks", "run", "server", "wsgi")
+    offenders = {_module_name(p): hits for p in _sources("dashboard")
+                 if (hits := sorted(m for m in _imports(p) if m.split(".")[0] in outside))}
+    assert offenders == {}
+
+
+def test_the_entry_points_share_the_assembly_not_each_other():
+    assert not any(m.split(".")[0] == "run" for m in _imports(ROOT / "wsgi.py"))
+    assert "server.build_server" in _imports(ROOT / "wsgi.py")
+    assert "server.build_server" in _imports(ROOT / "run.py")

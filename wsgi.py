@@ -1,42 +1,24 @@
-"""The WSGI entry for gunicorn: ``gunicorn -k gthread -w N --threads 64 'dashboard.wsgi:app'``.
+"""The WSGI entry for gunicorn: ``gunicorn -k gevent -w N 'wsgi:app'`` (run from this folder; ``python run.py prod``
+passes ``--chdir`` to it).
 
-Each worker builds its own app from ``Settings.from_env()`` after the fork — exactly
-as ``run.py serve`` does (``run.build_server``: core server + Dash pages + callbacks) —
-and starts its background work: every worker flushes its own position frames; the
-simulator and scheduled jobs run only in the elected leader (``dashboard.leader``).
-``python run.py prod`` checks the settings, migrates once and execs gunicorn with this.
+Each worker builds its own app from ``Settings.from_env()`` after the fork — exactly as ``run.py serve`` does
+(``server.build_server``: core server + Dash pages + callbacks) — and starts its background work: every worker
+flushes its own position frames; the simulator and scheduled jobs run only in the elected leader
+(``dashboard.leader``). ``python run.py prod`` checks the settings, migrates once and execs gunicorn with this.
 
-This module is an entry point, not part of the core: like run.py it may assemble
-the UI, and nothing in dashboard/ imports it.
+Like run.py this is an entry point beside the packages, not part of the core: nothing in dashboard/ imports it.
 """
 from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 import time
-from pathlib import Path
 
-from .config import Settings
+from dashboard.config import Settings
+from server import build_server, production_problems
 
 log = logging.getLogger(__name__)
-
-
-def production_problems(settings: Settings) -> list[str]:
-    """Why these settings must not serve production (empty when they may)."""
-    if not settings.production:
-        return []
-    problems = []
-    if settings.debug:
-        problems.append("GC_DEBUG is on: production never runs with debug (set GC_DEBUG=0)")
-    if not settings.secret_key:
-        problems.append("GC_SECRET_KEY is not set: every worker and every box needs the same secret key "
-                        "(e.g. GC_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))'))")
-    if not str(settings.extra.get("GC_ALLOWED_HOSTS") or "").strip():
-        problems.append("GC_ALLOWED_HOSTS is not set: name the host names browsers use for this server "
-                        "(e.g. GC_ALLOWED_HOSTS=gridcommand.example.internal; see docs/SECURITY.md)")
-    return problems
 
 
 def follow_master(master_pid: int, every_s: float = 0.25) -> threading.Thread:
@@ -65,11 +47,6 @@ def create_wsgi_app(settings: Settings | None = None):
     problems = production_problems(settings)
     if problems:
         raise SystemExit("refusing to start in production: " + "; ".join(problems))
-    root = str(Path(__file__).resolve().parent.parent)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    from run import build_server  # the one place that assembles server + pages + callbacks
-
     app, services = build_server(settings)
     services.start_background()
     log.info("worker ready (db %s, redis %s, simulator %s)", services.db.engine.dialect.name,
@@ -78,7 +55,7 @@ def create_wsgi_app(settings: Settings | None = None):
 
 
 def __getattr__(name: str):
-    # gunicorn resolves ``dashboard.wsgi:app`` with getattr: build on first access, in the worker
+    # gunicorn resolves ``wsgi:app`` with getattr: build on first access, in the worker
     if name in ("app", "application"):
         return create_wsgi_app()
     raise AttributeError(name)
