@@ -115,6 +115,13 @@ class WorkCalendar:
             cur = max(cur, datetime.combine(d, time(0), tzinfo=SHANGHAI))
         raise ValueError("time limit too long for the working calendar")
 
+    def deadline(self, start: datetime, hours: float, clock: str = "working") -> datetime:
+        """When a time limit of ``hours`` that started at ``start`` runs out: ``clock`` "natural" counts hours
+        around the clock (火情: reported 06:14, due 07:14), "working" counts office hours on this calendar."""
+        if clock == "natural":
+            return as_utc(start) + timedelta(hours=hours)
+        return self.add_working_hours(start, hours)
+
     def working_hours_between(self, start: datetime, end: datetime) -> float:
         """Working hours from ``start`` to ``end`` (0 if end ≤ start)."""
         a0, b0 = as_utc(start).astimezone(SHANGHAI), as_utc(end).astimezone(SHANGHAI)

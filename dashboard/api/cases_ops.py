@@ -223,7 +223,8 @@ def register(app, services) -> None:
     @app.get("/api/v1/categories")
     @require(Role.DISPATCHER, Role.LEADER, Role.WORKER, Role.INTEGRATION, services=services)
     def categories():
-        """The two-level category catalogue with time limits in working hours."""
+        """The two-level category catalogue with time limits: ``clock`` natural (urgent: hours around the clock
+        from the report) or working (office hours on the working calendar from the first dispatch)."""
         with services.db.read() as s:
             rows = s.scalars(select(Category).order_by(Category.code)).all()
             return jsonify({"items": [category_public(c) for c in rows]})
@@ -231,11 +232,11 @@ def register(app, services) -> None:
     @app.patch("/api/v1/categories/<code>")
     @require(Role.ADMIN, services=services)
     def edit_category(code: str):
-        """Admin edit: time_limit_hours, default_priority, active, name."""
+        """Admin edit: time_limit_hours, clock, default_priority, active, name."""
         if resolve_principal(services).community_id is not None:  # one catalogue and its time limits for the street
             raise ApiError(403, "the category catalogue is the street's: only a street-wide admin edits it", "code")
         body = json_body()
-        unknown = set(body) - {"time_limit_hours", "default_priority", "active", "name"}
+        unknown = set(body) - {"time_limit_hours", "clock", "default_priority", "active", "name"}
         if unknown:
             f = sorted(unknown)[0]
             raise ApiError(400, f"{f} cannot be edited here", f)
@@ -248,6 +249,11 @@ def register(app, services) -> None:
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 < v <= 24 * 365):
                     raise ApiError(400, "time_limit_hours must be a number of working hours > 0", "time_limit_hours")
                 c.time_limit_hours = float(v)
+            if "clock" in body:
+                if body["clock"] not in ("natural", "working"):
+                    raise ApiError(400, "clock must be natural (hours around the clock, from the report) or working "
+                                        "(office hours on the working calendar, from the first dispatch)", "clock")
+                c.clock = body["clock"]
             if "default_priority" in body:
                 v = body["default_priority"]
                 if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 4:
@@ -270,7 +276,8 @@ def register(app, services) -> None:
 
 def category_public(c: Category) -> dict[str, Any]:
     return {"code": c.code, "name": c.name, "major_code": c.major_code, "major_name": c.major_name,
-            "time_limit_hours": c.time_limit_hours, "default_priority": c.default_priority, "active": c.active}
+            "time_limit_hours": c.time_limit_hours, "clock": c.clock, "default_priority": c.default_priority,
+            "active": c.active, "keywords": [k for k in (c.keywords or "").split(";") if k]}
 
 
 def _describe(app) -> None:
@@ -301,6 +308,11 @@ def _describe(app) -> None:
             summary="Closed-loop indicators per grid, community, street, worker or category",
             params=[{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
                     for n in ("level", "from", "to")])
-    api.add("/api/v1/categories", "get", tags=["categories"], summary="Category catalogue with time limits")
+    api.add("/api/v1/categories", "get", tags=["categories"],
+            summary="Category catalogue with time limits and their clock (natural hours or working hours)")
     api.add("/api/v1/categories/{code}", "patch", tags=["categories"], roles=("admin",),
-            summary="Edit a category's time limit, priority, name or active flag")
+            summary="Edit a category's time limit, clock, priority, name or active flag",
+            body={"type": "object", "properties": {
+                "time_limit_hours": {"type": "number"}, "clock": {"type": "string", "enum": ["natural", "working"]},
+                "default_priority": {"type": "integer", "minimum": 1, "maximum": 4}, "active": {"type": "boolean"},
+                "name": {"type": "string"}}})

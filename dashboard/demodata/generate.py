@@ -122,6 +122,10 @@ CATEGORY_TABLE: list[tuple[str, str, str, int, int, float, float, str]] = [
     ("08", "设施部件", "交通标志损坏", 48, 3, 0.8, 0.05, "标志牌;倾斜;遮挡"),
 ]
 
+# urgent categories: their time limit counts natural hours from the report, around the clock (issue 27 item 3)
+NATURAL_CLOCK = {"火情", "人员受伤", "燃气隐患", "积水内涝", "管道爆裂", "消防通道堵塞", "可疑人员", "井盖缺失",
+                 "电动车违规充电", "重点精神障碍患者动态"}
+
 RESIDENT_CATEGORIES = [
     "户籍人口", "流动人口", "境外人员", "60岁以上老人", "残疾人", "低保户", "特殊人群", "党员",
 ]
@@ -702,10 +706,10 @@ def generate(out: Path | str = DEFAULT_OUT, seed: int = DEFAULT_SEED) -> dict[st
     for major, mname, minor, hours, prio, wt, onsite, kw in CATEGORY_TABLE:
         minor_no[major] += 1
         cat_rows.append([major, mname, f"{major}{minor_no[major]:02d}", minor, hours, prio,
-                         f"{wt:g}", f"{onsite:.2f}", kw])
+                         f"{wt:g}", f"{onsite:.2f}", kw, "natural" if minor in NATURAL_CLOCK else "working"])
     write_csv(out / "categories.csv",
               ["major_code", "major_name", "minor_code", "minor_name", "time_limit_hours",
-               "default_priority", "weight", "onsite_share", "keywords"], cat_rows)
+               "default_priority", "weight", "onsite_share", "keywords", "clock"], cat_rows)
 
     return {
         "grids": G, "communities": N_COMMUNITIES, "workers": len(worker_rows),

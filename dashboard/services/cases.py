@@ -113,6 +113,17 @@ def case_public(c: Case, *, grid: Grid | None = None, worker_names: dict[int, st
     return out
 
 
+def sla_due(c: Case, calendar: WorkCalendar | None) -> datetime | None:
+    """The case's deadline by its category's clock: an urgent ("natural") category counts natural hours from the
+    report, an ordinary one working hours on ``calendar`` from the first dispatch (None until dispatched)."""
+    cat = c.category
+    if cat.clock == "natural":
+        return (calendar or WorkCalendar()).deadline(c.created_at, cat.time_limit_hours, "natural")
+    if c.dispatched_at is None:
+        return None
+    return (calendar or WorkCalendar()).deadline(c.dispatched_at, cat.time_limit_hours, "working")
+
+
 def _next_code(session: Session, now: datetime) -> str:
     events.lock_order(session)  # else concurrent reports on PostgreSQL count the same n (unique code clash)
     day = local(now).strftime("%Y%m%d")
@@ -175,6 +186,9 @@ def report_case(session: Session, report: CaseReport, *, locator: GridLocator | 
     if report.onsite:
         c.state, c.handled_onsite, c.closed_at = S.CLOSED, True, now
         _log(c, "onsite", who, report.note, S.REPORTED, S.CLOSED, now)
+    else:
+        c.category = category
+        c.sla_due_at = sla_due(c, None)  # an urgent category's clock runs from the report
     session.flush()
     _emit(session, c, "created")
     return c, True
@@ -203,10 +217,9 @@ def transition(session: Session, c: Case, action: str, *, actor: str, note: str 
             _release(session, d.worker_id, now)
         session.add(Dispatch(case_id=c.id, worker_id=worker_id, department=department, by=actor, sent_at=now))
         c.assigned_worker_id, c.department = worker_id, department
-        if c.dispatched_at is None:  # the SLA clock starts at the first dispatch
+        if c.dispatched_at is None:  # an ordinary category's clock starts at the first dispatch
             c.dispatched_at = now
-            cal = calendar or WorkCalendar()
-            c.sla_due_at = cal.add_working_hours(now, c.category.time_limit_hours)
+            c.sla_due_at = sla_due(c, calendar)
         if worker_id is not None:
             set_duty(session, session.get(Worker, worker_id), DutyState.DISPATCHED, now=now)
     elif action == "register":

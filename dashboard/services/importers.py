@@ -300,6 +300,10 @@ def import_categories(session: Session, path: str | Path) -> int:
         c.weight = float(r.get("weight") or 1)
         c.onsite_share = float(r.get("onsite_share") or 0.6)
         c.keywords = r.get("keywords", "")
+        clock = str(r.get("clock") or "working").strip()
+        if clock not in ("natural", "working"):
+            raise ValueError(f"{path}: clock must be natural or working, got {clock!r} for {r['minor_code']}")
+        c.clock = clock
         session.add(c)
     session.flush()
     return len(df)
