@@ -108,9 +108,11 @@ class Services:
             with self.db.read() as s:
                 self.simulator = Simulator.from_db(s, seed=self.settings.sim_seed, speed=self.settings.sim_speed,
                                                    cases_per_day=self.settings.sim_cases_per_day,
-                                                   hour=self.settings.sim_hour)
+                                                   hour=self.settings.sim_hour,
+                                                   trouble=self.settings.sim_worker_trouble)
             self.socketio.start_background_task(self.simulator.run, term, db=self.db, locator=self.locator,
-                                                frames=self.frames, calendar=self.calendar)
+                                                frames=self.frames, calendar=self.calendar,
+                                                uploads=self.settings.uploads_dir)
             from .simulator_governance import GovernanceSimulator  # activities and doors (issue 10)
 
             self.socketio.start_background_task(GovernanceSimulator.start, self, term)

@@ -15,6 +15,19 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _share(name: str, value: str | None, default: float) -> float:
+    """A share from 0 to 1; anything else stops the start naming the variable."""
+    if value is None or value.strip() == "":
+        return default
+    try:
+        v = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number from 0 to 1, got {value!r}") from None
+    if not 0 <= v <= 1:
+        raise ValueError(f"{name} must be from 0 to 1, got {value!r}")
+    return v
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable. See the configuration table in README.md."""
@@ -32,6 +45,7 @@ class Settings:
     sim_seed: int = 20261129
     sim_cases_per_day: int = 400
     sim_hour: float | None = None  # simulate this local hour of day (shifts, case rate); None = the clock's
+    sim_worker_trouble: float = 0.3  # share of dispatched tasks simulated workers get wrong (late, turned back …)
     tile_url: str | None = None
     tile_crs: str = "wgs84"
     tile_attribution: str = ""
@@ -67,6 +81,8 @@ class Settings:
             sim_seed=int(env.get("GC_SIM_SEED", base.sim_seed)),
             sim_cases_per_day=int(env.get("GC_SIM_CASES_PER_DAY", base.sim_cases_per_day)),
             sim_hour=float(env["GC_SIM_HOUR"]) if env.get("GC_SIM_HOUR") else None,
+            sim_worker_trouble=_share("GC_SIM_WORKER_TROUBLE", env.get("GC_SIM_WORKER_TROUBLE"),
+                                      base.sim_worker_trouble),
             tile_url=env.get("GC_TILE_URL") or None,
             tile_crs=env.get("GC_TILE_CRS", base.tile_crs).lower(),
             tile_attribution=env.get("GC_TILE_ATTRIBUTION", ""),

@@ -17,6 +17,7 @@ import random
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Callable
 
 import shapely
@@ -27,6 +28,7 @@ from .models import Case, Category, Grid, Worker
 from .services import workers as worker_svc
 from .services.cases import CaseReport, IllegalTransition, CaseError, report_case, transition
 from .services.positions import Fix, ingest_fixes
+from .simulator_workers import CENTER, TROUBLE, WorkerResponder
 from .timeutil import SHANGHAI, utcnow
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class SimWorker:
     target: tuple[float, float] | None = None
     next_fix: datetime | None = None
     active: bool = False
+    errand: tuple[float, float] | None = None  # a dispatched task's point: walk there and stay (simulator_workers)
 
 
 @dataclass
@@ -71,10 +74,11 @@ class Actions:
     fixes: list[tuple] = field(default_factory=list)      # (worker_id, device, lat, lon, speed, battery, alarm)
     reports: list[dict] = field(default_factory=list)
     steps: list[tuple] = field(default_factory=list)      # (case_key, action, worker_id)
+    task_steps: list[tuple] = field(default_factory=list)  # workers answering people's dispatches (simulator_workers)
 
     def as_tuple(self) -> tuple:
         return (tuple(self.shift_start), tuple(self.shift_end), tuple(self.fixes),
-                tuple(tuple(sorted(r.items())) for r in self.reports), tuple(self.steps))
+                tuple(tuple(sorted(r.items())) for r in self.reports), tuple(self.steps), tuple(self.task_steps))
 
 
 class Simulator:
@@ -82,7 +86,7 @@ class Simulator:
 
     def __init__(self, workers: list[SimWorker], categories: list[tuple[str, float, float]], *, seed: int,
                  speed: float = 1.0, cases_per_day: float = 400, sos_per_day: float = 3,
-                 hour: float | None = None) -> None:
+                 hour: float | None = None, trouble: float = TROUBLE) -> None:
         self.rng = random.Random(seed)
         self.hour = hour  # a fixed local hour of day (a demo or bench at night); None = the clock's
         self.seed = seed
@@ -99,10 +103,12 @@ class Simulator:
         self.followups: list[tuple[datetime, str, str, int | None]] = []  # (due, case_key, action, worker)
         self.case_ids: dict[str, int] = {}
         self._category_names: dict[str, str] | None = None  # code → name, read once
+        self.by_id = {w.id: w for w in workers}
+        self.responder = WorkerResponder(seed, speed, trouble=trouble)  # tasks a person dispatched to them
 
     @classmethod
     def from_db(cls, session, *, seed: int, speed: float = 1.0, cases_per_day: float = 400,
-                hour: float | None = None) -> "Simulator":
+                hour: float | None = None, trouble: float = TROUBLE) -> "Simulator":
         rng = random.Random(seed)
         polys = {gid: shape(b) for gid, b in session.execute(select(Grid.id, Grid.boundary)).all()}
         sim_workers = []
@@ -118,7 +124,8 @@ class Simulator:
                                          speed=rng.uniform(0.9, 1.5)))
         cats = [(c.code, c.weight, c.onsite_share) for c in session.scalars(
             select(Category).where(Category.active.is_(True)).order_by(Category.code))]
-        return cls(sim_workers, cats, seed=seed, speed=speed, cases_per_day=cases_per_day, hour=hour)
+        return cls(sim_workers, cats, seed=seed, speed=speed, cases_per_day=cases_per_day, hour=hour,
+                   trouble=trouble)
 
     # -- planning (pure) -------------------------------------------------------
     def _random_point(self, poly) -> tuple[float, float]:
@@ -177,6 +184,7 @@ class Simulator:
             for _ in range(self._poisson(self.sos_per_day / 86400 * sim_dt)):
                 w = self.rng.choice(active)
                 acts.fixes.append((w.id, w.device_id, round(w.lat, 7), round(w.lon, 7), 0.0, None, "sos"))
+        acts.task_steps = self.responder.plan(now, self.by_id)
         due = [f for f in self.followups if f[0] <= now]
         self.followups = [f for f in self.followups if f[0] > now]
         acts.steps.extend((k, a, wid) for _, k, a, wid in sorted(due, key=lambda f: (f[0], f[1])))
@@ -201,6 +209,10 @@ class Simulator:
             self.followups.append((t, key, action, wid))
 
     def _walk(self, w: SimWorker, sim_dt: float) -> None:
+        if w.errand is not None:  # on the way to a dispatched task: straight there, then stay
+            w.target = w.errand
+        elif w.target is None:  # back from a task
+            w.target = self._random_point(w.poly)
         dist = w.speed * sim_dt
         while dist > 0 and w.target is not None:
             tlat, tlon = w.target
@@ -210,6 +222,8 @@ class Simulator:
             if d <= dist:
                 w.lat, w.lon = tlat, tlon
                 dist -= d
+                if w.errand is not None:
+                    break
                 w.target = self._random_point(w.poly)
                 if self.rng.random() < 0.3:  # pause at a stop
                     break
@@ -230,7 +244,8 @@ class Simulator:
             k += 1
 
     # -- applying (through the domain services) ------------------------------
-    def apply(self, acts: Actions, *, db, locator, frames=None, calendar=None, now: datetime | None = None) -> None:
+    def apply(self, acts: Actions, *, db, locator, frames=None, calendar=None, now: datetime | None = None,
+              uploads: Path | None = None) -> None:
         """Carry out one tick's decisions in short transactions, as the phones and desks the simulator stands
         for would: one transaction per tick held SQLite's write lock for 25–95 ms (up to a second on a busy
         box), and a report filed by a person at that moment waited for all of it."""
@@ -269,7 +284,7 @@ class Simulator:
                 with db.write(bulk=True) as s:
                     c = s.get(Case, cid)
                     if c is not None:
-                        transition(s, c, action, actor="模拟指挥中心" if action in ("register", "dispatch", "approve",
+                        transition(s, c, action, actor=CENTER if action in ("register", "dispatch", "approve",
                                    "reject") else "模拟网格员", worker_id=wid, calendar=calendar, now=now)
                         state = c.state
             except (IllegalTransition, CaseError):
@@ -280,15 +295,20 @@ class Simulator:
                     state = c.state if c is not None else "void"
             if state in ("closed", "void"):
                 self.case_ids.pop(key, None)
+        self.responder.apply(acts.task_steps, db=db, uploads=uploads, calendar=calendar, now=now,
+                             workers=self.by_id)
+        with db.read() as s:  # dispatches a person sent to simulated workers since the last tick
+            self.responder.sense(s, now, self.by_id)
 
     def run(self, stop: threading.Event, *, db, locator, frames=None, calendar=None,
-            clock: Callable[[], datetime] = utcnow, interval: float = 1.0) -> None:
+            clock: Callable[[], datetime] = utcnow, interval: float = 1.0, uploads: Path | None = None) -> None:
         """Tick once a second until ``stop`` is set; a failing tick is logged and skipped."""
         log.info("simulator running: %d workers, seed %d, speed %.1f", len(self.workers), self.seed, self.speed)
         while not stop.is_set():
             now = clock()
             try:
-                self.apply(self.plan(now), db=db, locator=locator, frames=frames, calendar=calendar, now=now)
+                self.apply(self.plan(now), db=db, locator=locator, frames=frames, calendar=calendar, now=now,
+                           uploads=uploads)
             except Exception:
                 log.exception("simulator tick failed")
             stop.wait(interval)

@@ -10,27 +10,42 @@ from dash import dcc, html
 from dashboard.i18n import normalise_lang, t
 from dashboard.models import Role
 
-from . import home, page_scripts, wall
+from . import (
+    admin,
+    briefing,
+    call_page,
+    console,
+    governance_form,
+    governance_panel,
+    home,
+    login,
+    mobile,
+    not_found,
+    page_scripts,
+    password,
+    patrol,
+    wall,
+)
 from .ids import Shell
 
 ASSETS = Path(__file__).resolve().parent.parent / "dashboard" / "assets"
 
-# path → module with ``layout(lang, query, services)``; pages register here
-PAGES: dict[str, object] = {"/": home, "/wall": wall, "/wall-poll": wall.poll}
-from . import briefing as _briefing  # noqa: E402
-PAGES["/briefing"] = _briefing  # the leader's daily situation
-from . import call_page, patrol  # noqa: E402
-PAGES.update({"/patrol": patrol, "/call": call_page})  # mouse patrol, video dispatch
-from . import mobile  # noqa: E402
-PAGES["/m"] = mobile  # the grid worker phone page
-from . import console  # noqa: E402
-PAGES["/console"] = console  # the dispatcher's desk
-from . import governance_form, governance_panel  # noqa: E402
-PAGES.update({"/m/activity": governance_form, "/governance": governance_panel})  # 网格+五治 (issue 10)
-from . import login  # noqa: E402
-PAGES["/login"] = login  # desk sign-in
-from . import admin, not_found, password  # noqa: E402
-PAGES.update({"/password": password, "/admin": admin})  # first sign-in; administration (issue 28)
+# path → module with ``layout(lang, query, services)``: every page of the app, in one place
+PAGES: dict[str, object] = {
+    "/": home,
+    "/login": login,                    # desk sign-in
+    "/password": password,              # first sign-in: set your own password (issue 28)
+    "/wall": wall,                      # the big screen
+    "/wall-poll": wall.poll,            # the benchmark's polling wall (not in production: DEV_ONLY)
+    "/briefing": briefing,              # the leader's daily situation
+    "/console": console,                # the dispatcher's desk
+    "/patrol": patrol,                  # mouse patrol
+    "/call": call_page,                 # video dispatch
+    "/m": mobile,                       # the grid worker's phone page
+    "/m/activity": governance_form,     # 网格+五治 activity form (issue 10)
+    "/governance": governance_panel,    # 网格+五治 panel (issue 10)
+    "/admin": admin,                    # administration (issue 28)
+}
 # pages a production server does not serve (they answer 404 there): the benchmark's polling wall
 DEV_ONLY = frozenset({"/wall-poll"})
 
@@ -117,6 +132,9 @@ def create_dash(server, services) -> dash.Dash:
     app.index_string = app.index_string.replace("<html>", '<html lang="zh-CN">')
     page_scripts.install(app, ASSETS)
     _refused_texts(app)
+    from . import lang as _lang  # ?lang= remembered, <html lang>, the shared enum and error texts
+
+    _lang.install(app, server, lambda p: page_path(p) in PAGES)
     _serve_plotly_bundle(server)
     from dashboard.api.security import set_script_hashes  # CSP: Dash's inline scripts by hash (issue 8)
 
