@@ -132,9 +132,6 @@ def create_dash(server, services) -> dash.Dash:
     app.index_string = app.index_string.replace("<html>", '<html lang="zh-CN">')
     page_scripts.install(app, ASSETS)
     _refused_texts(app)
-    from . import lang as _lang  # ?lang= remembered, <html lang>, the shared enum and error texts
-
-    _lang.install(app, server, lambda p: page_path(p) in PAGES)
     _serve_plotly_bundle(server)
     from dashboard.api.security import set_script_hashes  # CSP: Dash's inline scripts by hash (issue 8)
 
