@@ -5,7 +5,7 @@ from dash import Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 from sqlalchemy import select
 
-from dashboard.i18n import t
+from dashboard.i18n import error_code, error_text, t
 from dashboard.models import Grid
 from dashboard.services.governance import ActivityProblem, create_activity
 from layouts.access import allowed, own_community
@@ -31,7 +31,8 @@ def register(app, services) -> None:
             with services.db.read() as s:
                 comm = s.scalar(select(Grid.community_id).where(Grid.code == str(grid).strip()))
             if comm is not None and comm != p.community_id:
-                return (t("gov.form.error", lang, field=t("gov.form.grid", lang), message="outside your community"),
+                return (t("gov.form.error", lang, field=t("gov.form.grid", lang),
+                          message=error_text("forbidden", None, lang)),
                         "gov-result gov-result-error", no_update)
         data = {"kind": kind, "title": title, "grid_code": grid, "place_name": place, "started_at": started,
                 "ended_at": ended, "participants": participants, "volunteers": volunteers,
@@ -40,7 +41,8 @@ def register(app, services) -> None:
             with services.db.write() as s:
                 code = create_activity(s, data, source="app", created_by=p.name).code
         except ActivityProblem as p:
-            return (t("gov.form.error", lang, field=t(_FIELD_KEYS.get(p.field, p.field), lang), message=p.message),
+            return (t("gov.form.error", lang, field=t(_FIELD_KEYS.get(p.field, "gov.form.error.field"), lang),
+                      message=error_text(error_code(400, p.message), None, lang)),
                     "gov-result gov-result-error", no_update)
         return t("gov.form.ok", lang, code=code), "gov-result gov-result-ok", ""
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 import dash
 from dash import dcc, html
 
-from dashboard.i18n import normalise_lang, t
+from dashboard.i18n import normalise_lang, request_lang, t
 from dashboard.models import Role
 
 from . import (
@@ -132,6 +132,9 @@ def create_dash(server, services) -> dash.Dash:
     app.index_string = app.index_string.replace("<html>", '<html lang="zh-CN">')
     page_scripts.install(app, ASSETS)
     _refused_texts(app)
+    from . import lang as _lang  # ?lang= remembered, <html lang>, the shared enum and error texts
+
+    _lang.install(app, server, lambda p: page_path(p) in PAGES)
     _serve_plotly_bundle(server)
     from dashboard.api.security import set_script_hashes  # CSP: Dash's inline scripts by hash (issue 8)
 
@@ -202,7 +205,7 @@ def _guard_pages(server, services) -> None:
 def page_for(pathname: str | None, search: str | None, services, principal=None):
     """The layout for a path; unknown paths get a plain not-found page, private ones the sign-in door."""
     query = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
-    lang = normalise_lang(query.get("lang"))
+    lang = request_lang(query.get("lang"))  # ?lang=, else the visitor's last choice (layouts/lang.py)
     path = page_path(pathname)
     module = page_module(path, services)
     if module is None:

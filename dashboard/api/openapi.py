@@ -24,6 +24,8 @@ ERROR_SCHEMA = {
     "type": "object",
     "properties": {"error": {"type": "object", "required": ["status", "message"], "properties": {
         "status": {"type": "integer"}, "message": {"type": "string"},
+        "code": {"type": "string", "description": "stable: required, invalid, too_long, unknown, conflict, not_found, "
+                 "forbidden, unauthenticated, too_large, rate_limited, unavailable (pages show error.<code>)"},
         "field": {"type": "string", "description": "the offending field or parameter"}}}},
 }
 # GeoReport v2 answers an error as a list of {code, description} (XML: <errors><error>…)

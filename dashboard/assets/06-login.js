@@ -16,7 +16,7 @@
     }).then(function (res) {
       if (!res.ok) {
         err.textContent = res.status === 401 ? err.getAttribute("data-wrong")
-          : ((res.body.error && res.body.error.message) || String(res.status));
+          : GCDom.errorText(res.body, res.status);  // in the page's language (code + field)
         return;
       }
       var next = form.getAttribute("data-next") || "/";

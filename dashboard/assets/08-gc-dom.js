@@ -13,5 +13,30 @@
     });
     return e;
   }
-  window.GCDom = { el: el };
+  // the page language's enum and API error texts (layouts/lang.py puts them into #gc-texts)
+  var shared = null;
+  function texts() {
+    if (shared === null) {
+      var node = document.getElementById("gc-texts");
+      try { shared = node ? JSON.parse(node.textContent) : {}; } catch (e) { shared = {}; }
+    }
+    return shared;
+  }
+  // label("case.state", "closed") → "Closed" / "结案"; an unknown value → the family's ".other" text, never the code
+  function label(family, value) {
+    if (value === null || value === undefined || value === "") { return ""; }
+    var t = texts();
+    return t[family + "." + value] || t[family + ".other"] || "";
+  }
+  var STATUS_CODES = { 401: "unauthenticated", 403: "forbidden", 404: "not_found", 409: "conflict", 413: "too_large", 429: "rate_limited" };
+  // an API error body's {error: {code, field, status}} in the page's language (the English message is for API clients)
+  function errorText(err, status) {
+    var t = texts(), e = (err && typeof err.error === "object" && err.error) || err || {};
+    var code = e.code || STATUS_CODES[e.status || status] || ((e.status || status) >= 500 ? "unavailable" : "invalid");
+    if (!t["error." + code]) { code = "invalid"; }
+    var field = e.field && t["field." + e.field];
+    if (field) { return (t["error." + code] || "").replace("{field}", field); }
+    return t["error." + code + ".any"] || t["error.invalid.any"] || "";
+  }
+  window.GCDom = { el: el, label: label, errorText: errorText };
 })();

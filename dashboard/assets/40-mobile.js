@@ -36,13 +36,13 @@
     if (body instanceof FormData) { opts.body = body; }
     else if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
     return fetch(url, opts).catch(function (e) {
-      var err = new Error(e.message || "network"); err.network = true; throw err;
+      var err = new Error(GCDom.errorText({ code: "network" })); err.network = true; throw err;
     }).then(function (r) {
       return r.text().then(function (text) {
         var j = null;
         try { j = text ? JSON.parse(text) : null; } catch { j = null; }
         if (!r.ok) {
-          var err = new Error((j && j.error && j.error.message) || (url + " → " + r.status));
+          var err = new Error(GCDom.errorText(j, r.status));  // in the page's language (code + field)
           err.status = r.status; throw err;
         }
         return j;

@@ -195,7 +195,7 @@
     return fetch(url, init).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (data) {
         if (!r.ok) {
-          var msg = (data.error && data.error.message) || (r.status + " " + r.statusText);
+          var msg = GCDom.errorText(data, r.status);  // in the page's language (code + field)
           self.message(msg, "error");
           throw new Error(msg);
         }

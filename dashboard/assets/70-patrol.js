@@ -26,7 +26,7 @@
     }).then(function (r) {
       if (r.status === 204) { return null; }
       return r.json().then(function (j) {
-        if (!r.ok) { throw new Error((j && j.error && j.error.message) || (url + " → " + r.status)); }
+        if (!r.ok) { throw new Error(GCDom.errorText(j, r.status)); }  // in the page's language
         return j;
       });
     });

@@ -78,6 +78,8 @@
       var v = q("local");
       v.playsInline = true; v.muted = true; v.srcObject = st; v.play().catch(function () { /* autoplay */ });
       return st;
+    }, function () {  // the browser's own reason (NotAllowedError …) is English and technical: say it in the page's words
+      throw new Error(tx("call.no_media"));
     });
   }
 
@@ -129,7 +131,7 @@
       if (alertId) { body.alert_id = alertId; }
       return send("call_invite", body);
     }).then(function (res) {
-      if (!res || !res.ok) { throw new Error((res && res.error) || "invite failed"); }
+      if (!res || !res.ok) { throw new Error(GCDom.errorText(res || { code: "network" })); }
       W.callId = res.call.id; W.ice = res.ice_servers || [];
       q("peer").textContent = tx("call.to", { who: res.call.worker_name || ("#" + workerId) });
       W.ringTimer = setTimeout(function () {
@@ -157,7 +159,7 @@
     if (!W || W.state !== "ringing") { return; }
     setState("connecting");
     getMedia().then(function () { return send("call_answer", { call_id: W.callId }); }).then(function (res) {
-      if (!res || !res.ok) { throw new Error((res && res.error) || "answer failed"); }
+      if (!res || !res.ok) { throw new Error(GCDom.errorText(res || { code: "network" })); }
       W.ice = res.ice_servers || W.ice || [];
     }).catch(function (e) { cleanup(); setState("error", e.message); });
   }

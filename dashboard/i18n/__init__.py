@@ -11,7 +11,25 @@ from pathlib import Path
 
 LANGS = ("zh-CN", "en")
 DEFAULT_LANG = "zh-CN"
+# the language a visitor chose last (``?lang=`` on any page sets it), so a link without ``?lang=`` keeps it
+LANG_COOKIE = "gc_lang"
 _DIR = Path(__file__).resolve().parent
+
+# Every internal code a page or an export may show, by family: the text of ``value`` is ``<family>.<value>``
+# (label() below). tests/unit/test_i18n_keys.py checks that every listed value has its text in both languages.
+ENUM_VALUES: dict[str, tuple[str, ...]] = {
+    "case.state": ("reported", "registered", "dispatched", "handling", "feedback", "closed", "void"),
+    "case.source": ("app", "open311", "hotline", "sensor", "operator"),
+    "duty": ("offline", "available", "patrolling", "dispatched", "en_route", "on_scene", "handling"),
+    "alert.state": ("new", "acknowledged", "resolved"),
+    "alert.kind": ("sos", "overdue", "sla_warning", "no_ack", "worker_offline", "not_patrolled", "case_spike",
+                   "cap_alert", "cap_update", "cap_cancel", "door_forced", "door_held_open", "device_offline", "smoke_alarm"),
+    "alert.source": ("rule", "device", "cap", "sos", "app", "operator", "api", "demo", "osmand"),
+    "alert.severity": ("extreme", "severe", "moderate", "minor", "unknown"),
+    "dispatch.state": ("sent", "acknowledged", "arrived", "done", "cancelled"),
+    "role": ("admin", "dispatcher", "leader", "worker", "integration", "display"),
+    "priority": ("1", "2", "3", "4"),
+}
 
 
 @lru_cache(maxsize=1)
@@ -46,3 +64,72 @@ def texts_for(lang: str | None, prefix: str = "") -> dict[str, str]:
     """Every key (optionally under a prefix) in one language, for clientside code."""
     lang = normalise_lang(lang)
     return {k: v.get(lang) or v.get(DEFAULT_LANG, k) for k, v in catalogue().items() if k.startswith(prefix)}
+
+
+def label(family: str, value: object, lang: str | None = None) -> str:
+    """The text of one internal code (``label("case.state", "closed", "en")`` → "Closed"): the one lookup every
+    page and export uses for kinds, sources, states and the like. A value without a text shows the family's
+    ``<family>.other`` text (or an empty string), never the code itself."""
+    if value is None or value == "":
+        return ""
+    key = f"{family}.{value}"
+    if key in catalogue():
+        return t(key, lang)
+    return t(f"{family}.other", lang) if f"{family}.other" in catalogue() else ""
+
+
+def labels_for(lang: str | None) -> dict[str, str]:
+    """Every enum text in one language (``{"case.state.closed": "Closed", …}``) for the page scripts."""
+    keys = [f"{f}.{v}" for f, vs in ENUM_VALUES.items() for v in vs] + [f"{f}.other" for f in ENUM_VALUES]
+    return {k: t(k, lang) for k in keys if k in catalogue()}
+
+
+def request_lang(explicit: str | None = None) -> str:
+    """The language of the current request: ``explicit`` (a page's ``?lang=``), else the ``?lang=`` of the
+    request, else the visitor's cookie, else Chinese."""
+    if explicit:
+        return normalise_lang(explicit)
+    try:
+        from flask import has_request_context, request
+    except ImportError:  # pragma: no cover - flask is a dependency
+        return DEFAULT_LANG
+    if not has_request_context():
+        return DEFAULT_LANG
+    return normalise_lang(request.args.get("lang") or request.cookies.get(LANG_COOKIE))
+
+
+# API errors carry a stable ``code`` next to ``field`` and the (English, for API clients) ``message``; a page
+# shows ``error.<code>`` naming ``field.<field>`` in its own language (error_text here, GCDom.errorText in JS).
+_ERROR_BY_STATUS = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 409: "conflict", 413: "too_large",
+                    429: "rate_limited"}
+_ERROR_BY_WORDS = (  # for 400/422: the first pattern the message matches
+    ("forbidden", ("not allowed", "only a ", "may not")),
+    ("required", ("is required", "are required", "field required", "must not be empty", "missing", "needs a note",
+                  "name the ")),
+    ("too_long", ("at most", "too long", "should have at most")),
+    ("unknown", ("unknown", "does not exist", "not a known", "no case", "is not a category")),
+    ("conflict", ("already exists", "already")),
+)
+
+
+def error_code(status: int, message: str | None = "") -> str:
+    """The stable code of an API error: from the status, or for a 400/422 from the message's wording."""
+    if status >= 500:
+        return "unavailable"
+    if status in _ERROR_BY_STATUS:
+        return _ERROR_BY_STATUS[status]
+    low = (message or "").lower()
+    for code, words in _ERROR_BY_WORDS:
+        if any(w in low for w in words):
+            return code
+    return "invalid"
+
+
+def error_text(code: str | None, field: str | None, lang: str | None) -> str:
+    """An API error in the page's language: ``error.<code>`` naming the field's label (``field.<field>``);
+    a field without a label is left unnamed (``error.<code>.any``) rather than shown as its internal name."""
+    keys = catalogue()
+    code = code if code and f"error.{code}" in keys else "invalid"
+    if field and f"field.{field}" in keys:
+        return t(f"error.{code}", lang, field=t(f"field.{field}", lang))
+    return t(f"error.{code}.any", lang)

@@ -28,6 +28,9 @@ def test_phone_form_records_an_activity(pages, gov_server):
     page.click("#gov-form-submit")  # no title yet: refused, naming the field
     page.wait_for_selector(".gov-result-error", timeout=10000)
     assert "活动主题" in page.inner_text("#gov-form-result")
+    # in the page's language, not the API's English ("title is required" was shown on the Chinese form)
+    assert "缺少必填内容" in page.inner_text("#gov-form-result")
+    assert "required" not in page.inner_text("#gov-form-result")
     page.fill("#gov-form-title", "乐修匠便民维修进小区")
     page.fill("#gov-form-place", "尚勤路6号院")
     page.fill("#gov-form-volunteers", "4")
@@ -42,6 +45,16 @@ def test_phone_form_records_an_activity(pages, gov_server):
     grid_rows = requests.get(gov_server.url + "/api/v1/governance/indicators?level=grid", timeout=10).json()["rows"]
     assert next(r for r in grid_rows if r["code"] == code)["values"]["volunteer_hours_month"] >= 8
     assert street["virtue_activities_month"] >= 1
+    watch.assert_clean()
+
+
+def test_phone_form_refusal_in_english(pages, gov_server):
+    page, watch = pages(f"{gov_server.url}/m/activity?lang=en&grid={grid_code(gov_server)}", width=400, height=860,
+                        wait_for="#gov-form")
+    page.click("#gov-form-submit")
+    page.wait_for_selector(".gov-result-error", timeout=10000)
+    text = page.inner_text("#gov-form-result")
+    assert "A required value is missing" in text and not any("\u4e00" <= ch <= "\u9fff" for ch in text), text
     watch.assert_clean()
 
 

@@ -1,0 +1,121 @@
+"""The language machinery: one label per internal code, API errors by code in the page's language, the chosen
+language remembered across pages and announced in ``<html lang>``."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from dashboard.i18n import (ENUM_VALUES, LANG_COOKIE, LANGS, catalogue, error_code, error_text, label, labels_for)
+
+
+def test_every_enum_value_has_a_label_in_both_languages():
+    keys = catalogue()
+    missing = [f"{f}.{v}" for f, vs in ENUM_VALUES.items() for v in vs if f"{f}.{v}" not in keys]
+    assert not missing, f"enum values without a text: {missing}"
+    for lang in LANGS:
+        for f, vs in ENUM_VALUES.items():
+            for v in vs:
+                text = label(f, v, lang)
+                assert text and text != v and not text.startswith(f), (f, v, lang, text)
+
+
+def test_the_model_enums_are_all_listed():
+    from dashboard.models.enums import AlertState, CaseSource, CaseState, DutyState, Role
+
+    for family, enum in {"case.state": CaseState, "case.source": CaseSource, "duty": DutyState,
+                         "alert.state": AlertState, "role": Role}.items():
+        assert {m.value for m in enum} <= set(ENUM_VALUES[family]), family
+
+
+def test_an_unknown_value_never_shows_its_code():
+    assert label("alert.kind", "brand_new_kind", "en") == "Other alert"
+    assert label("alert.kind", "brand_new_kind", "zh-CN") == "其他告警"
+    assert label("case.state", None, "en") == ""
+    assert label("no.such.family", "x", "en") == ""
+    assert label("case.state", "closed", "en") == "Closed" and label("case.state", "closed", "zh-CN") == "结案"
+    assert labels_for("en")["dispatch.state.sent"] == "Sent"
+
+
+@pytest.mark.parametrize("status, message, code", [
+    (400, "title is required (at most 128 characters)", "required"),
+    (422, "name must be at most 64 characters", "too_long"),
+    (400, "unknown grid '610'", "unknown"),
+    (400, "limit must be an integer", "invalid"),
+    (400, "not allowed to act for this worker", "forbidden"),
+    (401, "sign in first", "unauthenticated"),
+    (403, "role worker may not", "forbidden"),
+    (404, "no case 5", "not_found"),
+    (409, "state changed", "conflict"),
+    (429, "slow down", "rate_limited"),
+    (503, "database unavailable", "unavailable"),
+])
+def test_error_codes(status, message, code):
+    assert error_code(status, message) == code
+
+
+def test_error_texts_name_a_known_field_and_hide_an_unknown_one():
+    assert error_text("required", "title", "zh-CN") == "请填写主题"
+    assert error_text("required", "title", "en") == "Title is required"
+    assert error_text("invalid", "some_internal_field", "en") == "The input is not valid; check it and try again"
+    assert error_text("no_such_code", None, "zh-CN") == "输入有误，请检查后重试"
+    for code in ("required", "invalid", "too_long", "unknown", "conflict", "not_found", "forbidden",
+                 "unauthenticated", "too_large", "rate_limited", "unavailable", "network"):
+        for lang in LANGS:
+            assert f"error.{code}.any" in catalogue() and "{" not in error_text(code, None, lang)
+
+
+def test_api_errors_carry_a_code(app_services):
+    app, _ = app_services
+    r = app.test_client().get("/api/v1/alerts?limit=x")
+    body = r.get_json()["error"]
+    assert r.status_code == 400 and body["code"] == "invalid" and body["field"] == "limit"
+
+
+def _html_lang(html: str) -> str:
+    return re.search(r'<html lang="([^"]+)"', html).group(1)
+
+
+def _shared_texts(html: str) -> dict:
+    return json.loads(re.search(r'<script type="application/json" id="gc-texts">(.*?)</script>', html, re.S).group(1))
+
+
+@pytest.fixture
+def with_pages(app_services):
+    from callbacks import register_all
+    from layouts.app import create_dash
+
+    app, services = app_services
+    register_all(create_dash(app, services), services)
+    return app, services
+
+
+def test_lang_is_remembered_and_announced(with_pages):
+    app, _ = with_pages
+    c = app.test_client()
+    first = c.get("/login")
+    assert _html_lang(first.get_data(as_text=True)) == "zh-CN"
+    assert _shared_texts(first.get_data(as_text=True))["case.state.closed"] == "结案"
+    chosen = c.get("/login?lang=en")
+    assert _html_lang(chosen.get_data(as_text=True)) == "en"
+    assert c.get_cookie(LANG_COOKIE).value == "en"
+    later = c.get("/login").get_data(as_text=True)  # no ?lang=: the choice holds
+    assert _html_lang(later) == "en" and _shared_texts(later)["case.state.closed"] == "Closed"
+    assert _shared_texts(later)["error.required"] == "{field} is required"
+    c.get("/login?lang=zh-CN")
+    assert _html_lang(c.get("/login").get_data(as_text=True)) == "zh-CN"
+    assert not c.get("/api/v1/health?lang=en").headers.getlist("Set-Cookie") or \
+        LANG_COOKIE not in " ".join(c.get("/api/v1/health?lang=en").headers.getlist("Set-Cookie"))
+
+
+def test_the_router_serves_the_remembered_language(with_pages):
+    from layouts.app import page_for
+
+    app, services = with_pages
+    with app.test_request_context("/_dash-update-component", headers={"Cookie": f"{LANG_COOKIE}=en"}):
+        page = page_for("/login", "", services)
+        assert "Sign in" in json.dumps(page.to_plotly_json(), default=str)
+    with app.test_request_context("/_dash-update-component", headers={"Cookie": f"{LANG_COOKIE}=en"}):
+        page = page_for("/login", "?lang=zh-CN", services)  # an explicit ?lang= wins
+        assert "Sign in" not in json.dumps(page.to_plotly_json(), default=str)
