@@ -18,7 +18,7 @@
   function texts() {
     if (shared === null) {
       var node = document.getElementById("gc-texts");
-      try { shared = node ? JSON.parse(node.textContent) : {}; } catch (e) { shared = {}; }
+      try { shared = node ? JSON.parse(node.textContent) : {}; } catch { shared = {}; }
     }
     return shared;
   }

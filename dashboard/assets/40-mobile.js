@@ -35,7 +35,7 @@
     var opts = { method: method, credentials: "same-origin", cache: "no-store", headers: headers || {} };
     if (body instanceof FormData) { opts.body = body; }
     else if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-    return fetch(url, opts).catch(function (e) {
+    return fetch(url, opts).catch(function () {
       var err = new Error(GCDom.errorText({ code: "network" })); err.network = true; throw err;
     }).then(function (r) {
       return r.text().then(function (text) {
