@@ -126,3 +126,22 @@ def test_the_entry_points_share_the_assembly_not_each_other():
     assert not any(m.split(".")[0] == "run" for m in _imports(ROOT / "wsgi.py"))
     assert "server.build_server" in _imports(ROOT / "wsgi.py")
     assert "server.build_server" in _imports(ROOT / "run.py")
+
+
+def test_pages_are_one_literal():
+    """layouts/app.py names every page in one dict literal: no later ``PAGES[...] =`` or ``PAGES.update`` between
+    imports (issue 30 item 11), so a reader sees the whole app's paths at once."""
+    tree = ast.parse((ROOT / "layouts" / "app.py").read_text(encoding="utf-8"))
+    assigned = [n for n in tree.body if isinstance(n, (ast.Assign, ast.AnnAssign))
+                and "PAGES" in {t.id for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                                if isinstance(t, ast.Name)}]
+    assert len(assigned) == 1 and isinstance(assigned[0].value, ast.Dict)
+    mutations = [n.lineno for n in ast.walk(tree)
+                 if (isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)
+                     and isinstance(n.value, ast.Name) and n.value.id == "PAGES")
+                 or (isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "PAGES"
+                     and n.attr in ("update", "setdefault", "pop"))]
+    assert mutations == []
+    from layouts.app import PAGES
+
+    assert {"/", "/wall", "/console", "/m", "/login"} <= set(PAGES)
