@@ -144,6 +144,10 @@ def prod(settings: Settings, workers: int, threads: int, worker_class: str = "ge
            "GC_SIM_SPEED": str(settings.sim_speed), "GC_SIM_SEED": str(settings.sim_seed)}
     if settings.sim_hour is not None:
         env["GC_SIM_HOUR"] = str(settings.sim_hour)
+        # every worker's clock at the same simulated time (each would otherwise work out its own offset)
+        from dashboard.app import sim_clock_offset
+
+        env.setdefault("GC_SIM_CLOCK_OFFSET_S", str(sim_clock_offset(settings)))
     if worker_class == "gthread":
         # a gthread worker gives each live socket or camera stream a thread of its own: keep a quarter (at least
         # 4) for requests, so sockets can never take the threads /healthz and reports need (dashboard/live_guard.py)

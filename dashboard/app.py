@@ -21,9 +21,24 @@ from .services.grids import grid_community_map, load_locator
 from .services.name_index import NameIndex
 from .services.replay import ReplayCache
 from .services.positions import PositionFrames, prune_frames
+from .timeutil import set_clock_offset, sim_hour_offset_s
 from .workcal import WorkCalendar
 
 log = logging.getLogger(__name__)
+
+
+def sim_clock_offset(settings: Settings) -> float:
+    """Seconds the server's clock runs ahead of the real one: with --sim-hour, to that hour of today (the same for
+    every process when GC_SIM_CLOCK_OFFSET_S pins it, as ``run.py prod`` does), else 0."""
+    if settings.sim_hour is None:
+        return 0.0
+    pinned = (settings.extra or {}).get("GC_SIM_CLOCK_OFFSET_S")
+    if pinned:
+        try:
+            return float(pinned)
+        except ValueError:
+            raise ValueError(f"GC_SIM_CLOCK_OFFSET_S must be a number of seconds, got {pinned!r}") from None
+    return sim_hour_offset_s(settings.sim_hour)
 
 
 @dataclass
@@ -177,6 +192,7 @@ def create_app(settings: Settings) -> tuple[Flask, Services]:
     services = Services(settings=settings, db=db, bus=bus, socketio=socketio,
                         calendar=WorkCalendar.official(), frames=PositionFrames(), names=names)
     services.socket_guard = SocketGuard(services)
+    set_clock_offset(sim_clock_offset(settings))  # --sim-hour: the server's clock at the simulated hour (else 0)
     app.extensions["gridcommand"] = services
 
     from .api import register_all

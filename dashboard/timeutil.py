@@ -1,6 +1,7 @@
 """Time helpers: store UTC, show Asia/Shanghai."""
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -8,9 +9,33 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = timezone.utc
 
 
+# ``--sim-hour``: the whole server lives at the simulated hour of today (case times, "today", the wall's clock and
+# charts agree), a fixed offset from the real clock set once at start (set_clock_offset); 0 otherwise
+_offset = timedelta(0)
+
+
 def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
+    """The current time, timezone-aware UTC (shifted by the simulated-hour offset, if one is set)."""
+    return datetime.now(UTC) + _offset
+
+
+def set_clock_offset(seconds: float) -> None:
+    """Shift utcnow() by ``seconds`` from the real clock (0: the real clock)."""
+    global _offset
+    _offset = timedelta(seconds=seconds)
+
+
+def clock_offset_s() -> float:
+    """How far utcnow() is ahead of the real clock, in seconds (pages shift their own clocks by it)."""
+    return _offset.total_seconds()
+
+
+def sim_hour_offset_s(hour: float, real: datetime | None = None) -> float:
+    """The offset that puts today's local clock at ``hour`` (0–24) now, in whole minutes rounded up (the clock then
+    reads ``hour`` plus under a minute; processes started within the same minute agree; the date stays today's)."""
+    loc = local(real or datetime.now(UTC))
+    sod = loc.hour * 3600 + loc.minute * 60 + loc.second + loc.microsecond / 1e6
+    return math.ceil((hour * 3600 - sod) / 60) * 60.0
 
 
 def as_utc(value: datetime) -> datetime:
