@@ -25,6 +25,7 @@ AUDITED = {
     ("/api/v1/cases", "POST"): "case_create",
     ("/api/v1/cases/<int:case_id>/actions/<action>", "POST"): "case_action",
     ("/api/v1/cases/<int:case_id>/merge", "POST"): "case_merge",
+    ("/api/v1/cases/<int:case_id>/triage", "POST"): "case_triage",
     ("/api/v1/me/tasks/<int:case_id>/<action>", "POST"): "task_action",
     ("/api/v1/alerts/<int:alert_id>/dispatch", "POST"): "alert_dispatch",
     ("/api/v1/alerts/<int:alert_id>/acknowledge", "POST"): "alert_ack",

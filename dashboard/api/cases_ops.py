@@ -17,6 +17,7 @@ from ..models import Case, Category, Dispatch, Grid, Role, Worker
 from ..services.cases import TRANSITIONS, CaseError, IllegalTransition, case_public, legal_actions, transition
 from ..services.departments import routable
 from ..services.dispatch import recommend_for_case
+from ..services.triage import guess_category, outside_distance, triage_case
 from ..services.duplicates import find_duplicates, merge_cases
 from ..services.indicators import LEVELS, compute_indicators
 from ..services.name_index import known_names
@@ -76,8 +77,9 @@ def _local_day(raw: str | None, name: str, default: date) -> date:
         raise ApiError(400, f"{name} must be a date like 2026-11-29, got {raw!r}", name)
 
 
-def case_view(session, c: Case) -> dict[str, Any]:
-    """A case with its timeline, dispatches and the actions its state allows (masked)."""
+def case_view(session, c: Case, *, locator=None) -> dict[str, Any]:
+    """A case with its timeline, dispatches, the actions its state allows (masked), its best-guess category and,
+    located outside the street, how far from the nearest grid."""
     ids = {i for i in (c.reporter_worker_id, c.assigned_worker_id) if i}
     disp = session.scalars(select(Dispatch).where(Dispatch.case_id == c.id).order_by(Dispatch.id)).all()
     ids |= {d.worker_id for d in disp if d.worker_id}
@@ -90,6 +92,11 @@ def case_view(session, c: Case) -> dict[str, Any]:
                           "done_at": iso(d.done_at)} for d in disp]
     out["actions"] = legal_actions(c)
     out["merged_into_id"] = c.merged_into_id
+    out["category_guess"] = guess_category(session, c.description or "")
+    if c.outside and out.get("outside_m") is None:
+        out["nearest_grid_id"], out["outside_m"] = outside_distance(c, locator)
+    near = session.get(Grid, out["nearest_grid_id"]) if out.get("nearest_grid_id") else None
+    out["nearest_grid_name"] = near.name if near else None
     return out
 
 
@@ -141,6 +148,40 @@ def register(app, services) -> None:
                 raise ApiError(400, e.message, e.field)
             out = case_view(s, c)
         return jsonify(out)
+
+    @app.post("/api/v1/cases/<int:case_id>/triage")
+    @require(*CENTER, services=services)
+    def case_triage(case_id: int):
+        """Change the category (priority and deadline follow it) and/or place the case in a grid by hand:
+        JSON {category_code?, grid_id?, note?}."""
+        p = resolve_principal(services)
+        body = json_body()
+        category_code = _str(body, "category_code", 8) or None
+        grid_id = _int_or_none(body, "grid_id")
+        note = _str(body, "note", 2000)
+        with services.db.write() as s:
+            c = get_case(s, case_id)
+            check_scope(p, c)
+            if grid_id is not None and not record_in_scope(s, p, "grid_id", grid_id):
+                raise ApiError(400, f"unknown grid {grid_id}", "grid_id")  # another community's grid: unknown
+            try:
+                triage_case(s, c, actor=p.name, category_code=category_code, grid_id=grid_id, note=note,
+                            calendar=services.calendar, now=services_now(services))
+            except IllegalTransition as e:
+                raise ApiError(409, str(e), "id")
+            except CaseError as e:
+                raise ApiError(400, e.message, e.field)
+            out = case_view(s, c, locator=services.locator)
+        return jsonify(out)
+
+    @app.get("/api/v1/categories/guess")
+    @require(*CENTER, services=services)
+    def category_guess():
+        """The best-guess category for a text and/or an alert kind (what triage preselects); code null: no guess."""
+        text = request.args.get("text", "")[:4000]
+        kind = request.args.get("kind") or None
+        with services.db.read() as s:
+            return jsonify({"code": guess_category(s, text, kind)})
 
     @app.get("/api/v1/cases/<int:case_id>/recommendations")
     @require(*CENTER, services=services)
@@ -196,7 +237,7 @@ def register(app, services) -> None:
         with services.db.read() as s:
             c = get_case(s, case_id)
             check_scope(resolve_principal(services), c)
-            return jsonify(case_view(s, c))
+            return jsonify(case_view(s, c, locator=services.locator))
 
     @app.get("/api/v1/indicators")
     @require(*READERS, services=services)
@@ -295,6 +336,15 @@ def _describe(app) -> None:
                     "approve, reject, escalate, void, redispatch, evaluate)", body=body,
             responses={200: "the case with its timeline", 404: "no such case",
                        409: "the case's state does not allow this action"})
+    api.add("/api/v1/cases/{case_id}/triage", "post", tags=["cases"], roles=("dispatcher",),
+            summary="Triage: change the category (priority and deadline follow) and/or place the case in a grid",
+            body={"type": "object", "properties": {"category_code": {"type": "string"}, "grid_id": {"type": "integer"},
+                                                   "note": {"type": "string"}}},
+            responses={200: "the case", 404: "no such case", 409: "the case is closed or void"})
+    api.add("/api/v1/categories/guess", "get", tags=["categories"], roles=("dispatcher",),
+            summary="The best-guess category for a report's text or an alert's kind",
+            params=[{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                    for n in ("text", "kind")])
     api.add("/api/v1/cases/{case_id}/recommendations", "get", tags=["cases"], roles=("dispatcher",),
             summary="Nearest available workers for a case")
     api.add("/api/v1/cases/{case_id}/duplicates", "get", tags=["cases"], roles=("dispatcher",),

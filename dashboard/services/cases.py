@@ -101,6 +101,10 @@ def case_public(c: Case, *, grid: Grid | None = None, worker_names: dict[int, st
         "department": c.department, "created_at": iso(c.created_at), "updated_at": iso(c.updated_at),
         "dispatched_at": iso(c.dispatched_at), "sla_due_at": iso(c.sla_due_at), "closed_at": iso(c.closed_at),
         "rework_count": c.rework_count, "photos": [p.id for p in c.photos],
+        "photo_items": [{"id": p.id, "stage": p.stage} for p in c.photos],  # before | after, for the labels
+        "category_unconfirmed": bool((c.attributes or {}).get("category_unconfirmed")),
+        "outside_m": (c.attributes or {}).get("outside_m") if c.outside else None,
+        "nearest_grid_id": (c.attributes or {}).get("nearest_grid_id") if c.outside else None,
     }
     if detail:
         people = set(names.values()) | ({c.reporter_name} if c.reporter_name else set())
@@ -168,6 +172,11 @@ def report_case(session: Session, report: CaseReport, *, locator: GridLocator | 
         lat, lon = (float(v) for v in to_wgs84(lat, lon, report.crs))
         grid_id = locator.locate(lat, lon) if locator else None
         outside = grid_id is None
+    attributes = report.attributes
+    if outside and locator is not None and lat is not None:  # the console shows how far out, and the grid nearest
+        near, dist = locator.nearest(lat, lon)
+        if near is not None:
+            attributes = {**(attributes or {}), "outside_m": round(dist), "nearest_grid_id": int(near)}
     reporter = session.get(Worker, report.reporter_worker_id) if report.reporter_worker_id else None
     if grid_id is None and reporter is not None and lat is None:
         grid_id = reporter.grid_id  # no location: the reporter's own grid
@@ -178,7 +187,7 @@ def report_case(session: Session, report: CaseReport, *, locator: GridLocator | 
              community_id=grid.community_id if grid else None, outside=outside, source=report.source,
              reporter_worker_id=report.reporter_worker_id, reporter_name=report.reporter_name,
              reporter_phone=report.reporter_phone, reporter_email=report.reporter_email,
-             idempotency_key=report.idempotency_key, media_url=report.media_url, attributes=report.attributes,
+             idempotency_key=report.idempotency_key, media_url=report.media_url, attributes=attributes,
              created_at=now, updated_at=now, state=S.REPORTED, timeline=[], photos=[])
     session.add(c)
     who = actor or (reporter.name if reporter else report.source)

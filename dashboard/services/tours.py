@@ -52,6 +52,7 @@ def tour_public(t: PatrolTour, grids: dict[int, Grid] | None = None) -> dict[str
         stops.append({**s, "grid_code": g.code if g else None, "grid_name": g.name if g else None,
                       "center": [g.centroid_lat, g.centroid_lon] if g else None})
     return {"id": t.id, "name": mask_text(t.name, (), known), "kind": t.kind, "state": t.state, "stops": stops,
+            "no_camera_stops": sum(1 for s in stops if not s.get("camera_ids")),
             "current": t.current, "created_by": known.mask(t.created_by), "created_at": iso(t.created_at),
             "operator": known.mask(t.operator),
             "started_at": iso(t.started_at), "finished_at": iso(t.finished_at)}
@@ -203,10 +204,14 @@ def generate_stops(session: Session, kind: str, *, limit: int = 10, community_id
     elif kind == "unpatrolled":
         day = local_today(now)
         done = set(foot_coverage(session, day)) | set(mouse_coverage(session, day))
+        # grids with cameras first: a mouse patrol looks through cameras, and a stop without any shows nothing
+        # (the tour says how many of its stops have none: no_camera_stops)
+        with_cams = set(session.scalars(select(Camera.grid_id).where(Camera.grid_id.is_not(None)).distinct()))
         gq = select(Grid.id).order_by(Grid.code)
         if community_id is not None:
             gq = gq.where(Grid.community_id == community_id)
-        grid_ids = [g for g in session.scalars(gq) if g not in done][:limit]
+        todo = [g for g in session.scalars(gq) if g not in done]
+        grid_ids = sorted(todo, key=lambda g: g not in with_cams)[:limit]  # stable: by code within each
     else:
         if community_id is None:
             raise TourError("community_id", "a community tour needs a community_id")
@@ -252,6 +257,12 @@ def mark_stop(session: Session, t: PatrolTour, index: int, *, result: str, opera
     grid = session.get(Grid, stop["grid_id"])
     case = None
     if result == "issue":
+        if not category_code:  # the operator's note says what it is, else the console's triage decides
+            from .triage import guess_category
+            category_code = guess_category(session, note)
+            unconfirmed = True
+        else:
+            unconfirmed = False
         cat = session.get(Category, category_code) if category_code else session.scalar(
             select(Category).where(Category.active.is_(True)).order_by(Category.code).limit(1))
         if cat is None:
@@ -260,7 +271,8 @@ def mark_stop(session: Session, t: PatrolTour, index: int, *, result: str, opera
         text = f"鼠标巡逻发现问题：{grid.name}" + (f"。{note.strip()}" if note.strip() else "")
         case, _ = report_case(session, CaseReport(
             category_code=cat.code, description=text, lat=spot.y, lon=spot.x,
-            address=grid.name, source="operator", note=note, attributes={"tour_id": t.id, "stop": index}),
+            address=grid.name, source="operator", note=note,
+            attributes={"tour_id": t.id, "stop": index, **({"category_unconfirmed": True} if unconfirmed else {})}),
             locator=locator, now=now, actor=operator)
     entry = PatrolStopLog(tour_id=t.id, stop_index=index, operator=operator, at=now, day=local(now).date(),
                           grid_id=grid.id, result=result, note=note[:2000], auto=auto,
