@@ -1,7 +1,8 @@
-"""/admin — administration on screen: users, API keys and wall display tokens, the audit log, grid workers.
+"""/admin — administration on screen: users, API keys and wall display tokens, the audit log, grid workers, the
+category catalogue (deadline and its clock) and the departments cases are routed to.
 
 The server renders the frame (header, tabs, empty panes) once; assets/80-admin.js fills each tab from the same
-documented /api/v1 calls an integration would make (users, api-keys, audit, workers, grids) and acts through
+documented /api/v1 calls an integration would make (users, api-keys, audit, workers, grids, categories, departments) and acts through
 them, so every rule (roles, a community admin's jurisdiction, sessions ending on a change, the audit row) is
 the API's. Texts come from dashboard/i18n/admin.json in the page's language.
 """
@@ -15,8 +16,8 @@ from dashboard.i18n import t, texts_for
 
 from .access import caller
 
-TABS = ("users", "keys", "audit", "workers")
-TEXT_PREFIXES = ("admin.", "role.")
+TABS = ("users", "keys", "audit", "workers", "categories", "departments")
+TEXT_PREFIXES = ("admin.", "role.", "priority.")
 
 
 def layout(lang: str, query: dict, services):

@@ -435,8 +435,147 @@
     }).catch(fail);
   }
 
+  // -- categories ------------------------------------------------------------------------------
+  // the street's one catalogue: name, 大类, priority, deadline and its clock, departments that take it, active
+  function loadCategories() {
+    var pane = document.getElementById("admin-pane-categories");
+    return Promise.all([api("GET", "/api/v1/categories"), api("GET", "/api/v1/departments?active=all")])
+      .then(function (got) {
+        var cats = got[0].items, depts = got[1].items;
+        A.categories = cats;
+        var street = A.cfg.community_id === null || A.cfg.community_id === undefined;
+        var rows = cats.map(function (c) { return categoryRow(c, depts, street); });
+        pane.replaceChildren(
+          street ? el("p", { cls: "admin-hint", text: tx("admin.categories.hint") })
+            : el("p", { cls: "admin-hint", id: "admin-categories-readonly", text: tx("admin.categories.street_only") }),
+          table(["admin.categories.code", "admin.categories.major", "admin.field.name", "admin.categories.priority",
+                 "admin.categories.limit", "admin.categories.clock", "admin.categories.departments",
+                 "admin.field.active", "admin.field.actions"], rows, "admin-categories-table"));
+      }).catch(fail);
+  }
+
+  function categoryRow(c, depts, editable) {
+    var id = "admin-cat-" + c.code;
+    var name = el("input", { id: id + "-name", value: c.name, maxlength: "64", "aria-label": tx("admin.field.name") });
+    var prio = select(id + "-priority", [1, 2, 3, 4].map(function (n) { return [n, tx("priority." + n)]; }),
+                      c.default_priority, { "aria-label": tx("admin.categories.priority") });
+    var limit = el("input", { id: id + "-limit", type: "number", min: "0.5", step: "0.5", value: String(c.time_limit_hours),
+                              cls: "admin-num", "aria-label": tx("admin.categories.limit") });
+    var clock = select(id + "-clock", [["natural", tx("admin.clock.natural")], ["working", tx("admin.clock.working")]],
+                       c.clock, { "aria-label": tx("admin.categories.clock") });
+    var active = el("input", { id: id + "-active", type: "checkbox", "aria-label": tx("admin.field.active") });
+    active.checked = !!c.active;
+    var takers = depts.filter(function (d) { return d.active && d.categories.indexOf(c.code) >= 0; })
+      .map(function (d) { return d.name; });
+    var inputs = [name, prio, limit, clock, active];
+    if (!editable) { inputs.forEach(function (i) { i.disabled = true; }); }
+    var save = editable ? button(tx("admin.save"), { "data-action": "save" }, function () {
+      var body = {}, hours = parseFloat(limit.value);
+      if (name.value.trim() !== c.name) { body.name = name.value.trim(); }
+      if (parseInt(prio.value, 10) !== c.default_priority) { body.default_priority = parseInt(prio.value, 10); }
+      if (hours !== c.time_limit_hours) { body.time_limit_hours = isNaN(hours) ? limit.value : hours; }
+      if (clock.value !== c.clock) { body.clock = clock.value; }
+      if (active.checked !== !!c.active) { body.active = active.checked; }
+      if (!Object.keys(body).length) { message(tx("admin.unchanged"), "ok"); return; }
+      api("PATCH", "/api/v1/categories/" + encodeURIComponent(c.code), body).then(function (out) {
+        Object.assign(c, out);
+        message(tx("admin.categories.saved", { name: out.name }), "ok");
+      }).catch(fail);
+    }) : null;
+    return el("tr", { "data-category": c.code, cls: c.active ? "" : "admin-off" }, [
+      el("td", { text: c.code }), el("td", { text: c.major_name || c.major_code || "" }), el("td", {}, [name]),
+      el("td", {}, [prio]), el("td", {}, [limit]), el("td", {}, [clock]),
+      el("td", { cls: "admin-detail", text: takers.join("、") || tx("admin.categories.any") }),
+      el("td", {}, [active]), el("td", { cls: "admin-actions" }, [save])]);
+  }
+
+  // -- departments -----------------------------------------------------------------------------
+  function categoryName(code) {
+    var c = (A.categories || []).filter(function (x) { return x.code === code; })[0];
+    return c ? c.name : code;
+  }
+
+  function categoryPicker(id, chosen) {
+    var s = el("select", { id: id, multiple: "multiple", size: "5", cls: "admin-multi" },
+      (A.categories || []).map(function (c) {
+        var o = el("option", { value: c.code, text: c.code + " " + c.name });
+        if (chosen.indexOf(c.code) >= 0) { o.selected = true; }
+        return o;
+      }));
+    return s;
+  }
+
+  function picked(sel) {
+    return Array.prototype.filter.call(sel.options, function (o) { return o.selected; }).map(function (o) { return o.value; });
+  }
+
+  function loadDepartments() {
+    var pane = document.getElementById("admin-pane-departments");
+    var cats = A.categories ? Promise.resolve({ items: A.categories }) : api("GET", "/api/v1/categories");
+    return Promise.all([cats, api("GET", "/api/v1/departments?active=all")]).then(function (got) {
+      A.categories = got[0].items;
+      pane.replaceChildren(departmentForm(), table(["admin.field.name", "admin.departments.contact",
+        "admin.departments.categories", "admin.field.community_id", "admin.field.active", "admin.field.actions"],
+        got[1].items.map(departmentRow), "admin-departments-table"));
+    }).catch(fail);
+  }
+
+  function departmentForm() {
+    var form = el("form", { cls: "admin-form", id: "admin-dept-form" }, [
+      el("h2", { text: tx("admin.departments.new") }),
+      input("admin-dept-name", tx("admin.field.name"), { required: "required", maxlength: "64" }),
+      input("admin-dept-contact", tx("admin.departments.contact"), { maxlength: "128" }),
+      el("label", { cls: "admin-field" }, [tx("admin.departments.categories"), categoryPicker("admin-dept-categories", [])]),
+      el("label", { cls: "admin-field" }, [tx("admin.field.community_id"),
+        select("admin-dept-community", communityOptions(), A.cfg.community_id || "")]),
+      el("button", { type: "submit", cls: "console-btn", id: "admin-dept-create" }, [tx("admin.keys.create")])
+    ]);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var comm = document.getElementById("admin-dept-community").value;
+      api("POST", "/api/v1/departments", { name: document.getElementById("admin-dept-name").value.trim(),
+        contact: document.getElementById("admin-dept-contact").value.trim(),
+        categories: picked(document.getElementById("admin-dept-categories")),
+        community_id: comm ? parseInt(comm, 10) : null }).then(function (d) {
+        message(tx("admin.departments.created", { name: d.name }), "ok");
+        loadDepartments();
+      }).catch(fail);
+    });
+    return form;
+  }
+
+  function departmentRow(d) {
+    var id = "admin-dept-" + d.id;
+    var name = el("input", { id: id + "-name", value: d.name, maxlength: "64", "aria-label": tx("admin.field.name") });
+    var contact = el("input", { id: id + "-contact", value: d.contact || "", maxlength: "128",
+                                "aria-label": tx("admin.departments.contact") });
+    var cats = categoryPicker(id + "-categories", d.categories);
+    cats.setAttribute("aria-label", tx("admin.departments.categories"));
+    cats.title = d.categories.map(categoryName).join("、");
+    var active = el("input", { id: id + "-active", type: "checkbox", "aria-label": tx("admin.field.active") });
+    active.checked = !!d.active;
+    return el("tr", { "data-department": d.name, cls: d.active ? "" : "admin-off" }, [
+      el("td", {}, [name]), el("td", {}, [contact]), el("td", {}, [cats]), el("td", { text: communityName(d.community_id) }),
+      el("td", {}, [active]),
+      el("td", { cls: "admin-actions" }, [
+        button(tx("admin.save"), { "data-action": "save" }, function () {
+          api("PATCH", "/api/v1/departments/" + d.id, { name: name.value.trim(), contact: contact.value.trim(),
+            categories: picked(cats), active: active.checked }).then(function (out) {
+            message(tx("admin.departments.saved", { name: out.name }), "ok");
+            loadDepartments();
+          }).catch(fail);
+        }),
+        button(tx("admin.departments.delete"), { "data-action": "delete" }, function () {
+          api("DELETE", "/api/v1/departments/" + d.id).then(function () {
+            message(tx("admin.departments.deleted", { name: d.name }), "ok");
+            loadDepartments();
+          }).catch(fail);
+        })])]);
+  }
+
   // -- tabs ----------------------------------------------------------------------------------
-  var LOADERS = { users: loadUsers, keys: loadKeys, audit: loadAudit, workers: loadWorkers };
+  var LOADERS = { users: loadUsers, keys: loadKeys, audit: loadAudit, workers: loadWorkers,
+                  categories: loadCategories, departments: loadDepartments };
 
   function show(name) {
     var root = document.getElementById("admin-root");

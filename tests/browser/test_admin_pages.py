@@ -114,3 +114,158 @@ def test_fresh_admin_changes_password_makes_a_dispatcher_and_a_display_token_the
     _shot(page, "audit")
     watch.errors = [e for e in watch.errors if "403" not in e]  # the refused /api/v1/users probe above
     watch.assert_clean()
+
+
+def _admin_session(pages, srv, path: str, *, width: int = 1920, height: int = 1080):
+    """A page signed in as the first admin, past the password change (a fresh server each test)."""
+    username, one_time = _first_admin(srv)
+    from urllib.parse import quote
+
+    # the sign-in page itself: in demo mode a private page opens for the demo operator instead of sending there
+    page, watch = pages(srv.url + "/login?next=" + quote(path, safe=""), wait_for="#gc-login-form", width=width,
+                        height=height)
+    _sign_in(page, username, one_time)
+    page.wait_for_selector("#gc-password-form", timeout=15000)
+    page.fill("#gc-password-old", one_time)
+    page.fill("#gc-password-new", "street admin pass 1")
+    page.fill("#gc-password-repeat", "street admin pass 1")
+    page.click("#gc-password-submit")
+    page.wait_for_url(re.compile(re.escape(srv.url + path.split("?")[0]) + r"(\?.*)?$"), timeout=15000)
+    return page, watch
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_admin_tabs_in_english_categories_departments_and_workers(pages, live_server):
+    srv = live_server("--no-sim")  # the demo street: categories, communities, workers
+    page, watch = _admin_session(pages, srv, "/admin?lang=en&tab=categories")
+    page.wait_for_selector("#admin-categories-table tr[data-category]")
+    chrome = page.inner_text(".admin-tabs") + page.inner_text("#admin-categories-table thead") + \
+        page.inner_text(".console-header").replace("中文", "")  # the language switch names the other language
+    assert "Categories" in chrome and "Clock" in chrome and not CJK.search(chrome), chrome
+    code = page.get_attribute("#admin-categories-table tr[data-category]", "data-category")
+    page.select_option(f"#admin-cat-{code}-clock", "working")
+    page.fill(f"#admin-cat-{code}-limit", "36")
+    page.click(f"#admin-categories-table tr[data-category='{code}'] button[data-action='save']")
+    page.wait_for_function("() => /saved/.test(document.getElementById('admin-message').textContent)")
+    cats = {c["code"]: c for c in page.evaluate("() => fetch('/api/v1/categories').then(r => r.json())")["items"]}
+    assert cats[code]["clock"] == "working" and cats[code]["time_limit_hours"] == 36
+    _shot(page, "categories-en")
+
+    # a department that takes that category shows on the category's row
+    page.click("#admin-tab-departments")
+    page.wait_for_selector("#admin-dept-form")
+    page.fill("#admin-dept-name", "Water works")
+    page.fill("#admin-dept-contact", "Mr Li 029-1234")
+    page.select_option("#admin-dept-categories", [code])
+    page.click("#admin-dept-create")
+    page.wait_for_selector("#admin-departments-table tr[data-department='Water works']")
+    page.click("#admin-tab-categories")
+    page.wait_for_function("(code) => ((document.querySelector(`tr[data-category='${code}']`) || {}).innerText || '')"
+                           ".includes('Water works')", arg=code)
+    # a bad value is refused on screen in English, naming the field
+    page.fill(f"#admin-cat-{code}-limit", "-3")
+    page.click(f"#admin-categories-table tr[data-category='{code}'] button[data-action='save']")
+    page.wait_for_function("() => document.getElementById('admin-message').classList.contains('error')")
+    assert "Deadline" in page.inner_text("#admin-message")
+
+    # workers: a search narrows the list, and pages
+    page.click("#admin-tab-workers")
+    page.wait_for_selector("#admin-workers-table tr[data-worker]")
+    total = page.inner_text("#admin-worker-range")
+    first = page.get_attribute("#admin-workers-table tr[data-worker]", "data-worker")
+    page.fill("#admin-worker-q", first)
+    page.click("#admin-worker-search")
+    page.wait_for_function("() => document.querySelectorAll('#admin-workers-table tr[data-worker]').length <= 3")
+    assert page.inner_text("#admin-worker-range") != total
+    watch.errors = [e for e in watch.errors if "400 (BAD REQUEST)" not in e]  # the refused deadline above
+    watch.assert_clean()
+
+
+def test_a_community_admin_sees_and_acts_in_its_community_only(pages, live_server, browser):
+    srv = live_server("--no-sim")
+    page, _ = _admin_session(pages, srv, "/admin")
+    grids = page.evaluate("() => fetch('/api/v1/grids').then(r => r.json())")["features"]
+    comms = sorted({(f["properties"]["community_id"], f["properties"]["community_name"]) for f in grids})
+    (ca, name_a), (cb, name_b) = comms[0], comms[1]
+    made = page.evaluate("""async ([ca, cb]) => {
+        const post = (body) => fetch('/api/v1/users', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                                      body: JSON.stringify(body)}).then(r => r.status);
+        return [await post({username: 'adm-a', role: 'admin', password: 'community admin 1', community_id: ca}),
+                await post({username: 'disp-b', role: 'dispatcher', password: 'community disp 1', community_id: cb})];
+    }""", [ca, cb])
+    assert made == [201, 201]
+
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        a = ctx.new_page()
+        a.goto(srv.url + "/login?next=%2Fadmin")
+        a.wait_for_selector("#gc-login-form")
+        _sign_in(a, "adm-a", "community admin 1")
+        a.wait_for_selector("#gc-password-form", timeout=15000)
+        a.fill("#gc-password-old", "community admin 1")
+        a.fill("#gc-password-new", "my community pass")
+        a.fill("#gc-password-repeat", "my community pass")
+        a.click("#gc-password-submit")
+        a.wait_for_selector("#admin-users-table")
+        assert str(ca) in a.inner_text("#admin-scope")
+        users = {r.get_attribute("data-user") for r in a.query_selector_all("#admin-users-table tr[data-user]")}
+        assert users == {"adm-a"}, users  # not the street's admin, not B's dispatcher
+        options = a.eval_on_selector_all("#admin-user-community option", "os => os.map(o => o.value)")
+        assert options == [str(ca)]  # no street-wide, no other community
+        # what the page would send for another community is refused by the API it calls
+        status = a.evaluate("""(cb) => fetch('/api/v1/users', {method: 'POST', headers: {'Content-Type':
+            'application/json'}, body: JSON.stringify({username: 'x', role: 'dispatcher', password: 'x long pass 1',
+            community_id: cb})}).then(r => r.status)""", cb)
+        assert status == 403
+        # its own community's dispatcher, from the form
+        a.fill("#admin-user-username", "disp-a")
+        a.click("#admin-user-create")
+        a.wait_for_selector("#admin-users-table tr[data-user='disp-a']")
+        # the workers it lists are its community's
+        a.click("#admin-tab-workers")
+        a.wait_for_selector("#admin-workers-table tr[data-worker]")
+        cells = a.eval_on_selector_all("#admin-workers-table tr[data-worker] td:nth-child(4)", "tds => tds.map(t => t.innerText)")
+        assert cells and set(cells) == {name_a}, set(cells)
+        # the category catalogue is the street's: shown, not editable
+        a.click("#admin-tab-categories")
+        a.wait_for_selector("#admin-categories-readonly")
+        assert a.eval_on_selector_all("#admin-categories-table tbody input, #admin-categories-table tbody select",
+                                      "xs => xs.every(x => x.disabled)")
+        assert not a.query_selector_all("#admin-categories-table button[data-action='save']")
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("lang,title", [("zh-CN", "页面不存在"), ("en", "Page not found")])
+def test_an_unknown_path_shows_the_not_found_page(pages, live_server, lang, title):
+    srv = live_server("--no-sim", env={"GC_DEMO": "0"})
+    assert requests.get(srv.url + "/nothing/here", timeout=10).status_code == 404
+    page, watch = pages(srv.url + f"/nothing/here?lang={lang}", wait_for="#gc-notfound-title")
+    assert title in page.inner_text("#gc-notfound-title")
+    assert "/nothing/here" in page.inner_text("#gc-notfound-path")
+    _shot(page, f"404-{lang}")
+    watch.errors = [e for e in watch.errors if "404" not in e]  # the page itself
+    watch.assert_clean()
+
+
+def test_a_page_whose_data_is_refused_says_why(pages, live_server):
+    srv = live_server("--no-sim")
+    page, _ = _admin_session(pages, srv, "/console?lang=en")
+    page.context.route("**/api/v1/snapshot*", lambda r: r.fulfill(
+        status=403, content_type="application/json",
+        body='{"error": {"status": 403, "message": "role leader may not do this", "field": null}}'))
+    page.reload()
+    page.wait_for_selector("#gc-refused", timeout=15000)
+    text = page.inner_text("#gc-refused")
+    assert "refuses this page's data" in text and "Sign in again" in text
+    assert page.eval_on_selector(".console-status", "e => getComputedStyle(e).visibility") == "hidden"
+    _shot(page, "refused-en")
+    # a refused action (not a read) is the page's own message, not this banner
+    page.context.unroute("**/api/v1/snapshot*")
+    page.reload()
+    page.wait_for_selector(".console-status-connected", timeout=20000)
+    page.evaluate("() => fetch('/api/v1/cases/999999/actions/void', {method: 'POST'})")
+    page.wait_for_timeout(300)
+    assert page.query_selector("#gc-refused") is None
