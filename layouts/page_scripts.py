@@ -24,7 +24,7 @@ PAGE_SCRIPTS: dict[str, tuple[str, ...]] = {
     "/console": ("50-console.js",) + CALL + DRILL + COVERAGE,
     "/patrol": ("70-patrol.js",) + CALL + DRILL + COVERAGE,
     "/m": ("40-mobile.js",) + CALL,
-    "/call": CALL,
+    "/call": CALL + ("74-callpage.js",),  # the worker search
     "/briefing": ("60-briefing.js",),
     "/governance": GOVERNANCE,
     "/login": ("06-login.js",),

@@ -269,3 +269,50 @@ def test_a_page_whose_data_is_refused_says_why(pages, live_server):
     page.evaluate("() => fetch('/api/v1/cases/999999/actions/void', {method: 'POST'})")
     page.wait_for_timeout(300)
     assert page.query_selector("#gc-refused") is None
+
+
+def test_the_call_page_searches_workers_of_the_caller_s_community(pages, live_server, browser):
+    srv = live_server("--no-sim")
+    page, watch = _admin_session(pages, srv, "/call?lang=en")
+    page.wait_for_selector("#call-page-results li[data-worker-id]")
+    assert "Video dispatch" in page.inner_text(".console-header")
+    first = page.query_selector_all("#call-page-results li[data-worker-id]")
+    assert 0 < len(first) <= 20  # not every worker of the street
+    assert "type more" in page.inner_text("#call-page-results")
+    code = first[3].inner_text().split(" ")[0]
+    page.fill("#call-page-worker-search", code)
+    page.wait_for_function("(code) => { const li = [...document.querySelectorAll('#call-page-results li')];"
+                           " return li.length && li.every(x => x.innerText.startsWith(code)); }", arg=code)
+    wid = page.get_attribute("#call-page-results li[data-worker-id]", "data-worker-id")
+    page.click("#call-page-results li[data-worker-id]")
+    assert page.eval_on_selector("#call-page-worker-select", "e => e.value") == wid  # what the call button reads
+    chosen = page.inner_text("#call-page-chosen")
+    assert chosen.startswith("Chosen: " + code)
+    _shot(page, "call-en")
+    watch.assert_clean()
+
+    # a community dispatcher's picker holds its community's workers only
+    grids = page.evaluate("() => fetch('/api/v1/grids').then(r => r.json())")["features"]
+    ca = min(f["properties"]["community_id"] for f in grids)
+    status = page.evaluate("""(ca) => fetch('/api/v1/users', {method: 'POST', headers: {'Content-Type':
+        'application/json'}, body: JSON.stringify({username: 'disp-a', role: 'dispatcher', password: 'dispatcher a 1',
+        community_id: ca})}).then(r => r.status)""", ca)
+    assert status == 201
+    ctx = browser.new_context()
+    try:
+        d = ctx.new_page()
+        d.goto(srv.url + "/login?next=%2Fcall")
+        d.wait_for_selector("#gc-login-form")
+        _sign_in(d, "disp-a", "dispatcher a 1")
+        d.wait_for_selector("#gc-password-form", timeout=15000)
+        d.fill("#gc-password-old", "dispatcher a 1")
+        d.fill("#gc-password-new", "dispatcher a own")
+        d.fill("#gc-password-repeat", "dispatcher a own")
+        d.click("#gc-password-submit")
+        d.wait_for_selector("#call-page-results li[data-worker-id]", timeout=20000)
+        shown = {int(x.get_attribute("data-worker-id")) for x in d.query_selector_all("#call-page-results li[data-worker-id]")}
+        mine = d.evaluate("() => fetch('/api/v1/workers?page_size=1000').then(r => r.json())")["items"]
+        assert {w["community_id"] for w in mine} == {ca}
+        assert shown <= {w["id"] for w in mine}
+    finally:
+        ctx.close()

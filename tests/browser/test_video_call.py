@@ -78,7 +78,8 @@ def test_call_connects_plays_both_ways_hangs_up_and_records_decline_and_missed(p
     console.wait_for_function("() => !!(window.GCLive && GCLive.socket() && GCLive.socket().connected)", timeout=20000)
 
     # 1. ring → answer → both sides connected, remote video decoding on both ends
-    console.select_option("#call-page-worker-select", str(WORKER_ID))
+    console.fill("#call-page-worker-search", "")  # the picker searches; a click on a result chooses
+    console.click(f"#call-page-results li[data-worker-id='{WORKER_ID}']")
     console.fill("#call-page-case", str(case["id"]))
     console.click("#call-page-start")
     wait_state(console, "calling")
