@@ -20,7 +20,7 @@ WALL = ("30-wall.js", "31-wall-map.js", "32-wall-panels.js")
 
 # path → the page scripts its layout needs (the shared ones come with every page)
 PAGE_SCRIPTS: dict[str, tuple[str, ...]] = {
-    "/wall": WALL + GOVERNANCE + DRILL + COVERAGE,
+    "/wall": WALL + GOVERNANCE + DRILL + COVERAGE + CALL,  # a camera's panel calls its grid's workers
     "/console": ("50-console.js",) + CALL + DRILL + COVERAGE,
     "/patrol": ("70-patrol.js",) + CALL + DRILL + COVERAGE,
     "/m": ("40-mobile.js",) + CALL,

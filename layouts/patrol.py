@@ -176,6 +176,8 @@ def layout(lang: str, query: dict, services):
         html.Main(className="patrol-main", children=[
             drill_map_wrapper(dcc.Graph(id=P.MAP, figure=fig, config={"displayModeBar": False, "scrollZoom": True},
                                         style={"height": "100%"}), className="patrol-mapbox"),
+            # the stop's cameras beside the map, not under it: large and in view at 1080p without scrolling
+            html.Section(id=P.CAMERAS, className="patrol-cameras"),
             html.Aside(className="patrol-stop", children=[
                 html.H2(t("patrol.idle", lang), id=P.STOP_TITLE),
                 html.Div(id=P.COUNTDOWN, className="patrol-countdown"),
@@ -187,7 +189,6 @@ def layout(lang: str, query: dict, services):
                 ]),
             ]),
         ]),
-        html.Section(id=P.CAMERAS, className="patrol-cameras"),
         drilldown_panel(lang, scope="console", calls=True),
         call_widget(lang, role="console"),
         html.Div(className="patrol-bottom", children=[

@@ -16,7 +16,7 @@ from pathlib import Path
 from flask import Response, jsonify, request, send_from_directory
 
 from ..models import Role
-from ..services.cameras import list_cameras, render_frame, sim_source
+from ..services.cameras import camera_view, list_cameras, render_frame, sim_source
 from .auth import in_scope, require, resolve_principal, scope_community
 from .errors import ID_MAX, ApiError, int_arg, strict_int
 from .openapi import query, registry
@@ -57,6 +57,19 @@ def register(app, services) -> None:
         comm = scope_community(resolve_principal(services))
         with services.db.read() as s:
             return jsonify({"cameras": list_cameras(s, grid_ids=grid_ids, camera_ids=camera_ids, community_id=comm)})
+
+    @app.get("/api/v1/cameras/<int:camera_id>/view")
+    @require(*VIEWERS, services=services)
+    def camera_view_api(camera_id: int):
+        """One camera's live picture and whom to call: its grid's on-duty workers, nearest first (masked)."""
+        p = resolve_principal(services)
+        with services.db.read() as s:
+            out = camera_view(s, camera_id, community_id=scope_community(p))
+        if out is None or not in_scope(p, out["grid"]["community_id"] if out["grid"] else None):
+            raise ApiError(404, f"no camera {camera_id}", "camera_id")
+        # who may ring a worker from here: the realtime call handler's rule (dispatchers, admins; not a display)
+        out["can_call"] = p.role in (Role.DISPATCHER, Role.ADMIN)
+        return jsonify(out)
 
     def source(code: str) -> tuple[str, str]:
         """(name, grid name) of a simulated camera; another community's camera is as unknown as a missing one."""
@@ -119,5 +132,9 @@ def register(app, services) -> None:
             responses={200: ("the stream", {"type": "string", "format": "binary"},
                              f"multipart/x-mixed-replace; boundary={BOUNDARY}"), 404: "no such camera"},
             extensions={"x-endless": True, "x-max-duration-s": max_s})
+    api.add("/api/v1/cameras/{camera_id}/view", "get", tags=["cameras"], roles=VIEWERS,
+            summary="One camera to watch and whom to call: how to play it, its grid, and the grid's on-duty "
+                    "workers nearest the camera first (masked names, codes, distance from their last fix)",
+            responses={200: "the camera view", 404: "no such camera"})
     api.add("/cameras/{code}/snapshot.jpg", "get", tags=["cameras"], roles=VIEWERS,
             summary="One JPEG frame of a simulated camera", responses={200: "image/jpeg", 404: "no such camera"})

@@ -90,6 +90,7 @@
       sel.value = this.measure;
       sel.addEventListener("change", function () {  // a person's choice shows at once, not on the next beat
         self.measure = sel.value; self.lastShade = 0; self.dirty.grids = true; self.scheduleDraw(true);
+        self.showScale();
       });
     }
     GCLive.on("status", function (s) { self.setStatus(s); });
@@ -110,11 +111,15 @@
     var left = (window.innerWidth - W * s) / 2, top = (window.innerHeight - H * s) / 2;
     stage.style.transform = "translate(" + left + "px," + top + "px) scale(" + s + ")";
     this.scale = s;
+    // the panels over the map (coverage, register, camera) scale with the wall as the stage does (CSS --wall-s)
+    var layer = document.querySelector(".wall-map-layer");
+    if (layer) { layer.style.setProperty("--wall-s", String(s)); }
     this.map.fit(s);
   };
 
   Wall.prototype.tickClock = function () {
-    var now = new Date();
+    // the server's time: with --sim-hour it runs at the simulated hour (cfg.clock_offset_ms ahead of the real clock)
+    var now = new Date(Date.now() + (this.cfg.clock_offset_ms || 0));
     if (!this.clockFmt) {  // made once: building an Intl formatter costs far more than formatting with it
       this.clockFmt = [new Intl.DateTimeFormat("en-CA", { timeZone: this.cfg.timezone, year: "numeric", month: "2-digit",
         day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }),
@@ -127,6 +132,9 @@
     el("wall-clock").textContent = day + " " + wd + " " + p.hour + ":" + p.minute + ":" + p.second;
     if (this.today && this.today !== day) { this.fetchStats(true); }  // a new day: counters start again
     this.today = day;
+    var hour = parseInt(p.hour, 10) % 24;  // the hourly chart draws today up to this hour, not the hours to come
+    if (this.hourNow !== undefined && this.hourNow !== hour) { this.chartsDue = true; }
+    this.hourNow = hour;
     this.beat();
   };
 
@@ -157,6 +165,14 @@
       this.chartsDue = false; this.drawCharts();
     }
     if (!this.drawing && (this.dirty.workers || this.dirty.grids)) { this.draw(); }
+  };
+
+  // the shading's colour scale in the legend names the chosen measure and its top value
+  Wall.prototype.showScale = function () {
+    var box = document.querySelector(".wall-scale");
+    if (!box) { return; }
+    box.querySelector('[data-role="title"]').textContent = this.tx("wall.measure." + this.measure, this.measure);
+    box.querySelector('[data-role="hi"]').textContent = ((this.cfg.zmax || {})[this.measure] || 5) + "+";
   };
 
   Wall.prototype.setStatus = function (s) {

@@ -422,9 +422,10 @@
   // workers alone repaint once a second); the data is the server's, already masked
   GCWallMap.prototype.hoverText = function (props) {
     var t = this.wall.t, d = props.d;
-    if (props.k === "worker") {
-      return (t["wall.hover.worker"] || "") + " #" + d[0] + "\n" + (t["duty." + d[3]] || d[3]) + "\n" +
-        (t["wall.hover.fix"] || "") + " " + (d[4] || "").slice(11, 19);
+    if (props.k === "worker") {  // the worker's masked name and code (cfg.people), not the database id
+      var who = (this.cfg.people || {})[d[0]];
+      return (t["wall.hover.worker"] || "") + " " + (who ? who[1] + " · " + who[0] : "#" + d[0]) + "\n" +
+        (t["duty." + d[3]] || d[3]) + "\n" + (t["wall.hover.fix"] || "") + " " + (d[4] || "").slice(11, 19);
     }
     if (props.k === "case") {
       return d.code + " " + (t["priority." + d.priority] || "") + "\n" + (d.major || "") + "/" + (d.category || "") +

@@ -146,13 +146,14 @@
     // after every case, the largest CPU burst on the box and the tail of the ticker's latency. This is < 2 ms.
     Wall.prototype.drawCharts = function () {
       var rows = this.stats.by_category.slice(0, 8), h = this.stats.hourly;
-      var key = JSON.stringify([rows, h]);
+      var hour = this.hourNow === undefined ? 23 : this.hourNow;
+      var key = JSON.stringify([rows, h, hour]);
       if (key === this.chartsDrawn) { return; }  // a refetch that brought what is already drawn
       this.chartsDrawn = key; this.chartsAt = Date.now();
       var cat = el("wall-category"), hr = el("wall-hourly");
       if (cat) { cat.innerHTML = categorySvg(rows, this.cfg.charts.category); }
       if (hr) { hr.innerHTML = hourlySvg(h, this.cfg.charts.hourly, this.tx("wall.series.yesterday"),
-                                         this.tx("wall.series.today")); }
+                                         this.tx("wall.series.today"), hour); }
     };
 
     function esc(s) {
@@ -186,8 +187,9 @@
       return svg(W, H, out.join(""));
     }
 
-    // today (line and points) over yesterday (dotted), hours 0–23
-    function hourlySvg(h, size, yesterday, today) {
+    // today (line and points, up to the current hour: the hours to come have no figures yet) over yesterday
+    // (dotted, all 24 hours), hours 0–23
+    function hourlySvg(h, size, yesterday, today, hourNow) {
       var W = size[0], H = size[1], L = 44, R = 12, T = 26, B = 30, pw = W - L - R, ph = H - T - B, out = [];
       var top = axisTop(Math.max.apply(null, h.yesterday.concat(h.today, [0])));
       var X = function (i) { return num(L + pw * (i + 0.5) / 24); }, Y = function (v) { return num(T + ph - ph * v / top); };
@@ -200,9 +202,10 @@
         out.push('<text class="wall-svg-tick" x="' + X(i) + '" y="' + (H - 8) + '" text-anchor="middle">' + i + "</text>");
       }
       var line = function (vals) { return vals.map(function (v, i) { return X(i) + "," + Y(v); }).join(" "); };
+      var sofar = h.today.slice(0, Math.max(0, Math.min(23, hourNow)) + 1);
       out.push('<polyline class="wall-line-yesterday" points="' + line(h.yesterday) + '"/>',
-               '<polyline class="wall-line-today" points="' + line(h.today) + '"/>');
-      h.today.forEach(function (v, i) { out.push('<circle class="wall-dot-today" cx="' + X(i) + '" cy="' + Y(v) + '" r="2.5"/>'); });
+               '<polyline class="wall-line-today" points="' + line(sofar) + '"/>');
+      sofar.forEach(function (v, i) { out.push('<circle class="wall-dot-today" cx="' + X(i) + '" cy="' + Y(v) + '" r="2.5"/>'); });
       var lx = W - R - 150;  // the legend, top right
       out.push('<line class="wall-line-yesterday" x1="' + lx + '" x2="' + (lx + 22) + '" y1="10" y2="10"/>',
                '<text class="wall-svg-legend" x="' + (lx + 28) + '" y="10" dominant-baseline="central">' + esc(yesterday) + "</text>",

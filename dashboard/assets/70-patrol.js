@@ -5,7 +5,8 @@
  * that grid's cameras (MJPEG <img>, refreshed JPEG snapshots, or HLS via the locally
  * served hls.js loaded on demand), counts the dwell time down and logs the stop —
  * 巡查正常 / 发现问题 (a prefilled case at the grid) or, when the dwell runs out, an
- * automatic "normal". A new alert (GCLive "alert" event, action created) pauses it.
+ * automatic "normal". A new or escalated severe alert (severe or extreme; GCLive "alert" event) pauses it: a
+ * minor or moderate one does not interrupt the patrol.
  */
 (function () {
   "use strict";
@@ -63,7 +64,10 @@
                  dwell_s: parseFloat($("patrol-gen-dwell").value) || 20 };
     if (kind === "community") { body.community_id = parseInt($("patrol-gen-community").value, 10); }
     api("POST", "/api/v1/tours/generate", body).then(function (t) {
-      message(t.name + " · " + t.stops.length);
+      // how many stops have no camera to look through (grids with cameras come first in "not patrolled today")
+      var none = t.no_camera_stops || 0;
+      message(t.name + " · " + t.stops.length + " · " + (none ? tx("patrol.gen.no_camera_stops", { n: none })
+                                                                : tx("patrol.gen.all_cameras")));
       return loadTours(t.id);
     }).catch(fail);
   }
@@ -279,17 +283,27 @@
     if (!S || !S.run) { return; }
     var b = $("patrol-banner");
     b.innerHTML = "";
-    b.appendChild(el("span", { text: tx("patrol.paused.alert") + (alert.title || "") }));
+    b.appendChild(el("span", { text: tx("patrol.paused.severe") + (alert.title || "") }));
     var r = el("button", { cls: "patrol-btn primary", id: "patrol-banner-resume", text: tx("patrol.resume") });
     r.addEventListener("click", resume);
     b.appendChild(r);
     b.hidden = false;
     pause("alert:" + alert.id);
   }
+  var PAUSING = { severe: 1, extreme: 1 };
+  // only a severe alert pauses (a new one, or an open one raised to severe), once per alert
+  function pausesTour(e) {
+    var p = e.payload || {}, a = p.alert;
+    return e.type === "alert" && a && (p.action === "created" || p.action === "updated") && PAUSING[a.severity] === 1 &&
+      a.state === "new" && a.channel !== "exercise";
+  }
   function onEvents(events) {
     events.forEach(function (e) {
-      if (e.type === "alert" && e.payload && e.payload.action === "created" && e.payload.alert &&
-          e.payload.alert.channel !== "exercise") { onAlert(e.payload.alert); }
+      if (!pausesTour(e) || !S || !S.run) { return; }
+      S.pausedFor = S.pausedFor || {};
+      if (S.pausedFor[e.payload.alert.id]) { return; }
+      S.pausedFor[e.payload.alert.id] = true;
+      onAlert(e.payload.alert);
     });
   }
 
@@ -318,6 +332,6 @@
   setInterval(onTimer, 250);
   window.GCPatrol = {
     state: function () { return S && S.run ? { tour: S.run.tour.id, index: S.run.index, paused: S.paused } : null; },
-    pause: pause, resume: resume
+    pause: pause, resume: resume, pausesTour: pausesTour
   };
 })();

@@ -53,7 +53,120 @@
     var p = c.play || {}, src = p.snapshot || (p.type === "snapshot" ? p.url : null);
     var img = src ? el("img", { src: src, alt: c.name, loading: "lazy" }) : el("div", { cls: "nocam", text: "—" });
     if (src) { P.timers.push(setInterval(function () { img.src = src + (src.indexOf("?") < 0 ? "?" : "&") + "_t=" + Date.now(); }, 5000)); }
-    return el("figure", { cls: "gc-drill-cam" }, [img, el("figcaption", { text: c.code + " " + c.name })]);
+    var fig = el("figure", { cls: "gc-drill-cam", "data-camera-id": String(c.id), title: tx("drill.cam.open"),
+                             tabindex: "0", role: "button" }, [img, el("figcaption", { text: c.code + " " + c.name })]);
+    fig.addEventListener("click", function () { openCamera(c.id); });  // its live picture and whom to call
+    fig.addEventListener("keydown", function (ev) { if (ev.key === "Enter") { openCamera(c.id); } });
+    return fig;
+  }
+
+  // every place of the grid, kind by kind (compounds with their households): shops and companies too
+  function places(pl) {
+    var all = pl.all || pl.compounds || [], kinds = [], by = {};
+    all.forEach(function (p) {
+      var k = p.kind || "compound";
+      if (!by[k]) { by[k] = []; kinds.push(k); }
+      by[k].push(p);
+    });
+    if (!kinds.length) { return el("p", { cls: "gc-drill-none", text: tx("drill.none") }); }
+    return el("div", { cls: "gc-drill-places" }, kinds.map(function (k) {
+      return el("div", { cls: "gc-drill-kind", "data-kind": k }, [
+        el("b", { text: tx("drill.kind." + k) + " " + by[k].length }),
+        el("ul", {}, by[k].map(function (p) {
+          return el("li", { "data-place": p.code }, [p.name, p.households ? " · " + tx("drill.households", { n: p.households }) : ""]);
+        }))]);
+    }));
+  }
+
+  /* ---- a camera's live picture and whom to call (a click on a camera of the wall's map or of this panel) ---- */
+  var C = null;  // {root, timers, token}
+  function camRoot() {
+    if (C && C.root.isConnected) { return C.root; }
+    var root = el("div", { id: "gc-cam", cls: "gc-cam", role: "dialog" }, [
+      el("div", { cls: "gc-cam-head" }, [el("span", { cls: "gc-cam-title", "data-role": "title" }),
+        el("button", { cls: "gc-cam-close", title: tx("drill.close"), "data-role": "close", text: "×" })]),
+      el("div", { cls: "gc-cam-body", "data-role": "body" })]);
+    root.hidden = true;
+    P.root.parentNode.insertBefore(root, P.root.nextSibling);  // over the same map as the register panel
+    root.querySelector('[data-role="close"]').addEventListener("click", closeCamera);
+    C = { root: root, timers: [], hls: null };
+    return root;
+  }
+  function stopCamera() {
+    if (!C) { return; }
+    C.timers.forEach(clearInterval); C.timers = [];
+    if (C.hls) { try { C.hls.destroy(); } catch { /* gone */ } C.hls = null; }
+    C.root.querySelectorAll("img").forEach(function (img) { img.src = "data:,"; });  // closes an MJPEG stream
+  }
+  function closeCamera() {
+    if (!C) { return; }
+    stopCamera(); C.root.hidden = true; C.root.removeAttribute("data-loaded"); C.token = null;
+  }
+  function media(cam) {
+    var p = cam.play || {}, m;
+    if (p.type === "mjpeg" || p.type === "snapshot") {
+      m = el("img", { cls: "gc-cam-media", src: p.url, alt: cam.name, "data-kind": p.type });
+      if (p.type === "snapshot") {
+        C.timers.push(setInterval(function () { m.src = p.url + (p.url.indexOf("?") < 0 ? "?" : "&") + "_t=" + Date.now(); }, 3000));
+      }
+    } else if (p.type === "hls") {
+      m = el("video", { cls: "gc-cam-media", muted: "", autoplay: "", playsinline: "", "data-kind": "hls" });
+      m.muted = true;
+      var useHls = function () {
+        if (window.Hls && window.Hls.isSupported()) { C.hls = new window.Hls(); C.hls.loadSource(p.url); C.hls.attachMedia(m); }
+        else { m.src = p.url; }
+      };
+      if (window.Hls) { useHls(); } else {
+        var sc = el("script", { src: "/vendor/hls.min.js" });
+        sc.onload = useHls; sc.onerror = function () { m.src = p.url; };
+        document.head.appendChild(sc);
+      }
+    } else {
+      m = el("div", { cls: "gc-cam-media none", text: tx("drill.cam.no_stream") });
+    }
+    return m;
+  }
+  function camWorker(w, canCall) {
+    var where = w.distance_m == null ? tx("drill.cam.no_fix") : tx("drill.cam.distance", { m: w.distance_m });
+    var call = canCall ? el("button", { cls: "gc-call-btn", "data-worker-id": String(w.id),
+                                        "data-worker-label": w.name + " " + w.code, text: tx("drill.call") }) : null;
+    return el("li", { "data-worker-id": String(w.id) }, [el("b", { text: w.name }), " ", el("code", { text: w.code }),
+      " · " + tx("drill.state." + w.state) + " · " + where + " ", call]);
+  }
+  function renderCamera(d) {
+    var root = camRoot(), body = root.querySelector('[data-role="body"]'), cam = d.camera;
+    stopCamera();
+    body.innerHTML = "";
+    root.querySelector('[data-role="title"]').textContent = tx("drill.cam.title") + " · " + cam.code + " " + cam.name;
+    body.appendChild(el("figure", { cls: "gc-cam-fig" + (cam.online ? "" : " offline") }, [media(cam),
+      el("figcaption", { text: (d.grid ? d.grid.name : tx("drill.cam.no_grid")) + (cam.online ? "" : " · " + tx("drill.cam.offline")) })]));
+    // a call needs a dispatcher (the server says) and the call widget on this page
+    var canCall = !!d.can_call && !!document.querySelector(".gc-call--console");
+    body.appendChild(el("h3", {}, [tx(d.grid ? "drill.cam.workers" : "drill.cam.street_workers"),
+                                   el("span", { cls: "n", text: String(d.workers.length) })]));
+    body.appendChild(d.workers.length
+      ? el("ol", { cls: "gc-cam-workers" }, d.workers.map(function (w) { return camWorker(w, canCall); }))
+      : el("p", { cls: "gc-drill-none", text: tx("drill.cam.no_workers") }));
+    if (!d.can_call) { body.appendChild(el("p", { cls: "gc-drill-none", text: tx("drill.cam.call_hint") })); }
+  }
+  function openCamera(cameraId) {
+    if (!P) { return Promise.resolve(null); }
+    var root = camRoot(), token = C.token = {};
+    stopCamera();
+    if (window.Plotly && window.Plotly.Fx) {  // the camera's hover label would stay up beside the panel
+      document.querySelectorAll("[data-drilldown] .js-plotly-plot").forEach(function (gd) { window.Plotly.Fx.unhover(gd); });
+    }
+    root.hidden = false;
+    root.setAttribute("data-camera-id", String(cameraId));
+    root.removeAttribute("data-loaded");
+    root.querySelector('[data-role="body"]').textContent = tx("drill.loading");
+    return fetch("/api/v1/cameras/" + cameraId + "/view", { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
+      .then(function (d) {
+        if (C && C.token === token) { renderCamera(d); root.setAttribute("data-loaded", String(cameraId)); }
+        return d;
+      })
+      .catch(function (e) { if (C && C.token === token) { root.querySelector('[data-role="body"]').textContent = "× " + e.message; } });
   }
 
   function render(d) {
@@ -70,7 +183,7 @@
       el("div", { cls: "chips" }, Object.keys(counts).map(function (k) {
         return el("span", { cls: "chip" }, [tx("drill.kind." + k) + " ", el("b", { text: String(counts[k]) })]);
       })),
-      list(d.places.compounds.slice(0, 8), function (p) { return [p.name, p.households ? " · " + tx("drill.households", { n: p.households }) : ""]; })
+      places(d.places)
     ])));
     body.appendChild(section("cases", d.cases.open_count, list(d.cases.open.slice(0, 10), function (c) {
       return [el("code", { text: c.code }), " " + (c.category || "") + " · " + (c.state ? tx("case.state." + c.state) : ""),
@@ -112,7 +225,8 @@
       gd.__gcDrill = true;
       gd.on("plotly_click", function (ev) {
         var pt = ev && ev.points && ev.points[0];
-        if (pt && pt.data && String(pt.data.type).indexOf("choropleth") === 0 && pt.location !== undefined) { open(pt.location); }
+        if (pt && pt.data && pt.data.meta === "gc-cameras" && pt.customdata) { openCamera(pt.customdata[0]); }
+        else if (pt && pt.data && String(pt.data.type).indexOf("choropleth") === 0 && pt.location !== undefined) { open(pt.location); }
       });
     });
   }
@@ -133,7 +247,8 @@
     var root = document.getElementById("gc-drill");
     if (root && (!P || P.root !== root)) { init(root); }
     if (!root && P) { stopSnapshots(); P = null; }
+    if (C && !C.root.isConnected) { stopCamera(); C = null; }
     if (P) { bindMaps(); }
   }, 400);
-  window.GCDrill = { open: open, close: close };
+  window.GCDrill = { open: open, close: close, camera: openCamera, closeCamera: closeCamera };
 })();

@@ -16,8 +16,10 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ..models import Camera, Grid
-from ..timeutil import local, utcnow
+from ..geo.distance import haversine_m
+from ..masking import mask_name
+from ..models import Camera, Grid, Worker, WorkerGrid
+from ..timeutil import iso, local, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,39 @@ def list_cameras(session: Session, *, grid_ids: list[int] | None = None, camera_
         q = q.where(or_(Camera.grid_id.is_(None),
                         Camera.grid_id.in_(select(Grid.id).where(Grid.community_id == community_id))))
     return [camera_public(c) for c in session.scalars(q)]
+
+
+NEAREST_LIMIT = 12  # a camera with no grid: the street's nearest on-duty workers
+
+
+def camera_view(session: Session, camera_id: int, *, community_id: int | None = None) -> dict[str, Any] | None:
+    """One camera to watch and whom to call (the wall's and the drill-down's camera panel): the camera with how to
+    play it, its grid, and the grid's on-duty workers nearest the camera first (masked name and code; the distance
+    from their last fix; workers with no fix last). A camera outside every grid lists the nearest on-duty workers of
+    the street (of ``community_id``'s grids when given). None if there is no such camera."""
+    cam = session.get(Camera, camera_id)
+    if cam is None:
+        return None
+    grid = session.get(Grid, cam.grid_id) if cam.grid_id is not None else None
+    q = select(Worker).where(Worker.active.is_(True), Worker.duty_state != "offline")
+    if grid is not None:
+        q = q.where(or_(Worker.grid_id == grid.id,
+                        Worker.id.in_(select(WorkerGrid.worker_id).where(WorkerGrid.grid_id == grid.id))))
+    elif community_id is not None:
+        q = q.where(Worker.grid_id.in_(select(Grid.id).where(Grid.community_id == community_id)))
+    rows = []
+    for w in session.scalars(q):
+        d = (round(float(haversine_m(cam.lat, cam.lon, w.last_lat, w.last_lon)))
+             if w.last_lat is not None and w.last_lon is not None else None)
+        rows.append({"id": w.id, "code": w.code, "name": mask_name(w.name), "state": w.duty_state,
+                     "distance_m": d, "last_fix_at": iso(w.last_fix_at)})
+    rows.sort(key=lambda r: (r["distance_m"] is None, r["distance_m"] or 0, r["code"]))
+    if grid is None:
+        rows = rows[:NEAREST_LIMIT]
+    return {"camera": camera_public(cam),
+            "grid": {"id": grid.id, "code": grid.code, "name": grid.name, "community_id": grid.community_id}
+            if grid else None,
+            "workers": rows}
 
 
 def sim_source(session: Session, code: str) -> tuple[str, str, int | None] | None:

@@ -28,6 +28,13 @@ PHONE_RE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")  # a mobile number typed into
 TRACK_POINTS = 200  # per worker: enough to draw today's walk, small enough for a wall
 
 
+PLACE_ORDER = ("compound", "building", "shop", "business", "unit", "office")
+
+
+def _kind_order(kind: str) -> tuple[int, str]:
+    return (PLACE_ORDER.index(kind) if kind in PLACE_ORDER else len(PLACE_ORDER), kind)
+
+
 def _thin(points: list[list[Any]], limit: int) -> list[list[Any]]:
     """Keep at most ``limit`` points, evenly spaced, always keeping the last."""
     if len(points) <= limit:
@@ -55,7 +62,7 @@ def grid_register(session: Session, grid_id: int, *, scope: str = "console", now
     places = list(session.scalars(select(Place).where(Place.grid_id == grid_id).order_by(Place.kind, Place.code)))
     by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for p in places:
-        by_kind[p.kind].append({"id": p.id, "code": p.code, "name": p.name, "address": p.address,
+        by_kind[p.kind].append({"id": p.id, "kind": p.kind, "code": p.code, "name": p.name, "address": p.address,
                                 "lat": p.lat, "lon": p.lon, "households": p.households, "floors": p.floors,
                                 "parent_id": p.parent_id})
 
@@ -107,7 +114,9 @@ def grid_register(session: Session, grid_id: int, *, scope: str = "console", now
         "places": {"counts": {k: len(v) for k, v in by_kind.items()},
                    "compounds": by_kind.get("compound", []), "buildings": by_kind.get("building", []),
                    "shops": by_kind.get("shop", []),
-                   "units": by_kind.get("unit", []) + by_kind.get("office", []) + by_kind.get("business", [])},
+                   "units": by_kind.get("unit", []) + by_kind.get("office", []) + by_kind.get("business", []),
+                   # every place of the grid, compounds first, then buildings, shops, companies …: what the panel lists
+                   "all": [x for k in sorted(by_kind, key=_kind_order) for x in by_kind[k]]},
         "cases": {"open_count": len(open_cases), "open": [case_view(c) for c in open_cases],
                   "recent": [case_view(c) for c in recent]},
         "cameras": [camera_public(c) for c in cameras],

@@ -10,10 +10,16 @@ from typing import Any
 
 from dash import html
 
-from dashboard.i18n import t, texts_for
-from dashboard.services.wall_stats import grid_ids, recent_events, wall_stats
+from sqlalchemy import select
 
-from ..access import own_community
+from dashboard.i18n import t, texts_for
+from dashboard.masking import mask_name
+from dashboard.models import Grid, Role, Worker
+from dashboard.services.wall_stats import grid_ids, recent_events, wall_stats
+from dashboard.timeutil import clock_offset_s
+
+from ..access import caller, own_community
+from ..call_widget import call_widget
 from ..coverage_panel import coverage_panel
 from ..drilldown import drilldown_panel
 from ..governance_panel import governance_panel
@@ -26,13 +32,18 @@ DESIGN = (1920, 1080)
 CATEGORY_SIZE, HOURLY_SIZE = (428, 200), (428, 186)
 CAPS = {"cases": 1000, "alerts": 200, "ticker": 60, "closed_keep_s": 1800}
 TEXT_PREFIXES = ("wall.", "duty.", "case.state.", "priority.", "alert.", "app.")
+# the grid shading's colour scale (31-wall-map.js paints with it; the legend shows it): value 0 … zmax per measure
+SHADES = ["#0f2a44", "#1d5a8c", "#e0a43a", "#e8662f", "#d7263d"]
+ZMAX = {"open": 3, "today": 4, "workers": 3}
 
 
 def client_config(lang: str, query: dict, services, stats: dict[str, Any], grids: list[int]) -> dict[str, Any]:
     """Everything 30-wall.js needs, handed over once in a data attribute (no extra request)."""
     s = services.settings
     texts = {k: v for k, v in texts_for(lang).items() if k.startswith(TEXT_PREFIXES)}
-    return {"lang": lang, "kiosk": query.get("kiosk") == "1", "design": DESIGN, "traces": TRACES,
+    return {"clock_offset_ms": round(clock_offset_s() * 1000),  # --sim-hour: the clock shows the server's time
+            "zmax": ZMAX, "shades": SHADES,
+            "lang": lang, "kiosk": query.get("kiosk") == "1", "design": DESIGN, "traces": TRACES,
             "base_zoom": BASE_ZOOM, "gcj": s.tile_crs == "gcj02", "grids": grids, "stats": stats, "caps": CAPS,
             "stats_min_interval_s": 10, "stats_debounce_s": 3, "stats_jitter_s": 1.5, "map_min_frame_ms": 250,
             "charts": {"category": CATEGORY_SIZE, "hourly": HOURLY_SIZE},
@@ -63,7 +74,28 @@ def header(lang: str, query: dict) -> html.Header:
     ])
 
 
-def legend(lang: str) -> html.Div:
+def people(services, session, community_id: int | None) -> dict[str, list[str | None]]:
+    """worker id → [code, masked name] for the worker markers' hover (built once per scope, kept for an hour)."""
+    def build() -> dict[str, list[str | None]]:
+        q = select(Worker.id, Worker.code, Worker.name).where(Worker.active.is_(True))
+        if community_id is not None:
+            q = q.where(Worker.grid_id.in_(select(Grid.id).where(Grid.community_id == community_id)))
+        return {str(i): [code, mask_name(name)] for i, code, name in session.execute(q)}
+    return services.memo.get(("wall-people", community_id), 3600, build)
+
+
+def shade_scale(lang: str, measure: str) -> html.Div:
+    """The grid shading's colour scale: the measure it shows and its range (30-wall.js keeps it in step)."""
+    stops = ", ".join(SHADES)
+    return html.Div(className="wall-scale", children=[
+        html.Span(t(f"wall.measure.{measure}", lang), className="wall-scale-title", **{"data-role": "title"}),
+        html.Span("0", className="wall-scale-lo"),
+        html.I(className="wall-scale-bar", style={"background": f"linear-gradient(90deg, {stops})"}),
+        html.Span(f"{ZMAX[measure]}+", className="wall-scale-hi", **{"data-role": "hi"}),
+    ])
+
+
+def legend(lang: str, measure: str = "open") -> html.Div:
     items = [("duty", "patrolling", "#22c55e"), ("duty", "available", "#38bdf8"), ("duty", "dispatched", "#f59e0b"),
              ("duty", "on_scene", "#f97316"), ("duty", "offline", "#64748b")]
     rows = [html.Span([html.I(style={"background": color}), t(f"{ns}.{key}", lang)]) for ns, key, color in items]
@@ -71,7 +103,7 @@ def legend(lang: str) -> html.Div:
              html.Span([html.I(className="wall-legend-closed"), t("wall.legend.closed_case", lang)]),
              html.Span([html.I(className="wall-legend-alert"), t("wall.legend.alert", lang)]),
              html.Span([html.I(className="wall-legend-camera"), t("wall.legend.camera", lang)])]
-    return html.Div(rows, className="wall-legend")
+    return html.Div([shade_scale(lang, measure), *rows], className="wall-legend")
 
 
 def layout(lang: str, query: dict, services):
@@ -81,7 +113,10 @@ def layout(lang: str, query: dict, services):
         stats = {**wall_stats(s, community_id=own),
                  "recent": recent_events(s, CAPS["ticker"] // 2, community_id=own)}
         grids, figure = static_parts(services, s, lang)
-    cfg = client_config(lang, query, services, stats, grids)
+        cfg = client_config(lang, query, services, stats, grids)
+        cfg["people"] = people(services, s, own)
+    p = caller(services)
+    can_call = p is not None and p.role in (Role.DISPATCHER, Role.ADMIN)  # as the call handler allows
     # the browser plots the map itself once it knows the screen size: no relayout racing the first plot
     cfg["figure"] = figure
     stage = html.Div(id=Wall.STAGE, className="wall-stage", children=[
@@ -102,13 +137,14 @@ def layout(lang: str, query: dict, services):
     map_layer = html.Div(className="wall-map-layer", **{"data-drilldown": "1"}, children=[
         html.Div(id=Wall.MAP, className="wall-map"),
         html.Div(id=Wall.OVERLAY, className="wall-overlay"),
-        legend(lang),
+        legend(lang, cfg["measure"]),
         coverage_panel(lang, rows=0, theme="wall"),  # mouse-patrol issue: foot vs mouse coverage today
-        drilldown_panel(lang, scope="wall"),  # a click on a grid opens its register (masked, wall scope)
+        # a click on a grid opens its register (masked, wall scope); on a camera, its picture and whom to call
+        drilldown_panel(lang, scope="wall", calls=can_call),
     ])
     classes = "wall-root" + (" wall-kiosk" if cfg["kiosk"] else "")
     return html.Div(id=Wall.ROOT, className=classes, lang=lang, **{"data-config": json.dumps(cfg, ensure_ascii=False)},
-                    children=[stage, map_layer])
+                    children=[stage, map_layer, call_widget(lang, role="console")])
 
 
 

@@ -67,14 +67,19 @@ def build_map(session, settings, lang: str) -> go.Figure:
             lats += la
     fig.add_trace(go.Scattermap(lon=lons, lat=lats, mode="lines", line={"width": 2.6, "color": "#7fd1ff"},
                                 hoverinfo="skip", name=t("wall.layer.communities", lang)))
-    cams = session.execute(select(Camera.code, Camera.name, Camera.lat, Camera.lon, Camera.online)
+    cams = session.execute(select(Camera.id, Camera.code, Camera.name, Camera.lat, Camera.lon, Camera.online)
                            .order_by(Camera.id)).all()
     clat, clon = proj([c.lat for c in cams], [c.lon for c in cams]) if cams else ([], [])
+    # the hover is plain text in the wall's own font (no emoji: a wall PC has no emoji font, and showed a box);
+    # customdata carries the camera id: a click opens its picture (assets/72-drilldown.js)
+    label, offline, click = (t("wall.hover.camera", lang), t("wall.hover.camera_offline", lang),
+                             t("wall.hover.camera_click", lang))
     fig.add_trace(go.Scattermap(
         lat=list(np.round(clat, 6)), lon=list(np.round(clon, 6)), mode="markers",
-        marker={"size": 6, "color": ["#9aa7b5" if c.online else "#4b5563" for c in cams], "opacity": 0.8},
-        text=[f"{c.name} ({c.code})" for c in cams], hovertemplate="📷 %{text}<extra></extra>",
-        name=t("wall.layer.cameras", lang)))
+        marker={"size": 9, "color": ["#9aa7b5" if c.online else "#4b5563" for c in cams], "opacity": 0.85},
+        customdata=[[c.id] for c in cams], meta="gc-cameras",
+        text=[f"{c.name} ({c.code})" + ("" if c.online else f" · {offline}") for c in cams],
+        hovertemplate=f"{label} %{{text}}<br>{click}<extra></extra>", name=t("wall.layer.cameras", lang)))
     b = session.execute(select(func.min(Grid.centroid_lat), func.max(Grid.centroid_lat), func.min(Grid.centroid_lon),
                                func.max(Grid.centroid_lon))).one()
     mid = ((b[0] + b[1]) / 2, (b[2] + b[3]) / 2) if b[0] is not None else (CENTER["lat"], CENTER["lon"])

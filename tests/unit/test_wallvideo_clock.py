@@ -1,7 +1,6 @@
 """--sim-hour moves the server's clock (#27 item 7): the wall's clock, its hourly chart and "today" follow it."""
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -42,12 +41,11 @@ def test_utcnow_follows_the_offset_and_zero_is_the_real_clock():
 
 
 def test_settings_give_the_offset_only_with_a_sim_hour_and_a_pinned_one_wins():
-    base = Settings.from_env(env={})
-    assert sim_clock_offset(base) == 0
-    with_hour = replace(base, sim_hour=15.0)
+    assert sim_clock_offset(Settings.from_env(env={})) == 0
+    with_hour = Settings.from_env(env={}, sim_hour=15.0)
     loc = local(datetime.now(UTC) + timedelta(seconds=sim_clock_offset(with_hour)))
     assert (loc.hour, loc.minute) == (15, 0)
-    pinned = replace(with_hour, extra={"GC_SIM_CLOCK_OFFSET_S": "3600"})
+    pinned = Settings.from_env(env={"GC_SIM_CLOCK_OFFSET_S": "3600"}, sim_hour=15.0)
     assert sim_clock_offset(pinned) == 3600
     with pytest.raises(ValueError, match="GC_SIM_CLOCK_OFFSET_S"):
-        sim_clock_offset(replace(with_hour, extra={"GC_SIM_CLOCK_OFFSET_S": "soon"}))
+        sim_clock_offset(Settings.from_env(env={"GC_SIM_CLOCK_OFFSET_S": "soon"}, sim_hour=15.0))
