@@ -11,7 +11,7 @@ import socket
 import sys
 from pathlib import Path
 
-from dashboard.config import Settings
+from dashboard.config import Settings, SettingsError
 from server import build_server, fail, open_services, production_problems, seed_if_empty
 
 log = logging.getLogger("gridcommand")
@@ -172,10 +172,13 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # no plugin chatter before a one-line error
-    settings = Settings.from_env(host=args.host, port=args.port, db_url=args.db_url, sim_speed=args.sim_speed,
-                                 sim_seed=args.sim_seed, sim_hour=args.sim_hour,
-                                 simulate=False if args.no_sim else None,
-                                 osmand_port=args.osmand_port or (5055 if args.osmand else None))
+    try:  # a bad GC_* value stops here, naming the variable
+        settings = Settings.from_env(host=args.host, port=args.port, db_url=args.db_url, sim_speed=args.sim_speed,
+                                     sim_seed=args.sim_seed, sim_hour=args.sim_hour,
+                                     simulate=False if args.no_sim else None,
+                                     osmand_port=args.osmand_port or (5055 if args.osmand else None))
+    except SettingsError as exc:
+        fail(str(exc))
     cmd = args.command or "serve"
     if cmd == "serve":
         return serve(settings)

@@ -31,7 +31,7 @@ def production_problems(settings: Settings) -> list[str]:
     if not settings.secret_key:
         problems.append("GC_SECRET_KEY is not set: every worker and every box needs the same secret key "
                         "(e.g. GC_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))'))")
-    if not str(settings.extra.get("GC_ALLOWED_HOSTS") or "").strip():
+    if not settings.allowed_hosts.strip():
         problems.append("GC_ALLOWED_HOSTS is not set: name the host names browsers use for this server "
                         "(e.g. GC_ALLOWED_HOSTS=gridcommand.example.internal; see docs/SECURITY.md)")
     return problems

@@ -32,12 +32,8 @@ def sim_clock_offset(settings: Settings) -> float:
     every process when GC_SIM_CLOCK_OFFSET_S pins it, as ``run.py prod`` does), else 0."""
     if settings.sim_hour is None:
         return 0.0
-    pinned = (settings.extra or {}).get("GC_SIM_CLOCK_OFFSET_S")
-    if pinned:
-        try:
-            return float(pinned)
-        except ValueError:
-            raise ValueError(f"GC_SIM_CLOCK_OFFSET_S must be a number of seconds, got {pinned!r}") from None
+    if settings.sim_clock_offset_s is not None:
+        return settings.sim_clock_offset_s
     return sim_hour_offset_s(settings.sim_hour)
 
 
@@ -179,7 +175,7 @@ def create_app(settings: Settings) -> tuple[Flask, Services]:
     socketio = SocketIO()
     # GC_REDIS_CHANNEL: deployments sharing one Redis keep apart (pub/sub ignores the db number)
     socketio.init_app(app, async_mode="threading", message_queue=settings.redis_url,
-                      channel=settings.extra.get("GC_REDIS_CHANNEL") or "gridcommand",
+                      channel=settings.redis_channel,
                       # None: python-engineio refuses a handshake whose Origin is not this request's own origin
                       # ([] would turn the check off and let any page open the channel with a visitor's cookie)
                       cors_allowed_origins=None, ping_interval=10, ping_timeout=20)

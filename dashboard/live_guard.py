@@ -32,25 +32,8 @@ from .services.apikeys import hash_key
 
 log = logging.getLogger(__name__)
 
-DEFAULTS = {
-    "GC_SOCKET_MAX": "2000",        # live sockets and streams per process; `run.py prod` derives it from --threads
-    "GC_SOCKET_PER_ADDR": "200",    # per client address (phones behind one carrier NAT share an address); off = none
-    "GC_SOCKET_PER_KEY": "20",      # per API key, display token or signed-in user; off = none
-    "GC_SOCKET_RECHECK_S": "2",     # how often each process re-reads its sockets' credentials
-}
 ADMITTED = "gridcommand.live_admitted"  # environ key: (principal, credential) the handshake gate resolved
 USER_STATE = ("active", "role", "community_id", "worker_id", "must_change_password", "session_gen")
-
-
-def setting(settings, name: str) -> int | None:
-    """A guard setting as an int; None when set to ``off`` (or 0)."""
-    raw = str(settings.extra.get(name, DEFAULTS[name])).strip().lower()
-    if raw in ("off", "none", "", "0"):
-        return None
-    try:
-        return int(float(raw))
-    except ValueError:
-        raise SystemExit(f"{name} must be a number or 'off', not {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -94,10 +77,9 @@ class SocketGuard:
     def __init__(self, services) -> None:  # noqa: ANN001
         st = services.settings
         self.services = services
-        self.max_total = setting(st, "GC_SOCKET_MAX")
-        self.per_addr = setting(st, "GC_SOCKET_PER_ADDR")
-        self.per_key = setting(st, "GC_SOCKET_PER_KEY")
-        self.recheck_s = float(setting(st, "GC_SOCKET_RECHECK_S") or 2)
+        # GC_SOCKET_* (dashboard/config.py): None = off; the process cap is derived from --threads by `run.py prod`
+        self.max_total, self.per_addr, self.per_key = st.socket_max, st.socket_per_addr, st.socket_per_key
+        self.recheck_s = float(st.socket_recheck_s or 2)
         self.lock = threading.Lock()
         self.sockets: dict[str, tuple[str, Credential]] = {}  # sid → (address, credential)
         self.by_addr: Counter[str] = Counter()

@@ -74,10 +74,8 @@ def _float(name: str, lo: float, hi: float) -> float:
 
 
 def register(app, services) -> None:
-    extra = services.settings.extra
-    jurisdiction = extra.get("GC_OPEN311_JURISDICTION", "xiyilu.gridcommand")
-    agency = extra.get("GC_OPEN311_AGENCY", "西一路街道综治和网格化服务管理中心")
-    changeset = extra.get("GC_OPEN311_CHANGESET", "2026-11-29 00:00")
+    st = services.settings
+    jurisdiction, agency, changeset = st.open311_jurisdiction, st.open311_agency, st.open311_changeset
 
     def check_jurisdiction() -> None:
         j = _arg("jurisdiction_id")

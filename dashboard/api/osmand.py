@@ -23,7 +23,6 @@ from ..ratelimit import RateLimits
 from ..services.osmand import OsmandError, fix_from_params, fixes_from_json
 from ..services.group_commit import GroupCommit
 from .openapi import registry
-from .security import conf
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +103,7 @@ def handle(batcher: GroupCommit, max_fixes: int) -> Response:
 
 def device_batcher(services) -> GroupCommit:
     """The group commit for device fixes, with the per-device budget (GC_RATE_OSMAND, fixes per window)."""
-    limits = RateLimits({"OSMAND": conf(services.settings, "GC_RATE_OSMAND")})
+    limits = RateLimits({"OSMAND": services.settings.rate_osmand})
     budget, most = limits.items["OSMAND"], services.settings.osmand_max_fixes
     if budget is not None and budget.amount < most:  # a full buffer could then never be admitted: the client jams
         log.warning("GC_RATE_OSMAND allows %d fixes per device per window, fewer than one request may carry "

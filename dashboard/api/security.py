@@ -32,31 +32,25 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from ..config import Settings
 from ..models import Role
 from ..ratelimit import RateLimits
 from ..principal import CSRF_COOKIE, CSRF_HEADER, DISPLAY_COOKIE, SAFE_METHODS, csrf_token_ok, known_key
 
 log = logging.getLogger(__name__)
 CSRF_EXEMPT = {"/auth/login"}  # no session yet (and a login CSRF gains nothing: rate-limited, audited)
-DEFAULTS = {
-    "GC_SESSION_IDLE_MIN": "30",
-    "GC_DISPLAY_COOKIE_DAYS": "3650",
-    "GC_RATE_LOGIN": "10/300",        # per client address
-    "GC_RATE_OPEN311": "60/60",       # Open311 POST, per client address
-    "GC_RATE_OSMAND": "600/60",       # per device id
-    "GC_RATE_WEBHOOK": "600/60",      # device webhook, per key or address
-    "GC_RATE_SHARED": "LOGIN,OPEN311",  # counted in Redis (all processes) when GC_REDIS_URL is set
-    "GC_CSP": "",                     # enforce | report-only; default: enforce in production, else report-only
-    "GC_ALLOWED_HOSTS": "",           # Host names (name or name:port, "*" = any); default: this machine's names
-    "GC_TRUSTED_PROXIES": "0",        # reverse proxies in front whose X-Forwarded-For/-Proto are believed
-    "GC_CAMERA_STREAM_MAX_S": "600",  # a camera's MJPEG stream ends after this many seconds (then reconnect)
-}
+# the hardening settings (typed, with their defaults and meanings, in dashboard/config.py)
+HARDENING = ("GC_SESSION_IDLE_MIN", "GC_DISPLAY_COOKIE_DAYS", "GC_RATE_LOGIN", "GC_RATE_OPEN311", "GC_RATE_OSMAND",
+             "GC_RATE_WEBHOOK", "GC_RATE_SHARED", "GC_CSP", "GC_ALLOWED_HOSTS", "GC_TRUSTED_PROXIES",
+             "GC_CAMERA_STREAM_MAX_S")
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
 def conf(settings, name: str) -> str:
-    """A hardening setting: the GC_* environment value, else its default."""
-    return str(settings.extra.get(name, DEFAULTS[name]))
+    """Transition only (api/cameras.py, api/osmand.py): a setting's value as text, by its GC_* name. New code reads
+    the typed field (``settings.rate_osmand``)."""
+    value = getattr(settings, Settings.env_names()[name])
+    return "" if value is None else str(value)
 
 
 def set_script_hashes(server: Flask, hashes) -> None:  # noqa: ANN001
@@ -82,8 +76,8 @@ def csp(server: Flask) -> str:
 
 def _limiters(settings) -> RateLimits:
     names = ("LOGIN", "OPEN311", "OSMAND", "WEBHOOK")
-    shared = frozenset(n.strip().upper() for n in conf(settings, "GC_RATE_SHARED").split(",") if n.strip())
-    return RateLimits({n: conf(settings, f"GC_RATE_{n}") for n in names}, redis_url=settings.redis_url,
+    shared = frozenset(n.strip().upper() for n in settings.rate_shared.split(",") if n.strip())
+    return RateLimits({n: getattr(settings, f"rate_{n.lower()}") for n in names}, redis_url=settings.redis_url,
                       shared=shared)
 
 
@@ -140,7 +134,7 @@ def allowed_hosts(settings) -> frozenset[tuple[str, str | None]] | None:
     Configured: GC_ALLOWED_HOSTS, comma-separated ``name`` (any port) or ``name:port``. Default (outside production,
     where it must be configured): this machine's loopback names on the configured port, and without a port (test
     clients, a local proxy on port 80); the listening address too when it is a specific one."""
-    raw = conf(settings, "GC_ALLOWED_HOSTS").strip()
+    raw = settings.allowed_hosts.strip()
     if raw == "*":
         return None
     if raw:
@@ -181,11 +175,8 @@ class HostGuard:
 
 
 def trusted_proxies(settings) -> int:
-    """GC_TRUSTED_PROXIES as a hop count; a bad value stops the start naming the variable."""
-    raw = conf(settings, "GC_TRUSTED_PROXIES").strip() or "0"
-    if not raw.isdigit():
-        raise SystemExit(f"GC_TRUSTED_PROXIES must be a whole number of proxy hops (0 = none), not {raw!r}")
-    return int(raw)
+    """GC_TRUSTED_PROXIES as a hop count (a bad value stopped the start when the settings were built)."""
+    return settings.trusted_proxies
 
 
 class SessionCookies(SecureCookieSessionInterface):
@@ -208,8 +199,8 @@ def register(app: Flask, services) -> None:
     app.session_interface = SessionCookies()
     limiters = _limiters(services.settings)
     app.extensions["gc_rate_limiters"] = limiters
-    idle_s = float(conf(services.settings, "GC_SESSION_IDLE_MIN")) * 60
-    display_age = int(float(conf(services.settings, "GC_DISPLAY_COOKIE_DAYS")) * 86400)
+    idle_s = services.settings.session_idle_min * 60
+    display_age = int(services.settings.display_cookie_days * 86400)
 
     @app.before_request
     def _harden():
@@ -251,7 +242,7 @@ def register(app: Flask, services) -> None:
                         secure=request.is_secure)
         return resp
 
-    mode = conf(services.settings, "GC_CSP").strip().lower() or (
+    mode = services.settings.csp or (
         "enforce" if services.settings.production else "report-only")
     csp_header = "Content-Security-Policy" if mode == "enforce" else "Content-Security-Policy-Report-Only"
 
@@ -282,4 +273,4 @@ def register(app: Flask, services) -> None:
 
 def security_summary(services) -> dict[str, Any]:
     """The effective hardening settings (for docs and tests)."""
-    return {name: conf(services.settings, name) for name in DEFAULTS}
+    return {name: conf(services.settings, name) for name in HARDENING}

@@ -60,11 +60,7 @@ def query(session: Session, *, action: str | None = None, actor: str | None = No
 
 def retention_days(settings) -> int:
     """GC_AUDIT_RETENTION_DAYS, never below 180."""
-    try:
-        days = int(settings.extra.get("GC_AUDIT_RETENTION_DAYS", MIN_RETENTION_DAYS))
-    except ValueError:
-        days = MIN_RETENTION_DAYS
-    return max(MIN_RETENTION_DAYS, days)
+    return max(MIN_RETENTION_DAYS, settings.audit_retention_days)
 
 
 def prune(session: Session, days: int, now: datetime | None = None) -> int:

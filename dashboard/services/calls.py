@@ -142,7 +142,7 @@ def ice_servers(settings) -> list[dict[str, Any]]:
     """
     import json
 
-    raw = (settings.extra or {}).get("GC_ICE_SERVERS", "").strip()
+    raw = settings.ice_servers.strip()
     if not raw:
         return []
     if raw.startswith("["):
