@@ -395,7 +395,133 @@
         if (A.workers.page * PAGE < A.workers.total) { A.workers.page += 1; loadWorkers(); }
       })
     ]);
-    pane.replaceChildren(form, el("div", { id: "admin-worker-secret" }), pager, el("div", { id: "admin-worker-list" }));
+    pane.replaceChildren(form, importPanel("worker", ".csv,.xlsx", "admin.workers.import_hint"),
+                         el("div", { id: "admin-worker-secret" }), el("div", { id: "admin-worker-edit" }), pager,
+                         el("div", { id: "admin-worker-list" }));
+  }
+
+  // -- uploads with a preview --------------------------------------------------------------------
+  // XMLHttpRequest, not fetch: its upload reports progress, which a large file needs
+  function upload(url, file, onProgress) {
+    return new Promise(function (resolve, reject) {
+      var xhr = new XMLHttpRequest(), body = new FormData();
+      body.append("file", file);
+      xhr.open("POST", url);
+      xhr.setRequestHeader("Accept", "application/json");
+      if (window.GCCsrf) { xhr.setRequestHeader("X-CSRF-Token", window.GCCsrf.token()); }
+      xhr.upload.onprogress = function (ev) { if (ev.lengthComputable) { onProgress(ev.loaded / ev.total); } };
+      xhr.onload = function () {
+        var data = {};
+        try { data = JSON.parse(xhr.responseText); } catch { data = {}; }
+        onProgress(1);
+        if (xhr.status >= 200 && xhr.status < 300) { resolve(data); return; }
+        var e = new Error(refusal(xhr.status, data.error));
+        e.status = xhr.status; e.detail = (data.error && data.error.message) || ""; e.data = data;
+        reject(e);
+      };
+      xhr.onerror = function () { reject(new Error(tx("admin.err.server"))); };
+      xhr.send(body);
+    });
+  }
+
+  function importPanel(kind, accept, hintKey) {
+    var id = "admin-" + kind + "-import";
+    var file = el("input", { id: id + "-file", type: "file", accept: accept });
+    var bar = el("progress", { id: id + "-progress", max: "1", value: "0", hidden: "hidden" });
+    var apply = el("button", { type: "button", cls: "console-btn", id: id + "-apply", disabled: "disabled" },
+                   [tx("admin.import.apply")]);
+    var out = el("div", { id: id + "-preview", cls: "admin-preview" });
+    function run(dry) {
+      var f = file.files[0];
+      if (!f) { message(tx("admin.import.pick"), "error"); return; }
+      bar.hidden = false; bar.value = 0;
+      apply.disabled = true;
+      message(dry ? tx("admin.import.checking") : tx("admin.import.writing"), "ok");
+      var url = "/api/v1/" + (kind === "worker" ? "workers" : "grids") + "/import" + (dry ? "?dry_run=1" : "");
+      upload(url, f, function (p) { bar.value = p; }).then(function (data) {
+        (kind === "worker" ? showWorkerPlan : showGridPlan)(out, data, dry);
+        var ok = kind === "worker" ? !data.counts.error : true;
+        apply.disabled = !(dry && ok);
+        message(dry ? (ok ? tx("admin.import.checked") : tx("admin.import.has_errors", { n: data.counts.error }))
+          : tx("admin.import.done"), ok ? "ok" : "error");
+        if (!dry && kind === "worker") { loadWorkers(); }
+      }).catch(function (e) {
+        if (e.data && e.data.rows) { showWorkerPlan(out, e.data, dry); }
+        fail(e);
+      });
+    }
+    file.addEventListener("change", function () { apply.disabled = true; out.replaceChildren(); });
+    apply.addEventListener("click", function () { run(false); });
+    return el("details", { cls: "admin-import", id: id }, [
+      el("summary", { text: tx("admin." + kind + "s.import") }),
+      el("p", { cls: "admin-hint", text: tx(hintKey) }),
+      el("div", { cls: "admin-form" }, [file, button(tx("admin.import.preview"), { id: id + "-check" }, function () { run(true); }),
+                                       apply, bar]),
+      out]);
+  }
+
+  function change(v) { return v === null || v === undefined || v === "" ? "—" : String(v); }
+
+  function showWorkerPlan(out, data, dry) {
+    var c = data.counts;
+    var head = el("p", { cls: "admin-counts", id: "admin-worker-import-counts", text: tx("admin.import.counts", {
+      create: c.create, update: c.update, unchanged: c.unchanged, error: c.error }) });
+    // errors first, then what changes; rows that stay as they are only counted
+    var shown = data.rows.filter(function (r) { return r.action !== "unchanged"; })
+      .sort(function (a, b) { return (a.errors.length ? 0 : 1) - (b.errors.length ? 0 : 1) || a.line - b.line; });
+    var rows = shown.slice(0, 500).map(function (r) {
+      var what = r.errors.length ? r.errors.map(function (e) {
+        return fieldName(e.field) + ": " + (tx("admin.import.err." + e.code) || e.message);
+      }).join("; ")
+        : Object.keys(r.changes).map(function (k) {
+          return fieldName(k) + " " + change(r.changes[k][0]) + " → " + change(r.changes[k][1]);
+        }).join("; ");
+      return el("tr", { "data-line": String(r.line), cls: r.errors.length ? "admin-row-error" : "" }, [
+        el("td", { text: String(r.line) }), el("td", { text: r.code }),
+        el("td", { text: tx("admin.import.action." + r.action) }), el("td", { cls: "admin-detail", text: what })]);
+    });
+    var more = shown.length > 500 ? el("p", { cls: "admin-hint", text: tx("admin.import.more", { n: shown.length - 500 }) }) : null;
+    out.replaceChildren(head, table(["admin.import.line", "admin.workers.code", "admin.import.what",
+                                     "admin.import.changes"], rows, "admin-worker-import-table"));
+    if (more) { out.appendChild(more); }
+    out.setAttribute("data-dry-run", dry ? "1" : "0");
+  }
+
+  function editWorker(w) {
+    var box = document.getElementById("admin-worker-edit"), id = "admin-wedit-";
+    var shift = select(id + "shift", ["day", "evening", "night"].map(function (v) { return [v, tx("admin.shift." + v)]; }),
+                       w.shift || "day");
+    var active = el("input", { id: id + "active", type: "checkbox" });
+    active.checked = !!w.active;
+    var form = el("form", { cls: "admin-form admin-edit", id: "admin-worker-edit-form", "data-worker": w.code }, [
+      el("h2", { text: tx("admin.workers.edit_title", { code: w.code }) }),
+      input(id + "name", tx("admin.field.name"), { placeholder: w.name || "" }),
+      input(id + "phone", tx("admin.workers.phone"), { placeholder: w.phone || "" }),
+      input(id + "device", tx("admin.workers.device"), { value: w.device_id || "" }),
+      input(id + "grid", tx("admin.field.grid"), { value: w.grid_code || "" }),
+      el("label", { cls: "admin-field" }, [tx("admin.workers.shift"), shift]),
+      el("label", { cls: "admin-field admin-check" }, [active, tx("admin.field.active")]),
+      el("button", { type: "submit", cls: "console-btn", id: "admin-worker-save" }, [tx("admin.save")]),
+      button(tx("admin.cancel"), {}, function () { box.replaceChildren(); })
+    ]);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      // name and phone are shown masked: only what the admin typed replaces them
+      var body = {}, v = function (n) { return document.getElementById(id + n).value.trim(); };
+      if (v("name")) { body.name = v("name"); }
+      if (v("phone")) { body.phone = v("phone"); }
+      if (v("device") !== (w.device_id || "")) { body.device_id = v("device") || null; }
+      if (v("grid") !== (w.grid_code || "")) { body.grid_code = v("grid"); }
+      if (shift.value !== (w.shift || "day")) { body.shift = shift.value; }
+      if (active.checked !== !!w.active) { body.active = active.checked; }
+      if (!Object.keys(body).length) { message(tx("admin.unchanged"), "ok"); return; }
+      api("PATCH", "/api/v1/workers/" + w.id, body).then(function () {
+        message(tx("admin.workers.saved", { code: w.code }), "ok");
+        box.replaceChildren();
+        loadWorkers();
+      }).catch(fail);
+    });
+    box.replaceChildren(form);
   }
 
   function loadWorkers() {
@@ -422,7 +548,9 @@
           el("td", { text: w.phone || "" }), el("td", { text: w.device_id || "" }),
           el("td", { text: w.device_token_set ? tx("admin.workers.token_set") : "—" }),
           el("td", { text: w.active ? tx("admin.state.active") : tx("admin.state.disabled") }),
-          el("td", { cls: "admin-actions" }, [token])]);
+          el("td", { cls: "admin-actions" }, [button(tx("admin.edit"), { "data-action": "edit" }, function () {
+            editWorker(w);
+          }), token])]);
       });
       document.getElementById("admin-worker-list").replaceChildren(table(["admin.workers.code", "admin.field.name",
         "admin.field.grid", "admin.field.community_id", "admin.workers.phone", "admin.workers.device",
@@ -433,6 +561,71 @@
       document.getElementById("admin-worker-prev").disabled = data.page <= 1;
       document.getElementById("admin-worker-next").disabled = from + data.items.length >= data.total;
     }).catch(fail);
+  }
+
+  // -- grids -----------------------------------------------------------------------------------
+  // a file's grids drawn over today's before anything is replaced (an SVG in lon/lat: no tiles, no outside request)
+  function loadGrids() {
+    var pane = document.getElementById("admin-pane-grids");
+    if (A.cfg.community_id !== null && A.cfg.community_id !== undefined) {
+      pane.replaceChildren(el("p", { cls: "admin-hint", id: "admin-grids-street-only", text: tx("admin.grids.street_only") }));
+      return Promise.resolve();
+    }
+    return api("GET", "/api/v1/grids").then(function (fc) {
+      A.grids = fc;
+      pane.replaceChildren(el("p", { cls: "admin-hint", text: tx("admin.grids.now", { n: fc.features.length }) }),
+                           importPanel("grid", ".geojson,.json,.gpkg,.zip", "admin.grids.import_hint"));
+    }).catch(fail);
+  }
+
+  function rings(geom) {
+    if (!geom) { return []; }
+    if (geom.type === "Polygon") { return geom.coordinates; }
+    if (geom.type === "MultiPolygon") { return [].concat.apply([], geom.coordinates); }
+    return [];
+  }
+
+  function showGridPlan(out, fc, dry) {
+    var all = (A.grids ? A.grids.features : []).concat(fc.features);
+    var xs = [], ys = [];
+    all.forEach(function (f) { rings(f.geometry).forEach(function (r) { r.forEach(function (p) { xs.push(p[0]); ys.push(p[1]); }); }); });
+    var NS = "http://www.w3.org/2000/svg", W = 900, H = 560;
+    var svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+    svg.setAttribute("id", "admin-grid-map");
+    svg.setAttribute("class", "admin-map");
+    if (xs.length) {
+      var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs), y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
+      var k = Math.cos((y0 + y1) / 2 * Math.PI / 180);  // a degree of longitude is shorter than one of latitude
+      var s = Math.min((W - 20) / Math.max((x1 - x0) * k, 1e-9), (H - 20) / Math.max(y1 - y0, 1e-9));
+      var path = function (geom) {
+        return rings(geom).map(function (r) {
+          return "M" + r.map(function (p) { return (10 + (p[0] - x0) * k * s).toFixed(1) + "," + (H - 10 - (p[1] - y0) * s).toFixed(1); })
+            .join("L") + "Z";
+        }).join("");
+      };
+      var draw = function (f, cls) {
+        var p = document.createElementNS(NS, "path");
+        p.setAttribute("d", path(f.geometry));
+        p.setAttribute("class", cls);
+        p.setAttribute("data-code", f.properties.code);
+        var t = document.createElementNS(NS, "title");
+        t.textContent = f.properties.code + " " + (f.properties.name || "");
+        p.appendChild(t);
+        svg.appendChild(p);
+      };
+      (A.grids ? A.grids.features : []).forEach(function (f) { draw(f, "admin-map-now"); });
+      fc.features.forEach(function (f) { draw(f, "admin-map-" + f.properties.action); });
+    }
+    var c = fc.counts || {};
+    out.replaceChildren(
+      el("p", { cls: "admin-counts", id: "admin-grid-import-counts", text: tx(dry ? "admin.grids.counts" : "admin.grids.done",
+        { create: c.created || 0, update: c.updated || 0, kept: fc.kept_count || 0 }) }),
+      el("div", { cls: "admin-legend" }, [el("span", { cls: "admin-key now", text: tx("admin.grids.legend_now") }),
+        el("span", { cls: "admin-key update", text: tx("admin.grids.legend_update") }),
+        el("span", { cls: "admin-key create", text: tx("admin.grids.legend_create") })]),
+      svg);
+    if (!dry) { api("GET", "/api/v1/grids").then(function (now) { A.grids = now; }).catch(fail); }
   }
 
   // -- categories ------------------------------------------------------------------------------
@@ -574,7 +767,7 @@
   }
 
   // -- tabs ----------------------------------------------------------------------------------
-  var LOADERS = { users: loadUsers, keys: loadKeys, audit: loadAudit, workers: loadWorkers,
+  var LOADERS = { users: loadUsers, keys: loadKeys, audit: loadAudit, workers: loadWorkers, grids: loadGrids,
                   categories: loadCategories, departments: loadDepartments };
 
   function show(name) {

@@ -188,7 +188,7 @@ def test_a_community_admin_sees_and_acts_in_its_community_only(pages, live_serve
     page, _ = _admin_session(pages, srv, "/admin")
     grids = page.evaluate("() => fetch('/api/v1/grids').then(r => r.json())")["features"]
     comms = sorted({(f["properties"]["community_id"], f["properties"]["community_name"]) for f in grids})
-    (ca, name_a), (cb, name_b) = comms[0], comms[1]
+    (ca, name_a), (cb, _) = comms[0], comms[1]
     made = page.evaluate("""async ([ca, cb]) => {
         const post = (body) => fetch('/api/v1/users', {method: 'POST', headers: {'Content-Type': 'application/json'},
                                                       body: JSON.stringify(body)}).then(r => r.status);
@@ -316,3 +316,88 @@ def test_the_call_page_searches_workers_of_the_caller_s_community(pages, live_se
         assert shown <= {w["id"] for w in mine}
     finally:
         ctx.close()
+
+
+def test_worker_import_preview_row_errors_then_import_and_edit(pages, live_server, tmp_path):
+    srv = live_server("--no-sim")
+    page, watch = _admin_session(pages, srv, "/admin?tab=workers")
+    page.wait_for_selector("#admin-workers-table tr[data-worker]")
+    ws = page.evaluate("() => fetch('/api/v1/workers?page_size=2').then(r => r.json())")["items"]
+    grid = ws[0]["grid_code"]
+    bad = tmp_path / "workers.csv"
+    bad.write_text("worker_code,name,phone,device_id,grid_code\n"
+                   f"NEW-1,新人一,13700000001,NEWDEV1,{grid}\n"
+                   f"NEW-2,,13700000002,NEWDEV2,{grid}\n"
+                   "NEW-3,新人三,13700000003,NEWDEV3,NO-SUCH-GRID\n", encoding="utf-8")
+    page.click("#admin-worker-import summary")
+    page.set_input_files("#admin-worker-import-file", str(bad))
+    page.click("#admin-worker-import-check")
+    page.wait_for_selector("#admin-worker-import-table tr[data-line='3']")
+    assert "错误 2" in page.inner_text("#admin-worker-import-counts")
+    assert "名称: 不能为空" in page.inner_text("#admin-worker-import-table tr[data-line='3']")
+    assert "网格代码: 不是已知网格" in page.inner_text("#admin-worker-import-table tr[data-line='4']")
+    assert page.is_disabled("#admin-worker-import-apply")  # a file with errors cannot be imported
+    assert "null" not in page.inner_text("#admin-worker-import-preview")
+    assert page.eval_on_selector("#admin-worker-import-progress", "e => e.value") == 1
+    _shot(page, "workers-import-errors")
+
+    good = tmp_path / "workers-ok.csv"
+    good.write_text("worker_code,name,phone,device_id,grid_code\n"
+                    f"NEW-1,新人一,13700000001,NEWDEV1,{grid}\n", encoding="utf-8")
+    page.set_input_files("#admin-worker-import-file", str(good))
+    page.click("#admin-worker-import-check")
+    page.wait_for_function("() => !document.getElementById('admin-worker-import-apply').disabled")
+    assert "新增 1" in page.inner_text("#admin-worker-import-counts")
+    assert page.evaluate("() => fetch('/api/v1/workers?q=NEW-1').then(r => r.json())")["total"] == 0
+    page.click("#admin-worker-import-apply")
+    page.wait_for_function("() => document.getElementById('admin-message').textContent === '已导入'")
+    assert page.evaluate("() => fetch('/api/v1/workers?q=NEW-1').then(r => r.json())")["total"] == 1
+
+    # edit: the shift and the device, through PATCH
+    page.fill("#admin-worker-q", "NEW-1")
+    page.click("#admin-worker-search")
+    page.wait_for_selector("#admin-workers-table tr[data-worker='NEW-1']")
+    page.click("#admin-workers-table tr[data-worker='NEW-1'] button[data-action='edit']")
+    page.select_option("#admin-wedit-shift", "night")
+    page.fill("#admin-wedit-device", "NEWDEV1B")
+    page.click("#admin-worker-save")
+    page.wait_for_selector("#admin-workers-table tr[data-worker='NEW-1'] >> text=NEWDEV1B")
+    w = page.evaluate("() => fetch('/api/v1/workers?q=NEW-1').then(r => r.json())")["items"][0]
+    assert w["shift"] == "night" and w["device_id"] == "NEWDEV1B"
+    watch.errors = [e for e in watch.errors if "422" not in e]
+    watch.assert_clean()
+
+
+def test_grid_import_is_drawn_over_today_s_grids_before_it_replaces_them(pages, live_server, tmp_path):
+    import json
+
+    srv = live_server("--no-sim")
+    page, watch = _admin_session(pages, srv, "/admin?tab=grids&lang=en")
+    page.wait_for_selector("#admin-grid-import")
+    grids = page.evaluate("() => fetch('/api/v1/grids').then(r => r.json())")
+    g = grids["features"][0]
+    comm = g["properties"]["community_code"]
+    ring = g["geometry"]["coordinates"][0] if g["geometry"]["type"] == "Polygon" else g["geometry"]["coordinates"][0][0]
+    x0, y0 = min(p[0] for p in ring), min(p[1] for p in ring)
+    new = {"type": "Feature", "properties": {"code": "ZZ-NEW", "name": "新网格", "community_code": comm},
+           "geometry": {"type": "Polygon", "coordinates": [[[x0 - .004, y0], [x0 - .002, y0], [x0 - .002, y0 + .002],
+                                                            [x0 - .004, y0 + .002], [x0 - .004, y0]]]}}
+    moved = {**g, "properties": {"code": g["properties"]["code"], "name": g["properties"]["name"],
+                                 "community_code": comm}}
+    f = tmp_path / "grids.geojson"
+    f.write_text(json.dumps({"type": "FeatureCollection", "features": [new, moved]}), encoding="utf-8")
+    page.click("#admin-grid-import summary")
+    page.set_input_files("#admin-grid-import-file", str(f))
+    page.click("#admin-grid-import-check")
+    page.wait_for_selector("#admin-grid-map path.admin-map-create[data-code='ZZ-NEW']")
+    assert page.query_selector(f"#admin-grid-map path.admin-map-update[data-code='{g['properties']['code']}']")
+    assert len(page.query_selector_all("#admin-grid-map path.admin-map-now")) == len(grids["features"])
+    counts = page.inner_text("#admin-grid-import-counts")
+    assert "1 new, 1 updated" in counts and f"{len(grids['features']) - 1} not in the file" in counts
+    _shot(page, "grids-preview-en")
+    n = lambda: len(page.evaluate("() => fetch('/api/v1/grids').then(r => r.json())")["features"])  # noqa: E731
+    assert n() == len(grids["features"])  # the preview replaced nothing
+    page.click("#admin-grid-import-apply")
+    page.wait_for_function("() => /Imported/.test(document.getElementById('admin-grid-import-counts').textContent)")
+    assert n() == len(grids["features"]) + 1
+    watch.assert_clean()
