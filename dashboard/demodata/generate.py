@@ -126,6 +126,20 @@ CATEGORY_TABLE: list[tuple[str, str, str, int, int, float, float, str]] = [
 NATURAL_CLOCK = {"火情", "人员受伤", "燃气隐患", "积水内涝", "管道爆裂", "消防通道堵塞", "可疑人员", "井盖缺失",
                  "电动车违规充电", "重点精神障碍患者动态"}
 
+# departments cases are routed to: name, contact, the categories (small-class names, or a whole major) they take
+DEPARTMENT_TABLE: list[tuple[str, str, tuple[str, ...]]] = [
+    ("街道城管执法中队", "值班室 029-8721 0110", ("市容环境",)),
+    ("消防救援站", "119 / 值班室 029-8721 0119", ("火情", "消防通道堵塞", "消防设施损坏", "电动车违规充电")),
+    ("燃气公司抢修中心", "96777", ("燃气隐患",)),
+    ("市政设施养护所", "029-8721 0220", ("设施部件", "道路破损", "积水内涝")),
+    ("供水热力抢修队", "96566", ("供水供暖问题", "管道爆裂")),
+    ("派出所社区警务室", "110 / 029-8721 0330", ("治安隐患",)),
+    ("综治中心（矛盾调解）", "029-8721 0440", ("矛盾纠纷", "噪音扰民")),
+    ("街道民政办", "029-8721 0550", ("特殊人群动态", "社会救助", "就业帮扶", "政策咨询")),
+    ("街道安全生产办", "029-8721 0660", ("安全隐患",)),
+    ("社区卫生服务中心", "120 / 029-8721 0770", ("人员受伤",)),
+]
+
 RESIDENT_CATEGORIES = [
     "户籍人口", "流动人口", "境外人员", "60岁以上老人", "残疾人", "低保户", "特殊人群", "党员",
 ]
@@ -710,6 +724,11 @@ def generate(out: Path | str = DEFAULT_OUT, seed: int = DEFAULT_SEED) -> dict[st
     write_csv(out / "categories.csv",
               ["major_code", "major_name", "minor_code", "minor_name", "time_limit_hours",
                "default_priority", "weight", "onsite_share", "keywords", "clock"], cat_rows)
+    dept_rows = []
+    for name, contact, takes in DEPARTMENT_TABLE:
+        codes = [r[2] for r in cat_rows if r[3] in takes or r[1] in takes]
+        dept_rows.append([name, contact, ";".join(codes)])
+    write_csv(out / "departments.csv", ["name", "contact", "categories"], dept_rows)
 
     return {
         "grids": G, "communities": N_COMMUNITIES, "workers": len(worker_rows),

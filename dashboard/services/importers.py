@@ -309,6 +309,27 @@ def import_categories(session: Session, path: str | Path) -> int:
     return len(df)
 
 
+def import_departments(session: Session, path: str | Path) -> int:
+    """Upsert the departments cases are routed to (name, contact, categories as codes separated by ';')."""
+    from ..models.department import Department
+
+    path = Path(path)
+    df = _read_table(path, ["name", "contact", "categories"])
+    _need(df, path, ["name", "contact", "categories"])
+    existing = {d.name: d for d in session.scalars(select(Department))}
+    known = set(session.scalars(select(Category.code)))
+    for _, r in df.iterrows():
+        codes = [c.strip() for c in str(r["categories"] or "").split(";") if c.strip()]
+        unknown = [c for c in codes if c not in known]
+        if unknown:
+            raise ValueError(f"{path}: department {r['name']!r} names unknown category {unknown[0]!r}")
+        d = existing.get(r["name"]) or Department(name=r["name"])
+        d.contact, d.categories = str(r["contact"] or ""), codes
+        session.add(d)
+    session.flush()
+    return len(df)
+
+
 def load_demo(session: Session, demo_dir: str | Path) -> dict[str, int]:
     """Load the demo street (or any folder in the same format) into an empty database."""
     d = Path(demo_dir)
@@ -324,6 +345,8 @@ def load_demo(session: Session, demo_dir: str | Path) -> dict[str, int]:
     session.flush()
     import_grids(session, d / "grids.geojson", street_code=street.code)
     import_categories(session, d / "categories.csv")
+    if (d / "departments.csv").exists():
+        import_departments(session, d / "departments.csv")
     import_workers(session, d / "workers.csv")
     grids = dict(session.execute(select(Grid.code, Grid.id)).all())
     comms = dict(session.execute(select(Community.code, Community.id)).all())

@@ -14,3 +14,4 @@ class Console(StrEnum):
     DRAWN = "console-map-drawn"  # dcc.Store: when the map last followed the focus
     SIDE = "console-side"
     MESSAGE = "console-message"
+    SOUND = "console-sound"      # the desk's sound switch (assets/50-console.js)

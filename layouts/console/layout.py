@@ -23,7 +23,8 @@ from ..coverage_panel import coverage_panel
 from ..drilldown import drilldown_panel
 from .ids import Console
 
-TEXT_PREFIXES = ("console.", "duty.", "case.state.", "priority.", "alert.state.", "call.button", "drill.title")
+TEXT_PREFIXES = ("console.", "duty.", "case.state.", "priority.", "alert.state.", "alert.kind.", "alert.source.",
+                 "case.source.", "call.button", "drill.title")
 # trace order is shared with callbacks/console.py
 TRACES = {"grids": 0, "workers": 1, "case": 2}
 
@@ -77,9 +78,13 @@ def layout(lang: str, query: dict, services):
     """The dispatcher's desk; ``?lang=en`` switches language, ``?case=<id>`` opens a case."""
     with services.db.read() as s:
         fig = small_map(s, services.settings)
-        cats = [{"code": c.code, "name": f"{c.major_name}/{c.name}", "limit": c.time_limit_hours}
+        cats = [{"code": c.code, "name": f"{c.major_name}/{c.name}", "limit": c.time_limit_hours, "clock": c.clock}
                 for c in s.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.code))]
+        # for placing a case found outside the street in a grid by hand
+        grids = [{"id": gid, "name": name, "community_id": cid}
+                 for gid, name, cid in s.execute(select(Grid.id, Grid.name, Grid.community_id).order_by(Grid.code))]
     cfg = client_config(lang, services, cats)
+    cfg["grids"] = grids
     cfg["open_case"] = query.get("case")
     other = "en" if lang == "zh-CN" else "zh-CN"
     header = html.Header(className="console-header", children=[
@@ -88,6 +93,8 @@ def layout(lang: str, query: dict, services):
             html.A(t("nav.wall", lang), href=f"/wall?lang={lang}", className="console-link"),
             html.A(t("patrol.title", lang), href=f"/patrol?lang={lang}", className="console-link"),
             html.A(t("lang.switch", lang), href=f"/console?lang={other}", className="console-link"),
+            html.Button(t("console.sound.off", lang), id=Console.SOUND, className="console-sound", type="button",
+                        **{"aria-pressed": "false"}),
             html.Span(t("console.status.connecting", lang), id=Console.STATUS,
                       className="console-status console-status-connecting"),
         ]),
