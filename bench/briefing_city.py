@@ -8,7 +8,7 @@ The city comes from dashboard/demodata/city.py (cases over a year up to yesterda
 this script adds one day of GPS fixes for the briefed day (``--fixes-per-worker`` per worker,
 bulk-inserted) so coverage and worker activity have real volume, then fills the per-day rollup
 ``position_day`` for that day with ``services.position_day.backfill`` (what ingest keeps up to date
-batch by batch). Server time = the ``briefing()`` call (all SQL + pandas), median of ``--runs`` runs
+batch by batch; it walks the fixes for the mileage too, and a kept city without mileage gets it this way). Server time = the ``briefing()`` call (all SQL + pandas), median of ``--runs`` runs
 after one warm-up, uncached (the headline). Also printed: the same briefing served from
 ``BriefingCache`` (a past day, unchanged), and the old GROUP BY over the day's fixes against the rollup read.
 """
@@ -136,10 +136,12 @@ def main() -> None:
             day = (pd.Timestamp(day).tz_localize("UTC").tz_convert("Asia/Shanghai").date() if day else day)
             t_gen = t_fix = 0.0
             with db.read() as s:
-                empty = not day_rollup(s, day)
-            if empty:  # a city kept before the rollup existed
+                rows = day_rollup(s, day)
+            if not rows or not any(r[3] for r in rows):  # kept before the rollup (or its mileage) existed
+                t0 = time.perf_counter()
                 with db.write() as s:
                     backfill(s, day, day)
+                log.info("rollup (with mileage) back-filled in %.1f s", time.perf_counter() - t0)
         else:
             t0 = time.perf_counter()
             counts = generate_city(db.engine, grids=args.grids, workers=args.workers, cases=args.cases)
@@ -195,7 +197,8 @@ def main() -> None:
         print(f"backend: {db.engine.dialect.name}; city {counts}; fixes for {day}: {n_fix:,}")
         print(f"generate city: {t_gen:.1f} s; add fixes: {t_fix:.1f} s")
         print(f"day {day}: reported {k['reported']}, closed {k['closed']}, overdue {k['overdue']}, "
-              f"coverage {b['coverage']['any']}/{b['coverage']['grids']}, active workers {b['workers']['active']}")
+              f"coverage {b['coverage']['any']}/{b['coverage']['grids']}, active workers {b['workers']['active']}, "
+              f"patrol km {b['workers']['patrol_km']:,}")
         print(f"briefing (street, {args.runs} runs): median {med * 1000:.0f} ms; all "
               + ", ".join(f"{x * 1000:.0f}" for x in all_) + " ms; target < 1000 ms: "
               + ("met" if med < 1.0 else "NOT met"))

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from dashboard.i18n import t
 from dashboard.models import Community, Grid
-from dashboard.services.exports import fmt_kpi
-from dashboard.services.summary import pct, summary_paragraphs
+from dashboard.services.exports import HOUR_KEYS, fmt_kpi
+from dashboard.services.summary import km, pct, summary_paragraphs
 from dashboard.timeutil import local_today
 from layouts.access import own_community
 from layouts.map_style import local_style
@@ -19,7 +19,7 @@ from layouts.map_style import local_style
 # arrows: for these a rise is bad news (shown red)
 RISE_IS_BAD = {"overdue", "avg_handling_hours", "avg_handling_work_hours"}
 CARD_KEYS = ["reported", "onsite", "escalated", "closed", "overdue", "closure_rate", "on_time_rate", "onsite_rate",
-             "avg_handling_hours"]
+             "avg_handling_hours", "avg_handling_work_hours"]
 STATE_COLORS = ["#d7263d", "#e0a43a", "#e8662f", "#1d5a8c", "#7c3aed", "#3aa76d", "#9aa7b5"]
 CONFIG = {"displayModeBar": False, "responsive": True}
 
@@ -156,7 +156,8 @@ def kpi_cards(b: dict, lang: str) -> html.Div:
     return html.Div(className="gcb-kpis", children=[html.Div(
         className="gcb-kpi", **{"data-key": key}, children=[
             html.Div(t(f"brief.kpi.{key}", lang), className="gcb-kpi-label"),
-            html.Div(fmt_kpi(key, rows[key]["value"]), className="gcb-kpi-value"),
+            html.Div(t("brief.no_closed", lang) if key in HOUR_KEYS and not b["counts"].get("handled")
+                     else fmt_kpi(key, rows[key]["value"]), className="gcb-kpi-value"),
             html.Div([html.Span(t("brief.vs_day", lang)),
                       _arrow(key, rows[key]["delta_day"], lang, cmp["yesterday"])], className="gcb-kpi-d"),
             html.Div([html.Span(t("brief.vs_week", lang)),
@@ -231,7 +232,7 @@ def render_content(b: dict, lang: str, services) -> list:
         _card("brief.summary", lang, *[html.P(p) for p in summary_paragraphs(b, lang)], cls="gcb-summary"),
         html.Div(className="gcb-grid", children=charts(b, lang)),
         _card("brief.hot_grids", lang, hot_map(b, services, lang), _table(
-            [t("brief.grid", lang), "", t("brief.count", lang)],
+            [t("brief.grid", lang), t("brief.grid_name", lang), t("brief.count", lang)],
             [[g["code"], g["name"], g["reported"]] for g in b["hot_grids"]]) if b["hot_grids"] else none),
         _card("brief.overdue", lang, _table(
             [t("brief.case_code", lang), t("brief.category", lang), t("brief.grid", lang),
@@ -242,7 +243,13 @@ def render_content(b: dict, lang: str, services) -> list:
             _card("brief.workers", lang, _table(
                 [t("brief.workers.active", lang), t("brief.workers.fixes", lang), t("brief.workers.reports", lang),
                  t("brief.workers.patrols", lang), t("brief.workers.km", lang)],
-                [[f"{w['active']}/{w['workers']}", w["fixes"], w["reports"], w["foot_patrols"], w["patrol_km"]]])),
+                [[f"{w['active']}/{w['workers']}", w["fixes"], w["reports"], w["foot_patrols"], km(w["patrol_km"])]]),
+                _table([t("brief.worker", lang), t("brief.workers.reports", lang), t("brief.workers.km", lang)],
+                       [[x["name"], x["reports"], km(x.get("km"))] for x in w["top"]], cls="gcb-top")
+                if w["top"] else none,
+                _table([t("brief.grid", lang), t("brief.grid_name", lang), t("brief.workers.km", lang)],
+                       [[g["code"], g["name"], km(g["km"])] for g in w.get("km_by_grid", [])], cls="gcb-km-grids")
+                if w.get("km_by_grid") else none),
             _card("brief.coverage", lang, _table(
                 [t("brief.coverage.foot", lang), t("brief.coverage.mouse", lang), t("brief.coverage.any", lang)],
                 [[f"{cov['foot']}/{cov['grids']}", f"{cov['mouse']}/{cov['grids']}",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Integer
+from sqlalchemy import Date, Float, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -26,3 +26,22 @@ class PositionDay(Base):
     fixes: Mapped[int] = mapped_column(Integer, default=0)
     first_at: Mapped[datetime]
     last_at: Mapped[datetime]
+    # metres walked that day, the move ending in this grid: jitter filtered (services.position_day.advance)
+    distance_m: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+
+
+class PositionWalk(Base):
+    """Where each worker's walk stands (one row per worker, the day it belongs to): the last kept fix (anchor),
+    the last good fix's time and a jump waiting for a second fix to confirm it. Ingest reads and updates it per
+    batch, so a day's distance adds up across batches without re-reading the day's fixes."""
+
+    __tablename__ = "position_walk"
+    worker_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    anchor_at: Mapped[datetime]
+    anchor_lat: Mapped[float] = mapped_column(Float)
+    anchor_lon: Mapped[float] = mapped_column(Float)
+    last_at: Mapped[datetime]
+    pending_at: Mapped[datetime | None]
+    pending_lat: Mapped[float | None] = mapped_column(Float)
+    pending_lon: Mapped[float | None] = mapped_column(Float)

@@ -18,7 +18,8 @@ the current state):
 - **hot grids**: the ten grids with most cases reported in the day (ties by grid code).
 - **overdue list**: the overdue cases, most overdue first (assigned worker's name masked).
 - **workers**: workers in scope, active ones (any fix or report that day), fixes, reports,
-  foot patrols; the most active ten (masked).
+  foot patrols, kilometres walked (from the day's fixes, jitter filtered, kept in the ``position_day`` rollup:
+  ``services.position_day``), per worker and the ten grids walked most; the most active ten (masked).
 - **coverage**: grids visited on foot (a fix in the grid that day, or a foot patrol started
   that day covering it) and by mouse (a mouse patrol started that day covering it, or a
   mouse-patrol stop logged that day); the grids nobody visited either way.
@@ -201,6 +202,7 @@ def day_kpis(session: Session, day: date, community_id: int | None, cal: WorkCal
             "closure_rate": ind.get("closure_rate"), "on_time_rate": ind.get("on_time_rate"),
             "onsite_rate": ind.get("onsite_rate"), "avg_handling_hours": ind.get("avg_handling_hours"),
             "avg_handling_work_hours": ind.get("avg_handling_work_hours"),
+            "handled": int(ind.get("handled") or 0),  # closed after a dispatch: what the handling times average
             "due": int(ind.get("due") or 0), "closed_due": int(ind.get("closed") or 0),
             "closed_on_time": int(ind.get("closed_on_time") or 0)}
 
@@ -212,11 +214,10 @@ def had_data(session: Session, day: date) -> bool:
     figures. A community with no case on a day the street was running does compare (its zero is real).
     """
     start, end = local_day_bounds(day)
-    q = select(Case.id).where(or_(and_(Case.created_at >= start, Case.created_at < end),
-                                  and_(Case.closed_at >= start, Case.closed_at < end))).limit(1)
-    if session.execute(q).first() is not None:
-        return True
-    return session.execute(select(PositionDay.worker_id).where(PositionDay.day == day).limit(1)).first() is not None
+    probes = [select(PositionDay.worker_id).where(PositionDay.day == day),  # each one index range, cut at one row
+              select(Case.id).where(Case.created_at >= start, Case.created_at < end),
+              select(Case.id).where(Case.closed_at >= start, Case.closed_at < end)]
+    return any(session.execute(q.limit(1)).first() is not None for q in probes)
 
 
 def _delta(a: Any, b: Any) -> Any:
@@ -301,8 +302,9 @@ def _json_list(v: Any) -> list[int]:
 def _activity_and_coverage(session: Session, day: date, start: datetime, end: datetime, grids: pd.DataFrame,
                            rep: pd.DataFrame, community_id: int | None) -> tuple[dict, dict]:
     grid_ids = set(grids["id"].tolist())
+    codes, names = dict(zip(grids["id"], grids["code"])), dict(zip(grids["id"], grids["name"]))
     # the day's fixes per (worker, grid) from the rollup kept at ingest, not a GROUP BY over the fixes
-    fixes = pd.DataFrame(day_rollup(session, day, community_id), columns=["worker_id", "grid_id", "n"])
+    fixes = pd.DataFrame(day_rollup(session, day, community_id), columns=["worker_id", "grid_id", "n", "metres"])
     wq = select(Worker.id, Worker.name, Worker.grid_id).where(Worker.active.is_(True))
     workers = pd.DataFrame(_rows(session, wq), columns=["id", "name", "grid_id"])
     if community_id is not None:
@@ -326,22 +328,29 @@ def _activity_and_coverage(session: Session, day: date, start: datetime, end: da
                 "unvisited": [{"grid_id": int(r.id), "code": r.code, "name": r.name}
                               for r in unvisited.head(UNVISITED_LIST_MAX).itertuples()]}
     wids = set(workers["id"].tolist())
-    fix_w = fixes[fixes["worker_id"].isin(wids)].groupby("worker_id")["n"].sum()
+    mine = fixes[fixes["worker_id"].isin(wids)]
+    fix_w = mine.groupby("worker_id")["n"].sum()
+    km_w = mine.groupby("worker_id")["metres"].sum() / 1000.0  # walked, jitter filtered (services/position_day.py)
+    in_scope = fixes[fixes["grid_id"].isin(grid_ids)]
+    km_g = (in_scope.groupby("grid_id")["metres"].sum() / 1000.0).sort_values(ascending=False)
     rep_w = rep[rep["reporter_worker_id"].isin(wids)].groupby("reporter_worker_id").agg(
         reports=("id", "size"), onsite=("handled_onsite", "sum"))
     foot_p = patrols[(patrols["kind"] != "mouse") & patrols["worker_id"].isin(wids)]
-    pat_w = foot_p.groupby("worker_id").agg(patrols=("kind", "size"), distance_m=("distance_m", "sum"))
-    per = workers.set_index("id").join(fix_w.rename("fixes")).join(rep_w).join(pat_w)
-    for c in ("fixes", "reports", "onsite", "patrols", "distance_m"):
+    pat_w = foot_p.groupby("worker_id").agg(patrols=("kind", "size"))
+    per = workers.set_index("id").join(fix_w.rename("fixes")).join(km_w.rename("km")).join(rep_w).join(pat_w)
+    for c in ("fixes", "km", "reports", "onsite", "patrols"):
         per[c] = per[c].fillna(0)
     per["active"] = (per["fixes"] > 0) | (per["reports"] > 0)
     top = per[per["active"]].reset_index().sort_values(["reports", "fixes", "id"], ascending=[False, False, True])
     activity = {"workers": len(per), "active": int(per["active"].sum()), "fixes": int(per["fixes"].sum()),
                 "reports": int(per["reports"].sum()), "onsite": int(per["onsite"].sum()),
-                "foot_patrols": int(per["patrols"].sum()), "patrol_km": round(float(per["distance_m"].sum()) / 1000, 2),
+                "foot_patrols": int(per["patrols"].sum()), "patrol_km": round(float(per["km"].sum()), 2),
+                "km_by_grid": [{"grid_id": int(g), "code": codes.get(int(g), ""), "name": names.get(int(g), ""),
+                                "km": round(float(v), 2)} for g, v in km_g.head(10).items() if v > 0],
                 "mouse_patrols": int((patrols["kind"] == "mouse").sum()) if community_id is None else None,
                 "top": [{"worker_id": int(r.id), "name": mask_name(r.name), "reports": int(r.reports),
-                         "onsite": int(r.onsite), "fixes": int(r.fixes), "patrols": int(r.patrols)}
+                         "onsite": int(r.onsite), "fixes": int(r.fixes), "patrols": int(r.patrols),
+                         "km": round(float(r.km), 2)}
                         for r in top.head(10).itertuples()]}
     return activity, coverage
 

@@ -18,7 +18,8 @@ from .. import events
 from ..geo.coords import to_wgs84
 from ..geo.locate import GridLocator
 from ..models import Grid, Position, Worker
-from ..timeutil import as_utc, iso, utcnow
+from ..masking import mask_name
+from ..timeutil import as_utc, iso, local, utcnow
 from . import alerts, position_day
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ def ingest_fixes(session: Session, fixes: list[Fix], *, locator: GridLocator | N
         pt = Position.__table__  # Core, not the ORM's bulk path: a third of the time for the same rows
         ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(pt)
         stmt = ins.on_conflict_do_nothing(index_elements=["worker_id", "fix_time", "lat", "lon"]).returning(
-            pt.c.worker_id, pt.c.fix_time, pt.c.lat, pt.c.lon, pt.c.grid_id)
+            pt.c.worker_id, pt.c.fix_time, pt.c.lat, pt.c.lon, pt.c.grid_id, pt.c.accuracy)
         inserted = session.execute(stmt, values).all()
         res.accepted = len(inserted)
         res.duplicates = len(values) - len(inserted)
@@ -201,10 +202,17 @@ def _raise_alarm(session: Session, f: Fix, locator: GridLocator | None, now: dat
                  f.alarm[:32], w.code)
     severity, label = ALARMS[kind]
     t = as_utc(f.fix_time) if f.fix_time else now
+    # one open alarm alert per worker and kind: a second press of SOS repeats it (count, last time), it does not
+    # put a second card on the wall; the title leads with the grid's name (the worker's code is in it too)
+    where = here or home
     alerts.raise_alert(
         session, source="sos" if kind == "sos" else "device", kind=kind, severity=severity,
-        title=f"{label}：{w.code}", lat=lat, lon=lon, grid_id=gid, community_id=community, worker_id=w.id,
-        dedupe_key=f"alarm:{w.id}:{kind}:{t.isoformat()}", now=now)
+        text_key="alert.text.alarm", text_params={
+            "grid": where.name if where is not None else "—", "alarm_key": f"alert.alarm.{kind}",
+            "worker": f"{mask_name(w.name) or ''} {w.code}".strip(), "at": local(t).strftime("%H:%M:%S")},
+        lat=lat, lon=lon, grid_id=gid, community_id=community, worker_id=w.id,
+        dedupe_key=f"alarm:{w.id}:{kind}:{t.isoformat()}", subject=f"worker:{w.id}", now=now,
+        data={"label": label})
 
 
 class PositionFrames:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..i18n import normalise_lang, t
+from ..i18n import normalise_lang, place_name, t
 
 WEEKDAYS = {"zh-CN": "一二三四五六日", "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
 
@@ -15,6 +15,11 @@ def pct(v: float | None) -> str:
 
 def hours(v: float | None) -> str:
     return "—" if v is None else f"{v:.1f}"
+
+
+def km(v: float | None) -> str:
+    """Kilometres with two decimals: 0.25 → '0.25'; None → '—'."""
+    return "—" if v is None else f"{v:.2f}"
 
 
 def change(now: float | int | None, before: float | int | None, lang: str, *, rate: bool = False) -> str:
@@ -43,23 +48,27 @@ def summary_paragraphs(b: dict[str, Any], lang: str = "zh-CN") -> list[str]:
     v = {key: row["value"] for key, row in k.items()}
     day_label = t("brief.sum.day", lang, day=b["day"], weekday=weekday_name(b["weekday"], lang),
                   holiday=(t("brief.sum.holiday", lang, name=b["holiday"]) if b.get("holiday") else ""))
-    paras = [t("brief.sum.reported", lang, day=day_label, scope=b["scope_name"], n=v["reported"],
+    paras = [t("brief.sum.reported", lang, day=day_label, scope=place_name(b["scope_name"], lang), n=v["reported"],
                vs_day=change(v["reported"], k["reported"]["yesterday"], lang),
                vs_week=change(v["reported"], k["reported"]["last_week"], lang),
                onsite=v["onsite"], onsite_rate=pct(v["onsite_rate"]), escalated=v["escalated"])]
+    handled = b.get("counts", {}).get("handled", 0 if v["avg_handling_hours"] is None else 1)
     paras.append(t("brief.sum.closed", lang, closed=v["closed"], closure_rate=pct(v["closure_rate"]),
                    on_time_rate=pct(v["on_time_rate"]),
-                   vs_day=change(v["on_time_rate"], k["on_time_rate"]["yesterday"], lang, rate=True),
-                   hours=hours(v["avg_handling_hours"]), work_hours=hours(v["avg_handling_work_hours"])))
+                   vs_day=change(v["on_time_rate"], k["on_time_rate"]["yesterday"], lang, rate=True))
+                 + (t("brief.sum.handling", lang, n=handled, hours=hours(v["avg_handling_hours"]),
+                      work_hours=hours(v["avg_handling_work_hours"])) if handled and v["avg_handling_hours"] is not None
+                    else t("brief.sum.no_handling", lang)))
     paras.append(t("brief.sum.overdue", lang, n=v["overdue"],
                    vs_day=change(v["overdue"], k["overdue"]["yesterday"], lang)))
     if b["by_category"] and b["hot_grids"]:
         c, g = b["by_category"][0], b["hot_grids"][0]
-        paras.append(t("brief.sum.hot", lang, category=c["major_name"] or c["major_code"], cn=c["reported"],
-                       grid=g["name"], code=g["code"], gn=g["reported"]))
+        paras.append(t("brief.sum.hot", lang, category=place_name(c["major_name"], lang) or c["major_code"],
+                       cn=c["reported"], grid=place_name(g["name"], lang), code=g["code"], gn=g["reported"]))
     cov, w = b["coverage"], b["workers"]
     paras.append(t("brief.sum.coverage", lang, active=w["active"], workers=w["workers"], covered=cov["any"],
-                   grids=cov["grids"], rate=pct(cov["any_rate"]), unvisited=cov["unvisited_count"]))
+                   grids=cov["grids"], rate=pct(cov["any_rate"]), unvisited=cov["unvisited_count"],
+                   km=km(w["patrol_km"])))
     a = b["alerts"]
     paras.append(t("brief.sum.alerts", lang, n=a["count"], unresolved=a["unresolved"]) if a["count"]
                  else t("brief.sum.no_alerts", lang))

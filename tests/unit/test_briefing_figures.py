@@ -39,7 +39,7 @@ class Reference:
         self.grids = read("SELECT id, code, name, community_id FROM grid")
         self.comms = read("SELECT id, code, name FROM community")
         self.workers = read("SELECT id, name, grid_id, active FROM worker")
-        self.pos = read("SELECT worker_id, grid_id, fix_time FROM position", ["fix_time"])
+        self.pos = read("SELECT worker_id, grid_id, fix_time, lat, lon, accuracy FROM position", ["fix_time"])
         self.patrols = read("SELECT kind, worker_id, started_at, distance_m, grids_covered FROM patrol", ["started_at"])
         self.stops = read("SELECT grid_id, day FROM patrol_stop_log")
         self.alerts = read("SELECT * FROM alert", ["created_at"])
@@ -71,6 +71,32 @@ class Reference:
         in_day = lambda t: (t >= s) & (t < e)  # noqa: E731
         return bool(in_day(c["created_at"]).any() or in_day(c["closed_at"]).any()
                     or in_day(self.pos["fix_time"]).any())
+
+    def walked_km(self, pos: pd.DataFrame) -> float:
+        """Kilometres walked over the day's fixes, each worker's in time order: fixes worse than 50 m dropped,
+        moves under 10 m from the last kept fix ignored, after more than 10 min of silence not counted,
+        and moves that need more than 7 m/s dropped (the world's fixes never jump twice)."""
+        total = 0.0
+        for _, f in pos.sort_values(["worker_id", "fix_time"]).groupby("worker_id"):
+            anchor = last = None
+            for r in f.itertuples():
+                if r.accuracy is not None and not pd.isna(r.accuracy) and r.accuracy > 50:
+                    continue
+                if anchor is None or (r.fix_time - last).total_seconds() > 600:  # (all fixes: one day)
+                    anchor, last = r, r.fix_time
+                    continue
+                lat1, lat2 = math.radians(anchor.lat), math.radians(r.lat)
+                a = (math.sin((lat2 - lat1) / 2) ** 2
+                     + math.cos(lat1) * math.cos(lat2) * math.sin(math.radians(r.lon - anchor.lon) / 2) ** 2)
+                d = 2 * 6371008.8 * math.asin(math.sqrt(a))
+                gap = (r.fix_time - last).total_seconds()
+                if gap <= 0:  # a second fix of the same instant: nothing walked
+                    continue
+                if d < 10:
+                    last = r.fix_time
+                elif (d - 10) / gap <= 7:
+                    total, anchor, last = total + d, r, r.fix_time
+        return total / 1000
 
     def valid(self, cid) -> pd.DataFrame:
         c = self.cases[(self.cases["state"] != "void") & self.cases["merged_into_id"].isna()]
@@ -168,7 +194,7 @@ class Reference:
             "overdue_codes": od["code"].tolist()[:50],
             "workers": {"workers": len(wk), "active": len(active), "fixes": int(fixes_w.sum()),
                         "reports": int(reps_w.sum()), "foot_patrols": len(foot_p),
-                        "patrol_km": round(float(foot_p["distance_m"].sum()) / 1000, 2)},
+                        "patrol_km": round(self.walked_km(pos[pos["worker_id"].isin(wids)]), 2)},
             "coverage": {"grids": len(gid), "foot": len(foot), "mouse": len(mouse), "any": len(foot | mouse),
                          "unvisited": sorted(grids.loc[~grids["id"].isin(foot | mouse), "code"])},
             "alerts": {"count": len(al), "unresolved": int((al["state"] != "resolved").sum()),
@@ -253,6 +279,7 @@ def test_normal_day(world, scope):
     b = check(world, NORMAL_DAY, cid)
     k = {r["key"]: r for r in b["kpis"]}
     assert k["reported"]["value"] > 0 and k["closed"]["value"] > 0 and b["hot_grids"] and b["overdue"]
+    assert b["workers"]["patrol_km"] > 0
     assert b["coverage"]["unvisited_count"] >= 1  # grid 5 is never visited
     text = summary_text(b)
     assert f"共上报事件 {k['reported']['value']} 件" in text

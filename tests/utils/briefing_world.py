@@ -99,7 +99,8 @@ def _fixes_and_patrols(s, services, rng, day, grids, workers) -> None:
             g = rng.choice(grids[:5])  # grid 5 is never visited
             fixes.append(Fix(worker_id=w.id, fix_time=t0 + timedelta(minutes=7 * k), lat=g.centroid_lat,
                              lon=g.centroid_lon))
-        ingest_fixes(s, fixes, locator=services.locator, now=t0)
+        # received as the walk ends: the fixes keep their own times (ingest clamps fixes stamped ahead of now)
+        ingest_fixes(s, fixes, locator=services.locator, now=t0 + timedelta(minutes=7 * len(fixes)))
         p = worker_svc.end_patrol(s, w, now=t0 + timedelta(minutes=7 * len(fixes)))
         p.distance_m = rng.uniform(500, 3000)
     s.add(Patrol(kind="mouse", operator="值班员", started_at=at(day, 10 * 60), ended_at=at(day, 10 * 60 + 20),
