@@ -1,15 +1,18 @@
-"""Briefing exports: a PDF with Chinese text (reportlab's built-in CID font, nothing downloaded),
-an Excel workbook with one sheet per figure, and the day's case list as CSV."""
+"""Briefing exports: a PDF with Chinese text in an embedded font (an OFL subset of Noto Sans SC shipped in
+dashboard/fonts, nothing downloaded), an Excel workbook with the day's summary first and one sheet per figure,
+and the day's case list as CSV."""
 from __future__ import annotations
 
 import csv
+import gzip
 import io
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..i18n import t
-from .summary import hours, pct, summary_paragraphs
+from .summary import hours, km, pct, summary_paragraphs
 
 CJK_FONT = "STSong-Light"  # Adobe-GB1 CID font that ships inside reportlab (no font file needed)
 RATE_KEYS = {"closure_rate", "on_time_rate", "onsite_rate"}
@@ -50,74 +53,126 @@ def fmt_kpi(key: str, v: Any) -> str:
     return "—" if v is None else str(v)
 
 
+FONT_FILE = Path(__file__).resolve().parents[1] / "fonts" / "NotoSansSC-GCSubset.ttf.gz"  # OFL: fonts/OFL.txt
+EMBEDDED_FONT = "GCNotoSansSC"  # embedded in every PDF (reportlab writes only the glyphs used)
+_covered: frozenset[int] = frozenset()
+
+
 def _font() -> str:
+    """Register the embedded CJK font (once) and the built-in CID font kept for characters outside its subset."""
+    global _covered
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfbase.ttfonts import TTFont
 
-    if CJK_FONT not in pdfmetrics.getRegisteredFontNames():
+    names = pdfmetrics.getRegisteredFontNames()
+    if CJK_FONT not in names:
         pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
-    return CJK_FONT
+    if EMBEDDED_FONT not in names:
+        font = TTFont(EMBEDDED_FONT, io.BytesIO(gzip.decompress(FONT_FILE.read_bytes())))
+        pdfmetrics.registerFont(font)
+        _covered = frozenset(font.face.charToGlyph)
+    return EMBEDDED_FONT
+
+
+def _markup(text: Any) -> str:
+    """Paragraph markup for ``text``: escaped, any character the embedded subset lacks set in the CID font."""
+    from xml.sax.saxutils import escape
+
+    out = []
+    for ch in "" if text is None else str(text):
+        e = escape(ch)
+        out.append(e if ord(ch) in _covered or ch in "\n\t" else f'<font name="{CJK_FONT}">{e}</font>')
+    return "".join(out)
 
 
 def _table(rows: list[list[Any]], widths: list[float] | None = None):
     from reportlab.lib import colors
-    from reportlab.platypus import Table, TableStyle
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph, Table, TableStyle
 
-    tbl = Table([[("" if c is None else str(c)) for c in r] for r in rows], colWidths=widths, repeatRows=1)
+    cell = ParagraphStyle("cell", fontName=EMBEDDED_FONT, fontSize=9, leading=12, wordWrap="CJK")
+    head = ParagraphStyle("head", parent=cell, textColor=colors.white)
+    data = [[Paragraph(_markup(c), head if i == 0 else cell) for c in r] for i, r in enumerate(rows)]
+    tbl = Table(data, colWidths=widths, repeatRows=1)
     tbl.setStyle(TableStyle([
-        ("FONTNAME", (0, 0), (-1, -1), CJK_FONT), ("FONTSIZE", (0, 0), (-1, -1), 9),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#0b3d6b")), ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#0b3d6b")),
         ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#9aa7b5")), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#eef3f8")])]))
     return tbl
 
 
 def _hourly_chart(b: dict[str, Any], lang: str):
+    """The hourly chart as vector graphics (reportlab shapes), with its legend."""
     from reportlab.graphics.charts.barcharts import VerticalBarChart
+    from reportlab.graphics.charts.legends import Legend
     from reportlab.graphics.shapes import Drawing
     from reportlab.lib import colors
 
-    d = Drawing(480, 150)
+    d = Drawing(480, 170)
     ch = VerticalBarChart()
     ch.x, ch.y, ch.width, ch.height = 30, 20, 440, 120
     ch.data = [b["hourly"]["reported"], b["hourly"]["closed"]]
     ch.categoryAxis.categoryNames = [str(h) for h in range(24)]
     ch.categoryAxis.labels.fontSize = ch.valueAxis.labels.fontSize = 7
     ch.valueAxis.valueMin = 0
-    ch.bars[0].fillColor, ch.bars[1].fillColor = colors.HexColor("#1d5a8c"), colors.HexColor("#3aa76d")
+    blue, green = colors.HexColor("#1d5a8c"), colors.HexColor("#3aa76d")
+    ch.bars[0].fillColor, ch.bars[1].fillColor = blue, green
     d.add(ch)
+    legend = Legend()
+    legend.x, legend.y, legend.fontName, legend.fontSize = 40, 162, EMBEDDED_FONT, 8
+    legend.alignment, legend.columnMaximum, legend.deltax = "right", 1, 70
+    legend.colorNamePairs = [(blue, t("brief.hourly.reported", lang)), (green, t("brief.hourly.closed", lang))]
+    d.add(legend)
     return d
 
 
 def briefing_pdf(b: dict[str, Any], lang: str = "zh-CN") -> bytes:
-    """The printable brief: title, summary, KPI table, hourly chart and the detail tables."""
+    """The printable brief: title, summary, KPI table, hourly chart and the detail tables. The CJK font is
+    embedded (an OFL subset of Noto Sans SC), every page carries its number and the day in the footer, a heading
+    is never left alone at a page's foot, and the chart is vector graphics."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
     font = _font()
-    h1 = ParagraphStyle("h1", fontName=font, fontSize=16, leading=22, spaceAfter=4)
-    h2 = ParagraphStyle("h2", fontName=font, fontSize=12, leading=18, spaceBefore=8, spaceAfter=4)
+    h1 = ParagraphStyle("h1", fontName=font, fontSize=16, leading=22, spaceAfter=4, keepWithNext=1)
+    h2 = ParagraphStyle("h2", fontName=font, fontSize=12, leading=18, spaceBefore=8, spaceAfter=4, keepWithNext=1)
     body = ParagraphStyle("b", fontName=font, fontSize=10, leading=16, wordWrap="CJK")
     small = ParagraphStyle("s", fontName=font, fontSize=8, leading=11, textColor="#5a6b7b")
+    title = f"{b['scope_name']} {t('brief.title', lang)} {b['day']}"
     story: list[Any] = [
-        Paragraph(f"{b['scope_name']} {t('brief.title', lang)} {b['day']}", h1),
-        Paragraph(f"{t('brief.generated', lang)}: {b['generated_at']}", small),
-        Paragraph(t("brief.summary", lang), h2)]
-    story += [Paragraph(p, body) for p in summary_paragraphs(b, lang)]
-    story += [Paragraph(t("brief.col.indicator", lang), h2), _table(
+        Paragraph(_markup(title), h1),
+        Paragraph(_markup(f"{t('brief.generated', lang)}: {b['generated_at']}"), small),
+        Paragraph(_markup(t("brief.summary", lang)), h2)]
+    story += [Paragraph(_markup(p), body) for p in summary_paragraphs(b, lang)]
+    cmp = b.get("compare", {"yesterday": True, "last_week": True})
+    no_cmp = t("brief.sum.no_compare", lang)
+    story += [Paragraph(_markup(t("brief.col.indicator", lang)), h2), _table(
         [[t("brief.col.indicator", lang), t("brief.col.today", lang), t("brief.col.yesterday", lang),
           t("brief.col.last_week", lang)]]
-        + [[t(f"brief.kpi.{k['key']}", lang), fmt_kpi(k["key"], k["value"]), fmt_kpi(k["key"], k["yesterday"]),
-            fmt_kpi(k["key"], k["last_week"])] for k in b["kpis"]], [60 * mm, 35 * mm, 35 * mm, 35 * mm])]
-    story += [Paragraph(t("brief.hourly", lang), h2), _hourly_chart(b, lang)]
-    for title, rows in _sections(b, lang):
-        story += [Paragraph(title, h2), _table(rows) if len(rows) > 1 else Paragraph(t("brief.none", lang), body)]
+        + [[t(f"brief.kpi.{k['key']}", lang), fmt_kpi(k["key"], k["value"]),
+            fmt_kpi(k["key"], k["yesterday"]) if cmp["yesterday"] else no_cmp,
+            fmt_kpi(k["key"], k["last_week"]) if cmp["last_week"] else no_cmp] for k in b["kpis"]],
+        [70 * mm, 35 * mm, 35 * mm, 40 * mm])]
+    story += [Paragraph(_markup(t("brief.hourly", lang)), h2), _hourly_chart(b, lang)]
+    for heading, rows in _sections(b, lang):
+        story += [Paragraph(_markup(heading), h2),
+                  _table(rows) if len(rows) > 1 else Paragraph(_markup(t("brief.none", lang)), body)]
     story.append(Spacer(1, 6 * mm))
+
+    def footer(canvas, doc) -> None:
+        canvas.saveState()
+        canvas.setFont(font, 8)
+        canvas.setFillColorRGB(0.35, 0.42, 0.48)
+        canvas.drawString(15 * mm, 8 * mm, title)
+        canvas.drawRightString(A4[0] - 15 * mm, 8 * mm, t("brief.page", lang, n=doc.page))
+        canvas.restoreState()
+
     buf = io.BytesIO()
     SimpleDocTemplate(buf, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
-                      bottomMargin=15 * mm, title=f"{t('brief.title', lang)} {b['day']}").build(story)
+                      bottomMargin=18 * mm, title=title).build(story, onFirstPage=footer, onLaterPages=footer)
     return buf.getvalue()
 
 
@@ -135,7 +190,7 @@ def _sections(b: dict[str, Any], lang: str) -> list[tuple[str, list[list[Any]]]]
         (t("brief.communities", lang), [[t("brief.community", lang), t("brief.due", lang),
                                          t("brief.kpi.closure_rate", lang), t("brief.kpi.on_time_rate", lang)]]
          + [[c["name"], c["due"], pct(c["closure_rate"]), pct(c["on_time_rate"])] for c in b["communities"]]),
-        (t("brief.hot_grids", lang), [[t("brief.grid", lang), "", t("brief.count", lang)]]
+        (t("brief.hot_grids", lang), [[t("brief.grid", lang), t("brief.grid_name", lang), t("brief.count", lang)]]
          + [[g["code"], g["name"], g["reported"]] for g in b["hot_grids"]]),
         (t("brief.overdue", lang), [[t("brief.case_code", lang), t("brief.category", lang), t("brief.grid", lang),
                                      t("brief.overdue_hours", lang), t("brief.worker", lang)]]
@@ -145,7 +200,13 @@ def _sections(b: dict[str, Any], lang: str) -> list[tuple[str, list[list[Any]]]]
                                      t("brief.workers.reports", lang), t("brief.workers.patrols", lang),
                                      t("brief.workers.km", lang)],
                                     [f"{w['active']}/{w['workers']}", w["fixes"], w["reports"], w["foot_patrols"],
-                                     w["patrol_km"]]]),
+                                     km(w["patrol_km"])]]),
+        (t("brief.sheet.top_workers", lang), [[t("brief.worker", lang), t("brief.workers.reports", lang),
+                                               t("brief.kpi.onsite", lang), t("brief.workers.km", lang)]]
+         + [[x["name"], x["reports"], x["onsite"], km(x.get("km"))] for x in w["top"]]),
+        (t("brief.sheet.km_by_grid", lang), [[t("brief.grid", lang), t("brief.grid_name", lang),
+                                              t("brief.workers.km", lang)]]
+         + [[g["code"], g["name"], km(g["km"])] for g in w.get("km_by_grid", [])]),
         (t("brief.coverage", lang), [[t("brief.coverage.foot", lang), t("brief.coverage.mouse", lang),
                                       t("brief.coverage.any", lang), t("brief.coverage.unvisited", lang)],
                                      [f"{cov['foot']}/{cov['grids']}", f"{cov['mouse']}/{cov['grids']}",
@@ -158,54 +219,191 @@ def _sections(b: dict[str, Any], lang: str) -> list[tuple[str, list[list[Any]]]]
     ]
 
 
-def briefing_sheets(b: dict[str, Any], cases: list[dict[str, Any]], lang: str = "zh-CN") -> dict[str, pd.DataFrame]:
-    """One DataFrame per sheet; numbers stay numbers (rates as fractions) so the workbook can be recomputed."""
-    kpis = pd.DataFrame([{"key": k["key"], "name": t(f"brief.kpi.{k['key']}", lang), "today": k["value"],
-                          "yesterday": k["yesterday"], "last_week": k["last_week"]} for k in b["kpis"]])
-    hourly = pd.DataFrame({"hour": range(24), **b["hourly"]})
-    funnel = pd.DataFrame([{"stage": s, "name": t(f"brief.funnel.{s}", lang), "count": n}
-                           for s, n in b["funnel"].items()])
-    workers = pd.DataFrame([{k: v for k, v in b["workers"].items() if k != "top"}])
-    coverage = pd.DataFrame([{k: v for k, v in b["coverage"].items() if k != "unvisited"}])
-    return {
-        "summary": pd.DataFrame({"text": summary_paragraphs(b, lang)}),
-        "kpis": kpis, "categories": pd.DataFrame(b["by_category"], columns=["major_code", "major_name", "reported",
-                                                                            "onsite"]),
-        "hourly": hourly, "funnel": funnel,
-        "communities": pd.DataFrame(b["communities"], columns=["id", "code", "name", "due", "closed",
-                                                               "closed_on_time", "closure_rate", "on_time_rate",
-                                                               "reported"]),
-        "hot_grids": pd.DataFrame(b["hot_grids"], columns=["grid_id", "code", "name", "community_id", "lat", "lon",
-                                                           "reported"]),
-        "overdue": pd.DataFrame(b["overdue"], columns=["id", "code", "category", "grid_code", "grid_name", "state",
-                                                       "sla_due_at", "overdue_hours", "worker", "department"]),
-        "workers": workers, "top_workers": pd.DataFrame(b["workers"]["top"], columns=[
-            "worker_id", "name", "reports", "onsite", "fixes", "patrols"]),
-        "coverage": coverage, "unvisited": pd.DataFrame(b["coverage"]["unvisited"], columns=["grid_id", "code",
-                                                                                             "name"]),
-        "alerts": pd.DataFrame(b["alerts"]["notable"], columns=["id", "kind", "severity", "title", "state",
-                                                                "created_at"]),
-        "cases": pd.DataFrame(cases, columns=CASE_COLUMNS),
-    }
+PCT, HRS, KM, INT = "0.0%", "0.0", "0.00", "0"  # Excel number formats: rates stay fractions, shown in %
+
+
+class Sheet:
+    """One worksheet: a title, headed columns (text, number format or None), rows of values (numbers stay numbers)."""
+
+    def __init__(self, name: str, columns: list[tuple[str, str | None]], rows: list[list[Any]],
+                 row_formats: list[str | None] | None = None) -> None:
+        self.name, self.columns, self.rows = name, columns, rows
+        self.row_formats = row_formats or [None] * len(rows)  # for columns whose format is "row": one per row
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=[c for c, _ in self.columns])
+
+
+def _local(ts: str | None) -> str:
+    """An ISO UTC stamp as the local (Asia/Shanghai) time a reader expects: 'YYYY-MM-DD HH:MM'."""
+    if not ts:
+        return ""
+    from datetime import datetime
+
+    from ..timeutil import SHANGHAI
+
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def _kpi_format(key: str) -> str:
+    return PCT if key in RATE_KEYS else HRS if key in HOUR_KEYS else INT
+
+
+def case_rows(cases: list[dict[str, Any]], lang: str) -> tuple[list[str], list[list[Any]]]:
+    """The case list's headers and rows as a reader wants them: labels for codes, local times (CSV and Excel)."""
+    from ..i18n import label
+
+    head = [t("brief.case_code", lang), t("brief.col.major", lang), t("brief.col.subcategory", lang),
+            t("brief.grid", lang), t("brief.grid_name", lang), t("brief.state", lang), t("brief.col.onsite", lang),
+            t("brief.col.reporter", lang), t("brief.col.created_at", lang), t("brief.col.dispatched_at", lang),
+            t("brief.col.closed_at", lang)]
+    rows = [[c["code"], c["major"], c["category"], c["grid_code"], c["grid_name"], label("case.state", c["state"], lang),
+             t("brief.yes" if c["onsite"] else "brief.no", lang), c["reporter"], _local(c["created_at"]),
+             _local(c["dispatched_at"]), _local(c["closed_at"])] for c in cases]
+    return head, rows
+
+
+def briefing_sheets(b: dict[str, Any], cases: list[dict[str, Any]], lang: str = "zh-CN") -> list[Sheet]:
+    """Every sheet of the workbook, the day's summary first; sheet names and headers in ``lang``, codes as labels."""
+    from ..i18n import label
+
+    def h(key: str) -> str:
+        return t(key, lang)
+
+    w, cov, f = b["workers"], b["coverage"], b["funnel"]
+    cmp = b.get("compare", {"yesterday": True, "last_week": True})
+    no_cmp = h("brief.sum.no_compare")
+
+    def kpi_row(k: dict[str, Any]) -> list[Any]:
+        return [h(f"brief.kpi.{k['key']}"), k["value"], k["yesterday"] if cmp["yesterday"] else no_cmp,
+                k["last_week"] if cmp["last_week"] else no_cmp,
+                k["delta_day"] if cmp["yesterday"] else no_cmp, k["delta_week"] if cmp["last_week"] else no_cmp]
+
+    kpi_cols = [(h("brief.col.indicator"), None), (h("brief.col.today"), "row"), (h("brief.col.yesterday"), "row"),
+                (h("brief.col.last_week"), "row"), (h("brief.col.delta_day"), "row"),
+                (h("brief.col.delta_week"), "row")]
+    kpi_formats: list[str | None] = [_kpi_format(k["key"]) for k in b["kpis"]]
+    summary_rows: list[list[Any]] = [
+        [h("brief.day"), f"{b['day']}"], [h("brief.col.scope"), b["scope_name"]],
+        [h("brief.generated"), _local(b["generated_at"])]]
+    summary_rows += [[h(f"brief.kpi.{k['key']}"), k["value"]] for k in b["kpis"]]
+    summary_rows += [[h("brief.workers.active"), f"{w['active']}/{w['workers']}"],
+                     [h("brief.workers.km"), w["patrol_km"]],
+                     [h("brief.coverage.any"), cov["any_rate"]],
+                     [h("brief.alerts"), b["alerts"]["count"]]]
+    paras = summary_paragraphs(b, lang)
+    summary_rows += [[h("brief.col.summary") if i == 0 else "", p] for i, p in enumerate(paras)]
+    summary_formats = [None, None, None] + kpi_formats + [None, KM, PCT, INT] + [None] * len(paras)
+    case_head, case_body = case_rows(cases, lang)
+    yesterday = b["hourly"].get("reported_yesterday")
+    return [
+        Sheet(h("brief.sheet.summary"), [(h("brief.col.item"), None), (h("brief.col.value"), "row")],
+              summary_rows, summary_formats),
+        Sheet(h("brief.sheet.kpis"), kpi_cols, [kpi_row(k) for k in b["kpis"]], kpi_formats),
+        Sheet(h("brief.sheet.categories"), [(h("brief.col.major"), None), (h("brief.kpi.reported"), INT),
+                                            (h("brief.kpi.onsite"), INT)],
+              [[c["major_name"] or c["major_code"], c["reported"], c["onsite"]] for c in b["by_category"]]),
+        Sheet(h("brief.sheet.hourly"), [(h("brief.col.hour"), None), (h("brief.hourly.reported"), INT),
+                                        (h("brief.hourly.closed"), INT)]
+              + ([(h("brief.hourly.reported_yesterday"), INT)] if yesterday is not None else []),
+              [[f"{i:02d}:00–{i + 1:02d}:00", b["hourly"]["reported"][i], b["hourly"]["closed"][i]]
+               + ([yesterday[i]] if yesterday is not None else []) for i in range(24)]),
+        Sheet(h("brief.sheet.funnel"), [(h("brief.col.stage"), None), (h("brief.count"), INT)],
+              [[h(f"brief.funnel.{s}"), f[s]] for s in ("reported", "onsite", "escalated", "dispatched", "feedback",
+                                                        "closed")]),
+        Sheet(h("brief.sheet.communities"), [(h("brief.col.community_code"), None), (h("brief.community"), None),
+                                             (h("brief.kpi.reported"), INT), (h("brief.due"), INT),
+                                             (h("brief.col.closed"), INT), (h("brief.col.closed_on_time"), INT),
+                                             (h("brief.kpi.closure_rate"), PCT), (h("brief.kpi.on_time_rate"), PCT)],
+              [[c["code"], c["name"], c["reported"], c["due"], c["closed"], c["closed_on_time"], c["closure_rate"],
+                c["on_time_rate"]] for c in b["communities"]]),
+        Sheet(h("brief.sheet.hot_grids"), [(h("brief.grid"), None), (h("brief.grid_name"), None),
+                                           (h("brief.count"), INT)],
+              [[g["code"], g["name"], g["reported"]] for g in b["hot_grids"]]),
+        Sheet(h("brief.sheet.overdue"), [(h("brief.case_code"), None), (h("brief.category"), None),
+                                         (h("brief.grid"), None), (h("brief.grid_name"), None),
+                                         (h("brief.state"), None), (h("brief.due_at"), None),
+                                         (h("brief.overdue_hours"), HRS), (h("brief.worker"), None),
+                                         (h("brief.col.department"), None)],
+              [[o["code"], o["category"], o["grid_code"] or "", o["grid_name"] or "", label("case.state", o["state"], lang),
+                _local(o["sla_due_at"]), o["overdue_hours"], o["worker"] or "", o["department"] or ""]
+               for o in b["overdue"]]),
+        Sheet(h("brief.sheet.workers"), [(h("brief.col.active"), INT), (h("brief.col.workers"), INT),
+                                         (h("brief.workers.fixes"), INT), (h("brief.workers.reports"), INT),
+                                         (h("brief.kpi.onsite"), INT), (h("brief.workers.patrols"), INT),
+                                         (h("brief.workers.km"), KM)],
+              [[w["active"], w["workers"], w["fixes"], w["reports"], w["onsite"], w["foot_patrols"], w["patrol_km"]]]),
+        Sheet(h("brief.sheet.top_workers"), [(h("brief.worker"), None), (h("brief.workers.reports"), INT),
+                                             (h("brief.kpi.onsite"), INT), (h("brief.workers.fixes"), INT),
+                                             (h("brief.workers.patrols"), INT), (h("brief.workers.km"), KM)],
+              [[x["name"], x["reports"], x["onsite"], x["fixes"], x["patrols"], x.get("km", 0.0)] for x in w["top"]]),
+        Sheet(h("brief.sheet.km_by_grid"), [(h("brief.grid"), None), (h("brief.grid_name"), None),
+                                            (h("brief.workers.km"), KM)],
+              [[g["code"], g["name"], g["km"]] for g in w.get("km_by_grid", [])]),
+        Sheet(h("brief.sheet.coverage"), [(h("brief.col.grids"), INT), (h("brief.coverage.foot"), INT),
+                                          (h("brief.coverage.mouse"), INT), (h("brief.coverage.any"), INT),
+                                          (h("brief.col.rate"), PCT), (h("brief.coverage.unvisited"), INT)],
+              [[cov["grids"], cov["foot"], cov["mouse"], cov["any"], cov["any_rate"], cov["unvisited_count"]]]),
+        Sheet(h("brief.sheet.unvisited"), [(h("brief.grid"), None), (h("brief.grid_name"), None)],
+              [[u["code"], u["name"]] for u in cov["unvisited"]]),
+        Sheet(h("brief.sheet.alerts"), [(h("brief.time"), None), (h("brief.col.kind"), None),
+                                        (h("brief.alert.severity"), None), (h("brief.alert.title"), None),
+                                        (h("brief.state"), None)],
+              [[_local(a["created_at"]), label("alert.kind", a["kind"], lang),
+                label("alert.severity", a["severity"], lang), a["title"], label("alert.state", a["state"], lang)]
+               for a in b["alerts"]["notable"]]),
+        Sheet(h("brief.sheet.cases"), [(c, None) for c in case_head], case_body),
+    ]
+
+
+def _width(v: Any) -> float:
+    """How wide a cell's text shows: a CJK character takes two columns."""
+    text = "" if v is None else str(v)
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
 def briefing_xlsx(b: dict[str, Any], cases: list[dict[str, Any]], lang: str = "zh-CN") -> bytes:
-    """The workbook: a sheet per figure, named as in ``briefing_sheets``."""
+    """The workbook to forward: the day's summary first, one sheet per figure; headers bold and frozen, number
+    formats on rates (%), hours and kilometres, widths from the content, every text cell neutralised."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    head_font, head_fill = Font(bold=True, color="FFFFFF"), PatternFill("solid", fgColor="0B3D6B")
+    for sh in briefing_sheets(b, cases, lang):
+        ws = wb.create_sheet(sh.name[:31])
+        ws.append([neutralise_cell(c) for c, _ in sh.columns])
+        for cell in ws[1]:
+            cell.font, cell.fill = head_font, head_fill
+        for i, row in enumerate(sh.rows):
+            ws.append([neutralise_cell(v) for v in row])
+            for j, (_, fmt) in enumerate(sh.columns):
+                cell = ws.cell(row=i + 2, column=j + 1)
+                if fmt == "row":  # the KPI rows: each row its own unit
+                    fmt = sh.row_formats[i]
+                if fmt and isinstance(cell.value, (int, float)) and not isinstance(cell.value, bool):
+                    cell.number_format = fmt
+        ws.freeze_panes = "A2"
+        for j, (title, _) in enumerate(sh.columns):
+            widest = max([_width(title)] + [_width(r[j]) for r in sh.rows[:200]])
+            ws.column_dimensions[get_column_letter(j + 1)].width = max(8, min(60, widest + 2))
+        if sh.name == t("brief.sheet.summary", lang):
+            for row in ws.iter_rows(min_row=2, min_col=2, max_col=2):
+                row[0].alignment = Alignment(wrap_text=True, vertical="top")
+            ws.column_dimensions["B"].width = 80
     buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        for name, df in briefing_sheets(b, cases, lang).items():
-            neutralise_frame(df).to_excel(xw, sheet_name=name, index=False)
-            ws = xw.sheets[name]
-            for col in ws.columns:
-                ws.column_dimensions[col[0].column_letter].width = min(
-                    60, max(10, *(len(str(c.value or "")) * 1.6 for c in col[:50])))
+    wb.save(buf)
     return buf.getvalue()
 
 
-def cases_csv(cases: list[dict[str, Any]]) -> bytes:
-    """The case list as UTF-8 CSV with a BOM (Excel on Windows reads the Chinese correctly)."""
+def cases_csv(cases: list[dict[str, Any]], lang: str = "zh-CN") -> bytes:
+    """The case list as UTF-8 CSV with a BOM (Excel on Windows reads the Chinese correctly): headers in ``lang``,
+    states as labels, local times, every cell neutralised."""
+    head, rows = case_rows(cases, lang)
     buf = io.StringIO()
-    wr = csv.DictWriter(buf, fieldnames=CASE_COLUMNS, extrasaction="ignore")
-    wr.writeheader()
-    wr.writerows({k: neutralise_cell(v) for k, v in row.items()} for row in cases)
+    wr = csv.writer(buf)
+    wr.writerow([neutralise_cell(h) for h in head])
+    wr.writerows([neutralise_cell(v) for v in row] for row in rows)
     return ("\ufeff" + buf.getvalue()).encode("utf-8")

@@ -62,27 +62,32 @@ def test_excel_sheets_hold_the_same_numbers(client):
     r = c.get(f"/api/v1/briefing/export.xlsx?day={DAY}")
     assert r.status_code == 200
     sheets = pd.read_excel(io.BytesIO(r.data), sheet_name=None)
-    assert {"summary", "kpis", "categories", "hourly", "funnel", "communities", "hot_grids", "overdue", "workers",
-            "coverage", "unvisited", "alerts", "cases"} <= set(sheets)
-    kp = sheets["kpis"].set_index("key")
+    assert list(sheets)[0] == "当日概况"
+    assert {"指标", "事件类别", "分时统计", "处置流程", "各社区", "热点网格", "超期案件", "网格员活动", "巡查覆盖",
+            "未巡查网格", "告警", "案件清单"} <= set(sheets)
+    kp = sheets["指标"].set_index("指标")
+    from dashboard.i18n import t
+
     for k in b["kpis"]:
-        for col, src in (("today", "value"), ("yesterday", "yesterday"), ("last_week", "last_week")):
-            v = kp.loc[k["key"], col]
+        for col, src in (("当日", "value"), ("昨日", "yesterday"), ("上周同期", "last_week")):
+            v = kp.loc[t(f"brief.kpi.{k['key']}"), col]
             assert (pd.isna(v) and k[src] is None) or v == pytest.approx(k[src]), (k["key"], col)
-    assert sheets["hourly"]["reported"].tolist() == b["hourly"]["reported"]
-    assert sheets["hourly"]["closed"].tolist() == b["hourly"]["closed"]
-    assert dict(zip(sheets["funnel"]["stage"], sheets["funnel"]["count"])) == b["funnel"]
-    assert sheets["categories"]["reported"].tolist() == [x["reported"] for x in b["by_category"]]
-    assert sheets["hot_grids"]["code"].tolist() == [g["code"] for g in b["hot_grids"]]
-    assert sheets["overdue"]["code"].astype(str).tolist() == [o["code"] for o in b["overdue"]]
-    assert int(sheets["coverage"]["unvisited_count"][0]) == b["coverage"]["unvisited_count"]
-    assert int(sheets["workers"]["active"][0]) == b["workers"]["active"]
-    assert list(sheets["summary"]["text"]) == b["summary"]
+    assert sheets["分时统计"]["上报"].tolist() == b["hourly"]["reported"]
+    assert sheets["分时统计"]["结案"].tolist() == b["hourly"]["closed"]
+    assert dict(zip(sheets["处置流程"]["环节"], sheets["处置流程"]["件数"])) == {
+        t(f"brief.funnel.{s}"): n for s, n in b["funnel"].items()}
+    assert sheets["事件类别"]["上报事件"].tolist() == [x["reported"] for x in b["by_category"]]
+    assert sheets["热点网格"]["网格"].tolist() == [g["code"] for g in b["hot_grids"]]
+    assert sheets["超期案件"]["案卷号"].astype(str).tolist() == [o["code"] for o in b["overdue"]]
+    assert int(sheets["巡查覆盖"]["未巡查网格"][0]) == b["coverage"]["unvisited_count"]
+    assert int(sheets["网格员活动"]["在岗"][0]) == b["workers"]["active"]
+    summary = sheets["当日概况"]
+    assert [p for p in summary["内容"].astype(str) if p in b["summary"]] == b["summary"]
     # the case list: reported + closed in the day, same as the CSV
     csv_rows = list(csv.DictReader(io.StringIO(c.get(f"/api/v1/briefing/export.csv?day={DAY}").data.decode(
         "utf-8-sig"))))
-    assert sheets["cases"]["code"].astype(str).tolist() == [row["code"] for row in csv_rows]
-    reported = sum(1 for row in csv_rows if row["created_at"].startswith(DAY))
+    assert sheets["案件清单"]["案卷号"].astype(str).tolist() == [row["案卷号"] for row in csv_rows]
+    reported = sum(1 for row in csv_rows if row["上报时间"].startswith(DAY))
     assert reported == next(k["value"] for k in b["kpis"] if k["key"] == "reported")
 
 
@@ -92,13 +97,18 @@ def test_csv_case_list_is_masked_and_complete(client):
     assert r.status_code == 200 and r.data.startswith("\ufeff".encode())
     body = r.data.decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(body)))
-    assert rows and {"code", "category", "grid_code", "state", "reporter", "created_at", "closed_at"} <= set(rows[0])
+    assert rows and list(rows[0]) == ["案卷号", "大类", "小类", "网格", "网格名称", "状态", "就地处置", "上报人",
+                                      "上报时间", "派遣时间", "结案时间"]
     for raw in ("张三", "李四丰", "王小明"):
         assert raw not in body
-    assert any(row["reporter"] in ("张*", "李*丰", "王*明") for row in rows)
-    closed = sum(1 for row in rows if row["closed_at"].startswith(DAY) and row["state"] == "closed")
+    assert "closed" not in body and "True" not in body and "False" not in body  # labels, not codes
+    assert any(row["上报人"] in ("张*", "李*丰", "王*明") for row in rows)
+    closed = sum(1 for row in rows if row["结案时间"].startswith(DAY) and row["状态"] == "结案")
     b = c.get(f"/api/v1/briefing?day={DAY}").get_json()
     assert closed == b["counts"]["closed"]
+    en = list(csv.DictReader(io.StringIO(c.get(f"/api/v1/briefing/export.csv?day={DAY}&lang=en").data.decode(
+        "utf-8-sig"))))
+    assert list(en[0])[:3] == ["Case", "Class", "Category"] and {row["On the spot"] for row in en} <= {"Yes", "No"}
 
 
 def test_bad_input_and_scope(client):
