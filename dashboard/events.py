@@ -65,6 +65,12 @@ def events_after(session: Session, after: int, *, limit: int = 1000, community_i
     return list(session.scalars(q))
 
 
+def latest_messages(session: Session, types: Iterable[str], *, limit: int = 60) -> list[dict[str, Any]]:
+    """The newest ``limit`` events of ``types``, newest first, as live-channel messages (whole street)."""
+    rows = session.scalars(select(Event).where(Event.type.in_(list(types))).order_by(Event.seq.desc()).limit(limit))
+    return [to_message(ev) for ev in rows]
+
+
 def last_seq(session: Session) -> int:
     """The highest committed seq (0 on an empty log)."""
     from sqlalchemy import func

@@ -1,17 +1,18 @@
 """/call — video dispatch on its own page, in the console's look: search a worker (the caller's community only:
 /api/v1/workers is scoped) and call, optionally about a case; ``?worker_id=N`` is that worker's answering side
-(what /m shows), for a desk test; ``?role=worker`` answers for whoever is signed in."""
+(what /m shows), for a desk test, of a worker in the caller's jurisdiction; ``?role=worker`` answers for whoever is
+signed in."""
 from __future__ import annotations
 
 import json
 
 from dash import dcc, html
-from sqlalchemy import select
 
 from dashboard.i18n import t
 from dashboard.masking import mask_name
-from dashboard.models import Worker
+from dashboard.services.workers import worker_in_scope
 
+from .access import own_community
 from .call_widget import call_widget
 
 TEXTS = ("call.search_none", "call.search_more", "call.chosen", "call.search_failed")
@@ -34,9 +35,9 @@ def layout(lang: str, query: dict, services):
     if query.get("role") == "worker":  # whoever is signed in on this browser answers (as on /m)
         return html.Div(className="console-root gc-callpage gc-callpage--worker", children=[
             head, call_widget(lang, role="worker", autostart=True)])
-    if wid and wid.isdigit():
-        with services.db.read() as s:
-            w = s.get(Worker, int(wid))
+    if wid and wid.isascii() and wid.isdigit() and len(wid) < 19:  # an id SQLite can hold
+        with services.db.read() as s:  # a community's user: its own community's workers only
+            w = worker_in_scope(s, int(wid), community_id=own_community(services))
         if w is None:
             return html.Div([head, html.P(t("call.no_worker", lang, id=wid), className="gc-callpage-note")],
                             className="console-root gc-callpage")

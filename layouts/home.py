@@ -2,15 +2,11 @@
 from __future__ import annotations
 
 from dash import html
-from sqlalchemy import func, select
 
 from dashboard.i18n import t
-from dashboard.models import Case, CaseState, Grid, Position, Worker
-from dashboard.models.enums import DutyState
-from dashboard.events import last_seq
-from dashboard.timeutil import local_day_bounds, local_today
+from dashboard.services.street_status import status_counts
 
-from .access import caller
+from .access import caller, own_community
 from .ids import Home
 
 LINKS = [("/wall", "nav.wall"), ("/console", "nav.console"), ("/briefing", "nav.briefing"),
@@ -18,22 +14,9 @@ LINKS = [("/wall", "nav.wall"), ("/console", "nav.console"), ("/briefing", "nav.
 
 
 def status_rows(services) -> list[tuple[str, int]]:
-    """Counts for the status table (one query each, all cheap)."""
-    start, end = local_day_bounds(local_today())
-    open_states = [s.value for s in CaseState if s.is_open]
+    """Counts for the status table, in the caller's jurisdiction (one query each, all cheap)."""
     with services.db.read() as s:
-        return [
-            ("home.grids", s.scalar(select(func.count()).select_from(Grid))),
-            ("home.workers", s.scalar(select(func.count()).select_from(Worker))),
-            ("home.on_duty", s.scalar(select(func.count()).select_from(Worker).where(
-                Worker.duty_state != DutyState.OFFLINE))),
-            ("home.cases_today", s.scalar(select(func.count()).select_from(Case).where(
-                Case.created_at >= start, Case.created_at < end))),
-            ("home.open_cases", s.scalar(select(func.count()).select_from(Case).where(Case.state.in_(open_states)))),
-            ("home.fixes_today", s.scalar(select(func.count()).select_from(Position).where(
-                Position.fix_time >= start, Position.fix_time < end))),
-            ("home.last_seq", last_seq(s)),
-        ]
+        return status_counts(s, community_id=own_community(services))
 
 
 def layout(lang: str, query: dict, services):
@@ -50,7 +33,7 @@ def layout(lang: str, query: dict, services):
 
 
 def _status(lang: str, services) -> list:
-    """The street's counts, for anyone signed in (an anonymous visitor sees the links only)."""
+    """The counts of the caller's jurisdiction, for anyone signed in (an anonymous visitor sees the links only)."""
     if caller(services) is None:
         return []
     return [html.H2(t("home.status", lang)),

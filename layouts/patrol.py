@@ -11,11 +11,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 from dash import dcc, html
-from sqlalchemy import func, select
 
 from dashboard.i18n import t, texts_for
-from dashboard.models import Case, CaseState, Community, Grid
-from dashboard.services.grids import grids_geojson
+from dashboard.services.grids import grids_geojson, jurisdiction_choices, open_cases_by_grid
 from dashboard.services.tours import GENERATORS, coverage
 from layouts.access import own_community
 from layouts.map_style import local_style, projector
@@ -24,7 +22,6 @@ from .call_widget import call_widget
 from .coverage_panel import coverage_panel
 from .drilldown import drill_map_wrapper, drilldown_panel
 
-OPEN_STATES = [s.value for s in CaseState if s.is_open]
 LIMITS = (3, 5, 8, 10, 15, 20, 30, 50)
 DWELLS = (5, 10, 15, 20, 30, 60, 120)
 
@@ -66,14 +63,14 @@ def map_style(settings) -> dict[str, Any]:
     return local_style("#0d1b26", settings.tile_url, attribution=settings.tile_attribution or "")
 
 
-def patrol_map(session, settings) -> go.Figure:
-    """Grids shaded by open cases (trace 0) and the current stop's outline (trace 1, set clientside)."""
+def patrol_map(session, settings, community_id: int | None = None) -> go.Figure:
+    """Grids shaded by open cases (trace 0) and the current stop's outline (trace 1, set clientside); a community's
+    operator sees its own grids."""
     proj = projector(settings)  # GCJ-02 tiles: the grids drawn where the tiles have the streets
-    gj = grids_geojson(session)
+    gj = grids_geojson(session, community_id)
     for f in gj["features"]:
         f["geometry"] = proj.geometry(f["geometry"])
-    open_by_grid = dict(session.execute(select(Case.grid_id, func.count()).where(
-        Case.state.in_(OPEN_STATES), Case.grid_id.is_not(None)).group_by(Case.grid_id)).all())
+    open_by_grid = open_cases_by_grid(session, community_id=community_id)
     ids = [f["id"] for f in gj["features"]]
     fig = go.Figure()
     fig.add_trace(go.Choroplethmap(
@@ -124,11 +121,8 @@ def _select(id_: str, options: list[tuple[Any, str]], value: str | None = None) 
 def layout(lang: str, query: dict, services):
     own = own_community(services)  # a community's operator patrols its own grids
     with services.db.read() as s:
-        cq = select(Community.id, Community.name).order_by(Community.code)
-        communities = s.execute(cq if own is None else cq.where(Community.id == own)).all()
-        gq = select(Grid.id, Grid.name).order_by(Grid.code)
-        grids = s.execute(gq if own is None else gq.where(Grid.community_id == own)).all()
-        fig = patrol_map(s, services.settings)
+        communities, grids = jurisdiction_choices(s, community_id=own)
+        fig = patrol_map(s, services.settings, own)
         cov = coverage(s, community_id=own)
     other = "en" if lang == "zh-CN" else "zh-CN"
     P = PatrolIds
@@ -136,7 +130,7 @@ def layout(lang: str, query: dict, services):
                                                n_clicks=0)
     return html.Div(id=P.ROOT, className="gc-patrol", **{
         "data-lang": lang, "data-texts": json.dumps(texts_for(lang, "patrol."), ensure_ascii=False),
-        "data-snapshot-every": services.settings.extra.get("GC_SNAPSHOT_REFRESH_S", "3")}, children=[
+        "data-snapshot-every": f"{services.settings.snapshot_refresh_s:g}"}, children=[
         html.Header(className="patrol-header", children=[
             html.H1(t("patrol.title", lang)),
             html.Nav([html.A(t("patrol.back", lang), href=f"/?lang={lang}"),

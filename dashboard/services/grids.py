@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from shapely.geometry import shape
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..geo.locate import GridLocator
@@ -40,3 +40,24 @@ def grids_geojson(session: Session, community_id: int | None = None) -> dict[str
         for g, ccode, cname in session.execute(q).all()
     ]
     return {"type": "FeatureCollection", "features": features}
+
+
+def open_cases_by_grid(session: Session, *, community_id: int | None) -> dict[int, int]:
+    """grid id → open cases in it, for the caller's jurisdiction (``community_id`` None = the whole street)."""
+    from ..models import Case, CaseState
+
+    q = select(Case.grid_id, func.count()).where(Case.state.in_([s.value for s in CaseState if s.is_open]),
+                                                 Case.grid_id.is_not(None))
+    if community_id is not None:
+        q = q.where(Case.community_id == community_id)
+    return {gid: n for gid, n in session.execute(q.group_by(Case.grid_id)).all()}
+
+
+def jurisdiction_choices(session: Session, *, community_id: int | None) -> tuple[list[Any], list[Any]]:
+    """(communities, grids) as rows with ``id`` and ``name``, in code order: the caller's own community and its
+    grids, or all."""
+    cq = select(Community.id, Community.name).order_by(Community.code)
+    gq = select(Grid.id, Grid.name).order_by(Grid.code)
+    if community_id is not None:
+        cq, gq = cq.where(Community.id == community_id), gq.where(Grid.community_id == community_id)
+    return list(session.execute(cq).all()), list(session.execute(gq).all())

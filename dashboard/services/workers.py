@@ -77,3 +77,12 @@ def end_patrol(session: Session, w: Worker, *, now: datetime | None = None, off_
         p.grids_covered = sorted(int(g) for g in grids)
     set_duty(session, w, DutyState.OFFLINE if off_duty else DutyState.AVAILABLE, now=now)
     return p
+
+
+def worker_in_scope(session: Session, worker_id: int, *, community_id: int | None) -> Worker | None:
+    """The worker ``worker_id`` if the caller's scope holds it (``community_id`` None = the whole street), else None —
+    another community's worker reads exactly as an unknown one."""
+    q = select(Worker).where(Worker.id == worker_id)
+    if community_id is not None:
+        q = q.join(Grid, Grid.id == Worker.grid_id).where(Grid.community_id == community_id)
+    return session.scalar(q)

@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from sqlalchemy import func, select
 
 from dashboard.i18n import t
-from dashboard.models import Camera, Community, Grid
+from dashboard.services.wall_map import wall_map_layers
 from layouts.map_style import Projector, local_style
 
 TRACES = {"grids": 0, "communities": 1, "cameras": 2}
@@ -48,7 +47,8 @@ def _outline(geom: dict, proj: Projector) -> tuple[list, list]:
 def build_map(session, settings, lang: str) -> go.Figure:
     """The whole map figure: grids shaded by open cases (z filled by the page), outlines, cameras, empty live layers."""
     proj = Projector(settings.tile_crs)
-    grids = session.execute(select(Grid.id, Grid.code, Grid.name, Grid.boundary).order_by(Grid.id)).all()
+    layers = wall_map_layers(session)
+    grids = layers.grids
     # a MultiPolygon grid is projected too (it used to be drawn unshifted over GCJ-02 tiles)
     features = [{"type": "Feature", "id": g.id, "properties": {}, "geometry": proj.geometry(g.boundary)}
                 for g in grids]
@@ -60,15 +60,13 @@ def build_map(session, settings, lang: str) -> go.Figure:
         name=t("wall.layer.grids", lang), hovertemplate="%{text}<br>%{customdata[0]}<extra></extra>"))
     lons: list = []
     lats: list = []
-    for (boundary,) in session.execute(select(Community.boundary).order_by(Community.code)).all():
-        if boundary:
-            lo, la = _outline(boundary, proj)
-            lons += lo
-            lats += la
+    for boundary in layers.community_boundaries:
+        lo, la = _outline(boundary, proj)
+        lons += lo
+        lats += la
     fig.add_trace(go.Scattermap(lon=lons, lat=lats, mode="lines", line={"width": 2.6, "color": "#7fd1ff"},
                                 hoverinfo="skip", name=t("wall.layer.communities", lang)))
-    cams = session.execute(select(Camera.id, Camera.code, Camera.name, Camera.lat, Camera.lon, Camera.online)
-                           .order_by(Camera.id)).all()
+    cams = layers.cameras
     clat, clon = proj([c.lat for c in cams], [c.lon for c in cams]) if cams else ([], [])
     # the hover is plain text in the wall's own font (no emoji: a wall PC has no emoji font, and showed a box);
     # customdata carries the camera id: a click opens its picture (assets/72-drilldown.js)
@@ -80,9 +78,7 @@ def build_map(session, settings, lang: str) -> go.Figure:
         customdata=[[c.id] for c in cams], meta="gc-cameras",
         text=[f"{c.name} ({c.code})" + ("" if c.online else f" · {offline}") for c in cams],
         hovertemplate=f"{label} %{{text}}<br>{click}<extra></extra>", name=t("wall.layer.cameras", lang)))
-    b = session.execute(select(func.min(Grid.centroid_lat), func.max(Grid.centroid_lat), func.min(Grid.centroid_lon),
-                               func.max(Grid.centroid_lon))).one()
-    mid = ((b[0] + b[1]) / 2, (b[2] + b[3]) / 2) if b[0] is not None else (CENTER["lat"], CENTER["lon"])
+    mid = layers.centre or (CENTER["lat"], CENTER["lon"])
     center = dict(zip(("lat", "lon"), (float(v) for v in proj(*mid))))
     fig.update_layout(
         map={"style": map_style(settings), "center": center, "zoom": BASE_ZOOM}, meta=proj.meta,

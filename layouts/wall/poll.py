@@ -8,10 +8,8 @@ import json
 from typing import Any
 
 from dash import dcc, html
-from sqlalchemy import select
 
-from dashboard.events import to_message
-from dashboard.models import Event
+from dashboard.events import latest_messages
 from dashboard.services.snapshot import snapshot
 from dashboard.services.wall_stats import wall_stats
 
@@ -30,10 +28,8 @@ def layout(lang: str, query: dict, services):
 
 
 def ticker_items(session, n: int = 60) -> list:
-    rows = session.scalars(select(Event).where(Event.type.in_(["case", "alert"])).order_by(Event.seq.desc()).limit(n))
     out = []
-    for ev in rows:
-        m = to_message(ev)
+    for m in latest_messages(session, ("case", "alert"), limit=n):
         p = m["payload"]
         obj = p.get("case") or p.get("alert") or {}
         text = f"{m['at'][11:19]} {p.get('action')} {obj.get('code') or obj.get('title', '')} {obj.get('description', '')[:60]}"

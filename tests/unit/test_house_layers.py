@@ -145,3 +145,31 @@ def test_pages_are_one_literal():
     from layouts.app import PAGES
 
     assert {"/", "/wall", "/console", "/m", "/login"} <= set(PAGES)
+
+
+# Layout modules that still run their own SQL (issue 30 item 8), left while others edit them: move each one's reads
+# into a service taking the caller's scope, then take it off this list (the test below fails until you do).
+SQL_IN_LAYOUTS_PENDING = {"layouts.briefing", "layouts.console.layout", "layouts.governance_form", "layouts.mobile",
+                          "layouts.wall.layout"}
+
+
+def _runs_sql(path: Path, text: str | None = None) -> list[str]:
+    """The database modules ``path`` imports: sqlalchemy (any part of it) or dashboard.db."""
+    return sorted({"sqlalchemy" if m.split(".")[0] == "sqlalchemy" else "dashboard.db" for m in _imports(path, text)
+                   if m.split(".")[0] == "sqlalchemy" or m == "dashboard.db" or m.startswith("dashboard.db.")})
+
+
+def test_layouts_run_no_sql():
+    """Pages get their data from services (dashboard/services/*) that take the caller's scope: no layouts/ module
+    imports sqlalchemy or dashboard.db."""
+    offenders = {_module_name(p): hits for p in _sources("layouts") if (hits := _runs_sql(p))}
+    assert set(offenders) - SQL_IN_LAYOUTS_PENDING == set(), offenders
+    done = SQL_IN_LAYOUTS_PENDING - set(offenders)
+    assert done == set(), f"{done} run no SQL any more: take them off SQL_IN_LAYOUTS_PENDING"
+
+
+def test_the_sql_check_sees_a_query_import():
+    home = ROOT / "layouts" / "home.py"
+    assert _runs_sql(home, "from sqlalchemy import func, select\n") == ["sqlalchemy"]
+    assert _runs_sql(home, "def f():\n    from dashboard.db import read\n") == ["dashboard.db"]
+    assert _runs_sql(home, "from dashboard import db\n") == ["dashboard.db"]
