@@ -16,7 +16,7 @@ from dashboard.i18n import t, texts_for
 
 from .access import caller
 
-TABS = ("users", "keys", "audit", "workers", "grids", "categories", "departments")
+TABS = ("users", "keys", "audit", "workers", "grids", "devices", "categories", "departments")
 TEXT_PREFIXES = ("admin.", "role.", "priority.")
 
 

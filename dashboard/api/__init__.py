@@ -28,6 +28,7 @@ MODULES = [
     "dashboard.api.devices",
     "dashboard.api.admin_users",  # users, keys, audit, unmask (issue 8)
     "dashboard.api.admin_workers",  # worker edits, worker and grid imports with a preview (issue 28)
+    "dashboard.api.admin_devices",  # camera and access-device edits, device secret rotation (issue 28)
     "dashboard.api.audit_edge",  # audit rows in the action's transaction; after security, whose Server-Timing counts them
 ]
 

@@ -563,6 +563,64 @@
     }).catch(fail);
   }
 
+  // -- cameras and access-control devices ----------------------------------------------------------
+  function loadDevices() {
+    var pane = document.getElementById("admin-pane-devices");
+    return Promise.all([api("GET", "/api/v1/cameras"), api("GET", "/api/v1/devices")]).then(function (got) {
+      var cams = got[0].cameras.map(function (c) {
+        var id = "admin-cam-" + c.id;
+        var name = el("input", { id: id + "-name", value: c.name, maxlength: "128", "aria-label": tx("admin.field.name") });
+        var url = el("input", { id: id + "-url", type: "password", autocomplete: "off", cls: "admin-url",
+                                placeholder: tx("admin.devices.url_hint"), "aria-label": tx("admin.devices.stream_url") });
+        return el("tr", { "data-camera": c.code }, [el("td", { text: c.code }), el("td", {}, [name]), el("td", {}, [url]),
+          el("td", { text: c.online ? tx("admin.devices.online") : tx("admin.devices.offline") }),
+          el("td", { cls: "admin-actions" }, [button(tx("admin.save"), { "data-action": "save" }, function () {
+            var body = {};
+            if (name.value.trim() !== c.name) { body.name = name.value.trim(); }
+            if (url.value.trim()) { body.stream_url = url.value.trim(); }
+            if (!Object.keys(body).length) { message(tx("admin.unchanged"), "ok"); return; }
+            api("PATCH", "/api/v1/cameras/" + c.id, body).then(function () {
+              message(tx("admin.devices.camera_saved", { code: c.code }), "ok");
+              loadDevices();
+            }).catch(fail);
+          })])]);
+      });
+      var devs = got[1].devices.map(function (d) {
+        var id = "admin-dev-" + d.id;
+        var name = el("input", { id: id + "-name", value: d.name, maxlength: "128", "aria-label": tx("admin.field.name") });
+        return el("tr", { "data-device": d.device_id }, [el("td", { text: d.device_id }), el("td", {}, [name]),
+          el("td", { text: tx("admin.devices.kind." + d.kind) || d.kind }), el("td", { text: communityName(d.community_id) }),
+          el("td", { text: d.online ? tx("admin.devices.online") : tx("admin.devices.offline") }),
+          el("td", { text: when(d.last_seen_at) }),
+          el("td", { cls: "admin-actions" }, [
+            button(tx("admin.save"), { "data-action": "save" }, function () {
+              if (name.value.trim() === d.name) { message(tx("admin.unchanged"), "ok"); return; }
+              api("PATCH", "/api/v1/devices/" + d.id, { name: name.value.trim() }).then(function () {
+                message(tx("admin.devices.device_saved", { code: d.device_id }), "ok");
+                loadDevices();
+              }).catch(fail);
+            }),
+            button(tx("admin.devices.rotate"), { "data-action": "rotate" }, function () {
+              api("POST", "/api/v1/devices/" + d.id + "/secret").then(function (out) {
+                message(tx("admin.devices.rotated", { code: d.device_id }), "ok");
+                document.getElementById("admin-device-secret").replaceChildren(secretBox("admin-device-shown",
+                  tx("admin.devices.secret_for", { code: d.device_id }), [[tx("admin.devices.secret"), out.secret, "secret"]]));
+              }).catch(fail);
+            })])]);
+      });
+      pane.replaceChildren(
+        el("h2", { cls: "admin-h2", text: tx("admin.devices.cameras") }),
+        el("p", { cls: "admin-hint", text: tx("admin.devices.camera_hint") }),
+        table(["admin.workers.code", "admin.field.name", "admin.devices.stream_url", "admin.field.state",
+               "admin.field.actions"], cams, "admin-cameras-table"),
+        el("h2", { cls: "admin-h2", text: tx("admin.devices.access") }),
+        el("p", { cls: "admin-hint", text: tx("admin.devices.access_hint") }),
+        el("div", { id: "admin-device-secret" }),
+        table(["admin.devices.device_id", "admin.field.name", "admin.devices.kind", "admin.field.community_id",
+               "admin.field.state", "admin.devices.last_seen", "admin.field.actions"], devs, "admin-devices-table"));
+    }).catch(fail);
+  }
+
   // -- grids -----------------------------------------------------------------------------------
   // a file's grids drawn over today's before anything is replaced (an SVG in lon/lat: no tiles, no outside request)
   function loadGrids() {
@@ -768,6 +826,7 @@
 
   // -- tabs ----------------------------------------------------------------------------------
   var LOADERS = { users: loadUsers, keys: loadKeys, audit: loadAudit, workers: loadWorkers, grids: loadGrids,
+                  devices: loadDevices,
                   categories: loadCategories, departments: loadDepartments };
 
   function show(name) {

@@ -401,3 +401,29 @@ def test_grid_import_is_drawn_over_today_s_grids_before_it_replaces_them(pages, 
     page.wait_for_function("() => /Imported/.test(document.getElementById('admin-grid-import-counts').textContent)")
     assert n() == len(grids["features"]) + 1
     watch.assert_clean()
+
+
+def test_a_device_secret_is_rotated_and_shown_once_and_a_camera_address_replaced(pages, live_server):
+    srv = live_server("--no-sim")
+    page, watch = _admin_session(pages, srv, "/admin?tab=devices")
+    page.wait_for_selector("#admin-devices-table tr[data-device]")
+    device = page.get_attribute("#admin-devices-table tr[data-device]", "data-device")
+    page.click(f"#admin-devices-table tr[data-device='{device}'] button[data-action='rotate']")
+    page.wait_for_selector("#admin-device-shown [data-secret='secret']")
+    secret = page.inner_text("#admin-device-shown [data-secret='secret']")
+    assert len(secret) >= 32
+    page.click("#admin-tab-users")
+    page.click("#admin-tab-devices")
+    page.wait_for_selector("#admin-devices-table tr[data-device]")
+    assert secret not in page.content()  # shown once
+    audit = page.evaluate("() => fetch('/api/v1/audit?action=device_secret_rotate').then(r => r.json())")
+    assert audit["total"] == 1 and audit["entries"][0]["target"] == f"device:{device}"
+
+    camera = page.get_attribute("#admin-cameras-table tr[data-camera]", "data-camera")
+    row = f"#admin-cameras-table tr[data-camera='{camera}']"
+    page.fill(f"{row} input[type=password]", "rtsp://cam:rotated@10.1.2.3/stream")
+    page.click(f"{row} button[data-action='save']")
+    page.wait_for_function("(c) => document.getElementById('admin-message').textContent.includes(c)", arg=camera)
+    assert "rotated@" not in page.content()
+    _shot(page, "devices")
+    watch.assert_clean()

@@ -76,6 +76,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("/api/v1/workers/<int:worker_id>/device-token", "DELETE"): ADMIN,
     ("/api/v1/workers/<int:worker_id>", "PATCH"): ADMIN, ("/api/v1/workers/import", "POST"): ADMIN,
     ("/api/v1/grids/import", "POST"): ADMIN,  # the admin page's edits and imports (issue 28)
+    ("/api/v1/devices/<int:device_pk>", "PATCH"): ADMIN, ("/api/v1/devices/<int:device_pk>/secret", "POST"): ADMIN,
+    ("/api/v1/cameras/<int:camera_id>", "PATCH"): ADMIN,
     ("/api/v1/calls", "GET"): OPS | {"leader"}, ("/api/v1/calls/config", "GET"): OPS | {"worker"},
     ("/api/v1/governance/activities", "POST"): WRITE,
     ("/api/v1/governance/activities/import", "POST"): OPS | {"integration"},
