@@ -257,12 +257,11 @@ def mark_stop(session: Session, t: PatrolTour, index: int, *, result: str, opera
     grid = session.get(Grid, stop["grid_id"])
     case = None
     if result == "issue":
+        unconfirmed = False
         if not category_code:  # the operator's note says what it is, else the console's triage decides
             from .triage import guess_category
             category_code = guess_category(session, note)
-            unconfirmed = True
-        else:
-            unconfirmed = False
+            unconfirmed = category_code is None
         cat = session.get(Category, category_code) if category_code else session.scalar(
             select(Category).where(Category.active.is_(True)).order_by(Category.code).limit(1))
         if cat is None:

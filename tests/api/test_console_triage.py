@@ -85,3 +85,25 @@ def test_outside_case_flagged_and_assigned_by_hand(district):
     assert out["grid_id"] == view["nearest_grid_id"] and out["community_id"] is not None
     assert out["outside"] and out["timeline"][-1]["action"] == "assign_grid"
     assert c.post(f"/api/v1/cases/{cid}/triage", json={"grid_id": "x"}, headers=h).status_code == 400
+
+
+def test_mouse_patrol_issue_takes_its_category_from_the_note(district):
+    """A 发现问题 on a mouse-patrol stop without a category: the note decides (消防通道 → 消防通道堵塞); a note that
+    says nothing leaves the case marked 'category to confirm' for triage — never silently 暴露垃圾."""
+    app, services, w = district
+    with services.db.write() as s:  # the demo catalogue's keywords
+        s.get(Category, "0401").keywords = "消防通道;堵塞;占用"
+    c = app.test_client()  # the demo operator, as the patrol page speaks
+    g = w["grid_ids"]
+    t = c.post("/api/v1/tours", json={"name": "巡逻", "stops": [{"grid_id": g[i], "dwell_s": 2} for i in (0, 1)]})
+    t = t.get_json()
+    assert c.post(f"/api/v1/tours/{t['id']}/start").status_code == 200
+    r = c.post(f"/api/v1/tours/{t['id']}/stops/0", json={"result": "issue", "note": "消防通道被电动车堵塞"})
+    first = r.get_json()["case"]
+    assert first["category_code"] == "0401" and first["category_unconfirmed"] is False
+    r = c.post(f"/api/v1/tours/{t['id']}/stops/1", json={"result": "issue", "note": "画面里有情况"})
+    second = r.get_json()["case"]
+    assert second["category_unconfirmed"] is True
+    h = bearer(make_key(services, "dispatcher"))
+    out = c.post(f"/api/v1/cases/{second['id']}/triage", json={"category_code": "0601"}, headers=h).get_json()
+    assert out["category_code"] == "0601" and out["category_unconfirmed"] is False

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "data" / "xiyilu"
 FILES = [
     "street.geojson", "communities.geojson", "grids.geojson", "workers.csv", "contacts.csv",
-    "places.csv", "cameras.csv", "organisations.csv", "residents.csv", "categories.csv",
+    "places.csv", "cameras.csv", "organisations.csv", "residents.csv", "categories.csv", "departments.csv",
 ]
 
 
