@@ -1,7 +1,7 @@
 """/api/v1/alerts: list, acknowledge/resolve with a comment, dispatch from an alert, and CAP 1.2 in."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import has_request_context, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -22,11 +22,14 @@ STATES = {"open": [AlertState.NEW, AlertState.ACKNOWLEDGED], "new": [AlertState.
 CHANNELS = ("actual", "exercise", "all")
 
 
-def alerts_out(session, rows: list[Alert]) -> list[dict]:
-    """Alerts for screens, names masked, one query for all the names."""
+def alerts_out(session, rows: list[Alert], lang: str | None = None) -> list[dict]:
+    """Alerts for screens, names masked, one query for all the names; a rule's title and detail in ``lang``
+    (``?lang=en``; zh-CN by default) and in every language under ``texts``."""
+    if lang is None and has_request_context():
+        lang = request.args.get("lang")
     wids = {a.worker_id for a in rows if a.worker_id}
     names = dict(session.execute(select(Worker.id, Worker.name).where(Worker.id.in_(wids))).all()) if wids else {}
-    return [alert_public(a, names.get(a.worker_id)) for a in rows]
+    return [alert_public(a, names.get(a.worker_id), lang) for a in rows]
 
 
 def cap_in_jurisdiction(session, p: Principal, a: Alert, data: bytes) -> None:
@@ -197,7 +200,9 @@ def _describe(app) -> None:
         return
     api = registry(app)
     api.add("/api/v1/alerts", "get", tags=["alerts"], roles=("dispatcher", "leader", "display"),
-            summary="Alerts by state (open|new|acknowledged|resolved|all) and channel (actual|exercise|all)")
+            summary="Alerts by state (open|new|acknowledged|resolved|all) and channel (actual|exercise|all); "
+                    "title and description in ?lang= (zh-CN by default), every language under texts; count and "
+                    "last_at: how often an open alert repeated and when last")
     for what in ("acknowledge", "resolve"):
         api.add(f"/api/v1/alerts/{{alert_id}}/{what}", "post", tags=["alerts"], roles=("dispatcher",),
                 summary=f"{what.capitalize()} an alert with a comment",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -40,6 +40,21 @@ class Alert(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(64))
     resolve_comment: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None]
+    # one open alert per rule and subject (issue 27): ``subject`` names what a rule alert is about (grid:12,
+    # community:3, case:7, worker:5 …); a repeat updates the open one (repeat_count, last_at, severity) instead of
+    # raising another. Its text is an i18n template (text_key + ".title"/".detail") with text_params, so each
+    # screen renders it in its own language; title/description keep the zh-CN rendering for exports and search.
+    subject: Mapped[str | None] = mapped_column(String(64))
+    repeat_count: Mapped[int] = mapped_column(default=1, server_default=text("1"))
+    last_at: Mapped[datetime | None]
+    text_key: Mapped[str | None] = mapped_column(String(64))
+    text_params: Mapped[dict[str, Any] | None]
+
+
+# the database holds the "one open alert per rule and subject" rule, so two concurrent passes cannot both insert
+OPEN_SUBJECT_WHERE = text("subject IS NOT NULL AND state <> 'resolved'")
+Index("ux_alert_open_subject", Alert.kind, Alert.subject, unique=True, sqlite_where=OPEN_SUBJECT_WHERE,
+      postgresql_where=OPEN_SUBJECT_WHERE)
 
 
 class CapSender(Base):

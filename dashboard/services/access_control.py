@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import events
-from ..models import Alert, Place
+from ..models import Alert, Grid, Place
 from ..models.governance import AccessDevice, DeviceEvent
 from ..timeutil import UTC, iso, local, utcnow
 from .alerts import raise_alert
@@ -180,14 +180,21 @@ def receive(session: Session, headers: Mapping[str, str], body: bytes, *, now: d
         severity, suffix = rule
         place = session.get(Place, device.place_id) if device.place_id else None
         where = place.name if place is not None else device.name
+        grid = session.get(Grid, device.grid_id) if device.grid_id else None
         dedupe = f"device:{device.device_id}:{suffix}"
-        minutes = f"（{round(fields['duration_s'] / 60)} 分钟）" if fields["duration_s"] else ""
+        params: dict[str, Any] = {"place": where, "event_key": f"alert.device.{fields['kind']}", "device": device.name,
+                                  "grid": grid.name if grid is not None else "—"}
+        if fields["duration_s"]:
+            params["minutes"] = round(fields["duration_s"] / 60)
+        # one open alert per device and kind: the door held open again before anyone closed the first alert
+        # repeats it (count, last time) instead of stacking cards on the wall
         alert, created = raise_alert(
             session, source="device", kind=fields["kind"], severity=severity,
-            title=f"{TITLES[fields['kind']]} · {where}", description=f"{device.name}{minutes}",
+            text_key="alert.text.device_long" if fields["duration_s"] else "alert.text.device", text_params=params,
             lat=device.lat, lon=device.lon, grid_id=device.grid_id, community_id=device.community_id,
-            dedupe_key=dedupe, now=now, data={"device_id": device.device_id, "event_id": fields["event_id"],
-                                              "place_id": device.place_id, "duration_s": fields["duration_s"]})
+            dedupe_key=dedupe, subject=f"device:{device.device_id}"[:64], now=now,
+            data={"device_id": device.device_id, "event_id": fields["event_id"],
+                  "place_id": device.place_id, "duration_s": fields["duration_s"]})
         ev.alert_id = alert.id
     session.flush()
     return Received(ev, device, alert, created)
