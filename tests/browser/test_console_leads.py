@@ -172,11 +172,21 @@ def test_triage_changes_the_category(browser, srv, http, spot):
     guess = http.get(f"{srv.url}/api/v1/categories/guess", params={"text": case["description"]}).json()["code"]
     cats = {c["code"]: c for c in http.get(f"{srv.url}/api/v1/categories").json()["items"]}
     assert cats[guess]["name"] == "燃气隐患" and cats[guess]["clock"] == "natural"
+    from tests.api.conftest import jpeg_bytes
+
+    for stage, colour in (("before", (200, 30, 30)), ("after", (30, 160, 60))):  # photos, labelled by stage
+        r = http.post(f"{srv.url}/api/v1/cases/{case['id']}/photos", data={"stage": stage}, timeout=10,
+                      files={"photo": (f"{stage}.jpg", jpeg_bytes(color=colour), "image/jpeg")})
+        assert r.status_code == 201, r.text
     ctx, page, watch = console(browser, srv)
     try:
         wait_item(page, "cases", case["id"])
         page.click(f"#console-cases .console-item[data-id='{case['id']}']")
         page.wait_for_selector("#console-category", timeout=10000)
+        assert page.inner_text(".console-photo-group[data-stage='before'] .console-photo-label") == "处置前"
+        assert page.inner_text(".console-photo-group[data-stage='after'] .console-photo-label") == "处置后"
+        assert page.locator(".console-photo-group[data-stage='before'] img").count() == 1
+        assert page.locator(".console-photo-group[data-stage='after'] img").count() == 1
         assert page.input_value("#console-category") == guess  # the best guess, preselected and marked
         assert "推荐" in page.inner_text(f"#console-category option[value='{guess}']")
         page.click("button[data-action='change-category']")
