@@ -30,6 +30,7 @@ from ..principal import (  # noqa: F401 - the names after SessionUser are re-exp
     scope_community,
 )
 from ..services.users import end_sessions, session_current
+from .deps import services as current_services
 from .errors import ApiError
 
 PASSWORD_CHANGE_PATHS = {"/auth/password", "/auth/logout", "/auth/me"}
@@ -54,13 +55,15 @@ def init_auth(app, services) -> LoginManager:
     return manager
 
 
-def require(*roles: str, services) -> Callable:
-    """Decorator: admit only callers with one of ``roles`` (401 if anonymous, 403 if the role is wrong)."""
+def require(*roles: str, services=None) -> Callable:
+    """Decorator: admit only callers with one of ``roles`` (401 if anonymous, 403 if the role is wrong). A
+    blueprint's module-level view leaves ``services`` out: the serving app's are used (``deps.services()``)."""
 
     def deco(fn):
         @wraps(fn)
         def wrapper(*args, **kwargs):
-            p = resolve_principal(services)
+            svc = services if services is not None else current_services()
+            p = resolve_principal(svc)
             if p is None and g.get("gc_demo_needs_csrf"):
                 raise ApiError(403, "the demo operator's changes need the X-CSRF-Token header of a page this "
                                     "server served", CSRF_HEADER)
@@ -71,7 +74,7 @@ def require(*roles: str, services) -> Callable:
             if roles and p.role not in roles and p.role != Role.ADMIN:
                 raise ApiError(403, f"role {p.role} may not do this; needs {', '.join(roles)}")
             if p.community_id is not None:
-                guard_jurisdiction(services, p, kwargs)
+                guard_jurisdiction(svc, p, kwargs)
                 pin_community_args(p.community_id)
             g.gc_handler = True  # from here on the writes are the handler's own (audit_edge carries its row)
             return fn(*args, **kwargs)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 # the one core module that assembles the app from its edges (it registers the API modules)
 ASSEMBLERS = {"dashboard.app"}
@@ -173,3 +175,24 @@ def test_the_sql_check_sees_a_query_import():
     assert _runs_sql(home, "from sqlalchemy import func, select\n") == ["sqlalchemy"]
     assert _runs_sql(home, "def f():\n    from dashboard.db import read\n") == ["dashboard.db"]
     assert _runs_sql(home, "from dashboard import db\n") == ["dashboard.db"]
+
+
+# dashboard/api modules whose routes are a Blueprint with module-level views (issue 30 item 9); the rest still
+# define their views as closures inside register(app, services)
+BLUEPRINT_MODULES = {"calls"}
+
+
+@pytest.mark.parametrize("name", sorted(BLUEPRINT_MODULES))
+def test_api_module_is_a_blueprint_of_module_level_views(name):
+    import importlib
+
+    from flask import Blueprint
+
+    mod = importlib.import_module(f"dashboard.api.{name}")
+    assert isinstance(mod.bp, Blueprint)
+    tree = ast.parse((ROOT / "dashboard" / "api" / f"{name}.py").read_text(encoding="utf-8"))
+    nested_views = [n.name for top in tree.body if isinstance(top, ast.FunctionDef)
+                    for n in ast.walk(top) if isinstance(n, ast.FunctionDef) and n is not top
+                    and any("route" in ast.unparse(d) or ".get(" in ast.unparse(d) or ".post(" in ast.unparse(d)
+                            for d in n.decorator_list)]
+    assert nested_views == [], f"views defined inside a function: {nested_views}"
