@@ -8,9 +8,10 @@ from dash import dcc, html
 from sqlalchemy import select
 
 from dashboard.i18n import t
-from dashboard.models import Grid
+from dashboard.models import Grid, Worker
 from dashboard.services.governance import ACTIVITY_KINDS
 from dashboard.timeutil import SHANGHAI
+from layouts.access import caller
 
 
 class GovFormIds(StrEnum):
@@ -34,12 +35,21 @@ def _field(label_key: str, lang: str, control) -> html.Label:
     return html.Label([html.Span(t(label_key, lang)), control], className="gov-field")
 
 
+def _own_grid(session, services) -> str | None:
+    """The grid code of the worker signed in on this phone (None for anyone else)."""
+    p = caller(services)
+    wid = getattr(p, "worker_id", None)
+    if wid is None:
+        return None
+    return session.scalar(select(Grid.code).join(Worker, Worker.grid_id == Grid.id).where(Worker.id == wid))
+
+
 def layout(lang: str, query: dict, services):
-    """The form; the grid defaults to ``?grid=<code>`` (the /m page links here with the worker's grid)."""
+    """The form; the grid defaults to ``?grid=<code>``, else to the signed-in worker's own grid."""
     with services.db.read() as s:
         grids = s.execute(select(Grid.code, Grid.name).order_by(Grid.code)).all()
+        grid = query.get("grid") if query.get("grid") in {c for c, _ in grids} else _own_grid(s, services)
     now = datetime.now(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
-    grid = query.get("grid") if query.get("grid") in {c for c, _ in grids} else None
     num = dict(type="number", min=0, step=1, debounce=True, className="gov-input")
     return html.Div(id=GovFormIds.ROOT, className="gov-form", lang=lang, children=[
         html.H1(t("gov.form.title", lang)),
@@ -50,7 +60,10 @@ def layout(lang: str, query: dict, services):
         _field("gov.form.subject", lang, dcc.Input(id=GovFormIds.TITLE, type="text", maxLength=128,
                                                    className="gov-input")),
         _field("gov.form.grid", lang, dcc.Dropdown(id=GovFormIds.GRID, value=grid, clearable=False,
-                                                   options=[{"label": n, "value": c} for c, n in grids])),
+                                                   options=[{"label": n, "value": c} for c, n in grids],
+                                                   labels={"search": t("gov.form.search", lang),
+                                                           "clear_search": t("gov.form.clear_search", lang),
+                                                           "no_options_found": t("gov.form.no_grid_found", lang)})),
         _field("gov.form.place", lang, dcc.Input(id=GovFormIds.PLACE, type="text", maxLength=128,
                                                  className="gov-input")),
         _field("gov.form.started", lang, dcc.Input(id=GovFormIds.STARTED, type="datetime-local", value=now,

@@ -14,7 +14,9 @@ from enum import StrEnum
 from typing import Any
 
 import plotly.graph_objects as go
+import shapely
 from dash import dcc, html
+from shapely.geometry import shape
 from sqlalchemy import select
 
 from dashboard.i18n import t, texts_for
@@ -22,6 +24,10 @@ from dashboard.models import Category, Grid
 from layouts.map_style import local_style, projector
 
 from .call_widget import call_widget
+
+
+# the center's duty phone on the demo street when GC_CENTER_PHONE is not set (a made-up number, dials nowhere real)
+DEMO_CENTER_PHONE = "029-00000000"
 
 
 class MobileIds(StrEnum):
@@ -64,6 +70,17 @@ def location_map(session, settings) -> go.Figure:
     return fig
 
 
+def street_outline(session) -> list[list[list[float]]]:
+    """The outer rings of the street's grids merged (WGS-84 [lon, lat], ~2 m simplified): the phone warns before
+    sending a report from outside them, where the server would flag the case ``outside``."""
+    polys = [shape(b) for (b,) in session.execute(select(Grid.boundary)).all()]
+    if not polys:
+        return []
+    merged = shapely.union_all([p.buffer(0) for p in polys]).simplify(0.00002)
+    parts = getattr(merged, "geoms", [merged])
+    return [[[round(x, 6), round(y, 6)] for x, y in p.exterior.coords] for p in parts if not p.is_empty]
+
+
 def categories(session) -> list[dict[str, Any]]:
     """大类 → 小类, embedded in the page so the picker works without a network."""
     majors: dict[str, dict[str, Any]] = {}
@@ -71,6 +88,10 @@ def categories(session) -> list[dict[str, Any]]:
         majors.setdefault(c.major_code, {"code": c.major_code, "name": c.major_name, "children": []})[
             "children"].append({"code": c.code, "name": c.name})
     return list(majors.values())
+
+
+def demo_mode(settings) -> bool:
+    return settings.demo and not settings.production
 
 
 def _field(label: str, *children, cls: str = "") -> html.Label:
@@ -81,13 +102,18 @@ def layout(lang: str, query: dict, services):
     with services.db.read() as s:
         fig = location_map(s, services.settings)
         cats = categories(s)
+        outline = services.memo.get(("m-street-outline",), 3600, lambda: street_outline(s))
+    phone = services.settings.center_phone or (DEMO_CENTER_PHONE if demo_mode(services.settings) else "")
     other = "en" if lang == "zh-CN" else "zh-CN"
-    demo = services.settings.demo and not services.settings.production
+    demo = demo_mode(services.settings)
     T = lambda k: t(k, lang)
     return html.Div(id=MobileIds.ROOT, className="m-page", **{
         "data-lang": lang, "data-demo": "1" if demo else "0",
         "data-texts": json.dumps(texts_for(lang, "m."), ensure_ascii=False),
-        "data-categories": json.dumps(cats, ensure_ascii=False)}, children=[
+        "data-categories": json.dumps(cats, ensure_ascii=False),
+        "data-street": json.dumps(outline, separators=(",", ":")), "data-center-phone": phone,
+        # the task cards' small maps draw tiles from here only (none: the grid's outline on a plain ground)
+        "data-tile-url": services.settings.tile_url or "", "data-tile-crs": services.settings.tile_crs}, children=[
         html.Header(className="m-header", children=[
             html.Div([html.B(T("m.title")), html.Span(T("m.subtitle"), className="m-sub")]),
             html.Span(id="m-net", className="m-net"),
@@ -141,6 +167,11 @@ def layout(lang: str, query: dict, services):
                        html.Div(id="m-photo-preview", className="m-thumbs")),
                 _field(T("m.report.after"), html.Div(id="m-after-slot", className="m-file", **{"data-input": "m-after"}),
                        html.Div(id="m-after-preview", className="m-thumbs")),
+                html.Div(id="m-outside", className="m-outside", hidden=True, role="alertdialog", children=[
+                    html.B(T("m.report.outside.title")), html.P(id="m-outside-text"),
+                    html.Div(className="m-row", children=[
+                        html.Button(T("m.report.outside.back"), id="m-outside-back", className="m-btn"),
+                        html.Button(T("m.report.outside.send"), id="m-outside-send", className="m-btn m-bad")])]),
                 html.Div(className="m-row m-actions", children=[
                     html.Button(T("m.report.onsite"), id="m-onsite", className="m-btn m-ok"),
                     html.Button(T("m.report.escalate"), id="m-escalate", className="m-btn m-primary")]),

@@ -124,6 +124,7 @@ def register(app, services) -> None:
             w = s.get(Worker, wid)
             g = s.get(Grid, w.grid_id) if w.grid_id else None
             out = worker_public(w, g.community_id if g else None)
+            out["name"] = w.name  # her own name on her own phone: masking is for others' eyes (issue 27 item 6)
             out["grid"] = None if g is None else {"id": g.id, "code": g.code, "name": g.name,
                                                   "community": g.community.name, "boundary": g.boundary,
                                                   "centroid": [g.centroid_lat, g.centroid_lon]}

@@ -88,13 +88,21 @@
 
   function uploadAll(blobs) {
     var tokens = [];
-    return blobs.reduce(function (p, b) {
+    return blobs.reduce(function (p, b, i) {
       return p.then(function () {
         var fd = new FormData();
         fd.append("photo", b, "photo.jpg");
-        return call("POST", "/api/v1/photos", fd).then(function (r) { tokens.push(r.token); });
+        return call("POST", "/api/v1/photos", fd).then(function (r) { tokens.push(r.token); }, function (e) {
+          e.photoIndex = i; e.photoBlob = b; throw e; // which photo the server refused (the form marks it)
+        });
       });
     }, Promise.resolve()).then(function () { return tokens; });
+  }
+  // why a photo was refused, in the worker's language (the server's message is for developers)
+  function photoRefusal(e) {
+    var n = (e.photoIndex || 0) + 1;
+    return tx(e.status === 415 ? "m.photo.rejected.type" : e.status === 413 ? "m.photo.rejected.size"
+      : "m.photo.rejected.other", { n: n });
   }
 
   function sendOne(item) {
@@ -115,6 +123,8 @@
     S.flushing = true;
     return queueAll().then(function (items) {
       items.sort(function (a, b) { return a.created - b.created; });
+      // the form is sending this one itself (a page closed mid-send leaves it to the flush a minute later)
+      items = items.filter(function (i) { return !(i.direct && Date.now() - i.direct < 60000); });
       return items.reduce(function (p, item) {
         return p.then(function (stop) {
           if (stop) { return true; }
@@ -124,7 +134,8 @@
             return queueDel(item.key).then(function () { return false; });
           }, function (e) {
             if (retryable(e) || e.status === 401) { return true; } // keep it; try again later
-            toast(tx("m.report.rejected", { msg: e.message }), "bad");
+            toast(e.photoBlob ? tx("m.photo.rejected.queued", { code: item.body.category_code })
+              : tx("m.report.rejected", { msg: e.message }), "bad");
             return queueDel(item.key).then(function () { return false; });
           });
         });
@@ -147,6 +158,25 @@
       });
     }).catch(function () { return file; });
   }
+  function thumb(b, list) {
+    var x = el("button", { type: "button", cls: "m-thumb-x", text: "×", title: tx("m.photo.remove"),
+                          "aria-label": tx("m.photo.remove") });
+    var box = el("span", { cls: "m-thumb-box" }, [el("img", { src: URL.createObjectURL(b), cls: "m-thumb" }), x]);
+    x.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      var i = list.indexOf(b);
+      if (i >= 0) { list.splice(i, 1); }
+      if (box.parentNode) { box.parentNode.removeChild(box); }
+    });
+    b.gcBox = box;
+    return box;
+  }
+  function markRefused(b) {
+    var box = b && b.gcBox;
+    if (!box || box.classList.contains("m-thumb-bad")) { return; }
+    box.classList.add("m-thumb-bad");
+    box.appendChild(el("span", { cls: "m-thumb-flag", text: tx("m.photo.bad") }));
+  }
   function makeFileInput(slotId, list, previewId) {
     var slot = $(slotId);
     if (!slot || slot.firstChild) { return; }
@@ -156,7 +186,7 @@
         shrink(f).then(function (b) {
           list.push(b);
           var prev = $(previewId);
-          if (prev) { prev.appendChild(el("img", { src: URL.createObjectURL(b), cls: "m-thumb" })); }
+          if (prev) { prev.appendChild(thumb(b, list)); }
         });
       });
       input.value = "";
@@ -182,18 +212,20 @@
       Plotly.relayout(gd, { "map.center": { lat: p[0], lon: p[1] } });
     }
   }
-  function locate() {
+  function locate(fresh) { // fresh: the worker pressed 重新定位 — a new fix, not the one cached a moment ago
     if (!navigator.geolocation) { S.loc = S.loc || null; showLoc(); return; }
     $("m-loc-text").textContent = tx("m.report.locating");
     navigator.geolocation.getCurrentPosition(function (pos) {
       S.loc = { lat: pos.coords.latitude, lon: pos.coords.longitude, acc: pos.coords.accuracy, src: "gps" };
+      S.gps = { lat: S.loc.lat, lon: S.loc.lon };
+      refreshWays();
       showLoc(); centerMap(S.loc.lat, S.loc.lon);
       var gd = mapDiv();
       if (gd && window.Plotly) {
         var p = GCGeo.mapPoint(gd, S.loc.lat, S.loc.lon);
         Plotly.restyle(gd, { lat: [[p[0]]], lon: [[p[1]]] }, [2]);
       }
-    }, function () { showLoc(); }, { enableHighAccuracy: true, timeout: 10000, maximumAge: 30000 });
+    }, function () { showLoc(); }, { enableHighAccuracy: true, timeout: 10000, maximumAge: fresh === true ? 0 : 30000 });
   }
   function mapMoved(r) {
     if (!S || !r || !r["map.center"]) { return; }
@@ -223,32 +255,178 @@
   function resetReport() {
     S.photos = []; S.after = [];
     ["m-photo-preview", "m-after-preview"].forEach(function (id) { if ($(id)) { $(id).innerHTML = ""; } });
-    $("m-desc").value = "";
+    $("m-desc").value = ""; $("m-desc").classList.remove("m-missing");
     ["m-photo-slot", "m-after-slot"].forEach(function (id) { if ($(id)) { $(id).innerHTML = ""; } });
     makeFileInput("m-photo-slot", S.photos, "m-photo-preview");
     makeFileInput("m-after-slot", S.after, "m-after-preview");
   }
-  function submit(onsite) {
+  /* ---- the street's outline: a report from outside it is warned about before it goes ---- */
+  function inRing(lat, lon, ring) {
+    var inside = false;
+    for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      var yi = ring[i][1], yj = ring[j][1], xi = ring[i][0], xj = ring[j][0];
+      if ((yi > lat) !== (yj > lat) && lon < (xj - xi) * (lat - yi) / (yj - yi) + xi) { inside = !inside; }
+    }
+    return inside;
+  }
+  function metres(lat1, lon1, lat2, lon2) {
+    var k = Math.PI / 180, dy = (lat2 - lat1) * k, dx = (lon2 - lon1) * k * Math.cos((lat1 + lat2) / 2 * k);
+    return 6371000 * Math.sqrt(dx * dx + dy * dy);
+  }
+  // metres from the point to the street's edge (0 inside; null without an outline)
+  function outsideBy(lat, lon) {
+    if (!S.street.length) { return null; }
+    if (S.street.some(function (r) { return inRing(lat, lon, r); })) { return 0; }
+    var best = Infinity, k = Math.cos(lat * Math.PI / 180);
+    S.street.forEach(function (r) {
+      for (var i = 1; i < r.length; i++) { // nearest point of each edge, in a local flat frame
+        var ax = (r[i - 1][0] - lon) * k, ay = r[i - 1][1] - lat, bx = (r[i][0] - lon) * k, by = r[i][1] - lat;
+        var dx = bx - ax, dy = by - ay, l2 = dx * dx + dy * dy;
+        var t = l2 ? Math.max(0, Math.min(1, -(ax * dx + ay * dy) / l2)) : 0;
+        var px = ax + t * dx, py = ay + t * dy;
+        best = Math.min(best, Math.sqrt(px * px + py * py) * 111320);
+      }
+    });
+    return best;
+  }
+  function distText(m) {
+    return m >= 1000 ? tx("m.dist.km", { n: (m / 1000).toFixed(1) }) : tx("m.dist.m", { n: Math.max(1, Math.round(m / 10) * 10) });
+  }
+  function submit(onsite, outsideConfirmed) {
     var code = $("m-minor").value;
+    $("m-outside").hidden = true;
+    if (S.sending) { return; }
     if (!code) { toast(tx("m.report.need_category"), "bad"); return; }
     if (!S.loc) { toast(tx("m.report.need_location"), "bad"); return; }
+    var desc = ($("m-desc").value || "").trim();
+    if (!desc && !S.photos.length && !(onsite && S.after.length)) {
+      $("m-desc").classList.add("m-missing"); $("m-desc").focus();
+      toast(tx("m.report.need_desc_or_photo"), "bad"); return;
+    }
     if (onsite && !S.after.length) { toast(tx("m.report.need_after"), "bad"); return; }
+    if (S.photos.concat(S.after).some(function (b) { return b.gcBox && b.gcBox.classList.contains("m-thumb-bad"); })) {
+      toast(tx("m.photo.remove_bad"), "bad"); return;
+    }
+    var off = outsideBy(S.loc.lat, S.loc.lon);
+    if (off && !outsideConfirmed) { // warn first; "send anyway" comes back here confirmed
+      $("m-outside-text").textContent = tx("m.report.outside.text", { d: distText(off) });
+      $("m-outside").hidden = false; $("m-outside").setAttribute("data-onsite", onsite ? "1" : "0");
+      $("m-outside-send").focus();
+      return;
+    }
     var item = { key: uuid(), created: Date.now(), photos: S.photos.slice(), after: onsite ? S.after.slice() : [],
-                 tokens: null, afterTokens: null,
-                 body: { category_code: code, description: $("m-desc").value || "", lat: S.loc.lat, lon: S.loc.lon,
-                         onsite: !!onsite } };
+                 tokens: null, afterTokens: null, direct: navigator.onLine ? Date.now() : 0,
+                 body: { category_code: code, description: desc, lat: S.loc.lat, lon: S.loc.lon, onsite: !!onsite } };
+    if (off) { item.body.note = "上报人已确认：位置在街道范围外"; } // timeline data (read in the center), not page text
     queuePut(item).then(function () {
-      resetReport(); updateNet();
-      if (!navigator.onLine) { toast(tx("m.report.queued"), "warn"); return; }
-      return flush().then(function () {
-        return queueAll().then(function (items) {
-          if (items.some(function (i) { return i.key === item.key; })) { toast(tx("m.report.queued"), "warn"); }
+      updateNet();
+      if (!navigator.onLine) { resetReport(); toast(tx("m.report.queued"), "warn"); return; }
+      busy(true);
+      return sendNow(item).then(function (c) {
+        S.sent.push(c.code);
+        resetReport();
+        toast(off ? tx("m.report.outside_sent", { code: c.code })
+          : tx(c.handled_onsite ? "m.report.sent_onsite" : "m.report.sent_escalated", { code: c.code }), "ok");
+        return queueDel(item.key);
+      }, function (e) {
+        if (retryable(e) || e.status === 401) { // kept in the queue: the flush sends it when it can
+          item.direct = 0; resetReport(); toast(tx("m.report.queued"), "warn"); return queuePut(item);
+        }
+        // refused: nothing typed is lost; the refused photo is marked and the worker is told why
+        return queueDel(item.key).then(function () {
+          if (e.photoBlob) { markRefused(e.photoBlob); toast(photoRefusal(e), "bad"); }
+          else { toast(tx("m.report.kept", { msg: e.message }), "bad"); }
         });
       });
-    }).catch(function (e) { toast(tx("m.error", { msg: e.message }), "bad"); });
+    }).catch(function (e) { toast(tx("m.error", { msg: e.message }), "bad"); })
+      .then(function () { busy(false); updateNet(); });
   }
+  function busy(on) {
+    S.sending = on;
+    ["m-onsite", "m-escalate"].forEach(function (id) { if ($(id)) { $(id).disabled = on; } });
+  }
+  // the form's own send (the flush leaves an item marked ``direct`` alone)
+  function sendNow(item) { return sendOne(item); }
 
-  /* ---- tasks ---- */
+  /* ---- tasks: each card has a small map, the way to the place and a call to the center ---- */
+  function here() {
+    if (S.gps) { return S.gps; }
+    return S.me && S.me.lat != null ? { lat: S.me.lat, lon: S.me.lon } : null;
+  }
+  function bearing(a, b) {
+    var k = Math.PI / 180, dl = (b.lon - a.lon) * k;
+    var y = Math.sin(dl) * Math.cos(b.lat * k);
+    var x = Math.cos(a.lat * k) * Math.sin(b.lat * k) - Math.sin(a.lat * k) * Math.cos(b.lat * k) * Math.cos(dl);
+    return (Math.atan2(y, x) / k + 360) % 360;
+  }
+  function compass(deg) { return ["n", "ne", "e", "se", "s", "sw", "w", "nw"][Math.round(deg / 45) % 8]; }
+  function wayText(c) {
+    var h = here();
+    if (c.lat == null) { return tx("m.task.no_place"); }
+    if (!h) { return tx("m.task.way_unknown"); }
+    var d = metres(h.lat, h.lon, c.lat, c.lon);
+    if (d < 50) { return tx("m.task.way_here", { d: distText(d) }); }
+    return tx("m.task.way", { d: distText(d), dir: tx("m.dir." + compass(bearing(h, c))) });
+  }
+  function svg(tag, attrs) {
+    var e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    Object.keys(attrs).forEach(function (k) { e.setAttribute(k === "cls" ? "class" : k, attrs[k]); });
+    return e;
+  }
+  // Web Mercator pixels at zoom z of a stored (WGS-84) point, in the tiles' datum
+  function px(lat, lon, z) {
+    var p = window.GCGeo ? GCGeo.toMap(S.tileCrs, lat, lon) : [lat, lon];
+    var n = 256 * Math.pow(2, z), s = Math.sin(p[0] * Math.PI / 180);
+    return [(p[1] + 180) / 360 * n, (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * n];
+  }
+  function miniMap(c) {
+    var W = 320, H = 140, h = here(), g = S.me && S.me.grid;
+    var ring = g ? (g.boundary.type === "Polygon" ? g.boundary.coordinates[0] : g.boundary.coordinates[0][0]) : [];
+    var pts = [[c.lat, c.lon]].concat(h ? [[h.lat, h.lon]] : ring.map(function (q) { return [q[1], q[0]]; }));
+    var z = 18, a, b, box;
+    for (; z > 10; z--) { // the largest zoom that shows the place and me (or my grid)
+      box = pts.map(function (q) { return px(q[0], q[1], z); });
+      a = [Math.min.apply(null, box.map(function (q) { return q[0]; })), Math.min.apply(null, box.map(function (q) { return q[1]; }))];
+      b = [Math.max.apply(null, box.map(function (q) { return q[0]; })), Math.max.apply(null, box.map(function (q) { return q[1]; }))];
+      if (b[0] - a[0] <= W - 36 && b[1] - a[1] <= H - 36) { break; }
+    }
+    var ox = (a[0] + b[0]) / 2 - W / 2, oy = (a[1] + b[1]) / 2 - H / 2;
+    var at = function (lat, lon) { var q = px(lat, lon, z); return [q[0] - ox, q[1] - oy]; };
+    var m = svg("svg", { viewBox: "0 0 " + W + " " + H, cls: "m-task-map", role: "img", "aria-label": tx("m.task.map") });
+    if (S.tileUrl) { // tiles from the configured server only
+      for (var tx0 = Math.floor(ox / 256); tx0 * 256 < ox + W; tx0++) {
+        for (var ty0 = Math.floor(oy / 256); ty0 * 256 < oy + H; ty0++) {
+          var url = S.tileUrl.split("{z}").join(z).split("{x}").join(tx0).split("{y}").join(ty0);
+          m.appendChild(svg("image", { href: url, x: tx0 * 256 - ox, y: ty0 * 256 - oy, width: 256, height: 256 }));
+        }
+      }
+    }
+    if (ring.length) {
+      m.appendChild(svg("polygon", { points: ring.map(function (q) { return at(q[1], q[0]).join(","); }).join(" "),
+                                     cls: "m-map-grid", fill: "rgba(11,61,107,0.10)", stroke: "#0b3d6b", "stroke-width": 2 }));
+    }
+    var cp = at(c.lat, c.lon);
+    if (h) {
+      var hp = at(h.lat, h.lon);
+      m.appendChild(svg("line", { x1: hp[0], y1: hp[1], x2: cp[0], y2: cp[1], stroke: "#1a73e8", "stroke-width": 3,
+                                  "stroke-dasharray": "6 5" }));
+      m.appendChild(svg("circle", { cx: hp[0], cy: hp[1], r: 7, fill: "#1a73e8", stroke: "#fff", "stroke-width": 2,
+                                    "data-mark": "me" }));
+    }
+    m.appendChild(svg("circle", { cx: cp[0], cy: cp[1], r: 9, fill: "#d7263d", stroke: "#fff", "stroke-width": 3,
+                                  "data-mark": "task" }));
+    return m;
+  }
+  function taskPlace(c) {
+    var box = el("div", { cls: "m-task-place" });
+    if (c.lat != null) { box.appendChild(miniMap(c)); }
+    box.appendChild(el("div", { cls: "m-task-way", text: wayText(c) }));
+    if (S.phone) {
+      box.appendChild(el("a", { cls: "m-btn m-call", href: "tel:" + S.phone.replace(/[^0-9+]/g, ""),
+                                text: "☎ " + tx("m.task.call_center") + " " + S.phone }));
+    }
+    return box;
+  }
   function renderTasks(items) {
     var ul = $("m-tasks");
     if (!ul) { return; }
@@ -266,7 +444,8 @@
         el("div", { cls: "m-task-head" }, [el("b", { text: c.code }), el("span", { cls: "m-badge " + st, text: tx("m.task.state." + st) })]),
         el("div", { cls: "m-task-cat", text: (c.major || "") + " / " + (c.category || "") }),
         el("div", { cls: "m-task-desc", text: c.description || "" }),
-        el("div", { cls: "m-task-meta", text: (c.grid_name || "") + (c.sla_due_at ? " · " + tx("m.task.due", { t: c.sla_due_at.slice(5, 16).replace("T", " ") }) : "") })
+        el("div", { cls: "m-task-meta", text: (c.grid_name || "") + (c.sla_due_at ? " · " + tx("m.task.due", { t: c.sla_due_at.slice(5, 16).replace("T", " ") }) : "") }),
+        taskPlace(c)
       ]);
       var act = el("div", { cls: "m-task-actions" });
       var button = function (key, cls, fn) {
@@ -285,6 +464,7 @@
   }
   function loadTasks() {
     return call("GET", "/api/v1/me/tasks").then(function (r) {
+      S.taskItems = r.items;
       S.taskIds = {};
       r.items.forEach(function (c) { S.taskIds[c.id] = true; });
       renderTasks(r.items);
@@ -348,8 +528,15 @@
       if (!retryable(e)) { saveFixes(fixBuffer().slice(buf.length)); } // a bad batch is not retried forever
     }).then(function () { S.sendingFixes = false; });
   }
+  function refreshWays() { // the way on each card follows my GPS (no re-render: a feedback form stays open)
+    (S.taskItems || []).forEach(function (c) {
+      var li = S.root.querySelector('.m-task[data-case-id="' + c.id + '"] .m-task-place');
+      if (li && li.parentNode) { li.parentNode.replaceChild(taskPlace(c), li); }
+    });
+  }
   function onFix(pos) {
     var c = pos.coords, buf = fixBuffer();
+    S.gps = { lat: c.latitude, lon: c.longitude };
     buf.push({ t: new Date(pos.timestamp || Date.now()).toISOString(), lat: c.latitude, lon: c.longitude,
                accuracy: c.accuracy != null ? Math.max(0, c.accuracy) : null,
                speed: c.speed != null && c.speed >= 0 ? c.speed : null,
@@ -442,7 +629,10 @@
         if (tab === "report") { var gd = mapDiv(); if (gd && window.Plotly) { Plotly.Plots.resize(gd); } }
       });
     });
-    on("m-relocate", "click", locate);
+    on("m-relocate", "click", function () { locate(true); });
+    on("m-outside-send", "click", function () { submit($("m-outside").getAttribute("data-onsite") === "1", true); });
+    on("m-outside-back", "click", function () { $("m-outside").hidden = true; });
+    on("m-desc", "input", function () { $("m-desc").classList.remove("m-missing"); });
     on("m-onsite", "click", function () { submit(true); });
     on("m-escalate", "click", function () { submit(false); });
     on("m-patrol-toggle", "click", togglePatrol);
@@ -450,7 +640,10 @@
   function init(root) {
     S = { root: root, texts: JSON.parse(root.getAttribute("data-texts") || "{}"),
           cats: JSON.parse(root.getAttribute("data-categories") || "[]"), me: null, loc: null, photos: [], after: [],
-          taskIds: {}, sent: [], ownCenters: [], queued: 0, fixesSent: 0, patrolling: false, watchId: null };
+          taskIds: {}, sent: [], ownCenters: [], queued: 0, fixesSent: 0, patrolling: false, watchId: null,
+          street: JSON.parse(root.getAttribute("data-street") || "[]"), phone: root.getAttribute("data-center-phone") || "",
+          tileUrl: root.getAttribute("data-tile-url") || "", tileCrs: root.getAttribute("data-tile-crs") || "wgs84",
+          gps: null, taskItems: [], sending: false };
     wire();
     call("GET", "/auth/me").then(function (who) {
       if (who.signed_in && who.worker_id) { return loadMe(); }
