@@ -35,8 +35,11 @@ class GovIds(StrEnum):
 def bars_figure(data: dict[str, Any], *, width: int = 428, height: int = 300, dark: bool = True) -> go.Figure:
     """Stacked horizontal bars: one row per community, one segment per dimension (each 0–100)."""
     comms = data["communities"][::-1]
-    names = [c["name"].removesuffix("社区") or c["name"] for c in comms]
+    names = [c["name"].removesuffix("社区").removesuffix(" Community") or c["name"] for c in comms]
     small = height < 260
+    # the name column fits the longest name: 4 Chinese characters, or "Huangchengxilu" in English
+    left = max(64, 8 + max((sum(1.0 if ord(ch) > 0x2e80 else 0.6 for ch in n) for n in names), default=0)
+               * (11 if small else 13))
     fig = go.Figure([go.Bar(y=names, x=[c["scores"][d["key"]] for c in comms], orientation="h",
                             name=d.get("short", d["name"]) if small else d["name"],
                             marker={"color": COLORS[d["key"]]}, hovertemplate="%{y} · " + d["name"] + ": %{x:.0f}"
@@ -44,7 +47,7 @@ def bars_figure(data: dict[str, Any], *, width: int = 428, height: int = 300, da
     ink = "#b9cde3" if dark else "#334155"
     fig.update_layout(barmode="stack", width=width, height=height, paper_bgcolor="rgba(0,0,0,0)",
                       plot_bgcolor="rgba(0,0,0,0)", font={"family": FONT, "color": ink, "size": 12 if small else 13},
-                      margin={"l": 64, "r": 6, "t": 22 if small else 26, "b": 16}, bargap=0.22,
+                      margin={"l": round(left), "r": 6, "t": 22 if small else 26, "b": 16}, bargap=0.22,
                       legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "traceorder": "normal",
                               "font": {"size": 11 if small else 12}, "itemwidth": 30, "entrywidth": 0},
                       xaxis={"range": [0, 500], "gridcolor": "#173450" if dark else "#e2e8f0", "zeroline": False,

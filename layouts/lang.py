@@ -6,21 +6,24 @@ and every page gets the shared texts its scripts need to name codes and API erro
 - The index page says ``<html lang="en">`` or ``<html lang="zh-CN">``.
 - ``<script type="application/json" id="gc-texts">`` holds the enum texts (``case.state.closed`` …) and the API
   error texts (``error.required`` …, ``field.title`` …) of that language; ``GCDom.label`` and ``GCDom.errorText``
-  (assets/08-gc-dom.js) read it.
+  (assets/08-gc-dom.js) read it; on an English page also the English of place and category names
+  (``name.兴乐社区`` …) for ``GCDom.name``, which names pushed data (the wall's ticker) as the API answers do.
+- The JSON a page reads (``/api/…`` and Dash's callback answers) names places and categories in the visitor's
+  language (``localize_json``: whole-string names under name-like keys only, never inside free text).
 """
 from __future__ import annotations
 
 import json
 from html import escape
 
-from dashboard.i18n import LANG_COOKIE, labels_for, normalise_lang, request_lang, texts_for
+from dashboard.i18n import LANG_COOKIE, labels_for, localize_json, names_for, normalise_lang, request_lang, texts_for
 
 COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
 def shared_texts(lang: str) -> dict[str, str]:
     """The texts every page script may need: enum labels and API error texts."""
-    return {**labels_for(lang), **texts_for(lang, "error."), **texts_for(lang, "field.")}
+    return {**labels_for(lang), **texts_for(lang, "error."), **texts_for(lang, "field."), **names_for(lang)}
 
 
 def install(app, server, is_page) -> None:
@@ -39,6 +42,24 @@ def install(app, server, is_page) -> None:
     app.interpolate_index = interpolate_index
 
     @server.after_request
+    def _names_in_lang(resp):
+        """A page's English view of the data: the place and category names in the JSON a page reads (its API
+        calls and Dash's callback answers carry the visitor's cookie) in English where the catalogue has it."""
+        if not _localizable(request, resp):
+            return resp
+        lang = request_lang()
+        if lang == "zh-CN":
+            return resp
+        try:
+            data = json.loads(resp.get_data())
+        except ValueError:
+            return resp
+        resp.set_data(json.dumps(localize_json(data, lang), ensure_ascii=False, separators=(",", ":")))
+        resp.headers.pop("ETag", None)
+        resp.headers.add("Vary", "Cookie")
+        return resp
+
+    @server.after_request
     def _remember_lang(resp):
         chosen = request.args.get("lang")
         if chosen and request.method == "GET" and is_page(request.path):
@@ -47,3 +68,16 @@ def install(app, server, is_page) -> None:
                 resp.set_cookie(LANG_COOKIE, lang, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=False,
                                 secure=request.is_secure)
         return resp
+
+
+MAX_LOCALIZED_BYTES = 4_000_000  # a larger answer (a whole day's fixes) holds no names worth the walk
+
+
+def _localizable(request, resp) -> bool:
+    if resp.direct_passthrough or resp.is_streamed or resp.status_code != 200 or resp.mimetype != "application/json":
+        return False
+    if not (request.path.startswith("/api/") or request.path == "/_dash-update-component"):
+        return False
+    if not (request.args.get("lang") or request.cookies.get(LANG_COOKIE)):
+        return False  # no choice made: Chinese, as stored (API clients)
+    return (resp.content_length or 0) <= MAX_LOCALIZED_BYTES

@@ -38,5 +38,17 @@
     if (field) { return (t["error." + code] || "").replace("{field}", field); }
     return t["error." + code + ".any"] || t["error.invalid.any"] || "";
   }
-  window.GCDom = { el: el, label: label, errorText: errorText };
+  // a place or category name in the page's language (layouts/lang.py): the catalogue's English, a grid
+  // "兴乐社区第04网格" as its community's English and number ("Xingle 04"), else the name as stored
+  var GRID = /^(\S+?社区)第(\d+)网格$/;
+  function name(zh) {
+    if (!zh || typeof zh !== "string") { return zh; }
+    var t = texts(), en = t["name." + zh], m;
+    if (en) { return en; }
+    m = GRID.exec(zh);
+    if (m && t["name." + m[1]]) { return t["name." + m[1]].replace(/ Community$/, "") + " " + m[2]; }
+    if (zh.indexOf("/") > 0) { return zh.split("/").map(name).join("/"); }  // 大类/小类
+    return zh;
+  }
+  window.GCDom = { el: el, label: label, errorText: errorText, name: name };
 })();

@@ -18,11 +18,13 @@
       if (ev.type === "case") {
         var c = p.case, act = p.action === "created" && c.handled_onsite ? "onsite" : p.action;
         return [time, this.tx("wall.action." + act, act), "case-" + (c.priority || 3),
-                c.code + " " + (c.major ? c.major + "/" : "") + (c.category || "") + (c.grid_name ? " · " + c.grid_name : "") +
+                c.code + " " + (c.major ? GCDom.name(c.major) + "/" : "") + GCDom.name(c.category || "") +
+                (c.grid_name ? " · " + GCDom.name(c.grid_name) : "") +
                 (c.description ? " · " + c.description.slice(0, 60) : "")];
       }
-      var a = p.alert;
-      return [time, this.tx("wall.alert." + p.action, p.action), "alert-" + a.severity, a.title];
+      var a = p.alert, lg = this.cfg.lang, title = a.texts && a.texts[lg] ? a.texts[lg].title : a.title;
+      return [time, this.tx("wall.alert." + p.action, p.action), "alert-" + a.severity,
+              title + (a.count > 1 ? " ×" + a.count : "")];
     };
 
     Wall.prototype.addTicker = function (events, initial) {
@@ -168,7 +170,10 @@
 
     // horizontal bars, the largest on top; the count axis ends at axisTop (0, half, top gridlines)
     function categorySvg(rows, size) {
-      var W = size[0], H = size[1], L = 110, R = 36, T = 4, B = 24, pw = W - L - R, ph = H - T - B, out = [];
+      // the name column fits the longest name (English names run longer), up to 45 % of the chart
+      var L = Math.min(Math.round(size[0] * 0.45), Math.max(110, 12 + Math.max.apply(null, rows.map(function (r) {
+        return legendWidth(String(r.name || "")); }).concat([0]))));
+      var W = size[0], H = size[1], R = 36, T = 4, B = 24, pw = W - L - R, ph = H - T - B, out = [];
       var top = axisTop(Math.max.apply(null, rows.map(function (r) { return r.count; }).concat([0])));
       ticks(top).forEach(function (v) {
         var x = num(L + pw * v / top);
@@ -179,7 +184,7 @@
       rows.forEach(function (r, i) {
         var y = T + band * i, bw = num(pw * r.count / top), mid = num(y + band / 2);
         out.push('<g class="wall-bar"><text class="wall-svg-label" x="' + (L - 6) + '" y="' + mid +
-                 '" text-anchor="end" dominant-baseline="central">' + esc(r.name) + "</text>" +
+                 '" text-anchor="end" dominant-baseline="central">' + esc(fitText(String(r.name || ""), L - 10)) + "</text>" +
                  '<rect x="' + L + '" y="' + num(y + band * 0.15) + '" width="' + bw + '" height="' + num(band * 0.7) +
                  '"/><text class="wall-svg-value" x="' + num(L + bw + 4) + '" y="' + mid +
                  '" dominant-baseline="central">' + r.count + "</text></g>");
@@ -206,14 +211,28 @@
       out.push('<polyline class="wall-line-yesterday" points="' + line(h.yesterday) + '"/>',
                '<polyline class="wall-line-today" points="' + line(sofar) + '"/>');
       sofar.forEach(function (v, i) { out.push('<circle class="wall-dot-today" cx="' + X(i) + '" cy="' + Y(v) + '" r="2.5"/>'); });
-      var lx = W - R - 150;  // the legend, top right
+      // the legend, top right: each entry as wide as its text (English "Yesterday" is twice 昨日)
+      var yw = legendWidth(yesterday), tw = legendWidth(today), lx = W - R - (28 + yw + 14 + 28 + tw);
       out.push('<line class="wall-line-yesterday" x1="' + lx + '" x2="' + (lx + 22) + '" y1="10" y2="10"/>',
                '<text class="wall-svg-legend" x="' + (lx + 28) + '" y="10" dominant-baseline="central">' + esc(yesterday) + "</text>",
-               '<line class="wall-line-today" x1="' + (lx + 80) + '" x2="' + (lx + 102) + '" y1="10" y2="10"/>',
-               '<text class="wall-svg-legend" x="' + (lx + 108) + '" y="10" dominant-baseline="central">' + esc(today) + "</text>");
+               '<line class="wall-line-today" x1="' + (lx + 42 + yw) + '" x2="' + (lx + 64 + yw) + '" y1="10" y2="10"/>',
+               '<text class="wall-svg-legend" x="' + (lx + 70 + yw) + '" y="10" dominant-baseline="central">' + esc(today) + "</text>");
       return svg(W, H, out.join(""));
     }
 
+    // a legend text's width at the legend's font size (.wall-svg-legend): a CJK character is 1 em, others ~0.6
+    var LEGEND_PX = 14;  // the charts' text size (30-wall.css .wall-svg-legend, .wall-svg-label)
+    function legendWidth(s) {
+      var em = 0;
+      for (var i = 0; i < s.length; i++) { em += s.charCodeAt(i) > 0x2e80 ? 1 : 0.6; }
+      return Math.ceil(em * LEGEND_PX);
+    }
+    // ``s`` shortened with "…" to fit ``px`` (a long English category name on the bar chart's name column)
+    function fitText(s, px) {
+      if (legendWidth(s) <= px) { return s; }
+      while (s.length > 1 && legendWidth(s + "…") > px) { s = s.slice(0, -1); }
+      return s.replace(/\s+$/, "") + "…";
+    }
     // 5, 10, 20, 50, 100, …: the count axes move in steps (layouts/wall/panels.py axis_top)
     function axisTop(v) {
       var top = 5;

@@ -298,8 +298,8 @@
       overdue ? h("span", { cls: "console-badge overdue", text: this.tx("console.overdue") }) : null,
       c.outside ? h("span", { cls: "console-badge outside", "data-flag": "outside", text: this.outsideText(c) }) : null,
       c.category_unconfirmed ? h("span", { cls: "console-badge unconfirmed", text: this.tx("console.category.unconfirmed") }) : null,
-      h("span", { cls: "console-item-title", text: (c.category || c.category_code) + " · " +
-                  (c.grid_name || (c.outside ? this.tx("console.outside") : "—")) }),
+      h("span", { cls: "console-item-title", text: GCDom.name(c.category || c.category_code) + " · " +
+                  (GCDom.name(c.grid_name) || (c.outside ? this.tx("console.outside") : "—")) }),
       h("span", { cls: "console-item-meta", text: c.code + " · " + this.age(c.created_at) })
     ]);
   };
@@ -376,7 +376,7 @@
     var overdue = this.isOverdue(v) && (TRIAGE[v.state] || TRACKING[v.state]);
     var box = document.getElementById("console-detail");
     var head = h("div", { cls: "console-detail-head" }, [
-      h("h2", { text: (v.major ? v.major + " / " : "") + (v.category || v.category_code) }),
+      h("h2", { text: (v.major ? GCDom.name(v.major) + " / " : "") + GCDom.name(v.category || v.category_code) }),
       h("span", { cls: "console-badge state-" + v.state, id: "console-case-state", "data-state": v.state,
                   text: this.tx("case.state." + v.state) }),
       overdue ? h("span", { cls: "console-badge overdue", text: this.tx("console.overdue") }) : null
@@ -443,7 +443,7 @@
     var self = this;
     return h("select", { id: id }, this.cfg.categories.map(function (c) {
       return h("option", { value: c.code, selected: c.code === (guess || current),
-                           text: c.name + (c.code === guess ? " · " + self.tx("console.category.guess") : "") +
+                           text: GCDom.name(c.name) + (c.code === guess ? " · " + self.tx("console.category.guess") : "") +
                              (c.code === current ? " · " + self.tx("console.category.current") : "") });
     }));
   };

@@ -6,8 +6,10 @@ key to ``{"zh-CN": ..., "en": ...}``; all files are merged at start-up.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 LANGS = ("zh-CN", "en")
 DEFAULT_LANG = "zh-CN"
@@ -133,3 +135,75 @@ def error_text(code: str | None, field: str | None, lang: str | None) -> str:
     if field and f"field.{field}" in keys:
         return t(f"error.{code}", lang, field=t(f"field.{field}", lang))
     return t(f"error.{code}.any", lang)
+
+
+# Names of places and categories (``name.<Chinese name>`` in names.json): shown in the page's language where the
+# catalogue has an English one. A grid "兴乐社区第04网格" is its community's English name and number ("Xingle 04");
+# a name with no English stays Chinese (it is a name, not a key).
+_GRID_NAME = re.compile(r"^(?P<comm>\S+?社区)第(?P<n>\d+)网格$")
+_COMMUNITY_SUFFIX = " Community"
+
+
+def place_name(name: str | None, lang: str | None) -> str | None:
+    """``name`` in ``lang``: the catalogue's English for a street, community, grid or category name, else ``name``."""
+    if not name or normalise_lang(lang) != "en" or not isinstance(name, str):
+        return name
+    keys = catalogue()
+    if (hit := keys.get(f"name.{name}")) is not None:
+        return hit["en"]
+    if (m := _GRID_NAME.match(name)) and (comm := keys.get(f"name.{m['comm']}")) is not None:
+        return f"{comm['en'].removesuffix(_COMMUNITY_SUFFIX)} {m['n']}"
+    if (comm := keys.get(f"name.{name}社区")) is not None:  # a community's short form on a chart: 兴乐
+        return comm["en"].removesuffix(_COMMUNITY_SUFFIX)
+    if "/" in name.strip("/"):  # 大类/小类
+        return "/".join(place_name(part, lang) or part for part in name.split("/"))
+    return name
+
+
+def names_for(lang: str | None) -> dict[str, str]:
+    """``name.<Chinese name>`` → the name in ``lang`` (only English differs), for the page scripts (GCDom.name)."""
+    if normalise_lang(lang) != "en":
+        return {}
+    return {k: v["en"] for k, v in catalogue().items() if k.startswith("name.")}
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@lru_cache(maxsize=1)
+def _grid_in_text() -> re.Pattern:
+    """A grid name inside a sentence: a community the catalogue names, 第, a number, 网格."""
+    comms = sorted((k[5:] for k in catalogue() if k.startswith("name.") and k.endswith("社区")), key=len, reverse=True)
+    return re.compile("(?:" + "|".join(map(re.escape, comms)) + r")第\d+网格") if comms else re.compile(r"(?!x)x")
+
+
+def place_names_in(text: str, lang: str | None) -> str:
+    """A sentence the product wrote (a summary, a heading) with the place and category names in it put into
+    ``lang``; never for free text a person wrote (a category name inside a description is their words)."""
+    if normalise_lang(lang) != "en" or not text or not _CJK.search(text):
+        return text
+    text = _grid_in_text().sub(lambda m: place_name(m.group(0), lang) or m.group(0), text)
+    for zh in sorted((k[5:] for k in catalogue() if k.startswith("name.")), key=len, reverse=True):
+        if zh in text:
+            text = text.replace(zh, catalogue()[f"name.{zh}"]["en"])
+    return text
+
+
+# keys under which an answer (an API's JSON, a page's component tree or figure) holds a name to show
+NAME_KEYS = frozenset({"name", "names", "category", "category_name", "major", "major_name", "minor_name", "grid_name",
+                       "community_name", "community", "street", "street_name", "children", "label", "text", "x", "y",
+                       "ticktext", "tickvals", "categoryarray", "hovertext", "labels", "scope_name", "grid", "place"})
+
+
+def localize_json(value: Any, lang: str | None, key: str | None = None) -> Any:
+    """``value`` (parsed JSON) with every whole-string name under a NAME_KEYS key in ``lang`` (unchanged for
+    Chinese). Only whole strings: free text that happens to contain a name is left as written."""
+    if normalise_lang(lang) != "en":
+        return value
+    if isinstance(value, str):
+        return place_name(value, lang) if key in NAME_KEYS and _CJK.search(value) else value
+    if isinstance(value, list):
+        return [localize_json(v, lang, key) for v in value]
+    if isinstance(value, dict):
+        return {k: localize_json(v, lang, k if isinstance(k, str) else key) for k, v in value.items()}
+    return value

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import events
+from ..i18n import place_name
 from ..models import Alert, Case, Grid, Organisation, Place
 from ..models.governance import GovernanceActivity, LegalStaff
 from ..timeutil import SHANGHAI, as_utc, iso, local, local_day_bounds, utcnow
@@ -321,7 +322,7 @@ def panel_data(session: Session, *, day: date | None = None, lang: str = "zh-CN"
     en = lang == "en"
     return {"day": comm["day"], "dimensions": [{"key": d, "name": DIMENSION_NAMES[d][1 if en else 0],
                                                 "short": DIMENSION_SHORT[d][1 if en else 0]} for d in DIMENSIONS],
-            "communities": [{"id": r["id"], "name": r["name"], "scores": r["scores"]} for r in rows],
+            "communities": [{"id": r["id"], "name": place_name(r["name"], lang), "scores": r["scores"]} for r in rows],
             "indicators": comm["indicators"],
             "street": street["rows"][0]["values"] if street["rows"] and community_id is None else {},
             "values": {r["id"]: r["values"] for r in rows}}

@@ -12,7 +12,7 @@ from dash import html
 
 from sqlalchemy import select
 
-from dashboard.i18n import t, texts_for
+from dashboard.i18n import localize_json, t, texts_for
 from dashboard.masking import mask_name
 from dashboard.models import Grid, Role, Worker
 from dashboard.services.wall_stats import grid_ids, recent_events, wall_stats
@@ -44,7 +44,8 @@ def client_config(lang: str, query: dict, services, stats: dict[str, Any], grids
     return {"clock_offset_ms": round(clock_offset_s() * 1000),  # --sim-hour: the clock shows the server's time
             "zmax": ZMAX, "shades": SHADES,
             "lang": lang, "kiosk": query.get("kiosk") == "1", "design": DESIGN, "traces": TRACES,
-            "base_zoom": BASE_ZOOM, "gcj": s.tile_crs == "gcj02", "grids": grids, "stats": stats, "caps": CAPS,
+            "base_zoom": BASE_ZOOM, "gcj": s.tile_crs == "gcj02", "grids": grids, "caps": CAPS,
+            "stats": localize_json(stats, lang),  # names in the page's language, as the stats API answers them
             "stats_min_interval_s": 10, "stats_debounce_s": 3, "stats_jitter_s": 1.5, "map_min_frame_ms": 250,
             "charts": {"category": CATEGORY_SIZE, "hourly": HOURLY_SIZE},
             "shade_min_interval_ms": 1000, "chart_min_interval_ms": 5000, "texts": texts,

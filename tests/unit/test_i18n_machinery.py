@@ -119,3 +119,56 @@ def test_the_router_serves_the_remembered_language(with_pages):
     with app.test_request_context("/_dash-update-component", headers={"Cookie": f"{LANG_COOKIE}=en"}):
         page = page_for("/login", "?lang=zh-CN", services)  # an explicit ?lang= wins
         assert "Sign in" not in json.dumps(page.to_plotly_json(), default=str)
+
+
+def test_names_in_the_chosen_language():
+    from dashboard.i18n import localize_json, place_name, place_names_in
+
+    assert place_name("兴乐社区第04网格", "en") == "Xingle 04"  # the community's English and the number
+    assert place_name("兴乐社区", "en") == "Xingle Community" and place_name("兴乐", "en") == "Xingle"
+    assert place_name("市容环境/乱贴广告", "en") == "City appearance/Illegal posters"
+    assert place_name("无名小区", "en") == "无名小区"  # no English: stays Chinese, never a key
+    assert place_name("兴乐社区", "zh-CN") == "兴乐社区"
+    assert place_names_in("最多 市容环境，新城坊社区第07网格", "en") == "最多 City appearance，Xinchengfang 07"
+    data = {"by_category": [{"name": "市容环境", "count": 1}], "description": "市容环境",
+            "layout": {"yaxis": {"tickvals": ["兴乐"], "ticktext": ["兴乐"]}}, "y": ["西一路"]}
+    assert localize_json(data, "en") == {
+        "by_category": [{"name": "City appearance", "count": 1}], "description": "市容环境",  # free text: as written
+        "layout": {"yaxis": {"tickvals": ["Xingle"], "ticktext": ["Xingle"]}}, "y": ["Xiyilu"]}
+    assert localize_json(data, "zh-CN") is data
+
+
+def test_every_demo_name_has_its_english():
+    """The demo street's communities, categories (大类 and 小类) and the street itself are named in English."""
+    import csv
+    from pathlib import Path
+
+    from dashboard.i18n import place_name
+
+    data = Path(__file__).resolve().parents[2] / "data" / "xiyilu"
+    names = {f["properties"]["name"] for f in json.loads((data / "communities.geojson").read_text())["features"]}
+    names |= {f["properties"]["name"] for f in json.loads((data / "street.geojson").read_text())["features"]}
+    with open(data / "categories.csv", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            names |= {row["major_name"], row["minor_name"]}
+    grids = {f["properties"]["name"] for f in json.loads((data / "grids.geojson").read_text())["features"]}
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    missing = sorted(n for n in names | grids if cjk.search(place_name(n, "en")))
+    assert not missing, f"{len(missing)} demo names without English: {missing[:10]}"
+
+
+def test_an_api_answer_names_places_in_the_visitors_language(with_pages):
+    from dashboard.services.importers import load_demo
+    from tests.conftest import ROOT
+
+    app, services = with_pages
+    with services.db.write() as s:
+        load_demo(s, ROOT / "data" / "xiyilu")
+    services.reload_grids()
+    c = app.test_client()
+    zh = c.get("/api/v1/wall/stats").get_json()
+    assert any(r["name"] == "兴乐社区" for r in zh["ranking"])  # no choice made: as stored (API clients)
+    c.get("/login?lang=en")
+    en = c.get("/api/v1/wall/stats").get_json()
+    assert any(r["name"] == "Xingle Community" for r in en["ranking"])
+    assert not any(re.search(r"[\u4e00-\u9fff]", r["name"]) for r in en["ranking"])
