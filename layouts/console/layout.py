@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 from sqlalchemy import select
 
-from dashboard.i18n import t, texts_for
+from dashboard.i18n import place_name, t, texts_for
 from dashboard.models import Category, Grid
 from layouts.map_style import local_style, projector
 
@@ -78,10 +78,11 @@ def layout(lang: str, query: dict, services):
     """The dispatcher's desk; ``?lang=en`` switches language, ``?case=<id>`` opens a case."""
     with services.db.read() as s:
         fig = small_map(s, services.settings)
-        cats = [{"code": c.code, "name": f"{c.major_name}/{c.name}", "limit": c.time_limit_hours, "clock": c.clock}
+        cats = [{"code": c.code, "name": place_name(f"{c.major_name}/{c.name}", lang) or c.name, "limit": c.time_limit_hours,
+                 "clock": c.clock}
                 for c in s.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.code))]
         # for placing a case found outside the street in a grid by hand
-        grids = [{"id": gid, "name": name, "community_id": cid}
+        grids = [{"id": gid, "name": place_name(name, lang) or name, "community_id": cid}
                  for gid, name, cid in s.execute(select(Grid.id, Grid.name, Grid.community_id).order_by(Grid.code))]
     cfg = client_config(lang, services, cats)
     cfg["grids"] = grids
