@@ -149,10 +149,10 @@ class WorkerResponder:
                 continue  # one task at a time: a second one waits unanswered (the no-ack rule sees it)
             dec = decide(self.seed, did, rework=rework > 0, trouble=self.trouble)
             t = Task(did, cid, wid, dec, lat, lon, due, "ack", self._after(now, dec.ack_after_s))
-            if state != "sent":  # taken up after a restart: already accepted, walk (again) to the case
-                t.phase, t.due = "walk", None
-                if lat is not None:
-                    w.errand = (lat, lon)
+            if state == "arrived" or (state == "acknowledged" and lat is None):  # after a restart: at work
+                t.phase, t.due = "work", self._work_done(now, t)
+            elif state == "acknowledged":  # after a restart: accepted, walk (again) to the case
+                t.phase, t.due, w.errand = "walk", None, (lat, lon)
             self.tasks[did] = t
             new.append(t)
         return new
@@ -175,7 +175,7 @@ class WorkerResponder:
                 self.drop(did, workers)
                 continue
             d = t.decision
-            if t.phase == "ack" and now >= t.due:
+            if t.phase == "ack" and t.due is not None and now >= t.due:
                 if d.kind == "decline":
                     steps.append((did, t.case_id, t.worker_id, "escalate", d.note, False))
                     self.tasks.pop(did)
@@ -188,7 +188,7 @@ class WorkerResponder:
                     t.phase, w.errand = "walk", (t.lat, t.lon)
             elif t.phase == "walk" and w.errand is not None and (w.lat, w.lon) == w.errand:
                 t.phase, t.due = "work", self._work_done(now, t)
-            elif t.phase == "work" and now >= t.due:
+            elif t.phase == "work" and t.due is not None and now >= t.due:
                 steps.append((did, t.case_id, t.worker_id, "feedback", d.note, d.photo))
                 self.drop(did, workers)
         return steps

@@ -197,3 +197,16 @@ def test_a_redispatched_task_is_let_go_and_the_centers_own_cases_are_left_alone(
     _run(sim, services, t, 60)
     with services.db.read() as s:
         assert s.get(Case, c2.id).state == "dispatched"
+
+
+def test_after_a_restart_an_accepted_task_is_walked_to_and_finished(street):
+    """The simulator starts (or restarts) with a task its worker already accepted: it walks there and finishes."""
+    services, ids = street
+    sim, cid, did, wid = _dispatched(services, ids)
+    with services.db.write() as s:
+        transition(s, s.get(Case, cid), "acknowledge", actor="卢军", now=T0)
+    _run(sim, services, T0, 60)
+    with services.db.read() as s:
+        c = s.get(Case, cid)
+        assert [e.action for e in c.timeline] == ["report", "dispatch", "acknowledge", "arrive", "feedback"]
+        assert c.timeline[3].actor == "GPS"
