@@ -11,8 +11,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 # path → (what shows the page's script has run, objects that must be there, objects that must not)
 PAGES = {
-    "/wall": ("() => window.GCWall && GCWall.map.live()", ["GCWallMap", "GCDrill", "GCCoverage"],
-              ["GCMobile", "GCConsole", "GCPatrol", "GCCall"]),
+    # the wall calls a camera's workers (#27 item 4): it has the call widget's script
+    "/wall": ("() => window.GCWall && GCWall.map.live()", ["GCWallMap", "GCDrill", "GCCoverage", "GCCall"],
+              ["GCMobile", "GCConsole", "GCPatrol"]),
     "/m": ("() => window.GCMobile && GCMobile.state()", ["GCCall", "GCGeo", "GCLive"],
            ["GCWall", "GCWallMap", "GCWallPanels", "GCConsole", "GCPatrol", "GCDrill", "GCCoverage", "GCBrief"]),
     "/console": ("() => !!window.GCConsole", ["GCCall", "GCDrill", "GCCoverage", "GCGeo"],
