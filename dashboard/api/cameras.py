@@ -24,6 +24,7 @@ from .security import conf
 
 log = logging.getLogger(__name__)
 VIEWERS = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY)
+CALLERS: frozenset[str] = frozenset({Role.DISPATCHER, Role.ADMIN})  # who may start a video call (realtime_calls)
 VENDOR = Path(__file__).resolve().parent.parent / "static" / "vendor"
 BOUNDARY = "gcframe"
 
@@ -68,7 +69,7 @@ def register(app, services) -> None:
         if out is None or not in_scope(p, out["grid"]["community_id"] if out["grid"] else None):
             raise ApiError(404, f"no camera {camera_id}", "camera_id")
         # who may ring a worker from here: the realtime call handler's rule (dispatchers, admins; not a display)
-        out["can_call"] = p.role in (Role.DISPATCHER, Role.ADMIN)
+        out["can_call"] = p is not None and p.role in CALLERS
         return jsonify(out)
 
     def source(code: str) -> tuple[str, str]:
