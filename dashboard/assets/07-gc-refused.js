@@ -1,6 +1,7 @@
 /* When the API refuses a page its data (401 signed out, 403 not allowed), the page says so on screen instead of
  * showing empty queues under a green "live" light: a banner names the reason and the live light is hidden.
- * Only reads (GET) of /api/ count: a refused action is the page's own message to show. The texts come from the
+ * Only reads count (GET of /api/, and Dash's callback requests, which read): a refused action is the page's own
+ * message to show. The texts come from the
  * index page (layouts/app.py, dashboard/i18n/admin.json "refused.*"), in both languages. */
 (function () {
   "use strict";
@@ -38,8 +39,9 @@
     var method = ((init && init.method) || (req && req.method) || "GET").toUpperCase();
     var url;
     try { url = new URL(req ? req.url : String(input), window.location.href); } catch { url = null; }
-    var watched = method === "GET" && url && url.origin === window.location.origin && url.pathname.indexOf("/api/") === 0
-      && PAGES.test(window.location.pathname);
+    // a read of /api/, or a Dash server callback (the briefing's figures come that way; it only reads)
+    var watched = url && url.origin === window.location.origin && PAGES.test(window.location.pathname) && (
+      (method === "GET" && url.pathname.indexOf("/api/") === 0) || url.pathname === "/_dash-update-component");
     var out = original.apply(this, arguments);
     if (!watched) { return out; }
     return out.then(function (r) {

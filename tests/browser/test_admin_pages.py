@@ -427,3 +427,14 @@ def test_a_device_secret_is_rotated_and_shown_once_and_a_camera_address_replaced
     assert "rotated@" not in page.content()
     _shot(page, "devices")
     watch.assert_clean()
+
+
+def test_a_briefing_whose_callbacks_are_refused_says_so(pages, live_server):
+    srv = live_server("--no-sim")
+    page, _ = _admin_session(pages, srv, "/briefing?lang=en")
+    page.context.route(re.compile(r".*/_dash-update-component(\?.*)?$"), lambda r: r.fulfill(
+        status=401, content_type="application/json",
+        body='{"error": {"status": 401, "message": "sign in first", "field": null}}'))
+    page.reload()
+    page.wait_for_selector("#gc-refused[data-status='401']", timeout=15000)
+    assert "signed out" in page.inner_text("#gc-refused")
