@@ -178,6 +178,9 @@ def briefing_pdf(b: dict[str, Any], lang: str = "zh-CN") -> bytes:
 
 def _sections(b: dict[str, Any], lang: str) -> list[tuple[str, list[list[Any]]]]:
     """(title, rows with a header) for every detail table; shared by the PDF."""
+    from ..i18n import localize_json
+
+    b = localize_json(b, lang)  # the street's places and categories named in ``lang``
     f = b["funnel"]
     cov, w = b["coverage"], b["workers"]
     return [
@@ -251,13 +254,14 @@ def _kpi_format(key: str) -> str:
 
 def case_rows(cases: list[dict[str, Any]], lang: str) -> tuple[list[str], list[list[Any]]]:
     """The case list's headers and rows as a reader wants them: labels for codes, local times (CSV and Excel)."""
-    from ..i18n import label
+    from ..i18n import label, place_name
 
     head = [t("brief.case_code", lang), t("brief.col.major", lang), t("brief.col.subcategory", lang),
             t("brief.grid", lang), t("brief.grid_name", lang), t("brief.state", lang), t("brief.col.onsite", lang),
             t("brief.col.reporter", lang), t("brief.col.created_at", lang), t("brief.col.dispatched_at", lang),
             t("brief.col.closed_at", lang)]
-    rows = [[c["code"], c["major"], c["category"], c["grid_code"], c["grid_name"], label("case.state", c["state"], lang),
+    rows = [[c["code"], place_name(c["major"], lang), place_name(c["category"], lang), c["grid_code"],
+             place_name(c["grid_name"], lang), label("case.state", c["state"], lang),
              t("brief.yes" if c["onsite"] else "brief.no", lang), c["reporter"], _local(c["created_at"]),
              _local(c["dispatched_at"]), _local(c["closed_at"])] for c in cases]
     return head, rows
@@ -265,7 +269,9 @@ def case_rows(cases: list[dict[str, Any]], lang: str) -> tuple[list[str], list[l
 
 def briefing_sheets(b: dict[str, Any], cases: list[dict[str, Any]], lang: str = "zh-CN") -> list[Sheet]:
     """Every sheet of the workbook, the day's summary first; sheet names and headers in ``lang``, codes as labels."""
-    from ..i18n import label
+    from ..i18n import label, localize_json
+
+    b = localize_json(b, lang)  # the street's places and categories named in ``lang`` (case rows: case_rows)
 
     def h(key: str) -> str:
         return t(key, lang)

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # t("key" / t(f"prefix.{x}" / t('prefix.' + x — the call's first argument when it starts with a string literal
 PY_CALL = re.compile(r"""(?<![\w.])t\(\s*(?P<f>f?)(?P<q>["'])(?P<body>(?:(?!(?P=q)).)*)(?P=q)\s*(?P<plus>\+)?""")
 # tx("key" / this.tx("prefix." + x / tx(p, "key"), and the texts read directly: t["key"] / self.t["prefix." + x]
-JS_CALL = re.compile(r"""(?:\btx\(\s*(?:[\w.]+\s*,\s*)?|(?<![\w$])(?:t|texts)\[\s*)"""
+JS_CALL = re.compile(r"""(?:\btx\(\s*(?:[\w.]+\s*,\s*)?|(?<![\w$])(?:t|T|texts)\[\s*)"""
                      r"""(?P<q>["'])(?P<body>(?:(?!(?P=q)).)*)(?P=q)\s*(?P<plus>\+)?""")
 
 
@@ -56,6 +56,7 @@ def test_the_extractor_finds_literal_and_built_keys():
         ("wall.status.", True), ("m.online", False), ("cov.none", False)]
     assert uses(JS_CALL, """(t["wall.hover.fix"] || "") + self.t["console.tl." + k] + st["delete"]""") == [
         ("wall.hover.fix", False), ("console.tl.", True)]
+    assert uses(JS_CALL, """T["call.search_none"] + r["map.center"]""") == [("call.search_none", False)]
     found = used_keys()
     assert len({k for _, k, p in found if not p}) > 200, "the extractor finds almost nothing: has the lookup changed?"
     assert any(w.endswith(".js") for w, _, _ in found) and any(w.endswith(".py") for w, _, _ in found)
@@ -86,3 +87,20 @@ def test_every_value_of_a_shown_enum_has_its_text():
     missing = [f"{prefix}.{m.value}" for prefix, enum in families.items() for m in enum if f"{prefix}.{m.value}" not in keys]
     missing += [f"priority.{p}" for p in range(1, 5) if f"priority.{p}" not in keys]
     assert not missing, f"texts missing for {missing}"
+
+
+# label("case.state", x) in Python, GCDom.label("alert.kind", x) in the page scripts (not SQLAlchemy's
+# column.label("n")): the family must be one the
+# catalogue lists every value of (dashboard/i18n ENUM_VALUES), or a value would show as nothing
+LABEL_CALL = re.compile(r"""(?:(?<![\w.])|GCDom\.)label\(\s*(?P<q>["'])(?P<family>[a-z_.]+)(?P=q)""")
+
+
+def test_every_label_family_used_is_listed():
+    from dashboard.i18n import ENUM_VALUES
+
+    py = [p for d in ("dashboard", "layouts", "callbacks") for p in (ROOT / d).rglob("*.py")]
+    js = [p for p in (ROOT / "dashboard" / "assets").glob("*.js") if not p.name.endswith(".min.js")]
+    used = {(m["family"], p.name) for p in py + js for m in LABEL_CALL.finditer(p.read_text(encoding="utf-8"))}
+    assert used, "no label() use found: has the lookup changed?"
+    unknown = sorted((f, w) for f, w in used if f not in ENUM_VALUES)
+    assert not unknown, f"label() families not in ENUM_VALUES: {unknown}"

@@ -172,3 +172,16 @@ def test_an_api_answer_names_places_in_the_visitors_language(with_pages):
     en = c.get("/api/v1/wall/stats").get_json()
     assert any(r["name"] == "Xingle Community" for r in en["ranking"])
     assert not any(re.search(r"[\u4e00-\u9fff]", r["name"]) for r in en["ranking"])
+
+
+def test_the_case_list_export_in_english_has_no_codes_or_chinese_names():
+    from dashboard.services.exports import case_rows
+
+    case = {"code": "2026120700001", "major": "市容环境", "category": "乱贴广告", "grid_code": "610102001001004",
+            "grid_name": "兴乐社区第04网格", "state": "feedback", "onsite": False, "reporter": None,
+            "created_at": "2026-12-07T01:00:00+00:00", "dispatched_at": None, "closed_at": None}
+    head, rows = case_rows([case], "en")
+    assert rows[0][1:6] == ["City appearance", "Illegal posters", "610102001001004", "Xingle 04", "Awaiting check"]
+    assert not any(re.search(r"[\u4e00-\u9fff]", str(h)) or re.fullmatch(r"[a-z_.]+", str(h)) for h in head), head
+    _, zh = case_rows([case], "zh-CN")
+    assert zh[0][1:6] == ["市容环境", "乱贴广告", "610102001001004", "兴乐社区第04网格", "反馈待核查"]
