@@ -41,6 +41,10 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("/api/v1/api-keys", "GET"): ADMIN, ("/api/v1/api-keys", "POST"): ADMIN,
     ("/api/v1/api-keys/<int:key_id>", "DELETE"): ADMIN, ("/api/v1/audit", "GET"): ADMIN,
     ("/api/v1/categories/<code>", "PATCH"): ADMIN,
+    ("/api/v1/departments", "POST"): ADMIN, ("/api/v1/departments/<int:department_id>", "PATCH"): ADMIN,
+    ("/api/v1/departments/<int:department_id>", "DELETE"): ADMIN,
+    ("/api/v1/departments", "GET"): OPS | {"leader"}, ("/api/v1/departments/<int:department_id>", "GET"): OPS | {"leader"},
+    ("/api/v1/cases/<int:case_id>/triage", "POST"): OPS, ("/api/v1/categories/guess", "GET"): OPS,
     ("/api/v1/unmask", "POST"): OPS,
     # live
     ("/api/v1/events", "GET"): ANY_ROLE, ("/api/v1/snapshot", "GET"): ANY_ROLE,
