@@ -164,6 +164,8 @@ class Settings(BaseSettings):
     rule_fold_threshold: int = Field(3, ge=1, description="alert rule: more alerts of one kind in one community "
                                      "than this make one community alert")
     rule_batch: int = Field(200, ge=1, description="alert rule: alerts written per transaction")
+    rule_batch_ms: float = Field(50.0, gt=0, description="alert rule: … and for at most this long (then it commits "
+                                 "and a person's write goes first)")
     rule_interval_s: float = Field(30.0, gt=0, description="alert rules run this often")
 
     @classmethod

@@ -28,6 +28,7 @@ from .models import Case, Category, Grid, Worker
 from .services import workers as worker_svc
 from .services.cases import CaseReport, IllegalTransition, CaseError, report_case, transition
 from .services.positions import Fix, ingest_fixes
+from .simulator_anomalies import PlantedAnomalies
 from .simulator_workers import CENTER, TROUBLE, WorkerResponder
 from .timeutil import SHANGHAI, utcnow
 
@@ -75,6 +76,7 @@ class Actions:
     reports: list[dict] = field(default_factory=list)
     steps: list[tuple] = field(default_factory=list)      # (case_key, action, worker_id)
     task_steps: list[tuple] = field(default_factory=list)  # workers answering people's dispatches (simulator_workers)
+    device_events: list[tuple] = field(default_factory=list)  # planted door events (simulator_anomalies)
 
     def as_tuple(self) -> tuple:
         return (tuple(self.shift_start), tuple(self.shift_end), tuple(self.fixes),
@@ -105,6 +107,7 @@ class Simulator:
         self._category_names: dict[str, str] | None = None  # code → name, read once
         self.by_id = {w.id: w for w in workers}
         self.responder = WorkerResponder(seed, speed, trouble=trouble)  # tasks a person dispatched to them
+        self.planted = PlantedAnomalies(seed)  # a burst, an SOS, a door held open at night in each simulated day
 
     @classmethod
     def from_db(cls, session, *, seed: int, speed: float = 1.0, cases_per_day: float = 400,
@@ -184,6 +187,10 @@ class Simulator:
             for _ in range(self._poisson(self.sos_per_day / 86400 * sim_dt)):
                 w = self.rng.choice(active)
                 acts.fixes.append((w.id, w.device_id, round(w.lat, 7), round(w.lon, 7), 0.0, None, "sos"))
+        planted = self.planted.plan(self, now, hour, sim_dt)
+        acts.reports += planted.reports
+        acts.fixes += planted.fixes
+        acts.device_events = planted.device_events
         acts.task_steps = self.responder.plan(now, self.by_id)
         due = [f for f in self.followups if f[0] <= now]
         self.followups = [f for f in self.followups if f[0] > now]
@@ -299,6 +306,7 @@ class Simulator:
                              workers=self.by_id)
         with db.read() as s:  # dispatches a person sent to simulated workers since the last tick
             self.responder.sense(s, now, self.by_id)
+        self.planted.apply_events(acts.device_events, db=db, now=now)
 
     def run(self, stop: threading.Event, *, db, locator, frames=None, calendar=None,
             clock: Callable[[], datetime] = utcnow, interval: float = 1.0, uploads: Path | None = None) -> None:
