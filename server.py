@@ -59,8 +59,12 @@ def seed_if_empty(services, demo_dir: Path | None = None) -> bool:
 
     if not is_empty(services.db.engine):
         return False
-    with services.db.write() as s:
-        counts = load_demo(s, demo_dir or services.settings.demo_dir)
+    from datetime import timedelta
+
+    from dashboard.timeutil import local_today
+
+    with services.db.write() as s:  # its 五治 history ends yesterday, whatever day this is
+        counts = load_demo(s, demo_dir or services.settings.demo_dir, end_on=local_today() - timedelta(days=1))
     log.info("loaded the demo street: %s", counts)
     services.reload_grids()
     return True
@@ -90,13 +94,30 @@ def build_server(settings: Settings):
 
     with exclusive(settings.db_url):  # several workers start at once: one migrates and seeds
         app, services = open_services(settings)
-        if not settings.production:
-            seed_if_empty(services)
+        seeded = not settings.production and seed_if_empty(services)
         first_admin(services)
     dash_app = create_dash(app, services)
     register_all(dash_app, services)
     services.socketio.start_background_task(_warm_pages, services)
+    if seeded:  # the demo's last week (cases, tracks, patrols) fills in behind a server that is already up
+        services.socketio.start_background_task(_seed_recent, services)
     return app, services
+
+
+def _seed_recent(services) -> None:
+    from dashboard.demodata.recent import seed_recent
+
+    from datetime import timedelta
+
+    from dashboard.timeutil import local_today
+
+    today = local_today()
+    try:
+        for back in range(8, 0, -1):  # a day per transaction: the live street's writes never wait long
+            with services.db.write() as s:
+                seed_recent(s, today=today, only=today - timedelta(days=back), calendar=services.calendar)
+    except Exception:  # noqa: BLE001 — the live street runs without its history
+        log.exception("writing the demo street's recent history failed")
 
 
 def _warm_pages(services) -> None:

@@ -23,7 +23,9 @@ from typing import Any, Iterable, Sequence
 
 from .generate import DEFAULT_SEED, SURNAMES
 
-FIRST_DAY, LAST_DAY = date(2026, 10, 1), date(2026, 11, 28)
+# 90 days of activities; loading the demo moves them to end yesterday (services/governance_registers.py end_on)
+LAST_DAY = date(2026, 11, 28)
+FIRST_DAY = LAST_DAY - timedelta(days=89)
 # street-wide mean activities per day, by kind
 DAILY_RATE = {"party_meeting": 0.8, "party_service": 2.5, "sanguan_visit": 1.6, "moot_court": 0.1,
               "legal_education": 0.9, "civility_practice": 2.4, "org_service": 3.0, "volunteer_service": 3.0,
@@ -92,7 +94,7 @@ def generate(folder: Path | str, seed: int = DEFAULT_SEED) -> dict[str, int]:
     posts = []
     for g in grids:
         for _ in range(r.choice([0, 1, 1, 2, 2, 3, 4, 5])):
-            day = FIRST_DAY - timedelta(days=r.randint(0, 400))
+            day = date(2026, 10, 1) - timedelta(days=r.randint(0, 400))  # posts registered before the history
             posts.append((f"PP{len(posts) + 1:04d}", g["code"], branch_of.get(g["code"], f"PB{g['code'][9:12]}00"),
                           masked(), r.choice(POSTS), day.isoformat()))
     staff = []

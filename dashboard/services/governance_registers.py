@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -26,8 +27,23 @@ def _f(v: str) -> float | None:
     return float(v) if v not in (None, "") else None
 
 
-def load_governance_registers(session: Session, folder: str | Path) -> dict[str, int]:
-    """Load whichever register files the folder has (a center's own folder may have none)."""
+def _shift_activities(df: pd.DataFrame, end_on: date) -> pd.DataFrame:
+    """The demo's activities moved by whole days so the file's last activity day falls on ``end_on`` (codes that carry
+    a date, GAyyyymmddNNN, move with it): a demo history that stays in the present (a rolling 90 days)."""
+    starts = pd.to_datetime(df["started_at"])
+    shift = pd.Timedelta(days=(end_on - starts.max().date()).days)
+    out = df.copy()
+    out["started_at"] = (starts + shift).dt.strftime("%Y-%m-%d %H:%M")
+    ends = pd.to_datetime(df["ended_at"].replace("", None))
+    out["ended_at"] = (ends + shift).dt.strftime("%Y-%m-%d %H:%M").fillna("")
+    dated = out["code"].str.match(r"^GA\d{11}$")
+    out.loc[dated, "code"] = "GA" + (starts[dated] + shift).dt.strftime("%Y%m%d") + out.loc[dated, "code"].str[10:]
+    return out
+
+
+def load_governance_registers(session: Session, folder: str | Path, *, end_on: date | None = None) -> dict[str, int]:
+    """Load whichever register files the folder has (a center's own folder may have none); with ``end_on`` the
+    activities' history is moved to end that day (the demo street's, loaded at first start)."""
     d = Path(folder)
     grids = {c: (i, cm) for c, i, cm in session.execute(select(Grid.code, Grid.id, Grid.community_id))}
     comms = dict(session.execute(select(Community.code, Community.id)).all())
@@ -78,6 +94,8 @@ def load_governance_registers(session: Session, folder: str | Path) -> dict[str,
         session.add_all(devices)
         counts["access_devices"] = len(devices)
     if (df := _table(d / "activities.csv")) is not None:
+        if end_on is not None and len(df):
+            df = _shift_activities(df, end_on)
         # the demo history goes in quietly (no live events); validated like any import
         look, now, rows = Lookups(session), utcnow(), []
         for i, r in enumerate(df.to_dict("records"), 2):

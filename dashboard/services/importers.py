@@ -330,8 +330,9 @@ def import_departments(session: Session, path: str | Path) -> int:
     return len(df)
 
 
-def load_demo(session: Session, demo_dir: str | Path) -> dict[str, int]:
-    """Load the demo street (or any folder in the same format) into an empty database."""
+def load_demo(session: Session, demo_dir: str | Path, *, end_on: date | None = None) -> dict[str, int]:
+    """Load the demo street (or any folder in the same format) into an empty database; with ``end_on`` its
+    dated history (the 五治 activities) is moved to end that day."""
     d = Path(demo_dir)
     street_gdf = _read_geo(d / "street.geojson")
     srow = street_gdf.iloc[0]
@@ -380,7 +381,7 @@ def load_demo(session: Session, demo_dir: str | Path) -> dict[str, int]:
                             grid_id=grids.get(r.get("grid_code", "")), place_id=place_ids.get(r.get("place_code", ""))))
     session.flush()
     from .governance_registers import load_governance_registers  # 网格+五治 registers, if the folder has them
-    load_governance_registers(session, d)
+    load_governance_registers(session, d, end_on=end_on)
     return {"grids": len(grids), "workers": session.query(Worker).count(), "places": len(place_ids)}
 
 
