@@ -220,6 +220,56 @@ def test_mobile_gps_dot_and_crosshair_in_gcj02(browser, server, tiles, grids):
         ctx.close()
 
 
+def test_mobile_task_card_map_draws_the_configured_tiles_in_gcj02(browser, server, tiles, grids):
+    """The task card's small map (issue 27 item 6) takes tiles from GC_TILE_URL only, the case drawn where the
+    GCJ-02 tiles have it: the tile under the case's GCJ-02 point is among those the card shows."""
+    import re
+
+    from shapely.geometry import shape
+
+    from tests.utils.page_client import demo_http
+
+    w = requests.get(f"{server.url}/api/v1/workers", params={"q": "W0005"}, timeout=10).json()["items"][0]
+    f = next(x for x in grids.values() if x["properties"]["code"] == w["grid_code"])
+    spot = shape(f["geometry"]).representative_point()
+    lat, lon = spot.y, spot.x
+    ctx, page, watch = new_page(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                geolocation={"latitude": lat - 0.001, "longitude": lon, "accuracy": 8},
+                                permissions=["geolocation"], locale="zh-CN")
+    try:
+        page.goto(server.url + "/m")
+        page.wait_for_selector("#m-signin:not([hidden])")
+        page.fill("#m-demo-code", "W0005")
+        page.click("#m-demo-go")
+        page.wait_for_function("() => window.GCMobile && GCMobile.state() && GCMobile.state().signedIn")
+        desk = demo_http(server.url)
+        cid = desk.post(f"{server.url}/api/v1/cases", json={"category_code": "0101", "description": "瓦片测试",
+                                                            "lat": lat, "lon": lon}, timeout=10).json()["id"]
+        assert desk.post(f"{server.url}/api/v1/cases/{cid}/actions/dispatch", json={"worker_id": w["id"]},
+                         timeout=10).status_code == 200
+        card = f"li.m-task[data-case-id='{cid}']"
+        page.wait_for_selector(f"{card} svg.m-task-map circle[data-mark='me']", timeout=15000)
+        hrefs = page.eval_on_selector_all(f"{card} svg.m-task-map image", "els => els.map(e => e.getAttribute('href'))")
+        assert hrefs and all(h.startswith(f"http://127.0.0.1:{tiles.port}/tiles/") for h in hrefs), hrefs
+        z = int(re.search(r"/tiles/(\d+)/", hrefs[0]).group(1))
+        _, x, y = tile_of(*gcj(lat, lon), z)
+        assert f"/tiles/{z}/{x}/{y}.png" in " ".join(hrefs)
+        # the red dot sits on that tile where the GCJ-02 point is: its offset inside the tile matches
+        n = 256 * 2 ** z
+        g_lat, g_lon = gcj(lat, lon)
+        s = math.sin(math.radians(g_lat))
+        px, py = (g_lon + 180) / 360 * n, (0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)) * n
+        img = page.eval_on_selector(f"{card} svg.m-task-map image[href$='/{z}/{x}/{y}.png']",
+                                    "e => [parseFloat(e.getAttribute('x')), parseFloat(e.getAttribute('y'))]")
+        dot = page.eval_on_selector(f"{card} circle[data-mark='task']",
+                                    "e => [parseFloat(e.getAttribute('cx')), parseFloat(e.getAttribute('cy'))]")
+        assert abs(dot[0] - img[0] - (px - x * 256)) < 0.01 and abs(dot[1] - img[1] - (py - y * 256)) < 0.01
+        wait_until(lambda: (z, x, y) in tiles.seen, what="the card's tile fetched from the tile server")
+        watch.assert_clean()
+    finally:
+        ctx.close()
+
+
 def test_console_case_and_workers_in_gcj02(browser, server, tiles, grids):
     tiles.seen.clear()
     ctx, page, watch = new_page(browser)
