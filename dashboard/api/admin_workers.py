@@ -150,7 +150,7 @@ def register(app, services) -> None:
         with tempfile.TemporaryDirectory(prefix="gc-grids-") as tmp:
             path = Path(tmp) / ("upload" + suffix)
             path.write_bytes(content)
-            preview: dict = {}
+            preview = {}
             try:
                 with services.db.write() as s:
                     before = {code: (name_, comm) for code, name_, comm in

@@ -329,7 +329,7 @@
       A.audit.total = data.total;
       var rows = data.entries.map(function (r) {
         return el("tr", { "data-action": r.action }, [el("td", { text: when(r.at) }), el("td", { text: r.actor }),
-          el("td", { text: roleName(r.role) }), el("td", { text: actionName(r.action), title: r.action }),
+          el("td", { text: roleName(r.role) }), el("td", { text: actionName(r.action) }),
           el("td", { text: r.target || "" }),
           el("td", { cls: "admin-detail", text: detailText(r.detail) }), el("td", { text: r.ip || "" })]);
       });
