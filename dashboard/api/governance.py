@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from ..i18n import normalise_lang
 from ..models import Role
@@ -11,6 +11,7 @@ from ..services.governance import (ActivityOutside, ActivityProblem, activity_pu
                                    create_activity, import_activities, panel_data, read_activity_table)
 from ..services.governance_indicators import LEVELS
 from ..services.importers import TableTooLarge
+from .deps import services
 from .auth import require
 from ..principal import scope_community
 from .errors import ApiError, int_arg
@@ -30,70 +31,75 @@ def _day(raw: str | None) -> date | None:
 def _who() -> str:
     p = g.get("principal")
     return p.name if p is not None else ""
+bp = Blueprint("governance", __name__)
+
+
+@bp.get("/api/v1/governance/indicators")
+@require(*READERS)
+def governance_indicators():
+    """The 五治 indicators per street, community or grid (``level``), month to date of ``day``."""
+    level = request.args.get("level", "street")
+    if level not in LEVELS:
+        raise ApiError(400, f"level must be one of {', '.join(LEVELS)}", "level")
+    comm = int_arg(request.args, "community_id", 0, lo=0) or None
+    with services().db.read() as s:
+        data = compute_indicators(s, level=level, day=_day(request.args.get("day")), community_id=comm,
+                                  lang=normalise_lang(request.args.get("lang")))
+    return jsonify(data)
+
+
+@bp.get("/api/v1/governance/panel")
+@require(*READERS)
+def governance_panel():
+    """The wall panel's data: each community's 0–100 score on the five dimensions (month to date); a
+    community-bound caller gets its own community's only."""
+    comm = scope_community(g.get("principal"))
+    with services().db.read() as s:
+        data = panel_data(s, day=_day(request.args.get("day")), lang=normalise_lang(request.args.get("lang")),
+                          community_id=comm)
+    return jsonify(data)
+
+
+@bp.post("/api/v1/governance/activities")
+@require(Role.WORKER, Role.DISPATCHER, Role.INTEGRATION)
+def governance_activity_create():
+    """Record one activity (JSON); 400 naming the field on bad input, nothing written."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "send a JSON object")
+    try:
+        with services().db.write() as s:
+            a = create_activity(s, data, source="api", created_by=_who(),
+                                community_id=scope_community(g.get("principal")))
+            body = activity_public(a, normalise_lang(request.args.get("lang")))
+    except ActivityProblem as p:
+        raise ApiError(403 if isinstance(p, ActivityOutside) else 400, p.message, p.field)
+    return jsonify(body), 201
+
+
+@bp.post("/api/v1/governance/activities/import")
+@require(Role.DISPATCHER, Role.INTEGRATION)
+def governance_activity_import():
+    """Import a CSV/Excel file (form field ``file``): every row or none; 422 lists each bad row."""
+    f = request.files.get("file")
+    if f is None:
+        raise ApiError(400, "send the table as the multipart form field 'file'", "file")
+    try:
+        df = read_activity_table(f.read(), f.filename or "")
+        with services().db.write() as s:
+            result = import_activities(s, df, created_by=_who(), community_id=scope_community(g.get("principal")))
+    except TableTooLarge as exc:  # refused from the zip's directory or the row count, before the rows
+        raise ApiError(413, str(exc), "file")
+    except ActivityProblem as p:
+        raise ApiError(400, p.message, p.field)
+    if result.errors:
+        status = 403 if result.outside else 422  # a row in another community's grid: refused, not malformed
+        return jsonify({"error": {"status": status, "message": f"{len(result.errors)} row(s) have errors; "
+                                  "nothing was imported", "field": "file"}, "errors": result.errors}), status
+    return jsonify({"created": result.created}), 201
 
 
 def register(app, services) -> None:
+    app.register_blueprint(bp)
     from .governance_openapi import describe
-
     describe(app)
-
-    @app.get("/api/v1/governance/indicators")
-    @require(*READERS, services=services)
-    def governance_indicators():
-        """The 五治 indicators per street, community or grid (``level``), month to date of ``day``."""
-        level = request.args.get("level", "street")
-        if level not in LEVELS:
-            raise ApiError(400, f"level must be one of {', '.join(LEVELS)}", "level")
-        comm = int_arg(request.args, "community_id", 0, lo=0) or None
-        with services.db.read() as s:
-            data = compute_indicators(s, level=level, day=_day(request.args.get("day")), community_id=comm,
-                                      lang=normalise_lang(request.args.get("lang")))
-        return jsonify(data)
-
-    @app.get("/api/v1/governance/panel")
-    @require(*READERS, services=services)
-    def governance_panel():
-        """The wall panel's data: each community's 0–100 score on the five dimensions (month to date); a
-        community-bound caller gets its own community's only."""
-        comm = scope_community(g.get("principal"))
-        with services.db.read() as s:
-            data = panel_data(s, day=_day(request.args.get("day")), lang=normalise_lang(request.args.get("lang")),
-                              community_id=comm)
-        return jsonify(data)
-
-    @app.post("/api/v1/governance/activities")
-    @require(Role.WORKER, Role.DISPATCHER, Role.INTEGRATION, services=services)
-    def governance_activity_create():
-        """Record one activity (JSON); 400 naming the field on bad input, nothing written."""
-        data = request.get_json(silent=True)
-        if not isinstance(data, dict):
-            raise ApiError(400, "send a JSON object")
-        try:
-            with services.db.write() as s:
-                a = create_activity(s, data, source="api", created_by=_who(),
-                                    community_id=scope_community(g.get("principal")))
-                body = activity_public(a, normalise_lang(request.args.get("lang")))
-        except ActivityProblem as p:
-            raise ApiError(403 if isinstance(p, ActivityOutside) else 400, p.message, p.field)
-        return jsonify(body), 201
-
-    @app.post("/api/v1/governance/activities/import")
-    @require(Role.DISPATCHER, Role.INTEGRATION, services=services)
-    def governance_activity_import():
-        """Import a CSV/Excel file (form field ``file``): every row or none; 422 lists each bad row."""
-        f = request.files.get("file")
-        if f is None:
-            raise ApiError(400, "send the table as the multipart form field 'file'", "file")
-        try:
-            df = read_activity_table(f.read(), f.filename or "")
-            with services.db.write() as s:
-                result = import_activities(s, df, created_by=_who(), community_id=scope_community(g.get("principal")))
-        except TableTooLarge as exc:  # refused from the zip's directory or the row count, before the rows
-            raise ApiError(413, str(exc), "file")
-        except ActivityProblem as p:
-            raise ApiError(400, p.message, p.field)
-        if result.errors:
-            status = 403 if result.outside else 422  # a row in another community's grid: refused, not malformed
-            return jsonify({"error": {"status": status, "message": f"{len(result.errors)} row(s) have errors; "
-                                      "nothing was imported", "field": "file"}, "errors": result.errors}), status
-        return jsonify({"created": result.created}), 201
