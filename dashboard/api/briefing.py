@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
 from ..i18n import normalise_lang
@@ -14,6 +14,7 @@ from ..services.exports import briefing_pdf, briefing_xlsx, cases_csv
 from ..services.summary import summary_paragraphs
 from ..timeutil import local_today
 from .audit_edge import name_target
+from .deps import services
 from .auth import require
 from ..principal import resolve_principal
 from .errors import ApiError
@@ -54,46 +55,55 @@ def parse_scope(services, raw: str | None) -> int | None:
             raise ApiError(403, "outside your jurisdiction", "community")
         cid = p.community_id
     return cid
+bp = Blueprint("briefing", __name__)
+
+
+@bp.get("/api/v1/briefing")
+@require(*ROLES)
+def get_briefing():
+    """Every figure of the day's briefing and its written summary."""
+    day, cid = parse_day(request.args.get("day")), parse_scope(services(), request.args.get("community"))
+    lang = normalise_lang(request.args.get("lang"))
+    b = _figures(day, cid)
+    b["summary"] = summary_paragraphs(b, lang)
+    return jsonify(b)
+
+
+@bp.get("/api/v1/briefing/export.<fmt>")
+@require(*ROLES)
+def export_briefing(fmt: str):
+    """The brief as PDF or Excel, or the day's case list as CSV (downloads)."""
+    if fmt not in MIME:
+        raise ApiError(404, f"no export format {fmt!r}; one of pdf, xlsx, csv", "format")
+    day, cid = parse_day(request.args.get("day")), parse_scope(services(), request.args.get("community"))
+    lang = normalise_lang(request.args.get("lang"))
+    with services().db.read() as s:
+        cases = case_list(s, day=day, community_id=cid)
+        b = None if fmt == "csv" else briefing(s, day=day, community_id=cid, calendar=services().calendar)
+    data = cases_csv(cases, lang) if fmt == "csv" else briefing_pdf(b, lang) if fmt == "pdf" else briefing_xlsx(
+        b, cases, lang)
+    name = f"{'cases' if fmt == 'csv' else 'briefing'}-{day.isoformat()}{'-c' + str(cid) if cid else ''}.{fmt}"
+    return Response(data, mimetype=MIME[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                                       "Cache-Control": "no-store"})
+
+
+@bp.get("/api/v1/replay")
+@require(*REPLAY_ROLES)
+def get_replay():
+    """The day replay: case steps by minute, events to jump to, worker tracks (kept per day and scope)."""
+    day, cid = parse_day(request.args.get("day")), parse_scope(services(), request.args.get("community"))
+    name_target(f"replay:{day.isoformat()}")  # the audit row (replay_view) names the day, as the page's does
+    return jsonify(services().replays.get(services().db.read, day=day, community_id=cid))
+
+
+def _figures(day: date, community_id: int | None) -> dict:
+    """The day's figures through this app's cache of past days."""
+    cache: BriefingCache = current_app.extensions["gc_briefing_cache"]
+    with services().db.read() as s:
+        return cache.get(s, day=day, community_id=community_id, calendar=services().calendar)
 
 
 def register(app, services) -> None:
-    cache = BriefingCache()  # past days only; dropped on any late edit (services/briefing_cache.py)
-
-    def _figures(day: date, community_id: int | None) -> dict:
-        with services.db.read() as s:
-            return cache.get(s, day=day, community_id=community_id, calendar=services.calendar)
-
-    @app.get("/api/v1/briefing")
-    @require(*ROLES, services=services)
-    def get_briefing():
-        """Every figure of the day's briefing and its written summary."""
-        day, cid = parse_day(request.args.get("day")), parse_scope(services, request.args.get("community"))
-        lang = normalise_lang(request.args.get("lang"))
-        b = _figures(day, cid)
-        b["summary"] = summary_paragraphs(b, lang)
-        return jsonify(b)
-
-    @app.get("/api/v1/briefing/export.<fmt>")
-    @require(*ROLES, services=services)
-    def export_briefing(fmt: str):
-        """The brief as PDF or Excel, or the day's case list as CSV (downloads)."""
-        if fmt not in MIME:
-            raise ApiError(404, f"no export format {fmt!r}; one of pdf, xlsx, csv", "format")
-        day, cid = parse_day(request.args.get("day")), parse_scope(services, request.args.get("community"))
-        lang = normalise_lang(request.args.get("lang"))
-        with services.db.read() as s:
-            cases = case_list(s, day=day, community_id=cid)
-            b = None if fmt == "csv" else briefing(s, day=day, community_id=cid, calendar=services.calendar)
-        data = cases_csv(cases, lang) if fmt == "csv" else briefing_pdf(b, lang) if fmt == "pdf" else briefing_xlsx(
-            b, cases, lang)
-        name = f"{'cases' if fmt == 'csv' else 'briefing'}-{day.isoformat()}{'-c' + str(cid) if cid else ''}.{fmt}"
-        return Response(data, mimetype=MIME[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                                           "Cache-Control": "no-store"})
-
-    @app.get("/api/v1/replay")
-    @require(*REPLAY_ROLES, services=services)
-    def get_replay():
-        """The day replay: case steps by minute, events to jump to, worker tracks (kept per day and scope)."""
-        day, cid = parse_day(request.args.get("day")), parse_scope(services, request.args.get("community"))
-        name_target(f"replay:{day.isoformat()}")  # the audit row (replay_view) names the day, as the page's does
-        return jsonify(services.replays.get(services.db.read, day=day, community_id=cid))
+    app.register_blueprint(bp)
+    # past days only; dropped on any late edit (services/briefing_cache.py); one per app, not per module
+    app.extensions["gc_briefing_cache"] = BriefingCache()
