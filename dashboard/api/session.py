@@ -6,10 +6,11 @@ signs the browser in as a chosen grid worker so /m can be tried without password
 """
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 from sqlalchemy import or_, select
 
 from ..models import Role, User, Worker
+from .deps import services
 from .auth import require, sign_in, sign_out, start_session
 from ..principal import demo_local, resolve_principal
 from .errors import ApiError
@@ -19,68 +20,73 @@ from .openapi import registry
 def demo_allowed(services) -> bool:
     """Demo sign-in: demo mode, not production, and a request from this machine."""
     return demo_local(services)
+bp = Blueprint("session", __name__)
+
+
+@bp.post("/auth/login")
+def login():
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else request.form
+    username, password = body.get("username") or "", body.get("password") or ""
+    for name, value in (("username", username), ("password", password)):
+        if not isinstance(value, str):
+            raise ApiError(422, f"{name} must be a string", name)
+    username = username.strip()
+    if not username:
+        raise ApiError(422, "username is required", "username")
+    if not password:
+        raise ApiError(422, "password is required", "password")
+    u = sign_in(services(), username, password)
+    if u is None:
+        raise ApiError(401, "wrong username or password", "password")
+    return jsonify({"username": u.username, "role": u.role, "worker_id": u.worker_id,
+                    "display_name": u.display_name, "must_change_password": bool(u.must_change_password)})
+
+
+@bp.post("/auth/logout")
+def logout():
+    sign_out(services())  # every session of this user ends, a saved copy of the cookie too
+    return jsonify({"ok": True})
+
+
+@bp.get("/auth/me")
+def whoami():
+    p = resolve_principal(services())
+    if p is None:
+        return jsonify({"signed_in": False, "demo": demo_allowed(services())})
+    return jsonify({"signed_in": True, "name": p.name, "role": p.role, "worker_id": p.worker_id,
+                    "via": p.via, "demo": demo_allowed(services())})
+
+
+@bp.post("/auth/demo-worker")
+@require()
+def demo_worker():
+    if not demo_allowed(services()):
+        raise ApiError(403, "demo sign-in is only available in demo mode from this machine")
+    body = request.get_json(silent=True) or {}
+    ref = str(body.get("worker") or body.get("code") or "").strip()
+    if not ref:
+        raise ApiError(422, "name the worker (code or id)", "worker")
+    with services().db.write() as s:
+        w = s.scalar(select(Worker).where(or_(Worker.code == ref, Worker.id == (int(ref) if ref.isdigit()
+                                                                               else -1))))
+        if w is None or not w.active:
+            raise ApiError(404, f"no active worker {ref!r}", "worker")
+        username = f"worker:{w.code}"
+        u = s.scalar(select(User).where(User.username == username))
+        if u is None:  # a password-less account, usable only through this demo door
+            u = User(username=username, display_name=w.name, role=Role.WORKER, worker_id=w.id,
+                     password_hash=None)
+            s.add(u)
+            s.flush()
+        start_session(u)
+        out = {"username": u.username, "role": u.role, "worker_id": w.id, "code": w.code}
+    return jsonify(out)
 
 
 def register(app, services) -> None:
+    app.register_blueprint(bp)
     api = registry(app)
-
-    @app.post("/auth/login")
-    def login():
-        body = request.get_json(silent=True)
-        body = body if isinstance(body, dict) else request.form
-        username, password = body.get("username") or "", body.get("password") or ""
-        for name, value in (("username", username), ("password", password)):
-            if not isinstance(value, str):
-                raise ApiError(422, f"{name} must be a string", name)
-        username = username.strip()
-        if not username:
-            raise ApiError(422, "username is required", "username")
-        if not password:
-            raise ApiError(422, "password is required", "password")
-        u = sign_in(services, username, password)
-        if u is None:
-            raise ApiError(401, "wrong username or password", "password")
-        return jsonify({"username": u.username, "role": u.role, "worker_id": u.worker_id,
-                        "display_name": u.display_name, "must_change_password": bool(u.must_change_password)})
-
-    @app.post("/auth/logout")
-    def logout():
-        sign_out(services)  # every session of this user ends, a saved copy of the cookie too
-        return jsonify({"ok": True})
-
-    @app.get("/auth/me")
-    def whoami():
-        p = resolve_principal(services)
-        if p is None:
-            return jsonify({"signed_in": False, "demo": demo_allowed(services)})
-        return jsonify({"signed_in": True, "name": p.name, "role": p.role, "worker_id": p.worker_id,
-                        "via": p.via, "demo": demo_allowed(services)})
-
-    @app.post("/auth/demo-worker")
-    @require(services=services)
-    def demo_worker():
-        if not demo_allowed(services):
-            raise ApiError(403, "demo sign-in is only available in demo mode from this machine")
-        body = request.get_json(silent=True) or {}
-        ref = str(body.get("worker") or body.get("code") or "").strip()
-        if not ref:
-            raise ApiError(422, "name the worker (code or id)", "worker")
-        with services.db.write() as s:
-            w = s.scalar(select(Worker).where(or_(Worker.code == ref, Worker.id == (int(ref) if ref.isdigit()
-                                                                                   else -1))))
-            if w is None or not w.active:
-                raise ApiError(404, f"no active worker {ref!r}", "worker")
-            username = f"worker:{w.code}"
-            u = s.scalar(select(User).where(User.username == username))
-            if u is None:  # a password-less account, usable only through this demo door
-                u = User(username=username, display_name=w.name, role=Role.WORKER, worker_id=w.id,
-                         password_hash=None)
-                s.add(u)
-                s.flush()
-            start_session(u)
-            out = {"username": u.username, "role": u.role, "worker_id": w.id, "code": w.code}
-        return jsonify(out)
-
     api.add("/auth/login", "post", summary="Sign in (session cookie)", tags=["auth"], security=False, body={
         "type": "object", "required": ["username", "password"],
         "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
