@@ -179,7 +179,7 @@ def test_the_sql_check_sees_a_query_import():
 
 # dashboard/api modules whose routes are a Blueprint with module-level views (issue 30 item 9); the rest still
 # define their views as closures inside register(app, services)
-BLUEPRINT_MODULES = {"calls", "grids_detail", "live", "wall"}
+BLUEPRINT_MODULES = {"briefing", "calls", "devices", "governance", "grids_detail", "health", "live", "session", "wall"}
 
 
 @pytest.mark.parametrize("name", sorted(BLUEPRINT_MODULES))
