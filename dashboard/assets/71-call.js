@@ -69,16 +69,22 @@
     }
   }
 
+  function useLocal(st) {
+    W.local = st;
+    var v = q("local");
+    v.playsInline = true; v.muted = true; v.srcObject = st; v.play().catch(function () { /* autoplay */ });
+    return st;
+  }
+  // A console or wall PC often has no camera (a wall: often no microphone either): the caller then sends what it
+  // has — its voice, or nothing — and still sees and hears the worker (receive-only). The worker's phone needs both.
   function getMedia() {
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      return Promise.reject(new Error(tx("call.no_media")));
+    var md = navigator.mediaDevices, caller = W.role === "console";
+    if (!md || !md.getUserMedia) {
+      return caller ? Promise.resolve(useLocal(null)) : Promise.reject(new Error(tx("call.no_media")));
     }
-    return navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true }).then(function (st) {
-      W.local = st;
-      var v = q("local");
-      v.playsInline = true; v.muted = true; v.srcObject = st; v.play().catch(function () { /* autoplay */ });
-      return st;
-    }, function () {  // the browser's own reason (NotAllowedError …) is English and technical: say it in the page's words
+    return md.getUserMedia({ video: { width: 640, height: 360 }, audio: true }).then(useLocal, function () {
+      if (caller) { return md.getUserMedia({ audio: true }).then(useLocal, function () { return useLocal(null); }); }
+      // the browser's own reason (NotAllowedError …) is English and technical: say it in the page's words
       throw new Error(tx("call.no_media"));
     });
   }
@@ -86,7 +92,11 @@
   function newPeer() {
     var pc = new RTCPeerConnection({ iceServers: W.ice || [] });
     W.pc = pc;
-    W.local.getTracks().forEach(function (tr) { pc.addTrack(tr, W.local); });
+    var sent = W.local ? W.local.getTracks() : [];
+    sent.forEach(function (tr) { pc.addTrack(tr, W.local); });
+    ["audio", "video"].forEach(function (kind) {  // what this side cannot send, it still receives
+      if (!sent.some(function (tr) { return tr.kind === kind; })) { pc.addTransceiver(kind, { direction: "recvonly" }); }
+    });
     pc.onicecandidate = function (ev) {
       if (ev.candidate) { send("call_signal", { call_id: W.callId, kind: "ice", data: ev.candidate.toJSON() }); }
     };

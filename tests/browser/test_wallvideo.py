@@ -360,3 +360,27 @@ def test_patrol_messages_in_english(srv, ctxs):
     page.wait_for_function("() => /stops have no camera|every stop has a camera/"
                            ".test(document.getElementById('patrol-message').textContent)", timeout=15000)
     assert "patrol." not in page.inner_text("#patrol-message")
+
+
+def test_a_wall_without_camera_or_microphone_still_sees_the_worker(srv, ctxs):
+    """A wall PC has no camera and often no microphone: the call still connects and the wall gets the worker's
+    picture (it sends nothing; the worker's phone sends both)."""
+    wall = ctxs(1920, 1080)
+    wall.add_init_script("""navigator.mediaDevices.getUserMedia = () =>
+        Promise.reject(new DOMException('Requested device not found', 'NotFoundError'));""")
+    open_wall(wall, srv.url)
+    click_camera(wall, cameras_with_workers(srv.url))
+    row = wall.locator("#gc-cam .gc-cam-workers li").first
+    wid = int(row.get_attribute("data-worker-id"))
+    worker = ctxs(420, 860)
+    worker.goto(f"{srv.url}/call?worker_id={wid}")
+    worker.wait_for_function("() => !!(window.GCCall && GCCall.joined())", timeout=20000)
+    row.locator(".gc-call-btn").click()
+    worker.wait_for_selector('.gc-call[data-state="ringing"]', state="attached", timeout=20000)
+    worker.click(".gc-call-action.answer")
+    wall.wait_for_selector('.gc-call[data-state="active"]', state="attached", timeout=30000)
+    wall.wait_for_function("""() => { const v = document.querySelector('.gc-call video[data-role=remote]');
+        return v && v.getVideoPlaybackQuality().totalVideoFrames > 0; }""", timeout=20000)
+    assert wall.evaluate("() => !document.querySelector('.gc-call video[data-role=local]').srcObject")
+    wall.click(".gc-call-action.hangup")
+    worker.wait_for_selector('.gc-call[data-state="ended"]', state="attached", timeout=15000)
