@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 import dash
 from dash import dcc, html
 
-from dashboard.i18n import normalise_lang, request_lang, t
+from dashboard.i18n import label, normalise_lang, request_lang, t
 from dashboard.models import Role
 
 from . import (
@@ -218,6 +218,6 @@ def page_for(pathname: str | None, search: str | None, services, principal=None)
         return html.Div([dcc.Location(id="shell-to-password", href=password_url(path, search, lang), refresh=True),
                          html.P(t("pw.why", lang))], className="gc-page")
     if access == "forbidden":
-        return html.Div([html.H1("403"), html.P(t("page.forbidden", lang, role=principal.role)),
+        return html.Div([html.H1("403"), html.P(t("page.forbidden", lang, role=label("role", principal.role, lang))),
                          html.A(t("nav.login", lang), href=sign_in_url(path, search))], className="gc-page")
     return module.layout(lang, query, services)

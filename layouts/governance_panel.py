@@ -63,7 +63,9 @@ def radar_figure(data: dict[str, Any], *, height: int = 460) -> go.Figure:
     fig = go.Figure([go.Scatterpolar(r=[c["scores"][d["key"]] for d in data["dimensions"]] + [
         c["scores"][data["dimensions"][0]["key"]]], theta=theta + theta[:1], name=c["name"], mode="lines",
         line={"width": 2}) for c in data["communities"]])
-    fig.update_layout(height=height, margin={"l": 40, "r": 40, "t": 20, "b": 20}, font={"family": FONT},
+    # the axis names stand outside the circle: room for the longest ("Self-governance" in English)
+    side = max(40, 8 + max((sum(1.0 if ord(ch) > 0x2e80 else 0.6 for ch in n) for n in theta), default=0) * 12)
+    fig.update_layout(height=height, margin={"l": round(side), "r": round(side), "t": 30, "b": 30}, font={"family": FONT},
                       polar={"radialaxis": {"range": [0, 100]}}, legend={"font": {"size": 12}})
     return fig
 

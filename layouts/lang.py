@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from html import escape
+from urllib.parse import urlparse
 
 from dashboard.i18n import LANG_COOKIE, labels_for, localize_json, names_for, normalise_lang, request_lang, texts_for
 
@@ -73,7 +74,17 @@ def install(app, server, is_page) -> None:
 MAX_LOCALIZED_BYTES = 4_000_000  # a larger answer (a whole day's fixes) holds no names worth the walk
 
 
+# pages that edit the stored names read them as stored (an English name in an edit box would be saved over the
+# Chinese one): the referring page's path, which the same-origin Referrer-Policy sends with each fetch
+EDITING_PAGES = ("/admin",)
+
+
 def _localizable(request, resp) -> bool:
+    if request.method != "GET" and request.path != "/_dash-update-component":
+        return False
+    referrer = urlparse(request.referrer or "").path
+    if any(referrer == p or referrer.startswith(p + "/") for p in EDITING_PAGES):
+        return False
     if resp.direct_passthrough or resp.is_streamed or resp.status_code != 200 or resp.mimetype != "application/json":
         return False
     if not (request.path.startswith("/api/") or request.path == "/_dash-update-component"):

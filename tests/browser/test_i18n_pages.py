@@ -184,3 +184,58 @@ def test_the_audit_sees_each_defect(browser):
         assert audit_page(page, header=("#h", 40)) == []
     finally:
         page.close()
+
+
+def _admin_context(browser, srv: LiveServer, width: int, height: int):
+    """A browser context signed in as the first-run admin, its one-time password changed (once per server)."""
+    m = re.search(r"created admin '([^']+)' with one-time password (\S+)", srv.log())
+    if m is None:
+        pytest.skip("this server printed no first-run admin (a database that had users)")
+    user, one_time = m.group(1), m.group(2)
+    password = getattr(srv, "_admin_password", None)
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    page = ctx.new_page()
+    page.goto(srv.url + "/login?next=%2Fadmin")
+    page.fill("#gc-login-username", user)
+    page.fill("#gc-login-password", password or one_time)
+    page.click("#gc-login-submit")
+    if password is None:
+        page.wait_for_selector("#gc-password-form", timeout=15000)
+        password = "Gr1d-i18n-" + one_time[:6]
+        page.fill("#gc-password-old", one_time)
+        page.fill("#gc-password-new", password)
+        page.fill("#gc-password-repeat", password)
+        page.click("#gc-password-submit")
+        srv._admin_password = password  # type: ignore[attr-defined]
+    page.wait_for_url(re.compile(r".*/admin.*"), timeout=15000)
+    return ctx, page
+
+
+@pytest.mark.parametrize("width, height", SIZES, ids=["1920", "1366"])
+def test_the_admin_page_reads_right(browser, street, width, height):
+    """/admin, every tab, in both languages (an admin's page: the demo operator may not open it)."""
+    from layouts.admin import TABS
+
+    shots = Path(os.environ.get("GC_SHOTS_DIR") or street.tmp / "i18n-shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    ctx, page = _admin_context(browser, street, width, height)
+    problems: list[str] = []
+    try:
+        for lang in LANGS:
+            for tab in TABS:
+                page.goto(f"{street.url}/admin?lang={lang}&tab={tab}")
+                page.wait_for_selector(f"#admin-pane-{tab}", timeout=20000)
+                page.wait_for_timeout(1500)
+                problems += [f"/admin {tab} ({lang}, {width}×{height}): {p}" for p in
+                             audit_page(page, header=(".console-header", 46), allow_truncate=(".admin-pane td",),
+                                        data=("#admin-users-table td:first-child",))]  # user names
+                if page.evaluate("document.documentElement.lang") != lang:
+                    problems.append(f"/admin {tab} ({lang}): <html lang> is not {lang}")
+                page.screenshot(path=str(shots / f"admin-{tab}-{lang}-{width}.png"))
+                if tab == "categories":  # an edit box holds the stored name, whatever the page's language
+                    names = page.eval_on_selector_all("#admin-pane-categories input[id$='-name']",
+                                                      "els => els.map(e => e.value)")
+                    assert names and all(CJK.search(n) for n in names), names[:5]
+    finally:
+        ctx.close()
+    assert not problems, f"{len(problems)} problems (screenshots in {shots}):\n" + "\n".join(problems[:40])

@@ -172,6 +172,9 @@ def test_an_api_answer_names_places_in_the_visitors_language(with_pages):
     en = c.get("/api/v1/wall/stats").get_json()
     assert any(r["name"] == "Xingle Community" for r in en["ranking"])
     assert not any(re.search(r"[\u4e00-\u9fff]", r["name"]) for r in en["ranking"])
+    # the page that edits names reads them as stored: an English name in its edit box would be saved over the Chinese
+    admin = c.get("/api/v1/wall/stats", headers={"Referer": "http://localhost/admin?tab=categories"}).get_json()
+    assert any(r["name"] == "兴乐社区" for r in admin["ranking"])
 
 
 def test_the_case_list_export_in_english_has_no_codes_or_chinese_names():

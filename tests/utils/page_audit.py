@@ -27,7 +27,7 @@ INTERNAL_CODES = frozenset(v for vs in ENUM_VALUES.values() for v in vs if not v
     "[object Object]"})  # ("None" is the English for an empty list)
 
 _JS = r"""
-([internal, keyPattern, allowTruncate, headerSel, headerMax]) => {
+([internal, keyPattern, allowTruncate, headerSel, headerMax, dataSels]) => {
   const keyRe = new RegExp(keyPattern);
   const out = [];
   const visible = (el) => {
@@ -53,7 +53,9 @@ _JS = r"""
     if (!s) return;
     const m = s.match(keyRe);
     if (m) out.push(`i18n key ${JSON.stringify(m[0])} in ${what} of ${where(el)}: ${JSON.stringify(s.slice(0, 80))}`);
-    else if (internal.includes(s)) out.push(`internal code ${JSON.stringify(s)} in ${what} of ${where(el)}`);
+    else if (internal.includes(s) && !dataSels.some((sel) => el.closest(sel))) {
+      out.push(`internal code ${JSON.stringify(s)} in ${what} of ${where(el)}`);
+    }
   };
   // 1. text nodes, placeholders and titles
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
@@ -114,7 +116,8 @@ _JS = r"""
     if (legend && plot && legend.getBBox().width > 0 && overlap(legend.getBoundingClientRect(), plot.getBoundingClientRect())) {
       out.push(`chart legend overlaps the plot area in ${where(gd)}`);
     }
-    for (const t of gd.querySelectorAll(".xtick text, .ytick text, .g-xtitle text, .g-ytitle text, .gtitle, .legendtext")) {
+    for (const t of gd.querySelectorAll(".xtick text, .ytick text, .g-xtitle text, .g-ytitle text, .gtitle, .legendtext, " +
+                                        ".angularaxistick text, .radialaxistick text")) {
       if (!t.textContent.trim()) continue;
       const r = t.getBoundingClientRect();
       if (r.width === 0) continue;
@@ -170,12 +173,15 @@ _JS = r"""
 """
 
 
-def audit_page(page, *, header: tuple[str, float] | None = None, allow_truncate: tuple[str, ...] = ()) -> list[str]:
+def audit_page(page, *, header: tuple[str, float] | None = None, allow_truncate: tuple[str, ...] = (),
+               data: tuple[str, ...] = ()) -> list[str]:
     """The problems on ``page`` as it is now (empty when none).
 
     ``header``: (CSS selector, design height in CSS pixels as rendered, i.e. after any scaling).
     ``allow_truncate``: selectors of containers whose text may end in an ellipsis by design (a long free-text
     description in a list row), never a label.
+    ``data``: selectors of cells that show what a person typed (a user name "admin"), not checked for codes.
     """
     sel, height = header if header else (None, 0.0)
-    return page.evaluate(_JS, [sorted(INTERNAL_CODES), KEY_PATTERN.pattern, list(allow_truncate), sel, height])
+    return page.evaluate(_JS, [sorted(INTERNAL_CODES), KEY_PATTERN.pattern, list(allow_truncate), sel, height,
+                               list(data)])
