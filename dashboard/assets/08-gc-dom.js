@@ -50,5 +50,15 @@
     if (zh.indexOf("/") > 0) { return zh.split("/").map(name).join("/"); }  // 大类/小类
     return zh;
   }
-  window.GCDom = { el: el, label: label, errorText: errorText, name: name };
+  // what a page's tx() shows for a key its texts lack (a code from the data it has no text for, e.g. a new alert
+  // kind): the shared text of that key, else its family's "other", else ``fallback`` unless that is a bare code —
+  // never the key or the code itself (tests/unit/test_i18n_keys.py checks the keys written in the scripts)
+  function miss(key, fallback) {
+    var t = texts(), fam = String(key).replace(/\.[^.]*$/, "");
+    if (t[key]) { return t[key]; }
+    if (window.console) { console.warn("i18n: no text for " + key); }
+    if (t[fam + ".other"]) { return t[fam + ".other"]; }
+    return typeof fallback === "string" && !/^[a-z0-9_.]*$/.test(fallback) ? fallback : "";
+  }
+  window.GCDom = { el: el, label: label, errorText: errorText, name: name, miss: miss };
 })();

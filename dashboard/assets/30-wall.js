@@ -69,7 +69,7 @@
     this.map = new window.GCWallMap(this);
   }
 
-  Wall.prototype.tx = function (key, fallback) { return this.t[key] || fallback || key; };
+  Wall.prototype.tx = function (key, fallback) { return this.t[key] || GCDom.miss(key, fallback); };
 
   Wall.prototype.start = function () {
     var self = this;

@@ -70,7 +70,7 @@
   };
 
   Desk.prototype.tx = function (key, vars) {
-    var s = this.t[key] || key;
+    var s = this.t[key] || GCDom.miss(key);
     Object.keys(vars || {}).forEach(function (k) { s = s.replace("{" + k + "}", vars[k]); });
     return s;
   };

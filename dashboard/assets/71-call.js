@@ -16,7 +16,7 @@
 
   function q(role) { return W && W.root.querySelector('[data-role="' + role + '"]'); }
   function tx(key, fmt) {
-    var s = (W && W.texts[key]) || key;
+    var s = (W && W.texts[key]) || GCDom.miss(key);
     Object.keys(fmt || {}).forEach(function (k) { s = s.replace("{" + k + "}", fmt[k]); });
     return s;
   }

@@ -10,7 +10,7 @@
   var P = null;
 
   function tx(key, fmt) {
-    var s = (P && P.texts[key]) || key;
+    var s = (P && P.texts[key]) || GCDom.miss(key);
     Object.keys(fmt || {}).forEach(function (k) { s = s.replace("{" + k + "}", fmt[k]); });
     return s;
   }

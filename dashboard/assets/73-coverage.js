@@ -6,7 +6,7 @@
   var panels = [], listening = false, lastFoot = 0, pending = null;
 
   function el(tag, cls, text) { var e = document.createElement(tag); if (cls) { e.className = cls; } if (text !== undefined) { e.textContent = text; } return e; }
-  function tx(p, k) { return (p.texts && p.texts[k]) || k; }
+  function tx(p, k) { return (p.texts && p.texts[k]) || GCDom.miss(k); }
 
   function fill(p) {
     var comm = p.root.getAttribute("data-community");
