@@ -87,7 +87,8 @@ def only_community(data: dict[str, Any], community_id: int | None) -> dict[str, 
     if community_id is None:
         return data
     return {**data, "communities": [c for c in data["communities"] if c["id"] == community_id],
-            "values": {k: v for k, v in data["values"].items() if k == community_id}, "street": {}}
+            "values": {k: v for k, v in data["values"].items() if k == community_id}, "street": {},
+            "street_scores": {}, "street_indicator_scores": {}, "street_expected": {}, "street_previous": None}
 
 
 def governance_panel(lang: str, services, *, width: int = 428, height: int = 300, dark: bool = True,
@@ -103,23 +104,41 @@ def governance_panel(lang: str, services, *, width: int = 428, height: int = 300
     ])
 
 
+def _num(v: Any) -> str:
+    return "—" if v is None else f"{v:,.2f}".rstrip("0").rstrip(".")
+
+
 def _table(data: dict[str, Any], lang: str) -> html.Table:
+    """Every indicator: the street's target, its raw figure and score, last month's, then each community's figure
+    and score (the score is what the bars and radar average)."""
     comms = data["communities"]
-    head = html.Tr([html.Th(t("gov.table.indicator", lang)), html.Th(t("gov.table.unit", lang)),
-                    html.Th(t("gov.street", lang))] + [html.Th(c["name"]) for c in comms])
+    street = bool(data["street"])
+    head = html.Tr([html.Th(t("gov.table.indicator", lang)), html.Th(t("gov.table.unit", lang))]
+                   + ([html.Th(t("gov.table.target", lang)),
+                       html.Th(t("gov.table.value_score", lang, name=t("gov.street", lang))),
+                       html.Th(t("gov.table.previous", lang))] if street else [])
+                   + [html.Th(t("gov.table.value_score", lang, name=c["name"])) for c in comms])
+    prev = data.get("street_previous") or {}
     rows = []
     for ind in data["indicators"]:
-        fmt = lambda v: "—" if v is None else f"{v:,.2f}".rstrip("0").rstrip(".")  # noqa: E731
-        rows.append(html.Tr([html.Td(ind["name"], title=ind["formula"], className=f"gov-dim-{ind['dimension']}"),
-                             html.Td(ind["unit"]), html.Td(fmt(data["street"].get(ind["key"])))] +
-                            [html.Td(fmt(data["values"][c["id"]][ind["key"]])) for c in comms]))
+        k = ind["key"]
+        cells = [html.Td(ind["name"], title=ind["formula"], className=f"gov-dim-{ind['dimension']}"),
+                 html.Td(ind["unit"])]
+        if street:
+            cells += [html.Td(_num(data["street_expected"].get(k)), className="gov-target"),
+                      html.Td(f"{_num(data['street'].get(k))} / {_num(data['street_indicator_scores'].get(k))}"),
+                      html.Td(f"{_num(prev.get('values', {}).get(k))} / "
+                              f"{_num(prev.get('indicator_scores', {}).get(k))}" if prev else "—")]
+        cells += [html.Td(f"{_num(data['values'][c['id']][k])} / {_num(c['indicator_scores'].get(k))}")
+                  for c in comms]
+        rows.append(html.Tr(cells))
     return html.Table([html.Thead(head), html.Tbody(rows)], className="gov-table")
 
 
 def layout(lang: str, query: dict, services):
     """/governance — the desktop overview: bars, radar, and every indicator per community."""
     with services.db.read() as s:
-        data = only_community(panel_data(s, lang=lang), own_community(services))
+        data = only_community(panel_data(s, lang=lang, previous=True), own_community(services))
     other = "en" if lang == "zh-CN" else "zh-CN"
     return html.Div(id=GovIds.PAGE, className="gov-page", lang=lang, children=[
         html.Header([html.H1(t("gov.page.title", lang)), html.Span(data["day"], className="gov-day"),

@@ -9,7 +9,7 @@ from ..i18n import normalise_lang
 from ..models import Role
 from ..services.governance import (ActivityOutside, ActivityProblem, activity_public, compute_indicators,
                                    create_activity, import_activities, panel_data, read_activity_table)
-from ..services.governance_indicators import LEVELS
+from ..services.governance_indicators import BY_KEY, INDICATORS, LEVELS, targets
 from ..services.importers import TableTooLarge
 from .deps import services
 from .auth import require
@@ -37,14 +37,16 @@ bp = Blueprint("governance", __name__)
 @bp.get("/api/v1/governance/indicators")
 @require(*READERS)
 def governance_indicators():
-    """The 五治 indicators per street, community or grid (``level``), month to date of ``day``."""
+    """The 五治 indicators per street, community or grid (``level``), month to date of ``day``, each with its raw
+    value, the figure its target expects and its 0–100 score; ``previous=1`` adds last month's (to its last day)."""
     level = request.args.get("level", "street")
     if level not in LEVELS:
         raise ApiError(400, f"level must be one of {', '.join(LEVELS)}", "level")
     comm = int_arg(request.args, "community_id", 0, lo=0) or None
     with services().db.read() as s:
         data = compute_indicators(s, level=level, day=_day(request.args.get("day")), community_id=comm,
-                                  lang=normalise_lang(request.args.get("lang")))
+                                  lang=normalise_lang(request.args.get("lang")),
+                                  previous=request.args.get("previous") in ("1", "true"))
     return jsonify(data)
 
 
@@ -103,3 +105,43 @@ def register(app, services) -> None:
     app.register_blueprint(bp)
     from .governance_openapi import describe
     describe(app)
+
+
+@bp.get("/api/v1/governance/targets")
+@require(Role.ADMIN, Role.LEADER, Role.DISPATCHER)
+def governance_targets():
+    """The street's target for every 五治 indicator (a score is 100 × value / what the target expects, at most 100)."""
+    lang = normalise_lang(request.args.get("lang"))
+    with services().db.read() as s:
+        goals = targets(s)
+    return jsonify({"targets": [{**i.public(lang, goals[i.key]), "default": i.target} for i in INDICATORS]})
+
+
+@bp.put("/api/v1/governance/targets/<key>")
+@require(Role.ADMIN)
+def set_governance_target(key: str):
+    """Set one indicator's target (admins; audited): body ``{"target": <number > 0>}``."""
+    from ..models import GovernanceTarget
+    from ..principal import resolve_principal
+    from ..services import audit
+    from ..timeutil import utcnow
+
+    if key not in BY_KEY:
+        raise ApiError(404, f"no 五治 indicator {key!r}", "key")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "body must be a JSON object {\"target\": number}", "target")
+    raw = body.get("target")
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not (0 < float(raw) < 1e9):
+        raise ApiError(400, "target must be a number greater than 0", "target")
+    p = resolve_principal(services())
+    with services().db.write() as s:
+        row = s.get(GovernanceTarget, key)
+        before = None if row is None else row.target
+        if row is None:
+            row = GovernanceTarget(key=key, target=float(raw))
+            s.add(row)
+        row.target, row.updated_at, row.updated_by = float(raw), utcnow(), _who()
+        audit.record(s, p, "governance_target", f"governance_target:{key}",
+                     {"before": before, "after": float(raw)}, request.remote_addr)
+    return jsonify({"key": key, "target": float(raw), "default": BY_KEY[key].target})

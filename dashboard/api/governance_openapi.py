@@ -27,10 +27,23 @@ def describe(app) -> None:
     api.add("/api/v1/governance/indicators", "get", summary="五治 indicators per street, community or grid", tags=tags,
             roles=("dispatcher", "leader", "display", "worker"),
             params=[query("level", enum=["street", "community", "grid"]), query("day", format="date"),
-                    query("community_id", "integer"), query("lang", enum=["zh-CN", "en"])],
-            description="Month to date of `day` (Asia/Shanghai). Each indicator carries its formula and unit.")
+                    query("community_id", "integer"), query("lang", enum=["zh-CN", "en"]),
+                    query("previous", enum=["0", "1"], description="1: each row also carries last month's values "
+                                                                       "and scores (to its last day)")],
+            description="Month to date of `day` (Asia/Shanghai). Each indicator carries its formula, unit and target; "
+                        "each row its values, the figures the targets expect and 0–100 scores.")
     api.add("/api/v1/governance/panel", "get", summary="The wall panel: 0–100 per dimension per community",
             tags=tags, roles=("dispatcher", "leader", "display", "worker"), params=[query("day", format="date")])
+    api.add("/api/v1/governance/targets", "get", summary="The street's target for every 五治 indicator", tags=tags,
+            roles=("admin", "leader", "dispatcher"), params=[query("lang", enum=["zh-CN", "en"])],
+            description="Each indicator with its `target`, `default` and `target_basis`: `value` (the ratio "
+                        "itself), `grid` (a count per grid) or `grid_month` (a count per grid for a whole month, "
+                        "pro-rated to the days gone). score = min(100, 100 × value / expected).")
+    api.add("/api/v1/governance/targets/{key}", "put", summary="Set one 五治 indicator's target (audited)",
+            tags=tags, roles=("admin",),
+            body={"type": "object", "required": ["target"],
+                  "properties": {"target": {"type": "number", "exclusiveMinimum": 0}}},
+            responses={200: "set", 400: "target missing or not a number > 0", 404: "no such indicator"})
     api.add("/api/v1/governance/activities", "post", summary="Record a governance activity", tags=tags,
             roles=("worker", "dispatcher", "integration"), body=ACTIVITY_IN,
             responses={201: "recorded", 403: "the grid is outside the caller's community; nothing recorded"})

@@ -14,10 +14,11 @@ import logging
 import time
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
+from typing import cast
 
 import numpy as np
 from shapely.geometry import shape
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..models import Case, CaseLog, Category, Grid, Patrol, Worker
@@ -109,10 +110,10 @@ def seed_recent(session: Session, *, today: date | None = None, days: int = 8, c
                         logs.append((i, close, "approve", "feedback", "closed"))
             cases.append(row)
         if cases:
-            session.execute(insert(Case.__table__), [{c: r.get(c) for c in CASE_COLUMNS} for r in cases])
+            session.execute(insert(cast(Table, Case.__table__)), [{c: r.get(c) for c in CASE_COLUMNS} for r in cases])
             ids = dict(session.execute(select(Case.code, Case.id).where(
                 Case.code.in_([r["code"] for r in cases]))).all())
-            session.execute(insert(CaseLog.__table__), [
+            session.execute(insert(cast(Table, CaseLog.__table__)), [
                 {"case_id": ids[cases[i]["code"]], "at": at, "action": a, "from_state": f, "to_state": to,
                  "actor": "demo", "note": ""} for i, at, a, f, to in logs])
         n_fix, n_patrol = _tracks(session, rng, workers, boxes, g_by_id, day, fix_every_s, today)

@@ -11,8 +11,8 @@ from .video_call import VideoCall  # noqa: F401  (video dispatch)
 from . import briefing_indexes  # noqa: F401,E402  (indexes for the briefing day queries)
 from .position_day import PositionDay, PositionWalk  # noqa: F401,E402  (per-day fix rollup for the briefing)
 from .department import Department  # noqa: F401,E402  (departments cases are routed to)
-from .governance import (AccessDevice, DeviceEvent, GovernanceActivity, LegalStaff, PartyBranch,  # noqa: F401
-                         PartyPost)  # 网格+五治
+from .governance import (AccessDevice, DeviceEvent, GovernanceActivity, GovernanceTarget, LegalStaff,  # noqa: F401
+                         PartyBranch, PartyPost)  # 网格+五治
 
 __all__ = [
     "Street", "Community", "Grid", "Worker", "WorkerGrid", "Position", "Patrol", "User",

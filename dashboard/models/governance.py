@@ -123,3 +123,16 @@ class DeviceEvent(Base):
     grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"))
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alert.id"))
     payload: Mapped[dict[str, Any] | None]
+
+
+class GovernanceTarget(Base):
+    """The street's target for one 五治 indicator (services/governance_indicators.py ``INDICATORS``): a score is
+    100 × value / target, capped at 100. Counts of the month are targets per grid for a whole month (pro-rated to
+    the days gone and multiplied by the grids of the row); ratios are targets for the ratio itself. The migration
+    writes the defaults from the demo's model; the admin API (PUT /api/v1/governance/targets/<key>) changes them."""
+
+    __tablename__ = "governance_target"
+    key: Mapped[str] = mapped_column(String(48), primary_key=True)
+    target: Mapped[float]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")

@@ -309,20 +309,26 @@ DIMENSION_SHORT = {"party": ("政治", "Party"), "law": ("法治", "Law"), "virt
 
 
 def panel_data(session: Session, *, day: date | None = None, lang: str = "zh-CN",
-               community_id: int | None = None) -> dict[str, Any]:
+               community_id: int | None = None, previous: bool = False) -> dict[str, Any]:
     """What the wall's 五治 panel shows: each community's 0–100 score per dimension, and the street's values.
 
-    With ``community_id`` (a community-bound viewer): its own row and values only, no street totals. Its
-    scores are still measured against the street's best community, so a score means the same on every wall
-    (the same cut as layouts/governance_panel.only_community makes for the page).
+    With ``community_id`` (a community-bound viewer): its own row and values only, no street totals. Scores are
+    against the street's targets (services/governance_indicators.py), so a score means the same on every wall;
+    with ``previous``, each row also carries last month's values and scores.
     """
-    both = compute_levels(session, ("community", "street"), day=day, lang=lang)
+    both = compute_levels(session, ("community", "street"), day=day, lang=lang, previous=previous)
     comm, street = both["community"], both["street"]
     rows = [r for r in comm["rows"] if community_id is None or r["id"] == community_id]
     en = lang == "en"
+    srow = street["rows"][0] if street["rows"] and community_id is None else None
     return {"day": comm["day"], "dimensions": [{"key": d, "name": DIMENSION_NAMES[d][1 if en else 0],
                                                 "short": DIMENSION_SHORT[d][1 if en else 0]} for d in DIMENSIONS],
-            "communities": [{"id": r["id"], "name": place_name(r["name"], lang), "scores": r["scores"]} for r in rows],
+            "communities": [{"id": r["id"], "name": place_name(r["name"], lang), "scores": r["scores"],
+                             "indicator_scores": r["indicator_scores"], "previous": r.get("previous")} for r in rows],
             "indicators": comm["indicators"],
-            "street": street["rows"][0]["values"] if street["rows"] and community_id is None else {},
+            "street": srow["values"] if srow else {},
+            "street_scores": srow["scores"] if srow else {},
+            "street_indicator_scores": srow["indicator_scores"] if srow else {},
+            "street_expected": srow["expected"] if srow else {},
+            "street_previous": srow.get("previous") if srow else None,
             "values": {r["id"]: r["values"] for r in rows}}

@@ -6,11 +6,17 @@ denominators over its grids, so ratios are never averages of ratios. ``value = s
 num / den`` (or ``num`` when there is no denominator).
 
 Periods are in Asia/Shanghai: "this month" is the calendar month of ``day`` up to the end
-of ``day``; "today" is ``day``; "last hour" is the hour before min(now, end of ``day``).
+of ``day``; "today" is ``day``.
+
+Scores (0–100) are against targets the street sets (``governance_target``; defaults here, from the demo's
+model), never against the best community: ``score = min(100, 100 × value / expected)`` where ``expected`` is the
+target for a ratio, target × grids for a count per grid, and target × grids × the share of the month gone for a
+month's count. A dimension's score is the mean of its indicators' scores.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+import calendar
 from datetime import date, datetime, time, timedelta
 from typing import Any, Callable
 
@@ -18,8 +24,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import Camera, Case, Community, Grid, Place, Position, ResidentCount, Worker
-from ..models.governance import AccessDevice, GovernanceActivity, LegalStaff, PartyPost
+from ..models import Camera, Case, Community, Grid, Place, PositionDay, ResidentCount, Worker
+from ..models.governance import AccessDevice, GovernanceActivity, GovernanceTarget, LegalStaff, PartyPost
 from ..timeutil import SHANGHAI, local_day_bounds, local_today, utcnow
 
 DIMENSIONS = ("party", "law", "virtue", "self", "smart")  # 政治 法治 德治 自治 智治
@@ -63,12 +69,15 @@ class Indicator:
     unit_en: str
     scale: float | None  # None: a count (sum of num); else scale × Σnum / Σden
     compute: Compute
+    target: float = 1.0  # the default target (GovernanceTarget overrides it); see ``expected``
+    basis: str = "value"  # value: the ratio itself | grid: a count per grid | grid_month: a count per grid a month
 
-    def public(self, lang: str = "zh-CN") -> dict[str, Any]:
+    def public(self, lang: str = "zh-CN", target: float | None = None) -> dict[str, Any]:
         en = lang == "en"
         return {"key": self.key, "name": self.name_en if en else self.name_zh, "name_zh": self.name_zh,
                 "name_en": self.name_en, "dimension": self.dimension, "formula": self.formula,
-                "unit": self.unit_en if en else self.unit_zh}
+                "unit": self.unit_en if en else self.unit_zh, "target": self.target if target is None else target,
+                "target_basis": self.basis}
 
 
 def _series(rows, grids: pd.Index) -> pd.Series:
@@ -144,11 +153,19 @@ def self_governance_share(s: Session, grids: pd.Index, p: Period) -> Frame:
     return _frame(grids, num, den)
 
 
-def devices_per_grid(s: Session, grids: pd.Index, p: Period) -> Frame:
+def sensed_grid_share(s: Session, grids: pd.Index, p: Period) -> Frame:
+    """Grids with at least one camera or active access point, of all grids (×100 in the table)."""
     cams = _series(s.execute(select(Camera.grid_id, func.count()).group_by(Camera.grid_id)).all(), grids)
     doors = _series(s.execute(select(AccessDevice.grid_id, func.count()).where(AccessDevice.active.is_(True))
                               .group_by(AccessDevice.grid_id)).all(), grids)
-    return pd.DataFrame({"num": cams + doors, "den": _ones(grids)})
+    return pd.DataFrame({"num": ((cams + doors) > 0).astype(float), "den": _ones(grids)})
+
+
+def device_uptime(s: Session, grids: pd.Index, p: Period) -> Frame:
+    """Active access points online now, of all active access points (×100)."""
+    q = select(AccessDevice.grid_id, func.count()).where(AccessDevice.active.is_(True))
+    return _frame(grids, s.execute(q.where(AccessDevice.online.is_(True)).group_by(AccessDevice.grid_id)).all(),
+                  s.execute(q.group_by(AccessDevice.grid_id)).all())
 
 
 def _workers(s: Session, grids: pd.Index) -> list:
@@ -163,51 +180,59 @@ def app_reports_per_worker(s: Session, grids: pd.Index, p: Period) -> Frame:
     return _frame(grids, rows, _workers(s, grids))
 
 
-def app_fixes_per_worker(s: Session, grids: pd.Index, p: Period) -> Frame:
-    # by worker on (worker_id, fix_time) — the position table's covering unique index — then to home grids
+def app_active_share(s: Session, grids: pd.Index, p: Period) -> Frame:
+    """Active workers whose app sent a fix or a report that day, of all active workers, by home grid (×100).
+    Fixes come from the per-day rollup (services/position_day.py), not the day's fixes."""
     home = dict(s.execute(select(Worker.id, Worker.grid_id).where(Worker.active.is_(True))).all())
-    rows = s.execute(select(Position.worker_id, func.count()).where(
-        Position.worker_id.in_(sorted(home)), Position.fix_time >= p.now - timedelta(hours=1),
-        Position.fix_time < p.now).group_by(Position.worker_id)).all() if home else []
+    seen = set(s.scalars(select(PositionDay.worker_id).where(PositionDay.day == p.day).distinct()))
+    seen |= set(s.scalars(select(Case.reporter_worker_id).where(
+        Case.reporter_worker_id.is_not(None), Case.created_at >= p.day_start, Case.created_at < p.day_end)))
     per_grid: dict[int, float] = {}
-    for wid, n in rows:
-        per_grid[home[wid]] = per_grid.get(home[wid], 0.0) + n
+    for wid in seen:
+        if wid in home and home[wid] is not None:
+            per_grid[home[wid]] = per_grid.get(home[wid], 0.0) + 1
     return _frame(grids, per_grid.items(), _workers(s, grids))
 
 
 INDICATORS: tuple[Indicator, ...] = (
     Indicator("party_per_100_households", "每百户党员数", "Party members per 100 households", "party",
               "100 × 党员 residents / households of the grid's buildings", "人/百户", "per 100 hh", 100,
-              party_per_households),
+              party_per_households, 5.0),
     Indicator("party_posts", "报到党员认岗", "Party members serving in grid posts", "party",
-              "active 报到党员认岗 registrations up to the end of the day", "人", "people", None, party_posts),
+              "active 报到党员认岗 registrations up to the end of the day", "人", "people", None, party_posts, 2.0,
+              "grid"),
     Indicator("party_activities_month", "本月党建活动", "Party activities this month", "party",
               "activities of kind party_meeting/party_service started this month", "次", "events", None,
-              party_activities),
+              party_activities, 0.3, "grid_month"),
     Indicator("legal_staff_per_grid", "每网格入网法治力量", "Legal & enforcement staff per grid", "law",
-              "active legal/enforcement staff attached / grids", "人/网格", "per grid", 1, legal_staff_per_grid),
+              "active legal/enforcement staff attached / grids", "人/网格", "per grid", 1, legal_staff_per_grid, 0.4),
     Indicator("legal_visits_month", "本月法律服务", "Legal-service visits this month", "law",
               "activities of kind 三官一律 visit / 模拟法庭 / 普法 started this month", "次", "visits", None,
-              legal_visits),
+              legal_visits, 0.25, "grid_month"),
     Indicator("virtue_activities_month", "本月文明实践与志愿服务", "Civility & service activities this month",
               "virtue", "activities of kind 新时代文明实践 / social-organisation service / volunteer service "
-              "started this month", "次", "events", None, virtue_activities),
+              "started this month", "次", "events", None, virtue_activities, 0.8, "grid_month"),
     Indicator("volunteer_hours_month", "本月志愿服务时长", "Volunteer hours this month", "virtue",
-              "Σ volunteer hours of all activities started this month", "小时", "hours", None, volunteer_hours),
+              "Σ volunteer hours of all activities started this month", "小时", "hours", None, volunteer_hours, 20.0,
+              "grid_month"),
     Indicator("council_meetings_month", "本月议事协商与调解", "Council meetings & mediations this month", "self",
               "activities of kind residents_council / mediation started this month", "次", "meetings", None,
-              council_meetings),
+              council_meetings, 0.2, "grid_month"),
     Indicator("self_governance_share", "自治化解率", "Cases settled by self-governance", "self",
               "100 × cases closed this month that a council/mediation activity settled (its case) / "
-              "cases closed this month", "%", "%", 100, self_governance_share),
-    Indicator("devices_per_grid", "每网格感知点位", "Cameras & access points per grid", "smart",
-              "(cameras + active access-control devices) / grids", "个/网格", "per grid", 1, devices_per_grid),
+              "cases closed this month", "%", "%", 100, self_governance_share, 10.0),
+    Indicator("sensed_grid_share", "有监控或门禁的网格占比", "Grids with a camera or access point", "smart",
+              "100 × grids with at least one camera or active access-control device / grids", "%", "%", 100,
+              sensed_grid_share, 80.0),
+    Indicator("device_uptime", "门禁设备在线率", "Access devices online", "smart",
+              "100 × active access-control devices online now / active access-control devices", "%", "%", 100,
+              device_uptime, 95.0),
     Indicator("app_reports_per_worker", "今日人均上报", "App reports per worker today", "smart",
               "cases reported from the app by workers today / active workers (home grid)", "件/人",
-              "per worker", 1, app_reports_per_worker),
-    Indicator("app_fixes_per_worker_hour", "近1小时人均定位", "GPS fixes per worker, last hour", "smart",
-              "GPS fixes taken in the last hour by active workers / active workers (both by home grid)", "次/人",
-              "per worker", 1, app_fixes_per_worker),
+              "per worker", 1, app_reports_per_worker, 0.5),
+    Indicator("app_active_share", "今日APP在岗率", "Workers active in the app today", "smart",
+              "100 × active workers whose app sent a fix or a report today / active workers (home grid)", "%", "%",
+              100, app_active_share, 90.0),
 )
 BY_KEY = {i.key: i for i in INDICATORS}
 
@@ -245,58 +270,127 @@ def aggregate(table: pd.DataFrame, level: str, names: dict[int, tuple[str, str]]
     """Rows of ``{id, code, name, values}`` for each grid, each community, or the street as a whole."""
     cols = [c for c in table.columns if ":" in c]
     if level == "grid":
-        return [{"id": int(gid), "code": code, "name": name, "community_id": int(cid), "values": v}
+        return [{"id": int(gid), "code": code, "name": name, "community_id": int(cid), "grids": 1, "values": v}
                 for gid, code, name, cid, v in zip(table.index, table["code"], table["name"], table["community_id"],
                                                     _values(table[cols]))]
     if level == "community":
         sums = table.groupby("community_id")[cols].sum()
+        n = table.groupby("community_id").size()
         names = names or {}
         return [{"id": int(cid), "code": names.get(cid, ("", ""))[0], "name": names.get(cid, ("", ""))[1],
-                 "values": v} for cid, v in zip(sums.index, _values(sums))]
+                 "grids": int(n[cid]), "values": v} for cid, v in zip(sums.index, _values(sums))]
     if level == "street":
-        return [{"id": None, "code": "", "name": "", "values": _values(table[cols].sum().to_frame().T)[0]}]
+        return [{"id": None, "code": "", "name": "", "grids": len(table),
+                 "values": _values(table[cols].sum().to_frame().T)[0]}]
     raise ValueError(f"level must be one of {', '.join(LEVELS)}")
 
 
-def dimension_scores(rows: list[dict]) -> list[dict[str, float]]:
-    """0–100 per dimension for each row: each indicator against the best row, averaged per dimension."""
-    best = {i.key: max((r["values"][i.key] or 0.0) for r in rows) if rows else 0.0 for i in INDICATORS}
+def targets(session: Session | None = None) -> dict[str, float]:
+    """Each indicator's target: the street's (``governance_target``) where set, else the default."""
+    out = {i.key: i.target for i in INDICATORS}
+    if session is not None:
+        out.update({k: float(v) for k, v in session.execute(select(GovernanceTarget.key, GovernanceTarget.target))
+                    if k in out})
+    return out
+
+
+def month_share(period: Period) -> float:
+    """How much of the month the period covers: day 15 of a 30-day month → 0.5 (a month's count is due pro rata)."""
+    return period.day.day / calendar.monthrange(period.day.year, period.day.month)[1]
+
+
+def expected(ind: Indicator, target: float, grids: int, period: Period) -> float:
+    """The figure a row should reach: a ratio's target as is; a count per grid × the row's grids; a month's count
+    per grid × grids × the share of the month gone."""
+    if ind.basis == "grid_month":
+        return target * grids * month_share(period)
+    if ind.basis == "grid":
+        return target * grids
+    return target
+
+
+def score(value: float | None, want: float) -> float | None:
+    """0–100: the value against what the target expects, capped at 100; None when the value is undefined."""
+    if value is None:
+        return None
+    if want <= 0:
+        return 100.0
+    return round(min(100.0, 100.0 * value / want), 1)
+
+
+def dimension_scores(rows: list[dict], goals: dict[str, float] | None = None,
+                     period: Period | None = None) -> list[dict[str, float | None]]:
+    """0–100 per dimension for each row: the mean of its indicators' scores against the street's targets (an
+    indicator without a value that day — no denominator — is left out). Sets each row's ``indicator_scores`` and
+    ``expected`` (the raw figure each score compares with)."""
+    goals = goals or targets()
+    period = period or Period.for_day()
     out = []
     for r in rows:
         per_dim: dict[str, list[float]] = {d: [] for d in DIMENSIONS}
+        r["indicator_scores"], r["expected"] = {}, {}
         for i in INDICATORS:
-            v, b = r["values"][i.key] or 0.0, best[i.key]
-            per_dim[i.dimension].append(100.0 * v / b if b > 0 else 0.0)
-        out.append({d: round(sum(v) / len(v), 1) if v else 0.0 for d, v in per_dim.items()})
+            want = expected(i, goals[i.key], int(r.get("grids") or 1), period)
+            sc = score(r["values"][i.key], want)
+            r["indicator_scores"][i.key], r["expected"][i.key] = sc, round(want, 2)
+            if sc is not None:
+                per_dim[i.dimension].append(sc)
+        out.append({d: round(sum(v) / len(v), 1) if v else None for d, v in per_dim.items()})
     return out
+
+
+def previous_month_day(day: date) -> date:
+    """The last day of the month before ``day``'s: the month a leader compares this one with."""
+    return day.replace(day=1) - timedelta(days=1)
 
 
 def compute_levels(session: Session, levels: tuple[str, ...], *, day: date | None = None,
                    now: datetime | None = None, community_id: int | None = None,
-                   lang: str = "zh-CN") -> dict[str, dict[str, Any]]:
-    """Every indicator at several levels from one pass over the grids (optionally one community only)."""
+                   lang: str = "zh-CN", previous: bool = False) -> dict[str, dict[str, Any]]:
+    """Every indicator at several levels from one pass over the grids (optionally one community only), each row
+    scored against the street's targets; with ``previous``, each row also carries last month's figures."""
     bad = [lv for lv in levels if lv not in LEVELS]
     if bad:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}")
     period = Period.for_day(day, now)
+    goals = targets(session)
     table = grid_table(session, period)
     if community_id is not None:
         table = table[table["community_id"] == community_id]
     names = {cid: (code, name) for cid, code, name in session.execute(
         select(Community.id, Community.code, Community.name)).all()}
+    before: pd.DataFrame | None = None
+    prev_period = None
+    if previous:  # the month before, as it stood at its last day (activities are dated; devices are as now)
+        prev_day = previous_month_day(period.day)
+        prev_period = Period.for_day(prev_day, local_day_bounds(prev_day)[1])
+        before = grid_table(session, prev_period)
+        if community_id is not None:
+            before = before[before["community_id"] == community_id]
     out = {}
     for level in levels:
         rows = aggregate(table, level, names)
-        for r, sc in zip(rows, dimension_scores(rows)):
+        for r, sc in zip(rows, dimension_scores(rows, goals, period)):
             r["scores"] = sc
+        if before is not None and prev_period is not None:
+            prev = aggregate(before, level, names)
+            for p_row, sc in zip(prev, dimension_scores(prev, goals, prev_period)):
+                p_row["scores"] = sc
+            by_id = {p_row["id"]: p_row for p_row in prev}
+            for r in rows:
+                p_row = by_id.get(r["id"])
+                r["previous"] = ({"day": prev_period.day.isoformat(), "values": p_row["values"],
+                                  "scores": p_row["scores"], "indicator_scores": p_row["indicator_scores"]}
+                                 if p_row else None)
         out[level] = {"level": level, "day": period.day.isoformat(), "community_id": community_id,
-                      "dimensions": list(DIMENSIONS), "indicators": [i.public(lang) for i in INDICATORS],
-                      "rows": rows}
+                      "dimensions": list(DIMENSIONS), "month_share": round(month_share(period), 4),
+                      "indicators": [i.public(lang, goals[i.key]) for i in INDICATORS], "rows": rows}
     return out
 
 
 def compute_indicators(session: Session, *, level: str = "street", day: date | None = None,
                        now: datetime | None = None, community_id: int | None = None,
-                       lang: str = "zh-CN") -> dict[str, Any]:
-    """Every indicator at one level (optionally only one community's rows), with definitions and scores."""
-    return compute_levels(session, (level,), day=day, now=now, community_id=community_id, lang=lang)[level]
+                       lang: str = "zh-CN", previous: bool = False) -> dict[str, Any]:
+    """Every indicator at one level (optionally only one community's rows), with definitions, targets and scores."""
+    return compute_levels(session, (level,), day=day, now=now, community_id=community_id, lang=lang,
+                          previous=previous)[level]

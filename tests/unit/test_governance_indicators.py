@@ -14,6 +14,7 @@ from dashboard.models import Camera, Case, Place, Position, ResidentCount
 from dashboard.models.governance import AccessDevice, GovernanceActivity, LegalStaff, PartyPost
 from dashboard.services.governance import governance_section
 from dashboard.services.governance_indicators import INDICATORS, compute_indicators
+from dashboard.services.position_day import backfill
 from dashboard.timeutil import SHANGHAI
 from tests.utils.factories import make_district
 
@@ -87,6 +88,7 @@ def district(app_services):
         for grid, h, m in [("G00", 11, 30), ("G00", 11, 50), ("G00", 11, 59), ("G00", 10, 30), ("G11", 11, 40)]:
             s.add(Position(worker_id=w1.id if grid == "G00" else w2.id, fix_time=at(11, 20, h, m),
                            received_at=at(11, 20, h, m), lat=34.26, lon=108.95, grid_id=g[grid].id))
+        backfill(s)  # the fixes' per-day rollup, as ingest keeps it
         ids = {c: x.id for c, x in g.items()}
         ids["c1"], ids["c2"] = w["communities"][0].id, w["communities"][1].id
     return services, ids
@@ -103,9 +105,10 @@ EXPECTED = {
     "volunteer_hours_month": (0, 11.5, 11.5),           # 8 + 3.5
     "council_meetings_month": (0, 2, 2),                # a8 a9
     "self_governance_share": (0.0, 50.0, 33.33),        # W | X(settled) Z | 1/3 (Y closed in October)
-    "devices_per_grid": (1.0, 0.17, 0.44),              # 2 cams+1 door /3, 1 cam /6, 4/9 (D2 inactive)
+    "sensed_grid_share": (33.33, 16.67, 22.22),         # G00 (cams, D1) of 3 | G11 (C3) of 6 (D2 inactive) | 2/9
+    "device_uptime": (100.0, None, 100.0),              # D1 online of D1 | no active device | 1/1
     "app_reports_per_worker": (1.0, 0.0, 0.5),          # R1 / W1 | R3 was yesterday, R2 not from the app
-    "app_fixes_per_worker_hour": (3.0, 1.0, 2.0),       # 11:30 11:50 11:59 (10:30 too old) | 11:40
+    "app_active_share": (100.0, 100.0, 100.0),          # W1 (fixes, R1) | W2 (a fix at 11:40) | 2/2
 }
 
 
@@ -133,15 +136,25 @@ def test_each_indicator_by_community_and_street_and_grid(district):
     assert rows[ids["G22"]]["party_per_100_households"] is None   # no households: no value, not 0
     assert rows[ids["G02"]]["self_governance_share"] == 50.0
     assert rows[ids["G11"]]["self_governance_share"] is None      # nothing closed there
-    assert rows[ids["G00"]]["devices_per_grid"] == 3.0
+    assert rows[ids["G00"]]["sensed_grid_share"] == 100.0 and rows[ids["G01"]]["sensed_grid_share"] == 0.0
     assert rows[ids["G01"]]["app_reports_per_worker"] is None     # no worker lives there
     assert rows[ids["G01"]]["volunteer_hours_month"] == 11.5
 
+    # scores against the default targets; 20 November: 20/30 of the month gone; c1 has 3 grids, c2 6
     scores = {r["id"]: r["scores"] for r in comm["rows"]}
-    # law: staff/grid c1 best (100 vs 0), visits equal (100, 100) → c1 100, c2 50
+    each = {r["id"]: r["indicator_scores"] for r in comm["rows"]}
+    want = {r["id"]: r["expected"] for r in comm["rows"]}
+    # law: staff per grid 0.67 vs 0.4 → 100 (capped); visits 1 vs 0.25 × 3 × 2/3 = 0.5 → 100 | 0 → 0; 1 vs 1.0 → 100
+    assert want[ids["c1"]]["legal_visits_month"] == 0.5 and want[ids["c2"]]["legal_visits_month"] == 1.0
+    assert each[ids["c1"]]["legal_staff_per_grid"] == 100.0 and each[ids["c2"]]["legal_staff_per_grid"] == 0.0
     assert scores[ids["c1"]]["law"] == 100.0 and scores[ids["c2"]]["law"] == 50.0
-    # virtue: c2 has everything → 100, c1 0
-    assert scores[ids["c2"]]["virtue"] == 100.0 and scores[ids["c1"]]["virtue"] == 0.0
+    # virtue, c2: 2 activities vs 0.8 × 6 × 2/3 = 3.2 → 62.5; 11.5 h vs 20 × 6 × 2/3 = 80 → 14.4; mean 38.45
+    assert each[ids["c2"]]["virtue_activities_month"] == 62.5 and each[ids["c2"]]["volunteer_hours_month"] == 14.4
+    assert scores[ids["c2"]]["virtue"] == pytest.approx(38.45, abs=0.051) and scores[ids["c1"]]["virtue"] == 0.0
+    # one legal-service visit no longer makes a community 100 on 法治 by itself: c2's lacking staff still counts
+    # smart, c2: sensed 16.67 vs 80 → 20.8; uptime undefined (left out); reports 0 → 0; app active 100 → 100
+    assert each[ids["c2"]]["device_uptime"] is None
+    assert scores[ids["c2"]]["smart"] == pytest.approx((20.8 + 0 + 100) / 3, abs=0.051)
 
 
 def test_next_month_and_the_briefing_section(district):
