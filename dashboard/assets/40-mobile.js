@@ -488,12 +488,16 @@
     makeFileInput(slot.id, photos, prev.id);
     send.addEventListener("click", function (ev) {
       ev.preventDefault();
+      if (photos.some(function (b) { return b.gcBox && b.gcBox.classList.contains("m-thumb-bad"); })) {
+        toast(tx("m.photo.remove_bad"), "bad"); return;
+      }
       send.disabled = true;
       uploadAll(photos).then(function (tokens) {
         return taskAction(c.id, "finish", { note: note.value || "", photos: tokens });
       }).then(function () { toast(tx("m.task.done"), "ok"); }, function (e) {
-        send.disabled = false;
+        send.disabled = false; // the note and the other photos stay as they are
         if (e.network) { toast(tx("m.error", { msg: tx("m.offline") }), "bad"); }
+        else if (e.photoBlob) { markRefused(e.photoBlob); toast(photoRefusal(e), "bad"); }
       });
     });
   }

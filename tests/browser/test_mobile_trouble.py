@@ -296,3 +296,40 @@ def test_activity_form_shows_chinese_uncut_and_her_grid(browser, server, tmp_pat
         watch.assert_clean()
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_refused_feedback_photo_keeps_the_note_and_is_marked(browser, server, lang):
+    code = "W0017" if lang == "zh-CN" else "W0018"
+    w, lat, lon = worker_spot(server.url, code)
+    ctx, page, watch = open_m(browser, server.url, lang, lat, lon, code)
+    try:
+        desk = demo_http(server.url)
+        cid = desk.post(f"{server.url}/api/v1/cases", json={"category_code": "0101", "description": "反馈照片测试",
+                                                            "lat": lat, "lon": lon}, timeout=10).json()["id"]
+        desk.post(f"{server.url}/api/v1/cases/{cid}/actions/dispatch", json={"worker_id": w["id"]}, timeout=10)
+        card = f"li.m-task[data-case-id='{cid}']"
+        page.click(f"{card} button[data-action='acknowledge']", timeout=15000)
+        page.wait_for_selector(f"{card}[data-state='acknowledged']")
+        page.click(f"{card} button[data-action='finish']")
+        page.fill(f"{card} .m-finish textarea", "已清理完毕")
+        page.set_input_files(f"#m-finish-photo-{cid}", files=[{"name": "x.jpg", "mimeType": "image/jpeg",
+                                                               "buffer": b"\x00broken" * 40}])
+        page.wait_for_selector(f"#m-finish-prev-{cid} .m-thumb-box")
+        page.click(f"{card} button[data-action='send']")
+        page.wait_for_selector(f"#m-finish-prev-{cid} .m-thumb-bad", timeout=15000)
+        assert toast(page).startswith("第 1 张照片无法识别" if lang == "zh-CN" else "Photo 1 cannot be read")
+        assert page.input_value(f"{card} .m-finish textarea") == "已清理完毕"
+        assert requests.get(f"{server.url}/api/v1/cases/{cid}", timeout=10).json()["state"] == "handling"
+        page.click(f"#m-finish-prev-{cid} .m-thumb-bad .m-thumb-x")
+        page.set_input_files(f"#m-finish-photo-{cid}", files=[{"name": "ok.jpg", "mimeType": "image/jpeg",
+                                                               "buffer": jpeg((30, 160, 30))}])
+        page.wait_for_selector(f"#m-finish-prev-{cid} .m-thumb-box")
+        page.click(f"{card} button[data-action='send']")
+        page.wait_for_selector(card, state="detached", timeout=15000)
+        done = requests.get(f"{server.url}/api/v1/cases/{cid}", timeout=10).json()
+        assert done["state"] == "feedback" and [p["stage"] for p in done["photo_list"]] == ["after"]
+        assert done["timeline"][-1]["note"] == "已清理完毕"
+        refused_loads_only(watch)
+    finally:
+        ctx.close()
