@@ -52,7 +52,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("/api/v1/briefing/export.<fmt>", "GET"): VIEW, ("/api/v1/indicators", "GET"): OPS | {"leader"},
     ("/api/v1/devices", "GET"): VIEW, ("/api/v1/devices/events", "POST"): NOBODY,  # signed by the device secret
     ("/api/v1/cameras", "GET"): VIEW, ("/cameras/<code>/mjpeg", "GET"): VIEW,
-    ("/cameras/<code>/snapshot.jpg", "GET"): VIEW,
+    ("/cameras/<code>/snapshot.jpg", "GET"): VIEW, ("/api/v1/cameras/<int:camera_id>/view", "GET"): VIEW,
+    ("/api/v1/governance/targets", "GET"): OPS | {"leader"}, ("/api/v1/governance/targets/<key>", "PUT"): ADMIN,
     ("/api/v1/patrol/coverage", "GET"): VIEW, ("/api/v1/patrol/log", "GET"): VIEW,
     ("/api/v1/grids", "GET"): ANY_ROLE, ("/api/v1/grids/<int:grid_id>/register", "GET"): VIEW,
     ("/api/v1/categories", "GET"): READ, ("/api/v1/categories/tree", "GET"): ANY_ROLE,
