@@ -120,7 +120,8 @@ def layout(lang: str, query: dict, services):
                             **{"data-play": t("brief.replay.play", lang), "data-pause": t("brief.replay.pause", lang)}),
                 html.Span("00:00", id=Ids.CLOCK, className="gcb-clock"),
                 html.Label([t("brief.replay.speed", lang), dcc.Dropdown(
-                    id=Ids.SPEED, options=[{"label": f"{v}×", "value": v} for v in (1, 5, 15, 30, 60)], value=15,
+                    id=Ids.SPEED, options=[{"label": t("brief.replay.speed_n", lang, n=v), "value": v}
+                                           for v in (1, 5, 15, 30, 60)], value=15,
                     clearable=False, searchable=False, className="gcb-speed")]),
                 html.Span(id=Ids.COUNTS, className="gcb-replay-counts",
                           **{"data-cases-label": t("brief.replay.cases", lang),
@@ -131,8 +132,21 @@ def layout(lang: str, query: dict, services):
             dcc.Dropdown(id=Ids.JUMP, options=[], placeholder=t("brief.replay.jump", lang), className="gcb-jump"),
             dcc.Graph(id=Ids.REPLAY_MAP, figure=base_map(services, height=360), config=CONFIG,
                       className="gcb-map", style={"height": "360px"}),
+            replay_legend(lang),
         ]),
     ])
+
+
+def replay_legend(lang: str) -> html.Div:
+    """What the replay map's marks mean: a case's colour is its state at the slider's minute (the colours of
+    assets/60-briefing.js), a dark dot a worker, the light line the last half hour of the worker's track."""
+    from dashboard.i18n import label
+
+    states = ["reported", "registered", "dispatched", "handling", "feedback", "closed"]
+    return html.Div(className="gcb-legend", id="brief-replay-legend", children=[
+        *[html.Span(label("case.state", s, lang), style={"--c": STATE_COLORS[i]}) for i, s in enumerate(states)],
+        html.Span(t("brief.replay.workers", lang), style={"--c": "#0b3d6b"}),
+        html.Span(t("brief.replay.trail", lang), className="gcb-legend-trail", style={"--c": "#38bdf8"})])
 
 
 def _arrow(key: str, delta: Any, lang: str, compared: bool = True) -> html.Span:
@@ -230,7 +244,7 @@ def render_content(b: dict, lang: str, services) -> list:
     return [
         kpi_cards(b, lang),
         _card("brief.summary", lang, *[html.P(p) for p in summary_paragraphs(b, lang)], cls="gcb-summary"),
-        html.Div(className="gcb-grid", children=charts(b, lang)),
+        html.Div(className="gcb-grid gcb-charts", children=charts(b, lang)),
         _card("brief.hot_grids", lang, hot_map(b, services, lang), _table(
             [t("brief.grid", lang), t("brief.grid_name", lang), t("brief.count", lang)],
             [[g["code"], g["name"], g["reported"]] for g in b["hot_grids"]]) if b["hot_grids"] else none),

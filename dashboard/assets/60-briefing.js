@@ -78,7 +78,9 @@
   function draw(v, data) {
     var nu = window.dash_clientside.no_update;
     if (!data || !document.getElementById("brief-root")) { return [nu, nu]; }
-    v = v || 0;
+    // today's replay ends now: play stops there and the slider shows nothing later than it
+    state.max = (typeof data.until === "number") ? data.until : 1439;
+    v = Math.min(v || 0, state.max);
     state.minute = v;
     var f = frame(data, v);
     f.minute = v;
@@ -97,7 +99,7 @@
   }
 
   function tick() {
-    var next = state.minute + state.speed / 4;  // 1× = one minute of the day per second, 4 ticks a second
+    var next = state.minute + state.speed / 4;  // speed n = n minutes of the day per second, 4 ticks a second
     if (next >= state.max) { next = state.max; stop(); }
     state.minute = next;
     window.dash_clientside.set_props("brief-replay-slider", {value: Math.round(next)});

@@ -41,9 +41,13 @@ def _case_steps(session, start, end, community_id: int | None) -> pd.DataFrame:
 
 
 def replay(session, *, day: date, community_id: int | None = None, track_s: int = 300,
-           trail_min: int = 30) -> dict[str, Any]:
-    """The day's cases (state changes by minute), events to jump to, and worker tracks."""
+           trail_min: int = 30, now: datetime | None = None) -> dict[str, Any]:
+    """The day's cases (state changes by minute), events to jump to, and worker tracks; ``until`` is the last
+    minute the replay may show (today: now — it never plays into the future)."""
     start, end = local_day_bounds(day)
+    now = now or utcnow()
+    last = int((end - start).total_seconds() // 60) - 1
+    until = last if now >= end else max(0, min(last, int((now - start).total_seconds() // 60)))
     s0 = pd.Timestamp(start)
     steps = _case_steps(session, start, end, community_id)
     ids = sorted(set(steps["case_id"].tolist()))
@@ -82,6 +86,7 @@ def replay(session, *, day: date, community_id: int | None = None, track_s: int 
         events.append([m, "alert", str(a.id), mask_text(a.title, (), known), None])
     events.sort(key=lambda e: (e[0], e[2]))
     return {"day": day.isoformat(), "start": iso(start), "minutes": int((end - start).total_seconds() // 60),
+            "until": until,
             "states": STATES, "case_fields": ["id", "code", "lat", "lon", "category", "init_state", "steps"],
             "cases": cases_out, "events": events[:MAX_EVENTS], "events_total": len(events),
             "track_s": track_s, "trail_min": trail_min,
@@ -135,7 +140,7 @@ class ReplayCache:
 
         def build() -> dict:
             with read() as s:
-                return replay(s, day=day, community_id=community_id)
+                return replay(s, day=day, community_id=community_id, now=now)
 
         return self._memo.get((day, community_id), ttl, build)
 

@@ -6,6 +6,7 @@ a few cases and fixes through the real services and checks the figure it compute
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -369,3 +370,30 @@ def test_excel_sheets_headers_and_no_formula_cells(street):
     en = workbook(street, b, lang="en")
     assert en.sheetnames[0] == "Summary" and "Cases" in en.sheetnames
     assert [c.value for c in en["Cases"][1]][:3] == ["Case", "Class", "Category"]
+
+
+# --- the replay tells the truth ---------------------------------------------------------------------------------
+
+def test_replay_stops_at_now_and_its_labels_say_what_they_do(street):
+    """Today's replay ends at the current minute (10:30 → 630); a past day's at 23:59. The speed options read
+    'n minutes per second' (the player moves n minutes of the day a second), and the map has a legend."""
+    from dashboard.services.replay import ReplayCache, replay
+    from layouts.briefing import replay_legend
+
+    report(street, DAY, 9)
+    with street.db.read() as s:
+        assert replay(s, day=DAY, now=at(DAY, 10, 30))["until"] == 630
+        assert replay(s, day=DAY, now=NOW)["until"] == 1439
+        assert replay(s, day=DAY, now=at(DAY, 0, 0))["until"] == 0
+    cache = ReplayCache()
+    assert cache.get(street.db.read, day=DAY, community_id=None, now=at(DAY, 10, 30))["until"] == 630
+    assert cache.get(street.db.read, day=DAY, community_id=1, now=at(DAY, 10, 30)) is not \
+        cache.get(street.db.read, day=DAY, community_id=None, now=at(DAY, 10, 30))  # per day and scope
+    from dashboard.i18n import t
+
+    assert t("brief.replay.speed_n", "zh-CN", n=15) == "每秒 15 分钟"
+    assert t("brief.replay.speed_n", "en", n=60) == "60 min per second"
+    js = (Path(__file__).resolve().parents[2] / "dashboard" / "assets" / "60-briefing.js").read_text(encoding="utf-8")
+    assert "state.speed / 4" in js and "setInterval(tick, 250)" in js  # n/4 minutes every 250 ms: n a second
+    legend = [c.children for c in replay_legend("zh-CN").children]
+    assert legend == ["上报", "立案", "派遣", "处置", "反馈待核查", "结案", "网格员", "近30分钟轨迹"]
