@@ -24,7 +24,7 @@ def caller(services) -> Principal | None:
 def allowed(services, *roles: str) -> Principal | None:
     """The caller if it has one of ``roles`` (admins always), else None."""
     p = caller(services)
-    if p is None or (roles and p.role not in roles and p.role != "admin"):
+    if p is None or p.must_change_password or (roles and p.role not in roles and p.role != "admin"):
         return None
     return p
 

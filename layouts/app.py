@@ -185,8 +185,12 @@ def _guard_pages(server, services) -> None:
                                     code=302)
             elif request.method == "POST" and request.path == "/_dash-update-component":
                 body = request.get_json(silent=True) or {}
-                if body.get("output") != router_output and resolve_principal(services) is None:
-                    return error_response(401, "sign in first")
+                if body.get("output") != router_output:
+                    p = resolve_principal(services)
+                    if p is None:
+                        return error_response(401, "sign in first")
+                    if p.must_change_password:  # as the API door: nothing but the password change until then
+                        return error_response(403, "change your one-time password first (POST /auth/password)")
         except ApiError as e:  # a revoked key in the header
             return error_response(e.status, e.message, e.field)
         return None
