@@ -1,7 +1,7 @@
 """/api/v1/alerts: list, acknowledge/resolve with a comment, dispatch from an alert, and CAP 1.2 in."""
 from __future__ import annotations
 
-from flask import has_request_context, jsonify, request
+from flask import Blueprint, has_request_context, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -11,6 +11,7 @@ from ..services.alerts import AlertError, acknowledge, alert_public, resolve
 from ..services.cap import CapError, CapRefused, cap_key, ingest_cap, parse_cap
 from ..services.cases import CaseError, IllegalTransition
 from ..services.dispatch import dispatch_from_alert, recommend_for_alert
+from .deps import services
 from .auth import require
 from ..principal import Principal, in_scope, record_in_scope, resolve_principal, scope_community
 from .cases_ops import _int_or_none, _str, case_view, json_body, services_now
@@ -70,126 +71,136 @@ def street_wide_guard(p: Principal, a: Alert) -> None:
     operator would clear it from every other community's wall)."""
     if a.community_id is None and p.community_id is not None:
         raise ApiError(403, f"alert {a.id} is street-wide; only a street-wide operator may close it", "alert_id")
+bp = Blueprint("alerts", __name__)
+
+
+def get_alert(s, alert_id: int, p: Principal) -> Alert:
+    a = s.get(Alert, alert_id)
+    if a is None or (p.community_id is not None and a.community_id not in (None, p.community_id)):
+        raise ApiError(404, f"no alert {alert_id}", "id")
+    return a
+
+
+@bp.get("/api/v1/alerts")
+@require(Role.DISPATCHER, Role.LEADER, Role.DISPLAY)
+def list_alerts():
+    """Alerts by state (open by default) and channel (actual by default), most urgent and newest first."""
+    state = request.args.get("state", "open")
+    channel = request.args.get("channel", "actual")
+    if state not in STATES:
+        raise ApiError(400, f"state must be one of {', '.join(STATES)}", "state")
+    if channel not in CHANNELS:
+        raise ApiError(400, f"channel must be one of {', '.join(CHANNELS)}", "channel")
+    limit = int_arg(request.args, "limit", 200, lo=1, hi=2000)
+    p = resolve_principal(services())
+    q = select(Alert).where(Alert.state.in_(STATES[state])).order_by(Alert.created_at.desc(), Alert.id.desc())
+    if channel != "all":
+        q = q.where(Alert.channel == channel)
+    if p.community_id is not None:
+        q = q.where((Alert.community_id == p.community_id) | Alert.community_id.is_(None))
+    with services().db.read() as s:
+        return jsonify({"items": alerts_out(s, list(s.scalars(q.limit(limit))))})
+
+
+def _lifecycle(alert_id: int, fn, **extra):
+    p = resolve_principal(services())
+    body = json_body()
+    comment = _str(body, "comment", 2000)
+    with services().db.write() as s:
+        a = get_alert(s, alert_id, p)
+        street_wide_guard(p, a)
+        try:
+            fn(s, a, by=p.name, comment=comment, now=services_now(services()))
+        except AlertError as e:
+            raise ApiError(409, str(e), "state")
+        out = alerts_out(s, [a])[0]
+    return jsonify(out)
+
+
+@bp.post("/api/v1/alerts/<int:alert_id>/acknowledge")
+@require(Role.DISPATCHER)
+def ack_alert(alert_id: int):
+    """new → acknowledged, with a comment."""
+    return _lifecycle(alert_id, acknowledge)
+
+
+@bp.post("/api/v1/alerts/<int:alert_id>/resolve")
+@require(Role.DISPATCHER)
+def resolve_alert(alert_id: int):
+    """new/acknowledged → resolved, with a comment."""
+    return _lifecycle(alert_id, resolve)
+
+
+@bp.get("/api/v1/alerts/<int:alert_id>/recommendations")
+@require(Role.DISPATCHER)
+def alert_recommendations(alert_id: int):
+    """Nearest available workers for the alert's place."""
+    limit = int_arg(request.args, "limit", 5, lo=1, hi=50)
+    p = resolve_principal(services())
+    with services().db.read() as s:
+        a = get_alert(s, alert_id, p)
+        return jsonify({"alert_id": a.id, "workers": recommend_for_alert(s, a, limit=limit,
+                                                                       community_id=scope_community(p))})
+
+
+@bp.post("/api/v1/alerts/<int:alert_id>/dispatch")
+@require(Role.DISPATCHER)
+def alert_dispatch(alert_id: int):
+    """Dispatch from an alert: JSON {worker_id, category_code (when it has no case yet), note}."""
+    p = resolve_principal(services())
+    body = json_body()
+    worker_id = _int_or_none(body, "worker_id")
+    if worker_id is None:
+        raise ApiError(400, "worker_id is required", "worker_id")
+    category = _str(body, "category_code", 8) or None
+    note = _str(body, "note", 2000)
+    with services().db.write() as s:
+        a = get_alert(s, alert_id, p)
+        street_wide_guard(p, a)  # a dispatch acknowledges the alert and gives it a case, for every community
+        if not record_in_scope(s, p, "worker_id", worker_id):  # another community's worker: as unknown
+            raise ApiError(400, f"unknown worker {worker_id}", "worker_id")
+        try:
+            c = dispatch_from_alert(s, a, worker_id=worker_id, actor=p.name, note=note, category_code=category,
+                                    calendar=services().calendar, locator=services().locator,
+                                    now=services_now(services()))
+        except IllegalTransition as e:
+            raise ApiError(409, str(e), "state")
+        except CaseError as e:
+            raise ApiError(400, e.message, e.field)
+        out = {"alert": alerts_out(s, [a])[0], "case": case_view(s, c)}
+    return jsonify(out)
+
+
+@bp.post("/api/v1/alerts/cap")
+@require(Role.INTEGRATION, Role.DISPATCHER)
+def cap_in():
+    """An OASIS CAP 1.2 document (XML body): 201 new, 200 repeat (no-op), 400 malformed or hostile."""
+    data = request.get_data(cache=False)
+    loc = services().locator
+    polygons, ids = (loc.polygons, loc.ids) if loc is not None else ((), ())
+    p = resolve_principal(services())
+    for attempt in (1, 2):
+        try:
+            with services().db.write() as s:
+                a, created = ingest_cap(s, data, polygons=polygons, ids=ids, now=services_now(services()),
+                                        by=f"CAP ({p.name})", owner=caller_id(p), community_id=p.community_id)
+                cap_in_jurisdiction(s, p, a, data)  # raising here rolls the whole message back
+                if created and a.kind == "cap_cancel":
+                    record_cap_cancel(s, p, a)
+                out = alerts_out(s, [a])[0]
+            break
+        except CapRefused as e:
+            raise ApiError(403, e.message, e.field)
+        except CapError as e:
+            raise ApiError(400, e.message, e.field)
+        except IntegrityError:  # a concurrent request committed the same message or claimed the same sender
+            if attempt == 2:  # first: once more, now that its rows are there (a repeat, or someone else's sender)
+                raise
+    return jsonify({"created": created, "alert": out}), 201 if created else 200
 
 
 def register(app, services) -> None:
-    def get_alert(s, alert_id: int, p: Principal) -> Alert:
-        a = s.get(Alert, alert_id)
-        if a is None or (p.community_id is not None and a.community_id not in (None, p.community_id)):
-            raise ApiError(404, f"no alert {alert_id}", "id")
-        return a
-
-    @app.get("/api/v1/alerts")
-    @require(Role.DISPATCHER, Role.LEADER, Role.DISPLAY, services=services)
-    def list_alerts():
-        """Alerts by state (open by default) and channel (actual by default), most urgent and newest first."""
-        state = request.args.get("state", "open")
-        channel = request.args.get("channel", "actual")
-        if state not in STATES:
-            raise ApiError(400, f"state must be one of {', '.join(STATES)}", "state")
-        if channel not in CHANNELS:
-            raise ApiError(400, f"channel must be one of {', '.join(CHANNELS)}", "channel")
-        limit = int_arg(request.args, "limit", 200, lo=1, hi=2000)
-        p = resolve_principal(services)
-        q = select(Alert).where(Alert.state.in_(STATES[state])).order_by(Alert.created_at.desc(), Alert.id.desc())
-        if channel != "all":
-            q = q.where(Alert.channel == channel)
-        if p.community_id is not None:
-            q = q.where((Alert.community_id == p.community_id) | Alert.community_id.is_(None))
-        with services.db.read() as s:
-            return jsonify({"items": alerts_out(s, list(s.scalars(q.limit(limit))))})
-
-    def _lifecycle(alert_id: int, fn, **extra):
-        p = resolve_principal(services)
-        body = json_body()
-        comment = _str(body, "comment", 2000)
-        with services.db.write() as s:
-            a = get_alert(s, alert_id, p)
-            street_wide_guard(p, a)
-            try:
-                fn(s, a, by=p.name, comment=comment, now=services_now(services))
-            except AlertError as e:
-                raise ApiError(409, str(e), "state")
-            out = alerts_out(s, [a])[0]
-        return jsonify(out)
-
-    @app.post("/api/v1/alerts/<int:alert_id>/acknowledge")
-    @require(Role.DISPATCHER, services=services)
-    def ack_alert(alert_id: int):
-        """new → acknowledged, with a comment."""
-        return _lifecycle(alert_id, acknowledge)
-
-    @app.post("/api/v1/alerts/<int:alert_id>/resolve")
-    @require(Role.DISPATCHER, services=services)
-    def resolve_alert(alert_id: int):
-        """new/acknowledged → resolved, with a comment."""
-        return _lifecycle(alert_id, resolve)
-
-    @app.get("/api/v1/alerts/<int:alert_id>/recommendations")
-    @require(Role.DISPATCHER, services=services)
-    def alert_recommendations(alert_id: int):
-        """Nearest available workers for the alert's place."""
-        limit = int_arg(request.args, "limit", 5, lo=1, hi=50)
-        p = resolve_principal(services)
-        with services.db.read() as s:
-            a = get_alert(s, alert_id, p)
-            return jsonify({"alert_id": a.id, "workers": recommend_for_alert(s, a, limit=limit,
-                                                                           community_id=scope_community(p))})
-
-    @app.post("/api/v1/alerts/<int:alert_id>/dispatch")
-    @require(Role.DISPATCHER, services=services)
-    def alert_dispatch(alert_id: int):
-        """Dispatch from an alert: JSON {worker_id, category_code (when it has no case yet), note}."""
-        p = resolve_principal(services)
-        body = json_body()
-        worker_id = _int_or_none(body, "worker_id")
-        if worker_id is None:
-            raise ApiError(400, "worker_id is required", "worker_id")
-        category = _str(body, "category_code", 8) or None
-        note = _str(body, "note", 2000)
-        with services.db.write() as s:
-            a = get_alert(s, alert_id, p)
-            street_wide_guard(p, a)  # a dispatch acknowledges the alert and gives it a case, for every community
-            if not record_in_scope(s, p, "worker_id", worker_id):  # another community's worker: as unknown
-                raise ApiError(400, f"unknown worker {worker_id}", "worker_id")
-            try:
-                c = dispatch_from_alert(s, a, worker_id=worker_id, actor=p.name, note=note, category_code=category,
-                                        calendar=services.calendar, locator=services.locator,
-                                        now=services_now(services))
-            except IllegalTransition as e:
-                raise ApiError(409, str(e), "state")
-            except CaseError as e:
-                raise ApiError(400, e.message, e.field)
-            out = {"alert": alerts_out(s, [a])[0], "case": case_view(s, c)}
-        return jsonify(out)
-
-    @app.post("/api/v1/alerts/cap")
-    @require(Role.INTEGRATION, Role.DISPATCHER, services=services)
-    def cap_in():
-        """An OASIS CAP 1.2 document (XML body): 201 new, 200 repeat (no-op), 400 malformed or hostile."""
-        data = request.get_data(cache=False)
-        loc = services.locator
-        polygons, ids = (loc.polygons, loc.ids) if loc is not None else ((), ())
-        p = resolve_principal(services)
-        for attempt in (1, 2):
-            try:
-                with services.db.write() as s:
-                    a, created = ingest_cap(s, data, polygons=polygons, ids=ids, now=services_now(services),
-                                            by=f"CAP ({p.name})", owner=caller_id(p), community_id=p.community_id)
-                    cap_in_jurisdiction(s, p, a, data)  # raising here rolls the whole message back
-                    if created and a.kind == "cap_cancel":
-                        record_cap_cancel(s, p, a)
-                    out = alerts_out(s, [a])[0]
-                break
-            except CapRefused as e:
-                raise ApiError(403, e.message, e.field)
-            except CapError as e:
-                raise ApiError(400, e.message, e.field)
-            except IntegrityError:  # a concurrent request committed the same message or claimed the same sender
-                if attempt == 2:  # first: once more, now that its rows are there (a repeat, or someone else's sender)
-                    raise
-        return jsonify({"created": created, "alert": out}), 201 if created else 200
-
+    app.register_blueprint(bp)
     _describe(app)
 
 
