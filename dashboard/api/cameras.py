@@ -13,10 +13,11 @@ import logging
 import time
 from pathlib import Path
 
-from flask import Response, jsonify, request, send_from_directory
+from flask import Blueprint, Response, jsonify, request, send_from_directory
 
 from ..models import Role
 from ..services.cameras import camera_view, list_cameras, render_frame, sim_source
+from .deps import services
 from .auth import in_scope, require, resolve_principal, scope_community
 from .errors import ID_MAX, ApiError, int_arg, strict_int
 from .openapi import query, registry
@@ -45,79 +46,88 @@ def stream_max_s(settings) -> float:
     if not 0 < v < float("inf"):
         raise ValueError(f"GC_CAMERA_STREAM_MAX_S must be a number of seconds above 0, got {raw!r}")
     return v
+bp = Blueprint("cameras", __name__)
+
+
+@bp.get("/api/v1/cameras")
+@require(*VIEWERS)
+def cameras_list():
+    """Cameras in the caller's jurisdiction, optionally of some grids or by id."""
+    grid_ids, camera_ids = _ids(request.args.get("grid_id"), "grid_id"), _ids(request.args.get("id"), "id")
+    comm = scope_community(resolve_principal(services()))
+    with services().db.read() as s:
+        return jsonify({"cameras": list_cameras(s, grid_ids=grid_ids, camera_ids=camera_ids, community_id=comm)})
+
+
+@bp.get("/api/v1/cameras/<int:camera_id>/view")
+@require(*VIEWERS)
+def camera_view_api(camera_id: int):
+    """One camera's live picture and whom to call: its grid's on-duty workers, nearest first (masked)."""
+    p = resolve_principal(services())
+    with services().db.read() as s:
+        out = camera_view(s, camera_id, community_id=scope_community(p))
+    if out is None or not in_scope(p, out["grid"]["community_id"] if out["grid"] else None):
+        raise ApiError(404, f"no camera {camera_id}", "camera_id")
+    # who may ring a worker from here: the realtime call handler's rule (dispatchers, admins; not a display)
+    out["can_call"] = p is not None and p.role in CALLERS
+    return jsonify(out)
+
+
+def source(code: str) -> tuple[str, str]:
+    """(name, grid name) of a simulated camera; another community's camera is as unknown as a missing one."""
+    with services().db.read() as s:
+        src = sim_source(s, code)
+    if src is None or not in_scope(resolve_principal(services()), src[2]):
+        raise ApiError(404, f"no camera {code}", "code")
+    return src[0], src[1]
+
+
+@bp.get("/cameras/<code>/snapshot.jpg")
+@require(*VIEWERS)
+def camera_snapshot(code: str):
+    name, grid = source(code)
+    return Response(render_frame(code, name, grid), mimetype="image/jpeg",
+                    headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/cameras/<code>/mjpeg")
+@require(*VIEWERS)
+def camera_mjpeg(code: str):
+    name, grid = source(code)
+    fps = int_arg(request.args, "fps", 3, lo=1, hi=5)
+    limit = int_arg(request.args, "frames", 0, lo=0, hi=1_000_000)  # 0 = until the viewer leaves
+    # the generator below runs after the view returned, outside the app's context: take what it needs now
+    stop, guard, addr = services().stop, services().socket_guard, request.remote_addr or "?"
+    max_s = stream_max_s(services().settings)
+    if not guard.take_stream(addr):  # a stream holds a connection as a live socket does: the same caps
+        raise ApiError(503, "too many live connections right now; retry shortly")
+
+    def frames():
+        n, end = 0, time.monotonic() + max_s
+        while not stop.is_set() and (limit == 0 or n < limit) and time.monotonic() < end:
+            jpeg = render_frame(code, name, grid)
+            yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+                   .encode() + jpeg + b"\r\n")
+            n += 1
+            if stop.wait(1.0 / fps):
+                break
+
+    resp = Response(frames(), mimetype=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    # the server closes every response, read or not (not direct_passthrough: that would skip these callbacks)
+    resp.call_on_close(lambda: guard.release_stream(addr))
+    return resp
+
+
+@bp.get("/vendor/<path:name>")
+def vendor_file(name: str):
+    """Vendored scripts loaded only by the pages that need them (hls.js)."""
+    return send_from_directory(VENDOR, name, max_age=86400)
 
 
 def register(app, services) -> None:
+    app.register_blueprint(bp)
     max_s = stream_max_s(services.settings)
-
-    @app.get("/api/v1/cameras")
-    @require(*VIEWERS, services=services)
-    def cameras_list():
-        """Cameras in the caller's jurisdiction, optionally of some grids or by id."""
-        grid_ids, camera_ids = _ids(request.args.get("grid_id"), "grid_id"), _ids(request.args.get("id"), "id")
-        comm = scope_community(resolve_principal(services))
-        with services.db.read() as s:
-            return jsonify({"cameras": list_cameras(s, grid_ids=grid_ids, camera_ids=camera_ids, community_id=comm)})
-
-    @app.get("/api/v1/cameras/<int:camera_id>/view")
-    @require(*VIEWERS, services=services)
-    def camera_view_api(camera_id: int):
-        """One camera's live picture and whom to call: its grid's on-duty workers, nearest first (masked)."""
-        p = resolve_principal(services)
-        with services.db.read() as s:
-            out = camera_view(s, camera_id, community_id=scope_community(p))
-        if out is None or not in_scope(p, out["grid"]["community_id"] if out["grid"] else None):
-            raise ApiError(404, f"no camera {camera_id}", "camera_id")
-        # who may ring a worker from here: the realtime call handler's rule (dispatchers, admins; not a display)
-        out["can_call"] = p is not None and p.role in CALLERS
-        return jsonify(out)
-
-    def source(code: str) -> tuple[str, str]:
-        """(name, grid name) of a simulated camera; another community's camera is as unknown as a missing one."""
-        with services.db.read() as s:
-            src = sim_source(s, code)
-        if src is None or not in_scope(resolve_principal(services), src[2]):
-            raise ApiError(404, f"no camera {code}", "code")
-        return src[0], src[1]
-
-    @app.get("/cameras/<code>/snapshot.jpg")
-    @require(*VIEWERS, services=services)
-    def camera_snapshot(code: str):
-        name, grid = source(code)
-        return Response(render_frame(code, name, grid), mimetype="image/jpeg",
-                        headers={"Cache-Control": "no-store"})
-
-    @app.get("/cameras/<code>/mjpeg")
-    @require(*VIEWERS, services=services)
-    def camera_mjpeg(code: str):
-        name, grid = source(code)
-        fps = int_arg(request.args, "fps", 3, lo=1, hi=5)
-        limit = int_arg(request.args, "frames", 0, lo=0, hi=1_000_000)  # 0 = until the viewer leaves
-        stop, guard, addr = services.stop, services.socket_guard, request.remote_addr or "?"
-        if not guard.take_stream(addr):  # a stream holds a connection as a live socket does: the same caps
-            raise ApiError(503, "too many live connections right now; retry shortly")
-
-        def frames():
-            n, end = 0, time.monotonic() + max_s
-            while not stop.is_set() and (limit == 0 or n < limit) and time.monotonic() < end:
-                jpeg = render_frame(code, name, grid)
-                yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-                       .encode() + jpeg + b"\r\n")
-                n += 1
-                if stop.wait(1.0 / fps):
-                    break
-
-        resp = Response(frames(), mimetype=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
-                        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
-        # the server closes every response, read or not (not direct_passthrough: that would skip these callbacks)
-        resp.call_on_close(lambda: guard.release_stream(addr))
-        return resp
-
-    @app.get("/vendor/<path:name>")
-    def vendor_file(name: str):
-        """Vendored scripts loaded only by the pages that need them (hls.js)."""
-        return send_from_directory(VENDOR, name, max_age=86400)
-
     api = registry(app)
     api.add("/api/v1/cameras", "get", tags=["cameras"], roles=VIEWERS, summary="Cameras and how to play each",
             params=[query("grid_id", description="comma-separated grid ids"),
