@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
 from ..masking import mask_name
@@ -22,6 +22,7 @@ from ..services.duplicates import find_duplicates, merge_cases
 from ..services.indicators import LEVELS, compute_indicators
 from ..services.name_index import known_names
 from ..timeutil import SHANGHAI, iso, utcnow
+from .deps import services
 from .auth import Principal, record_in_scope, require, resolve_principal, scope_community
 from .errors import ID_MAX, ApiError, int_arg, strict_int
 
@@ -98,220 +99,234 @@ def case_view(session, c: Case, *, locator=None) -> dict[str, Any]:
     near = session.get(Grid, out["nearest_grid_id"]) if out.get("nearest_grid_id") else None
     out["nearest_grid_name"] = near.name if near else None
     return out
+bp = Blueprint("cases_ops", __name__)
+
+
+def get_case(s, case_id: int) -> Case:
+    c = s.get(Case, case_id)
+    if c is None:
+        raise ApiError(404, f"no case {case_id}", "id")
+    return c
+
+
+def check_scope(p: Principal, c: Case) -> None:
+    if p.community_id is not None and c.community_id not in (None, p.community_id):
+        raise ApiError(404, f"no case {c.id}", "id")
+
+
+@bp.post("/api/v1/cases/<int:case_id>/actions/<action>")
+@require(Role.DISPATCHER, Role.WORKER)
+def case_action(case_id: int, action: str):
+    """Apply one closed-loop action; 409 when the case's state does not allow it."""
+    p = resolve_principal(services())
+    if action not in TRANSITIONS:
+        raise ApiError(400, f"unknown action {action!r}; one of {', '.join(TRANSITIONS)}", "action")
+    body = json_body()
+    note = _str(body, "note", 2000)
+    department = _str(body, "department", 64) or None
+    worker_id = _int_or_none(body, "worker_id")
+    department_id = _int_or_none(body, "department_id")
+    with services().db.write() as s:
+        c = get_case(s, case_id)
+        check_scope(p, c)
+        if department_id is not None:  # one of the maintained list (the street's or the case's community's)
+            d = routable(s, department_id, community_id=p.community_id or c.community_id)
+            if d is None:
+                raise ApiError(400, f"unknown department {department_id}", "department_id")
+            department = d.name
+        if p.role == Role.WORKER:
+            if action not in WORKER_ACTIONS:
+                raise ApiError(403, f"a grid worker may not {action} a case", "action")
+            if p.worker_id is None or c.assigned_worker_id != p.worker_id:
+                raise ApiError(403, "this case is not assigned to you", "id")
+        if worker_id is not None and not record_in_scope(s, p, "worker_id", worker_id):
+            # another community's worker is answered as unknown: it is neither dispatched nor revealed
+            raise ApiError(400, f"unknown worker {worker_id}", "worker_id")
+        try:
+            transition(s, c, action, actor=p.name, note=note, worker_id=worker_id, department=department,
+                       calendar=services().calendar, now=services_now(services()))
+        except IllegalTransition as e:
+            raise ApiError(409, str(e), "action")
+        except CaseError as e:
+            raise ApiError(400, e.message, e.field)
+        out = case_view(s, c)
+    return jsonify(out)
+
+
+@bp.post("/api/v1/cases/<int:case_id>/triage")
+@require(*CENTER)
+def case_triage(case_id: int):
+    """Change the category (priority and deadline follow it) and/or place the case in a grid by hand:
+    JSON {category_code?, grid_id?, note?}."""
+    p = resolve_principal(services())
+    body = json_body()
+    category_code = _str(body, "category_code", 8) or None
+    grid_id = _int_or_none(body, "grid_id")
+    note = _str(body, "note", 2000)
+    with services().db.write() as s:
+        c = get_case(s, case_id)
+        check_scope(p, c)
+        if grid_id is not None and not record_in_scope(s, p, "grid_id", grid_id):
+            raise ApiError(400, f"unknown grid {grid_id}", "grid_id")  # another community's grid: unknown
+        try:
+            triage_case(s, c, actor=p.name, category_code=category_code, grid_id=grid_id, note=note,
+                        calendar=services().calendar, now=services_now(services()))
+        except IllegalTransition as e:
+            raise ApiError(409, str(e), "id")
+        except CaseError as e:
+            raise ApiError(400, e.message, e.field)
+        out = case_view(s, c, locator=services().locator)
+    return jsonify(out)
+
+
+@bp.get("/api/v1/categories/guess")
+@require(*CENTER)
+def category_guess():
+    """The best-guess category for a text and/or an alert kind (what triage preselects); code null: no guess."""
+    text = request.args.get("text", "")[:4000]
+    kind = request.args.get("kind") or None
+    with services().db.read() as s:
+        return jsonify({"code": guess_category(s, text, kind)})
+
+
+@bp.get("/api/v1/cases/<int:case_id>/recommendations")
+@require(*CENTER)
+def case_recommendations(case_id: int):
+    """The nearest available workers for this case (distance, duty state, load)."""
+    limit = int_arg(request.args, "limit", 5, lo=1, hi=50)
+    with services().db.read() as s:
+        p = resolve_principal(services())
+        c = get_case(s, case_id)
+        check_scope(p, c)
+        return jsonify({"case_id": c.id, "workers": recommend_for_case(s, c, limit=limit,
+                                                                     community_id=scope_community(p))})
+
+
+@bp.get("/api/v1/cases/<int:case_id>/duplicates")
+@require(*CENTER)
+def case_duplicates(case_id: int):
+    """Cases of the same category within 50 m and 24 h."""
+    p = resolve_principal(services())
+    with services().db.read() as s:
+        c = get_case(s, case_id)
+        check_scope(p, c)
+        return jsonify({"case_id": c.id, "duplicates": find_duplicates(s, c, community_id=scope_community(p))})
+
+
+@bp.post("/api/v1/cases/<int:case_id>/merge")
+@require(*CENTER)
+def case_merge(case_id: int):
+    """Merge this case (a duplicate) into ``into``: JSON {into, note}."""
+    p = resolve_principal(services())
+    body = json_body()
+    into_id = _int_or_none(body, "into")
+    if into_id is None:
+        raise ApiError(400, "into (the case to merge into) is required", "into")
+    note = _str(body, "note", 2000)
+    with services().db.write() as s:
+        dup = get_case(s, case_id)
+        check_scope(p, dup)
+        if not record_in_scope(s, p, "case_id", into_id):  # another community's case is answered as unknown
+            raise ApiError(400, f"no case {into_id}", "into")
+        into = s.get(Case, into_id)
+        try:
+            merge_cases(s, dup, into, actor=p.name, note=note, now=services_now(services()))
+        except IllegalTransition as e:
+            raise ApiError(409, str(e), "id")
+        except CaseError as e:
+            raise ApiError(400, e.message, e.field)
+        out = case_view(s, into)
+    return jsonify(out)
+
+
+@bp.get("/api/v1/cases/<int:case_id>/view")
+@require(*CENTER, Role.LEADER)
+def case_console_view(case_id: int):
+    """The console's view of a case: timeline, dispatches, legal actions."""
+    with services().db.read() as s:
+        c = get_case(s, case_id)
+        check_scope(resolve_principal(services()), c)
+        return jsonify(case_view(s, c, locator=services().locator))
+
+
+@bp.get("/api/v1/indicators")
+@require(*READERS)
+def indicators():
+    """结案率, 按期结案率, 返工率, 自行处置率, handling time per level for [from, to] (local days)."""
+    level = request.args.get("level", "street")
+    if level not in LEVELS:
+        raise ApiError(400, f"level must be one of {', '.join(LEVELS)}", "level")
+    today = services_now(services()).astimezone(SHANGHAI).date()
+    d_from = _local_day(request.args.get("from"), "from", today.replace(day=1))
+    d_to = _local_day(request.args.get("to"), "to", today)
+    if d_to < d_from:
+        raise ApiError(400, "to must not be before from", "to")
+    if (d_to - d_from).days > 3660:
+        raise ApiError(400, "the period may be at most ten years", "to")
+    start = datetime.combine(d_from, datetime.min.time(), tzinfo=SHANGHAI)
+    end = datetime.combine(d_to + timedelta(days=1), datetime.min.time(), tzinfo=SHANGHAI)
+    p = resolve_principal(services())
+    with services().db.read() as s:
+        rows = compute_indicators(s, level=level, start=start, end=end, calendar=services().calendar,
+                                  community_id=p.community_id)
+    return jsonify({"level": level, "from": d_from.isoformat(), "to": d_to.isoformat(), "rows": rows})
+
+
+@bp.get("/api/v1/categories")
+@require(Role.DISPATCHER, Role.LEADER, Role.WORKER, Role.INTEGRATION)
+def categories():
+    """The two-level category catalogue with time limits: ``clock`` natural (urgent: hours around the clock
+    from the report) or working (office hours on the working calendar from the first dispatch)."""
+    with services().db.read() as s:
+        rows = s.scalars(select(Category).order_by(Category.code)).all()
+        return jsonify({"items": [category_public(c) for c in rows]})
+
+
+@bp.patch("/api/v1/categories/<code>")
+@require(Role.ADMIN)
+def edit_category(code: str):
+    """Admin edit: time_limit_hours, clock, default_priority, active, name."""
+    if resolve_principal(services()).community_id is not None:  # one catalogue and its time limits for the street
+        raise ApiError(403, "the category catalogue is the street's: only a street-wide admin edits it", "code")
+    body = json_body()
+    unknown = set(body) - {"time_limit_hours", "clock", "default_priority", "active", "name"}
+    if unknown:
+        f = sorted(unknown)[0]
+        raise ApiError(400, f"{f} cannot be edited here", f)
+    with services().db.write() as s:
+        c = s.get(Category, code)
+        if c is None:
+            raise ApiError(404, f"no category {code}", "code")
+        if "time_limit_hours" in body:
+            v = body["time_limit_hours"]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 < v <= 24 * 365):
+                raise ApiError(400, "time_limit_hours must be a number of working hours > 0", "time_limit_hours")
+            c.time_limit_hours = float(v)
+        if "clock" in body:
+            if body["clock"] not in ("natural", "working"):
+                raise ApiError(400, "clock must be natural (hours around the clock, from the report) or working "
+                                    "(office hours on the working calendar, from the first dispatch)", "clock")
+            c.clock = body["clock"]
+        if "default_priority" in body:
+            v = body["default_priority"]
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 4:
+                raise ApiError(400, "default_priority must be 1 (urgent) .. 4 (low)", "default_priority")
+            c.default_priority = v
+        if "active" in body:
+            if not isinstance(body["active"], bool):
+                raise ApiError(400, "active must be true or false", "active")
+            c.active = body["active"]
+        if "name" in body:
+            name = _str(body, "name", 64)
+            if not name:
+                raise ApiError(400, "name must not be empty", "name")
+            c.name = name
+        out = category_public(c)
+    return jsonify(out)
 
 
 def register(app, services) -> None:
-    def get_case(s, case_id: int) -> Case:
-        c = s.get(Case, case_id)
-        if c is None:
-            raise ApiError(404, f"no case {case_id}", "id")
-        return c
-
-    def check_scope(p: Principal, c: Case) -> None:
-        if p.community_id is not None and c.community_id not in (None, p.community_id):
-            raise ApiError(404, f"no case {c.id}", "id")
-
-    @app.post("/api/v1/cases/<int:case_id>/actions/<action>")
-    @require(Role.DISPATCHER, Role.WORKER, services=services)
-    def case_action(case_id: int, action: str):
-        """Apply one closed-loop action; 409 when the case's state does not allow it."""
-        p = resolve_principal(services)
-        if action not in TRANSITIONS:
-            raise ApiError(400, f"unknown action {action!r}; one of {', '.join(TRANSITIONS)}", "action")
-        body = json_body()
-        note = _str(body, "note", 2000)
-        department = _str(body, "department", 64) or None
-        worker_id = _int_or_none(body, "worker_id")
-        department_id = _int_or_none(body, "department_id")
-        with services.db.write() as s:
-            c = get_case(s, case_id)
-            check_scope(p, c)
-            if department_id is not None:  # one of the maintained list (the street's or the case's community's)
-                d = routable(s, department_id, community_id=p.community_id or c.community_id)
-                if d is None:
-                    raise ApiError(400, f"unknown department {department_id}", "department_id")
-                department = d.name
-            if p.role == Role.WORKER:
-                if action not in WORKER_ACTIONS:
-                    raise ApiError(403, f"a grid worker may not {action} a case", "action")
-                if p.worker_id is None or c.assigned_worker_id != p.worker_id:
-                    raise ApiError(403, "this case is not assigned to you", "id")
-            if worker_id is not None and not record_in_scope(s, p, "worker_id", worker_id):
-                # another community's worker is answered as unknown: it is neither dispatched nor revealed
-                raise ApiError(400, f"unknown worker {worker_id}", "worker_id")
-            try:
-                transition(s, c, action, actor=p.name, note=note, worker_id=worker_id, department=department,
-                           calendar=services.calendar, now=services_now(services))
-            except IllegalTransition as e:
-                raise ApiError(409, str(e), "action")
-            except CaseError as e:
-                raise ApiError(400, e.message, e.field)
-            out = case_view(s, c)
-        return jsonify(out)
-
-    @app.post("/api/v1/cases/<int:case_id>/triage")
-    @require(*CENTER, services=services)
-    def case_triage(case_id: int):
-        """Change the category (priority and deadline follow it) and/or place the case in a grid by hand:
-        JSON {category_code?, grid_id?, note?}."""
-        p = resolve_principal(services)
-        body = json_body()
-        category_code = _str(body, "category_code", 8) or None
-        grid_id = _int_or_none(body, "grid_id")
-        note = _str(body, "note", 2000)
-        with services.db.write() as s:
-            c = get_case(s, case_id)
-            check_scope(p, c)
-            if grid_id is not None and not record_in_scope(s, p, "grid_id", grid_id):
-                raise ApiError(400, f"unknown grid {grid_id}", "grid_id")  # another community's grid: unknown
-            try:
-                triage_case(s, c, actor=p.name, category_code=category_code, grid_id=grid_id, note=note,
-                            calendar=services.calendar, now=services_now(services))
-            except IllegalTransition as e:
-                raise ApiError(409, str(e), "id")
-            except CaseError as e:
-                raise ApiError(400, e.message, e.field)
-            out = case_view(s, c, locator=services.locator)
-        return jsonify(out)
-
-    @app.get("/api/v1/categories/guess")
-    @require(*CENTER, services=services)
-    def category_guess():
-        """The best-guess category for a text and/or an alert kind (what triage preselects); code null: no guess."""
-        text = request.args.get("text", "")[:4000]
-        kind = request.args.get("kind") or None
-        with services.db.read() as s:
-            return jsonify({"code": guess_category(s, text, kind)})
-
-    @app.get("/api/v1/cases/<int:case_id>/recommendations")
-    @require(*CENTER, services=services)
-    def case_recommendations(case_id: int):
-        """The nearest available workers for this case (distance, duty state, load)."""
-        limit = int_arg(request.args, "limit", 5, lo=1, hi=50)
-        with services.db.read() as s:
-            p = resolve_principal(services)
-            c = get_case(s, case_id)
-            check_scope(p, c)
-            return jsonify({"case_id": c.id, "workers": recommend_for_case(s, c, limit=limit,
-                                                                         community_id=scope_community(p))})
-
-    @app.get("/api/v1/cases/<int:case_id>/duplicates")
-    @require(*CENTER, services=services)
-    def case_duplicates(case_id: int):
-        """Cases of the same category within 50 m and 24 h."""
-        p = resolve_principal(services)
-        with services.db.read() as s:
-            c = get_case(s, case_id)
-            check_scope(p, c)
-            return jsonify({"case_id": c.id, "duplicates": find_duplicates(s, c, community_id=scope_community(p))})
-
-    @app.post("/api/v1/cases/<int:case_id>/merge")
-    @require(*CENTER, services=services)
-    def case_merge(case_id: int):
-        """Merge this case (a duplicate) into ``into``: JSON {into, note}."""
-        p = resolve_principal(services)
-        body = json_body()
-        into_id = _int_or_none(body, "into")
-        if into_id is None:
-            raise ApiError(400, "into (the case to merge into) is required", "into")
-        note = _str(body, "note", 2000)
-        with services.db.write() as s:
-            dup = get_case(s, case_id)
-            check_scope(p, dup)
-            if not record_in_scope(s, p, "case_id", into_id):  # another community's case is answered as unknown
-                raise ApiError(400, f"no case {into_id}", "into")
-            into = s.get(Case, into_id)
-            try:
-                merge_cases(s, dup, into, actor=p.name, note=note, now=services_now(services))
-            except IllegalTransition as e:
-                raise ApiError(409, str(e), "id")
-            except CaseError as e:
-                raise ApiError(400, e.message, e.field)
-            out = case_view(s, into)
-        return jsonify(out)
-
-    @app.get("/api/v1/cases/<int:case_id>/view")
-    @require(*CENTER, Role.LEADER, services=services)
-    def case_console_view(case_id: int):
-        """The console's view of a case: timeline, dispatches, legal actions."""
-        with services.db.read() as s:
-            c = get_case(s, case_id)
-            check_scope(resolve_principal(services), c)
-            return jsonify(case_view(s, c, locator=services.locator))
-
-    @app.get("/api/v1/indicators")
-    @require(*READERS, services=services)
-    def indicators():
-        """结案率, 按期结案率, 返工率, 自行处置率, handling time per level for [from, to] (local days)."""
-        level = request.args.get("level", "street")
-        if level not in LEVELS:
-            raise ApiError(400, f"level must be one of {', '.join(LEVELS)}", "level")
-        today = services_now(services).astimezone(SHANGHAI).date()
-        d_from = _local_day(request.args.get("from"), "from", today.replace(day=1))
-        d_to = _local_day(request.args.get("to"), "to", today)
-        if d_to < d_from:
-            raise ApiError(400, "to must not be before from", "to")
-        if (d_to - d_from).days > 3660:
-            raise ApiError(400, "the period may be at most ten years", "to")
-        start = datetime.combine(d_from, datetime.min.time(), tzinfo=SHANGHAI)
-        end = datetime.combine(d_to + timedelta(days=1), datetime.min.time(), tzinfo=SHANGHAI)
-        p = resolve_principal(services)
-        with services.db.read() as s:
-            rows = compute_indicators(s, level=level, start=start, end=end, calendar=services.calendar,
-                                      community_id=p.community_id)
-        return jsonify({"level": level, "from": d_from.isoformat(), "to": d_to.isoformat(), "rows": rows})
-
-    @app.get("/api/v1/categories")
-    @require(Role.DISPATCHER, Role.LEADER, Role.WORKER, Role.INTEGRATION, services=services)
-    def categories():
-        """The two-level category catalogue with time limits: ``clock`` natural (urgent: hours around the clock
-        from the report) or working (office hours on the working calendar from the first dispatch)."""
-        with services.db.read() as s:
-            rows = s.scalars(select(Category).order_by(Category.code)).all()
-            return jsonify({"items": [category_public(c) for c in rows]})
-
-    @app.patch("/api/v1/categories/<code>")
-    @require(Role.ADMIN, services=services)
-    def edit_category(code: str):
-        """Admin edit: time_limit_hours, clock, default_priority, active, name."""
-        if resolve_principal(services).community_id is not None:  # one catalogue and its time limits for the street
-            raise ApiError(403, "the category catalogue is the street's: only a street-wide admin edits it", "code")
-        body = json_body()
-        unknown = set(body) - {"time_limit_hours", "clock", "default_priority", "active", "name"}
-        if unknown:
-            f = sorted(unknown)[0]
-            raise ApiError(400, f"{f} cannot be edited here", f)
-        with services.db.write() as s:
-            c = s.get(Category, code)
-            if c is None:
-                raise ApiError(404, f"no category {code}", "code")
-            if "time_limit_hours" in body:
-                v = body["time_limit_hours"]
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 < v <= 24 * 365):
-                    raise ApiError(400, "time_limit_hours must be a number of working hours > 0", "time_limit_hours")
-                c.time_limit_hours = float(v)
-            if "clock" in body:
-                if body["clock"] not in ("natural", "working"):
-                    raise ApiError(400, "clock must be natural (hours around the clock, from the report) or working "
-                                        "(office hours on the working calendar, from the first dispatch)", "clock")
-                c.clock = body["clock"]
-            if "default_priority" in body:
-                v = body["default_priority"]
-                if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 4:
-                    raise ApiError(400, "default_priority must be 1 (urgent) .. 4 (low)", "default_priority")
-                c.default_priority = v
-            if "active" in body:
-                if not isinstance(body["active"], bool):
-                    raise ApiError(400, "active must be true or false", "active")
-                c.active = body["active"]
-            if "name" in body:
-                name = _str(body, "name", 64)
-                if not name:
-                    raise ApiError(400, "name must not be empty", "name")
-                c.name = name
-            out = category_public(c)
-        return jsonify(out)
-
+    app.register_blueprint(bp)
     _describe(app)
 
 
