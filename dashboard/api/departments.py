@@ -8,13 +8,14 @@ category first; ``POST /api/v1/cases/<id>/actions/dispatch`` takes ``department_
 """
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 
 from ..models import Role
 from ..models.department import Department
 from ..services import audit
 from ..services import departments as svc
 from ..services.cases import CaseError
+from .deps import services
 from .auth import Principal, require, resolve_principal
 from .errors import ApiError
 
@@ -60,82 +61,93 @@ def _writable(p: Principal, d: Department | None, dept_id: int) -> Department:
         raise ApiError(403, "a street-wide department is managed by a street-wide admin", "community_id")
     return d
 
+def ip() -> str | None:
+    """The caller's address, for the audit row."""
+    return request.remote_addr
+
+
+bp = Blueprint("departments", __name__)
+
+
+@bp.get("/api/v1/departments")
+@require(*READERS)
+def departments_list():
+    """Departments (active ones unless ``active=all``); ``category=CODE`` puts those that take it first."""
+    p = _who(services())
+    active = request.args.get("active", "true")
+    if active not in ("true", "all"):
+        raise ApiError(400, "active must be true or all", "active")
+    category = request.args.get("category") or None
+    if category is not None and len(category) > 8:
+        raise ApiError(400, "category must be a category code", "category")
+    with services().db.read() as s:
+        rows = svc.listed(s, community_id=p.community_id, category=category, active_only=active == "true")
+    return jsonify({"items": rows})
+
+
+@bp.get("/api/v1/departments/<int:department_id>")
+@require(*READERS)
+def departments_get(department_id: int):
+    p = _who(services())
+    with services().db.read() as s:
+        d = s.get(Department, department_id)
+        if d is None or (p.community_id is not None and d.community_id not in (None, p.community_id)):
+            raise ApiError(404, f"no department {department_id}", "id")
+        return jsonify(svc.department_public(d))
+
+
+@bp.post("/api/v1/departments")
+@require(Role.ADMIN)
+def departments_create():
+    p = _who(services())
+    body = _body()
+    if p.community_id is not None:  # a community admin's departments are its community's
+        if body.get("community_id", p.community_id) != p.community_id:
+            raise ApiError(403, "a community admin adds departments of its own community only", "community_id")
+        body = {**body, "community_id": p.community_id}
+    with services().db.write() as s:
+        fields = _fields(s, body, partial=False)
+        if svc.name_taken(s, fields["name"]):
+            raise ApiError(409, f"a department named {fields['name']!r} exists", "name")
+        d = svc.create(s, fields)
+        audit.record(s, p, "department_create", f"department:{d.id}", fields, ip())
+        out = svc.department_public(d)
+    return jsonify(out), 201
+
+
+@bp.patch("/api/v1/departments/<int:department_id>")
+@require(Role.ADMIN)
+def departments_edit(department_id: int):
+    p = _who(services())
+    body = _body()
+    with services().db.write() as s:
+        d = _writable(p, s.get(Department, department_id), department_id)
+        fields = _fields(s, body, partial=True)
+        if p.community_id is not None and fields.get("community_id", p.community_id) != p.community_id:
+            raise ApiError(403, "a community admin keeps its departments in its own community", "community_id")
+        if "name" in fields and svc.name_taken(s, fields["name"], but=d.id):
+            raise ApiError(409, f"a department named {fields['name']!r} exists", "name")
+        svc.edit(d, fields)
+        audit.record(s, p, "department_edit", f"department:{d.id}", fields, ip())
+        out = svc.department_public(d)
+    return jsonify(out)
+
+
+@bp.delete("/api/v1/departments/<int:department_id>")
+@require(Role.ADMIN)
+def departments_delete(department_id: int):
+    """Remove a department from the list (cases already routed to it keep its name)."""
+    p = _who(services())
+    with services().db.write() as s:
+        d = _writable(p, s.get(Department, department_id), department_id)
+        out = svc.department_public(d)
+        s.delete(d)
+        audit.record(s, p, "department_delete", f"department:{department_id}", {"name": out["name"]}, ip())
+    return jsonify(out)
+
 
 def register(app, services) -> None:
-    ip = lambda: request.remote_addr  # noqa: E731
-
-    @app.get("/api/v1/departments")
-    @require(*READERS, services=services)
-    def departments_list():
-        """Departments (active ones unless ``active=all``); ``category=CODE`` puts those that take it first."""
-        p = _who(services)
-        active = request.args.get("active", "true")
-        if active not in ("true", "all"):
-            raise ApiError(400, "active must be true or all", "active")
-        category = request.args.get("category") or None
-        if category is not None and len(category) > 8:
-            raise ApiError(400, "category must be a category code", "category")
-        with services.db.read() as s:
-            rows = svc.listed(s, community_id=p.community_id, category=category, active_only=active == "true")
-        return jsonify({"items": rows})
-
-    @app.get("/api/v1/departments/<int:department_id>")
-    @require(*READERS, services=services)
-    def departments_get(department_id: int):
-        p = _who(services)
-        with services.db.read() as s:
-            d = s.get(Department, department_id)
-            if d is None or (p.community_id is not None and d.community_id not in (None, p.community_id)):
-                raise ApiError(404, f"no department {department_id}", "id")
-            return jsonify(svc.department_public(d))
-
-    @app.post("/api/v1/departments")
-    @require(Role.ADMIN, services=services)
-    def departments_create():
-        p = _who(services)
-        body = _body()
-        if p.community_id is not None:  # a community admin's departments are its community's
-            if body.get("community_id", p.community_id) != p.community_id:
-                raise ApiError(403, "a community admin adds departments of its own community only", "community_id")
-            body = {**body, "community_id": p.community_id}
-        with services.db.write() as s:
-            fields = _fields(s, body, partial=False)
-            if svc.name_taken(s, fields["name"]):
-                raise ApiError(409, f"a department named {fields['name']!r} exists", "name")
-            d = svc.create(s, fields)
-            audit.record(s, p, "department_create", f"department:{d.id}", fields, ip())
-            out = svc.department_public(d)
-        return jsonify(out), 201
-
-    @app.patch("/api/v1/departments/<int:department_id>")
-    @require(Role.ADMIN, services=services)
-    def departments_edit(department_id: int):
-        p = _who(services)
-        body = _body()
-        with services.db.write() as s:
-            d = _writable(p, s.get(Department, department_id), department_id)
-            fields = _fields(s, body, partial=True)
-            if p.community_id is not None and fields.get("community_id", p.community_id) != p.community_id:
-                raise ApiError(403, "a community admin keeps its departments in its own community", "community_id")
-            if "name" in fields and svc.name_taken(s, fields["name"], but=d.id):
-                raise ApiError(409, f"a department named {fields['name']!r} exists", "name")
-            svc.edit(d, fields)
-            audit.record(s, p, "department_edit", f"department:{d.id}", fields, ip())
-            out = svc.department_public(d)
-        return jsonify(out)
-
-    @app.delete("/api/v1/departments/<int:department_id>")
-    @require(Role.ADMIN, services=services)
-    def departments_delete(department_id: int):
-        """Remove a department from the list (cases already routed to it keep its name)."""
-        p = _who(services)
-        with services.db.write() as s:
-            d = _writable(p, s.get(Department, department_id), department_id)
-            out = svc.department_public(d)
-            s.delete(d)
-            audit.record(s, p, "department_delete", f"department:{department_id}", {"name": out["name"]}, ip())
-        return jsonify(out)
-
+    app.register_blueprint(bp)
     _describe(app)
 
 
