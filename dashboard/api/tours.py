@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
 from ..models import Grid, PatrolTour, Role
 from ..services import tours as svc
 from ..services.cases import CaseError, case_public
 from ..timeutil import local_today
+from .deps import services
 from .auth import require
 from ..principal import resolve_principal, scope_community
 from .errors import ApiError, id_arg, int_arg
@@ -45,172 +46,190 @@ def _stops_in_jurisdiction(s, stops, community_id: int | None) -> None:
     for i, gid in enumerate(asked):
         if gid in comm and comm[gid] != community_id:
             raise ApiError(403, f"grid {gid} is outside your jurisdiction", f"stops[{i}].grid_id")
+bp = Blueprint("tours", __name__)
+
+
+def load(s, tour_id: int) -> PatrolTour:
+    """The tour; 404 also for a community operator naming a tour that is not wholly in its community."""
+    t = s.get(PatrolTour, tour_id)
+    comm = scope_community(resolve_principal(services()))
+    if t is None or (comm is not None and svc.tour_community(t, svc.grids_of(s, [t])) != comm):
+        raise ApiError(404, f"no tour {tour_id}", "tour_id")
+    return t
+
+
+def out(s, t: PatrolTour) -> dict:
+    return svc.tour_public(t, svc.grids_of(s, [t]))
+
+
+def guarded(fn):
+    """Domain errors → 4xx; nothing is committed when one is raised."""
+    try:
+        return fn()
+    except (svc.TourError, CaseError) as exc:
+        raise ApiError(422, exc.message, exc.field)
+    except svc.TourStateError as exc:
+        raise ApiError(409, str(exc))
+
+
+@bp.get("/api/v1/tours")
+@require(*READERS)
+def tours_list():
+    """The newest 100 tours; for a community operator, those wholly inside its community."""
+    with services().db.read() as s:
+        rows, grids = svc.tours_of(s, community_id=scope_community(resolve_principal(services())), limit=100)
+        return jsonify({"tours": [svc.tour_public(t, grids) for t in rows]})
+
+
+@bp.post("/api/v1/tours")
+@require(*OPERATORS)
+def tours_create():
+    data, p = _body(), resolve_principal(services())
+    who = p.name
+
+    def create():
+        with services().db.write() as s:
+            _stops_in_jurisdiction(s, data.get("stops"), scope_community(p))
+            t = svc.create_tour(s, name=data.get("name", ""), stops=data.get("stops"), created_by=who)
+            return out(s, t)
+
+    return jsonify(guarded(create)), 201
+
+
+@bp.post("/api/v1/tours/generate")
+@require(*OPERATORS)
+def tours_generate():
+    """Generate and save a tour: kind open_cases | unpatrolled | community (a community operator's: its own)."""
+    data, p = _body(), resolve_principal(services())
+    who = p.name
+    kind = data.get("kind")
+    limit, dwell, comm = data.get("limit", 10), data.get("dwell_s", svc.DEFAULT_DWELL_S), data.get("community_id")
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        raise ApiError(422, "limit must be an integer", "limit")
+    if not isinstance(dwell, (int, float)) or isinstance(dwell, bool):
+        raise ApiError(422, "dwell_s must be a number", "dwell_s")
+    if comm is not None and (not isinstance(comm, int) or isinstance(comm, bool)):
+        raise ApiError(422, "community_id must be an integer", "community_id")
+    if p.community_id is not None and comm not in (None, p.community_id):
+        raise ApiError(403, f"community {comm} is outside your jurisdiction", "community_id")
+    comm = scope_community(p, comm)
+
+    def generate():
+        with services().db.write() as s:
+            stops = svc.generate_stops(s, kind, limit=limit, community_id=comm, dwell_s=dwell)
+            if not stops:
+                raise svc.TourError("kind", "no grid matches; nothing to patrol")
+            name = data.get("name") or f"{svc.GENERATED_NAMES.get(kind, kind)} {local_today().isoformat()}"
+            t = svc.create_tour(s, name=name, stops=stops, created_by=who, kind=kind)
+            return out(s, t)
+
+    return jsonify(guarded(generate)), 201
+
+
+@bp.get("/api/v1/tours/<int:tour_id>")
+@require(*READERS)
+def tour_get(tour_id: int):
+    with services().db.read() as s:
+        t = load(s, tour_id)
+        return jsonify({**out(s, t), "log": svc.stop_log(s, tour_id=tour_id)})
+
+
+@bp.delete("/api/v1/tours/<int:tour_id>")
+@require(*OPERATORS)
+def tour_delete(tour_id: int):
+    with services().db.write() as s:
+        t = load(s, tour_id)
+        if t.state in ("running", "paused"):
+            raise ApiError(409, f"tour {tour_id} is {t.state}; finish it first")
+        s.delete(t)
+    return "", 204
+
+
+def action(tour_id: int, fn):
+    def run():
+        with services().db.write() as s:
+            t = load(s, tour_id)
+            fn(s, t)
+            return out(s, t)
+
+    return jsonify(guarded(run))
+
+
+@bp.post("/api/v1/tours/<int:tour_id>/start")
+@require(*OPERATORS)
+def tour_start(tour_id: int):
+    who = resolve_principal(services()).name
+    return action(tour_id, lambda s, t: svc.start_tour(s, t, operator=who))
+
+
+@bp.post("/api/v1/tours/<int:tour_id>/pause")
+@require(*OPERATORS)
+def tour_pause(tour_id: int):
+    reason = str((request.get_json(silent=True) or {}).get("reason", ""))[:200]
+    return action(tour_id, lambda s, t: svc.pause_tour(s, t, reason=reason))
+
+
+@bp.post("/api/v1/tours/<int:tour_id>/resume")
+@require(*OPERATORS)
+def tour_resume(tour_id: int):
+    return action(tour_id, lambda s, t: svc.pause_tour(s, t, resume=True))
+
+
+@bp.post("/api/v1/tours/<int:tour_id>/finish")
+@require(*OPERATORS)
+def tour_finish(tour_id: int):
+    return action(tour_id, lambda s, t: svc.finish_tour(s, t))
+
+
+@bp.post("/api/v1/tours/<int:tour_id>/stops/<int:index>")
+@require(*OPERATORS)
+def tour_mark(tour_id: int, index: int):
+    """Log a stop: result ok (巡查正常) or issue (发现问题 → a prefilled case at that grid)."""
+    data, who = _body(), resolve_principal(services()).name
+    note = data.get("note", "")
+    if not isinstance(note, str):
+        raise ApiError(422, "note must be text", "note")
+
+    def mark():
+        with services().db.write() as s:
+            t = load(s, tour_id)
+            entry, case = svc.mark_stop(s, t, index, result=data.get("result"), operator=who, note=note,
+                                        auto=bool(data.get("auto")), category_code=data.get("category_code"),
+                                        locator=services().locator)
+            grid = s.get(Grid, entry.grid_id)
+            return {"stop": svc.stop_log_public(entry, grid), "tour": out(s, t),
+                    "case": case_public(case, grid=grid) if case else None}
+
+    return jsonify(guarded(mark)), 201
+
+
+@bp.get("/api/v1/patrol/log")
+@require(*READERS)
+def patrol_log():
+    """A day's logged stops, of the caller's community's grids for a community operator."""
+    day = _day(request.args.get("day"))
+    limit = int_arg(request.args, "limit", 200, lo=1, hi=2000)
+    comm = scope_community(resolve_principal(services()))
+    with services().db.read() as s:
+        return jsonify({"day": day.isoformat(), "log": svc.stop_log(s, day=day, community_id=comm, limit=limit)})
+
+
+@bp.get("/api/v1/patrol/coverage")
+@require(*READERS)
+def patrol_coverage():
+    """Per grid for a day: foot patrols (workers seen there) and mouse patrols (stops logged)."""
+    day = _day(request.args.get("day"))
+    comm = id_arg(request.args, "community_id")
+    with services().db.read() as s:
+        rows = svc.coverage(s, day, community_id=comm)
+    return jsonify({"day": day.isoformat(), "grids": rows,
+                    "totals": {"grids": len(rows), "foot": sum(1 for r in rows if r["foot"]),
+                               "mouse": sum(1 for r in rows if r["mouse"]),
+                               "none": sum(1 for r in rows if not r["foot"] and not r["mouse"])}})
 
 
 def register(app, services) -> None:
-    def load(s, tour_id: int) -> PatrolTour:
-        """The tour; 404 also for a community operator naming a tour that is not wholly in its community."""
-        t = s.get(PatrolTour, tour_id)
-        comm = scope_community(resolve_principal(services))
-        if t is None or (comm is not None and svc.tour_community(t, svc.grids_of(s, [t])) != comm):
-            raise ApiError(404, f"no tour {tour_id}", "tour_id")
-        return t
-
-    def out(s, t: PatrolTour) -> dict:
-        return svc.tour_public(t, svc.grids_of(s, [t]))
-
-    def guarded(fn):
-        """Domain errors → 4xx; nothing is committed when one is raised."""
-        try:
-            return fn()
-        except (svc.TourError, CaseError) as exc:
-            raise ApiError(422, exc.message, exc.field)
-        except svc.TourStateError as exc:
-            raise ApiError(409, str(exc))
-
-    @app.get("/api/v1/tours")
-    @require(*READERS, services=services)
-    def tours_list():
-        """The newest 100 tours; for a community operator, those wholly inside its community."""
-        with services.db.read() as s:
-            rows, grids = svc.tours_of(s, community_id=scope_community(resolve_principal(services)), limit=100)
-            return jsonify({"tours": [svc.tour_public(t, grids) for t in rows]})
-
-    @app.post("/api/v1/tours")
-    @require(*OPERATORS, services=services)
-    def tours_create():
-        data, p = _body(), resolve_principal(services)
-        who = p.name
-
-        def create():
-            with services.db.write() as s:
-                _stops_in_jurisdiction(s, data.get("stops"), scope_community(p))
-                t = svc.create_tour(s, name=data.get("name", ""), stops=data.get("stops"), created_by=who)
-                return out(s, t)
-
-        return jsonify(guarded(create)), 201
-
-    @app.post("/api/v1/tours/generate")
-    @require(*OPERATORS, services=services)
-    def tours_generate():
-        """Generate and save a tour: kind open_cases | unpatrolled | community (a community operator's: its own)."""
-        data, p = _body(), resolve_principal(services)
-        who = p.name
-        kind = data.get("kind")
-        limit, dwell, comm = data.get("limit", 10), data.get("dwell_s", svc.DEFAULT_DWELL_S), data.get("community_id")
-        if not isinstance(limit, int) or isinstance(limit, bool):
-            raise ApiError(422, "limit must be an integer", "limit")
-        if not isinstance(dwell, (int, float)) or isinstance(dwell, bool):
-            raise ApiError(422, "dwell_s must be a number", "dwell_s")
-        if comm is not None and (not isinstance(comm, int) or isinstance(comm, bool)):
-            raise ApiError(422, "community_id must be an integer", "community_id")
-        if p.community_id is not None and comm not in (None, p.community_id):
-            raise ApiError(403, f"community {comm} is outside your jurisdiction", "community_id")
-        comm = scope_community(p, comm)
-
-        def generate():
-            with services.db.write() as s:
-                stops = svc.generate_stops(s, kind, limit=limit, community_id=comm, dwell_s=dwell)
-                if not stops:
-                    raise svc.TourError("kind", "no grid matches; nothing to patrol")
-                name = data.get("name") or f"{svc.GENERATED_NAMES.get(kind, kind)} {local_today().isoformat()}"
-                t = svc.create_tour(s, name=name, stops=stops, created_by=who, kind=kind)
-                return out(s, t)
-
-        return jsonify(guarded(generate)), 201
-
-    @app.get("/api/v1/tours/<int:tour_id>")
-    @require(*READERS, services=services)
-    def tour_get(tour_id: int):
-        with services.db.read() as s:
-            t = load(s, tour_id)
-            return jsonify({**out(s, t), "log": svc.stop_log(s, tour_id=tour_id)})
-
-    @app.delete("/api/v1/tours/<int:tour_id>")
-    @require(*OPERATORS, services=services)
-    def tour_delete(tour_id: int):
-        with services.db.write() as s:
-            t = load(s, tour_id)
-            if t.state in ("running", "paused"):
-                raise ApiError(409, f"tour {tour_id} is {t.state}; finish it first")
-            s.delete(t)
-        return "", 204
-
-    def action(tour_id: int, fn):
-        def run():
-            with services.db.write() as s:
-                t = load(s, tour_id)
-                fn(s, t)
-                return out(s, t)
-
-        return jsonify(guarded(run))
-
-    @app.post("/api/v1/tours/<int:tour_id>/start")
-    @require(*OPERATORS, services=services)
-    def tour_start(tour_id: int):
-        who = resolve_principal(services).name
-        return action(tour_id, lambda s, t: svc.start_tour(s, t, operator=who))
-
-    @app.post("/api/v1/tours/<int:tour_id>/pause")
-    @require(*OPERATORS, services=services)
-    def tour_pause(tour_id: int):
-        reason = str((request.get_json(silent=True) or {}).get("reason", ""))[:200]
-        return action(tour_id, lambda s, t: svc.pause_tour(s, t, reason=reason))
-
-    @app.post("/api/v1/tours/<int:tour_id>/resume")
-    @require(*OPERATORS, services=services)
-    def tour_resume(tour_id: int):
-        return action(tour_id, lambda s, t: svc.pause_tour(s, t, resume=True))
-
-    @app.post("/api/v1/tours/<int:tour_id>/finish")
-    @require(*OPERATORS, services=services)
-    def tour_finish(tour_id: int):
-        return action(tour_id, lambda s, t: svc.finish_tour(s, t))
-
-    @app.post("/api/v1/tours/<int:tour_id>/stops/<int:index>")
-    @require(*OPERATORS, services=services)
-    def tour_mark(tour_id: int, index: int):
-        """Log a stop: result ok (巡查正常) or issue (发现问题 → a prefilled case at that grid)."""
-        data, who = _body(), resolve_principal(services).name
-        note = data.get("note", "")
-        if not isinstance(note, str):
-            raise ApiError(422, "note must be text", "note")
-
-        def mark():
-            with services.db.write() as s:
-                t = load(s, tour_id)
-                entry, case = svc.mark_stop(s, t, index, result=data.get("result"), operator=who, note=note,
-                                            auto=bool(data.get("auto")), category_code=data.get("category_code"),
-                                            locator=services.locator)
-                grid = s.get(Grid, entry.grid_id)
-                return {"stop": svc.stop_log_public(entry, grid), "tour": out(s, t),
-                        "case": case_public(case, grid=grid) if case else None}
-
-        return jsonify(guarded(mark)), 201
-
-    @app.get("/api/v1/patrol/log")
-    @require(*READERS, services=services)
-    def patrol_log():
-        """A day's logged stops, of the caller's community's grids for a community operator."""
-        day = _day(request.args.get("day"))
-        limit = int_arg(request.args, "limit", 200, lo=1, hi=2000)
-        comm = scope_community(resolve_principal(services))
-        with services.db.read() as s:
-            return jsonify({"day": day.isoformat(), "log": svc.stop_log(s, day=day, community_id=comm, limit=limit)})
-
-    @app.get("/api/v1/patrol/coverage")
-    @require(*READERS, services=services)
-    def patrol_coverage():
-        """Per grid for a day: foot patrols (workers seen there) and mouse patrols (stops logged)."""
-        day = _day(request.args.get("day"))
-        comm = id_arg(request.args, "community_id")
-        with services.db.read() as s:
-            rows = svc.coverage(s, day, community_id=comm)
-        return jsonify({"day": day.isoformat(), "grids": rows,
-                        "totals": {"grids": len(rows), "foot": sum(1 for r in rows if r["foot"]),
-                                   "mouse": sum(1 for r in rows if r["mouse"]),
-                                   "none": sum(1 for r in rows if not r["foot"] and not r["mouse"])}})
-
+    app.register_blueprint(bp)
     api = registry(app)
     t = ["patrol"]
     api.add("/api/v1/tours", "get", tags=t, roles=READERS, summary="Mouse-patrol tours, newest first")
