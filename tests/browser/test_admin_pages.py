@@ -36,7 +36,7 @@ def test_fresh_admin_changes_password_makes_a_dispatcher_and_a_display_token_the
     page, watch = pages(srv.url + "/admin", wait_for="#gc-login-form")
     _sign_in(page, username, one_time)
     # made to change the one-time password before any page: /admin is not shown yet
-    page.wait_for_selector("#gc-password-form", timeout=15000)
+    page.wait_for_selector("#gc-password-form", timeout=30000)
     assert "/password" in page.url and "next=%2Fadmin" in page.url
     # another page is not reachable either, by address or through the API
     assert page.evaluate("() => fetch('/api/v1/users').then(r => r.status)") == 403
@@ -53,7 +53,7 @@ def test_fresh_admin_changes_password_makes_a_dispatcher_and_a_display_token_the
     page.fill("#gc-password-repeat", new_password)
     assert set(rules().values()) == {"good"}
     page.click("#gc-password-submit")
-    page.wait_for_url(srv.url + "/admin", timeout=15000)
+    page.wait_for_url(srv.url + "/admin", timeout=30000)
 
     # a dispatcher
     page.wait_for_selector("#admin-user-form")
@@ -87,8 +87,8 @@ def test_fresh_admin_changes_password_makes_a_dispatcher_and_a_display_token_the
     try:
         wall = wall_ctx.new_page()
         wall.goto(kiosk)
-        wall.wait_for_url(srv.url + "/wall", timeout=15000)
-        wall.wait_for_selector(".wall-root, #wall-root, .wall-header", timeout=20000)
+        wall.wait_for_url(srv.url + "/wall", timeout=30000)
+        wall.wait_for_selector(".wall-root, #wall-root, .wall-header", timeout=40000)
         assert wall.evaluate("() => fetch('/auth/me').then(r => r.json())")["role"] == "display"
 
         # revoked on /admin: the wall falls back to the sign-in page at its next load
@@ -99,7 +99,7 @@ def test_fresh_admin_changes_password_makes_a_dispatcher_and_a_display_token_the
         row.locator("button[data-action='revoke']").click()
         page.wait_for_selector("#admin-keys-table tr[data-key='大厅大屏'].admin-off")
         wall.reload()
-        wall.wait_for_selector("#gc-login-form", timeout=15000)
+        wall.wait_for_selector("#gc-login-form", timeout=30000)
         assert "/login?next=%2Fwall" in wall.url
     finally:
         wall_ctx.close()
@@ -125,12 +125,12 @@ def _admin_session(pages, srv, path: str, *, width: int = 1920, height: int = 10
     page, watch = pages(srv.url + "/login?next=" + quote(path, safe=""), wait_for="#gc-login-form", width=width,
                         height=height)
     _sign_in(page, username, one_time)
-    page.wait_for_selector("#gc-password-form", timeout=15000)
+    page.wait_for_selector("#gc-password-form", timeout=30000)
     page.fill("#gc-password-old", one_time)
     page.fill("#gc-password-new", "street admin pass 1")
     page.fill("#gc-password-repeat", "street admin pass 1")
     page.click("#gc-password-submit")
-    page.wait_for_url(re.compile(re.escape(srv.url + path.split("?")[0]) + r"(\?.*)?$"), timeout=15000)
+    page.wait_for_url(re.compile(re.escape(srv.url + path.split("?")[0]) + r"(\?.*)?$"), timeout=30000)
     return page, watch
 
 
@@ -203,7 +203,7 @@ def test_a_community_admin_sees_and_acts_in_its_community_only(pages, live_serve
         a.goto(srv.url + "/login?next=%2Fadmin")
         a.wait_for_selector("#gc-login-form")
         _sign_in(a, "adm-a", "community admin 1")
-        a.wait_for_selector("#gc-password-form", timeout=15000)
+        a.wait_for_selector("#gc-password-form", timeout=30000)
         a.fill("#gc-password-old", "community admin 1")
         a.fill("#gc-password-new", "my community pass")
         a.fill("#gc-password-repeat", "my community pass")
@@ -257,7 +257,7 @@ def test_a_page_whose_data_is_refused_says_why(pages, live_server):
         status=403, content_type="application/json",
         body='{"error": {"status": 403, "message": "role leader may not do this", "field": null}}'))
     page.reload()
-    page.wait_for_selector("#gc-refused", timeout=15000)
+    page.wait_for_selector("#gc-refused", timeout=30000)
     text = page.inner_text("#gc-refused")
     assert "refuses this page's data" in text and "Sign in again" in text
     assert page.eval_on_selector(".console-status", "e => getComputedStyle(e).visibility") == "hidden"
@@ -265,7 +265,7 @@ def test_a_page_whose_data_is_refused_says_why(pages, live_server):
     # a refused action (not a read) is the page's own message, not this banner
     page.context.unroute("**/api/v1/snapshot*")
     page.reload()
-    page.wait_for_selector(".console-status-connected", timeout=20000)
+    page.wait_for_selector(".console-status-connected", timeout=40000)
     page.evaluate("() => fetch('/api/v1/cases/999999/actions/void', {method: 'POST'})")
     page.wait_for_timeout(300)
     assert page.query_selector("#gc-refused") is None
@@ -304,12 +304,12 @@ def test_the_call_page_searches_workers_of_the_caller_s_community(pages, live_se
         d.goto(srv.url + "/login?next=%2Fcall")
         d.wait_for_selector("#gc-login-form")
         _sign_in(d, "disp-a", "dispatcher a 1")
-        d.wait_for_selector("#gc-password-form", timeout=15000)
+        d.wait_for_selector("#gc-password-form", timeout=30000)
         d.fill("#gc-password-old", "dispatcher a 1")
         d.fill("#gc-password-new", "dispatcher a own")
         d.fill("#gc-password-repeat", "dispatcher a own")
         d.click("#gc-password-submit")
-        d.wait_for_selector("#call-page-results li[data-worker-id]", timeout=20000)
+        d.wait_for_selector("#call-page-results li[data-worker-id]", timeout=40000)
         shown = {int(x.get_attribute("data-worker-id")) for x in d.query_selector_all("#call-page-results li[data-worker-id]")}
         mine = d.evaluate("() => fetch('/api/v1/workers?page_size=1000').then(r => r.json())")["items"]
         assert {w["community_id"] for w in mine} == {ca}
@@ -436,5 +436,5 @@ def test_a_briefing_whose_callbacks_are_refused_says_so(pages, live_server):
         status=401, content_type="application/json",
         body='{"error": {"status": 401, "message": "sign in first", "field": null}}'))
     page.reload()
-    page.wait_for_selector("#gc-refused[data-status='401']", timeout=15000)
+    page.wait_for_selector("#gc-refused[data-status='401']", timeout=30000)
     assert "signed out" in page.inner_text("#gc-refused")

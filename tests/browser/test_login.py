@@ -28,6 +28,12 @@ def test_admin_signs_in_with_the_first_run_password_and_a_wrong_one_is_refused(p
 
     page.fill("#gc-login-password", password)
     page.click("#gc-login-submit")
+    # a one-time password: first a password of one's own (issue 28), then where they were heading
+    page.wait_for_url(srv.url + "/password?next=%2Fconsole", timeout=15000)
+    page.fill("#gc-password-old", password)
+    page.fill("#gc-password-new", "a password of my own")
+    page.fill("#gc-password-repeat", "a password of my own")
+    page.click("#gc-password-submit")
     page.wait_for_url(srv.url + "/console", timeout=15000)
     me = page.evaluate("() => fetch('/auth/me').then(r => r.json())")
     assert me["signed_in"] and me["role"] == "admin" and me["via"] == "session"
