@@ -28,7 +28,8 @@ LANGS = ["zh-CN", "en"]
 WALL_SCALE = "wall"
 PAGES: dict[str, tuple[str | None, float | str, str, tuple[str, ...]]] = {
     "/": (".gc-home > header", 90, ".gc-home", ()),
-    "/wall": (".wall-header", WALL_SCALE, "#wall-ticker li", (".wall-tick span", ".wall-alert-title")),
+    # an alert's title on the wall's card ends in "…" when long (the console shows it whole)
+    "/wall": (".wall-header", WALL_SCALE, "#wall-ticker li", (".wall-tick span", ".wall-alert b")),
     "/console": (".console-header", 46, ".console-list", (".console-item-title", ".console-item-meta")),
     "/briefing": (".gcb-head", 120, ".gcb-summary", ()),
     "/m": (".m-header", 46, ".m-header", ()),
@@ -43,6 +44,8 @@ PAGES: dict[str, tuple[str | None, float | str, str, tuple[str, ...]]] = {
 SINGLE_LINE = {"/wall": (".wall-header h1", ".wall-head-right > *", ".wall-panel h2", ".wall-kpi-label",
                          ".wall-tick b", ".wall-tick time"),
                "/console": (".console-header h1",), "/": (".gc-home > header h1",)}
+# cells that show what a person or the simulator wrote (a note "demo"), not checked for codes
+DATA = {"/console": ("#console-timeline td:nth-child(5)", "#console-timeline td:nth-child(4)", ".console-desc")}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -116,7 +119,8 @@ def _walk(browser, srv: LiveServer, lang: str, width: int, height: int, shots) -
                 pass
             page.wait_for_timeout(2500 if path in ("/wall", "/console", "/briefing", "/governance") else 800)
             found = [f"{path} ({lang}, {width}×{height}): {p}" for p in
-                     audit_page(page, header=_header(path, width, height), allow_truncate=allow)
+                     audit_page(page, header=_header(path, width, height), allow_truncate=allow,
+                                data=DATA.get(path, ()))
                      + _single_line_problems(page, SINGLE_LINE.get(path, ()))]
             html_lang = page.evaluate("document.documentElement.lang")
             if html_lang != lang:
@@ -127,7 +131,8 @@ def _walk(browser, srv: LiveServer, lang: str, width: int, height: int, shots) -
                 page.locator(".console-item").first.click()  # a case's or an alert's detail: states, sources …
                 page.wait_for_timeout(1500)
                 problems += [f"/console detail ({lang}, {width}×{height}): {p}" for p in
-                             audit_page(page, header=_header(path, width, height), allow_truncate=allow)]
+                             audit_page(page, header=_header(path, width, height), allow_truncate=allow,
+                                data=DATA.get(path, ()))]
                 page.screenshot(path=str(shots / f"console-detail-{lang}-{width}.png"))
     finally:
         ctx.close()
