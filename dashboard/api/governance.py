@@ -126,6 +126,9 @@ def set_governance_target(key: str):
     from ..services import audit
     from ..timeutil import utcnow
 
+    p = resolve_principal(services())
+    if p is not None and p.community_id is not None:  # one set of targets scores every community
+        raise ApiError(403, "the 五治 targets are the street's: only a street-wide admin sets them", "key")
     if key not in BY_KEY:
         raise ApiError(404, f"no 五治 indicator {key!r}", "key")
     body = request.get_json(silent=True)
@@ -134,7 +137,6 @@ def set_governance_target(key: str):
     raw = body.get("target")
     if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not (0 < float(raw) < 1e9):
         raise ApiError(400, "target must be a number greater than 0", "target")
-    p = resolve_principal(services())
     with services().db.write() as s:
         row = s.get(GovernanceTarget, key)
         before = None if row is None else row.target
