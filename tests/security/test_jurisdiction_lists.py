@@ -38,6 +38,7 @@ NOT_RECORDS = {
     "/api/v1/categories": "the category catalogue is the street's, the same for every community",
     "/api/v1/categories/tree": "the category catalogue is the street's, the same for every community",
     "/api/v1/calls/config": "ICE server settings",
+    "/api/v1/governance/targets": "the street's 五治 targets, the same for every community",
 }
 # path parameters → the key of A's record in world.ids (per rule where one rule needs another record)
 PATH_IDS = {"case_id": "case_a", "alert_id": "alert_a", "grid_id": "grid_a", "tour_id": "tour_a",
