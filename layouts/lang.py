@@ -55,7 +55,11 @@ def install(app, server, is_page) -> None:
             data = json.loads(resp.get_data())
         except ValueError:
             return resp
-        resp.set_data(json.dumps(localize_json(data, lang), ensure_ascii=False, separators=(",", ":")))
+        hits: list[str] = []
+        data = localize_json(data, lang, hits=hits)
+        if not hits:  # nothing to name differently: the answer as it was (and its ETag)
+            return resp
+        resp.set_data(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
         resp.headers.pop("ETag", None)
         resp.headers.add("Vary", "Cookie")
         return resp

@@ -195,15 +195,27 @@ NAME_KEYS = frozenset({"name", "names", "category", "category_name", "major", "m
                        "ticktext", "tickvals", "categoryarray", "hovertext", "labels", "scope_name", "grid", "place"})
 
 
-def localize_json(value: Any, lang: str | None, key: str | None = None) -> Any:
+def localize_json(value: Any, lang: str | None, key: str | None = None, hits: list | None = None) -> Any:
     """``value`` (parsed JSON) with every whole-string name under a NAME_KEYS key in ``lang`` (unchanged for
-    Chinese). Only whole strings: free text that happens to contain a name is left as written."""
+    Chinese). Only whole strings: free text that happens to contain a name is left as written. ``hits`` (a list)
+    gets one entry per name put into ``lang`` (none: the answer can be sent as it was)."""
     if normalise_lang(lang) != "en":
         return value
     if isinstance(value, str):
-        return place_name(value, lang) if key in NAME_KEYS and _CJK.search(value) else value
+        if key in NAME_KEYS and _CJK.search(value):
+            out = place_name(value, lang)
+            if hits is not None and out != value:
+                hits.append(value)
+            return out
+        return value
     if isinstance(value, list):
-        return [localize_json(v, lang, key) for v in value]
+        if not value or isinstance(value[0], (int, float)) or key in _NO_NAMES:  # coordinates, series
+            return value
+        return [localize_json(v, lang, key, hits) for v in value]
     if isinstance(value, dict):
-        return {k: localize_json(v, lang, k if isinstance(k, str) else key) for k, v in value.items()}
+        return {k: v if k in _NO_NAMES else localize_json(v, lang, k if isinstance(k, str) else key, hits)
+                for k, v in value.items()}
     return value
+
+
+_NO_NAMES = frozenset({"coordinates", "geometry", "lat", "lon", "z", "locations"})  # big, and never a name
