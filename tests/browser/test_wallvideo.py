@@ -114,7 +114,7 @@ def test_a_camera_click_on_the_wall_opens_its_video_and_calls_the_nearest_worker
     assert CJK_OR_LATIN.match(v["hover"]), v["hover"]
     # the live picture plays in a panel over the map
     wall.wait_for_function("() => { const i = document.querySelector('#gc-cam img.gc-cam-media');"
-                           " return i && i.naturalWidth > 0; }", timeout=15000)
+                           " return i && i.naturalWidth > 0; }", timeout=45000)  # a busy CI box: first frame
     panel = wall.locator("#gc-cam").bounding_box()
     layer = wall.locator(".wall-map-layer").bounding_box()
     assert layer["x"] <= panel["x"] and panel["x"] + panel["width"] <= layer["x"] + layer["width"] + 1
@@ -309,7 +309,7 @@ SOS_DEVICE = "XY422935"  # W0001 of the demo street
 
 def alarm(url: str, kind: str, lat: float, lon: float) -> None:
     r = requests.get(f"{url}/osmand", params={"id": SOS_DEVICE, "lat": lat, "lon": lon,
-                                             "timestamp": int(time.time()), "alarm": kind}, timeout=10)
+                                             "timestamp": int(time.time()), "alarm": kind}, timeout=45)
     assert r.status_code == 200, r.text
 
 
@@ -332,19 +332,31 @@ def test_patrol_tiles_fit_1080p_unpatrolled_count_and_only_severe_alerts_pause(s
     page.select_option("#patrol-tour-select", str(tour["id"]))
     page.click("#patrol-start")
     page.wait_for_function("() => { const i = document.querySelector('#patrol-cameras img');"
-                           " return i && i.naturalWidth > 0; }", timeout=20000)
+                           " return i && i.naturalWidth > 0; }", timeout=45000)
     tile = page.locator("#patrol-cameras figure").first.bounding_box()
     assert tile["y"] >= 0 and tile["y"] + tile["height"] <= 1080 and tile["width"] >= 480, tile
     assert page.evaluate("() => document.scrollingElement.scrollTop") == 0
     page.screenshot(path=str(srv.tmp / "patrol-1080.png"))
+    # which alerts pause: severe and extreme ones, new or raised to severe; not minor, moderate or exercises
+    rule = page.evaluate("""() => [['created', 'minor'], ['created', 'moderate'], ['created', 'severe'],
+        ['updated', 'extreme'], ['acknowledged', 'severe'], ['created', 'severe', 'exercise']].map(([action, sev, ch]) =>
+        GCPatrol.pausesTour({type: 'alert', payload: {action: action, alert: {id: 1, severity: sev,
+          state: action === 'acknowledged' ? 'acknowledged' : 'new', channel: ch || 'actual'}}}))""")
+    assert rule == [False, False, True, True, False, False]
     center = tour["stops"][0]["center"]
     alarm(srv.url, "lowBattery", *center)  # minor
     alarm(srv.url, "powerCut", *center)  # moderate
     page.wait_for_timeout(4000)
-    assert page.get_attribute("#patrol-root", "data-run") == "running"
-    assert page.is_hidden("#patrol-banner")
+    # (the street's own severe alerts, an overdue case say, may pause it meanwhile: never these two)
+    banner = page.inner_text("#patrol-banner") if page.is_visible("#patrol-banner") else ""
+    assert "电量低" not in banner and "断电" not in banner, banner
+    if page.get_attribute("#patrol-root", "data-run") == "paused":
+        page.click("#patrol-banner-resume")
+        page.wait_for_selector('#patrol-root[data-run="running"]', state="attached", timeout=10000)
     alarm(srv.url, "fallDown", *center)  # severe
-    page.wait_for_selector('#patrol-root[data-run="paused"]', state="attached", timeout=10000)
+    page.wait_for_function("() => document.getElementById('patrol-banner').textContent.includes('跌倒')",
+                           timeout=15000)
+    assert page.get_attribute("#patrol-root", "data-run") == "paused"
     assert "严重告警" in page.inner_text("#patrol-banner")
     page.click("#patrol-banner-resume")
     page.wait_for_selector('#patrol-root[data-run="running"]', state="attached", timeout=10000)
