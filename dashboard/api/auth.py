@@ -47,7 +47,7 @@ def init_auth(app, services) -> LoginManager:
     def _load(user_id: str):
         with services.db.read() as s:
             u = s.get(User, int(user_id)) if user_id.isdigit() else None
-            if not session_current(u, session.get(SESSION_GEN)):
+            if u is None or not session_current(u, session.get(SESSION_GEN)):
                 session.clear()  # an ended session (logout, password or role change, disabled): the cookie is spent
                 return None
             return SessionUser(u)

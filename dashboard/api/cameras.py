@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, request, send_from_directory
@@ -97,7 +98,8 @@ def camera_mjpeg(code: str):
     fps = int_arg(request.args, "fps", 3, lo=1, hi=5)
     limit = int_arg(request.args, "frames", 0, lo=0, hi=1_000_000)  # 0 = until the viewer leaves
     # the generator below runs after the view returned, outside the app's context: take what it needs now
-    stop, guard, addr = services().stop, services().socket_guard, request.remote_addr or "?"
+    guard: Any = services().socket_guard  # live_guard.SocketGuard
+    stop, addr = services().stop, request.remote_addr or "?"
     max_s = stream_max_s(services().settings)
     if not guard.take_stream(addr):  # a stream holds a connection as a live socket does: the same caps
         raise ApiError(503, "too many live connections right now; retry shortly")

@@ -5,9 +5,8 @@ from flask import Blueprint, jsonify, request
 
 from ..models import Role
 from ..services.drilldown import SCOPES, grid_register
-from .deps import services
+from .deps import caller, services
 from .auth import require
-from ..principal import resolve_principal
 from .cases_ops import services_now
 from .errors import ApiError
 from .openapi import query, registry
@@ -23,7 +22,7 @@ def grid_register_view(grid_id: int):
     scope = request.args.get("scope", "console")
     if scope not in SCOPES:
         raise ApiError(400, f"scope must be one of {', '.join(SCOPES)}", "scope")
-    if resolve_principal(services()).role == Role.DISPLAY:
+    if caller().role == Role.DISPLAY:
         scope = "wall"
     with services().db.read() as s:
         out = grid_register(s, grid_id, scope=scope, now=services_now(services()))

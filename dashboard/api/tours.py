@@ -10,7 +10,7 @@ from ..models import Grid, PatrolTour, Role
 from ..services import tours as svc
 from ..services.cases import CaseError, case_public
 from ..timeutil import local_today
-from .deps import services
+from .deps import caller, services
 from .auth import require
 from ..principal import resolve_principal, scope_community
 from .errors import ApiError, id_arg, int_arg
@@ -158,7 +158,7 @@ def action(tour_id: int, fn):
 @bp.post("/api/v1/tours/<int:tour_id>/start")
 @require(*OPERATORS)
 def tour_start(tour_id: int):
-    who = resolve_principal(services()).name
+    who = caller().name
     return action(tour_id, lambda s, t: svc.start_tour(s, t, operator=who))
 
 
@@ -185,7 +185,7 @@ def tour_finish(tour_id: int):
 @require(*OPERATORS)
 def tour_mark(tour_id: int, index: int):
     """Log a stop: result ok (巡查正常) or issue (发现问题 → a prefilled case at that grid)."""
-    data, who = _body(), resolve_principal(services()).name
+    data, who = _body(), caller().name
     note = data.get("note", "")
     if not isinstance(note, str):
         raise ApiError(422, "note must be text", "note")

@@ -50,7 +50,7 @@ def open_cases_by_grid(session: Session, *, community_id: int | None) -> dict[in
                                                  Case.grid_id.is_not(None))
     if community_id is not None:
         q = q.where(Case.community_id == community_id)
-    return {gid: n for gid, n in session.execute(q.group_by(Case.grid_id)).all()}
+    return {gid: int(n) for gid, n in session.execute(q.group_by(Case.grid_id)).all() if gid is not None}
 
 
 def jurisdiction_choices(session: Session, *, community_id: int | None) -> tuple[list[Any], list[Any]]:
