@@ -480,7 +480,8 @@
         el("td", { text: String(r.line) }), el("td", { text: r.code }),
         el("td", { text: tx("admin.import.action." + r.action) }), el("td", { cls: "admin-detail", text: what })]);
     });
-    var more = shown.length > 500 ? el("p", { cls: "admin-hint", text: tx("admin.import.more", { n: shown.length - 500 }) }) : null;
+    var hidden = c.create + c.update + c.error - Math.min(shown.length, 500);  // the answer lists errors and ≤ 500 changes
+    var more = hidden > 0 ? el("p", { cls: "admin-hint", text: tx("admin.import.more", { n: hidden }) }) : null;
     out.replaceChildren(head, table(["admin.import.line", "admin.workers.code", "admin.import.what",
                                      "admin.import.changes"], rows, "admin-worker-import-table"));
     if (more) { out.appendChild(more); }

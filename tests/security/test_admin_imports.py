@@ -161,3 +161,13 @@ def test_a_grid_file_is_previewed_before_it_replaces_anything(world):
     with world.services.db.read() as s:
         assert s.scalar(select(Grid).where(Grid.code == "NEW1")) is not None
     assert world.services.locator.locate(y0 + 0.0015, x0 - 0.0075) is not None
+
+
+def test_a_large_table_s_answer_lists_errors_and_500_changes_and_counts_every_row(world):
+    admin = world.client("admin")
+    lines = [f"L{i:04d},人员{i},1,LDEV{i},G00" for i in range(600)] + ["L9999,,1,LDEV9999,G00"]
+    r = admin.post("/api/v1/workers/import?dry_run=1", data=_csv(HEADER + "\n".join(lines) + "\n"),
+                   content_type="multipart/form-data")
+    body = r.get_json()
+    assert body["counts"] == {"create": 600, "update": 0, "unchanged": 0, "error": 1}
+    assert len(body["rows"]) == 501 and body["rows"][0]["line"] == 602 and body["rows"][0]["errors"]
