@@ -6,10 +6,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 from dash import dcc, html
-from sqlalchemy import select
 
 from dashboard.i18n import t
-from dashboard.models import Community, Grid
+from dashboard.services.grids import grid_outlines, jurisdiction_choices
 from dashboard.services.exports import HOUR_KEYS, fmt_kpi
 from dashboard.services.summary import km, pct, summary_paragraphs
 from dashboard.timeutil import local_today
@@ -50,7 +49,7 @@ def map_style() -> dict[str, Any]:
 
 def _outlines(services) -> tuple[list, list, dict]:
     with services.db.read() as s:
-        rows = s.execute(select(Grid.boundary, Grid.centroid_lat, Grid.centroid_lon)).all()
+        rows = grid_outlines(s)  # the street's outline behind the community figures
     lons: list = []
     lats: list = []
     for b, _, _ in rows:
@@ -86,8 +85,7 @@ def layout(lang: str, query: dict, services):
     """The page shell; the content and the replay data come from callbacks/briefing.py."""
     own = own_community(services)
     with services.db.read() as s:
-        q = select(Community.id, Community.name).order_by(Community.code)
-        comms = s.execute(q if own is None else q.where(Community.id == own)).all()
+        comms, _grids = jurisdiction_choices(s, community_id=own)
     scope_opts = ([{"label": t("brief.scope.street", lang), "value": "street"}] if own is None else []) + [
         {"label": n, "value": str(i)} for i, n in comms]
     day = query.get("day") or local_today().isoformat()

@@ -5,13 +5,12 @@ from datetime import datetime
 from enum import StrEnum
 
 from dash import dcc, html
-from sqlalchemy import select
 
 from dashboard.i18n import t
-from dashboard.models import Grid, Worker
+from dashboard.services.grids import grid_codes, worker_grid_code
 from dashboard.services.governance import ACTIVITY_KINDS
 from dashboard.timeutil import SHANGHAI
-from layouts.access import caller
+from layouts.access import caller, own_community
 
 
 class GovFormIds(StrEnum):
@@ -41,13 +40,13 @@ def _own_grid(session, services) -> str | None:
     wid = getattr(p, "worker_id", None)
     if wid is None:
         return None
-    return session.scalar(select(Grid.code).join(Worker, Worker.grid_id == Grid.id).where(Worker.id == wid))
+    return worker_grid_code(session, wid)
 
 
 def layout(lang: str, query: dict, services):
     """The form; the grid defaults to ``?grid=<code>``, else to the signed-in worker's own grid."""
     with services.db.read() as s:
-        grids = s.execute(select(Grid.code, Grid.name).order_by(Grid.code)).all()
+        grids = grid_codes(s, community_id=own_community(services))
         grid = query.get("grid") if query.get("grid") in {c for c, _ in grids} else _own_grid(s, services)
     now = datetime.now(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
     num = dict(type="number", min=0, step=1, debounce=True, className="gov-input")

@@ -17,10 +17,10 @@ import plotly.graph_objects as go
 import shapely
 from dash import dcc, html
 from shapely.geometry import shape
-from sqlalchemy import select
 
 from dashboard.i18n import t, texts_for
-from dashboard.models import Category, Grid
+from dashboard.services.cases import active_categories
+from dashboard.services.grids import grid_outlines
 from layouts.map_style import local_style, projector
 
 from .call_widget import call_widget
@@ -46,7 +46,7 @@ def location_map(session, settings) -> go.Figure:
     proj = projector(settings)  # GCJ-02 tiles: outlines drawn where the tiles have the streets
     lons: list = []
     lats: list = []
-    for (b,) in session.execute(select(Grid.boundary).order_by(Grid.id)).all():
+    for b, _, _ in grid_outlines(session):
         rings = b["coordinates"] if b["type"] == "Polygon" else [r for p in b["coordinates"] for r in p]
         for ring in map(proj.ring, rings[:1] if b["type"] == "Polygon" else rings):
             lons += [p[0] for p in ring] + [None]
@@ -73,7 +73,7 @@ def location_map(session, settings) -> go.Figure:
 def street_outline(session) -> list[list[list[float]]]:
     """The outer rings of the street's grids merged (WGS-84 [lon, lat], ~2 m simplified): the phone warns before
     sending a report from outside them, where the server would flag the case ``outside``."""
-    polys = [shape(b) for (b,) in session.execute(select(Grid.boundary)).all()]
+    polys = [shape(b) for b, _, _ in grid_outlines(session)]
     if not polys:
         return []
     merged = shapely.union_all([p.buffer(0) for p in polys]).simplify(0.00002)
@@ -84,7 +84,7 @@ def street_outline(session) -> list[list[list[float]]]:
 def categories(session) -> list[dict[str, Any]]:
     """大类 → 小类, embedded in the page so the picker works without a network."""
     majors: dict[str, dict[str, Any]] = {}
-    for c in session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.code)):
+    for c in active_categories(session):
         majors.setdefault(c.major_code, {"code": c.major_code, "name": c.major_name, "children": []})[
             "children"].append({"code": c.code, "name": c.name})
     return list(majors.values())

@@ -75,6 +75,11 @@ class CaseReport:
     note: str = ""
 
 
+def active_categories(session: Session) -> list[Category]:
+    """The categories a case may be filed under, in code order."""
+    return list(session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.code)))
+
+
 def case_public(c: Case, *, grid: Grid | None = None, worker_names: dict[int, str] | None = None,
                 detail: bool = False) -> dict[str, Any]:
     """What screens may see of a case: personal data masked on the server.

@@ -54,10 +54,33 @@ def open_cases_by_grid(session: Session, *, community_id: int | None) -> dict[in
 
 
 def jurisdiction_choices(session: Session, *, community_id: int | None) -> tuple[list[Any], list[Any]]:
-    """(communities, grids) as rows with ``id`` and ``name``, in code order: the caller's own community and its
-    grids, or all."""
+    """(communities, grids) as rows with ``id`` and ``name`` (grids also ``community_id``), in code order: the
+    caller's own community and its grids, or all."""
     cq = select(Community.id, Community.name).order_by(Community.code)
-    gq = select(Grid.id, Grid.name).order_by(Grid.code)
+    gq = select(Grid.id, Grid.name, Grid.community_id).order_by(Grid.code)
     if community_id is not None:
         cq, gq = cq.where(Community.id == community_id), gq.where(Grid.community_id == community_id)
     return list(session.execute(cq).all()), list(session.execute(gq).all())
+
+
+def grid_outlines(session: Session, *, community_id: int | None = None) -> list[Any]:
+    """Rows of (boundary GeoJSON, centroid_lat, centroid_lon) of the grids in the caller's jurisdiction, in id order."""
+    q = select(Grid.boundary, Grid.centroid_lat, Grid.centroid_lon).order_by(Grid.id)
+    if community_id is not None:
+        q = q.where(Grid.community_id == community_id)
+    return list(session.execute(q).all())
+
+
+def grid_codes(session: Session, *, community_id: int | None) -> list[tuple[str, str]]:
+    """(code, name) of the grids in the caller's jurisdiction, in code order."""
+    q = select(Grid.code, Grid.name).order_by(Grid.code)
+    if community_id is not None:
+        q = q.where(Grid.community_id == community_id)
+    return [(c, n) for c, n in session.execute(q).all()]
+
+
+def worker_grid_code(session: Session, worker_id: int) -> str | None:
+    """The code of the grid worker ``worker_id`` belongs to (None without one)."""
+    from ..models import Worker
+
+    return session.scalar(select(Grid.code).join(Worker, Worker.grid_id == Grid.id).where(Worker.id == worker_id))

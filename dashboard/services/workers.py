@@ -86,3 +86,11 @@ def worker_in_scope(session: Session, worker_id: int, *, community_id: int | Non
     if community_id is not None:
         q = q.join(Grid, Grid.id == Worker.grid_id).where(Grid.community_id == community_id)
     return session.scalar(q)
+
+
+def active_worker_labels(session: Session, *, community_id: int | None) -> dict[str, list[str | None]]:
+    """worker id (text) → [code, masked name] of the active workers in the caller's jurisdiction."""
+    q = select(Worker.id, Worker.code, Worker.name).where(Worker.active.is_(True))
+    if community_id is not None:
+        q = q.where(Worker.grid_id.in_(select(Grid.id).where(Grid.community_id == community_id)))
+    return {str(i): [code, mask_name(name)] for i, code, name in session.execute(q)}

@@ -12,12 +12,13 @@ from typing import Any
 
 import plotly.graph_objects as go
 from dash import dcc, html
-from sqlalchemy import select
 
 from dashboard.i18n import place_name, t, texts_for
-from dashboard.models import Category, Grid
+from dashboard.services.cases import active_categories
+from dashboard.services.grids import grid_outlines, jurisdiction_choices
 from layouts.map_style import local_style, projector
 
+from ..access import own_community
 from ..call_widget import call_widget
 from ..coverage_panel import coverage_panel
 from ..drilldown import drilldown_panel
@@ -39,7 +40,7 @@ def small_map(session, settings) -> go.Figure:
     proj = projector(settings)  # GCJ-02 tiles: outlines drawn where the tiles have the streets
     lons: list = []
     lats: list = []
-    for (b,) in session.execute(select(Grid.boundary).order_by(Grid.id)).all():
+    for b, _, _ in grid_outlines(session):  # the whole street: where a case is, whoever looks
         polys = [b["coordinates"]] if b["type"] == "Polygon" else b["coordinates"]
         for poly in polys:
             ring = proj.ring(poly[0])
@@ -80,10 +81,10 @@ def layout(lang: str, query: dict, services):
         fig = small_map(s, services.settings)
         cats = [{"code": c.code, "name": place_name(f"{c.major_name}/{c.name}", lang) or c.name, "limit": c.time_limit_hours,
                  "clock": c.clock}
-                for c in s.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.code))]
+                for c in active_categories(s)]
         # for placing a case found outside the street in a grid by hand
         grids = [{"id": gid, "name": place_name(name, lang) or name, "community_id": cid}
-                 for gid, name, cid in s.execute(select(Grid.id, Grid.name, Grid.community_id).order_by(Grid.code))]
+                 for gid, name, cid in jurisdiction_choices(s, community_id=own_community(services))[1]]
     cfg = client_config(lang, services, cats)
     cfg["grids"] = grids
     cfg["open_case"] = query.get("case")

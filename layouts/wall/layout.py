@@ -10,11 +10,10 @@ from typing import Any
 
 from dash import html
 
-from sqlalchemy import select
 
 from dashboard.i18n import localize_json, t, texts_for
-from dashboard.masking import mask_name
-from dashboard.models import Grid, Role, Worker
+from dashboard.models import Role
+from dashboard.services.workers import active_worker_labels
 from dashboard.services.wall_stats import grid_ids, recent_events, wall_stats
 from dashboard.timeutil import clock_offset_s
 
@@ -77,12 +76,8 @@ def header(lang: str, query: dict) -> html.Header:
 
 def people(services, session, community_id: int | None) -> dict[str, list[str | None]]:
     """worker id → [code, masked name] for the worker markers' hover (built once per scope, kept for an hour)."""
-    def build() -> dict[str, list[str | None]]:
-        q = select(Worker.id, Worker.code, Worker.name).where(Worker.active.is_(True))
-        if community_id is not None:
-            q = q.where(Worker.grid_id.in_(select(Grid.id).where(Grid.community_id == community_id)))
-        return {str(i): [code, mask_name(name)] for i, code, name in session.execute(q)}
-    return services.memo.get(("wall-people", community_id), 3600, build)
+    return services.memo.get(("wall-people", community_id), 3600,
+                             lambda: active_worker_labels(session, community_id=community_id))
 
 
 def shade_scale(lang: str, measure: str) -> html.Div:

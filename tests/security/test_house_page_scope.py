@@ -73,3 +73,11 @@ def test_a_community_user_s_start_page_counts_its_own_community(world):
         assert dict(status_counts(s, community_id=None))["home.grids"] == all_grids
     assert f'"{own_grids:,}"' in grids_cell(world.client("dispatcher_a"))
     assert f'"{all_grids:,}"' in grids_cell(world.client("dispatcher"))
+
+
+def test_a_community_user_s_console_offers_its_own_grids(world):
+    with world.services.db.read() as s:
+        name_a, name_b = s.get(Grid, world.ids["grid_a"]).name, s.get(Grid, world.ids["grid_b"]).name
+    page = route(world.client("dispatcher_a"), "/console", "?lang=en")
+    assert name_a in page and name_b not in page
+    assert name_b in route(world.client("dispatcher"), "/console", "?lang=en")
