@@ -331,6 +331,19 @@ def test_pdf_embeds_its_cjk_font_and_numbers_every_page(street):
                     if desc is not None and "/FontFile2" in desc.get_object():
                         embedded.add(str(x["/BaseFont"]))
         assert any(name.endswith("+NotoSansSCGCSubset") for name in embedded), embedded  # a subset, embedded
+        # no heading left alone at a page's foot: a page's last line is never a section title
+        from dashboard.i18n import t
+
+        headings = {t(k, lang) for k in ("brief.summary", "brief.col.indicator", "brief.hourly", "brief.by_category",
+                                         "brief.funnel", "brief.communities", "brief.hot_grids", "brief.overdue",
+                                         "brief.workers", "brief.sheet.top_workers", "brief.sheet.km_by_grid",
+                                         "brief.coverage", "brief.alerts")}
+        # every length of the overdue table moves the later headings down the page by a row: one of them would
+        # land at a page's foot if headings did not keep with what follows
+        for n in range(0, len(b["overdue"]) + 1, 1 if lang == "zh-CN" else 45):
+            for page in PdfReader(io.BytesIO(briefing_pdf({**b, "overdue": b["overdue"][:n]}, lang))).pages[:-1]:
+                lines = [ln.strip() for ln in page.extract_text().splitlines() if ln.strip()]
+                assert lines[-1] not in headings, (n, lines[-3:])
     zh = "".join(p.extract_text() for p in PdfReader(io.BytesIO(briefing_pdf(b))).pages)
     assert "超期案件" in zh and "态势摘要" in zh
 
