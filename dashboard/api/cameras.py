@@ -22,7 +22,6 @@ from .deps import services
 from .auth import in_scope, require, resolve_principal, scope_community
 from .errors import ID_MAX, ApiError, int_arg, strict_int
 from .openapi import query, registry
-from .security import conf
 
 log = logging.getLogger(__name__)
 VIEWERS = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY)
@@ -38,15 +37,10 @@ def _ids(raw: str | None, name: str) -> list[int] | None:
 
 
 def stream_max_s(settings) -> float:
-    """GC_CAMERA_STREAM_MAX_S as seconds (> 0); a bad value stops the start, naming the variable."""
-    raw = conf(settings, "GC_CAMERA_STREAM_MAX_S")
-    try:
-        v = float(raw)
-    except ValueError:
-        v = 0.0
-    if not 0 < v < float("inf"):
-        raise ValueError(f"GC_CAMERA_STREAM_MAX_S must be a number of seconds above 0, got {raw!r}")
-    return v
+    """GC_CAMERA_STREAM_MAX_S in seconds (a finite number above 0: dashboard/config.py checked it at start)."""
+    return float(settings.camera_stream_max_s)
+
+
 bp = Blueprint("cameras", __name__)
 
 

@@ -47,8 +47,7 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
 def conf(settings, name: str) -> str:
-    """Transition only (api/cameras.py, api/osmand.py): a setting's value as text, by its GC_* name. New code reads
-    the typed field (``settings.rate_osmand``)."""
+    """A setting's value as text, by its GC_* name (for the summary below; code reads the typed field)."""
     value = getattr(settings, Settings.env_names()[name])
     return "" if value is None else str(value)
 
