@@ -50,3 +50,27 @@ def test_targets_listed_set_by_admin_and_scores_follow(district):
     with services.db.read() as s:
         assert s.scalar(select(AuditLog.target).where(AuditLog.action == "governance_target")) == \
             "governance_target:legal_visits_month"
+
+
+def test_governance_page_table_shows_target_value_score_and_last_month(district):
+    """/governance's table: for 本月法律服务 on 30 November with the default target, the street's expected 2.25,
+    '1 / 44.4' this month and '1 / 44.4' last month; 一社区 (3 grids: 0.75 expected) '1 / 100'."""
+    from dashboard.services.governance import panel_data
+    from layouts.governance_panel import _table
+
+    app, services, w = district
+    with services.db.write() as s:
+        for code, when in (("n1", datetime(2026, 11, 10, 10, tzinfo=SHANGHAI)),
+                           ("o1", datetime(2026, 10, 10, 10, tzinfo=SHANGHAI))):
+            s.add(GovernanceActivity(code=code, kind="legal_education", dimension="law", title="普法",
+                                     grid_id=w["grid_ids"][0], community_id=w["community_ids"][0], started_at=when))
+    from datetime import date
+
+    with services.db.read() as s:
+        data = panel_data(s, day=date(2026, 11, 30), previous=True)
+    table = _table(data, "zh-CN")
+    head = [th.children for th in table.children[0].children.children]
+    assert head[:5] == ["指标", "单位", "目标（全街道）", "全街道（值 / 得分）", "上月（值 / 得分）"]
+    row = next(tr for tr in table.children[1].children if tr.children[0].children == "本月法律服务")
+    cells = [td.children for td in row.children]
+    assert cells[2:6] == ["2.25", "1 / 44.4", "1 / 44.4", "1 / 100"]
