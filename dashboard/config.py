@@ -163,6 +163,8 @@ class Settings(BaseSettings):
                                        "at once make one community alert")
     rule_fold_threshold: int = Field(3, ge=1, description="alert rule: more alerts of one kind in one community "
                                      "than this make one community alert")
+    rule_street_fold_threshold: int = Field(6, ge=1, description="alert rule: more alerts of one kind than this "
+                                            "over several communities (a storm) make one street alert")
     rule_batch: int = Field(200, ge=1, description="alert rule: alerts written per transaction")
     rule_batch_ms: float = Field(50.0, gt=0, description="alert rule: … and for at most this long (then it commits "
                                  "and a person's write goes first)")

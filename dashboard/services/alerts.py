@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import events
-from ..i18n import LANGS, DEFAULT_LANG, normalise_lang, t
+from ..i18n import LANGS, DEFAULT_LANG, normalise_lang, place_name, t
 from ..masking import mask_name, mask_text
 from ..models import Alert, AlertState, Worker
 from ..timeutil import iso, utcnow
@@ -25,6 +25,10 @@ class AlertError(ValueError):
     """An alert action that its state does not allow (HTTP 409)."""
 
 
+LIST_SHOWN = 6
+NAME_PARAMS = frozenset({"grid", "community", "place", "category"})
+
+
 class _Keep(dict):
     def __missing__(self, key: str) -> str:  # a template naming a parameter the alert lacks shows it, not a 500
         return "{" + key + "}"
@@ -37,6 +41,13 @@ def render_text(key: str, params: dict[str, Any] | None, lang: str | None = None
     for k, v in (params or {}).items():
         if k.endswith("_key") and isinstance(v, str):
             p[k[:-4]] = t(v, lang)
+        elif isinstance(v, list):  # names or codes: the first few, and how many more
+            shown = [place_name(x, lang) if isinstance(x, str) else str(x) for x in v[:LIST_SHOWN]]
+            sep = "、" if normalise_lang(lang) == DEFAULT_LANG else ", "
+            p[k] = sep.join(x or "" for x in shown) + (t("alert.list.more", lang).format(n=len(v)) if
+                                                       len(v) > LIST_SHOWN else "")
+        elif isinstance(v, str) and k in NAME_PARAMS:
+            p[k] = place_name(v, lang)  # a grid, community, place or category in the screen's language
         else:
             p[k] = v
     return (t(f"{key}.title", lang).format_map(p)[:256], t(f"{key}.detail", lang).format_map(p))

@@ -27,7 +27,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..masking import mask_name
-from ..models import Alert, AlertState, Case, CaseState, Category, Community, Dispatch, DutyState, Grid, Position, Worker
+from ..models import (Alert, AlertState, Case, CaseState, Category, Community, Dispatch, DutyState, Grid, Position,
+                      Street, Worker)
 from ..timeutil import as_utc, local, utcnow
 from ..workcal import WorkCalendar
 from .alerts import resolve, upsert_alert
@@ -55,6 +56,7 @@ class RuleConfig:
     spike_history_weeks: int = 4      # the same hour of the week, this many weeks back
     spike_fold_grids: int = 3         # this many grids of one community spiking at once: one community alert
     fold_threshold: int = 3           # more alerts of one kind in one community than this: one community alert
+    street_fold_threshold: int = 6    # more than this over several communities (a storm): one street alert
     batch: int = 200                  # alerts written per transaction by the background pass, at most …
     batch_ms: float = 50.0            # … and for at most this long (then it commits and takes its next turn)
     time_scale: float = 1.0           # the simulator's speed: rule minutes are simulated minutes
@@ -98,43 +100,46 @@ class Names:
         self.grids = {r.id: r for r in session.execute(select(
             Grid.id, Grid.code, Grid.name, Grid.community_id, Grid.centroid_lat, Grid.centroid_lon))}
         self.communities = dict(session.execute(select(Community.id, Community.name)).all())
+        self.street = session.scalar(select(Street.name).order_by(Street.id).limit(1)) or "街道"
 
     def grid(self, gid: int | None) -> str:
         g = self.grids.get(gid) if gid is not None else None
         return g.name if g is not None else "—"
 
-    def short(self, gid: int) -> str:
-        """第31网格 for 北新街社区第31网格 (in a community alert that names its community already)."""
-        g, comm = self.grids.get(gid), None
-        if g is None:
-            return "—"
-        comm = self.communities.get(g.community_id)
-        return g.name[len(comm):] if comm and g.name.startswith(comm) and len(g.name) > len(comm) else g.name
-
     def community(self, cid: int | None) -> str:
         return self.communities.get(cid, "—") if cid is not None else "—"
 
 
-def _list(names: list[str], n: int = 6) -> str:
-    return "、".join(names[:n]) + (f" 等 {len(names)} 处" if len(names) > n else "")
+def _list(names: list[str]) -> list[str]:
+    """Names or codes for a text parameter (rendered as the first few and how many: services.alerts.render_text)."""
+    return names[:500]
 
 
 def _hm(t: datetime | None) -> str:
     return local(t).strftime("%m-%d %H:%M") if t is not None else "—"
 
 
-def _open_folds(session: Session, kind: str) -> dict[int, Alert]:
-    return {a.community_id: a for a in session.scalars(select(Alert).where(
-        Alert.kind == kind, Alert.state != AlertState.RESOLVED, Alert.subject.like("community:%")))}
-
-
 def fold(session: Session, decision: Decision, kind: str, items: list[dict], cfg: RuleConfig, names: Names,
-         summary: Callable[[int, list[dict]], dict], *, clear_empty: bool) -> None:
+         summary: Callable[[int | None, list[dict]], dict], *, clear_empty: bool) -> None:
     """Put ``items`` (single alerts of ``kind``) into ``decision``: a community with more than ``fold_threshold`` of
-    them, or with its community alert open already, gets one community alert (``summary``) and its open single
-    alerts of the kind are resolved as merged into it; with ``clear_empty`` a community alert whose community has
-    none left is resolved."""
-    folds = _open_folds(session, kind)
+    them, or with its community alert open already, gets one community alert (``summary``); more than
+    ``street_fold_threshold`` over several communities (a storm) are one street alert. The open alerts a summary
+    replaces are resolved as merged into it; with ``clear_empty`` a summary with nothing left is resolved. A
+    summary stays until its kind is gone (no flapping between one and many)."""
+    opened = {a.subject: a for a in session.scalars(select(Alert).where(
+        Alert.kind == kind, Alert.state != AlertState.RESOLVED,
+        or_(Alert.subject.like("community:%"), Alert.subject == "street")))}
+    singles = or_(Alert.subject.is_(None), Alert.subject.not_like("community:%") & (Alert.subject != "street"))
+    comms = {it.get("community_id") for it in items}
+    if items and ("street" in opened or (len(items) > cfg.street_fold_threshold and len(comms) > 1)):
+        decision.raise_.append(summary(None, items))
+        for a in session.scalars(select(Alert).where(Alert.kind == kind, Alert.state != AlertState.RESOLVED,
+                                                     or_(singles, Alert.subject.like("community:%")))):
+            decision.resolve.append((a.id, f"并入{names.street}告警", True))
+        return
+    if clear_empty and "street" in opened:
+        decision.resolve.append((opened["street"].id, "已全部消除", False))
+    folds = {a.community_id: a for subj, a in opened.items() if subj.startswith("community:")}
     by_comm: dict[int | None, list[dict]] = defaultdict(list)
     for it in items:
         by_comm[it.get("community_id")].append(it)
@@ -147,8 +152,7 @@ def fold(session: Session, decision: Decision, kind: str, items: list[dict], cfg
             decision.raise_.extend(its)
     if folded:
         for a in session.scalars(select(Alert).where(
-                Alert.kind == kind, Alert.state != AlertState.RESOLVED, Alert.community_id.in_(folded),
-                or_(Alert.subject.is_(None), Alert.subject.not_like("community:%")))):
+                Alert.kind == kind, Alert.state != AlertState.RESOLVED, Alert.community_id.in_(folded), singles)):
             decision.resolve.append((a.id, f"并入{names.community(a.community_id)}社区告警", True))
     if clear_empty:
         for comm, a in folds.items():
@@ -157,14 +161,16 @@ def fold(session: Session, decision: Decision, kind: str, items: list[dict], cfg
 
 
 def _summary(kind: str, text_key: str, names: Names, extra: Callable[[list[dict]], dict]):
-    def make(comm: int, its: list[dict]) -> dict:
+    def make(comm: int | None, its: list[dict]) -> dict:
         sev = max((it["severity"] for it in its), key=lambda s: SEVERITY_RANK.get(s, 0))
         gids = sorted({it["grid_id"] for it in its if it.get("grid_id")})
         lat = [it["lat"] for it in its if it.get("lat") is not None]
         lon = [it["lon"] for it in its if it.get("lon") is not None]
-        return dict(source="rule", kind=kind, severity=sev, subject=f"community:{comm}", community_id=comm,
-                    grid_ids=gids, lat=sum(lat) / len(lat) if lat else None, lon=sum(lon) / len(lon) if lon else None,
-                    text_key=text_key, text_params={"community": names.community(comm), "n": len(its), **extra(its)},
+        return dict(source="rule", kind=kind, severity=sev, subject=f"community:{comm}" if comm else "street",
+                    community_id=comm, grid_ids=gids, lat=sum(lat) / len(lat) if lat else None,
+                    lon=sum(lon) / len(lon) if lon else None, text_key=text_key,
+                    text_params={"community": names.community(comm) if comm else names.street, "n": len(its),
+                                 **extra(its)},
                     data={"size": len(its), "items": [it["subject"] for it in its][:500]}, size=len(its))
     return make
 
@@ -275,7 +281,7 @@ def grids_not_patrolled(session: Session, now: datetime, cal: WorkCalendar, cfg:
         for gid, g in sorted(names.grids.items()) if gid not in seen]
     fold(session, out, "not_patrolled", items, cfg, names, _summary(
         "not_patrolled", "alert.text.not_patrolled_community", names,
-        lambda its: {"hours": hours, "since": since, "names": _list([names.short(it["grid_id"]) for it in its])}),
+        lambda its: {"hours": hours, "since": since, "names": _list([names.grid(it["grid_id"]) for it in its])}),
         clear_empty=False)
     return out
 
@@ -350,7 +356,7 @@ def case_spike(session: Session, now: datetime, cfg: RuleConfig) -> Decision:
                     lon=sum(g.centroid_lon for g in g0) / len(g0), text_key="alert.text.case_spike_community",
                     text_params={"community": names.community(comm), "grids": len(gids), "hours": hours,
                                  "count": ccount, "usual": f"{cusual:.1f}",
-                                 "names": _list([names.short(g) for g in gids])},
+                                 "names": _list([names.grid(g) for g in gids])},
                     data={"count": ccount, "usual": round(cusual, 3), "grids": {str(g): hot[g] for g in gids},
                           "size": ccount}, size=ccount))
             for a in open_spikes:

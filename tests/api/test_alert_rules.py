@@ -115,12 +115,12 @@ def test_grid_not_patrolled_and_spike(world):
                      locator=services.locator, now=sh(2026, 11, 30, 7, 0))
     # Mon 09:40 − 1 working hour = 08:40: only G00 was seen since; G11's fix is older
     # (fold_threshold: one alert per grid here; tests/api/test_alerts_calm.py folds them into community alerts)
-    assert rules(services, sh(2026, 11, 30, 9, 40), patrol_hours=1, fold_threshold=100)["not_patrolled"] == 8
+    assert rules(services, sh(2026, 11, 30, 9, 40), patrol_hours=1, fold_threshold=100, street_fold_threshold=100)["not_patrolled"] == 8
     assert {a.grid_id for a in open_alerts(services, "not_patrolled")} == {g for c, (g, _, _) in grids.items()
                                                                            if c != "G00"}
-    assert rules(services, sh(2026, 11, 30, 9, 50), patrol_hours=1, fold_threshold=100)["not_patrolled"] == 0
+    assert rules(services, sh(2026, 11, 30, 9, 50), patrol_hours=1, fold_threshold=100, street_fold_threshold=100)["not_patrolled"] == 0
     # by 10:30 G00's 09:00 fix is more than a working hour old too
-    assert rules(services, sh(2026, 11, 30, 10, 30), patrol_hours=1, fold_threshold=100)["not_patrolled"] == 1
+    assert rules(services, sh(2026, 11, 30, 10, 30), patrol_hours=1, fold_threshold=100, street_fold_threshold=100)["not_patrolled"] == 1
     # Mon 08:40 − 8 working hours reaches back to Thu 16:40: nights and the weekend do not count
     with services.db.read() as s:
         assert services.calendar.subtract_working_hours(sh(2026, 11, 30, 8, 40), 8) == sh(2026, 11, 26, 16, 40)
