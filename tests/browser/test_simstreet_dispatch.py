@@ -63,14 +63,23 @@ def test_a_dispatched_case_moves_with_nobody_on_the_phone(browser, street, tmp_p
         con.goto(f"{url}/console?lang={lang}")
         con.wait_for_function("() => window.GCConsole && GCLive.lastSeq() !== null", timeout=30000)
         con.click(f"#console-cases .console-item[data-id='{case_id}']")
-        first = "#console-side li[data-worker] button[data-action='dispatch-worker']"
-        con.wait_for_selector(first, timeout=15000)
-        worker_id = int(con.get_attribute("#console-side li[data-worker]", "data-worker"))
-        con.click(first)  # the one click
+        # the nearest worker the simulator walks (its phone sends fixes: one placed at its grid's centre has no
+        # phone in the simulation and would not answer, like a real worker without the app)
+        recs = requests.get(f"{url}/api/v1/cases/{case_id}/recommendations", timeout=10).json()["workers"]
+        worker_id = next(r["worker_id"] for r in recs if r["from_fix"])
+        row = f"#console-side li[data-worker='{worker_id}']"
+        con.wait_for_selector(f"{row} button[data-action='dispatch-worker']", timeout=15000)
+        con.click(f"{row} button[data-action='dispatch-worker']")  # the one click
         con.wait_for_selector("#console-case-state[data-state='dispatched']", timeout=15000)
         # …and the case moves on the console by itself: accepted, arrived (GPS), fed back
         for step in ("acknowledge", "arrive", "feedback"):
-            con.wait_for_selector(f"#console-timeline tr[data-action='{step}']", timeout=60000)
+            try:
+                con.wait_for_selector(f"#console-timeline tr[data-action='{step}']", timeout=90000)
+            except Exception:
+                tl = requests.get(f"{url}/api/v1/cases/{case_id}", timeout=10).json()["timeline"]
+                raise AssertionError(f"no {step} on the console; the case's timeline: "
+                                     f"{[(e['action'], e['actor'], e['at']) for e in tl]}; server log: "
+                                     f"{street.log()[-3000:]}") from None
         con.wait_for_selector("#console-case-state[data-state='feedback']", timeout=15000)
         con.screenshot(path=str(tmp_path / f"console-{lang}.png"))
         arrive = con.inner_text("#console-timeline tr[data-action='arrive']")
