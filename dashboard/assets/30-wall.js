@@ -38,10 +38,12 @@
 
   // and of an alert: what its panel card, marker, ring and hover show (not its CAP area, texts or data)
   var ALERT_FIELDS = ["id", "kind", "severity", "title", "lat", "lon", "grid_id", "worker_name", "state", "channel",
-                      "created_at"];
+                      "created_at", "count", "last_at"];
+  var ALERT_LANG = "zh-CN";  // a rule's alert carries its title in every language (texts): the wall shows its own
   function slimAlert(a) {
     var out = {};
     ALERT_FIELDS.forEach(function (k) { if (a[k] != null) { out[k] = a[k]; } });
+    if (a.texts && a.texts[ALERT_LANG]) { out.title = a.texts[ALERT_LANG].title; }
     return out;
   }
 
@@ -49,6 +51,7 @@
     this.root = root;
     this.cfg = JSON.parse(root.getAttribute("data-config"));
     this.t = this.cfg.texts;
+    ALERT_LANG = this.cfg.lang || ALERT_LANG;
     this.workers = new Map();   // id → [id, lat, lon, state, t, grid]
     this.cases = new Map();     // id → case (public, masked)
     this.alerts = new Map();    // id → alert (public, masked)

@@ -101,7 +101,11 @@
         d.setAttribute("data-alert-id", a.id);
         var h = document.createElement("b"); h.textContent = a.title;
         var m = document.createElement("span");
-        m.textContent = [(a.created_at || "").slice(11, 19), self.tx("wall.severity." + a.severity, a.severity),
+        // a repeated alert (one per rule and subject) shows how often and when last, in place of a second card
+        var when = a.count > 1 ? (a.created_at || "").slice(11, 16) + "–" + (a.last_at || "").slice(11, 19) + " ×" + a.count
+          : (a.created_at || "").slice(11, 19);
+        d.setAttribute("data-count", String(a.count || 1));
+        m.textContent = [when, self.tx("wall.severity." + a.severity, a.severity),
                          self.tx("alert.state." + a.state, a.state), a.worker_name || ""].filter(Boolean).join(" · ");
         d.appendChild(h); d.appendChild(m); box.appendChild(d);
       });
