@@ -60,3 +60,32 @@ def test_community_admin_created_records_are_its_communitys(aw):
 def test_community_admin_cannot_touch_another_communitys_worker(aw):
     r = cadmin(aw).patch(f"/api/v1/workers/{aw.ids['worker_b']}", json={"active": False})
     assert r.status_code == 404
+
+
+def test_signed_in_admin_writes_need_the_csrf_header(aw):
+    """A page of another site can post a form (urlencoded or multipart) with the admin's cookie: without the
+    page's X-CSRF-Token the new admin writes refuse it."""
+    from dashboard.models import User
+    from dashboard.services.users import hash_password
+
+    with aw.services.db.write() as s:
+        s.add(User(username="csrf-admin", display_name="csrf", role="admin", password_hash=hash_password("admin pw 123 x")))
+    c = aw.app.test_client()
+    assert c.post("/auth/login", json={"username": "csrf-admin", "password": "admin pw 123 x"}).status_code == 200
+    import io
+
+    posts = [("POST", "/api/v1/departments", {"json": {"name": "csrf-dep"}}),
+             ("POST", "/api/v1/users", {"data": {"username": "x", "role": "admin", "password": "p" * 20}}),
+             ("POST", "/api/v1/api-keys", {"data": {"name": "x", "role": "display"}}),
+             ("POST", "/api/v1/workers/import", {"data": {"file": (io.BytesIO(b"worker_code,name\nW77,x\n"), "w.csv")},
+                                                 "content_type": "multipart/form-data"}),
+             ("POST", f"/api/v1/devices/{aw.ids['device_a']}/secret", {}),
+             ("PUT", "/api/v1/governance/targets/party_per_100_households", {"json": {"target": 3}}),
+             ("POST", f"/api/v1/cases/{aw.ids['case_a']}/triage", {"json": {"category_code": "0101"}})]
+    for method, url, kw in posts:
+        r = c.open(url, method=method, headers={"Origin": "http://evil.example"}, **kw)
+        assert r.status_code == 403, (url, r.status_code)
+        if "file" in kw.get("data", {}):
+            kw["data"]["file"] = (io.BytesIO(b"worker_code,name\nW77,x\n"), "w.csv")
+        r = c.open(url, method=method, **kw)
+        assert r.status_code == 403 and r.get_json()["error"]["field"] == "X-CSRF-Token", (url, r.status_code)
