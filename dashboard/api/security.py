@@ -85,6 +85,8 @@ def _rate_key() -> tuple[str, str] | None:
     path, method, ip = request.path, request.method, request.remote_addr or "?"
     if path == "/auth/login" and method == "POST":
         return "LOGIN", ip
+    if path == "/auth/password" and method == "POST":  # guessing a held session's current password: the same
+        return "LOGIN", "password:" + ip                 # rate as a sign-in, its own budget
     if path.startswith("/open311/v2/requests") and method == "POST":
         return "OPEN311", ip
     # /osmand is limited per verified device and per fix where the device is known (services/group_commit.py):

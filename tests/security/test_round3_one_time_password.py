@@ -60,3 +60,22 @@ def test_page_router_still_leads_to_password_page(otw):
         "state": [{"id": "shell-url", "property": "search", "value": ""}],
         "changedPropIds": ["shell-url.pathname"]})
     assert r.status_code == 200 and "shell-to-password" in r.get_data(as_text=True)
+
+
+def test_password_change_guesses_are_rate_limited(tmp_path):
+    """A held session (a console left signed in) must not guess its user's current password without limit
+    through POST /auth/password: the sign-in rate applies, with its own budget."""
+    w = build_world(tmp_path, with_pages=False, extra={"GC_RATE_LOGIN": "5/300"})
+    try:
+        with w.services.db.write() as s:
+            s.add(User(username="guessed", display_name="g", role="dispatcher",
+                       password_hash=hash_password("the real one 123")))
+        c = PageClient(w.app, w.app.response_class, use_cookies=True)
+        assert c.post("/auth/login", json={"username": "guessed", "password": "the real one 123"}).status_code == 200
+        codes = [c.post("/auth/password", json={"old_password": f"guess {i} xx", "new_password": "a new one 4567"})
+                 .status_code for i in range(8)]
+        assert codes[:5] == [422] * 5 and set(codes[5:]) == {429}, codes
+        # the sign-in budget of the address is its own
+        assert w.app.test_client().post("/auth/login", json={"username": "guessed", "password": "x"}).status_code == 401
+    finally:
+        w.services.shutdown()
