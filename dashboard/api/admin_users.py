@@ -251,10 +251,16 @@ def register(app, services) -> None:
         old, new = body.get("old_password"), body.get("new_password")
         if not isinstance(old, str) or not isinstance(new, str):
             raise ApiError(422, "old_password and new_password are required", "new_password")
-        with services.db.write() as s:
-            _checked(lambda: change_password(s, p.user_id, old, new))  # ends every other session of the user
-            audit.record(s, p, "password_change", f"user:{p.user_id}", None, ip())
-            gen = s.get(User, p.user_id).session_gen
+        try:
+            with services.db.write() as s:
+                _checked(lambda: change_password(s, p.user_id, old, new))  # ends every other session of the user
+                audit.record(s, p, "password_change", f"user:{p.user_id}", None, ip())
+                gen = s.get(User, p.user_id).session_gen
+        except ApiError as e:
+            if e.field == "old_password":  # a guess at the current password is on record (and rate-limited)
+                with services.db.write() as s:
+                    audit.record(s, p, "password_change_failed", f"user:{p.user_id}", None, ip())
+            raise
         from flask import session
         from flask_login import current_user
 

@@ -75,6 +75,11 @@ def test_password_change_guesses_are_rate_limited(tmp_path):
         codes = [c.post("/auth/password", json={"old_password": f"guess {i} xx", "new_password": "a new one 4567"})
                  .status_code for i in range(8)]
         assert codes[:5] == [422] * 5 and set(codes[5:]) == {429}, codes
+        from dashboard.models import AuditLog
+
+        with w.services.db.read() as s:  # each wrong guess that reached the check is on record
+            assert s.scalar(select(func.count()).select_from(AuditLog)
+                            .where(AuditLog.action == "password_change_failed")) == 5
         # the sign-in budget of the address is its own
         assert w.app.test_client().post("/auth/login", json={"username": "guessed", "password": "x"}).status_code == 401
     finally:
