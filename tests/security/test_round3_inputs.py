@@ -58,3 +58,11 @@ def test_strange_ids_are_4xx(world, path):
     c = world.client("admin")
     r = c.post(path, json={"category_code": "0601"}) if path.endswith("triage") else c.get(path)
     assert 400 <= r.status_code < 500, (path, r.status_code)
+
+
+@pytest.mark.parametrize("query", [{"since": "garbage"}, {"until": "9999-99-99"}, {"since": "2026-13-01T00:00"},
+                                   {"limit": "-1"}, {"offset": "1e9"}, {"action": "%"}, {"actor": "_" * 100_000},
+                                   {"target": "\x00"}, {"since": "2026-12-01T00:00+99:00"}])
+def test_audit_filters_are_4xx_or_answers(world, query):
+    r = world.client("admin").get("/api/v1/audit", query_string=query)
+    assert r.status_code in (200, 400), (query, r.status_code, r.get_data(as_text=True)[:200])
