@@ -17,11 +17,12 @@ import threading
 from typing import Any
 from urllib.parse import parse_qsl
 
-from flask import Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from ..ratelimit import RateLimits
 from ..services.osmand import OsmandError, fix_from_params, fixes_from_json
 from ..services.group_commit import GroupCommit
+from .deps import services
 from .openapi import registry
 
 log = logging.getLogger(__name__)
@@ -138,14 +139,18 @@ def serve_dedicated(services, host: str, port: int, batcher: GroupCommit | None 
     return t
 
 
+bp = Blueprint("osmand", __name__)
+
+
+@bp.route("/osmand", methods=["GET", "POST"])
+def osmand():
+    """OsmAnd / Traccar positions through this app's group commit (one per app: the dedicated port shares it)."""
+    return handle(current_app.extensions["gc_osmand_group_commit"], services().settings.osmand_max_fixes)
+
+
 def register(app, services) -> None:
-    batcher = app.extensions.setdefault("gc_osmand_group_commit", device_batcher(services))
-    max_fixes = services.settings.osmand_max_fixes
-
-    @app.route("/osmand", methods=["GET", "POST"])
-    def osmand():
-        return handle(batcher, max_fixes)
-
+    app.extensions.setdefault("gc_osmand_group_commit", device_batcher(services))
+    app.register_blueprint(bp)
     api = registry(app)
     params = [{"name": n, "in": "query", "required": n == "id", "description": d, "schema": {"type": "string"}}
               for n, d in (("id", "device id (or deviceid)"), ("lat", "WGS-84"), ("lon", "WGS-84"),
