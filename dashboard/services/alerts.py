@@ -121,10 +121,10 @@ def upsert_alert(session: Session, *, source: str, kind: str, title: str = "", s
 
     With a ``dedupe_key`` an alert that ever had the key is returned unchanged. With a ``subject`` (what a rule
     alert is about: ``grid:12``, ``community:3``, ``case:7`` …) there is at most one open alert per kind and
-    subject: a repeat that says something new (other text parameters or severity) updates the open alert in
-    place — repeat_count + 1, last_at, severity, texts — and is pushed as "updated"; the same again is
-    "unchanged". The partial unique index ux_alert_open_subject holds this under concurrency: an insert that
-    loses the race rolls back its savepoint and updates the winner's alert instead. ``fresh``: the caller looked
+    subject: a repeat (another occurrence) updates the open alert in place — repeat_count + 1, last_at,
+    severity, texts — and is pushed as "updated" (a rule pass that finds nothing new skips the call:
+    services.rules.apply). The partial unique index ux_alert_open_subject holds this under concurrency: an insert
+    that loses the race rolls back its savepoint and updates the winner's alert instead. ``fresh``: the caller looked
     up the key and the subject in bulk and found neither (the two queries are skipped; the index still holds)."""
     now = now or utcnow()
     if text_key:
@@ -161,9 +161,8 @@ def upsert_alert(session: Session, *, source: str, kind: str, title: str = "", s
 
 
 def _repeat(session: Session, a: Alert, fields: dict[str, Any], now: datetime) -> str:
-    if a.severity == fields["severity"] and (a.text_params or None) == (fields["text_params"] or None) \
-            and a.title == fields["title"]:
-        return "unchanged"
+    """Another occurrence (a door forced again, SOS pressed again, a spike grown): counted and pushed. (A rule
+    pass that finds nothing new does not call this: services.rules.apply skips alerts it would not change.)"""
     for k, v in fields.items():
         if v is not None:
             setattr(a, k, v)
