@@ -21,7 +21,7 @@ from sqlalchemy import select
 from ..models import Grid, Role, Worker
 from ..principal import resolve_principal
 from ..services import audit
-from ..services.importers import ImportProblem, TableTooLarge, import_grids
+from ..services.importers import ImportProblem, TableTooLarge, import_grids, read_grid_file
 from ..services.worker_import import SHIFTS, apply_plan, plan_workers, read_worker_table
 from .auth import require
 from .errors import ApiError
@@ -162,15 +162,16 @@ def register(app, services) -> None:
             path.write_bytes(content)
             preview = {}
             try:
+                gdf = read_grid_file(path)  # parsed and checked before the write turn is taken
                 with services.db.write() as s:
                     before = {code: (name_, comm) for code, name_, comm in
                               s.execute(select(Grid.code, Grid.name, Grid.community_id))}
-                    counts = import_grids(s, path)
+                    counts = import_grids(s, gdf)
                     s.flush()
                     from ..services.grids import grids_geojson
 
                     after = grids_geojson(s)
-                    in_file = _file_codes(path)
+                    in_file = {str(c) for c in gdf["code"]}
                     feats = [f for f in after["features"] if f["properties"]["code"] in in_file]
                     for f in feats:
                         f["properties"]["action"] = "update" if f["properties"]["code"] in before else "create"
@@ -203,8 +204,3 @@ def register(app, services) -> None:
             body_type="multipart/form-data")
 
 
-def _file_codes(path: Path) -> set[str]:
-    """The grid codes a file names (the import has read it already, so it is readable)."""
-    import geopandas as gpd
-
-    return {str(c) for c in gpd.read_file(path)["code"]}

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import geopandas as gpd
+import shapely
 import pandas as pd
 from shapely.geometry import mapping
 from shapely.validation import explain_validity
@@ -35,20 +36,25 @@ class TableTooLarge(ImportProblem):
 MAX_XLSX_UNPACKED = 50 * 1024 * 1024   # bytes, all members together
 MAX_XLSX_RATIO = 100                    # unpacked / packed; real workbooks stay under ~20
 MAX_TABLE_ROWS = 20_000                 # data rows in one imported table (CSV or Excel)
+# A grid file: a city has ~10,000 grids of a few hundred vertices; these stop a crafted file (or a zipped
+# Shapefile that unpacks to gigabytes) from holding the importer for minutes.
+MAX_GRID_FEATURES = 20_000
+MAX_GRID_VERTICES = 5_000_000           # all polygons' coordinates together
 
 
-def _check_zip(content: bytes, name: str) -> None:
+def _check_zip(content: bytes, name: str, what: str = "the workbook") -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as z:
             items = z.infolist()
     except (zipfile.BadZipFile, ValueError) as exc:
-        raise ImportProblem(f"{name}: cannot read as Excel: not an .xlsx file ({exc})")
+        raise ImportProblem(f"{name}: cannot read as Excel: not an .xlsx file ({exc})" if what == "the workbook"
+                            else f"{name}: not a zip file ({exc})")
     unpacked = sum(i.file_size for i in items)
     packed = sum(i.compress_size for i in items) or 1
     if unpacked > MAX_XLSX_UNPACKED:
-        raise TableTooLarge(f"{name}: the workbook unpacks to {unpacked:,} bytes; at most {MAX_XLSX_UNPACKED:,}")
+        raise TableTooLarge(f"{name}: {what} unpacks to {unpacked:,} bytes; at most {MAX_XLSX_UNPACKED:,}")
     if unpacked > 1024 * 1024 and unpacked / packed > MAX_XLSX_RATIO:
-        raise TableTooLarge(f"{name}: the workbook's compression ratio {unpacked / packed:.0f}:1 is above "
+        raise TableTooLarge(f"{name}: {what}'s compression ratio {unpacked / packed:.0f}:1 is above "
                             f"{MAX_XLSX_RATIO}:1 (a zip bomb?)")
 
 
@@ -148,6 +154,8 @@ def _need(df: pd.DataFrame, path: Path, columns: list[str]) -> None:
 def _read_geo(path: Path) -> gpd.GeoDataFrame:
     if not path.exists():
         raise ImportProblem(f"{path}: file not found")
+    if path.suffix.lower() == ".zip":  # a zipped Shapefile: its directory's sizes before anything unpacks
+        _check_zip(path.read_bytes(), str(path), "the zip file")
     try:
         gdf = gpd.read_file(path)
     except Exception as exc:
@@ -174,10 +182,16 @@ def _street(session: Session, code: str | None = None, name: str | None = None) 
 SHAPEFILE_ALIASES = {"community_": "community_code", "comm_code": "community_code", "comm_name": "community_name"}
 
 
-def import_grids(session: Session, path: str | Path, *, street_code: str | None = None) -> dict[str, int]:
-    """Upsert grids from GeoJSON/GeoPackage/Shapefile (properties code, name, community_code)."""
+def read_grid_file(path: str | Path) -> gpd.GeoDataFrame:
+    """A grid file read and checked (sizes, columns, geometries) without touching the database: the importer's
+    write transaction then only writes."""
     path = Path(path)
     gdf = _read_geo(path)
+    if len(gdf) > MAX_GRID_FEATURES:
+        raise ImportProblem(f"{path}: {len(gdf):,} features; at most {MAX_GRID_FEATURES:,} grids a file")
+    vertices = int(shapely.get_num_coordinates(gdf.geometry.values).sum()) if len(gdf) else 0
+    if vertices > MAX_GRID_VERTICES:
+        raise ImportProblem(f"{path}: {vertices:,} vertices; at most {MAX_GRID_VERTICES:,} in a grid file")
     # Shapefile (DBF) field names hold at most 10 characters: community_code arrives as community_
     gdf = gdf.rename(columns={k: v for k, v in SHAPEFILE_ALIASES.items()
                               if k in gdf.columns and v not in gdf.columns})
@@ -199,6 +213,14 @@ def import_grids(session: Session, path: str | Path, *, street_code: str | None 
     dup = gdf["code"][gdf["code"].duplicated()].tolist()
     if dup:
         raise ImportProblem(f"{path}: duplicate grid code(s) {', '.join(map(str, dup[:5]))}")
+    return gdf
+
+
+def import_grids(session: Session, path: str | Path | gpd.GeoDataFrame, *,
+                 street_code: str | None = None) -> dict[str, int]:
+    """Upsert grids from GeoJSON/GeoPackage/Shapefile (properties code, name, community_code), or from a frame
+    read_grid_file gave."""
+    gdf = path if isinstance(path, gpd.GeoDataFrame) else read_grid_file(path)
     street = _street(session, street_code)
     communities = {c.code: c for c in session.scalars(select(Community))}
     grids = {g.code: g for g in session.scalars(select(Grid))}

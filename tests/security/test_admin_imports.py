@@ -171,3 +171,42 @@ def test_a_large_table_s_answer_lists_errors_and_500_changes_and_counts_every_ro
     body = r.get_json()
     assert body["counts"] == {"create": 600, "update": 0, "unchanged": 0, "error": 1}
     assert len(body["rows"]) == 501 and body["rows"][0]["line"] == 602 and body["rows"][0]["errors"]
+
+
+def test_a_grid_file_too_big_to_be_a_street_is_refused_before_any_write(world, monkeypatch):
+    """A zipped Shapefile that unpacks to far more than it weighs, or a file with more grids or vertices than a
+    city has, is a 422 naming the file, read before the import takes the write turn (found round 3)."""
+    import zipfile
+
+    from dashboard.services import importers
+
+    admin = world.client("admin")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("grids.shp", b"\0" * (60 * 1024 * 1024))  # 60 MB of zeros: ~60 KB packed
+    r = admin.post("/api/v1/grids/import?dry_run=1", data={"file": (io.BytesIO(buf.getvalue()), "bomb.zip")},
+                   content_type="multipart/form-data")
+    assert r.status_code == 422, r.get_json()
+    err = r.get_json()["error"]
+    assert err["field"] == "file" and "bomb.zip" in err["message"] and "unpacks" in err["message"]
+
+    with world.services.db.read() as s:
+        x0, y0 = s.scalar(select(Grid).where(Grid.code == "G00")).boundary["coordinates"][0][0]
+    data = _grid_file([(f"T{i}", (x0 + i * 1e-4, y0, x0 + i * 1e-4 + 5e-5, y0 + 5e-5), "S1C1") for i in range(4)])
+    writes = []
+    real_write = world.services.db.write
+    monkeypatch.setattr(world.services.db, "write", lambda *a, **k: writes.append(1) or real_write(*a, **k))
+    monkeypatch.setattr(importers, "MAX_GRID_FEATURES", 3)
+    r = admin.post("/api/v1/grids/import?dry_run=1", data={"file": (io.BytesIO(data), "many.geojson")},
+                   content_type="multipart/form-data")
+    assert r.status_code == 422 and "4 features" in r.get_json()["error"]["message"]
+    assert writes == []  # refused while reading: the write turn was never taken
+    monkeypatch.setattr(importers, "MAX_GRID_FEATURES", 20_000)
+    monkeypatch.setattr(importers, "MAX_GRID_VERTICES", 19)
+    r = admin.post("/api/v1/grids/import?dry_run=1", data={"file": (io.BytesIO(data), "dense.geojson")},
+                   content_type="multipart/form-data")
+    assert r.status_code == 422 and "20 vertices" in r.get_json()["error"]["message"]
+    monkeypatch.setattr(importers, "MAX_GRID_VERTICES", 5_000_000)
+    r = admin.post("/api/v1/grids/import?dry_run=1", data={"file": (io.BytesIO(data), "fine.geojson")},
+                   content_type="multipart/form-data")
+    assert r.status_code == 200 and writes == [1]
