@@ -20,7 +20,7 @@ from .memo import Memo
 from .services.grids import grid_community_map, load_locator
 from .services.name_index import NameIndex
 from .services.replay import ReplayCache
-from .services.positions import PositionFrames, prune_frames
+from .services.positions import PositionFrames, prune_frames_in_batches
 from .timeutil import set_clock_offset, sim_hour_offset_s
 from .workcal import WorkCalendar
 
@@ -147,8 +147,7 @@ class Services:
     def housekeeping(self) -> None:
         """Prune old position frames and delete uploads no case took (each failure logged, never raised)."""
         try:
-            with self.db.write(bulk=True) as s:
-                n = prune_frames(s, older_than=timedelta(days=2))
+            n = prune_frames_in_batches(self.db, older_than=timedelta(days=2))  # a short write per batch
             log.info("pruned %d old position frames", n)
         except Exception:
             log.exception("housekeeping failed")

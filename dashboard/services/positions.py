@@ -261,10 +261,34 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6371008.8 * math.asin(math.sqrt(a))
 
 
-def prune_frames(session: Session, *, older_than: timedelta, now: datetime | None = None) -> int:
-    """Drop position frames older than the retention (tracks stay in the position table)."""
+PRUNE_BATCH = 5000
+
+
+def prune_frames(session: Session, *, older_than: timedelta, now: datetime | None = None,
+                 limit: int | None = None) -> int:
+    """Drop position frames older than the retention (tracks stay in the position table); at most ``limit`` of
+    the oldest in one call, so a caller can keep each transaction short (prune_frames_in_batches)."""
     from sqlalchemy import delete
     from ..models import Event
 
     cutoff = (now or utcnow()) - older_than
-    return session.execute(delete(Event).where(Event.type == "positions", Event.at < cutoff)).rowcount or 0
+    old = (Event.type == "positions") & (Event.at < cutoff)
+    if limit is None:
+        return session.execute(delete(Event).where(old)).rowcount or 0
+    seqs = list(session.scalars(select(Event.seq).where(old).order_by(Event.seq).limit(limit)))
+    if not seqs:
+        return 0
+    return session.execute(delete(Event).where(Event.seq.in_(seqs))).rowcount or 0
+
+
+def prune_frames_in_batches(db, *, older_than: timedelta, now: datetime | None = None,
+                            batch: int = PRUNE_BATCH) -> int:
+    """prune_frames a batch per background write transaction until none is left (a week of frames after a
+    long stop is many thousand rows: one DELETE of them all held the write lock while a report waited)."""
+    total = 0
+    while True:
+        with db.write(bulk=True) as s:
+            n = prune_frames(s, older_than=older_than, now=now, limit=batch)
+        total += n
+        if n < batch:
+            return total
