@@ -83,7 +83,7 @@ def add_records_of_every_kind(s, services, ids: dict) -> None:
 
     Records of A fill the path ids of A's jurisdiction checks; records of B are what A must never receive.
     """
-    from dashboard.models import AccessDevice, Camera, Grid, Worker
+    from dashboard.models import AccessDevice, Camera, Department, Grid, Worker
     from dashboard.services import tours
     from dashboard.services.alerts import raise_alert
     from dashboard.services.calls import end_call, start_call
@@ -117,8 +117,11 @@ def add_records_of_every_kind(s, services, ids: dict) -> None:
         act = create_activity(s, {"kind": "mediation", "title": f"调解{tag}", "grid_id": grid.id,
                                   "started_at": now, "participants": 3}, source="api", created_by="test")
         photo = _photo(s, services, ids[f"case_{t}"])
+        dept = Department(name=f"部门{tag}", contact=f"029-0000000{len(tag)}", categories=["0101"],
+                          community_id=grid.community_id)
+        s.add(dept)
         s.flush()
-        ids.update({f"photo_{t}": photo.id, f"alert_{t}": a.id, f"camera_{t}": cam.id, f"device_{t}": dev.id, f"tour_{t}": tour.id,
+        ids.update({f"department_{t}": dept.id, f"photo_{t}": photo.id, f"alert_{t}": a.id, f"camera_{t}": cam.id, f"device_{t}": dev.id, f"tour_{t}": tour.id,
                     f"call_{t}": call.id, f"activity_{t}": act.id})
     for tag, lon in (("A", 108.95195), ("B", 108.95205)):  # grid G00 (A) ends at 108.952, G01 (B) starts there
         c, _ = report_case(s, CaseReport(category_code="0101", description=f"边界垃圾{tag}", lat=34.2610, lon=lon,

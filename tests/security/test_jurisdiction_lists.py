@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import or_, select
 
-from dashboard.models import (AccessDevice, Alert, Camera, Case, Community, Grid, GovernanceActivity,
+from dashboard.models import (AccessDevice, Alert, Camera, Case, Community, Department, Grid, GovernanceActivity,
                               PatrolStopLog, PatrolTour, VideoCall, Worker)
 from tests.security.conftest import POSITION_B
 from tests.security.test_access_matrix import EXPECTED
@@ -39,10 +39,11 @@ NOT_RECORDS = {
     "/api/v1/categories/tree": "the category catalogue is the street's, the same for every community",
     "/api/v1/calls/config": "ICE server settings",
     "/api/v1/governance/targets": "the street's 五治 targets, the same for every community",
+    "/api/v1/categories/guess": "a category code guessed from the text sent; no record is read",
 }
 # path parameters → the key of A's record in world.ids (per rule where one rule needs another record)
 PATH_IDS = {"case_id": "case_a", "alert_id": "alert_a", "grid_id": "grid_a", "tour_id": "tour_a",
-            "photo_id": "photo_a"}
+            "photo_id": "photo_a", "camera_id": "camera_a", "department_id": "department_a"}
 PATH_IDS_BY_RULE = {"/api/v1/cases/<int:case_id>/duplicates": {"case_id": "border_case_a"}}
 # non-JSON answers: the CSV case list is walked cell by cell; PDF and Excel are drawn from the same
 # briefing() figures as GET /api/v1/briefing, which is walked
@@ -63,17 +64,20 @@ STREET_SEES_NO_B = {
     "/api/v1/tours/<int:tour_id>": "a tour of A's grid (B's id is probed as a path id below)",
     "/api/v1/photos/<int:photo_id>": "an image of A's case (B's id is probed as a path id below)",
     "/api/v1/photos/<int:photo_id>/thumb": "an image of A's case (B's id is probed as a path id below)",
+    "/api/v1/cameras/<int:camera_id>/view": "A's camera and its grid's workers (B's id is probed as a path id below)",
+    "/api/v1/departments/<int:department_id>": "one department of A (B's id is probed as a path id below)",
 }
 
 ID_KEYS = {"case_id": "case", "merged_into_id": "case", "worker_id": "worker", "assigned_worker_id": "worker",
            "reporter_worker_id": "worker", "grid_id": "grid", "last_grid_id": "grid", "home_grid_id": "grid",
            "grid_ids": "grid", "alert_id": "alert", "tour_id": "tour", "call_id": "call", "camera_ids": "camera",
-           "community_id": "community"}
+           "community_id": "community", "department_id": "department"}
 # a list or object under this key holds records of this kind (their "id")
 CONTAINER_KIND = {"cases": "case", "case": "case", "open": "case", "recent": "case",
                   "duplicates": "case", "alerts": "alert", "alert": "alert", "workers": "worker", "worker": "worker",
                   "cameras": "camera", "devices": "device", "tours": "tour", "calls": "call", "call": "call",
-                  "communities": "community", "features": "grid", "log": "stop", "activity": "activity"}
+                  "communities": "community", "features": "grid", "log": "stop", "activity": "activity",
+                  "departments": "department", "department": "department"}
 # the kind of the "id" in a top-level list of an endpoint whose container key says nothing ("items")
 ITEMS_KIND = {"/api/v1/cases": "case", "/api/v1/alerts": "alert", "/api/v1/workers": "worker"}
 
@@ -108,14 +112,15 @@ def foreign_records(world) -> Foreign:
         calls = s.scalars(select(VideoCall.id).where(or_(VideoCall.worker_id.in_(wids),
                                                          VideoCall.case_id.in_(cids)))).all()
         stops = s.scalars(select(PatrolStopLog.id).where(PatrolStopLog.grid_id.in_(gids))).all()
+        depts = s.execute(select(Department.id, Department.name).where(Department.community_id == b)).all()
         comm = s.get(Community, b)
-    f.ids = {"community": {b}, "grid": gids, "worker": wids, "case": cids, "camera": {c.id for c in cams},
+    f.ids = {"department": {d.id for d in depts}, "community": {b}, "grid": gids, "worker": wids, "case": cids, "camera": {c.id for c in cams},
              "device": {d.id for d in devs}, "tour": {t.id for t in tours}, "activity": {a.id for a in acts},
              "alert": {a.id for a in alerts}, "call": set(calls), "stop": set(stops)}
     f.strings = ({comm.code, comm.name} | {x for g in grids for x in (g.code, g.name)} | {w.code for w in workers}
                  | {c.code for c in cases} | {x for c in cams for x in (c.code, c.name)}
                  | {x for d in devs for x in (d.device_id, d.name)} | {t.name for t in tours}
-                 | {x for a in acts for x in (a.code, a.title)} | {a.title for a in alerts})
+                 | {x for a in acts for x in (a.code, a.title)} | {a.title for a in alerts} | {d.name for d in depts})
     assert all(f.ids.values()), f"the world lacks some kind of record in community B: {f.ids}"
     return f
 
