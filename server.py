@@ -99,7 +99,7 @@ def build_server(settings: Settings):
     dash_app = create_dash(app, services)
     register_all(dash_app, services)
     services.socketio.start_background_task(_warm_pages, services)
-    if seeded:  # the demo's last week (cases, tracks, patrols) fills in behind a server that is already up
+    if seeded and settings.demo_history_days:  # the demo's last week fills in behind a server already up
         services.socketio.start_background_task(_seed_recent, services)
     return app, services
 
@@ -113,9 +113,12 @@ def _seed_recent(services) -> None:
 
     today = local_today()
     try:
-        for back in range(8, 0, -1):  # a day per transaction: the live street's writes never wait long
-            with services.db.write() as s:
+        # a day per transaction, each behind the people's writes waiting (bulk: a background turn), with a pause
+        # between days so serving gets the CPU back
+        for back in range(services.settings.demo_history_days, 0, -1):
+            with services.db.write(bulk=True) as s:
                 seed_recent(s, today=today, only=today - timedelta(days=back), calendar=services.calendar)
+            services.socketio.sleep(0.5)
     except Exception:  # noqa: BLE001 — the live street runs without its history
         log.exception("writing the demo street's recent history failed")
 

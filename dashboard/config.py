@@ -86,6 +86,9 @@ class Settings(BaseSettings):
                                       "simulated workers that go wrong: accepted late, finished after the deadline, "
                                       "fed back without a photo, or turned back with a reason (0: every task goes "
                                       "smoothly)")
+    demo_history_days: int = Field(8, ge=0, le=90, description="days of recent demo history (cases, tracks, "
+                                   "patrols) written behind a fresh demo start, so /briefing has yesterday and last "
+                                   "week; `0` = none")
     sim_clock_offset_s: float | None = Field(None, description="seconds the simulated clock runs ahead "
                                              "(`run.py prod` sets it so every worker shows the same time)")
     # --- map and pages

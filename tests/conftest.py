@@ -161,7 +161,10 @@ class LiveServer:
         self.tmp = tmp_path
         self.db_url = db_url or f"sqlite:///{tmp_path / 'live.db'}"
         self.args = list(args)
-        self.env = {**os.environ, "GC_DATA_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1", **(env or {})}
+        # no demo history behind the start unless a test asks for it (GC_DEMO_HISTORY_DAYS): 8 days of it cost
+        # ~7 s of a CPU in the server's first seconds, which every test would pay in latency
+        self.env = {**os.environ, "GC_DATA_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1",
+                    "GC_DEMO_HISTORY_DAYS": "0", **(env or {})}
         self.proc: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{self.port}"
 

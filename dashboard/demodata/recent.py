@@ -172,7 +172,7 @@ def _tracks(session: Session, rng: np.random.Generator, workers, boxes, g_by_id,
             "lat": np.round(lat + jit[:, 0] / M_PER_DEG, 6)[keep], "lon": np.round(lon + jit[:, 1] / m_lon, 6)[keep],
             "accuracy": np.round(rng.uniform(4, 20, n), 1)[keep], "grid_id": g.id, "outside": False,
             "source": "demo"}))
-        t_first, t_last = times[keep][0], times[keep][-1]
+        t_first, t_last = times[keep][0].floor("us"), times[keep][-1].floor("us")
         patrols.append({"kind": "foot", "worker_id": w.id, "started_at": t_first.to_pydatetime(),
                         "ended_at": t_last.to_pydatetime(), "distance_m": 0.0, "grids_covered": [g.id], "log": []})
     if not parts:
