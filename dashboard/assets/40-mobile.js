@@ -617,7 +617,15 @@
     on("m-demo-code", "input", demoSuggest);
     on("m-login", "submit", function () {
       call("POST", "/auth/login", { username: $("m-username").value, password: $("m-password").value })
-        .then(function (u) { if (!u.worker_id) { throw new Error("not a grid worker account"); } return loadMe(); })
+        .then(function (u) {
+          if (!u.worker_id) { throw new Error("not a grid worker account"); }
+          if (u.must_change_password) {  // a one-time or reset password: its change comes before the phone page
+            var lang = (S.root.getAttribute("data-lang") || document.documentElement.lang || "").slice(0, 2) === "en" ? "&lang=en" : "";
+            window.location.assign("/password?next=" + encodeURIComponent(window.location.pathname + window.location.search) + lang);
+            return null;
+          }
+          return loadMe();
+        })
         .catch(function (e) { toast(tx("m.signin.failed", { msg: e.message }), "bad"); });
     });
     on("m-signout", "click", function () {

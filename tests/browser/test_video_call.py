@@ -127,7 +127,8 @@ def test_call_connects_plays_both_ways_hangs_up_and_records_decline_and_missed(p
     assert len(notes) == 3 and "拒绝" in notes[1] and "无人接听" in notes[2] and "视频通话" in notes[0]
 
 
-def add_user(db_url: str, username: str, password: str, role: str, worker_id: int | None = None) -> None:
+def add_user(db_url: str, username: str, password: str, role: str, worker_id: int | None = None,
+             must_change: bool = False) -> None:
     from werkzeug.security import generate_password_hash
 
     engine = create_engine(db_url)
@@ -135,7 +136,7 @@ def add_user(db_url: str, username: str, password: str, role: str, worker_id: in
         c.execute(text("INSERT INTO user_account (username, display_name, password_hash, role, worker_id, active, "
                        "created_at, must_change_password) VALUES (:u, :u, :h, :r, :w, :a, :t, :m)"),
                   {"u": username, "h": generate_password_hash(password), "r": role, "w": worker_id, "a": True,
-                   "t": datetime.now(timezone.utc).replace(tzinfo=None), "m": False})
+                   "t": datetime.now(timezone.utc).replace(tzinfo=None), "m": must_change})
     engine.dispose()
 
 
@@ -201,3 +202,29 @@ def test_console_calls_the_worker_from_an_sos_alert_on_the_m_page(patient_server
     wait_state(desk, "ended", 10000)
     calls = requests.get(f"{srv.url}/api/v1/calls", params={"worker_id": WORKER_ID}).json()["calls"]
     assert calls[0]["state"] == "ended" and calls[0]["alert_id"] and calls[0]["ended_by"] == "worker"
+
+
+def test_a_worker_on_a_one_time_password_changes_it_before_the_phone_page(patient_server, media_browser):
+    """Issue 28 item 1 on /m: the phone signs in by itself (no page load between), so the page follows a one-time
+    password to /password and comes back to /m signed in with the new one."""
+    srv = patient_server("--no-sim", env={"GC_DEMO": "0", "GC_SECRET_KEY": "test-secret"})
+    add_user(srv.db_url, "w0001", "one-time-pw-1", "worker", WORKER_ID, must_change=True)
+    ctx = media_browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = ctx.new_page()
+        page.goto(f"{srv.url}/m?lang=en")
+        page.wait_for_selector("#m-signin:not([hidden])")
+        page.fill("#m-username", "w0001")
+        page.fill("#m-password", "one-time-pw-1")
+        page.click("#m-login-go")
+        page.wait_for_url("**/password?**", timeout=20000)
+        assert "next=%2Fm" in page.url
+        assert page.evaluate("() => fetch('/api/v1/me').then(r => r.status)") == 403  # nothing else until then
+        page.fill("#gc-password-old", "one-time-pw-1")
+        page.fill("#gc-password-new", "Gr1d-worker-2026")
+        page.fill("#gc-password-repeat", "Gr1d-worker-2026")
+        page.click("#gc-password-submit")
+        page.wait_for_url(f"{srv.url}/m**", timeout=30000)
+        page.wait_for_selector("#m-main:not([hidden])", timeout=20000)
+    finally:
+        ctx.close()
