@@ -180,7 +180,7 @@
     var self = this, btn = document.getElementById("console-sound");
     var Ctx = window.AudioContext || window.webkitAudioContext;
     var want = false;
-    try { want = window.localStorage.getItem(SOUND_KEY) === "on"; } catch (e) { want = false; }
+    try { want = window.localStorage.getItem(SOUND_KEY) === "on"; } catch { want = false; }
     var show = function () {
       if (!btn) { return; }
       btn.textContent = self.tx(self.soundOn ? "console.sound.on" : "console.sound.off");
@@ -189,7 +189,7 @@
     };
     var start = function () {
       if (!Ctx) { return Promise.resolve(); }
-      try { self.audio = self.audio || new Ctx(); } catch (e) { return Promise.resolve(); }
+      try { self.audio = self.audio || new Ctx(); } catch { return Promise.resolve(); }
       return self.audio.resume().then(function () {
         self.soundOn = self.audio.state === "running";
         if (self.soundOn && !self.beeping) { self.audio.suspend(); }
@@ -203,11 +203,11 @@
       btn.addEventListener("click", function () {
         if (self.soundOn) {
           self.soundOn = false;
-          try { window.localStorage.setItem(SOUND_KEY, "off"); } catch (e) { /* private mode */ }
+          try { window.localStorage.setItem(SOUND_KEY, "off"); } catch { /* private mode */ }
           show();
           return;
         }
-        try { window.localStorage.setItem(SOUND_KEY, "on"); } catch (e) { /* private mode */ }
+        try { window.localStorage.setItem(SOUND_KEY, "on"); } catch { /* private mode */ }
         start().then(function () { self.soundOn = true; show(); });
       });
     }
