@@ -66,4 +66,4 @@ npx --no-install eslint
 node --test tests/js/
 # ---- end of the browser JavaScript block ---------------------------------------------------------------------------
 
-exec $PY -m pytest -q "$@"
+exec $PY -m pytest -q --durations=25 "$@"   # the 25 slowest: the suite is kept under 20 minutes

@@ -42,7 +42,7 @@ def describe(app) -> None:
     api.add("/api/v1/governance/targets/{key}", "put", summary="Set one 五治 indicator's target (audited)",
             tags=tags, roles=("admin",),
             body={"type": "object", "required": ["target"],
-                  "properties": {"target": {"type": "number", "exclusiveMinimum": 0}}},
+                  "properties": {"target": {"type": "number", "minimum": 0, "exclusiveMinimum": True}}},
             responses={200: "set", 400: "target missing or not a number > 0", 404: "no such indicator"})
     api.add("/api/v1/governance/activities", "post", summary="Record a governance activity", tags=tags,
             roles=("worker", "dispatcher", "integration"), body=ACTIVITY_IN,

@@ -52,7 +52,7 @@ def test_today_expires_a_settled_day_does_not():
     import dashboard.services.replay as mod
 
     real = mod.replay
-    mod.replay = lambda s, *, day, community_id: built.append((day, community_id)) or {"day": day.isoformat()}
+    mod.replay = lambda s, *, day, community_id, now=None: built.append((day, community_id)) or {"day": day.isoformat()}
     try:
         cache = ReplayCache(max_entries=4, today_ttl_s=0.0)
         noon = datetime(2026, 12, 7, 12, 0, tzinfo=SHANGHAI)
