@@ -13,6 +13,7 @@ from .position_day import PositionDay, PositionWalk  # noqa: F401,E402  (per-day
 from .department import Department  # noqa: F401,E402  (departments cases are routed to)
 from .governance import (AccessDevice, DeviceEvent, GovernanceActivity, GovernanceTarget, LegalStaff,  # noqa: F401
                          PartyBranch, PartyPost)  # 网格+五治
+from .residents import Notice, NoticeRead, NotifyAttempt, NotifyOutbox, ResidentTicket, Visit  # noqa: F401,E402
 
 __all__ = [
     "Street", "Community", "Grid", "Worker", "WorkerGrid", "Position", "Patrol", "User",

@@ -34,6 +34,7 @@ class CaseSource(StrEnum):
     HOTLINE = "hotline"
     SENSOR = "sensor"
     OPERATOR = "operator"
+    RESIDENT = "resident"  # /r, the residents' page (issue 31)
 
 
 class AlertState(StrEnum):
