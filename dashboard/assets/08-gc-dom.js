@@ -60,5 +60,13 @@
     if (t[fam + ".other"]) { return t[fam + ".other"]; }
     return typeof fallback === "string" && !/^[a-z0-9_.]*$/.test(fallback) ? fallback : "";
   }
-  window.GCDom = { el: el, label: label, errorText: errorText, name: name, miss: miss };
+  // one cell of a CSV file the page writes: a text a spreadsheet would run as a formula gets a leading quote — the
+  // ASCII triggers and their full-width forms (＝＋－＠, typed by a Chinese IME; Excel reads ＝1+1 as a formula),
+  // as dashboard/services/exports.neutralise_cell does for the server's exports; quoted when it holds , " or a newline
+  function csvCell(v) {
+    var s = String(v === null || v === undefined ? "" : v);
+    if (/^[=+\-@\t\r\uff1d\uff0b\uff0d\uff20]/.test(s)) { s = "'" + s; }
+    return /[",\n\r]/.test(s) ? "\"" + s.replace(/"/g, "\"\"") + "\"" : s;
+  }
+  window.GCDom = { el: el, label: label, errorText: errorText, name: name, miss: miss, csvCell: csvCell };
 })();

@@ -343,11 +343,7 @@
     }).catch(fail);
   }
 
-  function csvCell(v) {
-    var s = String(v === null || v === undefined ? "" : v);
-    if (/^[=+\-@\t\r]/.test(s)) { s = "'" + s; }  // a spreadsheet must not run a formula from a log row
-    return /[",\n\r]/.test(s) ? "\"" + s.replace(/"/g, "\"\"") + "\"" : s;
-  }
+  function csvCell(v) { return GCDom.csvCell(v); }  // a spreadsheet must not run a formula from a log row
 
   // every row the filter matches (1,000 a request, at most 20,000), as a CSV file with headers in the page's language
   function exportAudit() {

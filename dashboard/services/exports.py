@@ -23,8 +23,9 @@ CASE_COLUMNS = ["code", "major", "category", "grid_code", "grid_name", "state", 
 
 # A text cell starting with one of these is read by Excel/LibreOffice as a formula (or, after a tab or CR,
 # may become one when pasted): OWASP's CSV injection rule. Names, titles and descriptions are typed by
-# people outside the control room (Open311 clients, CAP senders, imported tables).
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# people outside the control room (Open311 clients, CAP senders, imported tables, residents on /r). The full-width
+# forms a Chinese IME types (＝＋－＠) count too: Excel turns "＝1+1" into a formula.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def neutralise_cell(value: Any) -> Any:

@@ -48,3 +48,13 @@ test("a missing key shows its family's other or nothing, never the key or a code
   assert.strictEqual(D.miss("wall.alerts.more", "+{n}"), "+{n}");
   assert.strictEqual(D.miss("case.state.closed"), "Closed");
 });
+
+test("CSV cells: formulas, full-width ones too, are quoted out; commas and quotes escaped", () => {
+  assert.strictEqual(D.csvCell("=1+1"), "'=1+1");
+  assert.strictEqual(D.csvCell("\uff1d1+1"), "'\uff1d1+1");   // ＝ typed by a Chinese IME
+  assert.strictEqual(D.csvCell("\uff20SUM(A1)"), "'\uff20SUM(A1)");
+  assert.strictEqual(D.csvCell("-3"), "'-3");
+  assert.strictEqual(D.csvCell("普通, \"文本\""), "\"普通, \"\"文本\"\"\"");
+  assert.strictEqual(D.csvCell(null), "");
+  assert.strictEqual(D.csvCell("a=b"), "a=b");
+});

