@@ -19,7 +19,8 @@ from ..services.users import (
     validate,
 )
 from ..timeutil import iso, utcnow
-from .auth import in_scope, record_in_scope, require, resolve_principal
+from ..principal import in_scope, record_in_scope, resolve_principal
+from .auth import require
 from .errors import ApiError, int_arg
 from .openapi import registry
 
@@ -264,7 +265,7 @@ def register(app, services) -> None:
         from flask import session
         from flask_login import current_user
 
-        from .auth import SESSION_GEN
+        from ..principal import SESSION_GEN
 
         session[SESSION_GEN] = gen  # this session, which knew the old password, carries on
         current_user.must_change_password = False

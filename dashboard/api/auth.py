@@ -17,26 +17,20 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from ..models import Role, User
-from ..principal import (  # noqa: F401 - the names after SessionUser are re-exported for code not yet moved over
+from ..principal import (
     CSRF_HEADER,
     SESSION_GEN,
     Principal,
     SessionUser,
     _path_object_community,
     in_scope,
-    record_in_scope,
     resolve_principal,
-    safe_next_path,
-    scope_community,
 )
 from ..services.users import end_sessions, session_current
 from .deps import services as current_services
 from .errors import ApiError
 
 PASSWORD_CHANGE_PATHS = {"/auth/password", "/auth/logout", "/auth/me"}
-# Transition (issue 30 item 7): ``from dashboard.api.auth import Principal, resolve_principal, scope_community,
-# in_scope, record_in_scope, safe_next_path`` still works for modules written before the move; new code imports
-# them from dashboard.principal. Drop these re-exports once nothing imports them from here.
 
 
 def init_auth(app, services) -> LoginManager:

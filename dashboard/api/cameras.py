@@ -19,7 +19,8 @@ from flask import Blueprint, Response, jsonify, request, send_from_directory
 from ..models import Role
 from ..services.cameras import camera_view, list_cameras, render_frame, sim_source
 from .deps import services
-from .auth import in_scope, require, resolve_principal, scope_community
+from ..principal import in_scope, resolve_principal, scope_community
+from .auth import require
 from .errors import ID_MAX, ApiError, int_arg, strict_int
 from .openapi import query, registry
 

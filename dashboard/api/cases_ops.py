@@ -23,7 +23,8 @@ from ..services.indicators import LEVELS, compute_indicators
 from ..services.name_index import known_names
 from ..timeutil import SHANGHAI, iso, utcnow
 from .deps import services
-from .auth import Principal, record_in_scope, require, resolve_principal, scope_community
+from ..principal import Principal, record_in_scope, resolve_principal, scope_community
+from .auth import require
 from .errors import ID_MAX, ApiError, int_arg, strict_int
 
 CENTER = (Role.DISPATCHER,)

@@ -16,7 +16,8 @@ from ..services import audit
 from ..services import departments as svc
 from ..services.cases import CaseError
 from .deps import services
-from .auth import Principal, require, resolve_principal
+from ..principal import Principal, resolve_principal
+from .auth import require
 from .errors import ApiError
 
 READERS = (Role.DISPATCHER, Role.LEADER)
