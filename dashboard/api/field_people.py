@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, jsonify, request
 from sqlalchemy import func, or_, select
 
+from ..masking import normalise_name
 from ..models import Case, CaseState, Category, Dispatch, Grid, Role, Worker, WorkerGrid
 from ..services import photos as photo_svc
 from ..services.cases import CaseError, IllegalTransition, transition
@@ -209,9 +210,11 @@ def list_workers():
         if comm is not None:
             q = q.where(Worker.grid_id.in_(select(Grid.id).where(Grid.community_id == comm)))
         if text := request.args.get("q", "").strip():
-            # others find a device only by its whole id: a substring search would spell the ids out
+            # others find a device only by its whole id: a substring search would spell the ids out; a person by
+            # her whole name (a dispatcher on the phone with 张三丰 finds her; 张 alone would read the masked names out)
             q = q.where(or_(Worker.code.contains(text),
-                            Worker.device_id.contains(text) if device_ids else Worker.device_id == text))
+                            Worker.device_id.contains(text) if device_ids else Worker.device_id == text,
+                            Worker.name == normalise_name(text)))
         if grid := request.args.get("grid"):
             q = q.join(WorkerGrid, WorkerGrid.worker_id == Worker.id).join(Grid, Grid.id == WorkerGrid.grid_id) \
                 .where(Grid.code == grid)
@@ -321,7 +324,7 @@ def _describe(api) -> None:
             roles=ALL_READERS)
     api.add("/api/v1/workers", "get", summary="Workers (masked names); device ids for admins and dispatchers only",
             tags=["admin"],
-            roles=("integration", "dispatcher"), params=[query("q", description="code or device id contains"),
+            roles=("integration", "dispatcher"), params=[query("q", description="code contains, the device id (contains, for those who may read device ids; whole otherwise) or the whole name"),
                                                          query("grid", description="grid code"),
                                                          query("page", "integer", minimum=1),
                                                          query("page_size", "integer", minimum=1, maximum=1000)])
