@@ -130,7 +130,8 @@ def layout(lang: str, query: dict, services):
                                                n_clicks=0)
     return html.Div(id=P.ROOT, className="gc-patrol", **{
         "data-lang": lang, "data-texts": json.dumps(texts_for(lang, "patrol."), ensure_ascii=False),
-        "data-snapshot-every": f"{services.settings.snapshot_refresh_s:g}"}, children=[
+        "data-snapshot-every": f"{services.settings.snapshot_refresh_s:g}",
+        "data-stream-max": f"{services.settings.camera_stream_max_s:g}"}, children=[
         html.Header(className="patrol-header", children=[
             html.H1(t("patrol.title", lang)),
             html.Nav([html.A(t("patrol.back", lang), href=f"/?lang={lang}"),

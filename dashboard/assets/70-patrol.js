@@ -91,7 +91,9 @@
     S.tileTimers = []; S.hlsPlayers = [];
     var box = $("patrol-cameras");
     if (!box) { return; }
-    box.querySelectorAll("img").forEach(function (img) { img.src = "data:,"; }); // closes MJPEG streams
+    box.querySelectorAll("img").forEach(function (img) {  // closes MJPEG streams
+      img.onerror = null; clearTimeout(img.retry); img.src = "data:,";
+    });
     box.innerHTML = "";
   }
   function loadHls() {
@@ -109,6 +111,13 @@
     var p = cam.play || {}, media;
     if (p.type === "mjpeg") {
       media = el("img", { src: p.url, alt: cam.name, cls: "patrol-cam-media", "data-kind": "mjpeg" });
+      // the server ends a stream after GC_CAMERA_STREAM_MAX_S (it holds a connection): open it again a little
+      // before that, and a few seconds after a stream that failed, so a tile left on the screen keeps moving
+      var reopen = function () { media.src = p.url + (p.url.indexOf("?") < 0 ? "?" : "&") + "_t=" + Date.now(); };
+      S.tileTimers.push(setInterval(reopen, Math.max(1, S.streamMax * 0.9) * 1000));
+      media.onerror = function () {
+        if (!media.retry) { media.retry = setTimeout(function () { media.retry = null; reopen(); }, 5000); }
+      };
     } else if (p.type === "snapshot") {
       media = el("img", { src: p.url, alt: cam.name, cls: "patrol-cam-media", "data-kind": "snapshot" });
       S.tileTimers.push(setInterval(function () {
@@ -312,7 +321,8 @@
     S = { root: root, texts: JSON.parse(root.getAttribute("data-texts") || "{}"), tours: {}, run: null,
           lang: root.getAttribute("data-lang") || "zh-CN",
           paused: false, tileTimers: [], hlsPlayers: [],
-          snapshotEvery: Math.max(1, parseFloat(root.getAttribute("data-snapshot-every")) || 3) };
+          snapshotEvery: Math.max(1, parseFloat(root.getAttribute("data-snapshot-every")) || 3),
+          streamMax: parseFloat(root.getAttribute("data-stream-max")) || 600 };
     var on = function (id, fn) { var b = $(id); if (b) { b.addEventListener("click", function (ev) { ev.preventDefault(); fn(); }); } };
     on("patrol-generate", generate); on("patrol-save", saveManual); on("patrol-start", start);
     on("patrol-delete", deleteTour); on("patrol-ok", function () { mark("ok", false); });

@@ -41,7 +41,8 @@ def at_stop(page, i: int, n: int = 5) -> None:
 
 
 def test_tour_runs_to_the_end_logs_each_stop_opens_a_case_and_pauses_on_alert(patient_server, page):
-    srv = patient_server("--no-sim")
+    # streams end after 3 s here (GC_CAMERA_STREAM_MAX_S, 600 by default): a tile left on the screen reopens its own
+    srv = patient_server("--no-sim", env={"GC_CAMERA_STREAM_MAX_S": "3"})
     tour = five_stop_tour(srv.url)
     stops = tour["stops"]
     # the fourth stop's camera is an HLS stream: hls.js is fetched for it, and only then
@@ -54,6 +55,9 @@ def test_tour_runs_to_the_end_logs_each_stop_opens_a_case_and_pauses_on_alert(pa
     engine.dispose()
     outside, scripts = [], []
     page.on("request", lambda r: scripts.append(r.url) if "hls" in r.url and r.url.endswith(".js") else None)
+    streams: list[tuple[float, str]] = []
+    page.on("request", lambda r: streams.append((time.monotonic(), urlparse(r.url).path))
+            if r.url.split("?")[0].endswith("/mjpeg") else None)
     page.on("request", lambda r: outside.append(r.url) if urlparse(r.url).hostname not in ("127.0.0.1", None)
             and not r.url.startswith("data:") else None)
     page.goto(f"{srv.url}/patrol")
@@ -76,6 +80,7 @@ def test_tour_runs_to_the_end_logs_each_stop_opens_a_case_and_pauses_on_alert(pa
     page.wait_for_selector("#patrol-log tr.result-issue", timeout=10000)
 
     # stop 3: an SOS alert arrives → the tour pauses and stays on this stop past its dwell time
+    paused_from = time.monotonic()  # before stop 3's tile opens its stream
     at_stop(page, 3)
     r = requests.get(f"{srv.url}/osmand", params={"id": SOS_DEVICE, "lat": stops[2]["center"][0],
                                                  "lon": stops[2]["center"][1], "timestamp": int(time.time()),
@@ -86,6 +91,11 @@ def test_tour_runs_to_the_end_logs_each_stop_opens_a_case_and_pauses_on_alert(pa
     page.screenshot(path=str(srv.tmp / "tour-paused.png"))
     page.wait_for_timeout((DWELL_S + 1.5) * 1000)
     assert page.evaluate("() => GCPatrol.state()") == {"tour": tour["id"], "index": 2, "paused": True}
+    # the paused stop's camera outlived its 3 s stream: the tile opened it again (stop 2's camera is another
+    # path), and it shows a picture
+    here = [path for t, path in streams if t >= paused_from]
+    assert here and here.count(here[-1]) >= 2, streams
+    assert page.evaluate("() => document.querySelector('#patrol-cameras img').naturalWidth") > 0
     assert requests.get(f"{srv.url}/api/v1/tours/{tour['id']}").json()["state"] == "paused"
     assert not scripts  # not on page load, not for MJPEG tiles
     page.click("#patrol-banner-resume")
