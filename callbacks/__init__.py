@@ -10,6 +10,7 @@ MODULES = [
     "callbacks.patrol",
     "callbacks.wall",
     "callbacks.mobile",
+    "callbacks.residents",
     "callbacks.governance",
 ]
 

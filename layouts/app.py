@@ -24,6 +24,7 @@ from . import (
     page_scripts,
     password,
     patrol,
+    residents,
     wall,
 )
 from .ids import Shell
@@ -45,6 +46,7 @@ PAGES: dict[str, object] = {
     "/m/activity": governance_form,     # 网格+五治 activity form (issue 10)
     "/governance": governance_panel,    # 网格+五治 panel (issue 10)
     "/admin": admin,                    # administration (issue 28)
+    "/r": residents,                    # the residents' page: no account, from a compound's QR code (issue 31)
 }
 # pages a production server does not serve (they answer 404 there): the benchmark's polling wall
 DEV_ONLY = frozenset({"/wall-poll"})
@@ -57,6 +59,7 @@ _VIEW = frozenset({Role.DISPATCHER, Role.LEADER, Role.DISPLAY})
 _OPS = frozenset({Role.DISPATCHER})
 PAGE_ROLES: dict[str, frozenset | None] = {
     "/": None, "/login": None, "/m": None,  # /m signs a worker in by itself
+    "/r": None,  # residents have no account: the page shows only public and masked data
     "/m/activity": frozenset({Role.WORKER, Role.DISPATCHER}),
     "/wall": _VIEW, "/wall-poll": _VIEW, "/governance": _VIEW, "/briefing": frozenset({Role.DISPATCHER, Role.LEADER}),
     "/console": _OPS, "/patrol": _OPS, "/call": frozenset({Role.DISPATCHER, Role.WORKER}),

@@ -24,6 +24,7 @@ PAGE_SCRIPTS: dict[str, tuple[str, ...]] = {
     "/console": ("50-console.js",) + CALL + DRILL + COVERAGE,
     "/patrol": ("70-patrol.js",) + CALL + DRILL + COVERAGE,
     "/m": ("40-mobile.js",) + CALL,
+    "/r": ("41-residents.js",),  # the residents' page (issue 31); its notices script joins here
     "/call": CALL + ("74-callpage.js",),  # the worker search
     "/briefing": ("60-briefing.js",),
     "/governance": GOVERNANCE,

@@ -21,7 +21,7 @@ _DIR = Path(__file__).resolve().parent
 # (label() below). tests/unit/test_i18n_keys.py checks that every listed value has its text in both languages.
 ENUM_VALUES: dict[str, tuple[str, ...]] = {
     "case.state": ("reported", "registered", "dispatched", "handling", "feedback", "closed", "void"),
-    "case.source": ("app", "open311", "hotline", "sensor", "operator"),
+    "case.source": ("app", "open311", "hotline", "sensor", "operator", "resident"),
     "duty": ("offline", "available", "patrolling", "dispatched", "en_route", "on_scene", "handling"),
     "alert.state": ("new", "acknowledged", "resolved"),
     "alert.kind": ("sos", "overdue", "sla_warning", "no_ack", "worker_offline", "not_patrolled", "case_spike",
