@@ -68,5 +68,31 @@
     if (/^[=+\-@\t\r\uff1d\uff0b\uff0d\uff20]/.test(s)) { s = "'" + s; }
     return /[",\n\r]/.test(s) ? "\"" + s.replace(/"/g, "\"\"") + "\"" : s;
   }
-  window.GCDom = { el: el, label: label, errorText: errorText, name: name, miss: miss, csvCell: csvCell };
+  // The one alert sound of every page: ``tones`` short square-wave tones (988/660 Hz alternating), no audio file.
+  // A running AudioContext renders silence all the time (~30 ms of CPU a second in Chromium), so the page's context
+  // (``holder.audio``) runs only while it beeps: resumed for each beep — a suspend() still pending from the last
+  // one is applied first — and suspended when the last tone of the last beep ends. Returns whether it sounded.
+  function beep(holder, tones) {
+    var ctx = holder && holder.audio;
+    if (!ctx) { return false; }
+    holder.beeping = (holder.beeping || 0) + 1;
+    var done = function () { if (--holder.beeping === 0 && ctx.state === "running") { ctx.suspend(); } };
+    ctx.resume().then(function () {
+      var last = null;
+      for (var i = 0; i < (tones || 1); i++) {
+        var o = ctx.createOscillator(), g = ctx.createGain(), t0 = ctx.currentTime + 0.28 * i;
+        o.type = "square"; o.frequency.value = i % 2 ? 660 : 988;
+        g.gain.setValueAtTime(0.0001, t0);
+        g.gain.exponentialRampToValueAtTime(0.18, t0 + 0.02);
+        g.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.22);
+        o.connect(g); g.connect(ctx.destination);
+        o.start(t0); o.stop(t0 + 0.25);
+        last = o;
+      }
+      if (last) { last.onended = done; } else { done(); }
+    }, done);
+    return true;
+  }
+  window.GCDom = { el: el, label: label, errorText: errorText, name: name, miss: miss, csvCell: csvCell,
+                   beep: beep };
 })();

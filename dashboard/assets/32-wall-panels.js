@@ -268,26 +268,8 @@
       }
     };
 
-    Wall.prototype.beep = function () {
-      var self = this, ctx = this.audio;
-      if (!ctx || !this.soundOn) { return; }
-      this.beeping++;
-      var done = function () { if (--self.beeping === 0) { ctx.suspend(); } };
-      // resumed every time: a suspend() still pending from the last beep is applied first, then this resume
-      ctx.resume().then(function () {
-        var last = null;
-        [0, 0.28, 0.56].forEach(function (at, i) {
-          var o = ctx.createOscillator(), g = ctx.createGain(), t0 = ctx.currentTime + at;
-          o.type = "square"; o.frequency.value = i % 2 ? 660 : 988;
-          g.gain.setValueAtTime(0.0001, t0);
-          g.gain.exponentialRampToValueAtTime(0.18, t0 + 0.02);
-          g.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.22);
-          o.connect(g); g.connect(ctx.destination);
-          o.start(t0); o.stop(t0 + 0.25);
-          last = o;
-        });
-        last.onended = done;
-      }, done);
+    Wall.prototype.beep = function () {  // three tones: a new alert on the wall (GCDom.beep, as the console's)
+      if (this.soundOn) { GCDom.beep(this, 3); }
     };
   };
 })();

@@ -213,27 +213,10 @@
     }
   };
 
-  Desk.prototype.beep = function () {
+  Desk.prototype.beep = function () {  // two tones: a new urgent item (the wall's alert sound has three)
     if (!this.soundOn) { return; }
     this.beeps++;
-    var self = this, ctx = this.audio;
-    if (!ctx) { return; }
-    this.beeping++;
-    var done = function () { if (--self.beeping === 0 && ctx.state === "running") { ctx.suspend(); } };
-    ctx.resume().then(function () {
-      var last = null;
-      [0, 0.28].forEach(function (at, i) {
-        var o = ctx.createOscillator(), g = ctx.createGain(), t0 = ctx.currentTime + at;
-        o.type = "square"; o.frequency.value = i % 2 ? 660 : 988;
-        g.gain.setValueAtTime(0.0001, t0);
-        g.gain.exponentialRampToValueAtTime(0.18, t0 + 0.02);
-        g.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.22);
-        o.connect(g); g.connect(ctx.destination);
-        o.start(t0); o.stop(t0 + 0.25);
-        last = o;
-      });
-      last.onended = done;
-    }, done);
+    GCDom.beep(this, 2);
   };
 
   Desk.prototype.renderQueues = function () {

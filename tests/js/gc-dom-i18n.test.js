@@ -58,3 +58,24 @@ test("CSV cells: formulas, full-width ones too, are quoted out; commas and quote
   assert.strictEqual(D.csvCell(null), "");
   assert.strictEqual(D.csvCell("a=b"), "a=b");
 });
+
+test("one beep for every page: n tones, the context resumed for them and suspended after the last", async () => {
+  const made = [];
+  const ctx = {
+    state: "suspended", currentTime: 10, destination: {},
+    resume() { this.state = "running"; return Promise.resolve(); },
+    suspend() { this.state = "suspended"; },
+    createGain() { return { gain: { setValueAtTime() {}, exponentialRampToValueAtTime() {} }, connect() {} }; },
+    createOscillator() { const o = { frequency: {}, connect() {}, start(t) { o.t = t; }, stop() {} }; made.push(o); return o; }
+  };
+  const holder = { audio: ctx };
+  assert.strictEqual(D.beep({}, 3), false);  // no context (sound never allowed): silent, no error
+  assert.strictEqual(D.beep(holder, 3), true);
+  await Promise.resolve();
+  assert.deepStrictEqual(made.map((o) => o.frequency.value), [988, 660, 988]);
+  assert.deepStrictEqual(made.map((o) => Math.round((o.t - 10) * 100)), [0, 28, 56]);
+  assert.strictEqual(ctx.state, "running");
+  made[2].onended();
+  assert.strictEqual(ctx.state, "suspended");
+  assert.strictEqual(holder.beeping, 0);
+});
