@@ -13,6 +13,7 @@ from dashboard.services.exports import HOUR_KEYS, fmt_kpi
 from dashboard.services.summary import km, pct, summary_paragraphs
 from dashboard.timeutil import local_today
 from layouts.access import own_community
+from layouts.briefing_residents import satisfaction_card, visits_card
 from layouts.map_style import local_style
 
 # arrows: for these a rise is bad news (shown red)
@@ -269,6 +270,7 @@ def render_content(b: dict, lang: str, services) -> list:
                 html.P([t("brief.coverage.unvisited", lang), f" ({cov['unvisited_count']}): ",
                         "、".join(u["name"] for u in cov["unvisited"][:30])], className="gcb-unvisited")),
         ]),
+        html.Div(className="gcb-grid", children=[satisfaction_card(b, lang), visits_card(b, lang)]),
         _card("brief.alerts", lang, _table(
             [t("brief.time", lang), t("brief.alert.severity", lang), t("brief.alert.title", lang)],
             [[x["created_at"][11:16], t(f"brief.sev.{x['severity']}", lang), x["title"]] for x in a["notable"]]) if a["notable"] else none),

@@ -23,6 +23,7 @@ MODULES = [
     "dashboard.api.grids_detail",
     "dashboard.api.cameras",
     "dashboard.api.tours",
+    "dashboard.api.visits",  # visits (走访) and residents' satisfaction figures (issue 31 items 3-4)
     "dashboard.api.calls",
     "dashboard.api.governance",
     "dashboard.api.devices",

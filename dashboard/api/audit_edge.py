@@ -37,9 +37,11 @@ AUDITED = {
     ("/api/v1/briefing/export.<fmt>", "GET"): "export",
     ("/api/v1/replay", "GET"): "replay_view",
     ("/open311/v2/requests.<fmt>", "POST"): "open311_create",
+    ("/api/v1/visits", "POST"): "visit_create",
+    ("/api/v1/visits/<int:visit_id>/case", "POST"): "visit_case",
 }
 # actions whose row names the record the request created (its code), found among the rows the handler flushed
-CREATES = {"case_create": "case", "open311_create": "case"}
+CREATES = {"case_create": "case", "open311_create": "case", "visit_case": "case"}
 log = logging.getLogger(__name__)
 _ROW = "gc_audit_row"  # session.info: this transaction carries the request's audit row
 

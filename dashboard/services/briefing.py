@@ -24,6 +24,9 @@ the current state):
   that day covering it) and by mouse (a mouse patrol started that day covering it, or a
   mouse-patrol stop logged that day); the grids nobody visited either way.
 - **alerts**: alerts (channel actual) raised in the day, most severe first.
+- **satisfaction**: residents' reports of the 30 days ending with the day — response time, share closed to their
+  satisfaction, rework from 不满意 — per community (``services.satisfaction``, its definitions).
+- **visits**: the day's visits (走访) by workers: households, places, promised follow-ups, those made cases.
 """
 from __future__ import annotations
 
@@ -43,6 +46,8 @@ from ..workcal import WorkCalendar
 from .indicators import case_measures, compute_indicators
 from .name_index import known_names
 from .position_day import day_rollup
+from .satisfaction import for_day as satisfaction_for_day
+from .visits import day_counts as visit_counts
 
 KPI_KEYS = ["reported", "onsite", "escalated", "closed", "overdue", "closure_rate", "on_time_rate",
             "onsite_rate", "avg_handling_hours", "avg_handling_work_hours"]
@@ -421,6 +426,8 @@ def briefing(session: Session, *, day: date, community_id: int | None = None,
         "overdue": overdue_list(session, _cut(end, now), community_id) if start < now else [],
         "workers": activity, "coverage": coverage,
         "alerts": _alerts(session, start, end, community_id),
+        "satisfaction": satisfaction_for_day(session, day, community_id),
+        "visits": visit_counts(session, day, community_id),
     }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import Alert, Case, Patrol, PatrolStopLog, PositionDay
+from ..models import Alert, Case, Patrol, PatrolStopLog, PositionDay, ResidentTicket, Visit
 from ..timeutil import local_day_bounds, utcnow
 from ..workcal import WorkCalendar
 from .briefing import briefing
@@ -34,7 +34,12 @@ def fingerprint(session: Session, day: date) -> tuple:
     stops = session.scalar(select(func.count()).select_from(PatrolStopLog).where(PatrolStopLog.day == day))
     alerts = sorted(session.execute(select(Alert.state, func.count()).where(
         Alert.created_at >= start, Alert.created_at < end).group_by(Alert.state)).all())
-    return (tuple(cases), tuple(fixes), tuple(patrols), stops, tuple(map(tuple, alerts)))
+    # residents' answers and visits (the satisfaction and visit sections): any new one or a late answer
+    residents = session.execute(select(func.count(), func.max(ResidentTicket.id), func.max(ResidentTicket.satisfaction_at),
+                                       func.max(ResidentTicket.first_response_at))).one()
+    visits = session.execute(select(func.count(), func.max(Visit.id)).select_from(Visit)).one()
+    return (tuple(cases), tuple(fixes), tuple(patrols), stops, tuple(map(tuple, alerts)), tuple(residents),
+            tuple(visits))
 
 
 class BriefingCache:

@@ -359,8 +359,30 @@ def briefing_sheets(b: dict[str, Any], cases: list[dict[str, Any]], lang: str = 
               [[_local(a["created_at"]), label("alert.kind", a["kind"], lang),
                 label("alert.severity", a["severity"], lang), a["title"], label("alert.state", a["state"], lang)]
                for a in b["alerts"]["notable"]]),
+        *residents_sheets(b, lang),
         Sheet(h("brief.sheet.cases"), [(c, None) for c in case_head], case_body),
     ]
+
+
+def residents_sheets(b: dict[str, Any], lang: str) -> list[Sheet]:
+    """Residents' satisfaction (the scope's total, then each community) and the day's visits (issue 31)."""
+    sat, vis = b.get("satisfaction"), b.get("visits")
+    out: list[Sheet] = []
+    if sat:
+        keys = [("reports", INT), ("responded", INT), ("response_median_min", HRS), ("response_p90_min", HRS),
+                ("closed", INT), ("answered", INT), ("answered_share", PCT), ("satisfied", INT), ("basic", INT),
+                ("unsatisfied", INT), ("satisfied_share", PCT), ("rework", INT)]
+        cols = [(t("brief.col.community_code", lang), None), (t("brief.community", lang), None)] + [
+            (t(f"brief.sat.{k}", lang), fmt) for k, fmt in keys]
+        rows = [["", f"{b['scope_name']} {t('brief.sat.scope_total', lang)} ({sat['first_day']}–{sat['last_day']})"]
+                + [sat["total"][k] for k, _ in keys]]
+        rows += [[c["code"], c["name"]] + [c[k] for k, _ in keys] for c in sat["communities"]]
+        out.append(Sheet(t("brief.sheet.satisfaction", lang), cols, rows))
+    if vis:
+        vkeys = ("count", "household", "place", "follow_ups", "cases", "workers")
+        out.append(Sheet(t("brief.sheet.visits", lang), [(t(f"brief.visits.{k}", lang), INT) for k in vkeys],
+                         [[vis[k] for k in vkeys]]))
+    return out
 
 
 def _width(v: Any) -> float:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Camera, Case, Community, Grid, Place, PositionDay, ResidentCount, Worker
 from ..models.governance import AccessDevice, GovernanceActivity, GovernanceTarget, LegalStaff, PartyPost
+from ..models.residents import ResidentTicket, Visit
 from ..timeutil import SHANGHAI, local_day_bounds, local_today, utcnow
 
 DIMENSIONS = ("party", "law", "virtue", "self", "smart")  # 政治 法治 德治 自治 智治
@@ -153,6 +154,29 @@ def self_governance_share(s: Session, grids: pd.Index, p: Period) -> Frame:
     return _frame(grids, num, den)
 
 
+def _households(s: Session) -> list:
+    return s.execute(select(Place.grid_id, func.sum(Place.households)).where(
+        Place.kind == "building").group_by(Place.grid_id)).all()
+
+
+def visits_per_households(s: Session, grids: pd.Index, p: Period) -> Frame:
+    """Visits (走访) recorded this month per 100 households of the grid's buildings (×100)."""
+    rows = s.execute(select(Visit.grid_id, func.count()).where(Visit.at >= p.month_start, Visit.at < p.day_end)
+                     .group_by(Visit.grid_id)).all()
+    return _frame(grids, rows, _households(s))
+
+
+def resident_satisfaction(s: Session, grids: pd.Index, p: Period) -> Frame:
+    """Residents' answers this month that were 满意 or 基本满意, of all answers (×100): 民意 (services/satisfaction)."""
+    q = select(ResidentTicket.grid_id, func.count()).where(
+        ResidentTicket.satisfaction_at >= p.month_start, ResidentTicket.satisfaction_at < p.day_end)
+    num = s.execute(q.where(ResidentTicket.satisfaction.in_(("satisfied", "basic"))).group_by(
+        ResidentTicket.grid_id)).all()
+    den = s.execute(q.where(ResidentTicket.satisfaction.in_(("satisfied", "basic", "unsatisfied"))).group_by(
+        ResidentTicket.grid_id)).all()
+    return _frame(grids, num, den)
+
+
 def sensed_grid_share(s: Session, grids: pd.Index, p: Period) -> Frame:
     """Grids with at least one camera or active access point, of all grids (×100 in the table)."""
     cams = _series(s.execute(select(Camera.grid_id, func.count()).group_by(Camera.grid_id)).all(), grids)
@@ -221,6 +245,12 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("self_governance_share", "自治化解率", "Cases settled by self-governance", "self",
               "100 × cases closed this month that a council/mediation activity settled (its case) / "
               "cases closed this month", "%", "%", 100, self_governance_share, 10.0),
+    Indicator("visits_per_100_households_month", "本月每百户走访", "Visits per 100 households this month", "self",
+              "100 × visits (走访) recorded this month / households of the grid's buildings", "次/百户",
+              "per 100 hh", 100, visits_per_households, 2.0),
+    Indicator("resident_satisfaction_share", "本月居民满意率", "Residents satisfied this month", "self",
+              "100 × residents' answers this month 满意 or 基本满意 / all their answers this month", "%", "%", 100,
+              resident_satisfaction, 90.0),
     Indicator("sensed_grid_share", "有监控或门禁的网格占比", "Grids with a camera or access point", "smart",
               "100 × grids with at least one camera or active access-control device / grids", "%", "%", 100,
               sensed_grid_share, 80.0),

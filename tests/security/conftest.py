@@ -84,6 +84,7 @@ def add_records_of_every_kind(s, services, ids: dict) -> None:
     Records of A fill the path ids of A's jurisdiction checks; records of B are what A must never receive.
     """
     from dashboard.models import AccessDevice, Camera, Department, Grid, Worker
+    from dashboard.models.residents import Visit
     from dashboard.services import tours
     from dashboard.services.alerts import raise_alert
     from dashboard.services.calls import end_call, start_call
@@ -121,6 +122,11 @@ def add_records_of_every_kind(s, services, ids: dict) -> None:
                           community_id=grid.community_id)
         s.add(dept)
         s.flush()
+        visit = Visit(worker_id=w.id, grid_id=grid.id, community_id=grid.community_id, whom=f"住户{tag}",
+                      needs="加装扶手", follow_up="联系物业", at=now)  # a worker's visit (走访, issue 31)
+        s.add(visit)
+        s.flush()
+        ids[f"visit_{t}"] = visit.id
         ids.update({f"department_{t}": dept.id, f"photo_{t}": photo.id, f"alert_{t}": a.id, f"camera_{t}": cam.id, f"device_{t}": dev.id, f"tour_{t}": tour.id,
                     f"call_{t}": call.id, f"activity_{t}": act.id})
     for tag, lon in (("A", 108.95195), ("B", 108.95205)):  # grid G00 (A) ends at 108.952, G01 (B) starts there

@@ -88,6 +88,9 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("/api/v1/governance/activities/import", "POST"): OPS | {"integration"},
     ("/api/v1/governance/indicators", "GET"): VIEW | {"worker"},
     ("/api/v1/governance/panel", "GET"): VIEW | {"worker"},
+    # visits (走访) and residents' satisfaction (issue 31): a worker records hers, the centre may make a case of one
+    ("/api/v1/visits", "GET"): OPS | {"leader", "worker"}, ("/api/v1/visits", "POST"): ADMIN | {"worker"},
+    ("/api/v1/visits/<int:visit_id>/case", "POST"): OPS | {"worker"}, ("/api/v1/satisfaction", "GET"): VIEW,
     # tours (mouse patrol)
     ("/api/v1/tours", "GET"): VIEW, ("/api/v1/tours", "POST"): OPS, ("/api/v1/tours/generate", "POST"): OPS,
     ("/api/v1/tours/<int:tour_id>", "GET"): VIEW, ("/api/v1/tours/<int:tour_id>", "DELETE"): OPS,

@@ -12,6 +12,7 @@ import pytest
 
 from dashboard.models import Camera, Case, Place, Position, ResidentCount
 from dashboard.models.governance import AccessDevice, GovernanceActivity, LegalStaff, PartyPost
+from dashboard.models.residents import ResidentTicket, Visit
 from dashboard.services.governance import governance_section
 from dashboard.services.governance_indicators import INDICATORS, compute_indicators
 from dashboard.services.position_day import backfill
@@ -63,8 +64,8 @@ def district(app_services):
             return c
 
         cx = case("X", "G02", at(11, 14), closed=at(11, 16))
-        case("Z", "G02", at(11, 14), closed=at(11, 17))
-        case("W", "G00", at(11, 18), closed=at(11, 19))
+        cz = case("Z", "G02", at(11, 14), closed=at(11, 17))
+        cw = case("W", "G00", at(11, 18), closed=at(11, 19))
         cy = case("Y", "G02", at(10, 18), closed=at(10, 20))
         case("OPEN", "G02", at(11, 19), state="dispatched")
         case("R1", "G00", at(11, 20, 9), state="reported", reporter=w1.id)
@@ -85,6 +86,19 @@ def district(app_services):
         act("a7", "volunteer_service", "virtue", "G00", at(11, 21), volunteers=5, volunteer_hours=10)
         act("a8", "residents_council", "self", "G02", at(11, 15), case_id=cx.id)
         act("a9", "mediation", "self", "G02", at(11, 16), case_id=cy.id)
+        # visits (走访): G00 two this month (one in October, one after the day), G01 two
+        for i, (grid, when) in enumerate([("G00", at(11, 5)), ("G00", at(11, 20, 9)), ("G00", at(10, 30)),
+                                          ("G00", at(11, 21)), ("G01", at(11, 2)), ("G01", at(11, 12))]):
+            s.add(Visit(worker_id=w1.id, grid_id=g[grid].id, community_id=g[grid].community_id, whom=f"住户{i}",
+                        needs="需求", at=when))
+        # residents' answers: X satisfied, Z unsatisfied (G02, c2), W basic (G00, c1); Y's answer was in October
+        for i, (cse, grid, answer, when) in enumerate([(cx, "G02", "satisfied", at(11, 17)),
+                                                       (cz, "G02", "unsatisfied", at(11, 18)),
+                                                       (cw, "G00", "basic", at(11, 19)),
+                                                       (cy, "G02", "satisfied", at(10, 21))]):
+            s.add(ResidentTicket(case_id=cse.id, token=f"tok{i}", tracking_code=f"T{i}", grid_id=g[grid].id,
+                                 community_id=g[grid].community_id, created_at=when, satisfaction=answer,
+                                 satisfaction_at=when))
         for grid, h, m in [("G00", 11, 30), ("G00", 11, 50), ("G00", 11, 59), ("G00", 10, 30), ("G11", 11, 40)]:
             s.add(Position(worker_id=w1.id if grid == "G00" else w2.id, fix_time=at(11, 20, h, m),
                            received_at=at(11, 20, h, m), lat=34.26, lon=108.95, grid_id=g[grid].id))
@@ -105,6 +119,8 @@ EXPECTED = {
     "volunteer_hours_month": (0, 11.5, 11.5),           # 8 + 3.5
     "council_meetings_month": (0, 2, 2),                # a8 a9
     "self_governance_share": (0.0, 50.0, 33.33),        # W | X(settled) Z | 1/3 (Y closed in October)
+    "visits_per_100_households_month": (2.0, 4.0, 2.67),  # G00 2 / 100 hh | G01 2 / 50 hh | 4 / 150 (×100)
+    "resident_satisfaction_share": (100.0, 50.0, 66.67),  # W basic 1/1 | X yes, Z no 1/2 | 2/3 (Y's was October)
     "sensed_grid_share": (33.33, 16.67, 22.22),         # G00 (cams, D1) of 3 | G11 (C3) of 6 (D2 inactive) | 2/9
     "device_uptime": (100.0, None, 100.0),              # D1 online of D1 | no active device | 1/1
     "app_reports_per_worker": (1.0, 0.0, 0.5),          # R1 / W1 | R3 was yesterday, R2 not from the app

@@ -4,6 +4,8 @@ notification outbox with every delivery attempt, and workers' visits (issue 31)
 Revision ID: 0012_residents
 Revises: 0011_governance_target
 """
+from datetime import datetime, timezone
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -11,6 +13,9 @@ revision = "0012_residents"
 down_revision = "0011_governance_target"
 branch_labels = None
 depends_on = None
+
+# the two 自治 targets of issue 31, copied from services/governance_indicators.py as it stood at this revision
+TARGETS = {"visits_per_100_households_month": 2.0, "resident_satisfaction_share": 90.0}
 
 
 def upgrade() -> None:
@@ -142,7 +147,15 @@ def upgrade() -> None:
     op.create_index(op.f("ix_visit_community_id"), "visit", ["community_id"])
     op.create_index(op.f("ix_visit_at"), "visit", ["at"])
 
+    target = sa.table("governance_target", sa.column("key", sa.String), sa.column("target", sa.Double),
+                      sa.column("updated_at", sa.DateTime), sa.column("updated_by", sa.String))
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    op.bulk_insert(target, [{"key": k, "target": v, "updated_at": now, "updated_by": "default"}
+                            for k, v in TARGETS.items()])
+
 
 def downgrade() -> None:
+    op.execute(sa.text("DELETE FROM governance_target WHERE key IN ('visits_per_100_households_month', "
+                       "'resident_satisfaction_share')"))
     for table in ("visit", "notify_attempt", "notify_outbox", "notice_read", "notice", "resident_ticket"):
         op.drop_table(table)
