@@ -58,6 +58,7 @@ class Services:
     memo: Memo = field(default_factory=Memo)  # costly, slow-changing page parts (dashboard/memo.py)
     replays: ReplayCache = field(default_factory=ReplayCache)  # day replays by day and scope (services/replay.py)
     socket_guard: object | None = None  # dashboard.live_guard.SocketGuard: this process's sockets and their caps
+    notify_wake: threading.Event = field(default_factory=threading.Event)  # a notice was published: send now
 
     @property
     def locator(self) -> GridLocator | None:
@@ -113,6 +114,11 @@ class Services:
         from .services.daily_brief import brief_loop  # the daily brief at GC_BRIEF_AT (issue 7)
 
         self.socketio.start_background_task(brief_loop, self, term)
+        from .services.notifier import OutboxSender  # notices beyond the page (GC_NOTIFY_BACKEND, issue 31)
+
+        sender = OutboxSender.from_settings(self)
+        if sender is not None:
+            self.socketio.start_background_task(sender.loop, term, self.notify_wake, self.settings.notify_poll_s)
         if self.settings.simulate if simulate is None else simulate:
             from .simulator import Simulator
 
@@ -161,6 +167,7 @@ class Services:
 
     def shutdown(self) -> None:
         self.stop.set()
+        self.notify_wake.set()
         self.db.dispose()
 
 

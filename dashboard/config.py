@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,6 +133,14 @@ class Settings(BaseSettings):
                              "per window (both ports); more → 429 (docs/SECURITY.md)")
     rate_webhook: str = Field("600/60", description="device webhook "
                               "(`/api/v1/devices/events`) requests per client address")
+    rate_notices: str = Field("120/60", description="residents' page notice reads (`/api/v1/r/…notices`, "
+                              "anonymous) per client address")
+    rate_resident: str = Field("30/3600", description="residents' reports from `/r` (anonymous) per client address "
+                               "(a carrier's NAT puts a compound behind few addresses: generous, with a challenge "
+                               "after `GC_RESIDENT_CHALLENGE_AFTER`)")
+    rate_resident_phone: str = Field("5/3600", description="residents' reports per call-back phone number")
+    resident_challenge_after: int = Field(3, ge=0, description="reports from one address within an hour before the "
+                                          "next asks a small sum (0 = always)")
     rate_shared: str = Field("LOGIN,OPEN311", pattern=r"^[A-Za-z0-9_, ]*$", description="the limits counted in "
                              "Redis for all processes (when `GC_REDIS_URL` is set); the rest per process")
     socket_max: int | None = Field(2000, ge=1, description="live sockets and camera streams per process; one more "
@@ -172,6 +180,21 @@ class Settings(BaseSettings):
     rule_batch_ms: float = Field(50.0, gt=0, description="alert rule: … and for at most this long (then it commits "
                                  "and a person's write goes first)")
     rule_interval_s: float = Field(30.0, gt=0, description="alert rules run this often")
+    # --- notices beyond the residents' page (services/notifier.py; docs/SECURITY.md)
+    notify_backend: Literal["none", "webhook"] = Field("none", description="where grid notices go beyond the "
+                                                       "residents' page: `none` (the page only) or `webhook` (an "
+                                                       "HTTP POST to the office's SMS or messaging platform)")
+    notify_webhook_url: str | None = Field(None, description="the platform's URL for `webhook` (http or https; "
+                                           "configuration only, never taken from a request)")
+    notify_webhook_secret: str | None = Field(None, description="the HMAC-SHA256 key the webhook's "
+                                              "`X-GC-Signature` is made with (at least 16 characters)")
+    notify_timeout_s: float = Field(5.0, gt=0, le=60, description="seconds one webhook attempt may take")
+    notify_max_attempts: int = Field(6, ge=1, le=50, description="attempts per message before it is dead")
+    notify_backoff_s: float = Field(10.0, gt=0, description="the first retry's delay; each next one doubles "
+                                    "(with jitter), up to `GC_NOTIFY_BACKOFF_MAX_S`")
+    notify_backoff_max_s: float = Field(900.0, gt=0, description="the longest delay between two attempts")
+    notify_poll_s: float = Field(5.0, gt=0, description="how often the sender looks for due messages (a notice "
+                                 "published in the sender's process wakes it at once)")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -222,12 +245,31 @@ class Settings(BaseSettings):
             raise ValueError("must be an IANA time zone such as Asia/Shanghai") from None
         return v
 
-    @field_validator("rate_login", "rate_open311", "rate_osmand", "rate_webhook")
+    @field_validator("rate_login", "rate_open311", "rate_osmand", "rate_webhook", "rate_notices", "rate_resident", "rate_resident_phone")
     @classmethod
     def _rate(cls, v: str) -> str:
         if not RATE.fullmatch(v.strip()):
             raise ValueError("must be N/seconds (e.g. 10/300) or off")
         return v.strip()
+
+    @field_validator("notify_webhook_url")
+    @classmethod
+    def _webhook_url(cls, v: str | None, info: ValidationInfo) -> str | None:
+        from urllib.parse import urlsplit
+
+        if info.data.get("notify_backend") != "webhook":
+            return v
+        url = urlsplit((v or "").strip())
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("must be an http(s) URL when GC_NOTIFY_BACKEND is webhook")
+        return (v or "").strip()
+
+    @field_validator("notify_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("notify_backend") == "webhook" and len(v or "") < 16:
+            raise ValueError("must be at least 16 characters when GC_NOTIFY_BACKEND is webhook")
+        return v
 
     @field_validator("brief_at")
     @classmethod
@@ -257,7 +299,8 @@ class Settings(BaseSettings):
                 raw = values.get(field, "") if field in cls.model_fields else ""
                 name = cls.env_name(field) if field in cls.model_fields else field
                 msg = str(err["msg"]).removeprefix("Value error, ")
-                problems.append(f"{name}: {msg[:1].lower()}{msg[1:]}, got {str(raw)[:60]!r}")
+                shown = "(hidden)" if "secret" in field else repr(str(raw)[:60])  # a secret never reaches a log
+                problems.append(f"{name}: {msg[:1].lower()}{msg[1:]}, got {shown}")
             raise SettingsError("bad setting — " + "; ".join(problems)) from None
 
     def with_(self, **changes: Any) -> "Settings":

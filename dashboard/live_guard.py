@@ -11,6 +11,8 @@
 - Every ``GC_SOCKET_RECHECK_S`` seconds each process re-reads, in two bulk queries, the credentials of its own
   sockets: a revoked API or display key, a disabled user, a changed role or jurisdiction, an ended session
   (its generation moved on: logout, password change) or a reset password closes the socket.
+- The one anonymous socket: a resident ticket from a grid's residents' page (``?resident=``, resident_live.py)
+  opens a socket that joins that grid's notices room and nothing else; the address caps apply to it.
 - Long HTTP responses (camera MJPEG) take a slot from the same counters (``take_stream``), so streams count too.
 """
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy import select
 from .errors import ApiError
 from .models import ApiKey, User
 from .principal import DISPLAY_COOKIE, resolve_principal
+from .resident_live import TICKET_PARAM, ticket_grid
 from .services.apikeys import hash_key
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,11 @@ class Credential:
     @property
     def cap_key(self) -> str:
         return f"{self.kind}:{self.ident}"
+
+
+def resident_credential(addr: str, grid_id: int) -> Credential:
+    """A resident socket's credential (resident_live.py): counted per address, the grid in its state."""
+    return Credential("resident", addr, (grid_id,))
 
 
 def _user_state(user: User) -> tuple:
@@ -104,6 +112,12 @@ class SocketGuard:
                     self.by_key[cred.cap_key] >= self.per_key:
                 return 429, "too many live connections for this key or user"
         return None
+
+    def is_resident(self, sid: str) -> bool:
+        """Is ``sid`` a resident socket (resident_live.py), which may do nothing but hear its grid's notices?"""
+        with self.lock:
+            entry = self.sockets.get(sid)
+        return entry is not None and entry[1].kind == "resident"
 
     def add(self, sid: str, addr: str, cred: Credential) -> None:
         with self.lock:
@@ -223,6 +237,18 @@ class HandshakeGate:
             full = guard.room_for(addr, None)
             if full is not None:
                 guard.refused[str(full[0])] += 1
+                return full
+            if TICKET_PARAM in request.args:  # the residents' page: one grid's notices, nothing else
+                grid = ticket_grid(self.flask_app.secret_key, request.args.get(TICKET_PARAM))
+                if grid is None:
+                    guard.refused["401"] += 1
+                    return 401, "the resident ticket is invalid or expired; reload the page"
+                cred = resident_credential(addr, grid)
+                full = guard.room_for(addr, cred)
+                if full is not None:
+                    guard.refused[str(full[0])] += 1
+                else:
+                    environ[ADMITTED] = (None, cred)
                 return full
             try:
                 p = resolve_principal(self.services)

@@ -6,7 +6,8 @@ carries its seq. A screen keeps its last seq; on a gap or a reconnect it asks
 
 Who may connect, how many, and for how long is checked at the handshake and rechecked every few seconds
 (live_guard.py). Jurisdiction: a socket joins the rooms of its principal (principal.py) — street-wide
-callers "all", a community's callers "community:<id>", anonymous callers none. A
+callers "all", a community's callers "community:<id>", anonymous callers none — but a resident socket
+(resident_live.py) joins one grid's "notices:grid:<id>" room and no other. A
 community room gets its community's events and the street-wide ones (community_id
 None); its batches carry ``prev``, the highest seq before the batch in that scope
 (read from the event log after commit, so it holds across processes), and the client
@@ -22,9 +23,10 @@ from flask_socketio import SocketIO, join_room
 from sqlalchemy import func, or_, select
 
 from .errors import ApiError
-from .live_guard import ADMITTED, HandshakeGate, credential_of
+from .live_guard import ADMITTED, HandshakeGate, credential_of, resident_credential
 from .models import Event
 from .principal import resolve_principal
+from .resident_live import TICKET_PARAM, notices_room, ticket_grid
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,11 @@ def register_socketio(socketio: SocketIO, services, app=None) -> None:  # noqa: 
     @socketio.on("connect")
     def _connect(auth=None):  # noqa: ANN001
         admitted = request.environ.get(ADMITTED)  # what the handshake gate resolved (absent: a test client)
+        if admitted is None and TICKET_PARAM in request.args:  # a test client's resident socket
+            grid = ticket_grid(app.secret_key if app is not None else "", request.args.get(TICKET_PARAM))
+            if grid is None:
+                return False
+            admitted = (None, resident_credential(request.remote_addr or "?", grid))
         if admitted is not None:
             p, cred = admitted
         else:
@@ -120,6 +127,9 @@ def register_socketio(socketio: SocketIO, services, app=None) -> None:  # noqa: 
                 return False
             cred = credential_of(services, p, request)
         services.socket_guard.add(request.sid, request.remote_addr or "?", cred)
+        if cred.kind == "resident":  # the residents' page: its grid's notices room only (resident_live.py)
+            join_room(notices_room(cred.state[0]))
+            return None
         for room in rooms_for_principal(p):
             join_room(room)
         log.debug("socket %s connected as %s", request.sid, p.role)

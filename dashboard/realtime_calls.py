@@ -26,6 +26,8 @@ SIGNAL_KINDS = ("offer", "answer", "ice")
 
 
 def _principal(services):
+    if services.socket_guard.is_resident(request.sid):  # a residents' page's socket only hears notices
+        return None
     try:
         return resolve_principal(services)
     except ApiError:

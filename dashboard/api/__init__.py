@@ -13,6 +13,7 @@ MODULES = [
     "dashboard.api.briefing",
     "dashboard.api.cases_ops",
     "dashboard.api.departments",  # the departments cases are routed to (issue 27)
+    "dashboard.api.notices",  # grid notices, the residents' page's read of them, the notify outbox (issue 31)
     "dashboard.api.alerts",
     "dashboard.api.openapi",
     "dashboard.api.field",

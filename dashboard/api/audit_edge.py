@@ -37,6 +37,8 @@ AUDITED = {
     ("/api/v1/briefing/export.<fmt>", "GET"): "export",
     ("/api/v1/replay", "GET"): "replay_view",
     ("/open311/v2/requests.<fmt>", "POST"): "open311_create",
+    ("/api/v1/notices", "POST"): "notice_publish",
+    ("/api/v1/notices/<int:notice_id>/withdraw", "POST"): "notice_withdraw",
     ("/api/v1/visits", "POST"): "visit_create",
     ("/api/v1/visits/<int:visit_id>/case", "POST"): "visit_case",
 }

@@ -84,7 +84,7 @@ def add_records_of_every_kind(s, services, ids: dict) -> None:
     Records of A fill the path ids of A's jurisdiction checks; records of B are what A must never receive.
     """
     from dashboard.models import AccessDevice, Camera, Department, Grid, Worker
-    from dashboard.models.residents import Visit
+    from dashboard.models.residents import Notice, NoticeRead, Visit
     from dashboard.services import tours
     from dashboard.services.alerts import raise_alert
     from dashboard.services.calls import end_call, start_call
@@ -92,6 +92,8 @@ def add_records_of_every_kind(s, services, ids: dict) -> None:
     from dashboard.services.governance import create_activity
     from dashboard.services.positions import Fix, ingest_fixes
     from dashboard.services.workers import start_patrol
+    from datetime import timedelta
+
     from dashboard.timeutil import utcnow
 
     now = utcnow()
@@ -122,6 +124,13 @@ def add_records_of_every_kind(s, services, ids: dict) -> None:
                           community_id=grid.community_id)
         s.add(dept)
         s.flush()
+        notice = Notice(scope="community", community_id=grid.community_id, grid_ids=[], title=f"通知{tag}",
+                        body="停水", urgent=tag == "A", valid_until=now + timedelta(days=3), author="test",
+                        created_at=now)  # a community's notice (issue 31), opened once on its grid's page
+        s.add(notice)
+        s.flush()
+        s.add(NoticeRead(notice_id=notice.id, grid_id=grid.id, reads=1, last_read_at=now))
+        ids[f"notice_{t}"] = notice.id
         visit = Visit(worker_id=w.id, grid_id=grid.id, community_id=grid.community_id, whom=f"住户{tag}",
                       needs="加装扶手", follow_up="联系物业", at=now)  # a worker's visit (走访, issue 31)
         s.add(visit)

@@ -29,6 +29,7 @@ from sqlalchemy import or_, select
 
 from dashboard.models import (AccessDevice, Alert, Camera, Case, Community, Department, Grid, GovernanceActivity,
                               PatrolStopLog, PatrolTour, VideoCall, Worker)
+from dashboard.models.residents import Notice
 from tests.security.conftest import POSITION_B
 from tests.security.test_access_matrix import EXPECTED
 
@@ -40,10 +41,14 @@ NOT_RECORDS = {
     "/api/v1/calls/config": "ICE server settings",
     "/api/v1/governance/targets": "the street's 五治 targets, the same for every community",
     "/api/v1/categories/guess": "a category code guessed from the text sent; no record is read",
+    # public by design, like Open311's lists: what a grid's residents' page shows (notices posted for everyone)
+    "/api/v1/r/grids/<int:grid_id>/notices": "public: a grid's live notices, as its residents' page shows them",
+    "/api/v1/r/notices/<int:notice_id>/picture": "public: a live notice's picture",
 }
 # path parameters → the key of A's record in world.ids (per rule where one rule needs another record)
 PATH_IDS = {"case_id": "case_a", "alert_id": "alert_a", "grid_id": "grid_a", "tour_id": "tour_a",
-            "photo_id": "photo_a", "camera_id": "camera_a", "department_id": "department_a"}
+            "photo_id": "photo_a", "camera_id": "camera_a", "department_id": "department_a",
+            "notice_id": "notice_a"}
 PATH_IDS_BY_RULE = {"/api/v1/cases/<int:case_id>/duplicates": {"case_id": "border_case_a"}}
 # non-JSON answers: the CSV case list is walked cell by cell; PDF and Excel are drawn from the same
 # briefing() figures as GET /api/v1/briefing, which is walked
@@ -66,6 +71,7 @@ STREET_SEES_NO_B = {
     "/api/v1/photos/<int:photo_id>/thumb": "an image of A's case (B's id is probed as a path id below)",
     "/api/v1/cameras/<int:camera_id>/view": "A's camera and its grid's workers (B's id is probed as a path id below)",
     "/api/v1/departments/<int:department_id>": "one department of A (B's id is probed as a path id below)",
+    "/api/v1/notices/<int:notice_id>": "one notice of A (B's id is probed as a path id below)",
 }
 
 ID_KEYS = {"case_id": "case", "merged_into_id": "case", "worker_id": "worker", "assigned_worker_id": "worker",
@@ -113,14 +119,16 @@ def foreign_records(world) -> Foreign:
                                                          VideoCall.case_id.in_(cids)))).all()
         stops = s.scalars(select(PatrolStopLog.id).where(PatrolStopLog.grid_id.in_(gids))).all()
         depts = s.execute(select(Department.id, Department.name).where(Department.community_id == b)).all()
+        notices = s.execute(select(Notice.id, Notice.title).where(Notice.community_id == b)).all()
         comm = s.get(Community, b)
-    f.ids = {"department": {d.id for d in depts}, "community": {b}, "grid": gids, "worker": wids, "case": cids, "camera": {c.id for c in cams},
+    f.ids = {"notice": {n.id for n in notices}, "department": {d.id for d in depts}, "community": {b}, "grid": gids, "worker": wids, "case": cids, "camera": {c.id for c in cams},
              "device": {d.id for d in devs}, "tour": {t.id for t in tours}, "activity": {a.id for a in acts},
              "alert": {a.id for a in alerts}, "call": set(calls), "stop": set(stops)}
     f.strings = ({comm.code, comm.name} | {x for g in grids for x in (g.code, g.name)} | {w.code for w in workers}
                  | {c.code for c in cases} | {x for c in cams for x in (c.code, c.name)}
                  | {x for d in devs for x in (d.device_id, d.name)} | {t.name for t in tours}
-                 | {x for a in acts for x in (a.code, a.title)} | {a.title for a in alerts} | {d.name for d in depts})
+                 | {x for a in acts for x in (a.code, a.title)} | {a.title for a in alerts} | {d.name for d in depts}
+                 | {n.title for n in notices})
     assert all(f.ids.values()), f"the world lacks some kind of record in community B: {f.ids}"
     return f
 
