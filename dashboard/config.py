@@ -141,7 +141,7 @@ class Settings(BaseSettings):
     rate_resident_phone: str = Field("5/3600", description="residents' reports per call-back phone number")
     resident_challenge_after: int = Field(3, ge=0, description="reports from one address within an hour before the "
                                           "next asks a small sum (0 = always)")
-    rate_shared: str = Field("LOGIN,OPEN311", pattern=r"^[A-Za-z0-9_, ]*$", description="the limits counted in "
+    rate_shared: str = Field("LOGIN,OPEN311,RESIDENT,RESIDENT_PHONE", pattern=r"^[A-Za-z0-9_, ]*$", description="the limits counted in "
                              "Redis for all processes (when `GC_REDIS_URL` is set); the rest per process")
     socket_max: int | None = Field(2000, ge=1, description="live sockets and camera streams per process; one more "
                                    "→ 503 (docs/SECURITY.md); `off` = none")
@@ -245,7 +245,8 @@ class Settings(BaseSettings):
             raise ValueError("must be an IANA time zone such as Asia/Shanghai") from None
         return v
 
-    @field_validator("rate_login", "rate_open311", "rate_osmand", "rate_webhook", "rate_notices", "rate_resident", "rate_resident_phone")
+    @field_validator("rate_login", "rate_open311", "rate_osmand", "rate_webhook", "rate_notices", "rate_resident",
+                     "rate_resident_phone")
     @classmethod
     def _rate(cls, v: str) -> str:
         if not RATE.fullmatch(v.strip()):

@@ -18,6 +18,7 @@ MODULES = [
     "dashboard.api.openapi",
     "dashboard.api.field",
     "dashboard.api.field_people",
+    "dashboard.api.residents",  # residents' reports from /r, their tracking and satisfaction (issue 31)
     "dashboard.api.session",
     "dashboard.api.osmand",
     "dashboard.api.open311",

@@ -277,6 +277,10 @@ def transition(session: Session, c: Case, action: str, *, actor: str, note: str 
     if target is not None:
         c.state = target
     c.updated_at = now
+    if action in ("register", "dispatch") and c.source == "resident":  # the center's first answer to a resident
+        from .residents import note_first_response  # (residents builds on this module)
+
+        note_first_response(session, c, now)
     _log(c, action, actor, note, frm, c.state, now,
          {"worker_id": worker_id, "department": department} if action in ("dispatch", "redispatch") else None)
     session.flush()

@@ -60,6 +60,7 @@ ACTION_NOTES = {
     "report": "上报", "onsite": "就地处置", "register": "立案", "dispatch": "派遣", "redispatch": "改派",
     "acknowledge": "签收", "arrive": "到场", "handle": "开始处置", "feedback": "处置反馈", "approve": "核查结案",
     "reject": "核查不通过，返工", "escalate": "上报上级", "void": "作废", "evaluate": "综合评价", "merge": "合并",
+    "resident_rating": "居民评价", "resident_reopen": "居民不满意，退回核查",
 }
 # plural list names → the element name of one item (the XML side of the Spark convention)
 ITEM = {"services": "service", "service_requests": "request", "attributes": "attribute", "values": "value",

@@ -103,6 +103,10 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("/api/v1/tours/<int:tour_id>/finish", "POST"): OPS, ("/api/v1/tours/<int:tour_id>/pause", "POST"): OPS,
     ("/api/v1/tours/<int:tour_id>/resume", "POST"): OPS, ("/api/v1/tours/<int:tour_id>/start", "POST"): OPS,
     ("/api/v1/tours/<int:tour_id>/stops/<int:index>", "POST"): OPS,
+    # residents' reports from /r (issue 31): anonymous, limited per address and phone; a ticket by its secret link
+    ("/api/v1/r/reports", "POST"): ALL, ("/api/v1/r/tickets/<token>", "GET"): ALL,
+    ("/api/v1/r/tickets/<token>/photos/<int:photo_id>", "GET"): ALL,
+    ("/api/v1/r/tickets/<token>/satisfaction", "POST"): ALL, ("/api/v1/r/grids/<g>/call", "GET"): ALL,
     # public protocols: Open311 (its own api_key parameter for POST) and OsmAnd (device id)
     ("/open311/v2/", "GET"): ALL, ("/open311/v2/", "POST"): ALL, ("/open311/v2/<path:rest>", "GET"): ALL,
     ("/open311/v2/<path:rest>", "POST"): ALL, ("/open311/v2/discovery.<fmt>", "GET"): ALL,
