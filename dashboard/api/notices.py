@@ -19,7 +19,7 @@ import logging
 from datetime import datetime
 
 from flask import Blueprint, current_app, jsonify, request, send_file
-from pydantic import Field
+from pydantic import Field, StrictBool
 from sqlalchemy import select
 
 from ..models import Grid, Role
@@ -55,7 +55,7 @@ class NoticeBody(Strict):
     picture: str | None = Field(default=None, pattern=PHOTO_TOKEN, description="a token from POST /api/v1/photos")
     valid_until: datetime | None = Field(default=None, description="ISO 8601 (without a zone: Asia/Shanghai); "
                                          "default 7 days, at most 180")
-    urgent: bool = False
+    urgent: StrictBool = False
 
 
 def _now() -> datetime:
