@@ -37,13 +37,14 @@ AUDITED = {
     ("/api/v1/briefing/export.<fmt>", "GET"): "export",
     ("/api/v1/replay", "GET"): "replay_view",
     ("/open311/v2/requests.<fmt>", "POST"): "open311_create",
+    ("/api/v1/r/reports", "POST"): "resident_report",  # anonymous: the row has the address, never the phone
     ("/api/v1/notices", "POST"): "notice_publish",
     ("/api/v1/notices/<int:notice_id>/withdraw", "POST"): "notice_withdraw",
     ("/api/v1/visits", "POST"): "visit_create",
     ("/api/v1/visits/<int:visit_id>/case", "POST"): "visit_case",
 }
 # actions whose row names the record the request created (its code), found among the rows the handler flushed
-CREATES = {"case_create": "case", "open311_create": "case", "visit_case": "case"}
+CREATES = {"case_create": "case", "open311_create": "case", "visit_case": "case", "resident_report": "case"}
 log = logging.getLogger(__name__)
 _ROW = "gc_audit_row"  # session.info: this transaction carries the request's audit row
 

@@ -27,10 +27,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ApiError
-from ..models import Grid, Worker
+from ..models import Case, Grid, Worker
 from ..ratelimit import RateLimits
 from ..services import photos as photo_svc
 from ..services import residents as svc
+from .audit_edge import act_as, name_target
 from .cases_ops import services_now
 from .deps import services
 from .errors import error_response
@@ -154,7 +155,8 @@ def _resident_report(addr: str):
     if key is not None:  # a retry of an answered report: the first answer again, before any limit or challenge
         with srv.db.read() as s:
             t = svc.ticket_by_key(s, key)
-            if t is not None:
+            if t is not None:  # on record as a repeat of that case
+                name_target(f"case:{s.get(Case, t.case_id).code}")
                 return jsonify(_answer(t)), 200
     if phone and not _limits().take("RESIDENT_PHONE", svc.keyed_hash(secret, "phone", phone)):
         return _too_many("RESIDENT_PHONE", svc.keyed_hash(secret, "phone", phone), "phone",
@@ -168,6 +170,7 @@ def _resident_report(addr: str):
             raise svc.ResidentError(exc.status, "photo", f"photo {i + 1}: {exc.message}", index=i) from None
     r = svc.ResidentReport(grid_code=code, category=category, description=description, lat=lat, lon=lon,
                            phone=phone, idempotency_key=key, address_hash=address_hash)
+    act_as(None)  # the report's audit row rides in its transaction (an anonymous resident, from this address)
     try:
         with srv.db.write() as s:
             c, t, created = svc.report(s, r, locator=srv.locator, now=services_now(srv))

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from dashboard.events import events_after
-from dashboard.models import Case, ResidentTicket, Worker
+from dashboard.models import AuditLog, Case, ResidentTicket, Worker
 from dashboard.services import residents as svc
 from dashboard.timeutil import SHANGHAI
 from tests.api.conftest import jpeg_bytes, make_key
@@ -95,6 +95,9 @@ def test_a_resident_report_goes_round_the_loop_and_is_reworked_once(rworld):
         assert s.scalar(select(Case.id).where(Case.source == "resident").order_by(Case.id.desc())) == c.id
         assert len(s.scalars(select(Case).where(Case.source == "resident")).all()) == 1  # the retry made none
         evs = [e for e in events_after(s, seq0) if e.type == "case"]
+        audit = s.scalars(select(AuditLog).where(AuditLog.action == "resident_report")).all()
+    assert [(a.target, a.actor, a.ip) for a in audit] == [(f"case:{c.code}", "anonymous", "10.0.0.1")] * 2  # + retry
+    assert "13912345678" not in json.dumps(audit[0].detail or {})
     assert evs and evs[0].payload["action"] == "created" and evs[0].payload["case"]["source"] == "resident"
     assert evs[0].payload["case"]["reporter_phone"] == "139****5678"
 

@@ -48,7 +48,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("/api/v1/unmask", "POST"): OPS,
     # live
     ("/api/v1/events", "GET"): ANY_ROLE, ("/api/v1/snapshot", "GET"): ANY_ROLE,
-    ("/api/v1/wall/stats", "GET"): VIEW, ("/api/v1/replay", "GET"): OPS | {"leader"}, ("/api/v1/briefing", "GET"): VIEW,
+    ("/api/v1/wall/stats", "GET"): VIEW, ("/api/v1/wall/grids", "GET"): VIEW, ("/api/v1/replay", "GET"): OPS | {"leader"}, ("/api/v1/briefing", "GET"): VIEW,
     ("/api/v1/briefing/export.<fmt>", "GET"): VIEW, ("/api/v1/indicators", "GET"): OPS | {"leader"},
     ("/api/v1/devices", "GET"): VIEW, ("/api/v1/devices/events", "POST"): NOBODY,  # signed by the device secret
     ("/api/v1/cameras", "GET"): VIEW, ("/cameras/<code>/mjpeg", "GET"): VIEW,

@@ -60,6 +60,7 @@ VARIANTS: dict[str, list[dict]] = {
     "/api/v1/governance/indicators": [{"level": lv} for lv in ("grid", "community", "street")],
     "/api/v1/cases": [{"page_size": "500"}],
     "/api/v1/events": [{"after": "0", "limit": "5000"}],
+    "/api/v1/wall/grids": [{"bbox": "108.90,34.22,109.00,34.32"}],  # the world's grids and workers
 }
 # answers in which the street's dispatcher sees nothing of B either, and why
 STREET_SEES_NO_B = {
@@ -83,7 +84,7 @@ CONTAINER_KIND = {"cases": "case", "case": "case", "open": "case", "recent": "ca
                   "duplicates": "case", "alerts": "alert", "alert": "alert", "workers": "worker", "worker": "worker",
                   "cameras": "camera", "devices": "device", "tours": "tour", "calls": "call", "call": "call",
                   "communities": "community", "features": "grid", "log": "stop", "activity": "activity",
-                  "departments": "department", "department": "department"}
+                  "departments": "department", "department": "department", "grids": "grid"}
 # the kind of the "id" in a top-level list of an endpoint whose container key says nothing ("items")
 ITEMS_KIND = {"/api/v1/cases": "case", "/api/v1/alerts": "alert", "/api/v1/workers": "worker"}
 
