@@ -23,7 +23,7 @@ PAGE_SCRIPTS: dict[str, tuple[str, ...]] = {
     "/wall": WALL + GOVERNANCE + DRILL + COVERAGE + CALL,  # a camera's panel calls its grid's workers
     "/console": ("50-console.js",) + CALL + DRILL + COVERAGE,
     "/patrol": ("70-patrol.js",) + CALL + DRILL + COVERAGE,
-    "/m": ("40-mobile.js",) + CALL,
+    "/m": ("40-mobile.js", "42-visits.js") + CALL,  # 42: the visits tab (issue 31)
     "/r": ("41-residents.js",),  # the residents' page (issue 31); its notices script joins here
     "/call": CALL + ("74-callpage.js",),  # the worker search
     "/briefing": ("60-briefing.js",),
