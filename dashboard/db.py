@@ -239,6 +239,20 @@ class Database:
         return self.reader()
 
     def dispose(self) -> None:
+        """Close both pools and unhook the listeners of this Database's session factories: it is done.
+
+        SQLAlchemy files a sessionmaker's listeners under its own Session subclass in a class-level registry with
+        weak keys, but the listeners (the write turn's, the event bus's, the name index's, the audit hooks') lead
+        back to that subclass through the app they serve, so the key never died: every disposed Database kept
+        its whole app in memory for the life of the process. One app a process in production; in the test suite
+        one a test, 2.2 GB by its end and about a minute at exit to free it.
+        """
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+        for factory in (self.writer, self.reader):
+            dispatch: Any = factory.class_.dispatch
+            for listeners in dispatch._event_descriptors:  # each event's class-level listener lists (SQLAlchemy 2)
+                mine = listeners._clslevel.get(factory.class_)
+                if mine is not None:
+                    mine.clear()
