@@ -42,6 +42,9 @@ def test_wide_screen_legend_speeds_and_print(pages, server, tmp_path):
     assert len({round(b["y"]) for b in kpis}) == 1  # all ten KPI cards on one row
     cards = boxes(page, ".gcb-content > .gcb-card:not(.gcb-summary)")
     assert any(abs(a["y"] - b["y"]) < 2 and a["x"] != b["x"] for a in cards for b in cards)  # two abreast
+    sat = page.locator("#brief-satisfaction").inner_text()  # issue 31: residents' satisfaction and visits
+    assert "居民满意度（近30天）" in sat and "满意率" in sat and "响应时间中位数" in sat and "不满意返工" in sat
+    assert "当日走访" in page.locator("#brief-visits").inner_text()
     legend = page.locator("#brief-replay-legend").inner_text()
     for word in ("上报", "派遣", "结案", "网格员", "近30分钟轨迹"):
         assert word in legend
@@ -59,6 +62,9 @@ def test_wide_screen_legend_speeds_and_print(pages, server, tmp_path):
                          wait_for=".gcb-kpi", timeout_ms=30000)
     assert "Last 30 min of track" in en.locator("#brief-replay-legend").inner_text()
     assert "15 min per second" in en.locator("#brief-replay-speed").inner_text()
+    sat = en.locator("#brief-satisfaction").inner_text()
+    assert "Residents' satisfaction (last 30 days)" in sat and "Closed to their satisfaction" in sat
+    assert "Visits today" in en.locator("#brief-visits").inner_text()
     watch_en.assert_clean()
 
 
