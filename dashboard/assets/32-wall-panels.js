@@ -18,7 +18,8 @@
       if (ev.type === "case") {
         var c = p.case, act = p.action === "created" && c.handled_onsite ? "onsite" : p.action;
         return [time, this.tx("wall.action." + act, act), "case-" + (c.priority || 3),
-                c.code + " " + (c.major ? GCDom.name(c.major) + "/" : "") + GCDom.name(c.category || "") +
+                c.code + " " + (c.source === "resident" ? "[" + GCDom.label("case.source", c.source) + "] " : "") +
+                (c.major ? GCDom.name(c.major) + "/" : "") + GCDom.name(c.category || "") +
                 (c.grid_name ? " · " + GCDom.name(c.grid_name) : "") +
                 (c.description ? " · " + c.description.slice(0, 60) : "")];
       }
