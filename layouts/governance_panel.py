@@ -32,9 +32,19 @@ class GovIds(StrEnum):
     ALERTS = "gov-alerts"
 
 
+TOP_N = 10  # more communities than this (a district, a city: 334): the chart shows the top ten by total score
+
+
+def top_communities(communities: list[dict[str, Any]], n: int = TOP_N) -> list[dict[str, Any]]:
+    """The ``n`` communities of the highest total score, best first; all of them, in their order, when ≤ ``n``."""
+    if len(communities) <= n:
+        return communities
+    return sorted(communities, key=lambda c: -sum(v or 0 for v in c["scores"].values()))[:n]
+
+
 def bars_figure(data: dict[str, Any], *, width: int = 428, height: int = 300, dark: bool = True) -> go.Figure:
-    """Stacked horizontal bars: one row per community, one segment per dimension (each 0–100)."""
-    comms = data["communities"][::-1]
+    """Stacked horizontal bars: one row per community, one segment per dimension (each 0–100); the top ten of many."""
+    comms = top_communities(data["communities"])[::-1]
     names = [c["name"].removesuffix("社区").removesuffix(" Community") or c["name"] for c in comms]
     small = height < 260
     # the name column fits the longest name: 4 Chinese characters, or "Huangchengxilu" in English
@@ -97,7 +107,10 @@ def governance_panel(lang: str, services, *, width: int = 428, height: int = 300
     data = only_community(cached_panel(services, lang), own_community(services))
     return html.Section(id=GovIds.PANEL, className=class_name, **{"data-refresh-min-s": str(REFRESH_MIN_S)},
                         title=t("gov.panel.note", lang), children=[
-        html.H2(t("gov.panel.title", lang)),
+        html.H2([t("gov.panel.title", lang)] + ([html.Small(t("gov.panel.top", lang, n=TOP_N,
+                                                                total=len(data["communities"])),
+                                                              className="gov-panel-top")]
+                                                   if len(data["communities"]) > TOP_N else [])),
         dcc.Graph(id=GovIds.GRAPH, figure=bars_figure(data, width=width, height=height, dark=dark),
                   config={"staticPlot": True, "displayModeBar": False, "responsive": False}),
         dcc.Store(id=GovIds.REFRESH), dcc.Store(id=GovIds.LANG, data=lang),

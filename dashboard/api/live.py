@@ -48,7 +48,10 @@ def live_snapshot():
     with services().db.read() as s:
         if p.scope == "worker":
             return jsonify(worker_snapshot(s, worker_id=p.worker_id))
-        return jsonify(snapshot(s, community_id=comm))
+        view = request.args.get("view")
+        if view not in (None, "", "wall"):
+            raise ApiError(422, "view must be 'wall' or absent", "view")
+        return jsonify(snapshot(s, community_id=comm, view=view or None))
 
 
 def register(app, services) -> None:

@@ -10,11 +10,12 @@ from flask import Blueprint, Response, request
 
 from ..events import last_seq
 from ..models import Role
+from ..services.wall_scope import MAX_VIEW_GRIDS, grids_in_view, parse_bbox
 from ..services.wall_stats import wall_stats
 from .deps import services
 from .auth import require
 from ..principal import resolve_principal, scope_community
-from .errors import int_arg
+from .errors import ApiError, int_arg
 
 VIEWERS = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY)
 bp = Blueprint("wall", __name__)
@@ -41,6 +42,37 @@ def wall_stats_view():
     return resp
 
 
+@bp.get("/api/v1/wall/grids")
+@require(*VIEWERS)
+def wall_grids_view():
+    """The grids of a map view (``bbox=west,south,east,north`` in the map's datum) with their outlines and counts,
+    and the workers out in them: what a district's or city's wall draws once zoomed in. In the caller's scope."""
+    bbox = parse_bbox(request.args.get("bbox", ""))
+    if bbox is None:
+        raise ApiError(422, "bbox must be west,south,east,north in degrees (west < east, south < north)", "bbox")
+    if bbox[2] - bbox[0] > 2 or bbox[3] - bbox[1] > 2:
+        raise ApiError(422, "bbox spans more than 2 degrees: zoom in", "bbox")
+    comm = scope_community(resolve_principal(services()))
+    with services().db.read() as s:
+        body = grids_in_view(s, bbox, community_id=comm, gcj=services().settings.tile_crs == "gcj02")
+    resp = Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), mimetype="application/json")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+_RING = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
+GRIDS_SCHEMA = {"type": "object", "required": ["bbox", "grids", "truncated", "workers", "people"], "properties": {
+    "bbox": {"type": "array", "items": {"type": "number"}},
+    "grids": {"type": "array", "items": {"type": "object", "required": ["id", "rings", "open", "today"], "properties": {
+        "id": {"type": "integer"}, "community_id": {"type": ["integer", "null"]}, "code": {"type": "string"},
+        "name": {"type": "string"}, "rings": {"type": "array", "items": _RING},
+        "open": {"type": "integer"}, "today": {"type": "integer"}}}},
+    "truncated": {"type": "boolean"},
+    "worker_fields": {"type": "array", "items": {"type": "string"}},
+    "workers": {"type": "array", "items": {"type": "array"}},
+    "people": {"type": "object", "additionalProperties": {"type": "array"}}}}
+
+
 def register(app, services) -> None:
     app.register_blueprint(bp)
     try:
@@ -53,6 +85,13 @@ def register(app, services) -> None:
                                "schema": {"type": "integer", "minimum": 0, "maximum": 2**62},
                                "description": "the figures include every event up to this seq"}],
                       responses={200: "figures with the seq they are at least as recent as"})
+    registry(app).add("/api/v1/wall/grids", "get", summary="The grids of a map view with their outlines and counts, "
+                      "and the workers out in them (a district's or city's wall zoomed in)", tags=["wall"],
+                      roles=VIEWERS,
+                      params=[{"name": "bbox", "in": "query", "required": True, "schema": {"type": "string"},
+                               "description": "west,south,east,north in degrees, at most 2 degrees each way"}],
+                      responses={200: (f"at most {MAX_VIEW_GRIDS} grids, nearest the view's centre first",
+                                       GRIDS_SCHEMA), 422: "bbox missing or malformed"})
 
 
 def _encoded(stats: dict) -> tuple[int, bytes]:

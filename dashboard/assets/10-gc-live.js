@@ -37,11 +37,19 @@
   }
 
   function scopeQuery(sep) {
-    return opts.community ? sep + "community_id=" + encodeURIComponent(opts.community) : "";
+    var q = [];
+    if (opts.community) { q.push("community_id=" + encodeURIComponent(opts.community)); }
+    return q.length ? sep + q.join("&") : "";
+  }
+
+  // the snapshot's own options: view=wall (a wall's: a district's or city's without per-grid detail)
+  function snapshotUrl() {
+    var q = scopeQuery("?");
+    return "/api/v1/snapshot" + q + (opts.view ? (q ? "&" : "?") + "view=" + encodeURIComponent(opts.view) : "");
   }
 
   function takeSnapshot() {
-    var url = "/api/v1/snapshot" + scopeQuery("?");
+    var url = snapshotUrl();
     var got = early && early.url === url ? early.promise : getJSON(url);
     early = null; // used once: a retry or a re-snapshot asks again
     return got.then(function (snap) {
@@ -142,7 +150,7 @@
   function prefetch(options) {
     if (started || early) { return; }
     opts = options || {};
-    var url = "/api/v1/snapshot" + scopeQuery("?");
+    var url = snapshotUrl();
     early = { url: url, promise: getJSON(url) };
     early.promise.catch(function () {}); // a failed prefetch is retried by start(); no unhandled rejection
   }

@@ -13,11 +13,14 @@
   var OPEN = { reported: 1, registered: 1, dispatched: 1, handling: 1, feedback: 1 };
 
   function el(id) { return document.getElementById(id); }
+  function copyMeasures(m) {
+    return { open: Object.assign({}, m.open), today: Object.assign({}, m.today), workers: Object.assign({}, m.workers) };
+  }
   function localDate(iso) { return iso ? iso.slice(0, 10) : ""; }
   // what the wall keeps of a case: the fields its counters, markers and hover use (a pushed case also carries its
   // timeline, photos, timestamps and more; up to caps.cases of them stay in memory for days). Names that repeat
   // across cases (grid, category, reporter, worker) are kept once, not once per case.
-  var CASE_FIELDS = ["id", "code", "state", "priority", "lat", "lon", "grid_id"];
+  var CASE_FIELDS = ["id", "code", "state", "priority", "lat", "lon", "grid_id", "community_id"];
   var SHARED_FIELDS = ["grid_name", "major", "category", "reporter", "assigned_worker"];
   var pool = new Map();
   function shared(v) {
@@ -57,6 +60,10 @@
     this.alerts = new Map();    // id → alert (public, masked)
     this.openByGrid = {};
     this.todayByGrid = {};
+    // a district's or city's wall (cfg.wide): per-community measures until it zooms in (31-wall-map.js)
+    this.wide = this.cfg.wide || null;
+    this.byCommunity = { open: {}, today: {}, workers: {} };
+    this.alertsOpen = 0;  // every open alert in scope, not only the ones this wall was sent
     this.stats = this.cfg.stats;
     this.counters = Object.assign({}, this.stats.counters);
     this.lastCaseSeq = 0;
@@ -82,6 +89,7 @@
     this.tickClock();
     setInterval(function () { self.tickClock(); }, 1000);
     this.todayByGrid = Object.assign({}, this.stats.grids.today);
+    if (this.stats.communities) { this.byCommunity = copyMeasures(this.stats.communities); }
     this.renderCounters();
     this.drawCharts();
     this.tickerSeqs = new Set();
@@ -103,7 +111,7 @@
     // a hidden wall (minimised, another tab) runs no frames: it paints nothing, keeping what is dirty, and, shown
     // again, paints that once
     document.addEventListener("visibilitychange", function () { if (!document.hidden) { self.scheduleDraw(true); } });
-    GCLive.start({});
+    GCLive.start({ view: "wall" });
   };
 
   // -- layout: a 1920×1080 canvas scaled to the window; the map sits outside it at real pixels
@@ -175,7 +183,7 @@
     var box = document.querySelector(".wall-scale");
     if (!box) { return; }
     box.querySelector('[data-role="title"]').textContent = this.tx("wall.measure." + this.measure, this.measure);
-    box.querySelector('[data-role="hi"]').textContent = ((this.cfg.zmax || {})[this.measure] || 5) + "+";
+    box.querySelector('[data-role="hi"]').textContent = this.map.zmax() + "+";
   };
 
   Wall.prototype.setStatus = function (s) {
@@ -195,6 +203,8 @@
     snap.cases.forEach(function (c) { self.cases.set(c.id, slimCase(c)); });
     snap.alerts.forEach(function (a) { self.alerts.set(a.id, slimAlert(a)); });
     this.openByGrid = Object.assign({}, snap.open_by_grid);
+    if (snap.by_community) { this.byCommunity = copyMeasures(snap.by_community); }
+    this.alertsOpen = snap.alerts_open || 0;
     this.renderAlerts(false);
     this.renderWorkerCounts();
     this.markDirty("workers", "cases", "alerts", "grids");
@@ -289,6 +299,12 @@
     var oldG = prev && prev.grid_id != null ? String(prev.grid_id) : g;
     if (wasOpen && oldG) { this.openByGrid[oldG] = Math.max(0, (this.openByGrid[oldG] || 0) - 1); }
     if (isOpen && g) { this.openByGrid[g] = (this.openByGrid[g] || 0) + 1; }
+    if (this.wide) {  // the communities' shading moves with the case as the grids' does
+      var co = this.byCommunity.open, cm = c.community_id == null ? null : String(c.community_id);
+      var oldC = prev && prev.community_id != null ? String(prev.community_id) : cm;
+      if (wasOpen && oldC) { co[oldC] = Math.max(0, (co[oldC] || 0) - 1); }
+      if (isOpen && cm) { co[cm] = (co[cm] || 0) + 1; }
+    }
     if (counted) { this.countCase(action, c, g, wasInProgress); }
     var kept = slimCase(c);
     kept._seenAt = Date.now();
@@ -305,6 +321,10 @@
       k.reported += 1;
       if (c.handled_onsite) { k.onsite += 1; k.closed += 1; } else { k.escalated += 1; }
       if (g) { this.todayByGrid[g] = (this.todayByGrid[g] || 0) + 1; }
+      if (this.wide && c.community_id != null) {
+        var ct = this.byCommunity.today;
+        ct[c.community_id] = (ct[c.community_id] || 0) + 1;
+      }
       this.bumpCharts(c);
     }
     if (action === "dispatch" && c.dispatched_at && c.dispatched_at === c.updated_at) { k.dispatched += 1; }
@@ -325,7 +345,12 @@
 
   Wall.prototype.applyAlert = function (action, a) {
     var isNew = action === "created" && !this.alerts.has(a.id);
-    if (a.state === "resolved" || a.channel !== "actual") { this.alerts.delete(a.id); } else { this.alerts.set(a.id, slimAlert(a)); }
+    var gone = a.state === "resolved" || a.channel !== "actual";
+    // the true open total (the panel's "+N more"): a new one adds, a resolved one (sent or not) takes away
+    if (isNew && !gone) { this.alertsOpen += 1; } else if (gone && (this.alerts.has(a.id) || action === "resolve")) {
+      this.alertsOpen = Math.max(0, this.alertsOpen - 1);
+    }
+    if (gone) { this.alerts.delete(a.id); } else { this.alerts.set(a.id, slimAlert(a)); }
     var it = this.alerts.keys();
     while (this.alerts.size > this.cfg.caps.alerts) { this.alerts.delete(it.next().value); }
     this.renderAlerts(isNew ? a.id : false);
@@ -362,9 +387,12 @@
     this.stats = st;
     var duty = this.counters.on_duty, patrol = this.counters.patrolling;
     this.counters = Object.assign({}, st.counters);
-    if (this.workers.size) { this.counters.on_duty = duty; this.counters.patrolling = patrol; }
-    this.todayByGrid = Object.assign({}, st.grids.today);
-    this.openByGrid = Object.assign({}, st.grids.open);
+    if (this.workers.size && !this.wide) { this.counters.on_duty = duty; this.counters.patrolling = patrol; }
+    if (st.communities) { this.byCommunity = copyMeasures(st.communities); }
+    if (!this.wide) {  // a wide wall's grid figures come with its view (31-wall-map.js loadView)
+      this.todayByGrid = Object.assign({}, st.grids.today);
+      this.openByGrid = Object.assign({}, st.grids.open);
+    }
     this.renderCounters(); this.renderRanking(); this.scheduleCharts();
     this.markDirty("grids");
   };
@@ -433,6 +461,10 @@
   };
 
   Wall.prototype.gridValues = function () {
+    if (this.wide && this.map.level() === "communities") {
+      return this.measure === "workers" ? this.byCommunity.workers :
+        this.measure === "today" ? this.byCommunity.today : this.byCommunity.open;
+    }
     if (this.measure === "workers") {
       var counts = {};
       this.workers.forEach(function (w) { if (w[3] !== "offline" && w[5] != null) { counts[w[5]] = (counts[w[5]] || 0) + 1; } });
@@ -455,7 +487,7 @@
   }
 
   // the wall goes live as soon as Dash has built it: its snapshot is asked for now, while Dash builds it
-  if (window.GCLive && /\/wall$/.test(location.pathname)) { window.GCLive.prefetch({}); }
+  if (window.GCLive && /\/wall$/.test(location.pathname)) { window.GCLive.prefetch({ view: "wall" }); }
 
   var tries = 0;
   var timer = setInterval(function () {

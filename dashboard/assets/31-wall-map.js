@@ -50,7 +50,56 @@
       return [(lon + 180) / 360 * world, (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * world];
     }
     var c = px(center.lon, center.lat);
-    return { project: function (ll) { var p = px(ll[0], ll[1]); return { x: p[0] - c[0] + w / 2, y: p[1] - c[1] + h / 2 }; } };
+    return {
+      project: function (ll) { var p = px(ll[0], ll[1]); return { x: p[0] - c[0] + w / 2, y: p[1] - c[1] + h / 2 }; },
+      unproject: function (xy) {  // a pixel back to [lon, lat] (as MapLibre's map.unproject, whose answer has .lng/.lat)
+        var X = (xy[0] - w / 2 + c[0]) / world, Y = (xy[1] - h / 2 + c[1]) / world;
+        return { lng: X * 360 - 180, lat: Math.atan(Math.sinh(Math.PI * (1 - 2 * Y))) * 180 / Math.PI };
+      },
+    };
+  }
+
+  // -- viewport culling: what the shading and the grids' outlines draw is what meets the view ----------------------
+  // a shape's box [west, south, east, north] from its rings ([[lon, lat], …] each)
+  function ringsBox(rings) {
+    var b = [Infinity, Infinity, -Infinity, -Infinity];
+    for (var r = 0; r < rings.length; r++) {
+      var ring = rings[r];
+      for (var i = 0; i < ring.length; i++) {
+        var x = ring[i][0], y = ring[i][1];
+        if (x < b[0]) { b[0] = x; } if (y < b[1]) { b[1] = y; } if (x > b[2]) { b[2] = x; } if (y > b[3]) { b[3] = y; }
+      }
+    }
+    return b;
+  }
+  function boxesMeet(a, b) { return a[0] <= b[2] && a[2] >= b[0] && a[1] <= b[3] && a[3] >= b[1]; }
+  function boxInside(inner, outer) {
+    return inner[0] >= outer[0] && inner[1] >= outer[1] && inner[2] <= outer[2] && inner[3] <= outer[3];
+  }
+  // the view's box in map coordinates: the w×h canvas's corners unprojected (north up, no bearing)
+  function viewBounds(view, w, h) {
+    var a = view.unproject([0, 0]), b = view.unproject([w, h]);
+    return [Math.min(a.lng, b.lng), Math.min(a.lat, b.lat), Math.max(a.lng, b.lng), Math.max(a.lat, b.lat)];
+  }
+  // the entries ([id, rings, box]) whose box meets the view's
+  function cull(entries, bounds) {
+    var out = [];
+    for (var i = 0; i < entries.length; i++) { if (boxesMeet(entries[i][2], bounds)) { out.push(entries[i]); } }
+    return out;
+  }
+  // a box grown by `f` of its size on every side
+  function padBox(b, f) {
+    var dx = (b[2] - b[0]) * f, dy = (b[3] - b[1]) * f;
+    return [b[0] - dx, b[1] - dy, b[2] + dx, b[3] + dy];
+  }
+  // The top of a shading scale: the measure's own (a grid's: 3 open cases is red) or, for communities of a few dozen
+  // grids, the 90th percentile of their values rounded up to 5, 10, 20, 50, … so that not every community is red
+  function levelZmax(values, base) {
+    var vs = values.filter(function (v) { return v > 0; }).sort(function (a, b) { return a - b; });
+    if (!vs.length) { return base; }
+    var p90 = vs[Math.min(vs.length - 1, Math.floor(vs.length * 0.9))], top = 5;
+    while (top < p90) { top = /^[15]/.test(String(top)) ? top * 2 : top * 5 / 2; }
+    return Math.max(base, top);
   }
 
   // one marker: where, how it looks (radius and stroke in design pixels, scaled by the wall), what it is (k, d)
@@ -82,8 +131,11 @@
     this.view = null;   // what the canvases project with: mercator() until the map is ready, then the map
     this.scale = 1;
     this.chain = Promise.resolve();
-    this.shaded = {};   // grid id → value the shading canvas shows
-    this.rings = [];    // [grid id, [[lon, lat], …] per ring] of every grid, as the figure has them
+    this.shaded = {};   // grid (or community) id → value the shading canvas shows
+    this.rings = [];    // [grid id, [[lon, lat], …] per ring, box] of every grid, as the figure has them (a wide
+                        // wall's figure has its communities instead)
+    this.gridRings = [];  // a wide wall zoomed in: the grids of its view, from /api/v1/wall/grids
+    this.gridBox = null;  // … and the box they cover
     this.drawMs = [];   // recent redraw times, for diagnostics and the bench
     this.points = { workers: [], cases: [], alerts: [] };
     this.memo = { cases: new Map(), alerts: new Map() };  // record → its marker (see recordPoints)
@@ -141,7 +193,8 @@
     var self = this;
     this.rings = grids.features.map(function (f) {
       var g = f.geometry, polys = g.type === "Polygon" ? [g.coordinates] : g.coordinates;
-      return [f.id, [].concat.apply([], polys)];
+      var rings = [].concat.apply([], polys);
+      return [f.id, rings, ringsBox(rings)];
     });
     var sh = document.createElement("canvas");
     sh.className = "wall-shade";
@@ -166,6 +219,15 @@
     map.on("move", function () { self.repaint(); });
     map.on("resize", function () { self.thaw(); self.repaint(); });
     map.on("idle", function () { self.freeze(); });
+    map.on("moveend", function () { self.viewChanged(); });
+    if (this.wall.wide && this.gd && this.gd.on) {  // a click on a community zooms in to its grids
+      this.gd.on("plotly_click", function (ev) {
+        var pt = ev && ev.points && ev.points[0];
+        if (!pt || !pt.data || pt.data.meta !== "gc-communities") { return; }
+        var hit = self.rings.filter(function (r) { return String(r[0]) === String(pt.location); })[0];
+        if (hit) { map.fitBounds([[hit[2][0], hit[2][1]], [hit[2][2], hit[2][3]]], { padding: 40, maxZoom: 16 }); }
+      });
+    }
     this.hover(map);
   };
 
@@ -222,14 +284,80 @@
     this.sctx.fillStyle = this.shadeBg; this.sctx.fillRect(0, 0, w, h);  // a resized opaque canvas is black
   };
 
-  // every grid filled with the colour of its value; one path per colour (a handful), projected with the camera
+  // -- a wide wall (a district or a city): communities until zoomed in past cfg.wide.grid_zoom, then the grids of
+  // the view (fetched for a padded box of it, again when the view leaves that box)
+  GCWallMap.prototype.zoom = function () { return this.map ? this.map.getZoom() : this.zoomFor(this.scale); };
+  GCWallMap.prototype.level = function () {
+    var wide = this.wall.wide;
+    return !wide || this.zoom() >= wide.grid_zoom - 1e-6 ? "grids" : "communities";
+  };
+  // the shapes the shading draws now: [id, rings, box] each
+  GCWallMap.prototype.shapes = function () {
+    return this.wall.wide && this.level() === "grids" ? this.gridRings : this.rings;
+  };
+  GCWallMap.prototype.bounds = function () {
+    return this.view && this.view.unproject ? viewBounds(this.view, this.cssW, this.cssH) : null;
+  };
+  // the top of the shading scale in use (the legend shows it)
+  GCWallMap.prototype.zmax = function () {
+    var base = ZMAX[this.wall.measure] || 5;
+    return this.wall.wide && this.level() === "communities" ? (this.levelTop || base) : base;
+  };
+
+  // the camera stopped: a wide wall switches level or asks for the grids of its new view
+  GCWallMap.prototype.viewChanged = function () {
+    var wide = this.wall.wide;
+    if (!wide) { return; }
+    var level = this.level();
+    if (level !== this.lastLevel) {
+      this.lastLevel = level;
+      this.wall.markDirty("workers", "grids");
+      this.wall.showScale();
+    }
+    if (level === "grids") {
+      var b = this.bounds();
+      if (b && !(this.gridBox && boxInside(b, this.gridBox))) { this.loadView(padBox(b, 0.25)); }
+    }
+  };
+
+  GCWallMap.prototype.loadView = function (box) {
+    var self = this, wall = this.wall, key = box.map(function (v) { return v.toFixed(5); }).join(",");
+    if (this.loadingKey === key) { return; }
+    this.loadingKey = key;
+    fetch("/api/v1/wall/grids?bbox=" + key, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      if (!r.ok) { throw new Error("wall grids → " + r.status); }
+      return r.json();
+    }).then(function (res) {
+      if (self.loadingKey !== key) { return; }  // a newer view was asked for
+      self.loadingKey = null;
+      self.gridBox = box;
+      self.gridRings = res.grids.map(function (g) {
+        wall.openByGrid[g.id] = g.open; wall.todayByGrid[g.id] = g.today;
+        return [g.id, g.rings, ringsBox(g.rings)];
+      });
+      Object.assign(self.cfg.people, res.people);
+      res.workers.forEach(function (w) { if (!wall.workers.has(w[0])) { wall.workers.set(w[0], w); } });
+      self.loadedAt = performance.now();
+      self.shaded = {};
+      wall.lastShade = 0;
+      wall.markDirty("workers", "grids");
+    }).catch(function (e) { self.loadingKey = null; console.warn("wall grids failed", e); });
+  };
+
+  // every shape in view filled with the colour of its value; one path per colour (a handful), projected with the
+  // camera. Only what meets the view is projected (a city's 10,000 grids took ~0.4 s per repaint); a wide wall's
+  // grids get their outline here too (its figure outlines the communities only)
   GCWallMap.prototype.paintShade = function () {
-    var map = this.view, ctx = this.sctx, shaded = this.shaded, zmax = ZMAX[this.wall.measure] || 5, groups = {};
+    if (this.wall.wide && this.shadedLevel !== this.level()) { this.syncShaded(); }  // zoomed across the threshold
+    var map = this.view, ctx = this.sctx, shaded = this.shaded, zmax = this.zmax(), groups = {};
     if (!map || !ctx) { return; }
-    this.rings.forEach(function (g) {
+    var t0 = performance.now(), bounds = this.bounds(), all = this.shapes();
+    var shapes = bounds ? cull(all, bounds) : all;
+    shapes.forEach(function (g) {
       var col = shadeColor(shaded[g[0]] || 0, zmax);
       (groups[col] = groups[col] || []).push(g[1]);
     });
+    var outline = !!this.wall.wide && this.level() === "grids";
     ctx.fillStyle = this.shadeBg; ctx.fillRect(0, 0, this.cssW, this.cssH);
     ctx.globalAlpha = SHADE_ALPHA;
     Object.keys(groups).forEach(function (col) {
@@ -244,8 +372,11 @@
         });
       });
       ctx.fillStyle = col; ctx.fill("evenodd");
+      if (outline) { ctx.globalAlpha = 1; ctx.lineWidth = 0.6; ctx.strokeStyle = "#3d6a93"; ctx.stroke(); ctx.globalAlpha = SHADE_ALPHA; }
     });
     ctx.globalAlpha = 1;
+    this.shadeDrawn = shapes.length;
+    this.shadeMs = performance.now() - t0;
     if (this.still) { ctx.drawImage(this.still, 0, 0, this.cssW, this.cssH); }  // the map's outlines, standing still
     this.shadedFor = this.wall.measure;
   };
@@ -380,6 +511,7 @@
 
   GCWallMap.prototype.workerData = function () {
     var feats = [];
+    if (this.wall.wide && this.level() === "communities") { return feats; }  // a city's 20,000: counted, not dotted
     this.wall.workers.forEach(function (w) {
       var p = w[3] === "offline" ? null : this.pt(w[1], w[2]);
       if (!p) { return; }
@@ -440,18 +572,31 @@
 
   // the shading follows the wall's chosen measure; repainted only when a value (or the measure) changed
   GCWallMap.prototype.shadeGrids = function () {
-    var vals = this.wall.gridValues(), shaded = this.shaded, changed = this.shadedFor !== this.wall.measure;
-    this.cfg.grids.forEach(function (g) {
+    if (this.syncShaded()) { this.paintShade(); }
+  };
+
+  // the values the shading shows brought up to date (a new level starts afresh: grid and community ids overlap);
+  // true when one changed
+  GCWallMap.prototype.syncShaded = function () {
+    var vals = this.wall.gridValues(), level = this.level(), changed = this.shadedFor !== this.wall.measure;
+    if (level !== this.shadedLevel) { this.shaded = {}; this.shadedLevel = level; changed = true; }
+    var shaded = this.shaded;
+    var ids = this.wall.wide ? this.shapes().map(function (g) { return g[0]; }) : this.cfg.grids;
+    ids.forEach(function (g) {
       var v = vals[g] || 0;
       if (shaded[g] !== v) { shaded[g] = v; changed = true; }
     });
-    if (changed) { this.paintShade(); }
+    if (this.wall.wide && level === "communities") {
+      var top = levelZmax(Object.keys(vals).map(function (k) { return vals[k]; }), ZMAX[this.wall.measure] || 5);
+      if (top !== this.levelTop) { this.levelTop = top; changed = true; this.wall.showScale(); }
+    }
+    return changed;
   };
 
   // the value and colour the shading shows for a grid (what a viewer sees; tests read it)
   GCWallMap.prototype.shadeOf = function (gid) {
     var v = this.shaded[gid] || 0;
-    return { v: v, color: shadeColor(v, ZMAX[this.wall.measure] || 5), alpha: SHADE_ALPHA };
+    return { v: v, color: shadeColor(v, this.zmax()), alpha: SHADE_ALPHA };
   };
 
   // resolves once a frame with the new markers has been painted (both canvases are drawn synchronously)
@@ -506,4 +651,10 @@
   window.GCWallMap = GCWallMap;
   window.GCWallMap.shadeColor = shadeColor;
   window.GCWallMap.mercator = mercator;
+  window.GCWallMap.ringsBox = ringsBox;
+  window.GCWallMap.boxesMeet = boxesMeet;
+  window.GCWallMap.viewBounds = viewBounds;
+  window.GCWallMap.cull = cull;
+  window.GCWallMap.padBox = padBox;
+  window.GCWallMap.levelZmax = levelZmax;
 })();

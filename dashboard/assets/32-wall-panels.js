@@ -77,7 +77,7 @@
     Wall.prototype.renderWorkerCounts = function () {
       var duty = 0, patrol = 0;
       this.workers.forEach(function (w) { if (w[3] && w[3] !== "offline") { duty++; } if (w[3] === "patrolling") { patrol++; } });
-      if (this.workers.size) {
+      if (this.workers.size && !this.wide) {  // a wide wall holds only the workers that moved: the stats count
         this.counters.on_duty = duty; this.counters.patrolling = patrol;
         setText(el("wall-kpi-on_duty"), duty.toLocaleString("en-US"));  // unchanged text: no repaint
         setText(el("wall-kpi-patrolling"), patrol.toLocaleString("en-US"));
@@ -110,10 +110,12 @@
                          self.tx("alert.state." + a.state, a.state), a.worker_name || ""].filter(Boolean).join(" · ");
         d.appendChild(h); d.appendChild(m); box.appendChild(d);
       });
-      if (list.length > ALERT_CARDS) {  // never let the rest go unnoticed
+      // the true open total: the wall is sent the newest 200 (a city can have thousands open)
+      var total = Math.max(list.length, this.alertsOpen || 0);
+      if (total > ALERT_CARDS) {  // never let the rest go unnoticed
         var more = document.createElement("div"); more.className = "wall-alert-more";
-        more.setAttribute("data-more", list.length - ALERT_CARDS);
-        more.textContent = this.tx("wall.alerts.more", "+{n}").replace("{n}", list.length - ALERT_CARDS);
+        more.setAttribute("data-more", total - ALERT_CARDS);
+        more.textContent = this.tx("wall.alerts.more", "+{n}").replace("{n}", (total - ALERT_CARDS).toLocaleString("en-US"));
         box.appendChild(more);
       }
       this.map.placeRings();

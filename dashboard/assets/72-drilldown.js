@@ -226,6 +226,7 @@
       gd.on("plotly_click", function (ev) {
         var pt = ev && ev.points && ev.points[0];
         if (pt && pt.data && pt.data.meta === "gc-cameras" && pt.customdata) { openCamera(pt.customdata[0]); }
+        else if (pt && pt.data && pt.data.meta === "gc-communities") { return; }  // a city wall's community: it zooms in
         else if (pt && pt.data && String(pt.data.type).indexOf("choropleth") === 0 && pt.location !== undefined) { open(pt.location); }
       });
     });

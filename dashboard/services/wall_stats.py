@@ -104,12 +104,20 @@ def hourly(session: Session, start: datetime, community_id: int | None = None) -
     return {"today": row[24:], "yesterday": row[:24]}
 
 
-def wall_stats(session: Session, *, now: datetime | None = None, community_id: int | None = None) -> dict[str, Any]:
+def wall_stats(session: Session, *, now: datetime | None = None, community_id: int | None = None,
+               wide: bool | None = None) -> dict[str, Any]:
     """Everything the wall's panels show that is not in the live snapshot.
 
     With ``community_id`` every figure is that community's: its cases, its workers (by home grid, seen in
     its grids), and a ranking of one — a community's wall shows nothing of its neighbours.
+    A wide wall's (a district or a city, ``wall_scope.is_wide``; decided from the data unless ``wide`` is given)
+    per-grid maps are empty and ``communities`` holds the same measures per community, and its ranking the top 20:
+    the grids of its view come with their counts from /api/v1/wall/grids.
     """
+    if wide is None:
+        from .wall_scope import is_wide
+
+        wide = is_wide(session, community_id)
     now = as_utc(now or utcnow())
     seq = last_seq(session)  # read first: the figures below are at least this recent
     start, end = local_day_bounds(local_today(now))
@@ -145,7 +153,23 @@ def wall_stats(session: Session, *, now: datetime | None = None, community_id: i
     offline, patrolling = DutyState.OFFLINE.value, DutyState.PATROLLING.value
     # a community's workers standing across the border are not counted on a neighbour's grid
     present = Counter(g for st, g in workers if st != offline and g is not None and (own is None or g in own))
+    grids_out = {"open": {str(k): v for k, v in grid_open.items() if v},
+                 "today": {str(k): v for k, v in grid_today.items() if v},
+                 "workers": {str(k): v for k, v in present.items()}}
+    extra: dict[str, Any] = {}
+    if wide:
+        comm_of = dict(session.execute(select(Grid.id, Grid.community_id)).all())
+        by_comm_workers: Counter = Counter()
+        for g, n in present.items():
+            if comm_of.get(g) is not None:
+                by_comm_workers[comm_of[g]] += n
+        extra["communities"] = {"open": {str(k): v[1] for k, v in by_comm.items() if v[1]},
+                                "today": {str(k): v[0] for k, v in by_comm.items() if v[0]},
+                                "workers": {str(k): v for k, v in by_comm_workers.items() if v}}
+        grids_out = {"open": {}, "today": {}, "workers": {}}
+        ranking = ranking[:20]
     return {
+        **extra, "wide": bool(wide),
         "seq": seq, "time": iso(now), "day": {"start": iso(start), "end": iso(end)},
         "counters": {**counters(groups),
                      "on_duty": sum(st != offline for st, _ in workers),
@@ -154,11 +178,7 @@ def wall_stats(session: Session, *, now: datetime | None = None, community_id: i
                         if v],
         "hourly": hourly(session, start, community_id),
         "ranking": ranking,
-        "grids": {
-            "open": {str(k): v for k, v in grid_open.items() if v},
-            "today": {str(k): v for k, v in grid_today.items() if v},
-            "workers": {str(k): v for k, v in present.items()},
-        },
+        "grids": grids_out,
     }
 
 

@@ -11,9 +11,11 @@ from typing import Any
 from dash import html
 
 
-from dashboard.i18n import localize_json, t, texts_for
+from dashboard.i18n import localize_json, place_name, t, texts_for
 from dashboard.models import Role
+from dashboard.api.wall import _encoded as encoded_stats
 from dashboard.services.workers import active_worker_labels
+from dashboard.services.wall_scope import GRID_ZOOM, is_wide, wall_place
 from dashboard.services.wall_stats import grid_ids, recent_events, wall_stats
 from dashboard.timeutil import clock_offset_s
 
@@ -24,7 +26,8 @@ from ..drilldown import drilldown_panel
 from ..governance_panel import governance_panel
 from . import panels
 from .ids import Wall
-from .map import BASE_ZOOM, TRACES, build_map
+from .satisfaction_panel import satisfaction_panel
+from .map import BASE_ZOOM, TRACES, build_map, build_wide_map
 
 DESIGN = (1920, 1080)
 # the two charts are drawn by the page as SVG at these design sizes (assets/32-wall-panels.js)
@@ -52,13 +55,16 @@ def client_config(lang: str, query: dict, services, stats: dict[str, Any], grids
             "timezone": s.timezone}
 
 
-def header(lang: str, query: dict) -> html.Header:
+def header(lang: str, query: dict, place: str | None = None) -> html.Header:
+    """The title bar; ``place``: what the wall is of (a street's, district's or city's name), the demo street's
+    name when none is known."""
     other = "en" if lang == "zh-CN" else "zh-CN"
     measures = [html.Option(t(f"wall.measure.{m}", lang), value=m) for m in ("open", "today", "workers")]
     return html.Header(className="wall-header", children=[
         html.Div(className="wall-brand", children=[
             html.Span(className="wall-emblem"),
-            html.H1([html.Span(t("app.street", lang), className="wall-street"), " ", t("app.title", lang)]),
+            html.H1([html.Span(place_name(place, lang) or t("app.street", lang), className="wall-street"), " ",
+                     t("app.title", lang)]),
         ]),
         html.Div(className="wall-head-right", children=[
             html.Label(className="wall-control wall-measure-box", children=[
@@ -106,17 +112,28 @@ def layout(lang: str, query: dict, services):
     """The wall page; ``?kiosk=1`` hides every control, ``?lang=en`` switches language."""
     own = own_community(services)  # a community's wall shows its own figures and ticker (the socket room too)
     with services.db.read() as s:
-        stats = {**wall_stats(s, community_id=own),
-                 "recent": recent_events(s, CAPS["ticker"] // 2, community_id=own)}
-        grids, figure = static_parts(services, s, lang)
-        cfg = client_config(lang, query, services, stats, grids)
-        cfg["people"] = people(services, s, own)
+        wide, place = scope_of(services, s, own)
+        # the figures every wall and the stats endpoint share (one build per few seconds: a city's takes seconds)
+        _, body = services.memo.get(("wall-stats", own), 3.0,
+                                    lambda: encoded_stats(wall_stats(s, community_id=own, wide=wide)))
+        stats = {**json.loads(body), "recent": recent_events(s, CAPS["ticker"] // 2, community_id=own)}
+        if wide:  # a district or a city: communities until zoomed in, the grids of the view then (wall_scope)
+            figure = services.memo.get(("wall-wide-map", lang, services.settings.tile_crs, own), 3600,
+                                       lambda: json.loads(build_wide_map(s, services.settings, lang, own).to_json()))
+            cfg = client_config(lang, query, services, stats, [])
+            cfg["people"] = {}  # 20,000 workers' labels: each zoomed-in view brings its own
+            cfg["base_zoom"] = figure["layout"]["map"]["zoom"]
+            cfg["wide"] = {"level": place["level"], "grid_zoom": GRID_ZOOM}
+        else:
+            grids, figure = static_parts(services, s, lang)
+            cfg = client_config(lang, query, services, stats, grids)
+            cfg["people"] = people(services, s, own)
     p = caller(services)
     can_call = p is not None and p.role in (Role.DISPATCHER, Role.ADMIN)  # as the call handler allows
     # the browser plots the map itself once it knows the screen size: no relayout racing the first plot
     cfg["figure"] = figure
     stage = html.Div(id=Wall.STAGE, className="wall-stage", children=[
-        header(lang, query),
+        header(lang, query, place["name"]),
         html.Div(className="wall-col wall-left", children=[
             panels.kpi_panel(stats, lang),
             panels.chart_panel("wall.panel.category", Wall.CATEGORY, lang, "wall-panel-category"),
@@ -126,7 +143,9 @@ def layout(lang: str, query: dict, services):
         html.Div(className="wall-col wall-right", children=[
             panels.alert_panel(lang),
             panels.chart_panel("wall.panel.hourly", Wall.HOURLY, lang, "wall-panel-hourly"),
-            governance_panel(lang, services, width=428, height=206),  # 网格+五治 (issue 10)
+            # 网格+五治 (issue 10), or the residents' satisfaction panel option (?panel=satisfaction, issue 31)
+            satisfaction_panel(lang, services) if query.get("panel") == "satisfaction"
+            else governance_panel(lang, services, width=428, height=206),
             panels.ticker_panel(lang),
         ]),
     ])
@@ -142,6 +161,11 @@ def layout(lang: str, query: dict, services):
     return html.Div(id=Wall.ROOT, className=classes, lang=lang, **{"data-config": json.dumps(cfg, ensure_ascii=False)},
                     children=[stage, map_layer, call_widget(lang, role="console")])
 
+
+
+def scope_of(services, session, own: int | None) -> tuple[bool, dict[str, Any]]:
+    """Is the wall wide (a district or a city), and what is it of (kept until the grids change)."""
+    return services.memo.get(("wall-scope", own), 3600, lambda: (is_wide(session, own), wall_place(session, own)))
 
 
 def static_parts(services, session, lang: str) -> tuple[list[int], dict[str, Any]]:
@@ -160,7 +184,12 @@ def warm(services, langs: tuple[str, ...] = ("zh-CN", "en")) -> None:
     from ..governance_panel import cached_panel
 
     with services.db.read() as s:
+        wide, _ = scope_of(services, s, None)
         for lang in langs:
-            static_parts(services, s, lang)
+            if wide:
+                services.memo.get(("wall-wide-map", lang, services.settings.tile_crs, None), 3600,
+                                  lambda: json.loads(build_wide_map(s, services.settings, lang).to_json()))
+            else:
+                static_parts(services, s, lang)
     for lang in langs:
         cached_panel(services, lang)

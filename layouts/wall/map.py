@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from dashboard.i18n import t
 from dashboard.services.wall_map import wall_map_layers
+from dashboard.services.wall_scope import community_shapes, fit_zoom
 from layouts.map_style import Projector, local_style
 
 TRACES = {"grids": 0, "communities": 1, "cameras": 2}
@@ -86,3 +87,53 @@ def build_map(session, settings, lang: str) -> go.Figure:
         uirevision="wall", hoverlabel={"bgcolor": "#0b1f33", "bordercolor": "#38bdf8",
                                        "font": {"color": "#e6f1ff", "size": 14}})
     return fig
+
+
+MAP_SIZE = (936, 964)  # the map's design size (30-wall.css .wall-map-slot)
+
+
+def build_wide_map(session, settings, lang: str, community_id: int | None = None) -> go.Figure:
+    """A district's or a city's map: one transparent shape per community (hover: its name) in place of every grid,
+    opened on the whole area, not on a corner of it. The page draws the shading per community, and the grids of
+    its view once zoomed in (assets/31-wall-map.js, /api/v1/wall/grids)."""
+    proj = Projector(settings.tile_crs)
+    shapes = community_shapes(session, community_id)
+    features = [{"type": "Feature", "id": c["id"], "properties": {}, "geometry": proj.geometry(c["geometry"])}
+                for c in shapes]
+    fig = go.Figure()
+    fig.add_trace(go.Choroplethmap(
+        geojson={"type": "FeatureCollection", "features": features}, locations=[c["id"] for c in shapes],
+        z=[0] * len(shapes), zmin=0, zmax=1, colorscale=CLEAR, marker={"line": {"width": 1.2, "color": "#5f8fbf"}},
+        showscale=False, text=[c["name"] for c in shapes], name=t("wall.layer.communities", lang), meta="gc-communities",
+        hovertemplate="%{text}<extra></extra>"))
+    fig.add_trace(go.Scattermap(lon=[], lat=[], mode="lines", line={"width": 2.6, "color": "#7fd1ff"},
+                                hoverinfo="skip", name=t("wall.layer.communities", lang)))
+    cams = wall_map_layers(session).cameras
+    clat, clon = proj([c.lat for c in cams], [c.lon for c in cams]) if cams else ([], [])
+    label, offline, click = (t("wall.hover.camera", lang), t("wall.hover.camera_offline", lang),
+                             t("wall.hover.camera_click", lang))
+    fig.add_trace(go.Scattermap(
+        lat=list(np.round(clat, 6)), lon=list(np.round(clon, 6)), mode="markers",
+        marker={"size": 9, "color": ["#9aa7b5" if c.online else "#4b5563" for c in cams], "opacity": 0.85},
+        customdata=[[c.id] for c in cams], meta="gc-cameras",
+        text=[f"{c.name} ({c.code})" + ("" if c.online else f" · {offline}") for c in cams],
+        hovertemplate=f"{label} %{{text}}<br>{click}<extra></extra>", name=t("wall.layer.cameras", lang)))
+    xs = [x for f in features for x in _xs(f["geometry"], 0)]
+    ys = [y for f in features for y in _xs(f["geometry"], 1)]
+    if xs:
+        bounds = (min(xs), min(ys), max(xs), max(ys))
+        center = {"lat": (bounds[1] + bounds[3]) / 2, "lon": (bounds[0] + bounds[2]) / 2}
+        zoom = fit_zoom(bounds, MAP_SIZE)
+    else:
+        center, zoom = dict(CENTER), BASE_ZOOM
+    fig.update_layout(
+        map={"style": map_style(settings), "center": center, "zoom": zoom}, meta=proj.meta,
+        margin={"l": 0, "r": 0, "t": 0, "b": 0}, paper_bgcolor="rgba(0,0,0,0)", showlegend=False,
+        uirevision="wall", hoverlabel={"bgcolor": "#0b1f33", "bordercolor": "#38bdf8",
+                                       "font": {"color": "#e6f1ff", "size": 14}})
+    return fig
+
+
+def _xs(geom: dict, i: int) -> list[float]:
+    polys = [geom["coordinates"]] if geom["type"] == "Polygon" else geom["coordinates"]
+    return [pt[i] for poly in polys for ring in poly for pt in ring]

@@ -88,15 +88,15 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("/api/v1/governance/activities/import", "POST"): OPS | {"integration"},
     ("/api/v1/governance/indicators", "GET"): VIEW | {"worker"},
     ("/api/v1/governance/panel", "GET"): VIEW | {"worker"},
-    # visits (走访) and residents' satisfaction (issue 31): a worker records hers, the centre may make a case of one
-    ("/api/v1/visits", "GET"): OPS | {"leader", "worker"}, ("/api/v1/visits", "POST"): ADMIN | {"worker"},
-    ("/api/v1/visits/<int:visit_id>/case", "POST"): OPS | {"worker"}, ("/api/v1/satisfaction", "GET"): VIEW,
     # grid notices (issue 31): workers to their grids, the center to a community or the street; the residents'
     # page reads a grid's live notices and their pictures anonymously
     ("/api/v1/notices", "POST"): OPS | {"worker"}, ("/api/v1/notices", "GET"): OPS | {"leader", "worker"},
     ("/api/v1/notices/<int:notice_id>", "GET"): OPS | {"leader", "worker"},
     ("/api/v1/notices/<int:notice_id>/withdraw", "POST"): OPS | {"worker"}, ("/api/v1/notify/outbox", "GET"): ADMIN,
     ("/api/v1/r/grids/<int:grid_id>/notices", "GET"): ALL, ("/api/v1/r/notices/<int:notice_id>/picture", "GET"): ALL,
+    # visits (走访) and residents' satisfaction (issue 31): a worker records hers, the centre may make a case of one
+    ("/api/v1/visits", "GET"): OPS | {"leader", "worker"}, ("/api/v1/visits", "POST"): ADMIN | {"worker"},
+    ("/api/v1/visits/<int:visit_id>/case", "POST"): OPS | {"worker"}, ("/api/v1/satisfaction", "GET"): VIEW,
     # tours (mouse patrol)
     ("/api/v1/tours", "GET"): VIEW, ("/api/v1/tours", "POST"): OPS, ("/api/v1/tours/generate", "POST"): OPS,
     ("/api/v1/tours/<int:tour_id>", "GET"): VIEW, ("/api/v1/tours/<int:tour_id>", "DELETE"): OPS,

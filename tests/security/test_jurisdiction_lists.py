@@ -86,7 +86,8 @@ CONTAINER_KIND = {"cases": "case", "case": "case", "open": "case", "recent": "ca
                   "communities": "community", "features": "grid", "log": "stop", "activity": "activity",
                   "departments": "department", "department": "department", "grids": "grid"}
 # the kind of the "id" in a top-level list of an endpoint whose container key says nothing ("items")
-ITEMS_KIND = {"/api/v1/cases": "case", "/api/v1/alerts": "alert", "/api/v1/workers": "worker"}
+ITEMS_KIND = {"/api/v1/cases": "case", "/api/v1/alerts": "alert", "/api/v1/workers": "worker",
+              "/api/v1/notices": "notice"}
 
 
 @dataclass
