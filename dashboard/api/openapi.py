@@ -15,7 +15,7 @@ import re
 from collections.abc import Set
 from typing import Any, Iterable
 
-from flask import jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel
 
 from .errors import ID_MAX
@@ -46,11 +46,11 @@ class OpenApiRegistry:
         self.schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
 
     def ref(self, model: type[BaseModel]) -> dict[str, str]:
-        """Register a pydantic model as a component schema; returns its $ref."""
+        """Register a pydantic model as a component schema (in OpenAPI 3.0's dialect); returns its $ref."""
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
         for name, sub in schema.pop("$defs", {}).items():
-            self.schemas.setdefault(name, sub)
-        self.schemas[model.__name__] = schema
+            self.schemas.setdefault(name, openapi30(sub))
+        self.schemas[model.__name__] = openapi30(schema)
         return {"$ref": f"#/components/schemas/{model.__name__}"}
 
     def schema(self, name: str, schema: dict[str, Any]) -> dict[str, str]:
@@ -124,6 +124,60 @@ class OpenApiRegistry:
         }
 
 
+_NULL = {"type": "null"}
+_SCHEMA_MAPS = ("properties", "patternProperties")  # name → schema
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+
+
+def openapi30(schema: Any) -> Any:
+    """A JSON Schema as pydantic writes it (draft 2020-12) as an OpenAPI 3.0 Schema Object.
+
+    3.0 has no ``null`` type (``nullable: true`` beside the type instead), takes ``exclusiveMinimum`` /
+    ``exclusiveMaximum`` as flags beside ``minimum`` / ``maximum``, and knows neither ``const`` nor ``examples``;
+    schemathesis refuses a document that breaks these rules."""
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for k, v in schema.items():
+        if k in _SCHEMA_MAPS and isinstance(v, dict):
+            out[k] = {name: openapi30(sub) for name, sub in v.items()}
+        elif k in _SCHEMA_LISTS and isinstance(v, list):
+            out[k] = [openapi30(sub) for sub in v]
+        elif k in ("items", "additionalProperties", "not") and isinstance(v, dict):
+            out[k] = openapi30(v)
+        else:
+            out[k] = v
+    for key, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(key), (int, float)) and not isinstance(out[key], bool):
+            out[bound], out[key] = out.pop(key), True
+    if "const" in out:
+        out["enum"] = [out.pop("const")]
+    if "examples" in out:
+        examples = out.pop("examples")
+        if isinstance(examples, list) and examples:
+            out["example"] = examples[0]
+    if isinstance(out.get("type"), list):  # ["string", "null"]
+        types = [x for x in out["type"] if x != "null"]
+        if len(types) < len(out["type"]):
+            out["nullable"] = True
+        out["type"] = types[0] if len(types) == 1 else out["type"]
+    for key in ("anyOf", "oneOf"):
+        alts = out.get(key)
+        if isinstance(alts, list) and _NULL in alts:
+            rest = [a for a in alts if a != _NULL]
+            del out[key]
+            out["nullable"] = True
+            if len(rest) == 1 and "$ref" not in rest[0]:
+                out = {**rest[0], **out}  # the parent's title, description and default win
+            elif len(rest) == 1:
+                out["allOf"] = rest  # beside a $ref, 3.0 ignores every other key: nullable rides on allOf
+            elif rest:
+                out[key] = rest
+    if "default" in out and out["default"] is None and not out.get("nullable"):
+        del out["default"]  # an optional field left out, not a null the caller may send
+    return out
+
+
 def _path_params(path: str) -> list[str]:
     return re.findall(r"{([^}]+)}", path)
 
@@ -156,14 +210,19 @@ def query(name: str, type_: str = "string", description: str = "", **schema: Any
             "schema": {"type": type_, **schema}}
 
 
-def register(app, services) -> None:
-    api = registry(app)
-    api.add("/api/v1/openapi.json", "get", summary="This document", tags=["meta"], security=False)
+bp = Blueprint("openapi", __name__)
 
-    @app.get("/api/v1/openapi.json")
-    def openapi_json():
-        """The OpenAPI document; public, it holds no data."""
-        ints = app.extensions.get("openapi_int_params")
-        if ints is None:  # every route is registered by the first request
-            ints = app.extensions["openapi_int_params"] = int_path_params(app)
-        return jsonify(api.document(request.host_url.rstrip("/") + "/", ints))
+
+@bp.get("/api/v1/openapi.json")
+def openapi_json():
+    """The OpenAPI document; public, it holds no data."""
+    app = current_app
+    ints = app.extensions.get("openapi_int_params")
+    if ints is None:  # every route is registered by the first request
+        ints = app.extensions["openapi_int_params"] = int_path_params(app)
+    return jsonify(registry(app).document(request.host_url.rstrip("/") + "/", ints))
+
+
+def register(app, services) -> None:
+    registry(app).add("/api/v1/openapi.json", "get", summary="This document", tags=["meta"], security=False)
+    app.register_blueprint(bp)
