@@ -8,7 +8,10 @@ category first; ``POST /api/v1/cases/<id>/actions/dispatch`` takes ``department_
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 from flask import Blueprint, jsonify, request
+from pydantic import Field, StringConstraints, field_validator
 
 from ..models import Role
 from ..models.department import Department
@@ -19,9 +22,10 @@ from .deps import services
 from ..principal import Principal, resolve_principal
 from .auth import require
 from .errors import ApiError
+from .schemas import LEFT_OUT, Name, StrictBody, StrictBool, StrictId, fields_set
 
 READERS = (Role.DISPATCHER, Role.LEADER)
-FIELDS_SCHEMA = {
+FIELDS_SCHEMA = {  # as answered (the request bodies' schemas come from DepartmentIn and DepartmentEditIn)
     "name": {"type": "string", "minLength": 1, "maxLength": 64, "description": "unique"},
     "contact": {"type": "string", "maxLength": 128, "description": "person and phone"},
     "categories": {"type": "array", "items": {"type": "string"},
@@ -33,6 +37,37 @@ DEPARTMENT = {"type": "object", "properties": {"id": {"type": "integer"}, **FIEL
                                                "created_at": {"type": "string"}, "updated_at": {"type": "string"}}}
 
 
+Code = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=8)]
+
+
+class DepartmentEditIn(StrictBody):
+    """The fields of a department to change."""
+
+    name: Name = LEFT_OUT
+    contact: str | None = Field(default=LEFT_OUT, strict=True, max_length=128,
+                                description="person and phone; null: none")
+    categories: list[Code] | None = Field(default=LEFT_OUT, max_length=500,
+                                          description="category codes the department takes; empty or null = any")
+    community_id: StrictId | None = Field(default=LEFT_OUT, description="null: street-wide")
+    active: StrictBool = LEFT_OUT
+
+    @field_validator("contact")
+    @classmethod
+    def _contact(cls, v: str | None) -> str:
+        return (v or "").strip()
+
+    @field_validator("categories")
+    @classmethod
+    def _codes(cls, v: list[str] | None) -> list[str]:
+        return list(dict.fromkeys(v or []))  # each code once, in the order given
+
+
+class DepartmentIn(DepartmentEditIn):
+    """A new department (a community admin's is of its own community)."""
+
+    name: Name
+
+
 def _body() -> dict:
     body = request.get_json(silent=True) if request.data else None
     if not isinstance(body, dict):
@@ -40,11 +75,14 @@ def _body() -> dict:
     return body
 
 
-def _fields(s, body: dict, *, partial: bool) -> dict:
+def _fields(s, model: type[DepartmentEditIn], body: dict) -> dict:
+    """The fields ``body`` sets, in shape (the model) and naming categories and a community that exist."""
+    fields = fields_set(model, body)
     try:
-        return svc.validate(s, body, partial=partial)
+        svc.check_references(s, fields)
     except CaseError as e:
         raise ApiError(422, e.message, e.field)
+    return fields
 
 
 def _who(services) -> Principal:
@@ -107,7 +145,7 @@ def departments_create():
             raise ApiError(403, "a community admin adds departments of its own community only", "community_id")
         body = {**body, "community_id": p.community_id}
     with services().db.write() as s:
-        fields = _fields(s, body, partial=False)
+        fields = _fields(s, DepartmentIn, body)
         if svc.name_taken(s, fields["name"]):
             raise ApiError(409, f"a department named {fields['name']!r} exists", "name")
         d = svc.create(s, fields)
@@ -123,7 +161,7 @@ def departments_edit(department_id: int):
     body = _body()
     with services().db.write() as s:
         d = _writable(p, s.get(Department, department_id), department_id)
-        fields = _fields(s, body, partial=True)
+        fields = _fields(s, DepartmentEditIn, body)
         if p.community_id is not None and fields.get("community_id", p.community_id) != p.community_id:
             raise ApiError(403, "a community admin keeps its departments in its own community", "community_id")
         if "name" in fields and svc.name_taken(s, fields["name"], but=d.id):
@@ -157,7 +195,6 @@ def _describe(app) -> None:
 
     api = registry(app)
     ref = api.schema("Department", DEPARTMENT)
-    body = {"type": "object", "properties": FIELDS_SCHEMA, "additionalProperties": False}
     api.add("/api/v1/departments", "get", tags=["departments"], roles=("dispatcher", "leader", "admin"),
             summary="Departments cases can be routed to (the street's and the caller's community's)",
             params=[{"name": "category", "in": "query", "required": False, "schema": {"type": "string"},
@@ -168,12 +205,13 @@ def _describe(app) -> None:
                                                                                           "items": ref}}})})
     api.add("/api/v1/departments", "post", tags=["departments"], roles=("admin",),
             summary="Add a department (a community admin: of its own community)",
-            body={**body, "required": ["name"]},
+            body=DepartmentIn,
             responses={201: ("the department", ref), 409: "the name is taken"})
     api.add("/api/v1/departments/{department_id}", "get", tags=["departments"], roles=("dispatcher", "leader", "admin"),
             summary="One department", responses={200: ("the department", ref), 404: "no such department"})
     api.add("/api/v1/departments/{department_id}", "patch", tags=["departments"], roles=("admin",),
-            summary="Edit a department's name, contact, categories, community or active flag", body=body,
+            summary="Edit a department's name, contact, categories, community or active flag",
+            body=DepartmentEditIn,
             responses={200: ("the department", ref), 404: "no such department", 409: "the name is taken"})
     api.add("/api/v1/departments/{department_id}", "delete", tags=["departments"], roles=("admin",),
             summary="Remove a department from the list", responses={200: ("the department", ref), 404: "no such department"})

@@ -1,6 +1,7 @@
 """Departments (职能部门): the maintained list a dispatcher routes cases to — name, contact, the categories it takes.
 
-The edge (dashboard/api/departments.py) checks roles and jurisdiction; this module validates and reads.
+The edge (dashboard/api/departments.py) checks roles, jurisdiction and the bodies' shapes (pydantic models); this
+module checks what the fields name exists, writes and reads.
 """
 from __future__ import annotations
 
@@ -14,59 +15,23 @@ from ..models.department import Department
 from ..timeutil import iso, utcnow
 from .cases import CaseError
 
-FIELDS = ("name", "contact", "categories", "community_id", "active")
-
-
 def department_public(d: Department) -> dict[str, Any]:
     return {"id": d.id, "name": d.name, "contact": d.contact, "categories": list(d.categories or []),
             "community_id": d.community_id, "active": d.active, "created_at": iso(d.created_at),
             "updated_at": iso(d.updated_at)}
 
 
-def validate(session: Session, body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
-    """The fields of a create (``partial`` False: name required) or an edit; CaseError names a bad field."""
-    unknown = sorted(set(body) - set(FIELDS))
-    if unknown:
-        raise CaseError(unknown[0], f"{unknown[0]} is not a department field; fields: {', '.join(FIELDS)}")
-    out: dict[str, Any] = {}
-    if "name" in body or not partial:
-        name = body.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise CaseError("name", "name is required (a non-empty string)")
-        if len(name.strip()) > 64:
-            raise CaseError("name", "name must be at most 64 characters")
-        out["name"] = name.strip()
-    if "contact" in body:
-        v = body["contact"]
-        if v is None:
-            v = ""
-        if not isinstance(v, str) or len(v) > 128:
-            raise CaseError("contact", "contact must be a string of at most 128 characters")
-        out["contact"] = v.strip()
-    if "categories" in body:
-        v = body["categories"]
-        if v is None:
-            v = []
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v) or len(v) > 500:
-            raise CaseError("categories", "categories must be a list of category codes")
-        codes = list(dict.fromkeys(x.strip() for x in v))
-        known = set(session.scalars(select(Category.code).where(Category.code.in_(codes)))) if codes else set()
-        missing = [c for c in codes if c not in known]
-        if missing:
-            raise CaseError("categories", f"unknown category {missing[0]!r}")
-        out["categories"] = codes
-    if "community_id" in body:
-        v = body["community_id"]
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-            raise CaseError("community_id", "community_id must be an integer or null (street-wide)")
-        if v is not None and session.get(Community, v) is None:
-            raise CaseError("community_id", f"unknown community {v}")
-        out["community_id"] = v
-    if "active" in body:
-        if not isinstance(body["active"], bool):
-            raise CaseError("active", "active must be true or false")
-        out["active"] = body["active"]
-    return out
+def check_references(session: Session, fields: dict[str, Any]) -> None:
+    """The categories and the community a department's fields name exist; CaseError names the first that does not.
+    (The fields' shapes are the request models' concern: dashboard/api/departments.py.)"""
+    codes = fields.get("categories") or []
+    known = set(session.scalars(select(Category.code).where(Category.code.in_(codes)))) if codes else set()
+    missing = [c for c in codes if c not in known]
+    if missing:
+        raise CaseError("categories", f"unknown category {missing[0]!r}")
+    v = fields.get("community_id")
+    if v is not None and session.get(Community, v) is None:
+        raise CaseError("community_id", f"unknown community {v}")
 
 
 def name_taken(session: Session, name: str, but: int | None = None) -> bool:
