@@ -24,6 +24,7 @@ from dashboard.services.grids import grid_outlines
 from layouts.map_style import local_style, projector
 
 from .call_widget import call_widget
+from .mobile_notices import notices_pane, notices_tab
 from .mobile_visits import visits_pane, visits_tab
 
 
@@ -149,7 +150,8 @@ def layout(lang: str, query: dict, services):
                 html.Button(T("m.tab.tasks"), id="m-tab-tasks", className="m-tab active", **{"data-tab": "tasks"}),
                 html.Button(T("m.tab.report"), id="m-tab-report", className="m-tab", **{"data-tab": "report"}),
                 html.Button(T("m.tab.patrol"), id="m-tab-patrol", className="m-tab", **{"data-tab": "patrol"}),
-                visits_tab(lang)]),  # 走访 (issue 31): layouts/mobile_visits.py, assets/42-visits.js
+                visits_tab(lang),  # 走访 (issue 31): layouts/mobile_visits.py, assets/42-visits.js
+                notices_tab(lang)]),  # 网格通知 (issue 31): layouts/mobile_notices.py, assets/44-mobile-notices.js
             html.Section(id="m-pane-tasks", className="m-pane", children=[html.Ul(id="m-tasks", className="m-tasks")]),
             html.Section(id="m-pane-report", className="m-pane", hidden=True, children=[
                 html.Div(className="m-row", children=[
@@ -182,6 +184,7 @@ def layout(lang: str, query: dict, services):
                 html.P(T("m.patrol.off"), id="m-patrol-state", className="m-patrol-state"),
                 html.Button(T("m.patrol.start"), id="m-patrol-toggle", className="m-btn m-primary m-wide")]),
             visits_pane(lang),
+            notices_pane(lang),
         ]),
         html.Div(id=MobileIds.MAP_SINK, hidden=True),
         call_widget(lang, role="worker"),  # 视频调度: rings for the signed-in worker (assets/71-call.js)

@@ -23,8 +23,8 @@ PAGE_SCRIPTS: dict[str, tuple[str, ...]] = {
     "/wall": WALL + GOVERNANCE + DRILL + COVERAGE + CALL,  # a camera's panel calls its grid's workers
     "/console": ("50-console.js",) + CALL + DRILL + COVERAGE,
     "/patrol": ("70-patrol.js",) + CALL + DRILL + COVERAGE,
-    "/m": ("40-mobile.js", "42-visits.js") + CALL,  # 42: the visits tab (issue 31)
-    "/r": ("41-residents.js",),  # the residents' page (issue 31); its notices script joins here
+    "/m": ("40-mobile.js", "42-visits.js", "44-mobile-notices.js") + CALL,  # 42: visits, 44: notices (issue 31)
+    "/r": ("41-residents.js", "43-resident-notices.js"),  # the residents' page and its grid's notices (issue 31)
     "/call": CALL + ("74-callpage.js",),  # the worker search
     "/briefing": ("60-briefing.js",),
     "/governance": GOVERNANCE,
