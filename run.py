@@ -1,18 +1,29 @@
 """GridCommand: run the command center, or manage its data.
 
     python run.py                      serve the live demo street on http://127.0.0.1:8050
+    python run.py --gevent             the same, each live socket a greenlet instead of OS threads (thousands of phones)
     python run.py --help               options and subcommands
 """
 from __future__ import annotations
 
-import argparse
-import logging
-import socket
 import sys
-from pathlib import Path
 
-from dashboard.config import Settings, SettingsError
-from server import build_server, fail, open_services, production_problems, seed_if_empty
+# --gevent: patch the standard library before anything imports it (threading, sockets, queues): the one process's
+# Werkzeug server then gives each connection a greenlet instead of OS threads (four per live socket), the writers'
+# FairLock and the background loops become cooperative. Only for serving: the other commands run as they are.
+GEVENT = __name__ == "__main__" and "--gevent" in sys.argv[1:]
+if GEVENT:
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import socket  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from dashboard.config import Settings, SettingsError  # noqa: E402
+from server import build_server, fail, open_services, production_problems, seed_if_empty  # noqa: E402
 
 log = logging.getLogger("gridcommand")
 
@@ -31,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--osmand", action="store_true", help="also serve OsmAnd/Traccar positions on a dedicated port "
                                                         "(default 5055)")
     p.add_argument("--osmand-port", type=int, help="the dedicated OsmAnd/Traccar port (implies --osmand)")
+    p.add_argument("--gevent", action="store_true",
+                   help="serve live sockets on greenlets (gevent) instead of threads: thousands of phones on one "
+                        "process (run.py prod uses gevent workers anyway)")
     p.add_argument("--log-level", default="INFO")
     sub = p.add_subparsers(dest="command")
     sub.add_parser("serve", help="serve (the default)")
@@ -113,8 +127,13 @@ def serve(settings: Settings) -> None:
             fail(f"OsmAnd port {settings.osmand_port} on {settings.host} is already in use; choose --osmand-port")
         # the main port's group commit: one per-device budget for both ports
         serve_dedicated(services, settings.host, settings.osmand_port, app.extensions.get("gc_osmand_group_commit"))
-    log.info("serving on http://%s:%d (simulator %s)", settings.host, settings.port,
-             "on" if settings.simulate else "off")
+    log.info("serving on http://%s:%d (simulator %s, %s)", settings.host, settings.port,
+             "on" if settings.simulate else "off", "gevent" if GEVENT else "threads")
+    import werkzeug.serving
+
+    # the listen backlog: 128 by default, and a burst of phones reconnecting after a network blip (or a bench
+    # stepping up) overflows it while the process is busy — each overflowed connect then waits for a SYN retry
+    werkzeug.serving.BaseWSGIServer.request_queue_size = 2048
     try:
         services.socketio.run(app, host=settings.host, port=settings.port, allow_unsafe_werkzeug=True,
                               use_reloader=False, log_output=False)

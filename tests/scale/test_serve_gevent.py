@@ -1,0 +1,62 @@
+"""``python run.py --gevent``: the one-process server with each live socket on a greenlet (issue 26 item 1).
+
+Werkzeug's threaded server gives a websocket four OS threads; the demo box topped out near 2,350 phones. With
+``--gevent`` the standard library is patched before anything imports it: the same server, the same SQLite writer
+turns and background loops, but a held socket costs a greenlet. This drives the real command over real sockets.
+"""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import LiveServer
+from tests.security.test_live_channel import raw_socket
+from tests.utils.page_client import demo_http
+from tests.utils.wall_client import WallClient
+
+pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.timeout(240)]
+HELD = 300
+
+
+def os_threads(pid: int) -> int:
+    return int(re.search(r"^Threads:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.M).group(1))
+
+
+def test_gevent_serve_holds_sockets_without_threads_and_still_pushes_and_answers(tmp_path):
+    srv = LiveServer(tmp_path, "--no-sim", "--gevent", env={"GC_SOCKET_PER_ADDR": "1000"}).start()
+    held = []
+    try:
+        wall = WallClient(srv.url).start()
+        threads_before = os_threads(srv.proc.pid)
+        held = [raw_socket(srv.url) for _ in range(HELD)]
+        threads_held = os_threads(srv.proc.pid)
+        times = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            assert requests.get(srv.url + "/healthz", timeout=5).status_code == 200
+            times.append(time.perf_counter() - t0)
+        r = demo_http(srv.url).post(srv.url + "/api/v1/cases", json={
+            "category_code": "0101", "lat": 34.2655, "lon": 108.9540, "description": "gevent 推送"}, timeout=10)
+        assert r.status_code == 201, r.text
+        case_id, deadline = r.json()["id"], time.monotonic() + 10
+
+        def pushed() -> list[int]:  # seqs of this case's events that came by push, not by catch-up
+            return [s for s in list(wall.pushed) if wall.events[s]["type"] == "case"
+                    and wall.events[s]["payload"]["case"]["id"] == case_id]
+
+        while time.monotonic() < deadline and not pushed():
+            time.sleep(0.05)
+        got = pushed()
+        wall.sio.disconnect()
+    finally:
+        for ws in held:
+            ws.close()
+        srv.stop()
+    # 300 more sockets: Werkzeug's threads would have added ~1,200 OS threads; greenlets add none
+    assert threads_held - threads_before < 20, (threads_before, threads_held)
+    assert got, "the report never reached the wall's socket"
+    assert sorted(times)[-2] < 1.0, times
