@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from flask import jsonify, request, send_file
+from flask import Blueprint, current_app, jsonify, request, send_file
 from sqlalchemy import false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -19,7 +19,8 @@ from ..models import Case, CasePhoto, Community, Grid, Role, Worker
 from ..services import photos as photo_svc
 from ..services.cases import CaseError, CaseReport, case_public, report_case
 from .auth import require
-from ..principal import Principal, in_scope, record_in_scope, resolve_principal
+from .deps import caller, services
+from ..principal import Principal, in_scope, record_in_scope
 from .errors import ApiError, error_response, int_arg, page_arg
 from .openapi import query, registry
 from .schemas import CaseIn, parse
@@ -100,161 +101,179 @@ def _since(raw: str | None) -> datetime | None:
     return v
 
 
-def register(app, services) -> None:
-    uploads = services.settings.uploads_dir
-    api = registry(app)
+def _uploads():
+    """Where staged and attached photos live (the serving app's settings)."""
+    return services().settings.uploads_dir
 
-    @app.post("/api/v1/cases")
-    @require(*REPORTERS, services=services)
-    def create_case():
-        p = resolve_principal(services)
-        body = parse(CaseIn, request.get_json(silent=True))
-        header_key = request.headers.get("Idempotency-Key", "").strip() or None
-        if header_key and body.idempotency_key and header_key != body.idempotency_key:
-            raise ApiError(422, "Idempotency-Key header and body idempotency_key differ", "idempotency_key")
-        key = header_key or body.idempotency_key
-        if key is not None and not (8 <= len(key) <= 100):
-            raise ApiError(422, "idempotency key must be 8–100 characters", "Idempotency-Key")
-        if body.onsite is False and body.after_photos:
-            raise ApiError(422, "after_photos only with onsite=true", "after_photos")
-        wid = acting_worker(p, body.worker_id)
-        if key is not None:  # keys are per reporter: someone else's key never returns their case
-            key = f"{idempotency_namespace(p, wid)}:{key}"
-        report = CaseReport(category_code=body.category_code, description=body.description, lat=body.lat,
-                            lon=body.lon, crs=body.crs, address=body.address, source="app", onsite=body.onsite,
-                            reporter_worker_id=wid, idempotency_key=key, note=body.note)
-        try:
-            with services.db.write() as s:
-                if wid is not None and not record_in_scope(s, p, "worker_id", wid):
-                    raise ApiError(422, f"unknown worker {wid}", "worker_id")
-                c, created = report_case(s, report, locator=services.locator, actor=p.name if wid is None else "")
-                if not in_scope(p, c.community_id):  # raising here rolls the report back: nothing is written
-                    raise ApiError(403, "the point lies in another community, outside your jurisdiction; report "
-                                        "it to that community or the street's centre", "lat")
-                if created:
-                    photo_svc.attach(s, uploads, c, body.photos, stage="before")
-                    photo_svc.attach(s, uploads, c, body.after_photos, stage="after")
-                out = case_out(s, c)
-        except CaseError as exc:
-            raise ApiError(422, exc.message, exc.field)
-        except photo_svc.PhotoError as exc:
-            raise ApiError(exc.status, exc.message, exc.field)
-        except IntegrityError:
-            if key is None:
+
+bp = Blueprint("field", __name__)
+
+
+@bp.post("/api/v1/cases")
+@require(*REPORTERS)
+def create_case():
+    p = caller()
+    body = parse(CaseIn, request.get_json(silent=True))
+    header_key = request.headers.get("Idempotency-Key", "").strip() or None
+    if header_key and body.idempotency_key and header_key != body.idempotency_key:
+        raise ApiError(422, "Idempotency-Key header and body idempotency_key differ", "idempotency_key")
+    key = header_key or body.idempotency_key
+    if key is not None and not (8 <= len(key) <= 100):
+        raise ApiError(422, "idempotency key must be 8–100 characters", "Idempotency-Key")
+    if body.onsite is False and body.after_photos:
+        raise ApiError(422, "after_photos only with onsite=true", "after_photos")
+    wid = acting_worker(p, body.worker_id)
+    if key is not None:  # keys are per reporter: someone else's key never returns their case
+        key = f"{idempotency_namespace(p, wid)}:{key}"
+    report = CaseReport(category_code=body.category_code, description=body.description, lat=body.lat,
+                        lon=body.lon, crs=body.crs, address=body.address, source="app", onsite=body.onsite,
+                        reporter_worker_id=wid, idempotency_key=key, note=body.note)
+    try:
+        with services().db.write() as s:
+            if wid is not None and not record_in_scope(s, p, "worker_id", wid):
+                raise ApiError(422, f"unknown worker {wid}", "worker_id")
+            c, created = report_case(s, report, locator=services().locator, actor=p.name if wid is None else "")
+            if not in_scope(p, c.community_id):  # raising here rolls the report back: nothing is written
+                raise ApiError(403, "the point lies in another community, outside your jurisdiction; report "
+                                    "it to that community or the street's centre", "lat")
+            if created:
+                photo_svc.attach(s, _uploads(), c, body.photos, stage="before")
+                photo_svc.attach(s, _uploads(), c, body.after_photos, stage="after")
+            out = case_out(s, c)
+    except CaseError as exc:
+        raise ApiError(422, exc.message, exc.field)
+    except photo_svc.PhotoError as exc:
+        raise ApiError(exc.status, exc.message, exc.field)
+    except IntegrityError:
+        if key is None:
+            raise
+        with services().db.read() as s:  # a concurrent twin committed first: answer with its case
+            c = s.scalar(select(Case).where(Case.idempotency_key == key))
+            if c is None:
                 raise
-            with services.db.read() as s:  # a concurrent twin committed first: answer with its case
-                c = s.scalar(select(Case).where(Case.idempotency_key == key))
-                if c is None:
-                    raise
-                out, created = case_out(s, c), False
-        return jsonify(out), 201 if created else 200
+            out, created = case_out(s, c), False
+    return jsonify(out), 201 if created else 200
 
-    @app.get("/api/v1/cases")
-    @require(*READERS, services=services)
-    def list_cases():
-        p = resolve_principal(services)
-        size = int_arg(request.args, "page_size", 50, lo=1, hi=500)
-        page = page_arg(request.args, size)
-        since = _since(request.args.get("since"))
-        with services.db.read() as s:
-            q = scope_cases(select(Case), p, s)
-            states = [x for x in request.args.get("state", "").split(",") if x]
-            if states:
-                q = q.where(Case.state.in_(states))
-            if grid := request.args.get("grid"):
-                gid = s.scalar(select(Grid.id).where(or_(Grid.code == grid, Grid.id == (
-                    int(grid) if grid.isdigit() else -1))))
-                if gid is None:
-                    raise ApiError(400, f"unknown grid {grid!r}", "grid")
-                q = q.where(Case.grid_id == gid)
-            if comm := request.args.get("community"):
-                cid = s.scalar(select(Community.id).where(or_(Community.code == comm, Community.id == (
-                    int(comm) if comm.isdigit() else -1))))
-                if cid is None:
-                    raise ApiError(400, f"unknown community {comm!r}", "community")
-                q = q.where(Case.community_id == cid)
-            if since is not None:
-                q = q.where(Case.updated_at >= since)
-            total = s.scalar(select(func.count()).select_from(q.order_by(None).subquery()))
-            rows = list(s.scalars(q.order_by(Case.created_at.desc(), Case.id.desc())
-                                  .offset((page - 1) * size).limit(size)))
-            items = cases_out(s, rows)
-        return jsonify({"items": items, "total": total, "page": page, "page_size": size})
 
-    def _case_for(s, p: Principal, case_id: int) -> Case:
-        c = s.scalar(scope_cases(select(Case).where(Case.id == case_id), p, s))
-        if c is None:
-            raise ApiError(404, f"no case {case_id}", "id")
-        return c
+@bp.get("/api/v1/cases")
+@require(*READERS)
+def list_cases():
+    p = caller()
+    size = int_arg(request.args, "page_size", 50, lo=1, hi=500)
+    page = page_arg(request.args, size)
+    since = _since(request.args.get("since"))
+    with services().db.read() as s:
+        q = scope_cases(select(Case), p, s)
+        states = [x for x in request.args.get("state", "").split(",") if x]
+        if states:
+            q = q.where(Case.state.in_(states))
+        if grid := request.args.get("grid"):
+            gid = s.scalar(select(Grid.id).where(or_(Grid.code == grid, Grid.id == (
+                int(grid) if grid.isdigit() else -1))))
+            if gid is None:
+                raise ApiError(400, f"unknown grid {grid!r}", "grid")
+            q = q.where(Case.grid_id == gid)
+        if comm := request.args.get("community"):
+            cid = s.scalar(select(Community.id).where(or_(Community.code == comm, Community.id == (
+                int(comm) if comm.isdigit() else -1))))
+            if cid is None:
+                raise ApiError(400, f"unknown community {comm!r}", "community")
+            q = q.where(Case.community_id == cid)
+        if since is not None:
+            q = q.where(Case.updated_at >= since)
+        total = s.scalar(select(func.count()).select_from(q.order_by(None).subquery()))
+        rows = list(s.scalars(q.order_by(Case.created_at.desc(), Case.id.desc())
+                              .offset((page - 1) * size).limit(size)))
+        items = cases_out(s, rows)
+    return jsonify({"items": items, "total": total, "page": page, "page_size": size})
 
-    @app.get("/api/v1/cases/<int:case_id>")
-    @require(*READERS, services=services)
-    def get_case(case_id: int):
-        p = resolve_principal(services)
-        with services.db.read() as s:
-            return jsonify(case_out(s, _case_for(s, p, case_id)))
 
-    @app.post("/api/v1/photos")
-    @require(*REPORTERS, services=services)
-    def upload_photo():
-        f = request.files.get("photo") or request.files.get("file")
-        if f is None:
-            raise ApiError(400, "send the image as multipart/form-data field 'photo'", "photo")
-        try:
-            st = photo_svc.store_upload(uploads, f.stream)
-        except photo_svc.PhotoError as exc:
-            raise ApiError(exc.status, exc.message, exc.field)
-        return jsonify({"token": st.token, "size": st.size, "width": st.width, "height": st.height}), 201
+def _case_for(s, p: Principal, case_id: int) -> Case:
+    c = s.scalar(scope_cases(select(Case).where(Case.id == case_id), p, s))
+    if c is None:
+        raise ApiError(404, f"no case {case_id}", "id")
+    return c
 
-    @app.post("/api/v1/cases/<int:case_id>/photos")
-    @require(*REPORTERS, services=services)
-    def add_case_photo(case_id: int):
-        p = resolve_principal(services)
-        f = request.files.get("photo") or request.files.get("file")
-        if f is None:
-            raise ApiError(400, "send the image as multipart/form-data field 'photo'", "photo")
-        stage = request.form.get("stage", "before")
-        if stage not in photo_svc.STAGES:
-            raise ApiError(422, "stage must be before or after", "stage")
-        with services.db.read() as s:
-            _case_for(s, p, case_id)
-        try:
-            st = photo_svc.store_upload(uploads, f.stream)
-            with services.db.write() as s:
-                c = _case_for(s, p, case_id)
-                (photo,) = photo_svc.attach(s, uploads, c, [st.token], stage=stage)
-                out = photo_svc.photo_public(photo)
-        except photo_svc.PhotoError as exc:
-            raise ApiError(exc.status, exc.message, exc.field)
-        return jsonify(out), 201
 
-    def _photo(photo_id: int, thumb: bool):
-        p = resolve_principal(services)
-        with services.db.read() as s:
-            row = s.get(CasePhoto, photo_id)
-            if row is None:
-                raise ApiError(404, f"no photo {photo_id}", "id")
-            _case_for(s, p, row.case_id)
-            path = photo_svc.file_of(uploads, row, thumb=thumb)
-        if path is None:
-            raise ApiError(404, f"the file of photo {photo_id} is missing", "id")
-        return send_file(path, mimetype="image/jpeg", max_age=86400)
+@bp.get("/api/v1/cases/<int:case_id>")
+@require(*READERS)
+def get_case(case_id: int):
+    p = caller()
+    with services().db.read() as s:
+        return jsonify(case_out(s, _case_for(s, p, case_id)))
 
-    @app.get("/api/v1/photos/<int:photo_id>")
-    @require(*READERS, Role.DISPLAY, services=services)
-    def get_photo(photo_id: int):
-        return _photo(photo_id, False)
 
-    @app.get("/api/v1/photos/<int:photo_id>/thumb")
-    @require(*READERS, Role.DISPLAY, services=services)
-    def get_photo_thumb(photo_id: int):
-        return _photo(photo_id, True)
+@bp.post("/api/v1/photos")
+@require(*REPORTERS)
+def upload_photo():
+    f = request.files.get("photo") or request.files.get("file")
+    if f is None:
+        raise ApiError(400, "send the image as multipart/form-data field 'photo'", "photo")
+    try:
+        st = photo_svc.store_upload(_uploads(), f.stream)
+    except photo_svc.PhotoError as exc:
+        raise ApiError(exc.status, exc.message, exc.field)
+    return jsonify({"token": st.token, "size": st.size, "width": st.width, "height": st.height}), 201
 
-    @app.errorhandler(RequestEntityTooLarge)
-    def _too_large(e):
-        return error_response(413, f"request larger than {app.config['MAX_CONTENT_LENGTH'] // (1024 * 1024)} MB",
-                              "photo" if (request.mimetype or "").startswith("multipart") else "body")
 
+@bp.post("/api/v1/cases/<int:case_id>/photos")
+@require(*REPORTERS)
+def add_case_photo(case_id: int):
+    p = caller()
+    f = request.files.get("photo") or request.files.get("file")
+    if f is None:
+        raise ApiError(400, "send the image as multipart/form-data field 'photo'", "photo")
+    stage = request.form.get("stage", "before")
+    if stage not in photo_svc.STAGES:
+        raise ApiError(422, "stage must be before or after", "stage")
+    with services().db.read() as s:
+        _case_for(s, p, case_id)
+    try:
+        st = photo_svc.store_upload(_uploads(), f.stream)
+        with services().db.write() as s:
+            c = _case_for(s, p, case_id)
+            (photo,) = photo_svc.attach(s, _uploads(), c, [st.token], stage=stage)
+            out = photo_svc.photo_public(photo)
+    except photo_svc.PhotoError as exc:
+        raise ApiError(exc.status, exc.message, exc.field)
+    return jsonify(out), 201
+
+
+def _photo(photo_id: int, thumb: bool):
+    p = caller()
+    with services().db.read() as s:
+        row = s.get(CasePhoto, photo_id)
+        if row is None:
+            raise ApiError(404, f"no photo {photo_id}", "id")
+        _case_for(s, p, row.case_id)
+        path = photo_svc.file_of(_uploads(), row, thumb=thumb)
+    if path is None:
+        raise ApiError(404, f"the file of photo {photo_id} is missing", "id")
+    return send_file(path, mimetype="image/jpeg", max_age=86400)
+
+
+@bp.get("/api/v1/photos/<int:photo_id>")
+@require(*READERS, Role.DISPLAY)
+def get_photo(photo_id: int):
+    return _photo(photo_id, False)
+
+
+@bp.get("/api/v1/photos/<int:photo_id>/thumb")
+@require(*READERS, Role.DISPLAY)
+def get_photo_thumb(photo_id: int):
+    return _photo(photo_id, True)
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def _too_large(e):
+    """A body past MAX_CONTENT_LENGTH, on any route of the app: the JSON error naming the photo or the body."""
+    return error_response(413, f"request larger than {current_app.config['MAX_CONTENT_LENGTH'] // (1024 * 1024)} MB",
+                          "photo" if (request.mimetype or "").startswith("multipart") else "body")
+
+
+def register(app, services) -> None:
+    app.register_blueprint(bp)
+    api = registry(app)
     case_ref = api.schema("CaseOut", CASE_OUT)
     api.add("/api/v1/cases", "post", summary="Report a case (就地处置 or 上报)", tags=["cases"], roles=REPORTERS,
             body=CaseIn, params=[{"name": "Idempotency-Key", "in": "header", "required": False,
@@ -271,7 +290,7 @@ def register(app, services) -> None:
             "page": {"type": "integer"}, "page_size": {"type": "integer"}}})})
     api.add("/api/v1/cases/{case_id}", "get", summary="One case with timeline and photos", tags=["cases"],
             roles=READERS, responses={200: ("the case", case_ref), 404: "no such case"})
-    upload_body = {"type": "object", "required": ["photo"], "properties": {
+    upload_body: dict[str, Any] = {"type": "object", "required": ["photo"], "properties": {
         "photo": {"type": "string", "format": "binary", "description": "JPEG, PNG or WebP, ≤ 10 MB"},
         "stage": {"type": "string", "enum": list(photo_svc.STAGES), "default": "before"}}}
     api.add("/api/v1/photos", "post", summary="Upload a photo before reporting (returns a token)", tags=["photos"],

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
@@ -89,7 +89,7 @@ def _jpeg(img: Image.Image, side: int, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def store_upload(root: Path, stream: BinaryIO, *, max_bytes: int = MAX_BYTES) -> StoredPhoto:
+def store_upload(root: Path, stream: IO[bytes], *, max_bytes: int = MAX_BYTES) -> StoredPhoto:
     """Check, re-encode and store one upload; returns its token. Nothing is written for a refused file."""
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
