@@ -16,7 +16,7 @@ CALL = ("71-call.js",)           # layouts/call_widget.py
 DRILL = ("72-drilldown.js",)     # layouts/drilldown.py
 COVERAGE = ("73-coverage.js",)   # layouts/coverage_panel.py
 GOVERNANCE = ("45-governance.js",)  # layouts/governance_panel.py
-WALL = ("30-wall.js", "31-wall-map.js", "32-wall-panels.js")
+WALL = ("30-wall.js", "31-wall-map.js", "32-wall-panels.js", "33-wall-satisfaction.js")
 
 # path → the page scripts its layout needs (the shared ones come with every page)
 PAGE_SCRIPTS: dict[str, tuple[str, ...]] = {
