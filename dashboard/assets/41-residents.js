@@ -250,6 +250,7 @@
     if (v.reply) { reply.appendChild(el("b", { text: tx("r.reply.title") + "：" })); reply.appendChild(document.createTextNode(v.reply)); }
     var after = $("r-after");
     after.innerHTML = "";
+    if ((v.after_photos || []).length) { after.appendChild(el("p", { cls: "r-label r-after-label", text: tx("r.reply.after") })); }
     (v.after_photos || []).forEach(function (url) {
       after.appendChild(el("a", { href: url, target: "_blank", rel: "noopener" }, [el("img", { src: url, cls: "r-thumb", alt: tx("r.reply.after") })]));
     });

@@ -104,6 +104,7 @@ MAX_COMMENT = 500
 CHALLENGE_TTL_S = 600
 CHALLENGE_WINDOW = timedelta(hours=1)  # reports from one address counted over this long for the challenge
 SATISFACTION = ("satisfied", "basic", "unsatisfied")
+SATISFACTION_NOTE = {"satisfied": "满意", "basic": "基本满意", "unsatisfied": "不满意"}  # the case timeline's words
 _PHONE_RE = re.compile(r"^\+?[0-9]{7,15}$")
 _TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out on the phone
 
@@ -337,7 +338,7 @@ def rate(session: Session, t: ResidentTicket, value: str, comment: str, *, now: 
         raise ResidentError(409, "value", "this result has already been rated")
     t.satisfaction, t.satisfaction_comment, t.satisfaction_at = value, comment, now
     reopen = value == "unsatisfied" and not t.reworked
-    _log(c, "resident_rating", "居民", f"{value}: {comment}".strip(": "), c.state, c.state, now,
+    _log(c, "resident_rating", "居民", SATISFACTION_NOTE[value] + (f"：{comment}" if comment else ""), c.state, c.state, now,
          {"satisfaction": value})
     if reopen:
         t.reworked = True
