@@ -178,7 +178,7 @@ def test_the_sql_check_sees_a_query_import():
 
 # dashboard/api modules whose routes are a Blueprint with module-level views (issue 30 item 9); the rest still
 # define their views as closures inside register(app, services)
-BLUEPRINT_MODULES = {"admin_devices", "admin_users", "alerts", "briefing", "calls", "cameras", "cases_ops",
+BLUEPRINT_MODULES = {"admin_devices", "admin_users", "admin_workers", "alerts", "briefing", "calls", "cameras", "cases_ops",
                      "departments", "devices", "field", "field_people", "governance", "osmand", "grids_detail", "health", "live",
                      "openapi", "session", "tours", "wall"}
 

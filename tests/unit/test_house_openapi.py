@@ -57,3 +57,13 @@ def test_the_conversion_changes_only_what_30_lacks():
     plain = {"type": "object", "properties": {"a": {"type": "integer", "minimum": 1}}, "required": ["a"]}
     assert openapi30(plain) == plain
     assert openapi30({"type": ["string", "null"]}) == {"type": "string", "nullable": True}
+
+
+def test_the_worker_edit_model_knows_the_import_shifts():
+    """The edit's shift values are the worker table's (services/worker_import.SHIFTS), written twice."""
+    from typing import get_args
+
+    from dashboard.api.admin_workers import WorkerEditIn
+    from dashboard.services.worker_import import SHIFTS
+
+    assert get_args(WorkerEditIn.model_fields["shift"].annotation) == SHIFTS
