@@ -14,7 +14,7 @@ from ..services import visits as svc
 from ..services.cases import CaseError
 from ..timeutil import local_day_bounds
 from .briefing import parse_day, parse_scope
-from .deps import services
+from .deps import caller, services
 from .auth import require
 from .errors import ApiError, id_arg, int_arg
 from .field import acting_worker, case_out
@@ -98,7 +98,7 @@ def visits_create():
 @require(*CASE_MAKERS)
 def visit_to_case(visit_id: int):
     """The visit's promised follow-up becomes a case (source app, to the centre) — once; a repeat is a 409."""
-    p = resolve_principal(services())
+    p = caller()
     data = request.get_json(silent=True) or {}
     if not isinstance(data, dict):
         raise ApiError(400, "send a JSON object", "body")

@@ -372,8 +372,9 @@ def residents_sheets(b: dict[str, Any], lang: str) -> list[Sheet]:
         keys = [("reports", INT), ("responded", INT), ("response_median_min", HRS), ("response_p90_min", HRS),
                 ("closed", INT), ("answered", INT), ("answered_share", PCT), ("satisfied", INT), ("basic", INT),
                 ("unsatisfied", INT), ("satisfied_share", PCT), ("rework", INT)]
-        cols = [(t("brief.col.community_code", lang), None), (t("brief.community", lang), None)] + [
-            (t(f"brief.sat.{k}", lang), fmt) for k, fmt in keys]
+        cols: list[tuple[str, str | None]] = [(t("brief.col.community_code", lang), None),
+                                              (t("brief.community", lang), None)]
+        cols += [(t(f"brief.sat.{k}", lang), fmt) for k, fmt in keys]
         rows = [["", f"{b['scope_name']} {t('brief.sat.scope_total', lang)} ({sat['first_day']}–{sat['last_day']})"]
                 + [sat["total"][k] for k, _ in keys]]
         rows += [[c["code"], c["name"]] + [c[k] for k, _ in keys] for c in sat["communities"]]

@@ -108,10 +108,9 @@ def record_visit(session: Session, worker: Worker, data: dict, *, locator: GridL
             raise VisitError("grid_id", "must be an integer")
         if gid not in mine:
             raise VisitError("grid_id", f"grid {gid} is not one of your grids", 403)
-    elif lat is not None and locator is not None and (hit := locator.locate(lat, lon)) in mine:
-        gid = hit
     else:
-        gid = mine[0] if mine else None
+        hit = locator.locate(lat, lon) if lat is not None and lon is not None and locator is not None else None
+        gid = hit if hit in mine else (mine[0] if mine else None)
     grid = session.get(Grid, gid) if gid else None
     v = Visit(worker_id=worker.id, grid_id=gid, community_id=grid.community_id if grid else None, kind=kind,
               lat=lat, lon=lon, at=_at(data.get("at"), now), created_at=now, **texts)
@@ -153,8 +152,9 @@ def visits_public(session: Session, rows: list[Visit]) -> list[dict[str, Any]]:
     names = dict(session.execute(select(Worker.id, Worker.name).where(Worker.id.in_(wids))).all()) if wids else {}
     codes = dict(session.execute(select(Case.id, Case.code).where(Case.id.in_(cids))).all()) if cids else {}
     known = known_names(session)
-    return [visit_public(v, grid=grids.get(v.grid_id), worker_name=names.get(v.worker_id), known=known,
-                         case_code=codes.get(v.follow_up_case_id)) for v in rows]
+    return [visit_public(v, grid=grids.get(v.grid_id) if v.grid_id else None, worker_name=names.get(v.worker_id),
+                         known=known, case_code=codes.get(v.follow_up_case_id) if v.follow_up_case_id else None)
+            for v in rows]
 
 
 def scoped(q: Select, *, worker_id: int | None, community_id: int | None) -> Select:
@@ -179,7 +179,8 @@ def follow_up_case(session: Session, v: Visit, *, category_code: str | None = No
     code = category_code or guess_category(session, text) or _fallback_category(session)
     lat, lon = v.lat, v.lon
     grid = session.get(Grid, v.grid_id) if v.grid_id else None
-    if grid is not None and (lat is None or (locator is not None and locator.locate(lat, lon) != grid.id)):
+    if grid is not None and (lat is None or lon is None or (locator is not None
+                                                            and locator.locate(lat, lon) != grid.id)):
         lat, lon = grid.centroid_lat, grid.centroid_lon  # no fix, or one in a neighbour's grid: the visit's grid
     parts = [("走访跟进", v.follow_up), ("群众需求", v.needs), ("意见建议", v.opinions)]
     description = "\n".join(f"{k}：{x}" for k, x in parts if x)
