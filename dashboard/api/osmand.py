@@ -11,17 +11,18 @@ JSON error naming the field; clients only look at the status.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
-import threading
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlparse
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, request
 
 from ..ratelimit import RateLimits
 from ..services.osmand import OsmandError, fix_from_params, fixes_from_json
-from ..services.group_commit import GroupCommit
+from ..services.group_commit import DeviceBudget, GroupCommit
 from .deps import services
 from .openapi import registry
 
@@ -31,75 +32,177 @@ log = logging.getLogger(__name__)
 BODY_PER_FIX = 2048  # bytes: a Traccar fix with cell and Wi-Fi lists stays well below
 
 
-def _answer(status: int = 200) -> Response:
-    return Response("", status=status, mimetype="text/plain")
+JSON_ERROR = "application/json"
+LEAN_HEADERS = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"), ("Cache-Control", "no-store")]
+REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+           405: "Method Not Allowed", 411: "Length Required", 413: "Payload Too Large", 429: "Too Many Requests",
+           431: "Request Header Fields Too Large", 503: "Service Unavailable"}
 
 
-def _refuse(status: int, message: str, field: str | None = None) -> Response:
-    r = jsonify({"error": {"status": status, "message": message, "field": field}})
-    r.status_code = status
-    return r
+class Reply:
+    """An answer of the OsmAnd endpoint as plain bytes: the same on the main port, the dedicated port and in Flask."""
+
+    __slots__ = ("status", "body", "headers")
+
+    def __init__(self, status: int = 200, body: bytes = b"", headers: list[tuple[str, str]] | None = None) -> None:
+        self.status, self.body, self.headers = status, body, headers or []
+
+    @classmethod
+    def refuse(cls, status: int, message: str, field: str | None = None, **extra: str) -> "Reply":
+        body = json.dumps({"error": {"status": status, "message": message, "field": field}},
+                          ensure_ascii=False).encode()
+        return cls(status, body, [(k.replace("_", "-"), v) for k, v in extra.items()])
+
+    def wsgi_headers(self) -> list[tuple[str, str]]:
+        kind = JSON_ERROR if self.body else "text/plain; charset=utf-8"
+        return [("Content-Type", kind), ("Content-Length", str(len(self.body))), *LEAN_HEADERS, *self.headers]
+
+    def status_line(self) -> str:
+        return f"{self.status} {REASONS.get(self.status, 'Error')}"
 
 
-def _body(limit: int) -> bytes:
+def _body(environ, limit: int) -> bytes:
     """The request body, read no further than ``limit`` bytes (413 beyond: never parse an oversized body)."""
-    if (request.content_length or 0) > limit:
+    raw_len = environ.get("CONTENT_LENGTH") or ""
+    try:
+        length = int(raw_len) if raw_len.strip() else None
+    except ValueError:
+        raise OsmandError(400, "Content-Length is not a number", "Content-Length")
+    if length is not None and length < 0:
+        raise OsmandError(400, "Content-Length is negative", "Content-Length")
+    if (length or 0) > limit:
         raise OsmandError(413, f"body larger than {limit} bytes", "body")
-    data = request.get_data()  # a body sent without a length is still capped by MAX_CONTENT_LENGTH
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    if length is not None:
+        data = stream.read(length) if length else b""
+    elif environ.get("wsgi.input_terminated"):  # a chunked body the server de-chunks: still read no further
+        data = stream.read(limit + 1)
+    else:
+        data = b""
     if len(data) > limit:
         raise OsmandError(413, f"body larger than {limit} bytes", "body")
     return data
 
 
-def _token(pairs: list[tuple[str, str]]) -> str | None:
+def _basic_password(environ) -> str | None:
+    auth = environ.get("HTTP_AUTHORIZATION") or ""
+    if auth[:6].lower() != "basic ":
+        return None
+    try:
+        raw = base64.b64decode(auth[6:].strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    _, sep, password = text.partition(":")
+    return password if sep and password else None
+
+
+def _token(environ, url: list[tuple[str, str]], pairs: list[tuple[str, str]]) -> str | None:
     """The device token: HTTP Basic's password, else ``token=`` in the URL or the form body."""
-    auth = request.authorization
-    if auth is not None and auth.type == "basic" and auth.password:
-        return auth.password
-    return request.args.get("token") or next((v for k, v in reversed(pairs) if k == "token"), None)
+    return _basic_password(environ) or next((v for k, v in url if k == "token"), None) \
+        or next((v for k, v in reversed(pairs) if k == "token"), None)
 
 
-def _decode(max_fixes: int) -> tuple[list, str | None, bool]:
-    """(fixes, token, is_json) of the current request in whichever style it uses."""
-    is_json = (request.mimetype or "").startswith("application/json")
-    url = parse_qsl(request.query_string.decode("utf-8", "replace"), keep_blank_values=True)
+def decode(environ, max_fixes: int) -> tuple[list, str | None, bool]:
+    """(fixes, token, is_json) of a WSGI request in whichever style it uses."""
+    mimetype = (environ.get("CONTENT_TYPE") or "").split(";", 1)[0].strip().lower()
+    is_json = mimetype.startswith("application/json")
+    qs = (environ.get("QUERY_STRING") or "").encode("latin-1", "replace").decode("utf-8", "replace")
+    url = parse_qsl(qs, keep_blank_values=True)
     if any(k != "token" for k, _ in url):  # Traccar: URL parameters win over any body (a token alone is no fix)
-        return [fix_from_params(url)], _token(url), is_json
-    raw = _body(max_fixes * BODY_PER_FIX)
+        return [fix_from_params(url)], _token(environ, url, []), is_json
+    raw = _body(environ, max_fixes * BODY_PER_FIX)
     if is_json:
         try:
             body = json.loads(raw or b"null")
         except ValueError:
             raise OsmandError(400, "body is not valid JSON", "body")
-        return fixes_from_json(body, max_fixes), _token([]), is_json
+        return fixes_from_json(body, max_fixes), _token(environ, url, []), is_json
     text = raw.decode("utf-8", "replace").strip()
     if not text:
         raise OsmandError(400, "no parameters: send id, lat, lon, timestamp", "id")
     pairs = parse_qsl(text, keep_blank_values=True)
-    return [fix_from_params(pairs)], _token(pairs), is_json
+    return [fix_from_params(pairs)], _token(environ, url, pairs), is_json
+
+
+def outcome(ticket, is_json: bool) -> Reply:
+    if ticket.error is not None:
+        return Reply.refuse(503, "positions could not be stored; retry")
+    if ticket.unknown:  # all or nothing: a request naming a stranger stores nothing
+        return Reply.refuse(404 if is_json else 400,
+                            f"unknown device {', '.join(d[:64] for d in ticket.unknown[:5])}",
+                            "device_id" if is_json else "id")
+    if ticket.refused:
+        return Reply.refuse(401, "this device needs its token (token= or HTTP Basic password)", "token",
+                            WWW_Authenticate='Basic realm="gridcommand-osmand"')
+    if ticket.limited:
+        return Reply.refuse(429, "too many fixes from this device; slow down", "id",
+                            Retry_After=str(ticket.retry_after or 1))
+    return Reply(200)
+
+
+def cross_origin(environ) -> bool:
+    """The main port's CSRF rule (api/security.py) for this endpoint: a POST from a foreign page's ``Origin``
+    carrying no credential header is refused. Phones send no Origin."""
+    if environ.get("REQUEST_METHOD") in ("GET", "HEAD", "OPTIONS"):
+        return False
+    if environ.get("HTTP_AUTHORIZATION") or environ.get("HTTP_X_API_KEY"):
+        return False
+    origin = environ.get("HTTP_ORIGIN")
+    return origin is not None and (origin == "null" or urlparse(origin).netloc != environ.get("HTTP_HOST", ""))
+
+
+def prepare(environ, max_fixes: int) -> tuple[list, str | None, bool] | Reply:
+    """Decode a request: its fixes, or the refusal (4xx naming the field) when it is malformed."""
+    try:
+        return decode(environ, max_fixes)
+    except OsmandError as exc:
+        return Reply.refuse(exc.status, exc.message, exc.field)
+
+
+def respond(environ, batcher: GroupCommit, max_fixes: int) -> Reply:
+    """Decode the request, store its fixes, answer: the answer goes out after the commit that holds them."""
+    got = prepare(environ, max_fixes)
+    if isinstance(got, Reply):
+        return got
+    fixes, token, is_json = got
+    ticket = batcher.submit(fixes, token=token)  # returns after the commit that holds these fixes
+    return outcome(ticket, is_json)
 
 
 def handle(batcher: GroupCommit, max_fixes: int) -> Response:
-    """Decode the current request, store its fixes, answer fast."""
-    try:
-        fixes, token, is_json = _decode(max_fixes)
-    except OsmandError as exc:
-        return _refuse(exc.status, exc.message, exc.field)
-    ticket = batcher.submit(fixes, token=token)  # returns after the commit that holds these fixes
-    if ticket.error is not None:
-        return _refuse(503, "positions could not be stored; retry")
-    if ticket.unknown:  # all or nothing: a request naming a stranger stores nothing
-        return _refuse(404 if is_json else 400, f"unknown device {', '.join(d[:64] for d in ticket.unknown[:5])}",
-                       "device_id" if is_json else "id")
-    if ticket.refused:
-        r = _refuse(401, "this device needs its token (token= or HTTP Basic password)", "token")
-        r.headers["WWW-Authenticate"] = 'Basic realm="gridcommand-osmand"'
-        return r
-    if ticket.limited:
-        r = _refuse(429, "too many fixes from this device; slow down", "id")
-        r.headers["Retry-After"] = str(ticket.retry_after or 1)
-        return r
-    return _answer(200)
+    """The Flask view's answer (test clients, and apps built without the lean edge)."""
+    r = respond(request.environ, batcher, max_fixes)
+    resp = Response(r.body, status=r.status, mimetype=JSON_ERROR if r.body else "text/plain")
+    for k, v in r.headers:
+        resp.headers[k] = v
+    return resp
+
+
+class OsmandEdge:
+    """WSGI, in front of Flask: ``GET``/``POST /osmand`` is answered here without Flask's request machinery
+    (sessions, CSRF cookie, page doors, audit and language hooks cost more than the fix), with the same guards
+    that apply to it there (the Host check and ProxyFix run outside this layer; a foreign ``Origin`` on a POST
+    is refused as the CSRF rule does). With ``any_path`` (the dedicated port) every path is the endpoint."""
+
+    def __init__(self, inner, batcher: GroupCommit, max_fixes: int, any_path: bool = False) -> None:
+        self.inner, self.batcher, self.max_fixes, self.any_path = inner, batcher, max_fixes, any_path
+
+    def __call__(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD")
+        if (self.any_path or environ.get("PATH_INFO") == "/osmand") and method in ("GET", "POST"):
+            if not self.any_path and cross_origin(environ):
+                r = Reply.refuse(403, "cross-origin request refused", "X-CSRF-Token")
+            else:
+                r = respond(environ, self.batcher, self.max_fixes)
+            start_response(r.status_line(), r.wsgi_headers())
+            return [r.body]
+        return self.inner(environ, start_response)
 
 
 def device_batcher(services) -> GroupCommit:
@@ -110,7 +213,8 @@ def device_batcher(services) -> GroupCommit:
         log.warning("GC_RATE_OSMAND allows %d fixes per device per window, fewer than one request may carry "
                     "(GC_OSMAND_MAX_FIXES=%d): a Traccar client with a full buffer would retry forever",
                     budget.amount, most)
-    return GroupCommit(services, limits=limits)
+    return GroupCommit(services, limits=None if budget is None else DeviceBudget(
+        budget.amount, budget.get_expiry()))
 
 
 def make_osmand_app(services, batcher: GroupCommit | None = None) -> Flask:
@@ -125,18 +229,35 @@ def make_osmand_app(services, batcher: GroupCommit | None = None) -> Flask:
     def any_path(path: str):
         return handle(batcher, max_fixes)
 
+    app.wsgi_app = OsmandEdge(app.wsgi_app, batcher, max_fixes, any_path=True)  # type: ignore[method-assign]
     return app
 
 
-def serve_dedicated(services, host: str, port: int, batcher: GroupCommit | None = None) -> threading.Thread:
-    """Serve the OsmAnd protocol on its own port in a daemon thread (stops with the process)."""
-    from werkzeug.serving import make_server
+def by_port(main_wsgi, services, batcher: GroupCommit, port: int):
+    """WSGI for a server that listens on both ports (``run.py prod --osmand-port``: gunicorn binds both and sets
+    ``SERVER_PORT`` from the listening socket, never from a header): requests to the dedicated port are the
+    OsmAnd endpoint on any path, as on ``python run.py --osmand``; the rest is the app."""
+    osmand = OsmandEdge(None, batcher, services.settings.osmand_max_fixes, any_path=True)
+    wanted = str(port)
+    not_allowed = Reply.refuse(405, "GET or POST", "method", Allow="GET, POST")
 
-    server = make_server(host, port, make_osmand_app(services, batcher), threaded=True)
-    t = threading.Thread(target=server.serve_forever, name=f"osmand-{port}", daemon=True)
-    t.start()
-    log.info("OsmAnd/Traccar positions on http://%s:%d/", host, port)
-    return t
+    def dispatch(environ, start_response):
+        if environ.get("SERVER_PORT") != wanted:
+            return main_wsgi(environ, start_response)
+        if environ.get("REQUEST_METHOD") not in ("GET", "POST"):
+            start_response(not_allowed.status_line(), not_allowed.wsgi_headers())
+            return [not_allowed.body]
+        return osmand(environ, start_response)
+
+    return dispatch
+
+
+def serve_dedicated(services, host: str, port: int, batcher: GroupCommit | None = None):
+    """Serve the OsmAnd protocol on its own port (any path) from an event loop in a daemon thread (stops with
+    the process); the fixes go through ``batcher`` (the main port's: one per-device budget for both)."""
+    from .osmand_port import serve_port
+
+    return serve_port(services, host, port, batcher or device_batcher(services))
 
 
 bp = Blueprint("osmand", __name__)
@@ -149,8 +270,9 @@ def osmand():
 
 
 def register(app, services) -> None:
-    app.extensions.setdefault("gc_osmand_group_commit", device_batcher(services))
-    app.register_blueprint(bp)
+    batcher = app.extensions.setdefault("gc_osmand_group_commit", device_batcher(services))
+    app.register_blueprint(bp)  # the route stays for the OpenAPI document, methods the edge lets through (405)
+    app.wsgi_app = OsmandEdge(app.wsgi_app, batcher, services.settings.osmand_max_fixes)
     api = registry(app)
     params = [{"name": n, "in": "query", "required": n == "id", "description": d, "schema": {"type": "string"}}
               for n, d in (("id", "device id (or deviceid)"), ("lat", "WGS-84"), ("lon", "WGS-84"),

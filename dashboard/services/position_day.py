@@ -16,13 +16,14 @@ buffer sent late) counts as a fix but adds no distance until a back-fill, which 
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, or_, select, text, update
+from sqlalchemy import CursorResult, Table, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -148,24 +149,40 @@ def record(session: Session, inserted: Iterable[Any]) -> int:
         return 0
     for (day, wid, grid), m in _walk_batch(session, inserted).items():
         agg[(day, wid, grid)][3] += m
-    dialect = session.get_bind().dialect.name
-    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(PositionDay)
-    lo, hi = (func.least, func.greatest) if dialect == "postgresql" else (func.min, func.max)
-    stmt = ins.on_conflict_do_update(
-        index_elements=["day", "worker_id", "grid_id"],
-        set_={"fixes": PositionDay.fixes + ins.excluded.fixes,
-              "first_at": lo(PositionDay.first_at, ins.excluded.first_at),
-              "last_at": hi(PositionDay.last_at, ins.excluded.last_at),
-              "distance_m": PositionDay.distance_m + ins.excluded.distance_m})
+    stmt = _rollup_upsert(session.get_bind().dialect.name)
     rows = [{"day": k[0], "worker_id": k[1], "grid_id": k[2], "fixes": a[0], "first_at": a[1], "last_at": a[2],
              "distance_m": a[3]} for k, a in sorted(agg.items())]  # one key order for every writer: no deadlocks
     session.execute(stmt, rows)
     return len(rows)
 
 
+@functools.lru_cache(maxsize=4)
+def _rollup_upsert(dialect: str):
+    """The rollup's upsert, built once per dialect (at city rate every fix is a row of it)."""
+    pd = cast(Table, PositionDay.__table__)  # Core, not the ORM's bulk path
+    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(pd)
+    lo, hi = (func.least, func.greatest) if dialect == "postgresql" else (func.min, func.max)
+    return ins.on_conflict_do_update(
+        index_elements=["day", "worker_id", "grid_id"],
+        set_={"fixes": pd.c.fixes + ins.excluded.fixes,
+              "first_at": lo(pd.c.first_at, ins.excluded.first_at),
+              "last_at": hi(pd.c.last_at, ins.excluded.last_at),
+              "distance_m": pd.c.distance_m + ins.excluded.distance_m})
+
+
+@functools.lru_cache(maxsize=4)
+def _walk_upsert(dialect: str):
+    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(cast(Table, PositionWalk.__table__))
+    return ins.on_conflict_do_update(index_elements=["worker_id"], set_={c: ins.excluded[c] for c in WALK_COLUMNS})
+
+
+WALK_COLUMNS = ["day", "anchor_at", "anchor_lat", "anchor_lon", "last_at", "pending_at", "pending_lat", "pending_lon"]
+
+
 def _load_walks(session: Session, worker_ids: list[int]) -> dict[int, Walk]:
     out = {}
-    for w in session.scalars(select(PositionWalk).where(PositionWalk.worker_id.in_(worker_ids))):
+    pw = PositionWalk.__table__  # columns, not ORM objects: one row per worker of the batch
+    for w in session.execute(select(pw).where(pw.c.worker_id.in_(worker_ids))):
         out[w.worker_id] = Walk(w.day, as_utc(w.anchor_at), w.anchor_lat, w.anchor_lon, as_utc(w.last_at),
                                 as_utc(w.pending_at) if w.pending_at else None, w.pending_lat, w.pending_lon)
     return out
@@ -174,11 +191,8 @@ def _load_walks(session: Session, worker_ids: list[int]) -> dict[int, Walk]:
 def _save_walks(session: Session, walks: dict[int, Walk]) -> None:
     if not walks:
         return
-    dialect = session.get_bind().dialect.name
-    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(PositionWalk)
-    cols = ["day", "anchor_at", "anchor_lat", "anchor_lon", "last_at", "pending_at", "pending_lat", "pending_lon"]
-    stmt = ins.on_conflict_do_update(index_elements=["worker_id"], set_={c: ins.excluded[c] for c in cols})
-    session.execute(stmt, [{"worker_id": wid, **{c: getattr(w, c) for c in cols}} for wid, w in sorted(walks.items())])
+    session.execute(_walk_upsert(session.get_bind().dialect.name),
+                    [{"worker_id": wid, **{c: getattr(w, c) for c in WALK_COLUMNS}} for wid, w in sorted(walks.items())])
 
 
 def _walk_batch(session: Session, inserted: list[Any]) -> dict[tuple[date, int, int], float]:
