@@ -21,7 +21,7 @@ WALL = ("30-wall.js", "31-wall-map.js", "32-wall-panels.js", "33-wall-satisfacti
 # path → the page scripts its layout needs (the shared ones come with every page)
 PAGE_SCRIPTS: dict[str, tuple[str, ...]] = {
     "/wall": WALL + GOVERNANCE + DRILL + COVERAGE + CALL,  # a camera's panel calls its grid's workers
-    "/console": ("50-console.js",) + CALL + DRILL + COVERAGE,
+    "/console": ("50-console.js", "51-console-notices.js") + CALL + DRILL + COVERAGE,  # 51: notices (issue 31)
     "/patrol": ("70-patrol.js",) + CALL + DRILL + COVERAGE,
     "/m": ("40-mobile.js", "42-visits.js", "44-mobile-notices.js") + CALL,  # 42: visits, 44: notices (issue 31)
     "/r": ("41-residents.js", "43-resident-notices.js"),  # the residents' page and its grid's notices (issue 31)

@@ -23,6 +23,7 @@ from ..call_widget import call_widget
 from ..coverage_panel import coverage_panel
 from ..drilldown import drilldown_panel
 from .ids import Console
+from .notices import notices_panel
 
 TEXT_PREFIXES = ("console.", "duty.", "case.state.", "priority.", "alert.state.", "alert.kind.", "alert.source.",
                  "case.source.", "call.button", "drill.title")
@@ -85,6 +86,7 @@ def layout(lang: str, query: dict, services):
         # for placing a case found outside the street in a grid by hand
         grids = [{"id": gid, "name": place_name(name, lang) or name, "community_id": cid}
                  for gid, name, cid in jurisdiction_choices(s, community_id=own_community(services))[1]]
+        communities = jurisdiction_choices(s, community_id=own_community(services))[0]  # for the notices panel
     cfg = client_config(lang, services, cats)
     cfg["grids"] = grids
     cfg["open_case"] = query.get("case")
@@ -117,6 +119,7 @@ def layout(lang: str, query: dict, services):
         dcc.Store(id=Console.FOCUS), dcc.Store(id=Console.DRAWN),
         html.Div(id=Console.SIDE, className="console-side"),
         coverage_panel(lang, rows=5, theme="light"),  # foot vs mouse patrol coverage today
+        notices_panel(lang, communities, street_wide=own_community(services) is None),  # 网格通知 (issue 31)
     ])
     return html.Div(id=Console.ROOT, className="console-root", lang=lang,
                     **{"data-config": json.dumps(cfg, ensure_ascii=False)},
