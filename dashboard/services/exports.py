@@ -220,7 +220,31 @@ def _sections(b: dict[str, Any], lang: str) -> list[tuple[str, list[list[Any]]]]
                                     t("brief.alert.title", lang)]]
          + [[a["created_at"][11:16], t(f"brief.sev.{a['severity']}", lang), a["title"][:40]]
             for a in b["alerts"]["notable"]]),
+        *_residents_sections(b, lang),
     ]
+
+
+def _residents_sections(b: dict[str, Any], lang: str) -> list[tuple[str, list[list[Any]]]]:
+    """The PDF's residents' satisfaction (the scope, then each community) and the day's visits (issue 31)."""
+    out: list[tuple[str, list[list[Any]]]] = []
+    sat, vis = b.get("satisfaction"), b.get("visits")
+
+    def mins(v: Any) -> str:
+        return "—" if v is None else f"{v:g}"
+
+    if sat:
+        head = [t("brief.community", lang)] + [t(f"brief.sat.{k}", lang) for k in (
+            "reports", "response_median_min", "response_p90_min", "answered_share", "satisfied_share", "rework")]
+        rows = [[name, x["reports"], mins(x["response_median_min"]), mins(x["response_p90_min"]),
+                 pct(x["answered_share"]), pct(x["satisfied_share"]), x["rework"]]
+                for name, x in [(t("brief.sat.scope_total", lang), sat["total"])]
+                + [(c["name"], c) for c in sat["communities"]]]
+        out.append((t("brief.sat.title", lang, days=sat.get("days", 30)), [head] + rows))
+    if vis:
+        keys = ("count", "household", "place", "follow_ups", "cases", "workers")
+        out.append((t("brief.visits.title", lang), [[t(f"brief.visits.{k}", lang) for k in keys],
+                                                    [vis[k] for k in keys]]))
+    return out
 
 
 PCT, HRS, KM, INT = "0.0%", "0.0", "0.00", "0"  # Excel number formats: rates stay fractions, shown in %

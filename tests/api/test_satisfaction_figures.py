@@ -169,3 +169,17 @@ def test_briefing_and_excel_match(street):
     # the English workbook names the sheet and its columns in English
     en = load_workbook(io.BytesIO(c.get(f"/api/v1/briefing/export.xlsx?day={DAY}&lang=en", headers=h).data))
     assert "Satisfaction" in en.sheetnames and "Closed to their satisfaction" in [x.value for x in en["Satisfaction"][1]]
+
+
+def test_the_pdf_holds_the_satisfaction_table(street):
+    import re
+
+    from pypdf import PdfReader
+
+    app, services, _ = street
+    c = app.test_client()
+    r = c.get(f"/api/v1/briefing/export.pdf?day={DAY}", headers={"X-API-Key": make_key(services, "leader")})
+    assert r.status_code == 200
+    text = re.sub(r"\s+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages))
+    # the street's row: 8 reports, median 20, p90 120, 66.7% rated, 75.0% satisfied, 1 reworked
+    assert "居民满意度（近30天）" in text and "合计82012066.7%75.0%1" in text
