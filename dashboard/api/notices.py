@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request, send_file
 from pydantic import Field, StrictBool
@@ -216,7 +217,7 @@ def resident_notices(grid_id: int):
                 svc.record_reads(s, [n.id for n in rows], grid_id, now)
         except Exception:  # noqa: BLE001 — a count is not worth a resident's error page
             log.exception("counting notice opens failed")
-    ticket = make_ticket(current_app.secret_key, grid_id)
+    ticket = make_ticket(str(current_app.secret_key), grid_id)
     return jsonify({"grid_id": grid_id, "items": items,
                     "live": {"param": TICKET_PARAM, "ticket": ticket, "max_age_s": TICKET_MAX_AGE_S}})
 
@@ -244,14 +245,14 @@ def register(app, services) -> None:  # noqa: ANN001
     _describe(app)
 
 
-NOTICE = {"type": "object", "properties": {
+NOTICE: dict[str, Any] = {"type": "object", "properties": {
     "id": {"type": "integer"}, "title": {"type": "string"}, "body": {"type": "string"}, "urgent": {"type": "boolean"},
     "picture_url": {"type": "string", "nullable": True}, "valid_until": {"type": "string", "nullable": True},
     "created_at": {"type": "string", "nullable": True}}}
 READS_BY_GRID = {"type": "array", "items": {"type": "object", "properties": {
     "grid_id": {"type": "integer"}, "code": {"type": "string"}, "name": {"type": "string"},
     "reads": {"type": "integer"}}}}
-STAFF_NOTICE = {"type": "object", "properties": {
+STAFF_NOTICE: dict[str, Any] = {"type": "object", "properties": {
     **NOTICE["properties"], "scope": {"type": "string", "enum": list(svc.SCOPES)},
     "grid_ids": {"type": "array", "items": {"type": "integer"}},
     "community_id": {"type": "integer", "nullable": True}, "author": {"type": "string"},

@@ -300,3 +300,30 @@ def test_webhook_settings_are_checked_at_start():
     assert "short-secret" not in str(exc.value)  # a secret never reaches a log
     with pytest.raises(SettingsError, match="GC_NOTIFY_BACKEND"):
         Settings.from_env({"GC_NOTIFY_BACKEND": "sms"})
+
+
+def test_the_sender_loop_goes_at_once_when_a_notice_wakes_it(webhook_world):
+    """The background sender (started in the leader from Services._start_singletons) polls every
+    GC_NOTIFY_POLL_S, but a notice published in its process wakes it: delivered well before the poll."""
+    app, services, key, _, p = webhook_world(200)
+    sender = OutboxSender.from_settings(services)
+    assert sender is not None
+    term = threading.Event()
+    th = threading.Thread(target=sender.loop, args=(term, services.notify_wake, 60.0), daemon=True)
+    th.start()
+    try:
+        import time
+
+        time.sleep(0.2)  # the loop's first pass found nothing and waits (60 s) for a wake-up
+        services.clock = None  # the loop's clock is the real one: the row must be due now
+        t0 = time.monotonic()
+        publish(app, key, title="唤醒")
+        while time.monotonic() - t0 < 5 and not p.got:
+            time.sleep(0.02)
+        assert p.got and json.loads(p.got[0][1])["notice"]["title"] == "唤醒"
+        assert time.monotonic() - t0 < 5
+    finally:
+        term.set()
+        services.notify_wake.set()
+        th.join(5)
+    assert not th.is_alive()
