@@ -1,7 +1,7 @@
 """The names of the people the system knows, as one matcher for masking free text (issue #8).
 
 Sources: grid workers, 五级联动 contacts (building heads, party households, compound heads …),
-users' display names and citizens who reported a case under their name. Party members and
+users' display names, citizens who reported a case under their name and the people workers visited (走访's whom). Party members and
 legal staff are stored already masked (张*), so they have nothing to add.
 
 Texts are masked whenever a payload for a screen is built: an event once, when it is recorded
@@ -28,11 +28,12 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from ..masking import NO_NAMES, NameMatcher, indexable_name
 from ..models import Case, Contact, User, Worker
+from ..models.residents import Visit
 
 log = logging.getLogger(__name__)
 
 SESSION_KEY = "gc_name_index"
-PEOPLE_TABLES = (Worker, Contact, User)
+PEOPLE_TABLES = (Worker, Contact, User, Visit)
 RESCAN_IDS = 1000  # case ids below the high-water mark read again on each refresh
 
 
@@ -46,8 +47,9 @@ def _signature_query():
 
 
 def people_names(session: Session) -> set[str]:
-    """Names of workers, contacts and users (a display name that only repeats the login is a handle)."""
+    """Names of workers, contacts, users (a display name that only repeats the login is a handle) and visited people."""
     rows = chain(session.scalars(select(Worker.name)), session.scalars(select(Contact.name)),
+                 session.scalars(select(Visit.whom).where(Visit.whom != "").distinct()),
                  (d for d, u in session.execute(select(User.display_name, User.username)) if d and d != u))
     return {n for n in (indexable_name(x) for x in rows) if n}
 

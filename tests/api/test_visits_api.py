@@ -153,3 +153,12 @@ def test_visits_count_on_the_briefing(field):
     assert visit(c, keys["w1"], at=when(0.1)).status_code == 201
     b = c.get(f"/api/v1/briefing?day={day}", headers=h(keys["leader"])).get_json()
     assert b["visits"]["count"] >= 1 and b["visits"]["household"] >= 1
+
+
+def test_a_visited_persons_name_is_masked_in_other_texts(field):
+    """Whom a worker visited joins the known names: a case that mentions her is masked like any known person."""
+    c, _, keys, _, centers, _, _ = field
+    assert visit(c, keys["w1"], whom="欧阳娜娜").status_code == 201
+    r = c.post("/api/v1/cases", json={"category_code": "0601", "description": "欧阳娜娜反映楼道灯坏了",
+                                      "lat": centers["G00"][0], "lon": centers["G00"][1]}, headers=h(keys["w1"]))
+    assert r.status_code == 201 and r.get_json()["description"] == "欧**娜反映楼道灯坏了"
