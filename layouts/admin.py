@@ -16,7 +16,8 @@ from dashboard.i18n import t, texts_for
 
 from .access import caller
 
-TABS = ("users", "keys", "audit", "workers", "grids", "devices", "categories", "departments")
+TABS = ("users", "keys", "audit", "workers", "grids", "devices", "categories", "departments", "notify")
+STREET_ONLY = ("notify",)  # the notify outbox (issue 31) is the street's delivery: street-wide admins only
 TEXT_PREFIXES = ("admin.", "role.", "priority.")
 
 
@@ -25,7 +26,8 @@ def layout(lang: str, query: dict, services):
     p = caller(services)
     cfg = {"lang": lang, "texts": {k: v for k, v in texts_for(lang).items() if k.startswith(TEXT_PREFIXES)},
            "community_id": p.community_id if p is not None else None}
-    tab = query.get("tab") if query.get("tab") in TABS else TABS[0]
+    tabs = TABS if p is None or p.community_id is None else tuple(x for x in TABS if x not in STREET_ONLY)
+    tab = query.get("tab") if query.get("tab") in tabs else tabs[0]
     scope = t("admin.scope.street", lang) if p is None or p.community_id is None else \
         t("admin.scope.community", lang, id=p.community_id)
     return html.Div(id="admin-root", className="console-root admin-root",
@@ -42,8 +44,8 @@ def layout(lang: str, query: dict, services):
         html.Nav(className="admin-tabs", role="tablist", children=[
             html.Button(t(f"admin.tab.{name}", lang), id=f"admin-tab-{name}", role="tab", type="button",
                         className="admin-tab" + (" active" if name == tab else ""), **{"data-tab": name})
-            for name in TABS]),
+            for name in tabs]),
         html.Div(id="admin-message", className="console-message", role="status"),
         html.Main(className="admin-body", children=[
-            html.Section(id=f"admin-pane-{name}", className="admin-pane", hidden=name != tab) for name in TABS]),
+            html.Section(id=f"admin-pane-{name}", className="admin-pane", hidden=name != tab) for name in tabs]),
     ])

@@ -182,6 +182,8 @@ def notices_withdraw(notice_id: int):
 @require(Role.ADMIN)
 def notify_outbox():
     """Delivery beyond the page: counts per state and the newest messages with every attempt."""
+    if caller().community_id is not None:  # every community's messages: the street's admins only
+        raise ApiError(403, "the delivery outbox is the street's; a community-bound admin may not read it")
     state = request.args.get("state") or None
     if state is not None and state not in notifier.STATES:
         raise ApiError(400, f"state must be one of {', '.join(notifier.STATES)}", "state")

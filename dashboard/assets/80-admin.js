@@ -821,10 +821,32 @@
         })])]);
   }
 
+  // -- notices beyond the page: the notify outbox, how delivery goes (issue 31) ---------------
+  function loadNotify() {
+    var pane = document.getElementById("admin-pane-notify");
+    return api("GET", "/api/v1/notify/outbox?limit=50").then(function (data) {
+      var counts = ["pending", "sent", "dead", "skipped"].map(function (s) {
+        return tx("admin.notify.state." + s) + " " + (data.counts[s] || 0);
+      }).join(" · ");
+      var rows = data.items.map(function (m) {
+        var last = m.attempt_list.length ? m.attempt_list[m.attempt_list.length - 1] : null;
+        return el("tr", { "data-id": String(m.id), "data-state": m.state }, [
+          el("td", { text: when(m.created_at) }), el("td", { text: m.title }),
+          el("td", { text: tx("admin.notify.state." + m.state) }), el("td", { text: String(m.attempts) }),
+          el("td", { text: last ? [last.status_code || "", last.error || ""].join(" ").trim() || "—" : "—" }),
+          el("td", { text: m.state === "pending" ? when(m.next_attempt_at) : when(m.sent_at) })]);
+      });
+      pane.replaceChildren(
+        el("p", { id: "admin-notify-summary", text: tx("admin.notify.backend." + data.backend) + " — " + counts }),
+        table(["admin.notify.created", "admin.notify.title", "admin.notify.state", "admin.notify.attempts",
+               "admin.notify.last", "admin.notify.when"], rows, "admin-notify-table"));
+    }).catch(fail);
+  }
+
   // -- tabs ----------------------------------------------------------------------------------
   var LOADERS = { users: loadUsers, keys: loadKeys, audit: loadAudit, workers: loadWorkers, grids: loadGrids,
                   devices: loadDevices,
-                  categories: loadCategories, departments: loadDepartments };
+                  categories: loadCategories, departments: loadDepartments, notify: loadNotify };
 
   function show(name) {
     var root = document.getElementById("admin-root");

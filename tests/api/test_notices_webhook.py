@@ -287,6 +287,12 @@ def test_admins_see_the_outbox(webhook_world):
     (item,) = body["items"]
     assert item["title"] == "停水通知" and [a["status_code"] for a in item["attempt_list"]] == [503]
     assert app.test_client().get("/api/v1/notify/outbox", headers={"X-API-Key": key}).status_code == 403
+    with services.db.read() as s:  # every community's messages: a community-bound admin may not read them
+        from dashboard.models import Community
+
+        comm = s.scalar(select(Community.id))
+    community_admin = make_key(services, "admin", community_id=comm)
+    assert app.test_client().get("/api/v1/notify/outbox", headers={"X-API-Key": community_admin}).status_code == 403
 
 
 def test_webhook_settings_are_checked_at_start():
