@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     ak.add_argument("--role", required=True)
     ak.add_argument("--worker", metavar="CODE", help="the grid worker (code) a worker key belongs to; required "
                                                      "with --role worker")
+    rl = sub.add_parser("resident-links", help="print every grid's QR link of the residents' page /r as CSV "
+                                               "(stable while GC_SECRET_KEY stays)")
+    rl.add_argument("--base-url", required=True, help="the address residents' phones reach, e.g. https://wg.example.cn")
     return p
 
 
@@ -242,6 +245,19 @@ def main(argv: list[str] | None = None) -> None:
                 wid = worker_by_code(s, args.worker) if args.worker else None
                 _, key = create_api_key(s, name=args.name, role=args.role, worker_id=wid)
             print(key)
+        elif cmd == "resident-links":
+            import csv
+
+            from dashboard.services.residents import grid_links
+
+            if not settings.secret_key:
+                fail("set GC_SECRET_KEY first: the links are signed with it (a key made up at each start would "
+                     "change them)")
+            with services.db.read() as s:
+                rows = grid_links(s, settings.secret_key, args.base_url)
+            out = csv.DictWriter(sys.stdout, fieldnames=["community", "grid_code", "grid_name", "url"])
+            out.writeheader()
+            out.writerows(rows)
     except ImportProblem as exc:
         fail(str(exc))
     except ValueError as exc:

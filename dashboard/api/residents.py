@@ -156,7 +156,7 @@ def _resident_report(addr: str):
         with srv.db.read() as s:
             t = svc.ticket_by_key(s, key)
             if t is not None:  # on record as a repeat of that case
-                name_target(f"case:{s.get(Case, t.case_id).code}")
+                name_target(f"case:{s.scalar(select(Case.code).where(Case.id == t.case_id))}")
                 return jsonify(_answer(t)), 200
     if phone and not _limits().take("RESIDENT_PHONE", svc.keyed_hash(secret, "phone", phone)):
         return _too_many("RESIDENT_PHONE", svc.keyed_hash(secret, "phone", phone), "phone",
@@ -198,6 +198,9 @@ def _check_challenge(data: dict, address_hash: str, key: str | None) -> None:
         recent = svc.recent_reports_from(s, address_hash, services_now(srv) - svc.CHALLENGE_WINDOW)
     if recent < after:
         return
+    if key is None:  # a sum signed for no key would admit every keyless report for ten minutes once solved
+        raise svc.ResidentError(422, "Idempotency-Key", "several reports came from this address: send the report "
+                                "with an Idempotency-Key, then answer the sum the server asks")
     answer, token = data.get("challenge_answer"), data.get("challenge")
     answer = str(answer) if isinstance(answer, (str, int)) and not isinstance(answer, bool) else None
     token = token if isinstance(token, str) and len(token) <= 200 else None

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from ..geo.locate import GridLocator
 from ..i18n import place_name
 from ..masking import mask_name, mask_phone, mask_text
-from ..models import Case, CasePhoto, CaseSource, CaseState, Category, Grid, ResidentTicket, Worker, WorkerGrid
+from ..models import (Case, CasePhoto, CaseSource, CaseState, Category, Community, Grid, ResidentTicket, Worker,
+                      WorkerGrid)
 from ..timeutil import iso, utcnow
 from .cases import CaseError, CaseReport, _emit, _log, report_case
 
@@ -106,6 +107,8 @@ CHALLENGE_WINDOW = timedelta(hours=1)  # reports from one address counted over t
 SATISFACTION = ("satisfied", "basic", "unsatisfied")
 SATISFACTION_NOTE = {"satisfied": "满意", "basic": "基本满意", "unsatisfied": "不满意"}  # the case timeline's words
 _PHONE_RE = re.compile(r"^\+?[0-9]{7,15}$")
+_CN_MOBILE_RE = re.compile(r"(?:\+?(?:00)?86|0+)?(1[3-9][0-9]{9})")
+_CN_LANDLINE_RE = re.compile(r"\+?(?:00)?860?([1-9][0-9]{8,10})")
 _TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out on the phone
 
 
@@ -121,9 +124,15 @@ def normalise_phone(raw: str | None) -> str | None:
     """A call-back number as digits (an optional leading +), or None when none was given; else ResidentError."""
     if raw is None or not str(raw).strip():
         return None
-    v = re.sub(r"[\s\-()（）]", "", str(raw).strip())
+    v = re.sub(r"[ \u3000\-()（）]", "", str(raw).strip())
     if not _PHONE_RE.fullmatch(v):
         raise ResidentError(422, "phone", "a phone number is 7–15 digits (a leading + allowed)")
+    # one number, one spelling: +86 / 0086 / 86 / a trunk 0 before a mobile, and China's code before a landline,
+    # were each a fresh per-phone budget (and a differently masked number) — keep the number as dialled at home
+    if m := _CN_MOBILE_RE.fullmatch(v):
+        return m[1]
+    if m := _CN_LANDLINE_RE.fullmatch(v):
+        return "0" + m[1]
     return v
 
 
@@ -356,3 +365,12 @@ def note_first_response(session: Session, c: Case, now: datetime) -> None:
     session.execute(update(ResidentTicket).where(ResidentTicket.case_id == c.id,
                                                  ResidentTicket.first_response_at.is_(None))
                     .values(first_response_at=now))
+
+
+def grid_links(session: Session, secret: str, base_url: str) -> list[dict[str, str]]:
+    """Every grid's QR link for the compounds' posters: community, grid code and name, and the URL of /r."""
+    rows = session.execute(select(Grid.code, Grid.name, Community.name).join(Community, Community.id == Grid.community_id)
+                           .order_by(Grid.code)).all()
+    base = base_url.rstrip("/")
+    return [{"community": comm, "grid_code": code, "grid_name": name,
+             "url": f"{base}/r?g={grid_link_param(secret, code)}"} for code, name, comm in rows]

@@ -13,6 +13,7 @@ from shapely.geometry import Polygon
 
 from dashboard.services.residents import grid_link_param
 from tests.browser.conftest import watch_page
+from tests.utils.page_audit import audit_page
 from tests.utils.page_client import demo_http
 
 pytestmark = pytest.mark.browser
@@ -116,6 +117,7 @@ def test_a_residents_report_goes_round_the_loop_and_comes_back_as_rework(context
     res.wait_for_function("() => GCResidents.state().loc && GCResidents.state().loc.src === 'gps'")
     res.fill("#r-phone", "13966667777")
     res.screenshot(path=str(tmp_path / "r-1-report.png"), full_page=True)
+    assert not audit_page(res, header=(".r-header", 48)), audit_page(res, header=(".r-header", 48))
     with res.expect_response(lambda r: r.url.endswith("/api/v1/r/reports")) as sent:
         res.click("#r-submit")
     assert sent.value.request.headers.get("idempotency-key") and sent.value.status == 201
@@ -178,6 +180,7 @@ def test_a_residents_report_goes_round_the_loop_and_comes_back_as_rework(context
                           timeout=15000)
     res.wait_for_selector("#r-rate:not([hidden])")
     res.screenshot(path=str(tmp_path / "r-3-closed.png"), full_page=True)
+    assert not audit_page(res, header=(".r-header", 48)), audit_page(res, header=(".r-header", 48))
 
     # 6. 不满意 with a comment: back to the center's check queue as rework
     res.click(".r-rate-btn[data-value='unsatisfied']")
@@ -208,9 +211,12 @@ def test_a_residents_report_goes_round_the_loop_and_comes_back_as_rework(context
         assert text in body, text
     assert en.evaluate("document.documentElement.lang") == "en"
     en.screenshot(path=str(tmp_path / "r-5-english.png"), full_page=True)
+    assert not audit_page(en, header=(".r-header", 48)), audit_page(en, header=(".r-header", 48))
     en.goto(srv.url + track + "&lang=en")
     en.wait_for_selector(".r-step.current")
     assert "Received" in en.inner_text("#r-steps") and "Thank you" in en.inner_text("#r-rated")
+    assert not audit_page(en, header=(".r-header", 48)), audit_page(en, header=(".r-header", 48))
+    en.screenshot(path=str(tmp_path / "r-6-english-tracking.png"), full_page=True)
 
     for watch in (res_watch, en_watch, m_watch, con_watch):
         watch.assert_clean()
