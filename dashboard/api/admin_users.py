@@ -31,7 +31,8 @@ from .schemas import LEFT_OUT, Name, StrictBody, StrictBool, StrictId, fields_se
 
 # a case's free text is masked for screens (phones, ID numbers, known names): its clear text is unmasked here too
 UNMASKABLE = {"case": {"reporter_name", "reporter_phone", "reporter_email", "description", "address"},
-              "worker": {"name", "phone"}}
+              "worker": {"name", "phone"},
+              "visit": {"whom", "place", "needs", "opinions", "follow_up"}}  # a worker's visit (走访, issue 31)
 
 
 class UserIn(StrictBody):
@@ -67,7 +68,7 @@ class ApiKeyIn(StrictBody):
 
 
 class UnmaskIn(StrictBody):
-    kind: Literal["case", "worker"]
+    kind: Literal["case", "worker", "visit"]
     field: str = Field(strict=True, max_length=64, description="a masked field of that kind")
     id: StrictId
     reason: str = Field(strict=True, min_length=4, description="why the clear value is needed (audited)")
@@ -287,9 +288,11 @@ def unmask():
     if len(reason) < 4:
         raise ApiError(422, "state the reason (at least 4 characters)", "reason")
     with services().db.write() as s:
-        row = s.get(Case if kind == "case" else Worker, rid)
+        from ..models import Visit
+
+        row = s.get({"case": Case, "worker": Worker, "visit": Visit}[kind], rid)
         comm = None
-        if isinstance(row, Case):
+        if isinstance(row, (Case, Visit)):
             comm = row.community_id
         elif isinstance(row, Worker):
             from ..models import Grid

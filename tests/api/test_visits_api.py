@@ -162,3 +162,19 @@ def test_a_visited_persons_name_is_masked_in_other_texts(field):
     r = c.post("/api/v1/cases", json={"category_code": "0601", "description": "欧阳娜娜反映楼道灯坏了",
                                       "lat": centers["G00"][0], "lon": centers["G00"][1]}, headers=h(keys["w1"]))
     assert r.status_code == 201 and r.get_json()["description"] == "欧**娜反映楼道灯坏了"
+
+
+def test_the_centre_unmasks_whom_with_a_reason_on_record(field):
+    c, services, keys, _, _, (c1, c2), _ = field
+    v = visit(c, keys["w1"], whom="王小明").get_json()
+    body = {"kind": "visit", "field": "whom", "id": v["id"], "reason": "回访核实身份"}
+    r = c.post("/api/v1/unmask", json=body, headers=h(keys["dispatcher"]))
+    assert r.status_code == 200 and r.get_json()["value"] == "王小明"
+    with services.db.read() as s:
+        row = s.scalar(select(AuditLog).where(AuditLog.action == "unmask", AuditLog.target == f"visit:{v['id']}"))
+        assert row is not None and row.detail["field"] == "whom"
+    other = make_key(services, "dispatcher", community_id=c2)  # another community's visit: not found
+    assert c.post("/api/v1/unmask", json=body, headers=h(other)).status_code == 404
+    assert c.post("/api/v1/unmask", json=body, headers=h(keys["w1"])).status_code == 403  # workers never unmask
+    assert c.post("/api/v1/unmask", json={**body, "field": "worker_id"},
+                  headers=h(keys["dispatcher"])).status_code == 422
