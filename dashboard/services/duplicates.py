@@ -65,6 +65,10 @@ def merge_cases(session: Session, dup: Case, into: Case, *, actor: str, note: st
     _log(dup, "merge", actor, note or f"合并至 {into.code}", frm, CaseState.VOID, now, {"into": into.id})
     _log(into, "merged", actor, note or f"合并 {dup.code}", into.state, into.state, now, {"from": dup.id})
     into.updated_at = now
+    if dup.source == "resident":  # folding a resident's report into the case that handles it answers her
+        from .residents import note_first_response
+
+        note_first_response(session, dup, now)
     session.flush()
     _emit(session, dup, "merge")
     _emit(session, into, "merged")

@@ -262,3 +262,17 @@ def test_the_address_budget_is_429(district):
     r = client.post("/api/v1/r/reports", json={}, environ_base={"REMOTE_ADDR": "10.7.7.7"})
     assert r.status_code == 429 and r.get_json()["error"]["field"] == "report" and r.headers["Retry-After"]
     assert client.post("/api/v1/r/reports", json={}, environ_base={"REMOTE_ADDR": "10.7.7.8"}).status_code == 422
+
+
+def test_a_report_merged_into_the_case_that_handles_it_is_followed_there(rworld):
+    client, services, clock, ids, world = rworld
+    first = post_report(client, ids, key="merge-first", description="路灯不亮", category="facility")
+    dup = post_report(client, ids, key="merge-dupl", description="路灯又不亮了", category="facility")
+    a, b = ticket_of(services, first["token"]).case_id, ticket_of(services, dup["token"]).case_id
+    act(client, clock, ids, a, "dispatch", sh(2026, 12, 7, 9, 10), worker_id=ids["w1"])
+    clock.t = sh(2026, 12, 7, 9, 20)
+    r = client.post(f"/api/v1/cases/{b}/merge", json={"into": a, "note": "同一盏路灯"}, headers=ids["dispatcher"])
+    assert r.status_code == 200, r.get_json()
+    assert ticket_of(services, dup["token"]).first_response_at == sh(2026, 12, 7, 9, 20)  # the merge answered it
+    view = client.get(f"/api/v1/r/tickets/{dup['token']}").get_json()
+    assert view["step"] == "dispatched" and view["steps"]["dispatched"].startswith("2026-12-07T09:10")
