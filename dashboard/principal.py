@@ -135,7 +135,7 @@ def session_valid(services, flask_session: Mapping) -> bool:
         return session_current(s.get(User, int(user_id)), gen)
 
 
-def known_key(services, key: str):
+def known_key(services, key: str | None):
     """The active API key ``key`` (detached), or None. Read, not written: its last use is noted only when a
     minute old, so a phone's requests do not each take a write turn."""
     with services.db.read() as s:

@@ -180,7 +180,7 @@ def test_the_sql_check_sees_a_query_import():
 # define their views as closures inside register(app, services)
 BLUEPRINT_MODULES = {"admin_devices", "admin_users", "admin_workers", "alerts", "briefing", "calls", "cameras", "cases_ops",
                      "departments", "devices", "field", "field_people", "governance", "osmand", "grids_detail", "health", "live",
-                     "openapi", "session", "tours", "wall"}
+                     "open311", "openapi", "session", "tours", "wall"}
 
 
 @pytest.mark.parametrize("name", sorted(BLUEPRINT_MODULES))
