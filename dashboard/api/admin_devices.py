@@ -12,7 +12,10 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
+from typing import Annotated
+
 from flask import Blueprint, jsonify, request
+from pydantic import Field, StringConstraints, field_validator
 
 from ..models import Camera, Grid, Role
 from ..models.governance import AccessDevice
@@ -24,6 +27,7 @@ from .deps import services
 from .auth import require
 from .errors import ApiError
 from .openapi import registry
+from .schemas import LEFT_OUT, StrictBody, StrictBool, fields_set
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https", "sim")
 
@@ -37,10 +41,34 @@ def _object(body: object, allowed: tuple[str, ...]) -> dict:
     return body
 
 
-def _name(v: object) -> str:
-    if not isinstance(v, str) or not v.strip() or len(v) > 128:
-        raise ApiError(422, "name must be 1–128 characters", "name")
-    return v.strip()
+DeviceName = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=128)]
+
+
+class DeviceEditIn(StrictBody):
+    """An access-control device's fields to change."""
+
+    name: DeviceName = LEFT_OUT
+    active: StrictBool = LEFT_OUT
+
+
+class CameraEditIn(StrictBody):
+    """A camera's fields to change; a new ``stream_url`` is how its credentials are rotated (never shown back)."""
+
+    name: DeviceName = LEFT_OUT
+    stream_url: str = Field(default=LEFT_OUT, strict=True, max_length=512,
+                            description=f"a {', '.join(STREAM_SCHEMES)} address")
+
+    @field_validator("stream_url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if urlsplit(v).scheme not in STREAM_SCHEMES:
+            raise ValueError(f"must be a {', '.join(STREAM_SCHEMES)} address")
+        return v
+
+
+def _fields(model: type[StrictBody]) -> dict:
+    """The body's fields: an unknown one is a 400 naming it (this page does not edit it), a bad one a 422."""
+    return fields_set(model, _object(request.get_json(silent=True), tuple(model.model_fields)))
 
 def ip() -> str | None:
     """The caller's address, for the audit row."""
@@ -60,13 +88,11 @@ def device_in_scope(s, device_pk: int) -> AccessDevice:
 @bp.patch("/api/v1/devices/<int:device_pk>")
 @require(Role.ADMIN)
 def device_edit(device_pk: int):
-    body = _object(request.get_json(silent=True), ("name", "active"))
-    if "active" in body and not isinstance(body["active"], bool):
-        raise ApiError(422, "active must be true or false", "active")
+    body = _fields(DeviceEditIn)
     with services().db.write() as s:
         d = device_in_scope(s, device_pk)
         if "name" in body:
-            d.name = _name(body["name"])
+            d.name = body["name"]
         if "active" in body:
             d.active = body["active"]
         audit.record(s, resolve_principal(services()), "device_edit", f"device:{d.device_id}",
@@ -90,11 +116,7 @@ def device_secret_rotate(device_pk: int):
 @bp.patch("/api/v1/cameras/<int:camera_id>")
 @require(Role.ADMIN)
 def camera_edit(camera_id: int):
-    body = _object(request.get_json(silent=True), ("name", "stream_url"))
-    if "stream_url" in body:
-        url = body["stream_url"]
-        if not isinstance(url, str) or len(url) > 512 or urlsplit(url).scheme not in STREAM_SCHEMES:
-            raise ApiError(422, f"stream_url must be a {', '.join(STREAM_SCHEMES)} address", "stream_url")
+    body = _fields(CameraEditIn)
     with services().db.write() as s:
         c = s.get(Camera, camera_id)
         comm = s.get(Grid, c.grid_id).community_id if c is not None and c.grid_id else None
@@ -103,7 +125,7 @@ def camera_edit(camera_id: int):
         if c is None or not in_scope(p, comm) or (p is not None and p.community_id is not None and comm is None):
             raise ApiError(404, f"no camera {camera_id}", "camera_id")
         if "name" in body:
-            c.name = _name(body["name"])
+            c.name = body["name"]
         if "stream_url" in body:
             c.stream_url = body["stream_url"]
         audit.record(s, p, "camera_edit", f"camera:{c.code}", {"fields": sorted(body)}, ip())
@@ -115,11 +137,10 @@ def register(app, services) -> None:
     app.register_blueprint(bp)
     api = registry(app)
     pid = lambda n: [{"name": n, "in": "path", "required": True, "schema": {"type": "integer"}}]  # noqa: E731
-    s_, b_ = {"type": "string"}, {"type": "boolean"}
     api.add("/api/v1/devices/{device_pk}", "patch", summary="Edit an access-control device (admin)", tags=["admin"],
-            roles=("admin",), params=pid("device_pk"), body={"type": "object", "properties": {"name": s_, "active": b_}})
+            roles=("admin",), params=pid("device_pk"), body=DeviceEditIn)
     api.add("/api/v1/devices/{device_pk}/secret", "post", summary="Rotate a device's signing secret, shown once "
             "(admin)", tags=["admin"], roles=("admin",), params=pid("device_pk"))
     api.add("/api/v1/cameras/{camera_id}", "patch", summary="Edit a camera's name or stream address (admin)",
             tags=["admin"], roles=("admin",), params=pid("camera_id"),
-            body={"type": "object", "properties": {"name": s_, "stream_url": s_}})
+            body=CameraEditIn)
