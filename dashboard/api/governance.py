@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, g, jsonify, request
+from pydantic import BaseModel, Field
 
 from ..i18n import normalise_lang
 from ..models import Role
@@ -15,6 +16,7 @@ from .deps import services
 from .auth import require
 from ..principal import scope_community
 from .errors import ApiError, int_arg
+from .schemas import parse
 
 READERS = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY, Role.WORKER)
 
@@ -117,6 +119,13 @@ def governance_targets():
     return jsonify({"targets": [{**i.public(lang, goals[i.key]), "default": i.target} for i in INDICATORS]})
 
 
+class TargetIn(BaseModel):
+    """A 五治 indicator's target (other keys are ignored, as they always were)."""
+
+    target: float = Field(strict=True, gt=0, lt=1e9, allow_inf_nan=False,
+                          description="the value (or count per grid) that scores 100")
+
+
 @bp.put("/api/v1/governance/targets/<key>")
 @require(Role.ADMIN)
 def set_governance_target(key: str):
@@ -134,9 +143,7 @@ def set_governance_target(key: str):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "body must be a JSON object {\"target\": number}", "target")
-    raw = body.get("target")
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not (0 < float(raw) < 1e9):
-        raise ApiError(400, "target must be a number greater than 0", "target")
+    raw = parse(TargetIn, body, status=400).target
     with services().db.write() as s:
         row = s.get(GovernanceTarget, key)
         before = None if row is None else row.target

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..services.access_control import EVENT_KINDS, HEADER_DEVICE, HEADER_SIGNATURE, HEADER_TIMESTAMP, WINDOW_S
 from ..services.governance import ACTIVITY_KINDS
+from .governance import TargetIn
 from .openapi import query, registry
 
 ACTIVITY_IN = {"type": "object", "required": ["kind", "title", "grid_code", "started_at"], "properties": {
@@ -41,8 +42,7 @@ def describe(app) -> None:
                         "pro-rated to the days gone). score = min(100, 100 × value / expected).")
     api.add("/api/v1/governance/targets/{key}", "put", summary="Set one 五治 indicator's target (audited)",
             tags=tags, roles=("admin",),
-            body={"type": "object", "required": ["target"],
-                  "properties": {"target": {"type": "number", "minimum": 0, "exclusiveMinimum": True}}},
+            body=TargetIn,
             responses={200: "set", 400: "target missing or not a number > 0", 404: "no such indicator"})
     api.add("/api/v1/governance/activities", "post", summary="Record a governance activity", tags=tags,
             roles=("worker", "dispatcher", "integration"), body=ACTIVITY_IN,

@@ -148,8 +148,9 @@ class WorkerIn(Strict):
     shift: Literal["day", "night"] = "day"
 
 
-def parse(model: type[BaseModel], data: Any) -> Any:
-    """Validate ``data``; the first problem becomes a 422 naming its field."""
+def parse(model: type[BaseModel], data: Any, *, status: int = 422) -> Any:
+    """Validate ``data``; the first problem becomes a ``status`` (422, or the 400 an older endpoint answered)
+    naming its field."""
     if data is None:
         raise ApiError(400, "expected a JSON body (Content-Type: application/json)", "body")
     if not isinstance(data, dict):
@@ -160,4 +161,4 @@ def parse(model: type[BaseModel], data: Any) -> Any:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "body"
         msg = err["msg"].removeprefix("Value error, ")
-        raise ApiError(422, f"{loc}: {msg}", loc)
+        raise ApiError(status, f"{loc}: {msg}", loc)
