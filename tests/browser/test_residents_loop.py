@@ -99,6 +99,13 @@ def test_a_residents_report_goes_round_the_loop_and_comes_back_as_rework(context
     con.goto(srv.url + "/console")
     con.wait_for_function("() => window.GCConsole && GCLive.lastSeq() !== null")
 
+    # the wall, whose ticker names a resident's report as such
+    wall_ctx = contexts(viewport={"width": 1920, "height": 1080})
+    wall = wall_ctx.new_page()
+    wall_watch = watch_page(wall)
+    wall.goto(srv.url + "/wall")
+    wall.wait_for_function("() => window.GCWall && GCLive.lastSeq() !== null", timeout=30000)
+
     # 1. the resident scans the QR code in the compound and reports with a photo and her phone's location
     r_ctx = contexts(**PHONE, geolocation={"latitude": lat, "longitude": lon, "accuracy": 15},
                      permissions=["geolocation"], locale="zh-CN")
@@ -136,6 +143,9 @@ def test_a_residents_report_goes_round_the_loop_and_comes_back_as_rework(context
 
     stored = api.get(f"{srv.url}/api/v1/photos/{case['photos'][0]}", timeout=10)
     assert Image.open(io.BytesIO(stored.content)).size == (1600, 1200)
+
+    wall.wait_for_function("() => [...document.querySelectorAll('#wall-ticker li')].some(li => "
+                           "li.textContent.includes('[居民]') && li.textContent.includes('纸箱杂物'))", timeout=15000)
 
     # 2. the console: the report arrives live in the triage queue (marked as a resident's, category unconfirmed),
     #    the dispatcher reclassifies it and dispatches the grid's worker
@@ -218,5 +228,5 @@ def test_a_residents_report_goes_round_the_loop_and_comes_back_as_rework(context
     assert not audit_page(en, header=(".r-header", 48)), audit_page(en, header=(".r-header", 48))
     en.screenshot(path=str(tmp_path / "r-6-english-tracking.png"), full_page=True)
 
-    for watch in (res_watch, en_watch, m_watch, con_watch):
+    for watch in (res_watch, en_watch, m_watch, con_watch, wall_watch):
         watch.assert_clean()
