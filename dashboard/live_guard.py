@@ -12,7 +12,9 @@
   sockets: a revoked API or display key, a disabled user, a changed role or jurisdiction, an ended session
   (its generation moved on: logout, password change) or a reset password closes the socket.
 - The one anonymous socket: a resident ticket from a grid's residents' page (``?resident=``, resident_live.py)
-  opens a socket that joins that grid's notices room and nothing else; the address caps apply to it.
+  opens a socket that joins that grid's notices room and nothing else; the address caps apply to it, and resident
+  sockets together hold at most ``RESIDENT_SHARE`` of the process cap, so strangers fetching tickets from a few
+  addresses cannot take every slot from the walls and consoles (503 for the next resident only).
 - Long HTTP responses (camera MJPEG) take a slot from the same counters (``take_stream``), so streams count too.
 """
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .resident_live import TICKET_PARAM, ticket_grid
 from .services.apikeys import hash_key
 
 log = logging.getLogger(__name__)
+RESIDENT_SHARE = 0.5  # of GC_SOCKET_MAX: anonymous resident sockets never take the staff's half
 
 ADMITTED = "gridcommand.live_admitted"  # environ key: (principal, credential) the handshake gate resolved
 USER_STATE = ("active", "role", "community_id", "worker_id", "must_change_password", "session_gen")
@@ -92,6 +95,7 @@ class SocketGuard:
         self.sockets: dict[str, tuple[str, Credential]] = {}  # sid → (address, credential)
         self.by_addr: Counter[str] = Counter()
         self.by_key: Counter[str] = Counter()
+        self.by_kind: Counter[str] = Counter()
         self.streams = 0
         self.refused: Counter[str] = Counter()  # why handshakes were refused (for /metrics and tests)
 
@@ -107,6 +111,9 @@ class SocketGuard:
                 return 503, "the server is at its connection limit; retry shortly"
             if self.per_addr is not None and self.by_addr[addr] >= self.per_addr:
                 return 429, "too many live connections from this address"
+            if cred is not None and cred.kind == "resident" and self.max_total is not None and \
+                    self.by_kind["resident"] >= max(1, int(self.max_total * RESIDENT_SHARE)):
+                return 503, "the residents' live connections are full; retry shortly"
             # the demo operator is this machine's own screens: the address cap is its cap
             if cred is not None and cred.kind != "demo" and self.per_key is not None and \
                     self.by_key[cred.cap_key] >= self.per_key:
@@ -124,6 +131,7 @@ class SocketGuard:
             self.sockets[sid] = (addr, cred)
             self.by_addr[addr] += 1
             self.by_key[cred.cap_key] += 1
+            self.by_kind[cred.kind] += 1
 
     def remove(self, sid: str) -> None:
         with self.lock:
@@ -131,7 +139,7 @@ class SocketGuard:
             if entry is None:
                 return
             addr, cred = entry
-            for counter, k in ((self.by_addr, addr), (self.by_key, cred.cap_key)):
+            for counter, k in ((self.by_addr, addr), (self.by_key, cred.cap_key), (self.by_kind, cred.kind)):
                 counter[k] -= 1
                 if counter[k] <= 0:
                     del counter[k]
