@@ -131,7 +131,7 @@ def notices_list():
         raise ApiError(403, "this account is not linked to a grid worker")
     with services().db.read() as s:
         rows = svc.visible(s, worker_id=wid, community_id=p.community_id, now=now, state=state, limit=limit)
-        totals = svc.read_totals(s, [n.id for n in rows])
+        totals = svc.read_totals(s, [n.id for n in rows], community_id=p.community_id)
         items = [svc.notice_public(n, now, reads=int(totals.get(n.id, 0))) for n in rows]
     return jsonify({"items": items})
 

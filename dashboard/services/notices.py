@@ -233,13 +233,17 @@ def record_reads(session: Session, notice_ids: list[int], grid_id: int, now: dat
             row.last_read_at = now
 
 
-def read_totals(session: Session, notice_ids: list[int]) -> dict[int, int]:
+def read_totals(session: Session, notice_ids: list[int], *, community_id: int | None = None) -> dict[int, int]:
+    """Opens per notice; with ``community_id``, on that community's grids only (a street notice's opens elsewhere
+    are not a community's business)."""
     from sqlalchemy import func
 
     if not notice_ids:
         return {}
-    return dict(session.execute(select(NoticeRead.notice_id, func.sum(NoticeRead.reads)).where(
-        NoticeRead.notice_id.in_(notice_ids)).group_by(NoticeRead.notice_id)).all())
+    q = select(NoticeRead.notice_id, func.sum(NoticeRead.reads)).where(NoticeRead.notice_id.in_(notice_ids))
+    if community_id is not None:
+        q = q.where(NoticeRead.grid_id.in_(select(Grid.id).where(Grid.community_id == community_id)))
+    return dict(session.execute(q.group_by(NoticeRead.notice_id)).all())
 
 
 def reads_by_grid(session: Session, n: Notice) -> list[dict[str, Any]]:

@@ -153,6 +153,15 @@ def test_reads_count_once_per_address_grid_and_hour(world):
     assert per_grid == {g[0]: 2, g[3]: 1, g[6]: 0} and detail["reads"] == 3
     listed = app.test_client().get("/api/v1/notices", headers={"X-API-Key": keys["leader"]}).get_json()["items"]
     assert listed[0]["reads"] == 3
+    # a street notice's opens, to a community's user: its own grids' only
+    street = post(app, keys["street"], {"scope": "street", "title": "全街道"}).get_json()["id"]
+    page(app, g[4], addr="10.0.0.9")  # community 2
+    page(app, g[6], addr="10.0.0.9")  # community 1
+    mine = {n["id"]: n["reads"] for n in app.test_client().get("/api/v1/notices", headers={"X-API-Key": keys["c1"]})
+            .get_json()["items"]}
+    assert mine[street] == 1
+    detail = app.test_client().get(f"/api/v1/notices/{street}", headers={"X-API-Key": keys["c1"]}).get_json()
+    assert detail["reads"] == 1 and {x["grid_id"] for x in detail["reads_by_grid"]} == {g[0], g[3], g[6]}
 
 
 def test_the_residents_page_is_rate_limited_per_address(district, tmp_path):
