@@ -72,6 +72,16 @@ def summary_paragraphs(b: dict[str, Any], lang: str = "zh-CN") -> list[str]:
     a = b["alerts"]
     paras.append(t("brief.sum.alerts", lang, n=a["count"], unresolved=a["unresolved"]) if a["count"]
                  else t("brief.sum.no_alerts", lang))
+    sat, vis = (b.get("satisfaction") or {}).get("total"), b.get("visits")
+    if sat and sat["reports"]:  # residents in the loop (issue 31): said only when there is something to say
+        median = sat["response_median_min"]
+        paras.append(t("brief.sum.residents", lang, days=b["satisfaction"].get("days", 30), n=sat["reports"],
+                       median="—" if median is None else t("brief.sat.minutes", lang, n=f"{median:g}"),
+                       closed=sat["closed"], answered=sat["answered"], share=pct(sat["satisfied_share"]),
+                       rework=sat["rework"]))
+    if vis and vis["count"]:
+        paras.append(t("brief.sum.visits", lang, n=vis["count"], household=vis["household"], place=vis["place"],
+                       follow_ups=vis["follow_ups"], cases=vis["cases"]))
     return paras
 
 

@@ -183,3 +183,15 @@ def test_the_pdf_holds_the_satisfaction_table(street):
     text = re.sub(r"\s+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages))
     # the street's row: 8 reports, median 20, p90 120, 66.7% rated, 75.0% satisfied, 1 reworked
     assert "居民满意度（近30天）" in text and "合计82012066.7%75.0%1" in text
+
+
+def test_the_summary_says_it_in_both_languages(street):
+    app, services, _ = street
+    c = app.test_client()
+    h = {"X-API-Key": make_key(services, "leader")}
+    zh = c.get(f"/api/v1/briefing?day={DAY}", headers=h).get_json()["summary"]
+    assert ("近30天居民反映 8 件，响应时间中位数 20 分钟，办结 6 件中已评价 4 件，满意率（含基本满意）75.0%，"
+            "因不满意返工 1 件。") in zh
+    assert "当日网格员走访 3 次（入户 2、场所 1），承诺跟进 1 件，已转为事件 0 件。" in zh
+    en = c.get(f"/api/v1/briefing?day={DAY}&lang=en", headers=h).get_json()["summary"]
+    assert any(p.startswith("Residents made 8 reports in the last 30 days; the median response took 20 min") for p in en)
