@@ -207,8 +207,11 @@
     btn.disabled = true; btn.textContent = tx("r.report.sending");
     send(0).catch(function (e) {
       var err = (e.body && e.body.error) || {};
-      if (err.challenge) { showChallenge(err.challenge); }
-      if (err.field === "challenge_answer" && S.challenge) { toast(tx("r.challenge.wrong"), "bad"); return; }
+      if (err.challenge) { // 429: answer the sum first; 400: the answer was wrong (a new sum comes with it)
+        showChallenge(err.challenge);
+        toast(tx(e.status === 400 ? "r.challenge.wrong" : "r.challenge.ask"), "bad");
+        return;
+      }
       if (err.field === "photo" && typeof err.index === "number" && S.photos[err.index]) {
         var box = S.photos[err.index].gcBox;
         if (box) { box.classList.add("r-thumb-bad"); box.appendChild(el("span", { cls: "r-thumb-flag", text: tx("r.photo.bad") })); }
