@@ -346,7 +346,9 @@ def rate(session: Session, t: ResidentTicket, value: str, comment: str, *, now: 
     if not can_rate(c, t):
         raise ResidentError(409, "value", "this result has already been rated")
     t.satisfaction, t.satisfaction_comment, t.satisfaction_at = value, comment, now
-    reopen = value == "unsatisfied" and not t.reworked
+    # once per case, not per ticket: a duplicate folded into this case brings its own ticket, whose 不满意 would
+    # otherwise reopen it again
+    reopen = value == "unsatisfied" and not t.reworked and not any(e.action == "resident_reopen" for e in c.timeline)
     _log(c, "resident_rating", "居民", SATISFACTION_NOTE[value] + (f"：{comment}" if comment else ""), c.state, c.state, now,
          {"satisfaction": value})
     if reopen:

@@ -118,3 +118,45 @@ def test_forged_grid_links_are_refused(world):
     for forged in ("G01." + good.split(".")[1], good.upper(), good[:-1], good + "0", "G01", "G00." + "0" * 10):
         r = report(world, addr="10.45.0.1", key=None, g=forged)
         assert r.status_code == 422 and r.get_json()["error"]["field"] == "g", forged
+
+
+def test_merged_reports_reopen_their_case_once(world):
+    """Probe: 不满意 reopens a case as rework once — but each ticket kept its own 'reworked' flag, so a resident who
+    filed the same problem twice (the center folds the duplicate into the first) reopened the case once per ticket.
+    The case is reopened by residents once; a later 不满意 from any of its tickets is recorded, reopening nothing."""
+    from sqlalchemy import select
+
+    from dashboard.models import Case, CaseState, ResidentTicket
+    from dashboard.services.duplicates import merge_cases
+    from dashboard.timeutil import utcnow
+
+    first = report(world, addr="10.46.0.1", key="r4-merge-01", status=201).get_json()
+    second = report(world, addr="10.46.0.2", key="r4-merge-02", status=201).get_json()
+    with world.services.db.write() as s:
+        t1, t2 = (s.scalar(select(ResidentTicket).where(ResidentTicket.token == o["token"])) for o in (first, second))
+        into, dup = s.get(Case, t1.case_id), s.get(Case, t2.case_id)
+        merge_cases(s, dup, into, actor="test")
+        case_id = into.id
+
+    def close() -> None:
+        with world.services.db.write() as s:
+            c = s.get(Case, case_id)
+            c.state, c.closed_at = CaseState.CLOSED, utcnow()
+
+    c = world.app.test_client()
+
+    def rate(token: str):
+        r = c.post(f"/api/v1/r/tickets/{token}/satisfaction", json={"value": "unsatisfied", "comment": "没修好"},
+                   environ_base={"REMOTE_ADDR": "10.46.0.9"})
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()
+
+    close()
+    assert rate(first["token"])["reopened"] is True
+    with world.services.db.read() as s:
+        assert s.get(Case, case_id).state == CaseState.FEEDBACK
+    close()
+    rate(second["token"])  # recorded …
+    with world.services.db.read() as s:  # … but the case stays closed
+        c2 = s.get(Case, case_id)
+        assert (c2.state, c2.rework_count) == (CaseState.CLOSED, 1), (c2.state, c2.rework_count)
