@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, has_request_context, jsonify, request
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -14,8 +15,9 @@ from ..services.dispatch import dispatch_from_alert, recommend_for_alert
 from .deps import services
 from .auth import require
 from ..principal import Principal, in_scope, record_in_scope, resolve_principal, scope_community
-from .cases_ops import _int_or_none, _str, case_view, json_body, services_now
+from .cases_ops import Code, Note, RequiredId, case_view, json_body, services_now
 from .errors import ApiError, int_arg
+from .schemas import parse
 
 STATES = {"open": [AlertState.NEW, AlertState.ACKNOWLEDGED], "new": [AlertState.NEW],
           "acknowledged": [AlertState.ACKNOWLEDGED], "resolved": [AlertState.RESOLVED],
@@ -102,10 +104,19 @@ def list_alerts():
         return jsonify({"items": alerts_out(s, list(s.scalars(q.limit(limit))))})
 
 
+class AlertCommentIn(BaseModel):
+    comment: Note = Field(default="", description="why (on the alert's record)")
+
+
+class AlertDispatchIn(BaseModel):
+    worker_id: RequiredId = Field(description="the worker sent")
+    category_code: Code = Field(default="", description="the case's category, when the alert has no case yet")
+    note: Note = ""
+
+
 def _lifecycle(alert_id: int, fn, **extra):
     p = resolve_principal(services())
-    body = json_body()
-    comment = _str(body, "comment", 2000)
+    comment = parse(AlertCommentIn, json_body(), status=400).comment
     with services().db.write() as s:
         a = get_alert(s, alert_id, p)
         street_wide_guard(p, a)
@@ -148,12 +159,8 @@ def alert_recommendations(alert_id: int):
 def alert_dispatch(alert_id: int):
     """Dispatch from an alert: JSON {worker_id, category_code (when it has no case yet), note}."""
     p = resolve_principal(services())
-    body = json_body()
-    worker_id = _int_or_none(body, "worker_id")
-    if worker_id is None:
-        raise ApiError(400, "worker_id is required", "worker_id")
-    category = _str(body, "category_code", 8) or None
-    note = _str(body, "note", 2000)
+    body = parse(AlertDispatchIn, json_body(), status=400)
+    worker_id, category, note = body.worker_id, body.category_code or None, body.note
     with services().db.write() as s:
         a = get_alert(s, alert_id, p)
         street_wide_guard(p, a)  # a dispatch acknowledges the alert and gives it a case, for every community
@@ -217,7 +224,7 @@ def _describe(app) -> None:
     for what in ("acknowledge", "resolve"):
         api.add(f"/api/v1/alerts/{{alert_id}}/{what}", "post", tags=["alerts"], roles=("dispatcher",),
                 summary=f"{what.capitalize()} an alert with a comment",
-                body={"type": "object", "properties": {"comment": {"type": "string"}}},
+                body=AlertCommentIn,
                 responses={200: "the alert", 403: "a community-bound caller and a street-wide alert",
                            409: "the alert's state does not allow it"})
     api.add("/api/v1/alerts/{alert_id}/recommendations", "get", tags=["alerts"], roles=("dispatcher",),
@@ -225,8 +232,7 @@ def _describe(app) -> None:
     api.add("/api/v1/alerts/{alert_id}/dispatch", "post", tags=["alerts"], roles=("dispatcher",),
             summary="Open the alert's case if needed, dispatch it to a worker and acknowledge the alert (a "
                     "street-wide alert: street-wide operators only)",
-            body={"type": "object", "required": ["worker_id"], "properties": {
-                "worker_id": {"type": "integer"}, "category_code": {"type": "string"}, "note": {"type": "string"}}})
+            body=AlertDispatchIn)
     api.add("/api/v1/alerts/cap", "post", tags=["alerts"], roles=("integration", "dispatcher"),
             summary="OASIS CAP 1.2 alert in (XML)", body={"type": "string", "format": "xml"},
             body_type="application/cap+xml",

@@ -7,9 +7,11 @@ an aware datetime) lets tests and replays control it.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+import re
+from typing import Annotated, Any
 
 from flask import Blueprint, jsonify, request
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 from sqlalchemy import select
 
 from ..masking import mask_name
@@ -26,6 +28,7 @@ from .deps import services
 from ..principal import Principal, record_in_scope, resolve_principal, scope_community
 from .auth import require
 from .errors import ID_MAX, ApiError, int_arg, strict_int
+from .schemas import StrictId, parse
 
 CENTER = (Role.DISPATCHER,)
 WORKER_ACTIONS = {"acknowledge", "arrive", "handle", "feedback"}
@@ -68,6 +71,50 @@ def _int_or_none(body: dict, name: str) -> int | None:
             return strict_int(v, name, lo=1, hi=ID_MAX)
         raise ApiError(400, f"{name} must be an integer", name)
     return v
+
+
+def _blank(v: object) -> object:
+    """A null text is an empty one (the console sends null for a note left empty)."""
+    return "" if v is None else v
+
+
+def _id_or_none(v: object) -> object:
+    """An id as a number or as plain digits ("12"); null or "" is none."""
+    if v is None or v == "":
+        return None
+    if isinstance(v, str) and _DIGITS.fullmatch(v):
+        return int(v)
+    return v
+
+
+_DIGITS = re.compile(r"-?[0-9]{1,20}")
+# a text: null is "", at most N characters as sent, stored without the spaces around it
+Note = Annotated[str, StringConstraints(strict=True, max_length=2000), BeforeValidator(_blank), AfterValidator(str.strip)]
+Code = Annotated[str, StringConstraints(strict=True, max_length=8), BeforeValidator(_blank), AfterValidator(str.strip)]
+DepartmentName = Annotated[str, StringConstraints(strict=True, max_length=64), BeforeValidator(_blank),
+                           AfterValidator(str.strip)]
+OptionalId = Annotated[StrictId | None, BeforeValidator(_id_or_none)]
+RequiredId = Annotated[StrictId, BeforeValidator(_id_or_none)]
+
+
+class CaseActionIn(BaseModel):
+    """A closed-loop action's body (unknown keys are ignored, as they always were)."""
+
+    note: Note = ""
+    worker_id: OptionalId = Field(default=None, description="dispatch: the worker")
+    department_id: OptionalId = Field(default=None, description="dispatch: one of /api/v1/departments")
+    department: DepartmentName = Field(default="", description="dispatch: a department by name (free text)")
+
+
+class TriageIn(BaseModel):
+    category_code: Code = Field(default="", description="the new category (priority and deadline follow)")
+    grid_id: OptionalId = Field(default=None, description="place the case in this grid by hand")
+    note: Note = ""
+
+
+class MergeIn(BaseModel):
+    into: RequiredId = Field(description="the case this duplicate is merged into")
+    note: Note = ""
 
 
 def _local_day(raw: str | None, name: str, default: date) -> date:
@@ -122,11 +169,9 @@ def case_action(case_id: int, action: str):
     p = resolve_principal(services())
     if action not in TRANSITIONS:
         raise ApiError(400, f"unknown action {action!r}; one of {', '.join(TRANSITIONS)}", "action")
-    body = json_body()
-    note = _str(body, "note", 2000)
-    department = _str(body, "department", 64) or None
-    worker_id = _int_or_none(body, "worker_id")
-    department_id = _int_or_none(body, "department_id")
+    body = parse(CaseActionIn, json_body(), status=400)
+    note, department = body.note, body.department or None
+    worker_id, department_id = body.worker_id, body.department_id
     with services().db.write() as s:
         c = get_case(s, case_id)
         check_scope(p, c)
@@ -160,10 +205,8 @@ def case_triage(case_id: int):
     """Change the category (priority and deadline follow it) and/or place the case in a grid by hand:
     JSON {category_code?, grid_id?, note?}."""
     p = resolve_principal(services())
-    body = json_body()
-    category_code = _str(body, "category_code", 8) or None
-    grid_id = _int_or_none(body, "grid_id")
-    note = _str(body, "note", 2000)
+    body = parse(TriageIn, json_body(), status=400)
+    category_code, grid_id, note = body.category_code or None, body.grid_id, body.note
     with services().db.write() as s:
         c = get_case(s, case_id)
         check_scope(p, c)
@@ -219,11 +262,8 @@ def case_duplicates(case_id: int):
 def case_merge(case_id: int):
     """Merge this case (a duplicate) into ``into``: JSON {into, note}."""
     p = resolve_principal(services())
-    body = json_body()
-    into_id = _int_or_none(body, "into")
-    if into_id is None:
-        raise ApiError(400, "into (the case to merge into) is required", "into")
-    note = _str(body, "note", 2000)
+    body = parse(MergeIn, json_body(), status=400)
+    into_id, note = body.into, body.note
     with services().db.write() as s:
         dup = get_case(s, case_id)
         check_scope(p, dup)
@@ -343,19 +383,14 @@ def _describe(app) -> None:
     except ImportError:  # the OpenAPI document is optional
         return
     api = registry(app)
-    body = {"type": "object", "properties": {"note": {"type": "string"}, "worker_id": {"type": "integer"},
-                                             "department_id": {"type": "integer", "description": "from "
-                                                               "/api/v1/departments"},
-                                             "department": {"type": "string"}}}
     api.add("/api/v1/cases/{case_id}/actions/{action}", "post", tags=["cases"], roles=("dispatcher", "worker"),
             summary="Apply a closed-loop action (register, dispatch, acknowledge, arrive, handle, feedback, "
-                    "approve, reject, escalate, void, redispatch, evaluate)", body=body,
+                    "approve, reject, escalate, void, redispatch, evaluate)", body=CaseActionIn,
             responses={200: "the case with its timeline", 404: "no such case",
                        409: "the case's state does not allow this action"})
     api.add("/api/v1/cases/{case_id}/triage", "post", tags=["cases"], roles=("dispatcher",),
             summary="Triage: change the category (priority and deadline follow) and/or place the case in a grid",
-            body={"type": "object", "properties": {"category_code": {"type": "string"}, "grid_id": {"type": "integer"},
-                                                   "note": {"type": "string"}}},
+            body=TriageIn,
             responses={200: "the case", 404: "no such case", 409: "the case is closed or void"})
     api.add("/api/v1/categories/guess", "get", tags=["categories"], roles=("dispatcher",),
             summary="The best-guess category for a report's text or an alert's kind",
@@ -366,8 +401,7 @@ def _describe(app) -> None:
     api.add("/api/v1/cases/{case_id}/duplicates", "get", tags=["cases"], roles=("dispatcher",),
             summary="Same category within 50 m and 24 h")
     api.add("/api/v1/cases/{case_id}/merge", "post", tags=["cases"], roles=("dispatcher",),
-            summary="Merge a duplicate into another case", body={"type": "object", "properties": {
-                "into": {"type": "integer"}, "note": {"type": "string"}}, "required": ["into"]})
+            summary="Merge a duplicate into another case", body=MergeIn)
     api.add("/api/v1/cases/{case_id}/view", "get", tags=["cases"], roles=("dispatcher", "leader"),
             summary="A case with dispatches and the actions its state allows")
     api.add("/api/v1/indicators", "get", tags=["indicators"], roles=("dispatcher", "leader"),
