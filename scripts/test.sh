@@ -66,4 +66,21 @@ npx --no-install eslint
 node --test tests/js/
 # ---- end of the browser JavaScript block ---------------------------------------------------------------------------
 
-exec $PY -m pytest -q --durations=25 "$@"   # the 25 slowest: the suite is kept under 20 minutes
+# pytest in two parts; the suite is kept under 20 minutes (the README, under its first commands, says how long it takes):
+#   1. every test not marked serial on GC_TEST_WORKERS processes (pytest-xdist), a test file whole on one worker
+#      (module fixtures such as a live street or a security world are built once); browser and live-server
+#      tests mostly wait on a server, a page or a clock, so workers overlap the waits;
+#   2. then the serial ones alone: they restart PostgreSQL/Redis (destructive) or bound a latency that the
+#      parallel part's load would skew.
+# Both parts always run; the script fails if either fails (a part that selects nothing, exit 5, is not a failure
+# unless neither ran a test). Each prints its slowest tests.
+WORKERS=${GC_TEST_WORKERS:-3}
+rc_parallel=0
+$PY -m pytest -q --durations=25 -n "$WORKERS" --dist loadfile -m "not serial" "$@" || rc_parallel=$?
+rc_serial=0
+$PY -m pytest -q --durations=10 -m serial "$@" || rc_serial=$?
+if [ "$rc_parallel" -eq 5 ] && [ "$rc_serial" -eq 5 ]; then exit 5; fi
+for rc in "$rc_parallel" "$rc_serial"; do
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ]; then exit "$rc"; fi
+done
+exit 0

@@ -54,6 +54,14 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
+def pytest_collection_modifyitems(config, items):
+    """A destructive test (it restarts PostgreSQL or Redis) is serial: scripts/test.sh runs it alone, after the
+    parallel part, so no other test of the run loses its database or Redis under it."""
+    for item in items:
+        if item.get_closest_marker("destructive") is not None and item.get_closest_marker("serial") is None:
+            item.add_marker(pytest.mark.serial)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     """Under CI a skipped test that needs PostgreSQL or Redis fails, saying which service is missing."""
