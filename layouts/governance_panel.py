@@ -80,7 +80,7 @@ def radar_figure(data: dict[str, Any], *, height: int = 460) -> go.Figure:
     return fig
 
 
-def cached_panel(services, lang: str) -> dict[str, Any]:
+def cached_panel(services, lang: str, max_age_s: float = REFRESH_MIN_S) -> dict[str, Any]:
     """The street's panel figures, kept as long as a wall waits between refreshes: every wall builds this
     panel on load and refreshes it after activity events, and computing it walks every grid (~0.5 s)."""
     from dashboard.timeutil import local_today
@@ -89,7 +89,7 @@ def cached_panel(services, lang: str) -> dict[str, Any]:
         with services.db.read() as s:
             return panel_data(s, lang=lang)
 
-    return services.memo.get(("gov-panel", lang, local_today().isoformat()), REFRESH_MIN_S, make)
+    return services.memo.get(("gov-panel", lang, local_today().isoformat()), max_age_s, make)
 
 
 def only_community(data: dict[str, Any], community_id: int | None) -> dict[str, Any]:
@@ -102,9 +102,10 @@ def only_community(data: dict[str, Any], community_id: int | None) -> dict[str, 
 
 
 def governance_panel(lang: str, services, *, width: int = 428, height: int = 300, dark: bool = True,
-                     class_name: str = "wall-panel gov-wall-panel") -> html.Section:
-    """The panel as a component (a wall panel by default): title, stacked bars, refresh store."""
-    data = only_community(cached_panel(services, lang), own_community(services))
+                     class_name: str = "wall-panel gov-wall-panel", max_age_s: float = REFRESH_MIN_S) -> html.Section:
+    """The panel as a component (a wall panel by default): title, stacked bars, refresh store; ``max_age_s``: how
+    old the figures it starts with may be (a city's take seconds to compute; the panel refreshes itself)."""
+    data = only_community(cached_panel(services, lang, max_age_s), own_community(services))
     return html.Section(id=GovIds.PANEL, className=class_name, **{"data-refresh-min-s": str(REFRESH_MIN_S)},
                         title=t("gov.panel.note", lang), children=[
         html.H2([t("gov.panel.title", lang)] + ([html.Small(t("gov.panel.top", lang, n=TOP_N,

@@ -512,9 +512,11 @@
   GCWallMap.prototype.workerData = function () {
     var feats = [];
     if (this.wall.wide && this.level() === "communities") { return feats; }  // a city's 20,000: counted, not dotted
+    // zoomed in on a city: only the workers in (a padded box of) the view are projected and placed
+    var near = this.wall.wide && this.bounds() ? padBox(this.bounds(), 0.1) : null;
     this.wall.workers.forEach(function (w) {
       var p = w[3] === "offline" ? null : this.pt(w[1], w[2]);
-      if (!p) { return; }
+      if (!p || (near && (p[1] < near[0] || p[1] > near[2] || p[0] < near[1] || p[0] > near[3]))) { return; }
       feats.push(point(p, { r: 3.6, o: 0.95, c: DUTY_COLORS[w[3]] || "#94a3b8", k: "worker", d: w }));
     }, this);
     return feats;

@@ -12,7 +12,7 @@ from ..models import Alert, AlertState, Case, CaseState, Grid, Worker
 from ..timeutil import iso, local_day_bounds, local_today, utcnow
 from .alerts import alert_public
 from .cases import case_public
-from .wall_scope import community_values, is_wide
+from .wall_scope import is_wide
 
 OPEN_STATES = [s.value for s in CaseState if s.is_open]
 WIDE_CASES = 200  # a district's or city's wall starts with the newest 200 open cases (a street's with 500)
@@ -24,7 +24,8 @@ def snapshot(session: Session, *, community_id: int | None = None, now: datetime
 
     ``view="wall"``: what a wall starts from. A street's is the same, with the true number of open alerts
     (``alerts_open``); a wide one's (a district or a city, ``wall_scope.is_wide``) has no per-worker or per-grid
-    detail (the wall asks for the grids and workers of its view when it zooms in) but per-community counts."""
+    detail (the wall asks for the grids and workers of its view when it zooms in; its per-community counts are in
+    the wall's figures, /api/v1/wall/stats, refetched when the snapshot is newer), and the newest 200 cases."""
     now = now or utcnow()
     if session.get_bind().dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
@@ -98,7 +99,7 @@ def _wide(session: Session, seq: int, community_id: int | None, now: datetime, m
         "cases": [_slim(case_public(c, grid=grids.get(c.grid_id), worker_names=names)) for c in cases],
         "alerts": [alert_public(a, names.get(a.worker_id)) for a in alerts],
         "alerts_open": _alerts_open(session, community_id),
-        "open_by_grid": {}, "by_community": community_values(session, community_id, now),
+        "open_by_grid": {},
         "day": {"start": iso(start), "end": iso(end)},
     }
 

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, func, or_, select
+from sqlalchemy import Select, and_, bindparam, case, func, null, or_, select
 from sqlalchemy.orm import Session
 
 from ..events import last_seq, to_message
@@ -46,13 +46,15 @@ def _rate(num: int, den: int) -> float | None:
 
 
 @cache
-def _groups_stmt(one_community: bool) -> Select:
-    """The grouped query, built once (its 13 conditional sums took longer to build than to run)."""
+def _groups_stmt(one_community: bool, by_grid: bool = True) -> Select:
+    """The grouped query, built once (its 13 conditional sums took longer to build than to run); without
+    ``by_grid`` (a wide wall: its grids' figures come with its view) per community and category only."""
     start, end, now, since = (bindparam(k) for k in ("start", "end", "now", "since"))
     is_open = Case.state.in_(OPEN_STATES)
     closed = and_(Case.closed_at >= start, Case.closed_at < end, Case.state == CaseState.CLOSED.value)
     today = and_(Case.created_at >= start, Case.created_at < end)
-    q = (select(Case.community_id, Case.grid_id, Category.major_name,
+    grid = Case.grid_id if by_grid else null().label("grid_id")
+    q = (select(Case.community_id, grid, Category.major_name,
                 _count(today), _count(and_(today, Case.handled_onsite.is_(True))),
                 _count(and_(Case.dispatched_at >= start, Case.dispatched_at < end)),
                 _count(is_open), _count(and_(is_open, Case.state.in_(IN_PROGRESS))),
@@ -62,16 +64,17 @@ def _groups_stmt(one_community: bool) -> Select:
                 _count(and_(is_open, Case.sla_due_at.is_not(None), Case.sla_due_at < now)))
          .join(Category, Category.code == Case.category_code)
          .where(or_(Case.created_at >= since, Case.closed_at >= since, Case.dispatched_at >= since, is_open))
-         .group_by(Case.community_id, Case.grid_id, Category.major_name))
+         .group_by(*((Case.community_id, Case.grid_id, Category.major_name) if by_grid else
+                     (Case.community_id, Category.major_name))))
     return q.where(Case.community_id == bindparam("community")) if one_community else q
 
 
 def case_groups(session: Session, start: datetime, end: datetime, now: datetime,
-                community_id: int | None = None) -> list[tuple]:
+                community_id: int | None = None, by_grid: bool = True) -> list[tuple]:
     """(community_id, grid_id, major, *FIGURES) for the cases touched since the day before ``start`` or still
     open (of one community if given)."""
     params = {"start": start, "end": end, "now": now, "since": start - timedelta(days=1), "community": community_id}
-    return [tuple(r) for r in session.execute(_groups_stmt(community_id is not None), params)]
+    return [tuple(r) for r in session.execute(_groups_stmt(community_id is not None, by_grid), params)]
 
 
 def counters(groups: list[tuple]) -> dict[str, Any]:
@@ -121,7 +124,7 @@ def wall_stats(session: Session, *, now: datetime | None = None, community_id: i
     now = as_utc(now or utcnow())
     seq = last_seq(session)  # read first: the figures below are at least this recent
     start, end = local_day_bounds(local_today(now))
-    groups = case_groups(session, start, end, now, community_id)
+    groups = case_groups(session, start, end, now, community_id, by_grid=not wide)
     today, open_, closed = (FIGURES.index(k) + 3 for k in ("today", "open", "closed"))
     by_cat: Counter = Counter()
     by_comm: dict[int, list[int]] = {}

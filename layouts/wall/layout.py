@@ -30,6 +30,7 @@ from .satisfaction_panel import satisfaction_panel
 from .map import BASE_ZOOM, TRACES, build_map, build_wide_map
 
 DESIGN = (1920, 1080)
+STATS_TTL_WIDE_S = 60
 # the two charts are drawn by the page as SVG at these design sizes (assets/32-wall-panels.js)
 CATEGORY_SIZE, HOURLY_SIZE = (428, 200), (428, 186)
 CAPS = {"cases": 1000, "alerts": 200, "ticker": 60, "closed_keep_s": 1800}
@@ -113,8 +114,10 @@ def layout(lang: str, query: dict, services):
     own = own_community(services)  # a community's wall shows its own figures and ticker (the socket room too)
     with services.db.read() as s:
         wide, place = scope_of(services, s, own)
-        # the figures every wall and the stats endpoint share (one build per few seconds: a city's takes seconds)
-        _, body = services.memo.get(("wall-stats", own), 3.0,
+        # the figures every wall and the stats endpoint share (one build per few seconds). A city's take seconds to
+        # count: its page starts from figures up to a minute old (warm() builds them), and the wall refetches them
+        # at once when its snapshot is newer — a cold load never waits for a count of a million cases
+        _, body = services.memo.get(("wall-stats", own), STATS_TTL_WIDE_S if wide else 3.0,
                                     lambda: encoded_stats(wall_stats(s, community_id=own, wide=wide)))
         stats = {**json.loads(body), "recent": recent_events(s, CAPS["ticker"] // 2, community_id=own)}
         if wide:  # a district or a city: communities until zoomed in, the grids of the view then (wall_scope)
@@ -145,7 +148,8 @@ def layout(lang: str, query: dict, services):
             panels.chart_panel("wall.panel.hourly", Wall.HOURLY, lang, "wall-panel-hourly"),
             # 网格+五治 (issue 10), or the residents' satisfaction panel option (?panel=satisfaction, issue 31)
             satisfaction_panel(lang, services) if query.get("panel") == "satisfaction"
-            else governance_panel(lang, services, width=428, height=206),
+            # a city's 五治 figures take seconds: its wall opens with them up to 5 minutes old (the panel refreshes)
+            else governance_panel(lang, services, width=428, height=206, max_age_s=300 if wide else 15),
             panels.ticker_panel(lang),
         ]),
     ])
@@ -185,6 +189,9 @@ def warm(services, langs: tuple[str, ...] = ("zh-CN", "en")) -> None:
 
     with services.db.read() as s:
         wide, _ = scope_of(services, s, None)
+        if wide:  # a city's figures take seconds to count: the first wall should not wait for them
+            services.memo.get(("wall-stats", None), STATS_TTL_WIDE_S,
+                              lambda: encoded_stats(wall_stats(s, community_id=None, wide=True)))
         for lang in langs:
             if wide:
                 services.memo.get(("wall-wide-map", lang, services.settings.tile_crs, None), 3600,
