@@ -41,7 +41,7 @@ def satisfaction_card(b: dict[str, Any], lang: str) -> html.Section:
             html.Thead(html.Tr([html.Th(h) for h in head])),
             html.Tbody([html.Tr([html.Td(c) for c in r]) for r in rows])]) if tot["reports"] else
         html.P(t("brief.sat.none", lang), className="gcb-none"),
-    ])
+    ] + grid_details(sat, head, lang))
 
 
 def visits_card(b: dict[str, Any], lang: str) -> html.Section:
@@ -53,3 +53,19 @@ def visits_card(b: dict[str, Any], lang: str) -> html.Section:
         html.Table(className="gcb-table", children=[
             html.Thead(html.Tr([html.Th(t(f"brief.visits.{k}", lang)) for k in keys])),
             html.Tbody(html.Tr([html.Td(v.get(k, 0)) for k in keys]))])])
+
+
+def grid_details(sat: dict[str, Any], head: list[str], lang: str) -> list:
+    """Each grid with reports, folded (a street has hundreds of grids; most have none)."""
+    if not sat["grids"]:
+        return []
+    return [
+        html.Details(className="gcb-sat-grids", children=[
+            html.Summary(t("brief.sat.by_grid", lang, n=len(sat["grids"]))),
+            html.Table(className="gcb-table gcb-sat-table", children=[
+                html.Thead(html.Tr([html.Th(h) for h in [t("brief.grid_name", lang)] + head[1:]])),
+                html.Tbody([html.Tr([html.Td(c) for c in [place_name(g["name"], lang), g["reports"],
+                                                          minutes(g["response_median_min"], lang),
+                                                          minutes(g["response_p90_min"], lang),
+                                                          f"{g['answered']}/{g['closed']}", pct(g["satisfied_share"]),
+                                                          g["rework"]]]) for g in sat["grids"]])])])]

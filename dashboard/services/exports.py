@@ -402,6 +402,7 @@ def residents_sheets(b: dict[str, Any], lang: str) -> list[Sheet]:
         rows = [["", f"{b['scope_name']} {t('brief.sat.scope_total', lang)} ({sat['first_day']}–{sat['last_day']})"]
                 + [sat["total"][k] for k, _ in keys]]
         rows += [[c["code"], c["name"]] + [c[k] for k, _ in keys] for c in sat["communities"]]
+        rows += [[g["code"], g["name"]] + [g[k] for k, _ in keys] for g in sat["grids"]]  # then each grid reported from
         out.append(Sheet(t("brief.sheet.satisfaction", lang), cols, rows))
     if vis:
         vkeys = ("count", "household", "place", "follow_ups", "cases", "workers")

@@ -164,6 +164,8 @@ def test_briefing_and_excel_match(street):
                "satisfied_share": row[col["满意率"]], "rework": row[col["不满意返工"]]}
         assert got == pytest.approx({k: want[k] for k in got})
     assert ws.cell(row=2, column=col["满意率"] + 1).number_format == "0.0%"
+    g00 = next(r for r in rows if r[0] == "G00")  # then each grid with reports
+    assert (g00[col["响应中位数（分钟）"]], g00[col["满意率"]]) == (21.0, 1.0)
     v = wb["走访"]
     assert [x.value for x in v[2]] == [3, 2, 1, 1, 0, 2]
     # the English workbook names the sheet and its columns in English
@@ -195,3 +197,22 @@ def test_the_summary_says_it_in_both_languages(street):
     assert "当日网格员走访 3 次（入户 2、场所 1），承诺跟进 1 件，已转为事件 0 件。" in zh
     en = c.get(f"/api/v1/briefing?day={DAY}&lang=en", headers=h).get_json()["summary"]
     assert any(p.startswith("Residents made 8 reports in the last 30 days; the median response took 20 min") for p in en)
+
+
+def test_the_page_section_shows_the_street_communities_and_grids(street):
+    """The /briefing section (layouts/briefing_residents.py) from the same figures, in both languages."""
+    import json as _json
+
+    from plotly.utils import PlotlyJSONEncoder
+
+    from layouts.briefing_residents import satisfaction_card
+
+    app, services, _ = street
+    b = app.test_client().get(f"/api/v1/briefing?day={DAY}",
+                              headers={"X-API-Key": make_key(services, "leader")}).get_json()
+    zh = _json.dumps(satisfaction_card(b, "zh-CN"), cls=PlotlyJSONEncoder, ensure_ascii=False)
+    for text in ("居民满意度（近30天）", "20 分钟", "120 分钟", "75.0%", "66.7%", "一社区", "3/3",
+                 "各网格（4 个有居民反映）", "21 分钟"):  # G00 G10 G01 G11 had reports in the period
+        assert text in zh, text
+    en = _json.dumps(satisfaction_card(b, "en"), cls=PlotlyJSONEncoder, ensure_ascii=False)
+    assert "Residents' satisfaction (last 30 days)" in en and "20 min" in en and "By grid (4 with" in en
