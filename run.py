@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--workers", type=int, default=20_000)
     gc.add_argument("--cases", type=int, default=1_000_000)
     gc.add_argument("--city-seed", type=int, default=20261129, help="generator seed (same seed, same city)")
+    pr.add_argument("--osmand", action="store_true", default=argparse.SUPPRESS,
+                    help="also serve OsmAnd/Traccar positions on a dedicated port (default 5055), in every worker")
+    pr.add_argument("--osmand-port", type=int, default=argparse.SUPPRESS, help="the dedicated OsmAnd/Traccar port")
     for sp in (pr, gc):  # also accepted after the subcommand: run.py gen-city --db URL
         sp.add_argument("--db", dest="db_url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         sp.add_argument("--port", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -159,11 +162,18 @@ def prod(settings: Settings, workers: int, threads: int, worker_class: str = "ge
         fail("refusing to start in production: " + "; ".join(problems))
     if not port_free(settings.host, settings.port):
         fail(f"port {settings.port} on {settings.host} is already in use; choose another with --port")
+    if settings.osmand_port and not port_free(settings.host, settings.osmand_port):
+        fail(f"OsmAnd port {settings.osmand_port} on {settings.host} is already in use; choose --osmand-port")
     _, services = open_services(settings)  # migrate once, before any worker starts
     services.shutdown()
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
     env = {**os.environ, "GC_PRODUCTION": "1", "GC_DB_URL": settings.db_url, "GC_HOST": settings.host,
            "GC_PORT": str(settings.port), "GC_SIMULATE": "1" if settings.simulate else "0",
            "GC_SIM_SPEED": str(settings.sim_speed), "GC_SIM_SEED": str(settings.sim_seed)}
+    binds = ["-b", f"{host}:{settings.port}"]
+    if settings.osmand_port:  # every worker answers OsmAnd/Traccar there (wsgi.py dispatches by the listening port)
+        env["GC_OSMAND_PORT"] = str(settings.osmand_port)
+        binds += ["-b", f"{host}:{settings.osmand_port}"]
     if settings.sim_hour is not None:
         env["GC_SIM_HOUR"] = str(settings.sim_hour)
         # every worker's clock at the same simulated time (each would otherwise work out its own offset)
@@ -178,10 +188,9 @@ def prod(settings: Settings, workers: int, threads: int, worker_class: str = "ge
     else:  # greenlets: a socket costs memory (tens of KB), not a thread; the cap bounds a worker's memory
         env.setdefault("GC_SOCKET_MAX", "10000")
         kind = ["-k", "gevent", "--worker-connections", "20000"]
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
     # this interpreter's gunicorn: found without the venv's bin on PATH (a systemd unit, cron, a bare shell)
     argv = [sys.executable, "-m", "gunicorn", "--chdir", str(Path(__file__).resolve().parent), *kind,
-            "-w", str(workers), "-b", f"{host}:{settings.port}", "--timeout", "120",
+            "-w", str(workers), *binds, "--timeout", "120",
             "--graceful-timeout", "20", "--no-control-socket",
             "--worker-tmp-dir", "/dev/shm" if Path("/dev/shm").is_dir() else "/tmp",
             "--log-level", logging.getLevelName(log.getEffectiveLevel()).lower(), "wsgi:app"]

@@ -49,6 +49,11 @@ def create_wsgi_app(settings: Settings | None = None):
         raise SystemExit("refusing to start in production: " + "; ".join(problems))
     app, services = build_server(settings)
     services.start_background()
+    if settings.osmand_port:  # run.py prod --osmand-port: gunicorn listens there too; any path is OsmAnd there
+        from dashboard.api.osmand import by_port
+
+        log.info("OsmAnd/Traccar positions on port %d too", settings.osmand_port)
+        return by_port(app, services, app.extensions["gc_osmand_group_commit"], settings.osmand_port)
     log.info("worker ready (db %s, redis %s, simulator %s)", services.db.engine.dialect.name,
              "on" if settings.redis_url else "off", "allowed" if settings.simulate else "off")
     return app

@@ -17,6 +17,7 @@ the field, as on the main port.
 from __future__ import annotations
 
 import asyncio
+import collections
 import io
 import logging
 import socket
@@ -61,6 +62,9 @@ class OsmandPort:
         self.port = self.sock.getsockname()[1]
         self.conns: set[_Conn] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
+        # answers the writer thread has released, drained by the loop: one wake-up per commit, not one per fix
+        self.released: collections.deque[tuple[_Conn, Ticket, bool, bool]] = collections.deque()
+        self.wake_pending = False
         self.thread: threading.Thread | None = None
 
     def start(self) -> threading.Thread:
@@ -86,6 +90,23 @@ class OsmandPort:
             server.close()
             for c in list(self.conns):
                 c.close()
+
+    def release(self, conn: "_Conn", t: Ticket, is_json: bool, keep: bool) -> None:
+        """From the writer thread, after the commit: queue the answer and wake the loop once for the lot."""
+        self.released.append((conn, t, is_json, keep))
+        if not self.wake_pending:
+            self.wake_pending = True
+            assert self.loop is not None
+            try:
+                self.loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:  # the loop has stopped (shutdown): nobody is waiting
+                pass
+
+    def _drain(self) -> None:
+        self.wake_pending = False  # before draining: a release racing with this schedules another drain
+        while self.released:
+            conn, t, is_json, keep = self.released.popleft()
+            conn.answered(t, is_json, keep)
 
     def _sweep(self, now: float) -> None:
         """Close connections idle too long, or sending a request too slowly (a slow-loris holds nothing)."""
@@ -180,15 +201,14 @@ class _Conn(asyncio.Protocol):
                 continue
             fixes, token, is_json = decoded
             self.busy = True
-            loop = self.srv.loop
-            assert loop is not None
+            srv = self.srv
 
             def done(t: Ticket, is_json: bool = is_json, keep: bool = keep) -> None:
-                loop.call_soon_threadsafe(self._answered, t, is_json, keep)
+                srv.release(self, t, is_json, keep)
 
-            self.srv.batcher.submit_nowait(fixes, done, token=token)
+            srv.batcher.submit_nowait(fixes, done, token=token)
 
-    def _answered(self, t: Ticket, is_json: bool, keep: bool) -> None:
+    def answered(self, t: Ticket, is_json: bool, keep: bool) -> None:
         self.busy = False
         self.since = time.monotonic()
         self._send(outcome(t, is_json), keep)

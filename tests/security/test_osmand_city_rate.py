@@ -222,3 +222,28 @@ def test_device_budget_is_a_sliding_window_and_says_when_to_retry():
     now[0] += 120  # silent for two windows: a full budget again, and the old counts are forgotten
     assert b.take("OSMAND", "d", 10)
     assert "other" not in b._w
+
+
+def test_run_py_prod_answers_osmand_on_its_dedicated_port_by_the_listening_port(w):
+    """run.py prod --osmand-port: gunicorn listens on both ports; SERVER_PORT (the listening socket, never a header)
+    picks the OsmAnd endpoint, on any path, with the same checks and budget as /osmand."""
+    from werkzeug.test import Client
+
+    from dashboard.api.osmand import by_port
+
+    la, lo = spot(w)
+    app = by_port(w.app, w.services, w.app.extensions["gc_osmand_group_commit"], 5055)
+    c = Client(app)
+    on = {"SERVER_PORT": "5055"}
+    r = c.get(f"/any/path?id=DEV1&lat={la}&lon={lo}&timestamp={int(time.time()) - 9}", environ_overrides=on,
+              headers={"Host": "10.0.0.5:5055"})  # phones use the address: no Host check on this port
+    assert r.status_code == 200 and r.data == b""
+    r = c.get(f"/?id=nobody&lat={la}&lon={lo}", environ_overrides=on)
+    assert r.status_code == 400 and json.loads(r.data)["error"]["field"] == "id"
+    assert c.put("/", environ_overrides=on).status_code == 405
+    # the main port is the whole app, with its Host check
+    assert c.get("/healthz", environ_overrides={"SERVER_PORT": "8050"}).status_code in (200, 503)
+    r = c.get(f"/osmand?id=DEV1&lat={la}&lon={lo}", environ_overrides={"SERVER_PORT": "8050"},
+              headers={"Host": "evil.example"})
+    assert r.status_code == 400 and json.loads(r.data)["error"]["field"] == "Host"
+    assert stored(w, "a") == 2
