@@ -165,12 +165,15 @@ def grids_in_view(session: Session, bbox: tuple[float, float, float, float], *, 
     rows = rows[:limit]
     ids = [r[0] for r in rows]
     start, end = local_day_bounds(local_today(now))
-    open_, today = Counter(), Counter()
+    open_: Counter[int] = Counter()
+    today: Counter[int] = Counter()
     for chunk in (ids[i:i + 900] for i in range(0, len(ids), 900)):  # SQLite's bound-parameter limit
-        open_.update(dict(session.execute(select(Case.grid_id, func.count()).where(
-            Case.grid_id.in_(chunk), Case.state.in_(OPEN_STATES)).group_by(Case.grid_id)).all()))
-        today.update(dict(session.execute(select(Case.grid_id, func.count()).where(
-            Case.grid_id.in_(chunk), Case.created_at >= start, Case.created_at < end).group_by(Case.grid_id)).all()))
+        for gid, n in session.execute(select(Case.grid_id, func.count()).where(
+                Case.grid_id.in_(chunk), Case.state.in_(OPEN_STATES)).group_by(Case.grid_id)):
+            open_[gid or 0] += int(n)
+        for gid, n in session.execute(select(Case.grid_id, func.count()).where(
+                Case.grid_id.in_(chunk), Case.created_at >= start, Case.created_at < end).group_by(Case.grid_id)):
+            today[gid or 0] += int(n)
     grids = []
     for gid, cid, code, name, boundary in rows:
         if not boundary:
