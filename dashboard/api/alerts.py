@@ -12,9 +12,9 @@ from ..services.alerts import AlertError, acknowledge, alert_public, resolve
 from ..services.cap import CapError, CapRefused, cap_key, ingest_cap, parse_cap
 from ..services.cases import CaseError, IllegalTransition
 from ..services.dispatch import dispatch_from_alert, recommend_for_alert
-from .deps import services
+from .deps import caller, services
 from .auth import require
-from ..principal import Principal, in_scope, record_in_scope, resolve_principal, scope_community
+from ..principal import Principal, in_scope, record_in_scope, scope_community
 from .cases_ops import Code, Note, RequiredId, case_view, json_body, services_now
 from .errors import ApiError, int_arg
 from .schemas import parse
@@ -94,7 +94,7 @@ def list_alerts():
     if channel not in CHANNELS:
         raise ApiError(400, f"channel must be one of {', '.join(CHANNELS)}", "channel")
     limit = int_arg(request.args, "limit", 200, lo=1, hi=2000)
-    p = resolve_principal(services())
+    p = caller()
     q = select(Alert).where(Alert.state.in_(STATES[state])).order_by(Alert.created_at.desc(), Alert.id.desc())
     if channel != "all":
         q = q.where(Alert.channel == channel)
@@ -115,7 +115,7 @@ class AlertDispatchIn(BaseModel):
 
 
 def _lifecycle(alert_id: int, fn, **extra):
-    p = resolve_principal(services())
+    p = caller()
     comment = parse(AlertCommentIn, json_body(), status=400).comment
     with services().db.write() as s:
         a = get_alert(s, alert_id, p)
@@ -147,7 +147,7 @@ def resolve_alert(alert_id: int):
 def alert_recommendations(alert_id: int):
     """Nearest available workers for the alert's place."""
     limit = int_arg(request.args, "limit", 5, lo=1, hi=50)
-    p = resolve_principal(services())
+    p = caller()
     with services().db.read() as s:
         a = get_alert(s, alert_id, p)
         return jsonify({"alert_id": a.id, "workers": recommend_for_alert(s, a, limit=limit,
@@ -158,7 +158,7 @@ def alert_recommendations(alert_id: int):
 @require(Role.DISPATCHER)
 def alert_dispatch(alert_id: int):
     """Dispatch from an alert: JSON {worker_id, category_code (when it has no case yet), note}."""
-    p = resolve_principal(services())
+    p = caller()
     body = parse(AlertDispatchIn, json_body(), status=400)
     worker_id, category, note = body.worker_id, body.category_code or None, body.note
     with services().db.write() as s:
@@ -185,7 +185,7 @@ def cap_in():
     data = request.get_data(cache=False)
     loc = services().locator
     polygons, ids = (loc.polygons, loc.ids) if loc is not None else ((), ())
-    p = resolve_principal(services())
+    p = caller()
     for attempt in (1, 2):
         try:
             with services().db.write() as s:

@@ -24,8 +24,8 @@ from ..services.duplicates import find_duplicates, merge_cases
 from ..services.indicators import LEVELS, compute_indicators
 from ..services.name_index import known_names
 from ..timeutil import SHANGHAI, iso, utcnow
-from .deps import services
-from ..principal import Principal, record_in_scope, resolve_principal, scope_community
+from .deps import caller, services
+from ..principal import Principal, record_in_scope, scope_community
 from .auth import require
 from .errors import ID_MAX, ApiError, int_arg, strict_int
 from .schemas import StrictId, parse
@@ -166,7 +166,7 @@ def check_scope(p: Principal, c: Case) -> None:
 @require(Role.DISPATCHER, Role.WORKER)
 def case_action(case_id: int, action: str):
     """Apply one closed-loop action; 409 when the case's state does not allow it."""
-    p = resolve_principal(services())
+    p = caller()
     if action not in TRANSITIONS:
         raise ApiError(400, f"unknown action {action!r}; one of {', '.join(TRANSITIONS)}", "action")
     body = parse(CaseActionIn, json_body(), status=400)
@@ -204,7 +204,7 @@ def case_action(case_id: int, action: str):
 def case_triage(case_id: int):
     """Change the category (priority and deadline follow it) and/or place the case in a grid by hand:
     JSON {category_code?, grid_id?, note?}."""
-    p = resolve_principal(services())
+    p = caller()
     body = parse(TriageIn, json_body(), status=400)
     category_code, grid_id, note = body.category_code or None, body.grid_id, body.note
     with services().db.write() as s:
@@ -239,7 +239,7 @@ def case_recommendations(case_id: int):
     """The nearest available workers for this case (distance, duty state, load)."""
     limit = int_arg(request.args, "limit", 5, lo=1, hi=50)
     with services().db.read() as s:
-        p = resolve_principal(services())
+        p = caller()
         c = get_case(s, case_id)
         check_scope(p, c)
         return jsonify({"case_id": c.id, "workers": recommend_for_case(s, c, limit=limit,
@@ -250,7 +250,7 @@ def case_recommendations(case_id: int):
 @require(*CENTER)
 def case_duplicates(case_id: int):
     """Cases of the same category within 50 m and 24 h."""
-    p = resolve_principal(services())
+    p = caller()
     with services().db.read() as s:
         c = get_case(s, case_id)
         check_scope(p, c)
@@ -261,7 +261,7 @@ def case_duplicates(case_id: int):
 @require(*CENTER)
 def case_merge(case_id: int):
     """Merge this case (a duplicate) into ``into``: JSON {into, note}."""
-    p = resolve_principal(services())
+    p = caller()
     body = parse(MergeIn, json_body(), status=400)
     into_id, note = body.into, body.note
     with services().db.write() as s:
@@ -286,7 +286,7 @@ def case_console_view(case_id: int):
     """The console's view of a case: timeline, dispatches, legal actions."""
     with services().db.read() as s:
         c = get_case(s, case_id)
-        check_scope(resolve_principal(services()), c)
+        check_scope(caller(), c)
         return jsonify(case_view(s, c, locator=services().locator))
 
 
@@ -306,7 +306,7 @@ def indicators():
         raise ApiError(400, "the period may be at most ten years", "to")
     start = datetime.combine(d_from, datetime.min.time(), tzinfo=SHANGHAI)
     end = datetime.combine(d_to + timedelta(days=1), datetime.min.time(), tzinfo=SHANGHAI)
-    p = resolve_principal(services())
+    p = caller()
     with services().db.read() as s:
         rows = compute_indicators(s, level=level, start=start, end=end, calendar=services().calendar,
                                   community_id=p.community_id)
@@ -327,7 +327,7 @@ def categories():
 @require(Role.ADMIN)
 def edit_category(code: str):
     """Admin edit: time_limit_hours, clock, default_priority, active, name."""
-    if resolve_principal(services()).community_id is not None:  # one catalogue and its time limits for the street
+    if caller().community_id is not None:  # one catalogue and its time limits for the street
         raise ApiError(403, "the category catalogue is the street's: only a street-wide admin edits it", "code")
     body = json_body()
     unknown = set(body) - {"time_limit_hours", "clock", "default_priority", "active", "name"}
