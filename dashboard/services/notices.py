@@ -10,7 +10,9 @@
 - Opens are counted per notice and grid (``NoticeRead``); the API edge counts one open per visitor address, grid
   and hour, so a stranger cannot inflate a count cheaply.
 
-A notice's title and text are the author's message to the public (a poster on the notice board), shown as written.
+A notice's title and text are the author's message to the public (a poster on the notice board), shown through the
+free-text masking every screen applies (a resident's name or mobile number typed into it is masked); the author's
+name is masked as every worker's is.
 """
 from __future__ import annotations
 
@@ -23,11 +25,13 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from ..masking import mask_name, mask_text
 from ..models import Community, Grid, Worker
 from ..models.people import WorkerGrid
 from ..models.residents import Notice, NoticeRead, NotifyOutbox
 from ..timeutil import as_utc, iso, utcnow
 from . import notifier
+from .name_index import known_names
 from .photos import TOKEN_RE
 
 SCOPES = ("grid", "community", "street")
@@ -123,6 +127,13 @@ def validate(session: Session, data: NoticeIn, author: Author, now: datetime) ->
     return [], data.community_id
 
 
+def _case_photo(session: Session, token: str) -> bool:
+    """Is the upload ``token`` already a case's photo (a case's evidence is never a notice's picture)?"""
+    from ..models import CasePhoto
+
+    return session.scalar(select(CasePhoto.id).where(CasePhoto.path == f"photos/{token[2:4]}/{token}.jpg")) is not None
+
+
 def _take_picture(uploads: Path, token: str) -> str:
     """Move a staged upload (full size and thumbnail) under ``notices/``; its path relative to the uploads folder.
     Moved, not copied: the token is spent, and the sweep of unattached case photos no longer sees it."""
@@ -146,6 +157,8 @@ def publish(session: Session, data: NoticeIn, author: Author, *, uploads: Path, 
     title = _checked_text(data.title, "title", TITLE_MAX, required=True)
     body = _checked_text(data.body, "body", BODY_MAX, required=False)
     grids, community_id = validate(session, data, author, now)
+    if data.picture and _case_photo(session, data.picture):  # moving it would take it from the case, to the public
+        raise NoticeError(422, "this photo belongs to a case; upload the notice's picture by itself", "picture")
     picture = _take_picture(uploads, data.picture) if data.picture else None
     n = Notice(scope=data.scope, grid_ids=grids, community_id=community_id, title=title, body=body,
                picture_path=picture, urgent=bool(data.urgent),
@@ -203,15 +216,19 @@ def picture_url(n: Notice) -> str | None:
 
 
 def resident_view(n: Notice) -> dict[str, Any]:
-    """A notice as the residents' page shows it (no author, no ids of people)."""
-    return {"id": n.id, "title": n.title, "body": n.body, "urgent": bool(n.urgent), "picture_url": picture_url(n),
-            "valid_until": iso(n.valid_until), "created_at": iso(n.created_at)}
+    """A notice as the residents' page shows it (no author, no ids of people). Its title and text go through the
+    free-text masking every screen's text does: a resident's name or mobile number typed into a notice is not
+    published (the row keeps what was written)."""
+    known = known_names(n)
+    return {"id": n.id, "title": mask_text(n.title, (), known), "body": mask_text(n.body, (), known),
+            "urgent": bool(n.urgent), "picture_url": picture_url(n), "valid_until": iso(n.valid_until),
+            "created_at": iso(n.created_at)}
 
 
 def notice_public(n: Notice, now: datetime, *, reads: int = 0, per_grid: list[dict] | None = None) -> dict[str, Any]:
     """A notice as the center and the worker's phone list it."""
     out = {**resident_view(n), "scope": n.scope, "grid_ids": list(n.grid_ids or []), "community_id": n.community_id,
-           "author": n.author, "author_worker_id": n.author_worker_id, "state": state_of(n, now),
+           "author": mask_name(n.author), "author_worker_id": n.author_worker_id, "state": state_of(n, now),
            "withdrawn_at": iso(n.withdrawn_at), "reads": reads}
     if per_grid is not None:
         out["reads_by_grid"] = per_grid

@@ -280,3 +280,14 @@ def test_the_handshake_gate_admits_a_ticket_and_nothing_else_anonymous(world):
     settings = app.extensions["gridcommand"].settings
     if not (settings.demo and not settings.production):  # the demo operator is admitted from this machine
         assert c.get("/socket.io/?EIO=4&transport=polling").status_code == 401
+
+
+def test_a_notices_text_is_masked_like_every_screens_and_its_author_too(world):
+    app, _, _, g, keys = world
+    r = post(app, keys["w1"], {"scope": "grid", "title": "寻物：张三丰的钱包", "body": "拾到者请联系 13912345678"})
+    assert r.status_code == 201
+    n = r.get_json()
+    assert "13912345678" not in n["body"] and "139****5678" in n["body"]
+    assert n["author"] != "test-worker" and n["author"].startswith("t")  # masked as a name is
+    (pub,) = page(app, g[0]).get_json()["items"]
+    assert "13912345678" not in pub["body"] and "139****5678" in pub["body"]
