@@ -101,6 +101,8 @@ def _text(data: dict, name: str, limit: int) -> str:
     v = v.strip()
     if len(v) > limit:
         raise svc.ResidentError(422, name, f"{name} may be at most {limit} characters")
+    if "\x00" in v:  # PostgreSQL refuses a NUL in text: a 422 here, not a 500 at the commit
+        raise svc.ResidentError(422, name, f"{name} may not contain a NUL character")
     return v
 
 

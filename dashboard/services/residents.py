@@ -338,6 +338,8 @@ def rate(session: Session, t: ResidentTicket, value: str, comment: str, *, now: 
     comment = (comment or "").strip()
     if len(comment) > MAX_COMMENT:
         raise ResidentError(422, "comment", f"comment may be at most {MAX_COMMENT} characters")
+    if "\x00" in comment:  # PostgreSQL refuses a NUL in text: a 422 here, not a 500 at the commit
+        raise ResidentError(422, "comment", "comment may not contain a NUL character")
     if value == "unsatisfied" and not comment:
         raise ResidentError(422, "comment", "say what was not done well (a comment is required with unsatisfied)")
     c = followed_case(session, t)

@@ -184,7 +184,8 @@ def test_forged_links_and_hostile_input_are_4xx_naming_the_field(rworld):
     assert client.get(f"/api/v1/r/grids/{ids['g']}/call").get_json() == {"tel": "13812345678"}
     for fields, field in [({"category": "bribery"}, "category"), ({"lat": "34.1"}, "lat"), ({"lon": None}, "lon"),
                           ({"lat": True}, "lat"), ({"lat": 91}, "lat"), ({"description": "x" * 1001}, "description"),
-                          ({"description": ["a"]}, "description"), ({"phone": "call me"}, "phone"),
+                          ({"description": ["a"]}, "description"), ({"description": "a\x00b"}, "description"),
+                          ({"phone": "call me"}, "phone"),
                           ({"phone": 13812345678}, "phone"), ({"description": ""}, "description")]:
         r = post_report(client, ids, status=422, key=None, **fields)
         assert r["error"]["field"] == field, (fields, r)
@@ -211,7 +212,8 @@ def test_forged_links_and_hostile_input_are_4xx_naming_the_field(rworld):
     # the verdict: bad values name their field
     tok = other["token"]
     for body, field, status in [({"value": "great"}, "value", 422), ({}, "value", 422), ({"value": 1}, "value", 422),
-                                ({"value": "basic", "comment": ["x"]}, "comment", 422)]:
+                                ({"value": "basic", "comment": ["x"]}, "comment", 422),
+                                ({"value": "basic", "comment": "a\x00"}, "comment", 422)]:
         r = client.post(f"/api/v1/r/tickets/{tok}/satisfaction", json=body)
         assert r.status_code == status and r.get_json()["error"]["field"] == field, (body, r.get_json())
     assert client.post("/api/v1/r/tickets/nope/satisfaction", json={"value": "basic"}).status_code == 404
