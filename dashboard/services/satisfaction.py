@@ -11,8 +11,9 @@ report's period, as a hotline's monthly figures mature):
   answered yet are left out (counted in ``awaiting``). ``response_median_min`` is the median (the mean of the two
   middle values for an even count); ``response_p90_min`` the nearest-rank 90th percentile: the ⌈0.9 × n⌉-th
   smallest time. Both rounded to 0.1 min.
-- **closed**: reports whose case was closed (核查结案) before ``end`` — or that the resident answered (a 不满意
-  reopens the case, which then no longer shows closed).
+- **closed**: reports whose case was closed (核查结案) before ``end`` — the case it was merged into, for a report
+  the center folded into another — or that the resident answered (a 不满意 reopens the case, which then no longer
+  shows closed).
 - **answered**: reports the resident rated before ``end``; ``answered_share`` = answered / closed.
 - **satisfied_share** = (满意 + 基本满意) / answered — the share closed to the resident's satisfaction.
 - **rework**: reports a 不满意 sent back to the check queue (``reworked``; once per report).
@@ -26,8 +27,8 @@ import statistics
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
 
 from ..models import Case, CaseState, Community, Grid, ResidentTicket
 from ..timeutil import as_utc, iso, local_day_bounds
@@ -80,11 +81,15 @@ def summarise(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 def ticket_rows(session: Session, start: datetime, end: datetime, community_id: int | None = None) -> list[dict]:
     """One row per resident report made in ``[start, end)``: where, response minutes, closed, answer, reworked."""
+    into = aliased(Case)  # a report the center folded into another case is closed when that case is
     q = (select(ResidentTicket.grid_id, ResidentTicket.community_id, ResidentTicket.created_at,
                 ResidentTicket.first_response_at, ResidentTicket.satisfaction, ResidentTicket.satisfaction_at,
-                ResidentTicket.reworked, Case.registered_at, Case.dispatched_at, Case.closed_at, Case.state,
+                ResidentTicket.reworked, Case.registered_at, Case.dispatched_at,
+                func.coalesce(into.closed_at, Case.closed_at).label("closed_at"),
+                func.coalesce(into.state, Case.state).label("state"),
                 Case.grid_id.label("case_grid_id"), Case.community_id.label("case_community_id"))
          .join(Case, Case.id == ResidentTicket.case_id)
+         .outerjoin(into, into.id == Case.merged_into_id)
          .where(ResidentTicket.created_at >= start, ResidentTicket.created_at < end))
     if community_id is not None:
         q = q.where(ResidentTicket.community_id == community_id)

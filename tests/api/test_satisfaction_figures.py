@@ -15,6 +15,7 @@ T5      G01   11-23 14:00  first_response 14:40      → 40 min   closed      sa
 T6      G11   11-23 16:00  dispatched 18:00 (no stamp) → 120    closed      —
 T7      G11   11-25 09:00  first_response 09:03      →  3 min   dispatched  —
 T10     G01   11-24 10:00  first_response 10:20      → 20 min   closed 11-25  basic 11-26 (after the period)
+T11     G01   11-24 12:00  first_response 12:30      → 30 min   merged into T5's case (closed): closed
 T8      G01   10-20 …      outside the period (before)          closed      satisfied
 T9      G01   11-26 …      outside the period (after)
 """
@@ -53,28 +54,29 @@ TICKETS = [
     ("T7", "G11", at(11, 25, 9), at(11, 25, 9, 3), None, at(11, 25, 9, 3), "dispatched", None, None, None, False),
     ("T10", "G01", at(11, 24, 10), at(11, 24, 10, 20), None, None, "closed", at(11, 25, 12), "basic", at(11, 26, 9),
      False),
+    ("T11", "G01", at(11, 24, 12), at(11, 24, 12, 30), None, None, "void", None, None, None, False),
     ("T8", "G01", at(10, 20, 9), at(10, 20, 9, 5), None, None, "closed", at(10, 21), "satisfied", at(10, 22), False),
     ("T9", "G01", at(11, 26, 9), at(11, 26, 9, 5), None, None, "reported", None, None, None, False),
 ]
 
 # Worked out by hand from the table above.
-# street: reports T1 T2 T3 T4 T5 T6 T7 T10 = 8; response minutes 12 30 5 40 120 3 20 → sorted 3 5 12 20 30 40 120:
-#   median = the 4th = 20; p90 = the ⌈0.9 × 7⌉ = 7th = 120; awaiting 1 (T4).
-#   closed = T1 T2 T3 (answered, since reopened) T5 T6 T10 = 6; answered before the period's end T1 T2 T3 T5 = 4
-#   (T10's answer came on 11-26): answered share 4/6 = 0.6667; satisfied share (2 satisfied + 1 basic)/4 = 0.75;
-#   rework 1 (T3).
-STREET = {"reports": 8, "responded": 7, "awaiting": 1, "response_median_min": 20.0, "response_p90_min": 120.0,
-          "closed": 6, "answered": 4, "answered_share": 0.6667, "satisfied": 2, "basic": 1, "unsatisfied": 1,
+# street: reports T1 T2 T3 T4 T5 T6 T7 T10 T11 = 9; response minutes 12 30 5 40 120 3 20 30 → sorted
+#   3 5 12 20 30 30 40 120: median = (4th + 5th)/2 = (20 + 30)/2 = 25; p90 = the ⌈0.9 × 8⌉ = 8th = 120; awaiting 1 (T4).
+#   closed = T1 T2 T3 (answered, since reopened) T5 T6 T10 T11 (its case merged into T5's, closed) = 7; answered
+#   before the period's end T1 T2 T3 T5 = 4 (T10's answer came on 11-26): answered share 4/7 = 0.5714;
+#   satisfied share (2 satisfied + 1 basic)/4 = 0.75; rework 1 (T3).
+STREET = {"reports": 9, "responded": 8, "awaiting": 1, "response_median_min": 25.0, "response_p90_min": 120.0,
+          "closed": 7, "answered": 4, "answered_share": 0.5714, "satisfied": 2, "basic": 1, "unsatisfied": 1,
           "satisfied_share": 0.75, "rework": 1}
 # c1 (T1 T2 T3 T4): minutes 12 30 5 → 5 12 30: median 12, p90 the ⌈2.7⌉ = 3rd = 30; closed 3, answered 3 (3/3 = 1.0);
 #   satisfied (1 + 1)/3 = 0.6667; rework 1.
 C1 = {"reports": 4, "responded": 3, "awaiting": 1, "response_median_min": 12.0, "response_p90_min": 30.0,
       "closed": 3, "answered": 3, "answered_share": 1.0, "satisfied": 1, "basic": 1, "unsatisfied": 1,
       "satisfied_share": 0.6667, "rework": 1}
-# c2 (T5 T6 T7 T10): minutes 40 120 3 20 → 3 20 40 120: median (20 + 40)/2 = 30, p90 the ⌈3.6⌉ = 4th = 120;
-#   closed T5 T6 T10 = 3, answered 1 (T5): 1/3 = 0.3333; satisfied 1/1 = 1.0; rework 0.
-C2 = {"reports": 4, "responded": 4, "awaiting": 0, "response_median_min": 30.0, "response_p90_min": 120.0,
-      "closed": 3, "answered": 1, "answered_share": 0.3333, "satisfied": 1, "basic": 0, "unsatisfied": 0,
+# c2 (T5 T6 T7 T10 T11): minutes 40 120 3 20 30 → 3 20 30 40 120: median the 3rd = 30, p90 the ⌈4.5⌉ = 5th = 120;
+#   closed T5 T6 T10 T11 = 4, answered 1 (T5): 1/4 = 0.25; satisfied 1/1 = 1.0; rework 0.
+C2 = {"reports": 5, "responded": 5, "awaiting": 0, "response_median_min": 30.0, "response_p90_min": 120.0,
+      "closed": 4, "answered": 1, "answered_share": 0.25, "satisfied": 1, "basic": 0, "unsatisfied": 0,
       "satisfied_share": 1.0, "rework": 0}
 # grid G00 (T1 T2): minutes 12 30: median 21, p90 the ⌈1.8⌉ = 2nd = 30; 2 answered of 2 closed, both content
 G00 = {"reports": 2, "response_median_min": 21.0, "response_p90_min": 30.0, "answered_share": 1.0,
@@ -87,12 +89,16 @@ def street(district):
     gids = dict(zip(world["grid_codes"], world["grid_ids"]))
     with services.db.write() as s:
         comm = dict(s.execute(select(Grid.code, Grid.community_id)).all())
+        made_cases: dict[str, Case] = {}
         for i, (name, grid, made, first, reg, disp, state, closed, answer, answered, rework) in enumerate(TICKETS):
             c = Case(code=f"2026RT{i:05d}", category_code="0601", grid_id=gids[grid], community_id=comm[grid],
                      state=state, source="resident", created_at=made, updated_at=made, registered_at=reg,
                      dispatched_at=disp, closed_at=closed, description=f"居民反映 {name}")
             s.add(c)
             s.flush()
+            made_cases[name] = c
+            if name == "T11":  # the center folded this report into T5's case (services/duplicates.merge)
+                c.merged_into_id = made_cases["T5"].id
             s.add(ResidentTicket(case_id=c.id, token=f"token-{name}", tracking_code=name, grid_id=gids[grid],
                                  community_id=comm[grid], created_at=made, first_response_at=first,
                                  satisfaction=answer, satisfaction_at=answered, reworked=rework))
@@ -183,8 +189,8 @@ def test_the_pdf_holds_the_satisfaction_table(street):
     r = c.get(f"/api/v1/briefing/export.pdf?day={DAY}", headers={"X-API-Key": make_key(services, "leader")})
     assert r.status_code == 200
     text = re.sub(r"\s+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages))
-    # the street's row: 8 reports, median 20, p90 120, 66.7% rated, 75.0% satisfied, 1 reworked
-    assert "居民满意度（近30天）" in text and "合计82012066.7%75.0%1" in text
+    # the street's row: 9 reports, median 25, p90 120, 57.1% rated, 75.0% satisfied, 1 reworked
+    assert "居民满意度（近30天）" in text and "合计92512057.1%75.0%1" in text
 
 
 def test_the_summary_says_it_in_both_languages(street):
@@ -192,11 +198,11 @@ def test_the_summary_says_it_in_both_languages(street):
     c = app.test_client()
     h = {"X-API-Key": make_key(services, "leader")}
     zh = c.get(f"/api/v1/briefing?day={DAY}", headers=h).get_json()["summary"]
-    assert ("近30天居民反映 8 件，响应时间中位数 20 分钟，办结 6 件中已评价 4 件，满意率（含基本满意）75.0%，"
+    assert ("近30天居民反映 9 件，响应时间中位数 25 分钟，办结 7 件中已评价 4 件，满意率（含基本满意）75.0%，"
             "因不满意返工 1 件。") in zh
     assert "当日网格员走访 3 次（入户 2、场所 1），承诺跟进 1 件，已转为事件 0 件。" in zh
     en = c.get(f"/api/v1/briefing?day={DAY}&lang=en", headers=h).get_json()["summary"]
-    assert any(p.startswith("Residents made 8 reports in the last 30 days; the median response took 20 min") for p in en)
+    assert any(p.startswith("Residents made 9 reports in the last 30 days; the median response took 25 min") for p in en)
 
 
 def test_the_page_section_shows_the_street_communities_and_grids(street):
@@ -211,8 +217,8 @@ def test_the_page_section_shows_the_street_communities_and_grids(street):
     b = app.test_client().get(f"/api/v1/briefing?day={DAY}",
                               headers={"X-API-Key": make_key(services, "leader")}).get_json()
     zh = _json.dumps(satisfaction_card(b, "zh-CN"), cls=PlotlyJSONEncoder, ensure_ascii=False)
-    for text in ("居民满意度（近30天）", "20 分钟", "120 分钟", "75.0%", "66.7%", "一社区", "3/3",
+    for text in ("居民满意度（近30天）", "25 分钟", "120 分钟", "75.0%", "57.1%", "一社区", "3/3",
                  "各网格（4 个有居民反映）", "21 分钟"):  # G00 G10 G01 G11 had reports in the period
         assert text in zh, text
     en = _json.dumps(satisfaction_card(b, "en"), cls=PlotlyJSONEncoder, ensure_ascii=False)
-    assert "Residents' satisfaction (last 30 days)" in en and "20 min" in en and "By grid (4 with" in en
+    assert "Residents' satisfaction (last 30 days)" in en and "25 min" in en and "By grid (4 with" in en
