@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, jsonify, request
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
@@ -27,8 +27,8 @@ from ..timeutil import SHANGHAI, iso, utcnow
 from .deps import caller, services
 from ..principal import Principal, record_in_scope, scope_community
 from .auth import require
-from .errors import ID_MAX, ApiError, int_arg, strict_int
-from .schemas import StrictId, parse
+from .errors import ApiError, int_arg
+from .schemas import LEFT_OUT, Name, StrictBool, StrictId, fields_set, parse
 
 CENTER = (Role.DISPATCHER,)
 WORKER_ACTIONS = {"acknowledge", "arrive", "handle", "feedback"}
@@ -49,28 +49,6 @@ def json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "body must be a JSON object", "body")
     return body
-
-
-def _str(body: dict, name: str, max_len: int) -> str:
-    v = body.get(name)
-    if v is None:
-        return ""
-    if not isinstance(v, str):
-        raise ApiError(400, f"{name} must be a string", name)
-    if len(v) > max_len:
-        raise ApiError(400, f"{name} must be at most {max_len} characters", name)
-    return v.strip()
-
-
-def _int_or_none(body: dict, name: str) -> int | None:
-    v = body.get(name)
-    if v is None or v == "":
-        return None
-    if isinstance(v, bool) or not isinstance(v, int):
-        if isinstance(v, str):
-            return strict_int(v, name, lo=1, hi=ID_MAX)
-        raise ApiError(400, f"{name} must be an integer", name)
-    return v
 
 
 def _blank(v: object) -> object:
@@ -323,45 +301,37 @@ def categories():
         return jsonify({"items": [category_public(c) for c in rows]})
 
 
+class CategoryEditIn(BaseModel):
+    """A category's fields to change (the street's catalogue)."""
+
+    time_limit_hours: float = Field(default=LEFT_OUT, strict=True, gt=0, le=24 * 365, allow_inf_nan=False,
+                                    description="hours to close, on the category's clock")
+    clock: Literal["natural", "working"] = Field(
+        default=LEFT_OUT, description="natural: hours around the clock from the report; working: office hours on "
+                                      "the working calendar from the first dispatch")
+    default_priority: int = Field(default=LEFT_OUT, strict=True, ge=1, le=4, description="1 urgent … 4 low")
+    active: StrictBool = LEFT_OUT
+    name: Name = LEFT_OUT
+
+
 @bp.patch("/api/v1/categories/<code>")
 @require(Role.ADMIN)
 def edit_category(code: str):
     """Admin edit: time_limit_hours, clock, default_priority, active, name."""
     if caller().community_id is not None:  # one catalogue and its time limits for the street
         raise ApiError(403, "the category catalogue is the street's: only a street-wide admin edits it", "code")
-    body = json_body()
-    unknown = set(body) - {"time_limit_hours", "clock", "default_priority", "active", "name"}
+    raw = json_body()
+    unknown = set(raw) - set(CategoryEditIn.model_fields)
     if unknown:
         f = sorted(unknown)[0]
         raise ApiError(400, f"{f} cannot be edited here", f)
+    body = fields_set(CategoryEditIn, raw, status=400)
     with services().db.write() as s:
         c = s.get(Category, code)
         if c is None:
             raise ApiError(404, f"no category {code}", "code")
-        if "time_limit_hours" in body:
-            v = body["time_limit_hours"]
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 < v <= 24 * 365):
-                raise ApiError(400, "time_limit_hours must be a number of working hours > 0", "time_limit_hours")
-            c.time_limit_hours = float(v)
-        if "clock" in body:
-            if body["clock"] not in ("natural", "working"):
-                raise ApiError(400, "clock must be natural (hours around the clock, from the report) or working "
-                                    "(office hours on the working calendar, from the first dispatch)", "clock")
-            c.clock = body["clock"]
-        if "default_priority" in body:
-            v = body["default_priority"]
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 4:
-                raise ApiError(400, "default_priority must be 1 (urgent) .. 4 (low)", "default_priority")
-            c.default_priority = v
-        if "active" in body:
-            if not isinstance(body["active"], bool):
-                raise ApiError(400, "active must be true or false", "active")
-            c.active = body["active"]
-        if "name" in body:
-            name = _str(body, "name", 64)
-            if not name:
-                raise ApiError(400, "name must not be empty", "name")
-            c.name = name
+        for k, v in body.items():
+            setattr(c, k, v)
         out = category_public(c)
     return jsonify(out)
 
@@ -412,7 +382,4 @@ def _describe(app) -> None:
             summary="Category catalogue with time limits and their clock (natural hours or working hours)")
     api.add("/api/v1/categories/{code}", "patch", tags=["categories"], roles=("admin",),
             summary="Edit a category's time limit, clock, priority, name or active flag",
-            body={"type": "object", "properties": {
-                "time_limit_hours": {"type": "number"}, "clock": {"type": "string", "enum": ["natural", "working"]},
-                "default_priority": {"type": "integer", "minimum": 1, "maximum": 4}, "active": {"type": "boolean"},
-                "name": {"type": "string"}}})
+            body=CategoryEditIn)

@@ -44,9 +44,9 @@ class StrictBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def fields_set(model: type[BaseModel], data: Any) -> dict[str, Any]:
-    """The fields ``data`` sets, checked by ``model`` (a 4xx naming the field), as JSON values."""
-    return parse(model, data).model_dump(exclude_unset=True, mode="json")
+def fields_set(model: type[BaseModel], data: Any, *, status: int = 422) -> dict[str, Any]:
+    """The fields ``data`` sets, checked by ``model`` (a ``status`` naming the field), as JSON values."""
+    return parse(model, data, status=status).model_dump(exclude_unset=True, mode="json")
 
 
 class CaseIn(Strict):
