@@ -32,6 +32,7 @@ from sqlalchemy import select
 from .errors import ApiError
 from .models import ApiKey, User
 from .principal import DISPLAY_COOKIE, resolve_principal
+from .ratelimit import client_key
 from .resident_live import TICKET_PARAM, ticket_grid
 from .services.apikeys import hash_key
 
@@ -57,7 +58,7 @@ class Credential:
 
 def resident_credential(addr: str, grid_id: int) -> Credential:
     """A resident socket's credential (resident_live.py): counted per address, the grid in its state."""
-    return Credential("resident", addr, (grid_id,))
+    return Credential("resident", client_key(addr), (grid_id,))
 
 
 def _user_state(user: User) -> tuple:
@@ -106,6 +107,7 @@ class SocketGuard:
 
     def room_for(self, addr: str, cred: Credential | None) -> tuple[int, str] | None:
         """(status, reason) when a new socket from ``addr`` with ``cred`` would pass a cap, else None."""
+        addr = client_key(addr)  # an IPv6 client by its /64, as every per-address limit
         with self.lock:
             if self.max_total is not None and self.total >= self.max_total:
                 return 503, "the server is at its connection limit; retry shortly"
@@ -127,6 +129,7 @@ class SocketGuard:
         return entry is not None and entry[1].kind == "resident"
 
     def add(self, sid: str, addr: str, cred: Credential) -> None:
+        addr = client_key(addr)  # an IPv6 client by its /64, as every per-address limit
         with self.lock:
             self.sockets[sid] = (addr, cred)
             self.by_addr[addr] += 1
@@ -146,6 +149,7 @@ class SocketGuard:
 
     def take_stream(self, addr: str) -> bool:
         """A slot for a long response (a camera stream) from ``addr``; False when the caps leave none."""
+        addr = client_key(addr)  # an IPv6 client by its /64, as every per-address limit
         with self.lock:
             if (self.max_total is not None and self.total >= self.max_total) or (
                     self.per_addr is not None and self.by_addr[addr] >= self.per_addr):
@@ -156,6 +160,7 @@ class SocketGuard:
             return True
 
     def release_stream(self, addr: str) -> None:
+        addr = client_key(addr)  # an IPv6 client by its /64, as every per-address limit
         with self.lock:
             self.streams -= 1
             self.by_addr[addr] -= 1

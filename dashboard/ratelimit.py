@@ -10,6 +10,7 @@ process's own memory (and says so in the log) rather than refusing or admitting 
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
@@ -19,6 +20,22 @@ from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 log = logging.getLogger(__name__)
+
+
+def client_key(addr: str | None) -> str:
+    """What a per-address limit counts a client address under: IPv4 as it is, IPv6 by its /64. A phone or a home line
+    holds a whole /64 (China's mobile networks give every phone one) and may send from any address in it, so counting
+    full IPv6 addresses gave one subscriber a fresh budget per request. An IPv4-mapped address is its IPv4 address."""
+    a = addr or "?"
+    if ":" not in a:
+        return a
+    try:
+        ip = ipaddress.IPv6Address(a.split("%", 1)[0])
+    except ValueError:
+        return a
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
 
 
 def parse_limit(text: str) -> RateLimitItem | None:

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from ..models import Grid, Role
 from ..models.residents import Notice
-from ..ratelimit import RateLimits
+from ..ratelimit import RateLimits, client_key
 from ..resident_live import TICKET_MAX_AGE_S, TICKET_PARAM, make_ticket, notices_room
 from ..services import notices as svc
 from ..services import notifier
@@ -203,7 +203,7 @@ def _rate_limited(name: str, key: str) -> bool:
 @bp.get("/api/v1/r/grids/<int:grid_id>/notices")
 def resident_notices(grid_id: int):
     """The live notices of one grid for its residents' page, and a ticket for their live channel."""
-    addr = request.remote_addr or "?"
+    addr = client_key(request.remote_addr)  # an IPv6 client by its /64
     if _rate_limited("PAGE", addr):
         raise ApiError(429, "too many requests from this address; try again shortly")
     now = _now()
@@ -227,7 +227,7 @@ def resident_notices(grid_id: int):
 @bp.get("/api/v1/r/notices/<int:notice_id>/picture")
 def resident_notice_picture(notice_id: int):
     """A live notice's picture (``?thumb=1``: its thumbnail)."""
-    if _rate_limited("PAGE", request.remote_addr or "?"):
+    if _rate_limited("PAGE", client_key(request.remote_addr)):
         raise ApiError(429, "too many requests from this address; try again shortly")
     thumb = request.args.get("thumb") == "1"
     root = services().settings.uploads_dir

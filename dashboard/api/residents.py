@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import ApiError
 from ..models import Case, Grid, Worker
-from ..ratelimit import RateLimits
+from ..ratelimit import RateLimits, client_key
 from ..services import photos as photo_svc
 from ..services import residents as svc
 from .audit_edge import act_as, name_target
@@ -52,7 +52,7 @@ def _secret() -> str:
 
 
 def _address() -> str:
-    return request.remote_addr or "?"
+    return client_key(request.remote_addr)  # an IPv6 client by its /64
 
 
 def _too_many(name: str, key: str, field: str, message: str):

@@ -34,7 +34,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..config import Settings
 from ..models import Role
-from ..ratelimit import RateLimits
+from ..ratelimit import RateLimits, client_key
 from ..principal import CSRF_COOKIE, CSRF_HEADER, DISPLAY_COOKIE, SAFE_METHODS, csrf_token_ok, known_key
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def _limiters(settings) -> RateLimits:
 
 def _rate_key() -> tuple[str, str] | None:
     """(limiter, key) for a rate-limited request, else None."""
-    path, method, ip = request.path, request.method, request.remote_addr or "?"
+    path, method, ip = request.path, request.method, client_key(request.remote_addr)  # IPv6: its /64
     if path == "/auth/login" and method == "POST":
         return "LOGIN", ip
     if path == "/auth/password" and method == "POST":  # guessing a held session's current password: the same

@@ -160,3 +160,29 @@ def test_merged_reports_reopen_their_case_once(world):
     with world.services.db.read() as s:  # … but the case stays closed
         c2 = s.get(Case, case_id)
         assert (c2.state, c2.rework_count) == (CaseState.CLOSED, 1), (c2.state, c2.rework_count)
+
+
+def test_an_ipv6_subscriber_is_one_address_for_the_limits(world):
+    """Probe: every per-address limit counted the full IPv6 address, but a phone or home line holds a whole /64 (China's
+    mobile networks hand every phone one) and may pick any address in it — a fresh budget per request: no challenge
+    after 3 reports, no 429 after 30, a sign-in guess per address. An IPv6 client is counted by its /64."""
+    from dashboard.ratelimit import client_key
+
+    assert client_key("2001:db8:1:2::5") == client_key("2001:db8:1:2:ffff:1:2:3") != client_key("2001:db8:1:3::5")
+    assert client_key("10.0.0.7") == "10.0.0.7" and client_key("::ffff:10.0.0.7") == "10.0.0.7"
+    assert client_key(None) == "?" and client_key("not an address") == "not an address"
+    after = world.services.settings.resident_challenge_after
+    for i in range(after):
+        report(world, addr=f"2001:db8:77:1::{i + 1:x}", key=f"r4-v6-{i:03d}", status=201)
+    r = report(world, addr="2001:db8:77:1:abcd::99", key="r4-v6-next")
+    assert r.status_code == 429 and r.get_json()["error"]["field"] == "challenge_answer", r.get_json()
+    report(world, addr="2001:db8:77:2::1", key="r4-v6-other", status=201)  # the neighbour's /64 is not asked
+
+
+def test_an_ipv6_subscriber_is_one_address_for_the_sign_in_limit(tmp_path):
+    w = build_world(tmp_path, with_pages=False, extra={"GC_RATE_LOGIN": "10/300"})
+    c = w.app.test_client()
+    codes = [c.post("/auth/login", json={"username": "nobody", "password": "wrong-password-1"},
+                    environ_base={"REMOTE_ADDR": f"2001:db8:77:3::{i + 1:x}"}).status_code for i in range(12)]
+    assert 429 in codes, codes
+    w.services.shutdown()
