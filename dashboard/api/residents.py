@@ -144,7 +144,7 @@ def _resident_report(addr: str):
     if code is None:
         raise svc.ResidentError(422, "g", "not a valid QR link of a grid (scan the code posted in the compound)")
     category = data.get("category")
-    if category not in svc.RESIDENT_CATEGORIES:
+    if not isinstance(category, str) or category not in svc.RESIDENT_CATEGORIES:  # a list or object: no 500
         raise svc.ResidentError(422, "category", f"category must be one of {', '.join(svc.RESIDENT_CATEGORIES)}")
     description = _text(data, "description", svc.MAX_DESCRIPTION)
     lat, lon = _coord(data, "lat", -90, 90), _coord(data, "lon", -180, 180)

@@ -186,3 +186,10 @@ def test_an_ipv6_subscriber_is_one_address_for_the_sign_in_limit(tmp_path):
                     environ_base={"REMOTE_ADDR": f"2001:db8:77:3::{i + 1:x}"}).status_code for i in range(12)]
     assert 429 in codes, codes
     w.services.shutdown()
+
+
+@pytest.mark.parametrize("category", [["noise"], {"a": 1}])
+def test_a_category_that_is_not_text_is_a_422(world, category):
+    """Probe: a JSON list or object as the category was looked up in the category table as a key — unhashable, a 500."""
+    r = report(world, addr="10.47.0.1", key=None, category=category)
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "category", r.status_code
