@@ -80,8 +80,12 @@ def export_briefing(fmt: str):
     with services().db.read() as s:
         cases = case_list(s, day=day, community_id=cid)
         b = None if fmt == "csv" else briefing(s, day=day, community_id=cid, calendar=services().calendar)
-    data = cases_csv(cases, lang) if fmt == "csv" else briefing_pdf(b, lang) if fmt == "pdf" else briefing_xlsx(
-        b, cases, lang)
+    if b is None:
+        data = cases_csv(cases, lang)
+    elif fmt == "pdf":
+        data = briefing_pdf(b, lang)
+    else:
+        data = briefing_xlsx(b, cases, lang)
     name = f"{'cases' if fmt == 'csv' else 'briefing'}-{day.isoformat()}{'-c' + str(cid) if cid else ''}.{fmt}"
     return Response(data, mimetype=MIME[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"',
                                                        "Cache-Control": "no-store"})
