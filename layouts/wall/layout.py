@@ -30,7 +30,9 @@ from .satisfaction_panel import satisfaction_panel
 from .map import BASE_ZOOM, TRACES, build_map, build_wide_map
 
 DESIGN = (1920, 1080)
-STATS_TTL_WIDE_S = 60
+# a city's wall starts from figures up to 10 minutes old: their count takes 2 s on PostgreSQL, 20-40 s on SQLite under
+# load (and the age runs from the start of the count), and the wall refetches them at once when its snapshot is newer
+STATS_TTL_WIDE_S = 600
 # the two charts are drawn by the page as SVG at these design sizes (assets/32-wall-panels.js)
 CATEGORY_SIZE, HOURLY_SIZE = (428, 200), (428, 186)
 CAPS = {"cases": 1000, "alerts": 200, "ticker": 60, "closed_keep_s": 1800}
@@ -115,8 +117,8 @@ def layout(lang: str, query: dict, services):
     with services.db.read() as s:
         wide, place = scope_of(services, s, own)
         # the figures every wall and the stats endpoint share (one build per few seconds). A city's take seconds to
-        # count: its page starts from figures up to a minute old (warm() builds them), and the wall refetches them
-        # at once when its snapshot is newer — a cold load never waits for a count of a million cases
+        # count: its page starts from older ones (STATS_TTL_WIDE_S; warm() builds them) — a cold load does not wait
+        # for a count of a million cases
         _, body = services.memo.get(("wall-stats", own), STATS_TTL_WIDE_S if wide else 3.0,
                                     lambda: encoded_stats(wall_stats(s, community_id=own, wide=wide)))
         stats = {**json.loads(body), "recent": recent_events(s, CAPS["ticker"] // 2, community_id=own)}
