@@ -44,6 +44,11 @@ NOT_RECORDS = {
     # public by design, like Open311's lists: what a grid's residents' page shows (notices posted for everyone)
     "/api/v1/r/grids/<int:grid_id>/notices": "public: a grid's live notices, as its residents' page shows them",
     "/api/v1/r/notices/<int:notice_id>/picture": "public: a live notice's picture",
+    # the residents' own reads: keyed by a secret (the tracking link's token, the poster's signed grid link), not
+    # by a record id a signed-in user could walk; tests/api/test_residents_reports.py probes forged and guessed ones
+    "/api/v1/r/tickets/<token>": "public to the tracking link's holder only (a 43-character secret)",
+    "/api/v1/r/tickets/<token>/photos/<int:photo_id>": "public to the tracking link's holder only",
+    "/api/v1/r/grids/<g>/call": "public to the poster's signed grid link: the grid worker's service number",
 }
 # path parameters → the key of A's record in world.ids (per rule where one rule needs another record)
 PATH_IDS = {"case_id": "case_a", "alert_id": "alert_a", "grid_id": "grid_a", "tour_id": "tour_a",
