@@ -29,6 +29,7 @@ from .services import workers as worker_svc
 from .services.cases import CaseReport, IllegalTransition, CaseError, report_case, transition
 from .services.positions import Fix, ingest_fixes
 from .simulator_anomalies import PlantedAnomalies
+from .simulator_residents import SimulatedResidents
 from .simulator_workers import CENTER, TROUBLE, WorkerResponder
 from .timeutil import SHANGHAI, utcnow
 
@@ -77,10 +78,12 @@ class Actions:
     steps: list[tuple] = field(default_factory=list)      # (case_key, action, worker_id)
     task_steps: list[tuple] = field(default_factory=list)  # workers answering people's dispatches (simulator_workers)
     device_events: list[tuple] = field(default_factory=list)  # planted door events (simulator_anomalies)
+    residents: dict[str, list] = field(default_factory=dict)  # reports, visits, answers (simulator_residents)
 
     def as_tuple(self) -> tuple:
         return (tuple(self.shift_start), tuple(self.shift_end), tuple(self.fixes),
-                tuple(tuple(sorted(r.items())) for r in self.reports), tuple(self.steps), tuple(self.task_steps))
+                tuple(tuple(sorted(r.items())) for r in self.reports), tuple(self.steps), tuple(self.task_steps),
+                repr(sorted(self.residents.items())))
 
 
 class Simulator:
@@ -108,6 +111,7 @@ class Simulator:
         self.by_id = {w.id: w for w in workers}
         self.responder = WorkerResponder(seed, speed, trouble=trouble)  # tasks a person dispatched to them
         self.planted = PlantedAnomalies(seed)  # a burst, an SOS, a door held open at night in each simulated day
+        self.residents = SimulatedResidents(seed, speed, cases_per_day=cases_per_day)  # reports, answers, visits
 
     @classmethod
     def from_db(cls, session, *, seed: int, speed: float = 1.0, cases_per_day: float = 400,
@@ -187,6 +191,8 @@ class Simulator:
             for _ in range(self._poisson(self.sos_per_day / 86400 * sim_dt)):
                 w = self.rng.choice(active)
                 acts.fixes.append((w.id, w.device_id, round(w.lat, 7), round(w.lon, 7), 0.0, None, "sos"))
+        acts.residents = self.residents.plan(self, now, HOUR_CURVE[int(hour) % 24] / sum(HOUR_CURVE) * 24, sim_dt,
+                                             active)
         planted = self.planted.plan(self, now, hour, sim_dt)
         acts.reports += planted.reports
         acts.fixes += planted.fixes
@@ -197,10 +203,11 @@ class Simulator:
         acts.steps.extend((k, a, wid) for _, k, a, wid in sorted(due, key=lambda f: (f[0], f[1])))
         return acts
 
-    def _schedule_loop(self, now: datetime, key: str, reporter: int) -> None:
-        """The simulated center works most escalated cases through the loop; some are left to go overdue."""
+    def _schedule_loop(self, now: datetime, key: str, reporter: int) -> datetime | None:
+        """The simulated center works most escalated cases through the loop; some are left to go overdue.
+        Returns when it plans to close the case (None when left)."""
         if self.rng.random() < 0.12:
-            return
+            return None
         m = lambda lo, hi: timedelta(minutes=self.rng.uniform(lo, hi) / self.speed)  # noqa: E731
         t = now + m(2, 15)
         plan = [("register", None), ("dispatch", reporter), ("acknowledge", None), ("arrive", None),
@@ -214,6 +221,7 @@ class Simulator:
         for (action, wid), gap in zip(plan, gaps):
             t += m(*gap)
             self.followups.append((t, key, action, wid))
+        return t
 
     def _walk(self, w: SimWorker, sim_dt: float) -> None:
         if w.errand is not None:  # on the way to a dispatched task: straight there, then stay
@@ -282,6 +290,8 @@ class Simulator:
                                                  reporter_worker_id=r["worker_id"], idempotency_key=r["key"]),
                                    locator=locator, now=now)
                 self.case_ids[r["key"]] = c.id
+        if acts.residents:
+            self.residents.apply(acts.residents, sim=self, db=db, locator=locator, now=now)
         for key, action, wid in acts.steps:
             cid = self.case_ids.get(key)
             if cid is None:

@@ -21,6 +21,7 @@ from shapely.geometry import shape
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
+from . import residents_recent
 from ..models import Case, CaseLog, Category, Grid, Patrol, Worker
 from ..services.position_day import record
 from ..timeutil import SHANGHAI, local_today
@@ -50,7 +51,7 @@ def seed_recent(session: Session, *, today: date | None = None, days: int = 8, c
     cal = calendar or WorkCalendar.official()
     grids = session.execute(select(Grid.id, Grid.community_id, Grid.boundary, Grid.centroid_lat,
                                    Grid.centroid_lon, Grid.name)).all()
-    workers = session.execute(select(Worker.id, Worker.grid_id, Worker.shift).where(
+    workers = session.execute(select(Worker.id, Worker.grid_id, Worker.shift, Worker.code).where(
         Worker.active.is_(True), Worker.grid_id.is_not(None)).order_by(Worker.id)).all()
     cats = session.execute(select(Category.code, Category.weight, Category.onsite_share, Category.time_limit_hours,
                                   Category.default_priority, Category.clock)).all()
@@ -61,7 +62,8 @@ def seed_recent(session: Session, *, today: date | None = None, days: int = 8, c
     weights = np.array([max(c.weight or 1, 0.1) for c in cats], dtype=float)
     weights /= weights.sum()
     hour_p = HOUR_CURVE / HOUR_CURVE.sum()
-    counts = {"cases": 0, "case_log": 0, "fixes": 0, "patrols": 0}
+    counts = {"cases": 0, "case_log": 0, "fixes": 0, "patrols": 0, "resident_tickets": 0, "resident_answers": 0,
+              "visits": 0, "notices": 0}
     for day in wanted:
         if session.scalar(select(func.count()).select_from(Case).where(Case.created_at >= _at(day, 0),
                                                                          Case.created_at < _at(day, 24))):
@@ -109,6 +111,8 @@ def seed_recent(session: Session, *, today: date | None = None, days: int = 8, c
                         row.update(state="closed", closed_at=close, updated_at=close)
                         logs.append((i, close, "approve", "feedback", "closed"))
             cases.append(row)
+        r_rng = np.random.default_rng([seed, day.toordinal(), 31])  # the residents' own stream (issue 31)
+        chosen = residents_recent.pick_resident(cases, r_rng)
         if cases:
             session.execute(insert(cast(Table, Case.__table__)), [{c: r.get(c) for c in CASE_COLUMNS} for r in cases])
             ids = dict(session.execute(select(Case.code, Case.id).where(
@@ -116,6 +120,10 @@ def seed_recent(session: Session, *, today: date | None = None, days: int = 8, c
             session.execute(insert(cast(Table, CaseLog.__table__)), [
                 {"case_id": ids[cases[i]["code"]], "at": at, "action": a, "from_state": f, "to_state": to,
                  "actor": "demo", "note": ""} for i, at, a, f, to in logs])
+            for key, v in residents_recent.write_day(session, r_rng, day=day, end=_at(today, 0), cases=cases,
+                                                     chosen=chosen, ids=ids, workers=workers, g_by_id=g_by_id,
+                                                     seed=seed, at=_at).items():
+                counts[key] += v
         n_fix, n_patrol = _tracks(session, rng, workers, boxes, g_by_id, day, fix_every_s, today)
         for key, v in (("cases", len(cases)), ("case_log", len(logs)), ("fixes", n_fix), ("patrols", n_patrol)):
             counts[key] += v
