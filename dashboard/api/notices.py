@@ -28,6 +28,7 @@ from ..models.residents import Notice
 from ..ratelimit import RateLimits, client_key
 from ..resident_live import TICKET_MAX_AGE_S, TICKET_PARAM, make_ticket, notices_room
 from ..services import notices as svc
+from ..services import residents as residents_svc
 from ..services import notifier
 from ..timeutil import SHANGHAI, utcnow
 from .auth import require
@@ -213,7 +214,12 @@ def resident_notices(grid_id: int):
             raise ApiError(404, f"no grid {grid_id}", "grid_id")
         rows = svc.live_for_grid(s, grid, now)
         items = [svc.resident_view(n) for n in rows]
-    if rows and request.args.get("count", "1") != "0" and not _rate_limited("READ", f"{addr}|{grid_id}"):
+    # an open counts only from the grid's own poster link (g=<code>.<check>, as /r carries it): a bare grid number
+    # lists the public notices, but counting them from it would let anyone inflate every grid's opens
+    from_poster = residents_svc.grid_code_of(str(current_app.config["SECRET_KEY"]),
+                                            request.args.get("g")) == grid.code
+    if rows and from_poster and request.args.get("count", "1") != "0" \
+            and not _rate_limited("READ", f"{addr}|{grid_id}"):
         try:
             with services().db.write(bulk=True) as s:
                 svc.record_reads(s, [n.id for n in rows], grid_id, now)
@@ -306,8 +312,10 @@ def _describe(app) -> None:  # noqa: ANN001
     api.add("/api/v1/r/grids/{grid_id}/notices", "get", tags=["residents"], security=False,
             summary="A grid's live notices for its residents' page (anonymous), and a ticket for their live channel",
             description="Urgent first, then newest: the grid's own notices, its community's and the street's. An "
-                        "open is counted once per address, grid and hour.",
-            params=[query("count", enum=["0", "1"], description="0: do not count this as an open")],
+                        "open is counted once per address, grid and hour, and only with the grid's poster link (g).",
+            params=[query("count", enum=["0", "1"], description="0: do not count this as an open"),
+                    query("g", description="the grid's poster link parameter (<grid code>.<check>); opens are "
+                                           "counted only with it")],
             responses={200: ("the notices", {"type": "object", "properties": {
                 "grid_id": {"type": "integer"}, "items": {"type": "array", "items": public},
                 "live": {"type": "object", "properties": {"param": {"type": "string"}, "ticket": {"type": "string"},

@@ -82,7 +82,9 @@
   }
 
   function load(count) {
-    var url = "/api/v1/r/grids/" + encodeURIComponent(S.grid) + "/notices" + (count ? "" : "?count=0");
+    // the poster link's g= lets the server count this as an open of its grid (a bare grid number is not counted)
+    var url = "/api/v1/r/grids/" + encodeURIComponent(S.grid) + "/notices?g=" + encodeURIComponent(S.g) +
+      (count ? "" : "&count=0");
     return fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
       if (!r.ok) { throw new Error("HTTP " + r.status); }
       return r.json();
@@ -124,7 +126,7 @@
 
   function init(root) {
     if (S && S.socket) { S.socket.close(); }
-    S = { root: root, grid: root.getAttribute("data-grid-id"), texts: JSON.parse(root.getAttribute("data-texts") || "{}"),
+    S = { root: root, grid: root.getAttribute("data-grid-id"), g: root.getAttribute("data-g") || "", texts: JSON.parse(root.getAttribute("data-texts") || "{}"),
           items: [], fresh: {}, socket: null, live: null, failed: false, backoff: 1000, retryTimer: null };
     load(true);
   }

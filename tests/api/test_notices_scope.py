@@ -35,7 +35,19 @@ def post(app, key, body, path="/api/v1/notices"):
     return app.test_client().post(path, json=body, headers={"X-API-Key": key})
 
 
+def poster_g(app, grid_id) -> str:
+    """The g= of the grid's poster link (what /r carries and sends back)."""
+    from dashboard.models import Grid
+    from dashboard.services.residents import grid_link_param
+
+    with app.extensions["gridcommand"].db.read() as s:
+        grid = s.get(Grid, grid_id)
+    return grid_link_param(app.config["SECRET_KEY"], grid.code) if grid else ""
+
+
 def page(app, grid_id, addr="10.0.0.1", **q):
+    """The residents' page of ``grid_id`` asking for its notices, with its poster link unless ``g`` is given."""
+    q.setdefault("g", poster_g(app, grid_id))
     return app.test_client().get(f"/api/v1/r/grids/{grid_id}/notices", query_string=q,
                                  environ_base={"REMOTE_ADDR": addr})
 
@@ -148,6 +160,9 @@ def test_reads_count_once_per_address_grid_and_hour(world):
     page(app, g[0], addr="10.0.0.2")
     page(app, g[3], addr="10.0.0.1")      # the same visitor on another grid's page: that grid's open
     page(app, g[0], addr="10.0.0.3", count="0")  # the page asking again after a reconnect: not an open
+    # a stranger walking grid numbers without the posters' links reads the public notices but counts nothing
+    assert page(app, g[0], addr="10.0.0.4", g="").status_code == 200
+    page(app, g[0], addr="10.0.0.5", g=poster_g(app, g[3]))  # another grid's link
     detail = app.test_client().get(f"/api/v1/notices/{nid}", headers={"X-API-Key": keys["street"]}).get_json()
     per_grid = {x["grid_id"]: x["reads"] for x in detail["reads_by_grid"]}
     assert per_grid == {g[0]: 2, g[3]: 1, g[6]: 0} and detail["reads"] == 3
