@@ -111,8 +111,10 @@ def layout(lang: str, query: dict, services):
             html.Span(T("r.grid.worker"), className="r-label"),
             html.Span(grid.worker or T("r.grid.no_worker") if grid else "", id="r-worker"),
             html.Span(grid.worker_phone or "" if grid else "", id="r-worker-phone", className="r-masked")]),
-        html.Button("☎ " + T("r.grid.call"), id="r-call", type="button", className="r-btn r-ok",
-                    hidden=not (grid and grid.worker_phone)),
+        # the worker's public service number, else the center's duty line: the label says whose number it dials
+        html.Button("☎ " + T("r.grid.call" if grid and grid.worker_phone else "r.grid.call_center"), id="r-call",
+                    type="button", className="r-btn r-ok",
+                    hidden=not (grid and (grid.worker_phone or svc.center_number(services.settings)))),
     ])
     return html.Div(id=ResidentIds.ROOT, className="r-page", lang=lang, **{
         "data-lang": lang, "data-g": query.get("g", "") if grid else "", "data-grid-id": str(grid.grid_id) if grid

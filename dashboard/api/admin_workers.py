@@ -2,7 +2,7 @@
 imported with a preview of what it will change, and a grid file imported with a preview before it replaces
 anything. Every answer that writes is in the audit log.
 
-- ``PATCH /api/v1/workers/<id>``: name, phone, device_id, grid_code, grid_codes, role, shift, active;
+- ``PATCH /api/v1/workers/<id>``: name, phone, service_phone, device_id, grid_code, grid_codes, role, shift, active;
 - ``POST /api/v1/workers/import?dry_run=1`` (multipart ``file``, CSV or .xlsx): the row-by-row plan; without
   ``dry_run`` the plan is written, all or nothing (422 with the rows' errors);
 - ``POST /api/v1/grids/import?dry_run=1`` (multipart ``file``: GeoJSON, GeoPackage or a zipped Shapefile): the
@@ -87,6 +87,9 @@ class WorkerEditIn(StrictBody):
     role: str = Field(default=LEFT_OUT, strict=True)
     shift: Literal["day", "evening", "night"] = LEFT_OUT  # worker_import.SHIFTS
     active: StrictBool = LEFT_OUT
+    service_phone: str | None = Field(default=LEFT_OUT, strict=True, description="the public number residents' "
+                                      "call button dials (3–20 digits, +, - or spaces); null or empty: none, the "
+                                      "center's duty number is dialled")
 
 
 EDITABLE = tuple(WorkerEditIn.model_fields)
@@ -127,7 +130,8 @@ def worker_edit(worker_id: int):
                "device_id": (body["device_id"] if "device_id" in body else w.device_id) or "",
                "grid_code": body.get("grid_code", codes.get(w.grid_id or -1, "")),
                "grid_codes": extra if isinstance(extra, str) else ";".join(c for c in extra if c),
-               "role": body.get("role", w.role), "shift": body.get("shift", w.shift)}
+               "role": body.get("role", w.role), "shift": body.get("shift", w.shift),
+               "service_phone": (body["service_phone"] if "service_phone" in body else w.service_phone) or ""}
         plan = plan_workers(s, pd.DataFrame([row]), community_id=p.community_id)
         if not plan.ok:
             raise _first_error(plan.rows[0])

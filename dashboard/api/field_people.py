@@ -58,7 +58,8 @@ def worker_out(w: Worker, grid_codes: dict[int, str], comm: dict[int, int], *, d
     """A worker for the admin lists; ``device_ids`` False leaves the device id out (only whether there is one)."""
     out = worker_public(w, comm.get(w.grid_id))
     out.update(device_id=w.device_id if device_ids else None, has_device=w.device_id is not None,
-               grid_code=grid_codes.get(w.grid_id), active=w.active)
+               grid_code=grid_codes.get(w.grid_id), active=w.active,
+               service_phone=w.service_phone)  # public: every poster's call button dials it
     if device_ids:
         out["device_token_set"] = w.device_token_hash is not None
     return out

@@ -10,8 +10,8 @@
 - ``GET /api/v1/r/tickets/<token>``: the report's steps in plain words, the center's reply and after-photos.
 - ``GET /api/v1/r/tickets/<token>/photos/<id>``: an after-photo, to the token's holder only.
 - ``POST /api/v1/r/tickets/<token>/satisfaction``: after closure, once per closure (不满意 reopens once).
-- ``GET /api/v1/r/grids/<g>/call``: the grid worker's service number, when the resident taps "call" (the page
-  itself carries only the masked number).
+- ``GET /api/v1/r/grids/<g>/call``: the grid worker's public service number (``Worker.service_phone``), else the
+  center's duty number (``"of": "center"``), when the resident taps "call"; never the worker's personal phone.
 
 CSRF: as every anonymous POST here — no session, so no token to check; a foreign ``Origin`` is refused by
 api/security.py before the view runs (a signed-in visitor's session still needs its header, which 05-csrf.js adds).
@@ -278,7 +278,8 @@ def resident_satisfaction(token: str):
 
 @bp.get("/api/v1/r/grids/<g>/call")
 def resident_call(g: str):
-    """The grid worker's service number, asked for when the resident taps "call" (rate-limited per address)."""
+    """The number the resident's "call" dials (rate-limited per address): the grid worker's public service number,
+    else the center's duty number (GC_CENTER_PHONE); never the worker's personal phone."""
     _read_limited()
     code = svc.grid_code_of(_secret(), g)
     if code is None:
@@ -286,9 +287,13 @@ def resident_call(g: str):
     with services().db.read() as s:
         grid_id = s.scalar(select(Grid.id).where(Grid.code == code))
         w: Worker | None = svc.grid_worker(s, grid_id) if grid_id else None
-        if w is None or not w.phone:
-            raise ApiError(404, "this grid has no worker's number yet", "g")
-        return jsonify({"tel": "".join(ch for ch in w.phone if ch.isdigit() or ch == "+")})
+        tel = svc.dial(w.service_phone) if w is not None and w.service_phone else ""
+    if tel:  # the worker's public service number; her own phone (Worker.phone) is personal and never given out
+        return jsonify({"tel": tel, "of": "worker"})
+    center = svc.center_number(services().settings)
+    if center:
+        return jsonify({"tel": center, "of": "center"})
+    raise ApiError(404, "this grid has no service number yet", "g")
 
 
 TICKET_VIEW = {"type": "object", "required": ["tracking_code", "state", "step", "steps", "can_rate"], "properties": {
@@ -350,7 +355,10 @@ def register(app, services_) -> None:
                             "description": "required with unsatisfied"}}},
             responses={200: ("the progress", view), 404: "unknown link", 409: "not closed yet, or already rated",
                        429: "too many requests"})
-    api.add("/api/v1/r/grids/{g}/call", "get", summary="The grid worker's service number (the call button)",
-            tags=["residents"], security=False, responses={
-                200: ("the number to dial", {"type": "object", "properties": {"tel": {"type": "string"}}}),
-                404: "not a grid's QR link, or no number", 429: "too many requests"})
+    api.add("/api/v1/r/grids/{g}/call", "get", summary="The grid worker's public service number, else the center's "
+            "duty number (the call button); never the worker's personal phone", tags=["residents"], security=False,
+            responses={200: ("the number to dial", {"type": "object", "required": ["tel", "of"], "properties": {
+                "tel": {"type": "string"}, "of": {"type": "string", "enum": ["worker", "center"],
+                                                  "description": "whose number: the grid worker's service number "
+                                                                 "or the center's duty number"}}}),
+                404: "not a grid's QR link, or neither number is set", 429: "too many requests"})

@@ -494,6 +494,8 @@
       el("h2", { text: tx("admin.workers.edit_title", { code: w.code }) }),
       input(id + "name", tx("admin.field.name"), { placeholder: w.name || "" }),
       input(id + "phone", tx("admin.workers.phone"), { placeholder: w.phone || "" }),
+      input(id + "service-phone", tx("admin.workers.service_phone"), { value: w.service_phone || "",
+                                                                       placeholder: tx("admin.workers.service_phone_ph") }),
       input(id + "device", tx("admin.workers.device"), { value: w.device_id || "" }),
       input(id + "grid", tx("admin.field.grid"), { value: w.grid_code || "" }),
       el("label", { cls: "admin-field" }, [tx("admin.workers.shift"), shift]),
@@ -507,6 +509,8 @@
       var body = {}, v = function (n) { return document.getElementById(id + n).value.trim(); };
       if (v("name")) { body.name = v("name"); }
       if (v("phone")) { body.phone = v("phone"); }
+      // the public service number is shown whole (residents dial it): emptying it falls back to the center's number
+      if (v("service-phone") !== (w.service_phone || "")) { body.service_phone = v("service-phone") || null; }
       if (v("device") !== (w.device_id || "")) { body.device_id = v("device") || null; }
       if (v("grid") !== (w.grid_code || "")) { body.grid_code = v("grid"); }
       if (shift.value !== (w.shift || "day")) { body.shift = shift.value; }

@@ -20,7 +20,9 @@ class Worker(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(64))
-    phone: Mapped[str] = mapped_column(String(32), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")  # personal: masked everywhere, never handed out
+    # the public service number residents' /r call button dials (issue 31); none: the center's duty number
+    service_phone: Mapped[str | None] = mapped_column(String(32))
     device_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     # SHA-256 of the device's optional OsmAnd/Traccar token; when set, a fix must carry the token
     device_token_hash: Mapped[str | None] = mapped_column(String(64))

@@ -72,9 +72,22 @@ class GridPage:
     community: str
     community_id: int
     worker: str | None      # masked name of the grid's worker
-    worker_phone: str | None  # masked service number (the call button asks the server for the number)
+    worker_phone: str | None  # masked public service number (never the personal phone); the button asks for it
     centroid: tuple[float, float]
     boundary: dict[str, Any]
+
+
+DEMO_CENTER_PHONE = "029-00000000"  # the made-up duty number /m shows in the demo (layouts/mobile.py)
+
+
+def center_number(settings) -> str:
+    """The center's duty number as dialled (GC_CENTER_PHONE; the demo's made-up one when unset in a demo)."""
+    return dial(settings.center_phone or (DEMO_CENTER_PHONE if settings.demo and not settings.production else ""))
+
+
+def dial(number: str) -> str:
+    """A number as a ``tel:`` link dials it: its digits and a leading +."""
+    return "".join(ch for ch in number if ch.isdigit() or ch == "+")
 
 
 def grid_worker(session: Session, grid_id: int) -> Worker | None:
@@ -93,8 +106,9 @@ def grid_page(session: Session, grid_code: str, lang: str | None) -> GridPage | 
     w = grid_worker(session, g.id)
     return GridPage(grid_id=g.id, code=g.code, name=place_name(g.name, lang) or g.name,
                     community=place_name(g.community.name, lang) or g.community.name, community_id=g.community_id,
-                    worker=mask_name(w.name) if w else None, worker_phone=mask_phone(w.phone) if w and w.phone
-                    else None, centroid=(g.centroid_lat, g.centroid_lon), boundary=g.boundary)
+                    worker=mask_name(w.name) if w else None,
+                    worker_phone=mask_phone(w.service_phone) if w and w.service_phone else None,
+                    centroid=(g.centroid_lat, g.centroid_lon), boundary=g.boundary)
 
 
 # ---- reports ------------------------------------------------------------------------------------------------------

@@ -5,10 +5,12 @@ update (with each field's old and new value), leave unchanged, or refuse (the ro
 ``apply_plan`` writes a plan without errors. A community-bound admin's rows must name grids of its community, and
 a worker code of another community's worker is refused as unknown to it (it learns nothing of that worker).
 The columns are those of ``python run.py import-workers`` (services/importers.py): worker_code, name, phone,
-device_id, grid_code, and optionally grid_codes (";"-separated), role, shift.
+device_id, grid_code, and optionally grid_codes (";"-separated), role, shift, service_phone (the public number
+residents' call button dials; a file without the column leaves it as it is, an empty cell clears it).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +22,8 @@ from ..models import Grid, Worker, WorkerGrid
 from .importers import WORKER_COLUMNS, read_table
 
 SHIFTS = ("day", "evening", "night")
-FIELDS = ("name", "phone", "device_id", "grid_code", "grid_codes", "role", "shift")
+FIELDS = ("name", "phone", "device_id", "grid_code", "grid_codes", "role", "shift", "service_phone")
+SERVICE_PHONE_RE = re.compile(r"^[0-9+\- ]{3,20}$")  # digits, +, - and spaces: an office line with its extension
 
 
 @dataclass
@@ -91,6 +94,9 @@ def plan_workers(session: Session, df: pd.DataFrame, *, community_id: int | None
             if g is None or (community_id is not None and g[1] != community_id):
                 err("grid_codes", f"grid_codes has a grid not known in your jurisdiction: {c.strip()!r}",
                     "unknown_grid")
+        keep_service = "service_phone" not in rec  # a file without the column leaves the number alone
+        if val["service_phone"] and not SERVICE_PHONE_RE.match(val["service_phone"]):
+            err("service_phone", "service_phone must be 3–20 digits, +, - or spaces", "service_phone")
         if val["shift"] and val["shift"] not in SHIFTS:
             err("shift", "shift must be day, evening or night", "shift")
         if val["device_id"]:
@@ -114,7 +120,9 @@ def plan_workers(session: Session, df: pd.DataFrame, *, community_id: int | None
         new = {"name": val["name"], "phone": val["phone"], "device_id": val["device_id"] or None,
                "grid_code": val["grid_code"], "grid_codes": ";".join(grid_codes[g] for g in gids[1:]),
                "role": val["role"] or (w.role if w is not None else "专职网格员"),
-               "shift": val["shift"] or (w.shift if w is not None else "day")}
+               "shift": val["shift"] or (w.shift if w is not None else "day"),
+               "service_phone": (w.service_phone if w is not None else None) if keep_service
+               else val["service_phone"] or None}
         row.values = {**new, "grid_ids": gids}
         if w is None:
             row.action = "create"
@@ -123,7 +131,8 @@ def plan_workers(session: Session, df: pd.DataFrame, *, community_id: int | None
             old_extra = [g.grid_id for g in w.grids if g.grid_id != w.grid_id]
             old = {"name": w.name, "phone": w.phone, "device_id": w.device_id,
                    "grid_code": grid_codes.get(w.grid_id or -1, ""),
-                   "grid_codes": ";".join(grid_codes.get(g, "") for g in old_extra), "role": w.role, "shift": w.shift}
+                   "grid_codes": ";".join(grid_codes.get(g, "") for g in old_extra), "role": w.role, "shift": w.shift,
+                   "service_phone": w.service_phone}
             row.changes = {k: [old[k], new[k]] for k in new if (old[k] or "") != (new[k] or "")}
             row.action = "update" if row.changes else "unchanged"
         rows.append(row)
@@ -145,7 +154,7 @@ def apply_plan(session: Session, plan: WorkerPlan) -> dict[str, int]:
             session.add(w)
         v = r.values
         w.name, w.phone, w.device_id, w.grid_id = v["name"], v["phone"], v["device_id"], v["grid_ids"][0]
-        w.role, w.shift = v["role"], v["shift"]
+        w.role, w.shift, w.service_phone = v["role"], v["shift"], v["service_phone"]
         kept = {g.grid_id: g for g in w.grids}  # the same (worker, grid) rows stay, so no key is inserted twice
         w.grids = [kept.get(g) or WorkerGrid(grid_id=g) for g in v["grid_ids"]]
         for g in w.grids:

@@ -181,7 +181,7 @@ def test_forged_links_and_hostile_input_are_4xx_naming_the_field(rworld):
     assert client.get("/api/v1/r/tickets/" + "%00' or 1=1--").status_code == 404
     assert client.get("/api/v1/r/tickets/" + "x" * 5000).status_code in (404, 414)
     assert client.get("/api/v1/r/grids/G00/call").status_code == 404
-    assert client.get(f"/api/v1/r/grids/{ids['g']}/call").get_json() == {"tel": "13812345678"}
+    assert client.get(f"/api/v1/r/grids/{ids['g']}/call").status_code in (200, 404)  # see the call-button test
     for fields, field in [({"category": "bribery"}, "category"), ({"lat": "34.1"}, "lat"), ({"lon": None}, "lon"),
                           ({"lat": True}, "lat"), ({"lat": 91}, "lat"), ({"description": "x" * 1001}, "description"),
                           ({"description": ["a"]}, "description"), ({"description": "a\x00b"}, "description"),
@@ -278,3 +278,37 @@ def test_a_report_merged_into_the_case_that_handles_it_is_followed_there(rworld)
     assert ticket_of(services, dup["token"]).first_response_at == sh(2026, 12, 7, 9, 20)  # the merge answered it
     view = client.get(f"/api/v1/r/tickets/{dup['token']}").get_json()
     assert view["step"] == "dispatched" and view["steps"]["dispatched"].startswith("2026-12-07T09:10")
+
+
+def test_call_button_dials_the_service_number_never_the_workers_own_phone(rworld):
+    """The poster's call button hands out the grid worker's public service number, else the center's duty number;
+    the worker's personal phone (Worker.phone, masked everywhere) never leaves the server, whole or masked."""
+    client, services, clock, ids, world = rworld
+    url = f"/api/v1/r/grids/{ids['g']}/call"
+    with services.db.write() as s:
+        w = s.get(Worker, ids["w1"])
+        personal = w.phone
+        w.service_phone = None
+    assert personal and len(personal) >= 7
+    base = services.settings
+    try:
+        # no service number, no center number (and not a demo): nothing to dial
+        services.settings = base.model_copy(update={"center_phone": "", "demo": False})
+        r = client.get(url)
+        assert r.status_code == 404 and r.get_json()["error"]["field"] == "g"
+        assert personal not in r.get_data(as_text=True)
+        # the center's duty number is the fallback
+        services.settings = base.model_copy(update={"center_phone": "029-8765 4321", "demo": False})
+        assert client.get(url).get_json() == {"tel": "02987654321", "of": "center"}
+        # the worker's public service number when she has one
+        with services.db.write() as s:
+            s.get(Worker, ids["w1"]).service_phone = "+86 29-1234 5678"
+        r = client.get(url)
+        assert r.get_json() == {"tel": "+862912345678", "of": "worker"}
+        assert personal not in r.get_data(as_text=True)
+        # the page carries the service number masked, never the personal one in any form
+        with services.db.read() as s:
+            page = svc.grid_page(s, "G00", "zh-CN")
+        assert page is not None and page.worker_phone and page.worker_phone != svc.mask_phone(personal)
+    finally:
+        services.settings = base

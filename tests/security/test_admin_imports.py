@@ -121,6 +121,38 @@ def test_a_worker_edit_refuses_bad_fields_naming_them(world):
     assert admin.patch(f"/api/v1/workers/{wid}", json={"active": True}).get_json()["changed"] == ["active"]
 
 
+def test_a_workers_public_service_number_is_edited_and_imported_checked(world):
+    """Worker.service_phone (what the residents' call button dials): digits, +, - and spaces, 3–20 characters; a 422
+    naming service_phone otherwise; null clears it; an import without the column leaves it as it is."""
+    admin = world.client("admin")
+    wid = world.ids["worker_a"]
+    for bad in ("call me", "12", "1" * 21, "029<script>", 7):
+        r = admin.patch(f"/api/v1/workers/{wid}", json={"service_phone": bad})
+        assert r.status_code == 422 and r.get_json()["error"]["field"] == "service_phone", (bad, r.get_json())
+    r = admin.patch(f"/api/v1/workers/{wid}", json={"service_phone": "029-8888 1234"})
+    assert r.status_code == 200 and r.get_json()["changed"] == ["service_phone"]
+    with world.services.db.read() as s:
+        w = s.get(Worker, wid)
+        code, phone, grid = w.code, w.phone, s.get(Grid, w.grid_id).code
+        assert w.service_phone == "029-8888 1234"
+    listed = admin.get(f"/api/v1/workers?q={code}").get_json()["items"]
+    assert [x["service_phone"] for x in listed if x["code"] == code] == ["029-8888 1234"]
+    # an import without the column keeps the number; with it, a bad one is refused naming the column
+    row = f"{code},张三,{phone},,{grid}\n"
+    assert admin.post("/api/v1/workers/import", data=_csv(HEADER + row),
+                      content_type="multipart/form-data").status_code in (200, 201)
+    assert _worker(world, code).service_phone == "029-8888 1234"
+    text = "worker_code,name,phone,device_id,grid_code,service_phone\n" + row.strip() + ",abc\n"
+    r = admin.post("/api/v1/workers/import?dry_run=1", data=_csv(text), content_type="multipart/form-data")
+    assert r.get_json()["rows"][0]["errors"][0]["field"] == "service_phone"
+    text = "worker_code,name,phone,device_id,grid_code,service_phone\n" + row.strip() + ",12345\n"
+    r = admin.post("/api/v1/workers/import", data=_csv(text), content_type="multipart/form-data")
+    assert r.status_code == 201 and _worker(world, code).service_phone == "12345"
+    assert admin.patch(f"/api/v1/workers/{wid}", json={"service_phone": None}).get_json()["changed"] \
+        == ["service_phone"]
+    assert _worker(world, code).service_phone is None
+
+
 def _grid_file(codes_and_boxes) -> bytes:
     feats = []
     for code, (x0, y0, x1, y1), comm in codes_and_boxes:

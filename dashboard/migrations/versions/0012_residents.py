@@ -147,6 +147,10 @@ def upgrade() -> None:
     op.create_index(op.f("ix_visit_community_id"), "visit", ["community_id"])
     op.create_index(op.f("ix_visit_at"), "visit", ["at"])
 
+    # the grid worker's public service number for the residents' call button (Worker.phone is personal)
+    with op.batch_alter_table("worker") as batch:
+        batch.add_column(sa.Column("service_phone", sa.String(length=32), nullable=True))
+
     target = sa.table("governance_target", sa.column("key", sa.String), sa.column("target", sa.Double),
                       sa.column("updated_at", sa.DateTime), sa.column("updated_by", sa.String))
     now = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -159,3 +163,5 @@ def downgrade() -> None:
                        "'resident_satisfaction_share')"))
     for table in ("visit", "notify_attempt", "notify_outbox", "notice_read", "notice", "resident_ticket"):
         op.drop_table(table)
+    with op.batch_alter_table("worker") as batch:
+        batch.drop_column("service_phone")
