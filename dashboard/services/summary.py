@@ -75,7 +75,8 @@ def summary_paragraphs(b: dict[str, Any], lang: str = "zh-CN") -> list[str]:
     sat, vis = (b.get("satisfaction") or {}).get("total"), b.get("visits")
     if sat and sat["reports"]:  # residents in the loop (issue 31): said only when there is something to say
         median = sat["response_median_min"]
-        paras.append(t("brief.sum.residents", lang, days=b["satisfaction"].get("days", 30), n=sat["reports"],
+        key = "brief.sum.residents" if sat["answered"] else "brief.sum.residents_unrated"  # no "— satisfied"
+        paras.append(t(key, lang, days=b["satisfaction"].get("days", 30), n=sat["reports"],
                        median="—" if median is None else t("brief.sat.minutes", lang, n=f"{median:g}"),
                        closed=sat["closed"], answered=sat["answered"], share=pct(sat["satisfied_share"]),
                        rework=sat["rework"]))

@@ -222,3 +222,18 @@ def test_the_page_section_shows_the_street_communities_and_grids(street):
         assert text in zh, text
     en = _json.dumps(satisfaction_card(b, "en"), cls=PlotlyJSONEncoder, ensure_ascii=False)
     assert "Residents' satisfaction (last 30 days)" in en and "25 min" in en and "By grid (4 with" in en
+
+
+def test_the_summary_without_any_rating_says_none_rated(street):
+    """A leader read "of 3 closed, 0 were rated, — to their satisfaction" on a street where no resident had answered
+    yet: with nothing rated the sentence says so instead of a dash for the share."""
+    from dashboard.services.summary import summary_paragraphs
+
+    app, services, _ = street
+    h = {"X-API-Key": make_key(services, "leader")}
+    b = app.test_client().get(f"/api/v1/briefing?day={DAY}", headers=h).get_json()
+    b["satisfaction"]["total"].update(answered=0, satisfied_share=None)
+    zh, en = summary_paragraphs(b, "zh-CN"), summary_paragraphs(b, "en")
+    assert any("办结 7 件，尚无居民评价，因不满意返工 1 件。" in p for p in zh)
+    assert not any("满意率" in p for p in zh)
+    assert any("of 7 closed, none rated yet;" in p for p in en) and not any("—  to" in p or "— to" in p for p in en)
