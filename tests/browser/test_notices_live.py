@@ -118,9 +118,15 @@ def test_the_console_publishes_to_a_community_and_sees_the_opens_per_grid(browse
     # a resident opening a neighbour grid's page counts there (once per address, grid and hour: this machine's
     # address spent her grid's on the page above, before the notice existed); the console reads the opens per grid
     feats = requests.get(f"{server.url}/api/v1/grids", timeout=10).json()["features"]
-    neighbour = next(f["id"] for f in feats if f["properties"].get("community_id") == mine["community_id"]
-                     and f["id"] != mine["id"])
+    nb = next(f for f in feats if f["properties"].get("community_id") == mine["community_id"]
+              and f["id"] != mine["id"])
+    neighbour = nb["id"]
+    # her page asks with its poster link (a bare grid number lists the notices but counts no open)
+    from dashboard.services.residents import grid_link_param
+
     requests.get(f"{server.url}/api/v1/r/grids/{neighbour}/notices", timeout=10)
+    requests.get(f"{server.url}/api/v1/r/grids/{neighbour}/notices", timeout=10,
+                 params={"g": grid_link_param(SECRET, nb["properties"]["code"])})
     page.click("#cn-refresh")
     item = page.locator("#cn-list .cn-item", has_text="社区议事会本周六召开")
     item.wait_for(timeout=10000)
