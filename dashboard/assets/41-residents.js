@@ -250,7 +250,7 @@
     var reply = $("r-reply");
     reply.hidden = !v.reply;
     reply.innerHTML = "";
-    if (v.reply) { reply.appendChild(el("b", { text: tx("r.reply.title") + "：" })); reply.appendChild(document.createTextNode(v.reply)); }
+    if (v.reply) { reply.appendChild(el("b", { text: tx("r.reply.label", { label: tx("r.reply.title") }) })); reply.appendChild(document.createTextNode(v.reply)); }
     var after = $("r-after");
     after.innerHTML = "";
     if ((v.after_photos || []).length) { after.appendChild(el("p", { cls: "r-label r-after-label", text: tx("r.reply.after") })); }

@@ -54,9 +54,9 @@
     var head = [when, tx("m.visit.kind." + (v.kind === "place" ? "place" : "household")), v.whom, v.place]
       .filter(Boolean).join(" · ");
     var lines = [el("div", { cls: "m-visit-title", text: head })];
-    if (v.needs) { lines.push(el("div", { cls: "m-visit-text", text: tx("m.visit.needs") + "：" + v.needs })); }
-    if (v.opinions) { lines.push(el("div", { cls: "m-visit-text", text: tx("m.visit.opinions") + "：" + v.opinions })); }
-    if (v.follow_up) { lines.push(el("div", { cls: "m-visit-text", text: tx("m.visit.follow_up") + "：" + v.follow_up })); }
+    if (v.needs) { lines.push(el("div", { cls: "m-visit-text", text: tx("m.visit.line", { label: tx("m.visit.needs"), text: v.needs }) })); }
+    if (v.opinions) { lines.push(el("div", { cls: "m-visit-text", text: tx("m.visit.line", { label: tx("m.visit.opinions"), text: v.opinions }) })); }
+    if (v.follow_up) { lines.push(el("div", { cls: "m-visit-text", text: tx("m.visit.line", { label: tx("m.visit.follow_up"), text: v.follow_up }) })); }
     if (v.follow_up_case_id) {
       lines.push(el("div", { cls: "m-visit-case-made", text: tx("m.visit.case_made", { code: v.follow_up_case_code || v.follow_up_case_id }) }));
     } else if (v.follow_up || v.needs || v.opinions) {

@@ -61,6 +61,9 @@ def test_record_a_visit_and_make_its_follow_up_a_case(browser, server):
         page.click("#m-tab-visits")
         made = page.wait_for_selector("#m-visits .m-visit-case-made")
         assert made.inner_text().startswith("Made case") and page.inner_text("#m-tab-visits") == "Visits"
+        # a worker read "Needs heard：楼道灯…" — a Chinese colon after the English label
+        listed = page.inner_text("#m-visits")
+        assert "Needs heard: 楼道灯坏了" in listed and "：" not in listed
         w.assert_clean()
     finally:
         ctx.close()
