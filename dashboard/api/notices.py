@@ -4,7 +4,8 @@
   community or the street (a community-bound user: its own community only). Title, text, an optional picture (a
   token from ``POST /api/v1/photos``, checked as a case photo is), valid until, urgent. The notice, its outbox
   message (services/notifier.py) and the audit row commit together; then the notice is pushed to the open
-  residents' pages of every grid it reaches (resident_live.py).
+  residents' pages of every grid it reaches (resident_live.py). An optional ``Idempotency-Key`` (8–100
+  characters, per author): a repeat answers 200 with the first notice and publishes nothing more.
 - ``GET /api/v1/notices`` (scoped like every list) and ``GET /api/v1/notices/<id>`` with the opens per grid;
   ``POST /api/v1/notices/<id>/withdraw``.
 - ``GET /api/v1/notify/outbox``: admins see how delivery beyond the page goes (per state, every attempt).
@@ -22,6 +23,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request, send_file
 from pydantic import Field, StrictBool
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..models import Grid, Role
 from ..models.residents import Notice
@@ -92,6 +94,20 @@ def push(grid_ids: list[int], message: dict) -> None:
         services().socketio.emit("notice", message, to=[notices_room(g) for g in grid_ids])
 
 
+def _idempotency_key(author: svc.Author) -> str | None:
+    """The ``Idempotency-Key`` header (8–100 characters) in its author's namespace: a worker's, else the API key's or
+    user's by id — another author's same key never answers with her notice."""
+    key = request.headers.get("Idempotency-Key", "").strip() or None
+    if key is None:
+        return None
+    if not (8 <= len(key) <= 100) or not key.isprintable():
+        raise ApiError(422, "the idempotency key must be 8–100 printable characters", "Idempotency-Key")
+    p = caller()
+    ns = f"w{author.worker_id}" if author.worker_id is not None else f"k{p.key_id}" if p.key_id is not None \
+        else f"u{p.user_id}" if p.user_id is not None else f"{p.via}:{p.name}"[:26]  # as api/field.py's reports
+    return f"{ns}:{key}"
+
+
 bp = Blueprint("notices", __name__)
 
 
@@ -105,14 +121,28 @@ def notices_publish():
         until = until.replace(tzinfo=SHANGHAI)
     data = svc.NoticeIn(scope=body.scope, title=body.title, body=body.body, grid_ids=tuple(body.grid_ids),
                         community_id=body.community_id, picture=body.picture, valid_until=until, urgent=body.urgent)
+    key = _idempotency_key(author)
     st, now = services().settings, _now()
     try:
         with services().db.write() as s:
+            first = s.scalar(select(Notice).where(Notice.idempotency_key == key)) if key else None
+            if first is not None:  # a retry of a notice already published: the first one, nothing more
+                return jsonify(svc.notice_public(first, now, per_grid=svc.reads_by_grid(s, first))), 200
             n = svc.publish(s, data, author, uploads=st.uploads_dir, backend=st.notify_backend, now=now)
+            n.idempotency_key = key
+            s.flush()
             out = svc.notice_public(n, now, per_grid=svc.reads_by_grid(s, n))
             reached, live = svc.grids_reached(s, n), svc.resident_view(n)
     except svc.NoticeError as exc:
         raise _error(exc)
+    except IntegrityError:
+        if key is None:
+            raise
+        with services().db.read() as s:  # a concurrent twin committed first: answer with its notice
+            first = s.scalar(select(Notice).where(Notice.idempotency_key == key))
+            if first is None:
+                raise
+            return jsonify(svc.notice_public(first, now, per_grid=svc.reads_by_grid(s, first))), 200
     push(reached, {"type": "published", "notice": live})
     services().notify_wake.set()  # the sender, when it runs in this process, goes at once
     return jsonify(out), 201
@@ -278,7 +308,12 @@ def _describe(app) -> None:  # noqa: ANN001
     public = api.schema("ResidentNotice", NOTICE)
     api.add("/api/v1/notices", "post", tags=["notices"], roles=("worker", "dispatcher", "admin"), body=NoticeBody,
             summary="Publish a grid notice: a worker to her grids, the center to a community or the street",
+            params=[{"name": "Idempotency-Key", "in": "header", "required": False,
+                     "schema": {"type": "string", "minLength": 8, "maxLength": 100},
+                     "description": "one per composed notice: a retry with the same key from the same author "
+                                    "answers 200 with the first notice and publishes nothing more"}],
             responses={201: ("the notice, with its grids' opens", staff),
+                       200: ("a repeat of an Idempotency-Key: the first notice, nothing published", staff),
                        403: "a grid that is not the worker's, a community outside the caller's jurisdiction",
                        422: "bad input (names the field): a past valid_until, an unknown picture token …"})
     api.add("/api/v1/notices", "get", tags=["notices"], roles=("worker", "dispatcher", "leader", "admin"),

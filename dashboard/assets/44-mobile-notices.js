@@ -34,8 +34,8 @@
     });
   }
   function networkError() { var err = new Error(GCDom.errorText({ code: "network" })); err.network = true; throw err; }
-  function call(method, url, body) {
-    var opts = { method: method, credentials: "same-origin", cache: "no-store", headers: {} };
+  function call(method, url, body, headers) {
+    var opts = { method: method, credentials: "same-origin", cache: "no-store", headers: headers || {} };
     if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
     return fetch(url, opts).catch(networkError).then(answer);
   }
@@ -50,6 +50,19 @@
     if (form.picture) { body.picture = form.picture; }
     return body;
   }
+
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    return "n-" + Date.now().toString(16) + "-" + Math.random().toString(16).slice(2);
+  }
+  /* the Idempotency-Key of a composed notice (pure: tests/js/resident-notices.test.js): the pending one while the
+   * form is what was last sent (a retry after a lost answer publishes nothing more), a new one once it is edited */
+  function composedKey(pending, form, make) {
+    var sig = JSON.stringify([(form.title || "").trim(), (form.body || "").trim(), String(form.urgent),
+                              String(form.days), form.pictureSeq || 0]);
+    return pending && pending.sig === sig ? pending : { sig: sig, key: make() };
+  }
+  function retryable(e) { return e.network || e.status >= 500 || e.status === 408; }
 
   function shrink(file) {
     if (!window.createImageBitmap) { return Promise.resolve(file); }
@@ -76,11 +89,11 @@
       input.value = "";
       if (!f) { return; }
       shrink(f).then(function (b) {
-        S.picture = b;
+        S.picture = b; S.pictureSeq += 1;
         var prev = $("m-notice-photo-preview");
         prev.textContent = "";
         var x = GCDom.el("button", { type: "button", cls: "m-thumb-x", text: "×", "aria-label": tx("m.notice.withdraw") });
-        x.addEventListener("click", function (e) { e.preventDefault(); S.picture = null; prev.textContent = ""; });
+        x.addEventListener("click", function (e) { e.preventDefault(); S.picture = null; S.pictureSeq += 1; prev.textContent = ""; });
         prev.appendChild(GCDom.el("span", { cls: "m-thumb-box" }, [GCDom.el("img", { src: URL.createObjectURL(b), cls: "m-thumb" }), x]));
       });
     });
@@ -118,15 +131,27 @@
   function publish() {
     if (S.sending) { return; }
     var form = { title: $("m-notice-title").value, body: $("m-notice-body").value, urgent: $("m-notice-urgent").value,
-                 days: $("m-notice-days").value };
+                 days: $("m-notice-days").value, pictureSeq: S.pictureSeq };
     if (!form.title.trim()) { toast(tx("m.notice.missing_title"), "bad"); $("m-notice-title").focus(); return; }
     S.sending = true; $("m-notice-publish").disabled = true;
+    // one key per composed notice, kept until it is published: tapping again after a lost answer is a retry
+    S.pending = composedKey(S.pending, form, newKey);
+    var key = S.pending.key;
+    function post(body, attempt) {
+      return call("POST", "/api/v1/notices", body, { "Idempotency-Key": key }).catch(function (e) {
+        if (!retryable(e) || attempt >= 2) { throw e; }
+        return new Promise(function (r) { setTimeout(r, 1500 * (attempt + 1)); }).then(function () {
+          return post(body, attempt + 1);
+        });
+      });
+    }
     (S.picture ? upload(S.picture) : Promise.resolve(null)).then(function (token) {
       form.picture = token;
-      return call("POST", "/api/v1/notices", noticeBody(form, Date.now()));
+      return post(noticeBody(form, Date.now()), 0);
     }).then(function (n) {
+      if (S.pending && S.pending.key === key) { S.pending = null; }
       $("m-notice-title").value = ""; $("m-notice-body").value = "";
-      S.picture = null; $("m-notice-photo-preview").textContent = "";
+      S.picture = null; S.pictureSeq += 1; $("m-notice-photo-preview").textContent = "";
       S.items = [n].concat(S.items.filter(function (x) { return x.id !== n.id; }));
       render();
       toast(tx("m.notice.published"), "ok");
@@ -152,7 +177,7 @@
 
   function init(root) {
     S = { root: root, texts: JSON.parse(root.getAttribute("data-texts") || "{}"), items: [], me: null,
-          sending: false, picture: null };
+          sending: false, picture: null, pictureSeq: 0, pending: null };
     Array.prototype.forEach.call(root.querySelectorAll(".m-tab"), function (b) {
       b.addEventListener("click", function () { show(b.getAttribute("data-tab") === "notices"); });
     });
@@ -169,5 +194,5 @@
     if (!root && S) { S = null; }
   }, 300);
 
-  window.GCMobileNotices = { noticeBody: noticeBody };
+  window.GCMobileNotices = { noticeBody: noticeBody, composedKey: composedKey };
 })();

@@ -57,6 +57,8 @@ class Notice(Base):
     author_worker_id: Mapped[int | None] = mapped_column(ForeignKey("worker.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     withdrawn_at: Mapped[datetime | None]
+    # "<author namespace>:<Idempotency-Key>": a phone's retry of the same notice answers with this one
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
 
 
 class NoticeRead(Base):

@@ -43,3 +43,18 @@ test("/m's notice body: trimmed, grid scope, a known validity, the urgent flag f
   assert.strictEqual(other.body, "正文");
   assert.strictEqual(other.picture, "u_1");
 });
+
+test("/m's notice key: one per composed notice, reused on a retry, new once the notice is edited", () => {
+  const M = loadAssets(["44-mobile-notices.js"], {
+    Intl, setInterval: () => 0, document: { getElementById: () => null }
+  }).GCMobileNotices;
+  let n = 0;
+  const make = () => "key-" + (++n);
+  const form = { title: "停水", body: "明天9点", urgent: "1", days: "3", pictureSeq: 0 };
+  const first = M.composedKey(null, form, make);
+  assert.strictEqual(first.key, "key-1");
+  assert.strictEqual(M.composedKey(first, { ...form, title: " 停水 " }, make).key, "key-1");  // the retry
+  assert.strictEqual(M.composedKey(first, { ...form, body: "后天9点" }, make).key, "key-2");  // edited
+  assert.strictEqual(M.composedKey(first, { ...form, pictureSeq: 1 }, make).key, "key-3");  // another picture
+  assert.strictEqual(M.composedKey(null, form, make).key, "key-4");  // published: the next one is new
+});

@@ -66,9 +66,11 @@ def upgrade() -> None:
         sa.Column("author_worker_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("withdrawn_at", sa.DateTime(), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=True),
         sa.ForeignKeyConstraint(["author_worker_id"], ["worker.id"], name=op.f("fk_notice_author_worker_id_worker")),
         sa.ForeignKeyConstraint(["community_id"], ["community.id"], name=op.f("fk_notice_community_id_community")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notice")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_notice_idempotency_key")),
     )
     op.create_index("ix_notice_scope_created", "notice", ["scope", "created_at"])
     op.create_index(op.f("ix_notice_community_id"), "notice", ["community_id"])
