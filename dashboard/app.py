@@ -151,12 +151,21 @@ class Services:
             self.housekeeping()
 
     def housekeeping(self) -> None:
-        """Prune old position frames and delete uploads no case took (each failure logged, never raised)."""
+        """Prune old position frames and finished notify outbox messages (GC_NOTIFY_KEEP_DAYS), delete uploads no
+        case took (each failure logged, never raised)."""
         try:
             n = prune_frames_in_batches(self.db, older_than=timedelta(days=2))  # a short write per batch
             log.info("pruned %d old position frames", n)
         except Exception:
             log.exception("housekeeping failed")
+        try:
+            from .services.notifier import prune_outbox_in_batches
+
+            n = prune_outbox_in_batches(self.db, older_than=timedelta(days=self.settings.notify_keep_days),
+                                        now=self.clock() if callable(self.clock) else None)
+            log.info("pruned %d finished notify outbox messages", n)
+        except Exception:
+            log.exception("pruning the notify outbox failed")
         try:
             from .services import photos
 

@@ -195,6 +195,8 @@ class Settings(BaseSettings):
     notify_backoff_max_s: float = Field(900.0, gt=0, description="the longest delay between two attempts")
     notify_poll_s: float = Field(5.0, gt=0, description="how often the sender looks for due messages (a notice "
                                  "published in the sender's process wakes it at once)")
+    notify_keep_days: int = Field(30, ge=1, le=3650, description="days a delivered, skipped or dead outbox message "
+                                  "and its attempts are kept (housekeeping deletes older ones; pending ones stay)")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

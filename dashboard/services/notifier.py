@@ -26,11 +26,11 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol
 
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..models.residents import NotifyAttempt, NotifyOutbox
@@ -244,3 +244,34 @@ def outbox_status(session: Session, *, state: str | None = None, limit: int = 50
                                  .order_by(NotifyAttempt.id)):
             by_row[a.outbox_id].append(a)
     return {"counts": counts, "items": [outbox_public(r, by_row[r.id]) for r in rows]}
+
+
+PRUNE_BATCH = 1000
+DONE_STATES = ("sent", "skipped", "dead")  # a pending message is never pruned, however old
+
+
+def prune_outbox(session: Session, *, older_than: timedelta, now: datetime | None = None,
+                 limit: int = PRUNE_BATCH) -> int:
+    """Delete at most ``limit`` of the oldest finished outbox messages created before ``now - older_than``, with
+    their attempts (deleted here too: SQLite enforces the cascade only with its foreign keys on); their count."""
+    cutoff = (now or utcnow()) - older_than
+    if cutoff.tzinfo is not None:
+        cutoff = cutoff.astimezone(timezone.utc).replace(tzinfo=None)  # stored naive UTC
+    ids = list(session.scalars(select(NotifyOutbox.id).where(
+        NotifyOutbox.state.in_(DONE_STATES), NotifyOutbox.created_at < cutoff).order_by(NotifyOutbox.id).limit(limit)))
+    if not ids:
+        return 0
+    session.execute(delete(NotifyAttempt).where(NotifyAttempt.outbox_id.in_(ids)))
+    return session.execute(delete(NotifyOutbox).where(NotifyOutbox.id.in_(ids))).rowcount or 0
+
+
+def prune_outbox_in_batches(db, *, older_than: timedelta, now: datetime | None = None,  # noqa: ANN001
+                            batch: int = PRUNE_BATCH) -> int:
+    """prune_outbox a batch per short write transaction until none is left (as the position frames are pruned)."""
+    total = 0
+    while True:
+        with db.write(bulk=True) as s:
+            n = prune_outbox(s, older_than=older_than, now=now, limit=batch)
+        total += n
+        if n < batch:
+            return total
