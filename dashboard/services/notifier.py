@@ -27,10 +27,10 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, cast
 
 import requests
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..models.residents import NotifyAttempt, NotifyOutbox
@@ -262,7 +262,8 @@ def prune_outbox(session: Session, *, older_than: timedelta, now: datetime | Non
     if not ids:
         return 0
     session.execute(delete(NotifyAttempt).where(NotifyAttempt.outbox_id.in_(ids)))
-    return session.execute(delete(NotifyOutbox).where(NotifyOutbox.id.in_(ids))).rowcount or 0
+    result = cast(CursorResult, session.execute(delete(NotifyOutbox).where(NotifyOutbox.id.in_(ids))))  # DML
+    return result.rowcount or 0
 
 
 def prune_outbox_in_batches(db, *, older_than: timedelta, now: datetime | None = None,  # noqa: ANN001
