@@ -102,28 +102,31 @@ def test_history_day_is_deterministic(history, tmp_path):
     assert counts["resident_tickets"] == len(mine) > 0 and mine == theirs
 
 
-def test_simulator_resident_reports_and_answers(tmp_path):
+def test_simulator_resident_reports_and_answers(history):
+    """On the history street (its day lies before the simulated one): a resident's report from /r's service path,
+    the simulated center's loop, the resident's answer, and visits, with the clock pinned."""
     from dashboard.simulator import Simulator
 
-    services = _services(tmp_path, "sim")
-    try:
-        with services.db.read() as s:
-            sim = Simulator.from_db(s, seed=11, speed=200, cases_per_day=0)
-        sim.residents.per_day = 60  # a few reports in the first ticks, then none
-        clocks = [T0 + timedelta(seconds=10 * i) for i in range(40)]
-        for i, now in enumerate(clocks):
-            if i == 3:
-                sim.residents.per_day = 0
-            sim.apply(sim.plan(now), db=services.db, locator=services.locator, calendar=services.calendar, now=now)
-        with services.db.read() as s:
-            rows = s.execute(select(ResidentTicket, Case).join(Case, Case.id == ResidentTicket.case_id)).all()
-            n_visits = s.scalar(select(func.count()).select_from(Visit))
-            rated = [a for (a,) in s.execute(select(CaseLog.action).where(CaseLog.action == "resident_rating"))]
-    finally:
-        services.shutdown()
+    services, _ = history
+    start = local_day_bounds(T0.date())[0]  # the simulated day's rows only (the history day is the 23rd)
+    with services.db.read() as s:
+        sim = Simulator.from_db(s, seed=11, speed=200, cases_per_day=0)
+    sim.residents.per_day = 60  # a few reports in the first ticks, then none
+    for i in range(40):
+        now = T0 + timedelta(seconds=10 * i)
+        if i == 3:
+            sim.residents.per_day = 0
+        sim.apply(sim.plan(now), db=services.db, locator=services.locator, calendar=services.calendar, now=now)
+    with services.db.read() as s:
+        rows = s.execute(select(ResidentTicket, Case).join(Case, Case.id == ResidentTicket.case_id)
+                         .where(ResidentTicket.created_at >= start)).all()
+        n_visits = s.scalar(select(func.count()).select_from(Visit).where(Visit.at >= start))
+        rated = s.scalar(select(func.count()).select_from(CaseLog).where(
+            CaseLog.action == "resident_rating", CaseLog.case_id.in_([c.id for _, c in rows])))
     assert rows, "no resident report"
-    assert all(c.source == "resident" for _, c in rows)
-    assert any(c.state == "closed" or t.reworked for t, c in rows)
-    assert any(t.satisfaction for t, _ in rows) and len(rated) == sum(1 for t, _ in rows if t.satisfaction)
+    assert all(c.source == "resident" and c.idempotency_key.startswith("simr-11-") for _, c in rows)
     assert any(t.first_response_at is not None for t, _ in rows)
+    assert any(c.state == "closed" or t.reworked for t, c in rows)
+    answered = [t for t, _ in rows if t.satisfaction]
+    assert answered and rated == len(answered)
     assert n_visits > 0
