@@ -360,10 +360,11 @@ def test_worker_import_preview_row_errors_then_import_and_edit(pages, live_serve
     page.click("#admin-workers-table tr[data-worker='NEW-1'] button[data-action='edit']")
     page.select_option("#admin-wedit-shift", "night")
     page.fill("#admin-wedit-device", "NEWDEV1B")
+    page.fill("#admin-wedit-service-phone", "029-8888 1234")  # the public number residents' call button dials
     page.click("#admin-worker-save")
     page.wait_for_selector("#admin-workers-table tr[data-worker='NEW-1'] >> text=NEWDEV1B")
     w = page.evaluate("() => fetch('/api/v1/workers?q=NEW-1').then(r => r.json())")["items"][0]
-    assert w["shift"] == "night" and w["device_id"] == "NEWDEV1B"
+    assert w["shift"] == "night" and w["device_id"] == "NEWDEV1B" and w["service_phone"] == "029-8888 1234"
     watch.errors = [e for e in watch.errors if "422" not in e]
     watch.assert_clean()
 
