@@ -534,7 +534,8 @@
         : self.lbl("console.action.", e.action);
       return h("tr", { "data-action": e.action }, [
         h("td", { text: hhmm(e.at) }), h("td", { text: label }),
-        h("td", { text: e.to ? self.lbl("case.state.", e.to) : "" }), h("td", { text: e.actor }), h("td", { text: e.note })]);
+        h("td", { text: e.to ? self.lbl("case.state.", e.to) : "" }), h("td", { text: e.actor === "居民" ? self.tx("console.tl.actor.resident") : e.actor }), // the log's word for a resident
+        h("td", { text: e.note })]);
     });
     return h("section", { cls: "console-timeline" }, [h("h3", { text: this.tx("console.timeline") }),
                                                       h("table", { id: "console-timeline" }, [h("tbody", {}, rows)])]);
