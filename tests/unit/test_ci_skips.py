@@ -21,7 +21,9 @@ CLOSED = {"GC_TEST_PG_URL": "postgresql+psycopg://postgres@127.0.0.1:1/test", "G
 
 
 def run_pytest(ci: str | None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "CI"} | CLOSED
+    # not CI, and none of an xdist worker's PYTEST_* variables: a plugin such as pytest-benchmark reads them as
+    # "xdist is active" and its warning became the child's last line
+    env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith("PYTEST_")} | CLOSED
     if ci is not None:
         env["CI"] = ci
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS], cwd=ROOT,
