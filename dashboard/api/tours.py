@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated, Literal
 
 from flask import Blueprint, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from ..models import Grid, PatrolTour, Role
@@ -15,16 +17,83 @@ from .auth import require
 from ..principal import resolve_principal, scope_community
 from .errors import ApiError, id_arg, int_arg
 from .openapi import query, registry
+from .schemas import StrictBool
 
 OPERATORS = (Role.DISPATCHER,)
 READERS = (Role.DISPATCHER, Role.LEADER, Role.DISPLAY)
 
+# JSON's own types (no "1" for 1, no true for 1), as the hand-written checks these replace had it; fields not
+# listed are ignored, as they always were
+Int = Annotated[int, Field(strict=True)]
+Seconds = Annotated[float, Field(strict=True, ge=1, le=3600)]
+Text = Annotated[str, Field(strict=True)]
 
-def _body() -> dict:
+
+class TourBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class TourStopIn(TourBody):
+    """One stop of a tour: a grid, its cameras (default: the grid's own) and how long to look."""
+
+    grid_id: Int = Field(description="a grid id (GET /api/v1/grids)")
+    camera_ids: list[Int] | None = Field(default=None, description="cameras of that grid; default its own")
+    dwell_s: Seconds = Field(default=svc.DEFAULT_DWELL_S, description="seconds at this stop")
+
+
+class TourIn(TourBody):
+    """A tour to save: a name and its stops, in order."""
+
+    name: Text = ""
+    stops: list[TourStopIn] = Field(min_length=1, max_length=svc.MAX_STOPS)
+
+
+class TourGenerateIn(TourBody):
+    """A tour to generate and save."""
+
+    kind: Literal[svc.GENERATORS] = Field(  # type: ignore[valid-type]
+        description="open_cases: the grids with most open cases; unpatrolled: not patrolled today; "
+                    "community: a community's grids")
+    limit: Int = Field(default=10, ge=1, le=svc.MAX_STOPS)
+    dwell_s: Annotated[float, Field(strict=True)] = svc.DEFAULT_DWELL_S
+    community_id: Int | None = Field(default=None, description="for kind community (a community operator's: its own)")
+    name: Text | None = Field(default=None, description="default: the kind's name and today's date")
+
+
+class TourPauseIn(TourBody):
+    reason: Text = Field(default="", description="why (kept to 200 characters), e.g. alert:17")
+
+
+class TourMarkIn(TourBody):
+    """A stop logged: ok (巡查正常) or issue (发现问题 → a prefilled case at that grid)."""
+
+    result: Literal[svc.RESULTS] = Field(description="ok | issue")  # type: ignore[valid-type]
+    note: Text = Field(default="", description="what was seen")
+    auto: StrictBool = Field(default=False, description="logged by the tour's timer, not by hand")
+    category_code: Text | None = Field(default=None, description="小类 of the case an issue opens")
+
+
+def _where(loc: tuple) -> str:
+    """stops[0].grid_id: the field path the service's own messages use."""
+    out = ""
+    for p in loc:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "body"
+
+
+def _body(model: type[TourBody], *, optional: bool = False):
+    """The body checked by ``model``: no JSON object is a 400, a bad field a 422 naming it."""
     data = request.get_json(silent=True)
+    if data is None and optional:
+        data = {}
     if not isinstance(data, dict):
         raise ApiError(400, "send a JSON object", "body")
-    return data
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = _where(err["loc"])
+        raise ApiError(422, f"{where}: {err['msg'].removeprefix('Value error, ')}", where)
 
 
 def _day(raw: str | None) -> date:
@@ -84,13 +153,13 @@ def tours_list():
 @bp.post("/api/v1/tours")
 @require(*OPERATORS)
 def tours_create():
-    data, p = _body(), resolve_principal(services())
-    who = p.name
+    body, p = _body(TourIn), resolve_principal(services())
+    who, stops = p.name, body.model_dump(exclude_unset=True)["stops"]
 
     def create():
         with services().db.write() as s:
-            _stops_in_jurisdiction(s, data.get("stops"), scope_community(p))
-            t = svc.create_tour(s, name=data.get("name", ""), stops=data.get("stops"), created_by=who)
+            _stops_in_jurisdiction(s, stops, scope_community(p))
+            t = svc.create_tour(s, name=body.name, stops=stops, created_by=who)
             return out(s, t)
 
     return jsonify(guarded(create)), 201
@@ -100,16 +169,8 @@ def tours_create():
 @require(*OPERATORS)
 def tours_generate():
     """Generate and save a tour: kind open_cases | unpatrolled | community (a community operator's: its own)."""
-    data, p = _body(), resolve_principal(services())
-    who = p.name
-    kind = data.get("kind")
-    limit, dwell, comm = data.get("limit", 10), data.get("dwell_s", svc.DEFAULT_DWELL_S), data.get("community_id")
-    if not isinstance(limit, int) or isinstance(limit, bool):
-        raise ApiError(422, "limit must be an integer", "limit")
-    if not isinstance(dwell, (int, float)) or isinstance(dwell, bool):
-        raise ApiError(422, "dwell_s must be a number", "dwell_s")
-    if comm is not None and (not isinstance(comm, int) or isinstance(comm, bool)):
-        raise ApiError(422, "community_id must be an integer", "community_id")
+    body, p = _body(TourGenerateIn), resolve_principal(services())
+    who, kind, limit, dwell, comm = p.name, body.kind, body.limit, body.dwell_s, body.community_id
     if p.community_id is not None and comm not in (None, p.community_id):
         raise ApiError(403, f"community {comm} is outside your jurisdiction", "community_id")
     comm = scope_community(p, comm)
@@ -119,7 +180,7 @@ def tours_generate():
             stops = svc.generate_stops(s, kind, limit=limit, community_id=comm, dwell_s=dwell)
             if not stops:
                 raise svc.TourError("kind", "no grid matches; nothing to patrol")
-            name = data.get("name") or f"{svc.GENERATED_NAMES.get(kind, kind)} {local_today().isoformat()}"
+            name = body.name or f"{svc.GENERATED_NAMES.get(kind, kind)} {local_today().isoformat()}"
             t = svc.create_tour(s, name=name, stops=stops, created_by=who, kind=kind)
             return out(s, t)
 
@@ -165,7 +226,7 @@ def tour_start(tour_id: int):
 @bp.post("/api/v1/tours/<int:tour_id>/pause")
 @require(*OPERATORS)
 def tour_pause(tour_id: int):
-    reason = str((request.get_json(silent=True) or {}).get("reason", ""))[:200]
+    reason = _body(TourPauseIn, optional=True).reason[:200]
     return action(tour_id, lambda s, t: svc.pause_tour(s, t, reason=reason))
 
 
@@ -185,16 +246,13 @@ def tour_finish(tour_id: int):
 @require(*OPERATORS)
 def tour_mark(tour_id: int, index: int):
     """Log a stop: result ok (巡查正常) or issue (发现问题 → a prefilled case at that grid)."""
-    data, who = _body(), caller().name
-    note = data.get("note", "")
-    if not isinstance(note, str):
-        raise ApiError(422, "note must be text", "note")
+    body, who = _body(TourMarkIn), caller().name
 
     def mark():
         with services().db.write() as s:
             t = load(s, tour_id)
-            entry, case = svc.mark_stop(s, t, index, result=data.get("result"), operator=who, note=note,
-                                        auto=bool(data.get("auto")), category_code=data.get("category_code"),
+            entry, case = svc.mark_stop(s, t, index, result=body.result, operator=who, note=body.note,
+                                        auto=body.auto, category_code=body.category_code,
                                         locator=services().locator)
             grid = s.get(Grid, entry.grid_id)
             return {"stop": svc.stop_log_public(entry, grid), "tour": out(s, t),
@@ -234,8 +292,8 @@ def register(app, services) -> None:
     t = ["patrol"]
     api.add("/api/v1/tours", "get", tags=t, roles=READERS, summary="Mouse-patrol tours, newest first")
     api.add("/api/v1/tours", "post", tags=t, roles=OPERATORS, summary="Save a tour: name, stops [{grid_id, "
-            "camera_ids?, dwell_s?}]", body={"type": "object"}, responses={201: "the tour"})
-    api.add("/api/v1/tours/generate", "post", tags=t, roles=OPERATORS, body={"type": "object"},
+            "camera_ids?, dwell_s?}]", body=TourIn, responses={201: "the tour"})
+    api.add("/api/v1/tours/generate", "post", tags=t, roles=OPERATORS, body=TourGenerateIn,
             summary="Generate a tour: kind open_cases | unpatrolled | community (community_id), limit, dwell_s",
             responses={201: "the tour"})
     api.add("/api/v1/tours/{tour_id}", "get", tags=t, roles=READERS, summary="A tour with its stop log")
@@ -245,7 +303,7 @@ def register(app, services) -> None:
                        ("resume", "Resume a paused tour"), ("finish", "Finish a tour early")):
         api.add(f"/api/v1/tours/{{tour_id}}/{verb}", "post", tags=t, roles=OPERATORS, summary=what,
                 responses={200: "the tour", 409: "the tour's state does not allow it"})
-    api.add("/api/v1/tours/{tour_id}/stops/{index}", "post", tags=t, roles=OPERATORS, body={"type": "object"},
+    api.add("/api/v1/tours/{tour_id}/stops/{index}", "post", tags=t, roles=OPERATORS, body=TourMarkIn,
             summary="Log a stop: result ok | issue (issue opens a case at that grid), note, category_code?",
             responses={201: "the log entry (and the case)", 409: "tour not running"})
     api.add("/api/v1/patrol/log", "get", tags=t, roles=READERS, summary="Mouse-patrol stops of a day",
