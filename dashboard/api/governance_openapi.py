@@ -1,20 +1,11 @@
-"""OpenAPI descriptions of the 网格+五治 and device-webhook endpoints (hand-written schemas)."""
+"""OpenAPI descriptions of the 网格+五治 and device-webhook endpoints (request bodies from their pydantic models)."""
 from __future__ import annotations
 
 from ..services.access_control import EVENT_KINDS, HEADER_DEVICE, HEADER_SIGNATURE, HEADER_TIMESTAMP, WINDOW_S
-from ..services.governance import ACTIVITY_KINDS
+from ..services.governance import ActivityIn
 from .governance import TargetIn
 from .openapi import query, registry
 
-ACTIVITY_IN = {"type": "object", "required": ["kind", "title", "grid_code", "started_at"], "properties": {
-    "kind": {"type": "string", "enum": list(ACTIVITY_KINDS)}, "title": {"type": "string", "maxLength": 128},
-    "grid_code": {"type": "string"}, "grid_id": {"type": "integer", "description": "instead of grid_code"},
-    "started_at": {"type": "string", "description": "ISO 8601 with offset, or 'YYYY-MM-DD HH:MM' Asia/Shanghai"},
-    "ended_at": {"type": "string"}, "place_code": {"type": "string"}, "place_name": {"type": "string"},
-    "organiser": {"type": "string"}, "org_code": {"type": "string"}, "legal_staff_code": {"type": "string"},
-    "participants": {"type": "integer", "minimum": 0}, "volunteers": {"type": "integer", "minimum": 0},
-    "volunteer_hours": {"type": "number", "minimum": 0}, "case_code": {"type": "string"},
-    "code": {"type": "string", "description": "your unique id; generated when absent"}, "note": {"type": "string"}}}
 DEVICE_EVENT = {"type": "object", "required": ["event_id", "type"], "properties": {
     "event_id": {"type": "string", "maxLength": 64, "description": "unique per device; a repeat is refused (409)"},
     "type": {"type": "string", "enum": list(EVENT_KINDS)},
@@ -45,7 +36,7 @@ def describe(app) -> None:
             body=TargetIn,
             responses={200: "set", 400: "target missing or not a number > 0", 404: "no such indicator"})
     api.add("/api/v1/governance/activities", "post", summary="Record a governance activity", tags=tags,
-            roles=("worker", "dispatcher", "integration"), body=ACTIVITY_IN,
+            roles=("worker", "dispatcher", "integration"), body=ActivityIn,
             responses={201: "recorded", 403: "the grid is outside the caller's community; nothing recorded"})
     api.add("/api/v1/governance/activities/import", "post", summary="Import activities from CSV or Excel", tags=tags,
             roles=("dispatcher", "integration"), body_type="multipart/form-data",

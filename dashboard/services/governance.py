@@ -5,9 +5,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -84,6 +85,114 @@ def _int(value: Any, field: str, hi: int) -> int:
     return int(f)
 
 
+ActivityKind = Literal[tuple(ACTIVITY_KINDS)]  # type: ignore[valid-type]
+
+
+def _text(v: Any) -> str:
+    return str(v or "").strip()
+
+
+class ActivityIn(BaseModel):
+    """One governance activity, as JSON (POST /api/v1/governance/activities) or a row of an imported table:
+    the shape of each field; its codes (grid, place, case …) are resolved against the database afterwards."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: ActivityKind = Field(  # type: ignore[valid-type]
+        description="the activity's kind (its 五治 dimension follows from it)")
+    title: str = Field(json_schema_extra={"minLength": 1, "maxLength": 128})
+    grid_id: int | None = Field(default=None, description="instead of grid_code")
+    grid_code: str = Field(default="", description="the grid's code (or give grid_id)")
+    started_at: datetime = Field(description="ISO 8601 with offset, or 'YYYY-MM-DD HH:MM' Asia/Shanghai")
+    ended_at: datetime | None = Field(default=None, description="as started_at; not before it")
+    participants: int = Field(default=0, ge=0, le=100_000)
+    volunteers: int = Field(default=0, ge=0, le=10_000)
+    volunteer_hours: float = Field(default=0, ge=0, description="at most 24 × volunteers")
+    organiser: str = Field(default="", description="kept to 128 characters")
+    place_name: str = Field(default="", description="kept to 128 characters")
+    note: str = ""
+    place_code: str = ""
+    org_code: str = ""
+    legal_staff_code: str = ""
+    case_code: str = ""
+    code: str = Field(default="", description="your unique id; generated when absent",
+                      json_schema_extra={"maxLength": 40})
+
+    @field_validator("kind", "grid_code", "place_code", "org_code", "legal_staff_code", "case_code", mode="before")
+    @classmethod
+    def _stripped(cls, v: Any) -> str:
+        return _text(v)
+
+    @field_validator("organiser", "place_name", "note", mode="before")
+    @classmethod
+    def _as_text(cls, v: Any) -> str:
+        return str(v or "")
+
+    @field_validator("title", mode="before")
+    @classmethod
+    def _title(cls, v: Any) -> str:
+        title = _text(v)
+        if not title or len(title) > 128:
+            raise ValueError("title is required (at most 128 characters)")
+        return title
+
+    @field_validator("grid_id", mode="before")
+    @classmethod
+    def _grid_id(cls, v: Any) -> int | None:
+        if v in (None, ""):
+            return None
+        try:
+            return int(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"grid_id must be an integer, got {v!r}")
+
+    @field_validator("started_at", "ended_at", mode="before")
+    @classmethod
+    def _time(cls, v: Any, info: Any) -> datetime | None:
+        if info.field_name == "ended_at" and v in (None, ""):
+            return None
+        try:
+            return parse_local_time(v, info.field_name)
+        except ActivityProblem as p:
+            raise ValueError(p.message)
+
+    @field_validator("participants", "volunteers", mode="before")
+    @classmethod
+    def _count(cls, v: Any, info: Any) -> int:
+        try:
+            return _int(v, info.field_name, 100_000 if info.field_name == "participants" else 10_000)
+        except ActivityProblem as p:
+            raise ValueError(p.message)
+
+    @field_validator("volunteer_hours", mode="before")
+    @classmethod
+    def _hours(cls, v: Any) -> float:
+        try:
+            return float(v or 0)
+        except (TypeError, ValueError):
+            raise ValueError(f"volunteer_hours must be a number, got {v!r}")
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _code(cls, v: Any) -> str:
+        code = _text(v)
+        if len(code) > 40:
+            raise ValueError("code is too long (at most 40 characters)")
+        return code
+
+
+def parse_activity(data: Mapping[str, Any]) -> ActivityIn:
+    """``data`` through ActivityIn; the first problem an ActivityProblem naming its field (the import's row
+    error, the API's 400)."""
+    try:
+        return ActivityIn.model_validate(dict(data))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "body"
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ActivityProblem(field, msg if err["type"] == "value_error" else f"{field}: {msg}")
+
+
 class Lookups:
     """Code → id maps for one batch of activities (one query each, not one per row).
 
@@ -138,61 +247,44 @@ class Lookups:
 
 
 def validate_activity(data: Mapping[str, Any], look: Lookups, session: Session, *, now: datetime) -> dict:
-    """Check one activity and resolve its codes; raises ActivityProblem naming the field."""
-    kind = str(data.get("kind") or "").strip()
-    if kind not in ACTIVITY_KINDS:
-        raise ActivityProblem("kind", f"kind must be one of {', '.join(ACTIVITY_KINDS)}, got {kind!r}")
-    title = str(data.get("title") or "").strip()
-    if not title or len(title) > 128:
-        raise ActivityProblem("title", "title is required (at most 128 characters)")
-    grid_id = data.get("grid_id")
-    if grid_id not in (None, ""):
-        try:
-            grid_id = int(grid_id)
-        except (TypeError, ValueError):
-            raise ActivityProblem("grid_id", f"grid_id must be an integer, got {grid_id!r}")
+    """Check one activity (its shape through ActivityIn) and resolve its codes; raises ActivityProblem naming
+    the field."""
+    a = parse_activity(data)
+    grid_id = a.grid_id
+    if grid_id is not None:
         if grid_id not in look.grid_ids:
             raise ActivityProblem("grid_id", f"grid {grid_id} does not exist")
         community_id = look.grid_ids[grid_id]
     else:
-        code = str(data.get("grid_code") or "").strip()
-        if code not in look.grids:
-            raise ActivityProblem("grid_code", f"grid_code {code!r} is not a known grid")
-        grid_id, community_id = look.grids[code]
+        if a.grid_code not in look.grids:
+            raise ActivityProblem("grid_code", f"grid_code {a.grid_code!r} is not a known grid")
+        grid_id, community_id = look.grids[a.grid_code]
     if look.community_id is not None and community_id != look.community_id:
-        field = "grid_id" if data.get("grid_id") not in (None, "") else "grid_code"
+        field = "grid_id" if a.grid_id is not None else "grid_code"
         raise ActivityOutside(field, f"grid {data.get(field)} is outside your community")
-    started = parse_local_time(data.get("started_at"), "started_at")
+    started, ended = a.started_at, a.ended_at
     if started > now + timedelta(days=1):
         raise ActivityProblem("started_at", "started_at is more than a day in the future")
-    ended = parse_local_time(data["ended_at"], "ended_at") if data.get("ended_at") not in (None, "") else None
     if ended is not None and ended < started:
         raise ActivityProblem("ended_at", "ended_at is before started_at")
-    participants = _int(data.get("participants"), "participants", 100_000)
-    volunteers = _int(data.get("volunteers"), "volunteers", 10_000)
-    try:
-        hours = float(data.get("volunteer_hours") or 0)
-    except (TypeError, ValueError):
-        raise ActivityProblem("volunteer_hours", f"volunteer_hours must be a number, got {data.get('volunteer_hours')!r}")
+    hours, volunteers = a.volunteer_hours, a.volunteers
     if not 0 <= hours <= 24 * max(volunteers, 1):
         raise ActivityProblem("volunteer_hours", "volunteer_hours must be between 0 and 24 × volunteers")
-    out = dict(kind=kind, dimension=ACTIVITY_KINDS[kind][0], title=title, grid_id=grid_id, community_id=community_id,
-               started_at=started, ended_at=ended, participants=participants, volunteers=volunteers,
-               volunteer_hours=hours, organiser=str(data.get("organiser") or "")[:128],
-               place_name=str(data.get("place_name") or "")[:128], note=str(data.get("note") or ""))
+    out = dict(kind=a.kind, dimension=ACTIVITY_KINDS[a.kind][0], title=a.title, grid_id=grid_id,
+               community_id=community_id, started_at=started, ended_at=ended, participants=a.participants,
+               volunteers=volunteers, volunteer_hours=hours, organiser=a.organiser[:128],
+               place_name=a.place_name[:128], note=a.note)
     for field, table, key in (("place_code", look.places, "place_id"), ("org_code", look.orgs, "organisation_id"),
                               ("legal_staff_code", look.staff, "legal_staff_id")):
-        code = str(data.get(field) or "").strip()
+        code = getattr(a, field)
         if code and code not in table:
             raise ActivityProblem(field, f"{field} {code!r} is unknown")
         out[key] = table.get(code) if code else None
-    case_code = str(data.get("case_code") or "").strip()
+    case_code = a.case_code
     out["case_id"] = look.case_id(session, case_code) if case_code else None
     if case_code and out["case_id"] is None:
         raise ActivityProblem("case_code", f"case_code {case_code!r} is unknown")
-    code = str(data.get("code") or "").strip()
-    if len(code) > 40:
-        raise ActivityProblem("code", "code is too long (at most 40 characters)")
+    code = a.code
     if code and look.code_taken(session, code):
         raise ActivityProblem("code", f"code {code!r} already exists")
     out["code"] = code or f"GA{local(now):%Y%m%d%H%M%S}{secrets.token_hex(3).upper()}"
