@@ -1,16 +1,10 @@
 """OpenAPI descriptions of the 网格+五治 and device-webhook endpoints (request bodies from their pydantic models)."""
 from __future__ import annotations
 
-from ..services.access_control import EVENT_KINDS, HEADER_DEVICE, HEADER_SIGNATURE, HEADER_TIMESTAMP, WINDOW_S
+from ..services.access_control import DeviceEventIn, HEADER_DEVICE, HEADER_SIGNATURE, HEADER_TIMESTAMP, WINDOW_S
 from ..services.governance import ActivityIn
 from .governance import TargetIn
 from .openapi import query, registry
-
-DEVICE_EVENT = {"type": "object", "required": ["event_id", "type"], "properties": {
-    "event_id": {"type": "string", "maxLength": 64, "description": "unique per device; a repeat is refused (409)"},
-    "type": {"type": "string", "enum": list(EVENT_KINDS)},
-    "occurred_at": {"type": "string", "description": "ISO 8601 with offset; default: the X-GC-Timestamp"},
-    "duration_s": {"type": "number", "description": "door_held_open: seconds the door has been open"}}}
 
 
 def describe(app) -> None:
@@ -44,7 +38,7 @@ def describe(app) -> None:
             responses={201: "all rows imported", 422: "row-level errors [{line, field, message}]; nothing imported",
                        403: "as 422, and some row's grid is outside the caller's community"})
     api.add("/api/v1/devices/events", "post", summary="Signed device event (access control, smoke)",
-            tags=["devices"], body=DEVICE_EVENT, security=False,
+            tags=["devices"], body=DeviceEventIn, security=False,
             responses={201: "stored; alert rules applied", 401: "unknown device, bad signature or outside the window",
                        409: "event_id already received from this device"},
             description=f"Headers: `{HEADER_DEVICE}` (device id), `{HEADER_TIMESTAMP}` (unix seconds, within "

@@ -20,8 +20,9 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -89,6 +90,60 @@ def authenticate(session: Session, headers: Mapping[str, str], body: bytes, now:
     return device
 
 
+EventKind = Literal[EVENT_KINDS]  # type: ignore[valid-type]
+
+
+class DeviceEventIn(BaseModel):
+    """A device's event (other fields are kept as its payload)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: str = Field(description="unique per device; a repeat is refused (409)",
+                          json_schema_extra={"minLength": 1, "maxLength": 64})
+    type: EventKind  # type: ignore[valid-type]
+    occurred_at: datetime | None = Field(default=None, description="ISO 8601 with offset; default: the "
+                                                                   "X-GC-Timestamp")
+    duration_s: float | None = Field(default=None, validate_default=True,
+                                     description="door_held_open: seconds the door has been open (required)",
+                                     json_schema_extra={"minimum": 0, "maximum": 7 * 86400})
+
+    @field_validator("event_id", mode="before")
+    @classmethod
+    def _event_id(cls, v: Any) -> str:
+        event_id = str(v or "").strip()
+        if not event_id or len(event_id) > 64:
+            raise ValueError("event_id is required (1–64 characters)")
+        return event_id
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _kind(cls, v: Any) -> Any:
+        if v not in EVENT_KINDS:
+            raise ValueError(f"type must be one of {', '.join(EVENT_KINDS)}")
+        return v
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _occurred(cls, v: Any) -> datetime | None:
+        if not v:
+            return None
+        try:
+            occurred = datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("occurred_at must be ISO 8601 with an offset")
+        if occurred.tzinfo is None:
+            raise ValueError("occurred_at must carry an offset")
+        return occurred
+
+    @field_validator("duration_s", mode="before")
+    @classmethod
+    def _duration(cls, v: Any, info: ValidationInfo) -> float | None:
+        number = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if info.data.get("type") == "door_held_open" and not (number and 0 <= v <= 7 * 86400):
+            raise ValueError("duration_s (seconds the door has been open) is required")
+        return float(v) if number else None  # not a number: only kept in the payload
+
+
 def parse_body(body: bytes, sent_at: datetime) -> dict[str, Any]:
     """The event fields, or DeviceRefused(400) naming the field."""
     try:
@@ -97,26 +152,15 @@ def parse_body(body: bytes, sent_at: datetime) -> dict[str, Any]:
         raise DeviceRefused(400, "body must be a JSON object")
     if not isinstance(data, dict):
         raise DeviceRefused(400, "body must be a JSON object")
-    event_id = str(data.get("event_id") or "").strip()
-    if not event_id or len(event_id) > 64:
-        raise DeviceRefused(400, "event_id is required (1–64 characters)", "event_id")
-    kind = data.get("type")
-    if kind not in EVENT_KINDS:
-        raise DeviceRefused(400, f"type must be one of {', '.join(EVENT_KINDS)}", "type")
-    occurred = sent_at
-    if data.get("occurred_at"):
-        try:
-            occurred = datetime.fromisoformat(str(data["occurred_at"]).replace("Z", "+00:00"))
-        except ValueError:
-            raise DeviceRefused(400, "occurred_at must be ISO 8601 with an offset", "occurred_at")
-        if occurred.tzinfo is None:
-            raise DeviceRefused(400, "occurred_at must carry an offset", "occurred_at")
-    duration = data.get("duration_s")
-    if kind == "door_held_open":
-        if not isinstance(duration, (int, float)) or isinstance(duration, bool) or not 0 <= duration <= 7 * 86400:
-            raise DeviceRefused(400, "duration_s (seconds the door has been open) is required", "duration_s")
-    return {"event_id": event_id, "kind": kind, "occurred_at": occurred.astimezone(UTC),
-            "duration_s": float(duration) if isinstance(duration, (int, float)) else None,
+    try:
+        ev = DeviceEventIn.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else None
+        msg = err["msg"].removeprefix("Value error, ")
+        raise DeviceRefused(400, msg if err["type"] == "value_error" else f"{field}: {msg}", field)
+    return {"event_id": ev.event_id, "kind": ev.type, "occurred_at": (ev.occurred_at or sent_at).astimezone(UTC),
+            "duration_s": ev.duration_s,
             "payload": {k: v for k, v in data.items() if k not in ("event_id", "type")}}
 
 
