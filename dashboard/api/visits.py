@@ -2,9 +2,11 @@
 case in one tap; the residents' satisfaction figures for the leader's screens (issue 31 items 3 and 4)."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Annotated, Literal
 
 from flask import Blueprint, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
 from ..models import Role, Visit, Worker
@@ -19,6 +21,7 @@ from .auth import require
 from .errors import ApiError, id_arg, int_arg
 from .field import acting_worker, case_out
 from .openapi import query, registry
+from .schemas import StrictId, parse
 
 RECORDERS = (Role.WORKER,)                              # a worker records her own visits
 READERS = (Role.WORKER, Role.DISPATCHER, Role.LEADER)   # a worker reads hers; the others their jurisdiction's
@@ -27,8 +30,54 @@ FIGURE_READERS = (Role.LEADER, Role.DISPATCHER, Role.DISPLAY)
 bp = Blueprint("visits", __name__)
 
 
-def _body() -> dict:
-    data = request.get_json(silent=True)
+def _text(limit: int, description: str | None = None):  # noqa: ANN202
+    return Field(default=None, max_length=limit, description=description)
+
+
+Text = Annotated[str, Field(strict=True)]
+Coord = Annotated[float, Field(strict=True)]
+
+
+class VisitIn(BaseModel):
+    """A visit to record: its shape here (types, lengths, ranges); whom-or-place, something heard, the grid being
+    hers and the time window are the service's (services/visits.record_visit). Unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    kind: Literal["household", "place"] = "household"
+    whom: Text | None = _text(svc.LIMITS["whom"], "personal: stored, shown masked")
+    place: Text | None = _text(svc.LIMITS["place"])
+    needs: Text | None = _text(svc.LIMITS["needs"])
+    opinions: Text | None = _text(svc.LIMITS["opinions"])
+    follow_up: Text | None = _text(svc.LIMITS["follow_up"])
+    grid_id: StrictId | None = Field(default=None, description="one of the worker's grids (default: where lat/lon "
+                                                               "lies, else her home grid)")
+    lat: Coord | None = Field(default=None, ge=-90, le=90)
+    lon: Coord | None = Field(default=None, ge=-180, le=180)
+    at: Text | None = Field(default=None, description="when, ISO 8601 with a zone (default now; within 31 days)")
+
+    @field_validator("at")
+    @classmethod
+    def _iso(cls, v: str | None) -> str | None:
+        if v:
+            try:
+                t = datetime.fromisoformat(v.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError("must be an ISO 8601 time with a zone") from None
+            if t.tzinfo is None:
+                raise ValueError("needs a time zone (Z or +08:00)")
+        return v
+
+
+class VisitCaseIn(BaseModel):
+    """The follow-up case of a visit: its category (default: guessed from the follow-up's text)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    category_code: Text | None = Field(default=None, description="小类 code, see GET /api/v1/categories/tree")
+
+
+def _object(data: object) -> dict:
     if not isinstance(data, dict):
         raise ApiError(400, "send a JSON object", "body")
     return data
@@ -76,7 +125,8 @@ def visits_list():
 @require(*RECORDERS)
 def visits_create():
     """Record a visit in one of the worker's grids."""
-    p, data = resolve_principal(services()), _body()
+    p, data = resolve_principal(services()), _object(request.get_json(silent=True))
+    body = parse(VisitIn, data).model_dump(exclude_none=True)
     wid = acting_worker(p, data.get("worker_id") if isinstance(data.get("worker_id"), int) else None)
     if wid is None:
         raise ApiError(422, "name the worker who visited", "worker_id")
@@ -85,7 +135,7 @@ def visits_create():
             w = s.get(Worker, wid)
             if w is None or not w.active:
                 raise ApiError(422, f"unknown worker {wid}", "worker_id")
-            v = svc.record_visit(s, w, data, locator=services().locator)
+            v = svc.record_visit(s, w, body, locator=services().locator)
             if p.community_id is not None and v.community_id not in (None, p.community_id):
                 raise ApiError(403, "the grid lies outside your jurisdiction", "grid_id")
             (out,) = svc.visits_public(s, [v])
@@ -99,10 +149,7 @@ def visits_create():
 def visit_to_case(visit_id: int):
     """The visit's promised follow-up becomes a case (source app, to the centre) — once; a repeat is a 409."""
     p = caller()
-    data = request.get_json(silent=True) or {}
-    if not isinstance(data, dict):
-        raise ApiError(400, "send a JSON object", "body")
-    code = data.get("category_code")
+    code = parse(VisitCaseIn, _object(request.get_json(silent=True) or {})).category_code
     try:
         with services().db.write() as s:
             v = _load(s, p, visit_id)
@@ -137,17 +184,6 @@ VISIT_OUT = {"type": "object", "description": "a visit, whom and names masked", 
     "grid_code": {"type": "string", "nullable": True}, "grid_name": {"type": "string", "nullable": True},
     "community_id": {"type": "integer", "nullable": True}, "lat": {"type": "number", "nullable": True},
     "lon": {"type": "number", "nullable": True}, "at": {"type": "string"}, "created_at": {"type": "string"}}}
-VISIT_IN = {"type": "object", "properties": {
-    "kind": {"type": "string", "enum": list(svc.KINDS), "default": "household"},
-    "whom": {"type": "string", "maxLength": svc.LIMITS["whom"], "description": "personal: stored, shown masked"},
-    "place": {"type": "string", "maxLength": svc.LIMITS["place"]},
-    "needs": {"type": "string", "maxLength": svc.LIMITS["needs"]},
-    "opinions": {"type": "string", "maxLength": svc.LIMITS["opinions"]},
-    "follow_up": {"type": "string", "maxLength": svc.LIMITS["follow_up"]},
-    "grid_id": {"type": "integer", "description": "one of the worker's grids (default: where lat/lon lies, else "
-                                                  "her home grid)"},
-    "lat": {"type": "number", "minimum": -90, "maximum": 90}, "lon": {"type": "number", "minimum": -180, "maximum": 180},
-    "at": {"type": "string", "format": "date-time", "description": "when (default now; within 31 days)"}}}
 _NUM = {"type": "number", "nullable": True}
 SAT_FIGURES = {"type": "object", "properties": {
     "reports": {"type": "integer"}, "responded": {"type": "integer"}, "awaiting": {"type": "integer"},
@@ -169,11 +205,11 @@ def register(app, services) -> None:
                     query("worker_id", "integer", minimum=1), query("limit", "integer", minimum=1, maximum=500)],
             responses={200: ("visits", {"type": "object", "properties": {
                 "visits": {"type": "array", "items": visit_ref}}})})
-    api.add("/api/v1/visits", "post", tags=t, roles=RECORDERS, body=VISIT_IN,
+    api.add("/api/v1/visits", "post", tags=t, roles=RECORDERS, body=VisitIn,
             summary="Record a household or place visit in one of the worker's grids",
             responses={201: ("the visit", visit_ref), 403: "a grid that is not hers"})
     api.add("/api/v1/visits/{visit_id}/case", "post", tags=t, roles=CASE_MAKERS,
-            body={"type": "object", "properties": {"category_code": {"type": "string"}}},
+            body=VisitCaseIn,
             summary="Turn the visit's promised follow-up into a case (once)",
             responses={201: ("the visit and its case", {"type": "object", "properties": {
                 "visit": visit_ref, "case": {"$ref": "#/components/schemas/CaseOut"}}}),
