@@ -21,8 +21,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request, send_file
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -35,7 +37,7 @@ from .audit_edge import act_as, name_target
 from .cases_ops import services_now
 from .deps import services
 from .errors import error_response
-from .openapi import registry
+from .openapi import openapi30, registry
 
 log = logging.getLogger(__name__)
 bp = Blueprint("residents", __name__)
@@ -92,29 +94,127 @@ def _report_body() -> tuple[dict, list]:
     return data, files
 
 
-def _text(data: dict, name: str, limit: int) -> str:
-    v = data.get(name, "")
+def _text(v: Any, name: str, limit: int) -> str:
     if v is None:
         return ""
     if not isinstance(v, str):
-        raise svc.ResidentError(422, name, f"{name} must be text")
+        raise ValueError(f"{name} must be text")
     v = v.strip()
     if len(v) > limit:
-        raise svc.ResidentError(422, name, f"{name} may be at most {limit} characters")
+        raise ValueError(f"{name} may be at most {limit} characters")
     if "\x00" in v:  # PostgreSQL refuses a NUL in text: a 422 here, not a 500 at the commit
-        raise svc.ResidentError(422, name, f"{name} may not contain a NUL character")
+        raise ValueError(f"{name} may not contain a NUL character")
     return v
 
 
-def _coord(data: dict, name: str, lo: float, hi: float) -> float:
-    v = data.get(name)
+def _coord(v: Any, name: str, lo: float, hi: float) -> float:
     if v is None:
-        raise svc.ResidentError(422, name, f"{name} is required: pick the place on the map or use the phone's location")
+        raise ValueError(f"{name} is required: pick the place on the map or use the phone's location")
     if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:  # NaN
-        raise svc.ResidentError(422, name, f"{name} must be a number")
+        raise ValueError(f"{name} must be a number")
     if not lo <= v <= hi:
-        raise svc.ResidentError(422, name, f"{name} must be between {lo:g} and {hi:g}")
+        raise ValueError(f"{name} must be between {lo:g} and {hi:g}")
     return float(v)
+
+
+class _Body(BaseModel):
+    """A resident's body: each field's check says the words the /r page has always shown (a 422 naming the
+    field, in the fields' order); unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class ResidentReportIn(_Body):
+    """The ``report`` JSON object of POST /api/v1/r/reports (the grid's QR link ``g`` is checked against its
+    signature by the view first; the challenge fields by the view when the address needs one)."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"required": ["g", "category", "lat", "lon"]})
+
+    g: str | None = Field(default=None, description="the QR link's grid: <grid code>.<check>")
+    category: str = Field(default=None, validate_default=True,  # type: ignore[assignment]
+                          json_schema_extra={"enum": list(svc.RESIDENT_CATEGORIES)})
+    description: str = Field(default="", max_length=svc.MAX_DESCRIPTION)
+    lat: float = Field(default=None, ge=-90, le=90, validate_default=True)  # type: ignore[assignment]
+    lon: float = Field(default=None, ge=-180, le=180, validate_default=True)  # type: ignore[assignment]
+    phone: str | None = Field(default=None, description="call-back number, 7–15 digits (personal data); kept "
+                                                        "normalised (+86 / 0086 / a trunk 0 dropped)")
+    challenge: str | None = Field(default=None, description="error.challenge.token of a 429/400 answer")
+    challenge_answer: str | int | None = None
+
+    @field_validator("g", mode="before")
+    @classmethod
+    def _g(cls, v: Any) -> str | None:
+        return v if isinstance(v, str) else None
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _category(cls, v: Any) -> str:
+        if not isinstance(v, str) or v not in svc.RESIDENT_CATEGORIES:  # a list or object: no 500
+            raise ValueError(f"category must be one of {', '.join(svc.RESIDENT_CATEGORIES)}")
+        return v
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _description(cls, v: Any) -> str:
+        return _text(v, "description", svc.MAX_DESCRIPTION)
+
+    @field_validator("lat", mode="before")
+    @classmethod
+    def _lat(cls, v: Any) -> float:
+        return _coord(v, "lat", -90, 90)
+
+    @field_validator("lon", mode="before")
+    @classmethod
+    def _lon(cls, v: Any) -> float:
+        return _coord(v, "lon", -180, 180)
+
+    @field_validator("phone", mode="before")
+    @classmethod
+    def _phone(cls, v: Any) -> str | None:
+        try:
+            return svc.normalise_phone(v if isinstance(v, (str, type(None))) else "x")
+        except svc.ResidentError as e:
+            raise ValueError(e.message) from None
+
+    @field_validator("challenge", "challenge_answer", mode="before")
+    @classmethod
+    def _loose(cls, v: Any) -> Any:
+        return None  # read from the raw object by _check_challenge, which says what is wrong with them
+
+
+class SatisfactionIn(_Body):
+    """The resident's verdict after closure (an unknown value or a missing comment is the service's 422/409)."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"required": ["value"]})
+
+    value: str = Field(default=None, validate_default=True,  # type: ignore[assignment]
+                       json_schema_extra={"enum": list(svc.SATISFACTION)})
+    comment: str | None = Field(default="", json_schema_extra={"maxLength": svc.MAX_COMMENT},
+                                description="required with unsatisfied")
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value(cls, v: Any) -> str:
+        if not isinstance(v, str):
+            raise ValueError("value is required: satisfied, basic or unsatisfied")
+        return v
+
+    @field_validator("comment", mode="before")
+    @classmethod
+    def _comment(cls, v: Any) -> Any:
+        if not isinstance(v, (str, type(None))):
+            raise ValueError("comment must be text")
+        return v
+
+
+def _parse(model: type[BaseModel], data: dict) -> Any:
+    """``data`` through ``model``: its first problem a 422 naming the field, in the words its check says."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "report"
+        raise svc.ResidentError(422, field, err["msg"].removeprefix("Value error, ")) from None
 
 
 def _idempotency_key() -> str | None:
@@ -143,12 +243,8 @@ def _resident_report(addr: str):
     code = svc.grid_code_of(secret, data.get("g") if isinstance(data.get("g"), str) else None)
     if code is None:
         raise svc.ResidentError(422, "g", "not a valid QR link of a grid (scan the code posted in the compound)")
-    category = data.get("category")
-    if not isinstance(category, str) or category not in svc.RESIDENT_CATEGORIES:  # a list or object: no 500
-        raise svc.ResidentError(422, "category", f"category must be one of {', '.join(svc.RESIDENT_CATEGORIES)}")
-    description = _text(data, "description", svc.MAX_DESCRIPTION)
-    lat, lon = _coord(data, "lat", -90, 90), _coord(data, "lon", -180, 180)
-    phone = svc.normalise_phone(data.get("phone") if isinstance(data.get("phone"), (str, type(None))) else "x")
+    rep = _parse(ResidentReportIn, data)
+    category, description, lat, lon, phone = rep.category, rep.description, rep.lat, rep.lon, rep.phone
     if len(files) > svc.MAX_PHOTOS:
         raise svc.ResidentError(422, "photo", f"at most {svc.MAX_PHOTOS} photos")
     if not description and not files:
@@ -261,12 +357,9 @@ def resident_satisfaction(token: str):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return error_response(400, "send a JSON object", "value")
-    value, comment = body.get("value"), body.get("comment", "")
-    if not isinstance(value, str):
-        return error_response(422, "value is required: satisfied, basic or unsatisfied", "value")
-    if not isinstance(comment, (str, type(None))):
-        return error_response(422, "comment must be text", "comment")
     try:
+        verdict = _parse(SatisfactionIn, body)
+        value, comment = verdict.value, verdict.comment
         with services().db.write() as s:
             t = _ticket(s, token)
             svc.rate(s, t, value, comment or "", now=services_now(services()))
@@ -305,15 +398,6 @@ TICKET_VIEW = {"type": "object", "required": ["tracking_code", "state", "step", 
     "satisfaction": {"type": "string", "nullable": True, "enum": ["satisfied", "basic", "unsatisfied", None]},
     "satisfaction_at": {"type": "string", "nullable": True}, "reopened": {"type": "boolean"},
     "g": {"type": "string", "nullable": True}}}
-REPORT_FIELDS = {"type": "object", "required": ["g", "category", "lat", "lon"], "properties": {
-    "g": {"type": "string", "description": "the QR link's grid: <grid code>.<check>"},
-    "category": {"type": "string", "enum": list(svc.RESIDENT_CATEGORIES)},
-    "description": {"type": "string", "maxLength": svc.MAX_DESCRIPTION},
-    "lat": {"type": "number", "minimum": -90, "maximum": 90}, "lon": {"type": "number", "minimum": -180, "maximum": 180},
-    "phone": {"type": "string", "nullable": True, "description": "call-back number, 7–15 digits (personal data)"},
-    "challenge": {"type": "string", "description": "error.challenge.token of a 429/400 answer"},
-    "challenge_answer": {"type": "string"}}}
-
 
 def register(app, services_) -> None:
     st = services_.settings
@@ -329,12 +413,14 @@ def register(app, services_) -> None:
                                                              "tracking_code": {"type": "string"},
                                                              "url": {"type": "string"}}})
     view = api.schema("ResidentTicketView", TICKET_VIEW)
+    api.ref(ResidentReportIn)  # the report part's schema, also under components (a JSON part of a multipart)
+    report_schema = openapi30(ResidentReportIn.model_json_schema())
     key = {"name": "Idempotency-Key", "in": "header", "required": False,
            "schema": {"type": "string", "minLength": 8, "maxLength": 100}}
     api.add("/api/v1/r/reports", "post", summary="A resident's report from /r (anonymous)", tags=["residents"],
             security=False, body={"type": "object", "required": ["report"], "properties": {
-                "report": {"type": "string", "description": "the report's fields as a JSON object: "
-                           + ", ".join(REPORT_FIELDS["properties"])},
+                "report": {"type": "string", "description": "the report's fields as a JSON object, "
+                           "ResidentReportIn: " + json.dumps(report_schema, ensure_ascii=False)},
                 "photo": {"type": "array", "maxItems": svc.MAX_PHOTOS,
                           "items": {"type": "string", "format": "binary"}}}},
             body_type="multipart/form-data", params=[key],
@@ -349,10 +435,7 @@ def register(app, services_) -> None:
                                                                  "image/jpeg"), 404: "no such photo of this report",
                                                            429: "too many requests"})
     api.add("/api/v1/r/tickets/{token}/satisfaction", "post", summary="The resident's verdict after closure",
-            tags=["residents"], security=False, body={"type": "object", "required": ["value"], "properties": {
-                "value": {"type": "string", "enum": list(svc.SATISFACTION)},
-                "comment": {"type": "string", "maxLength": svc.MAX_COMMENT,
-                            "description": "required with unsatisfied"}}},
+            tags=["residents"], security=False, body=SatisfactionIn,
             responses={200: ("the progress", view), 404: "unknown link", 409: "not closed yet, or already rated",
                        429: "too many requests"})
     api.add("/api/v1/r/grids/{g}/call", "get", summary="The grid worker's public service number, else the center's "
