@@ -365,7 +365,8 @@ def test_excel_sheets_headers_and_no_formula_cells(street):
     wb = workbook(street, b)
     assert wb.sheetnames[0] == "当日概况"
     assert wb.sheetnames == ["当日概况", "指标", "事件类别", "分时统计", "处置流程", "各社区", "热点网格", "超期案件",
-                             "网格员活动", "活跃网格员", "网格巡查里程", "巡查覆盖", "未巡查网格", "告警", "案件清单"]
+                             "网格员活动", "活跃网格员", "网格巡查里程", "巡查覆盖", "未巡查网格", "告警", "居民满意度", "走访",
+                             "案件清单"]
     head = {ws.title: [c.value for c in ws[1]] for ws in wb.worksheets}
     assert head["案件清单"] == ["案卷号", "大类", "小类", "网格", "网格名称", "状态", "就地处置", "上报人", "上报时间",
                              "派遣时间", "结案时间"]
