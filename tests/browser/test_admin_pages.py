@@ -415,6 +415,8 @@ def test_a_device_secret_is_rotated_and_shown_once_and_a_camera_address_replaced
     assert len(secret) >= 32
     page.click("#admin-tab-users")
     page.click("#admin-tab-devices")
+    # the tab draws again from its fetch (the old table may still stand a moment): then the secret box is gone
+    page.wait_for_selector("#admin-device-shown [data-secret='secret']", state="detached", timeout=30000)
     page.wait_for_selector("#admin-devices-table tr[data-device]")
     assert secret not in page.content()  # shown once
     audit = page.evaluate("() => fetch('/api/v1/audit?action=device_secret_rotate').then(r => r.json())")
