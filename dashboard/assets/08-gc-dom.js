@@ -93,6 +93,12 @@
     }, done);
     return true;
   }
+  // a text with its {name} placeholders filled from ``params`` (every occurrence; others left as they are)
+  function fill(text, params) {
+    var s = String(text);
+    Object.keys(params || {}).forEach(function (k) { s = s.split("{" + k + "}").join(String(params[k])); });
+    return s;
+  }
   window.GCDom = { el: el, label: label, errorText: errorText, name: name, miss: miss, csvCell: csvCell,
-                   beep: beep };
+                   beep: beep, fill: fill };
 })();

@@ -17,9 +17,7 @@
   function $(id) { return document.getElementById(id); }
   var el = window.GCDom.el; // 08-gc-dom.js
   function tx(key, fmt) {
-    var s = (S && S.texts[key]) || GCDom.miss(key);
-    Object.keys(fmt || {}).forEach(function (k) { s = s.split("{" + k + "}").join(fmt[k]); });
-    return s;
+    return GCDom.fill((S && S.texts[key]) || GCDom.miss(key), fmt);
   }
   function toast(msg, kind) {
     var t = $("r-toast");

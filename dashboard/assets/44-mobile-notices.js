@@ -14,9 +14,7 @@
 
   function $(id) { return document.getElementById(id); }
   function tx(key, fmt) {
-    var s = (S && S.texts[key]) || GCDom.miss(key);
-    Object.keys(fmt || {}).forEach(function (k) { s = s.split("{" + k + "}").join(fmt[k]); });
-    return s;
+    return GCDom.fill((S && S.texts[key]) || GCDom.miss(key), fmt);
   }
   function toast(msg, kind) {
     var t = $("m-toast");

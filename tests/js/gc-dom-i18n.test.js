@@ -79,3 +79,8 @@ test("one beep for every page: n tones, the context resumed for them and suspend
   assert.strictEqual(ctx.state, "suspended");
   assert.strictEqual(holder.beeping, 0);
 });
+
+test("fill: every {name} placeholder filled, unknown ones left", () => {
+  assert.strictEqual(D.fill("{n} of {total}, {n} again {x}", { n: 3, total: 5 }), "3 of 5, 3 again {x}");
+  assert.strictEqual(D.fill("plain"), "plain");
+});
