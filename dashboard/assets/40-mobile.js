@@ -670,7 +670,16 @@
     var root = $("m-root");
     if (root && (!S || S.root !== root)) { init(root); }
     if (!root && S) { watch(false); S = null; }
-    if (window.GCLive && !listening) { listening = true; window.GCLive.on("events", onEvents); }
+    if (window.GCLive && !listening) {
+      listening = true;
+      window.GCLive.on("events", onEvents);
+      // the task list is read at sign-in, not from the live snapshot: a task pushed while the snapshot loaded is
+      // dropped as already counted by it, and a phone's feed has no gap test across a reconnect — so the list is
+      // read again when the snapshot lands and on every (re)connect
+      var reread = function () { if (S && S.me) { clearTimeout(S.taskTimer); S.taskTimer = setTimeout(loadTasks, 150); } };
+      window.GCLive.on("snapshot", reread);
+      window.GCLive.on("status", function (s) { if (s === "connected") { reread(); } });
+    }
   }, 300);
   setInterval(function () { if (S && S.me && navigator.onLine) { flush(); if (S.patrolling) { sendFixes(); } } }, 10000);
   window.addEventListener("online", function () { if (S) { updateNet(); flush(); } });
