@@ -66,6 +66,8 @@
     tries += 1;
     if (panel() && window.GCLive) {  // and once now: the page's figures may be a few seconds old (the server's memo)
       listening = true; window.GCLive.on("events", onEvents); refetch();
+      // events pushed while the live snapshot loaded are dropped as counted by it: read the figures again then
+      window.GCLive.on("snapshot", function () { if (!timer) { timer = setTimeout(refetch, 300); } });
     }
     if (listening || tries > 120) { clearInterval(hook); }
   }, 500);

@@ -59,7 +59,12 @@
       var p = { root: r, texts: JSON.parse(r.getAttribute("data-texts") || "{}") };
       panels.push(p); fill(p);
     });
-    if (panels.length && window.GCLive && !listening) { listening = true; window.GCLive.on("events", onEvents); }
+    if (panels.length && window.GCLive && !listening) {
+      listening = true;
+      window.GCLive.on("events", onEvents);
+      // events pushed while the live snapshot loaded are dropped as counted by it: read the figures again then
+      window.GCLive.on("snapshot", function () { schedule(300); });
+    }
   }, 500);
   window.GCCoverage = { refresh: refreshAll };
 })();
