@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dashboard.models import Alert, Case, Category, Position, Worker
 from dashboard.simulator import Simulator
@@ -195,3 +195,38 @@ def test_some_shift_is_out_at_every_hour():
     for hour in range(24):
         for minute in (0, 30, 59):
             assert any(on_shift(s, hour + minute / 60) for s in SHIFTS), f"nobody on shift at {hour:02d}:{minute:02d}"
+
+
+def test_a_first_step_starts_its_shifts_in_short_transactions(tmp_path, monkeypatch):
+    """A city's first step starts 20,000 shifts; in one transaction that held the write lock for two minutes and
+    a person's report waited for all of it (issue 26 item 5). Here the street's 10:00 shifts: no transaction starts more
+    than SHIFTS_PER_TRANSACTION of them, and every one is started."""
+    from dashboard import simulator as sim_mod
+
+    services = _demo(tmp_path, "shifts")
+    sim = _sim(services, 3)
+    acts = sim.plan(T0)
+    n = len(acts.shift_start)
+    assert n > 100
+    from contextlib import contextmanager
+
+    per_session: list[int] = []  # shifts started in each write transaction, in order
+    real_start, real_write = sim_mod.worker_svc.start_patrol, services.db.write
+
+    def counting(session, w, **kw):
+        per_session[-1] += 1
+        return real_start(session, w, **kw)
+
+    @contextmanager
+    def write(**kw):
+        per_session.append(0)
+        with real_write(**kw) as s:
+            yield s
+
+    monkeypatch.setattr(sim_mod.worker_svc, "start_patrol", counting)
+    monkeypatch.setattr(services.db, "write", write)
+    sim.apply(acts, db=services.db, locator=services.locator, calendar=services.calendar, now=T0)
+    assert sum(per_session) == n
+    assert max(per_session) <= sim_mod.SHIFTS_PER_TRANSACTION < n
+    with services.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Worker).where(Worker.duty_state == "patrolling")) == n
