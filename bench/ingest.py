@@ -293,6 +293,14 @@ def serve_main(args) -> None:
         wids = list(s.scalars(select(Worker.id)))
         points = [(g.centroid_lat, g.centroid_lon) for g in s.scalars(select(Grid))]
     raw = raw_insert_rate(services, wids, points, args.raw_rows)
+    if args.target == "gevent":  # python run.py --gevent on this database: one process, greenlets
+        services.shutdown()
+        print(json.dumps({"port": args.port, "raw_rows_per_s": raw, "db": services.db.engine.dialect.name,
+                          "points": points[:50], "db_url": settings.db_url}), flush=True)
+        env = {**os.environ, "GC_ALLOWED_HOSTS": "*", "GC_DEMO_HISTORY_DAYS": "0", "GC_DATA_DIR": str(tmp)}
+        os.chdir(args.app_root)
+        os.execvpe(sys.executable, [sys.executable, "run.py", "--gevent", "--no-sim", "--log-level", "WARNING",
+                                    "--db", settings.db_url, "--port", str(args.port)], env)
     if args.target.startswith("prod"):  # the production server on this database: run.py prod (gunicorn, gevent)
         services.shutdown()
         print(json.dumps({"port": args.port, "raw_rows_per_s": raw, "db": services.db.engine.dialect.name,
@@ -549,8 +557,8 @@ def city_run(args) -> list[dict]:
                 try:
                     info = json.loads(srv.stdout.readline())
                     port, points = info["port"], [tuple(p) for p in info["points"]]
-                    path = "/osmand" if target in ("main", "prod") else "/"
-                    if target.startswith("prod") and not wait_listening(port, 180):
+                    path = "/osmand" if target in ("main", "prod", "gevent") else "/"
+                    if (target.startswith("prod") or target == "gevent") and not wait_listening(port, 180):
                         print(f"{name} {target}: the server did not listen within 180 s", flush=True)
                         continue
                     t_base += 20_000  # every phase: new fix times (nothing is a duplicate)
@@ -562,7 +570,7 @@ def city_run(args) -> list[dict]:
                     opened = drive(pool, port, path, args, args.rate, devices, points, t_base, srv.pid)
                     la2 = load_avg()
                     srv.stdin.close()
-                    if target.startswith("prod"):
+                    if target.startswith("prod") or target == "gevent":
                         stored = count_rows(info["db_url"])
                     else:
                         stored = json.loads(srv.stdout.readline())["stored"]
@@ -653,7 +661,8 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=2000.0, help="the open loop's offered fixes/s")
     p.add_argument("--devices", type=int, default=20_000, help="registered devices besides the demo's 490")
     p.add_argument("--targets", default="main,dedicated",
-                   help="main (python run.py's port: Werkzeug threads), dedicated (python run.py --osmand), prod "
+                   help="main (python run.py's port: Werkzeug threads), gevent (python run.py --gevent's port), "
+                        "dedicated (python run.py --osmand), prod "
                         "(run.py prod's port: gunicorn gevent), prod-dedicated (run.py prod --osmand-port)")
     p.add_argument("--compare", action="append", help="another tree (e.g. a worktree of the previous commit)")
     p.add_argument("--batch-api", action="store_true", help="the older in-process run (batch API, JSON arrays)")
