@@ -375,29 +375,27 @@ def load_demo(session: Session, demo_dir: str | Path, *, end_on: date | None = N
     comms = dict(session.execute(select(Community.code, Community.id)).all())
     places = _read_table(d / "places.csv")
     place_ids: dict[str, int] = {}
-    for kind_first in (True, False):  # parents (compounds) before children (buildings)
-        for _, r in places.iterrows():
-            if bool(r["parent_code"]) == kind_first:
-                continue
-            p = Place(code=r["place_code"], kind=r["kind"], name=r["name"], grid_id=grids[r["grid_code"]],
-                      parent_id=place_ids.get(r["parent_code"]), lat=_f(r["lat"]), lon=_f(r["lon"]),
-                      address=r.get("address", ""), households=_i(r.get("households")), floors=_i(r.get("floors")))
-            session.add(p)
-            session.flush()
-            place_ids[p.code] = p.id
-    for _, r in _read_table(d / "cameras.csv").iterrows():
+    for kind_first in (True, False):  # parents (compounds) before children (buildings): one flush for each
+        batch = [Place(code=r["place_code"], kind=r["kind"], name=r["name"], grid_id=grids[r["grid_code"]],
+                       parent_id=place_ids.get(r["parent_code"]), lat=_f(r["lat"]), lon=_f(r["lon"]),
+                       address=r.get("address", ""), households=_i(r.get("households")), floors=_i(r.get("floors")))
+                 for r in places.to_dict("records") if bool(r["parent_code"]) != kind_first]
+        session.add_all(batch)
+        session.flush()
+        place_ids.update((p.code, p.id) for p in batch)
+    for r in _read_table(d / "cameras.csv").to_dict("records"):
         session.add(Camera(code=r["camera_code"], name=r["name"], grid_id=grids.get(r["grid_code"]),
                            lat=float(r["lat"]), lon=float(r["lon"]), kind=r.get("kind", ""),
                            stream_url=r.get("stream_url", "")))
-    for _, r in _read_table(d / "organisations.csv").iterrows():
+    for r in _read_table(d / "organisations.csv").to_dict("records"):
         session.add(Organisation(code=r["org_code"], name=r["name"], kind=r.get("kind", ""),
                                  brand=r.get("brand", r.get("service_brand", "")),
                                  community_id=comms.get(r.get("community_code", "")),
                                  grid_id=grids.get(r.get("grid_code", "")), members=_i(r.get("members")) or 0,
                                  founded=r.get("founded") or None))
-    for _, r in _read_table(d / "residents.csv").iterrows():
+    for r in _read_table(d / "residents.csv").to_dict("records"):
         session.add(ResidentCount(grid_id=grids[r["grid_code"]], category=r["category"], count=int(r["count"])))
-    for _, r in _read_table(d / "contacts.csv").iterrows():
+    for r in _read_table(d / "contacts.csv").to_dict("records"):
         session.add(Contact(level=r["level"], title=r["title"], name=r["name"], phone=r.get("phone", ""),
                             community_id=comms.get(r.get("community_code", "")),
                             grid_id=grids.get(r.get("grid_code", "")), place_id=place_ids.get(r.get("place_code", ""))))
