@@ -90,12 +90,18 @@ def detect_arrivals(session: Session, moved: list[dict[str, Any]], *, now: datet
     pos = {m["worker_id"]: (m["lat"], m["lon"]) for m in moved}
     if not pos:
         return []
-    # columns first: on most ticks no moved worker is on an acknowledged dispatch, or none is near yet
-    near = [cid for wid, cid, clat, clon in session.execute(
-        select(Dispatch.worker_id, Case.id, Case.lat, Case.lon).join(Case, Case.id == Dispatch.case_id).where(
-            Dispatch.worker_id.in_(list(pos)), Dispatch.state == "acknowledged", Case.state == CaseState.HANDLING,
-            Case.lat.is_not(None))).all()
-        if haversine_m(*pos[wid], clat, clon) <= radius_m]
+    # columns first: on most ticks no moved worker is on an acknowledged dispatch, or none is near yet. The
+    # dispatches by worker first (their index), the cases only for those: one join let SQLite start from every
+    # case in handling (a city's tens of thousands) and cost 35 ms a batch of fixes
+    on_way = session.execute(select(Dispatch.case_id, Dispatch.worker_id).where(
+        Dispatch.worker_id.in_(list(pos)), Dispatch.state == "acknowledged")).all()
+    if not on_way:
+        return []
+    where = {cid: (clat, clon) for cid, clat, clon in session.execute(
+        select(Case.id, Case.lat, Case.lon).where(Case.id.in_({cid for cid, _ in on_way}),
+                                                  Case.state == CaseState.HANDLING, Case.lat.is_not(None))).all()}
+    near = list(dict.fromkeys(cid for cid, wid in on_way
+                              if cid in where and haversine_m(*pos[wid], *where[cid]) <= radius_m))
     arrived = []
     for cid in near:
         c = session.get(Case, cid)
