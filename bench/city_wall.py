@@ -70,8 +70,15 @@ def fresh_db(args, tag: str, tmp: Path) -> tuple[str, callable]:
         return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
     src = Path(args.db.removeprefix("sqlite:///"))
     dst = tmp / f"{tag}.db"
+    side = [dst.with_name(dst.name + x) for x in ("-wal", "-shm")]  # a stopped run's log would replay onto the copy
+    for f in side:
+        f.unlink(missing_ok=True)
     shutil.copy(src, dst)
-    return f"sqlite:///{dst}", lambda: dst.unlink(missing_ok=True)
+
+    def drop():
+        for f in (dst, *side):
+            f.unlink(missing_ok=True)
+    return f"sqlite:///{dst}", drop
 
 
 def serve(tree: Path, db_url: str, tmp: Path, args) -> tuple[subprocess.Popen, str]:
