@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     ig.add_argument("file", type=Path)
     iw = sub.add_parser("import-workers", help="import grid workers from CSV or Excel")
     iw.add_argument("file", type=Path)
-    pr = sub.add_parser("prod", help="production: gunicorn with several gthread workers (see docs/DEPLOY.md)")
+    pr = sub.add_parser("prod", help="production: gunicorn with several gevent workers (see docs/DEPLOY.md)")
     pr.add_argument("--workers", "-w", type=int, default=2, help="worker processes (default 2; >1 needs GC_REDIS_URL)")
     pr.add_argument("--threads", type=int, default=64, help="gthread: threads per worker; each live socket holds one")
     pr.add_argument("--worker-class", choices=("gthread", "gevent"), default="gevent",
