@@ -19,8 +19,8 @@
     var m = $("cn-msg");
     if (m) { m.textContent = text || ""; m.style.color = bad ? "#c62828" : ""; }
   }
-  function call(method, url, body) {
-    var opts = { method: method, credentials: "same-origin", cache: "no-store", headers: {} };
+  function call(method, url, body, headers) {
+    var opts = { method: method, credentials: "same-origin", cache: "no-store", headers: Object.assign({}, headers) };
     if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
     return fetch(url, opts).catch(function () {
       var err = new Error(GCDom.errorText({ code: "network" })); throw err;
@@ -86,7 +86,16 @@
     if (text) { body.body = text; }
     if (scope === "community") { body.community_id = Number($("cn-community").value); }
     $("cn-publish").disabled = true;
-    call("POST", "/api/v1/notices", body).then(function (n) {
+    // one Idempotency-Key per composed notice, kept until it is published: pressing 发布 again after a lost answer
+    // is a retry the server answers with the notice it already made, not a second notice to the whole street
+    var sig = JSON.stringify([scope, body.community_id || null, title, text, body.urgent, days]);
+    if (!S.pending || S.pending.sig !== sig) {
+      S.pending = { sig: sig, key: window.crypto && crypto.randomUUID ? crypto.randomUUID()
+                                    : "cn-" + Date.now().toString(16) + "-" + Math.random().toString(16).slice(2) };
+    }
+    var key = S.pending.key;
+    call("POST", "/api/v1/notices", body, { "Idempotency-Key": key }).then(function (n) {
+      if (S.pending && S.pending.key === key) { S.pending = null; }
       $("cn-title").value = ""; $("cn-body").value = "";
       $("cn-form").hidden = true;
       say(tx("cn.published"));

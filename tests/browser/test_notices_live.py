@@ -140,3 +140,41 @@ def test_the_console_publishes_to_a_community_and_sees_the_opens_per_grid(browse
         w.assert_clean()
     ctx.close()
     r_ctx.close()
+
+
+def test_the_consoles_publish_after_a_lost_answer_makes_one_notice(browser, server):
+    """The console's composer sends an Idempotency-Key kept until the notice is published: the first answer is
+    lost on the way back (the server made the notice), the operator presses 发布 again, and the street still has
+    one notice, not two."""
+    ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    page = ctx.new_page()
+    keys: list[str] = []
+
+    def lose_first_answer(route):
+        keys.append(route.request.headers.get("idempotency-key", ""))
+        route.fetch()  # reaches the server, which publishes
+        if len(keys) == 1:
+            route.abort("connectionreset")  # …but the answer never comes back
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/notices", lambda route: lose_first_answer(route) if route.request.method == "POST"
+               else route.continue_())
+    try:
+        page.goto(server.url + "/console")
+        page.wait_for_selector("#cn-panel #cn-new")
+        page.click("#cn-new")
+        page.select_option("#cn-scope", "street")
+        page.fill("#cn-title", "停水通知（重试）")
+        page.click("#cn-publish")
+        page.wait_for_function("() => document.getElementById('cn-msg').textContent.length > 0")
+        page.wait_for_function("() => !document.getElementById('cn-publish').disabled")
+        page.click("#cn-publish")
+        page.locator("#cn-list .cn-item", has_text="停水通知（重试）").wait_for(timeout=10000)
+        assert len(keys) == 2 and keys[0] and keys[0] == keys[1], keys
+        from tests.utils.page_client import demo_http
+
+        items = demo_http(server.url).get(f"{server.url}/api/v1/notices", params={"limit": 100}, timeout=10).json()
+        assert [n["title"] for n in items["items"]].count("停水通知（重试）") == 1
+    finally:
+        ctx.close()
