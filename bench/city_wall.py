@@ -179,7 +179,7 @@ def one_tree(tree: Path, args, browser, tmp: Path) -> dict:
         time.sleep(3)
         out["cold_load_bytes"] = got["bytes"]
         page.evaluate("() => { window.__shadeMs = []; GCWall.map.drawMs.length = 0; }")
-        ticker, acks, pushed = [], [], []
+        ticker, acks, pushed, in_app, turn = [], [], [], [], []
         for i in range(args.cases):
             token = f"CW-{uuid.uuid4().hex[:8]}"
             t0 = time.time()
@@ -192,6 +192,12 @@ def one_tree(tree: Path, args, browser, tmp: Path) -> dict:
                 continue
             t1 = time.time()
             acks.append((t1 - t0) * 1000)
+            # the server's own part (Server-Timing): the app's time and, of it, the wait for SQLite's write turn
+            timing = dict(part.strip().split(";dur=") for part in r.headers.get("Server-Timing", "").split(",")
+                          if ";dur=" in part)
+            if "app" in timing:
+                in_app.append(float(timing["app"]))
+                turn.append(float(timing.get("write-turn", 0)))
             if r.status_code != 201:
                 print("post failed", r.status_code, r.text[:200])
                 continue
@@ -211,6 +217,10 @@ def one_tree(tree: Path, args, browser, tmp: Path) -> dict:
             "ticker_p50_ms": round(pct(ticker, 50)), "ticker_p95_ms": round(pct(ticker, 95)),
             "ticker_max_ms": round(max(ticker)) if ticker else None,
             "ack_to_ticker_p50_ms": round(pct(pushed, 50)), "ack_to_ticker_p95_ms": round(pct(pushed, 95)),
+            "ack_in_app_p50_ms": round(pct(in_app, 50)) if in_app else None,
+            "ack_in_app_p95_ms": round(pct(in_app, 95)) if in_app else None,
+            "ack_write_turn_p50_ms": round(pct(turn, 50)) if turn else None,
+            "ack_write_turn_p95_ms": round(pct(turn, 95)) if turn else None,
             "paint_shade_p50_ms": round(pct(shade, 50), 1), "paint_shade_p95_ms": round(pct(shade, 95), 1),
             "paint_shade_calls": len(shade), "draw_p50_ms": round(pct(draws, 50), 1),
             "draw_p95_ms": round(pct(draws, 95), 1),
