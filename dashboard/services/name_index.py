@@ -7,9 +7,10 @@ legal staff are stored already masked (张*), so they have nothing to add.
 Texts are masked whenever a payload for a screen is built: an event once, when it is recorded
 (every wall then gets the same masked payload), a snapshot or list row each time it is read.
 So fetching the matcher must cost next to nothing: it is cached here and re-checked at most
-every ``recheck_s`` seconds with cheap queries (count and max(id) of the people tables; case
-reporters in a window below the case high-water mark), and at once after a session of this
-process flushed a change to a person (a new, deleted or renamed one, a new citizen reporter).
+every ``recheck_s`` seconds with cheap queries (count and max(id) of workers, contacts and users;
+case reporters and visited people in a window below each table's high-water mark), and at once after a
+session of this process flushed a change to a person (a new, deleted or renamed one, a new citizen
+reporter or visited person).
 Another process's rename keeps count and ids: the full reload every ``reload_s`` finds it.
 
 The index rides on the sessions: ``attach`` puts it into ``session.info`` of a sessionmaker,
@@ -33,14 +34,17 @@ from ..models.residents import Visit
 log = logging.getLogger(__name__)
 
 SESSION_KEY = "gc_name_index"
-PEOPLE_TABLES = (Worker, Contact, User, Visit)
-RESCAN_IDS = 1000  # case ids below the high-water mark read again on each refresh
+# the tables whose count and max(id) mean "read every name again"; visits join like case reporters instead (a
+# window of new ids): a city's simulated visits came every few seconds, and each re-read 160,000 names (127 ms)
+# on the request that next masked a text
+SIGNATURE_TABLES = (Worker, Contact, User)
+RESCAN_IDS = 1000  # case and visit ids below the high-water mark read again on each refresh
 
 
 def _signature_query():
-    """count(*) and max(id) of every people table, in one statement."""
+    """count(*) and max(id) of the people tables that are re-read whole, in one statement."""
     cols = []
-    for model in PEOPLE_TABLES:
+    for model in SIGNATURE_TABLES:
         cols.append(select(func.count()).select_from(model).scalar_subquery())
         cols.append(select(func.max(model.id)).scalar_subquery())
     return select(*cols)
@@ -61,6 +65,12 @@ def reporter_names(session: Session, after_id: int, upto_id: int) -> set[str]:
     return {n for n in (indexable_name(x) for x in session.scalars(q)) if n}
 
 
+def visit_names(session: Session, after_id: int, upto_id: int) -> set[str]:
+    """Distinct names of the people visited (走访's whom) in visits with after_id < id <= upto_id."""
+    q = select(Visit.whom).where(Visit.id > after_id, Visit.id <= upto_id, Visit.whom != "").distinct()
+    return {n for n in (indexable_name(x) for x in session.scalars(q)) if n}
+
+
 class NameIndex:
     """The known names and their compiled matcher; rebuilt when people change."""
 
@@ -71,7 +81,7 @@ class NameIndex:
         self._people: set[str] = set()
         self._reporters: set[str] = set()
         self._signature: tuple | None = None
-        self._case_hwm = 0
+        self._case_hwm = self._visit_hwm = 0
         self._pending: set[str] = set()  # reporter names flushed by this process, not yet merged
         self._checked_at = self._loaded_at = float("-inf")
         self._stale = self._people_dirty = True  # stale: re-check; people dirty: re-read people even if
@@ -116,13 +126,16 @@ class NameIndex:
             # insert) or an id reused after a rollback (SQLite) is still found
             hwm = max(session.scalar(select(func.max(Case.id))) or 0, self._case_hwm)
             found = reporter_names(session, max(0, self._case_hwm - RESCAN_IDS), hwm) if hwm else set()
+            vhwm = max(session.scalar(select(func.max(Visit.id))) or 0, self._visit_hwm)
+            if vhwm:
+                found |= visit_names(session, max(0, self._visit_hwm - RESCAN_IDS), vhwm)
         pending = set(self._pending)
         self._pending -= pending  # names another thread flushed meanwhile stay for the next refresh
         new = (found | pending) - self._reporters
         if new:
             self._reporters |= new
             changed = True
-        self._case_hwm = hwm
+        self._case_hwm, self._visit_hwm = hwm, vhwm
         if changed or self._matcher is None:
             self._matcher = NameMatcher(self._people | self._reporters)
             self.builds += 1
@@ -130,18 +143,26 @@ class NameIndex:
         self._checked_at = now
 
     def _after_flush(self, session: Session, _ctx: Any) -> None:
-        for obj in session.new:  # a new citizen's name counts at once, whichever session refreshes next
+        for obj in session.new:  # a new citizen's or visited person's name counts at once, whichever session refreshes next
             if isinstance(obj, Case) and obj.reporter_name and (name := indexable_name(obj.reporter_name)):
+                self._pending.add(name)
+                self._stale = True
+            elif isinstance(obj, Visit) and obj.whom and (name := indexable_name(obj.whom)):
+                self._pending.add(name)
+                self._stale = True
+        for obj in session.dirty:  # a visit's whom corrected: the new name joins (the old one stays masked)
+            if isinstance(obj, Visit) and inspect(obj).attrs["whom"].history.has_changes() and obj.whom \
+                    and (name := indexable_name(obj.whom)):
                 self._pending.add(name)
                 self._stale = True
         if self._people_dirty:
             return
         for obj in chain(session.new, session.deleted):
-            if isinstance(obj, PEOPLE_TABLES):
+            if isinstance(obj, SIGNATURE_TABLES):
                 self.invalidate()
                 return
         for obj in session.dirty:  # position ingest dirties workers all day: only a changed name counts
-            if isinstance(obj, PEOPLE_TABLES):
+            if isinstance(obj, SIGNATURE_TABLES):
                 attrs = inspect(obj).attrs
                 if any(attrs[k].history.has_changes() for k in ("name", "display_name", "username") if k in attrs):
                     self.invalidate()
