@@ -204,6 +204,43 @@ def _mask_match(m: re.Match) -> str:
     return mask_name(m.group(0)) or ""
 
 
+class LayeredMatcher(NameMatcher):
+    """A large matcher and a small one of names added since it was built, masking exactly as one ``NameMatcher``
+    of both sets would: at each step the leftmost match of either, the longer where both start at once (each
+    layer's trie already gives its longest there). Compiling 160,000 names takes ~0.2 s; a name or two joining
+    (a new reporter, a visited person) rebuilds only the small layer, on the request that next masks a text."""
+
+    def __init__(self, base: NameMatcher, recent: Iterable[str]) -> None:  # noqa: D107 — no super(): no pattern
+        self.base: NameMatcher = base.base if isinstance(base, LayeredMatcher) else base
+        self.recent = NameMatcher(recent)
+        self.names = self.base.names | self.recent.names
+        self._pattern = None
+
+    def mask(self, text: str | None) -> str | None:
+        a, b = self.base._pattern, self.recent._pattern
+        if not text:
+            return text
+        if a is None or b is None:
+            return self.recent.mask(text) if a is None else self.base.mask(text)
+        out, i = [], 0
+        ma, mb = a.search(text, i), b.search(text, i)
+        while ma or mb:
+            m: re.Match[str]
+            if ma is not None and mb is not None:
+                m = ma if (ma.start(), -ma.end()) <= (mb.start(), -mb.end()) else mb
+            else:
+                m = ma if ma is not None else mb  # type: ignore[assignment]  # one of them is a match (loop test)
+            out.append(text[i:m.start()])
+            out.append(_mask_match(m))
+            i = m.end()
+            if ma and ma.start() < i:
+                ma = a.search(text, i)
+            if mb and mb.start() < i:
+                mb = b.search(text, i)
+        out.append(text[i:])
+        return "".join(out)
+
+
 NO_NAMES = NameMatcher()
 
 

@@ -27,7 +27,7 @@ from typing import Any, Callable
 from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
-from ..masking import NO_NAMES, NameMatcher, indexable_name
+from ..masking import NO_NAMES, LayeredMatcher, NameMatcher, indexable_name
 from ..models import Case, Contact, User, Worker
 from ..models.residents import Visit
 
@@ -39,6 +39,7 @@ SESSION_KEY = "gc_name_index"
 # on the request that next masked a text
 SIGNATURE_TABLES = (Worker, Contact, User)
 RESCAN_IDS = 1000  # case and visit ids below the high-water mark read again on each refresh
+RECENT_MAX = 500  # names joined since the last full build: past this many, the next change compiles all anew
 
 
 def _signature_query():
@@ -80,6 +81,7 @@ class NameIndex:
         self._matcher: NameMatcher | None = None
         self._people: set[str] = set()
         self._reporters: set[str] = set()
+        self._recent: set[str] = set()  # names joined since the matcher's base was compiled
         self._signature: tuple | None = None
         self._case_hwm = self._visit_hwm = 0
         self._pending: set[str] = set()  # reporter names flushed by this process, not yet merged
@@ -118,10 +120,11 @@ class NameIndex:
         reread, self._people_dirty, self._stale = self._people_dirty, False, False  # a flush meanwhile sets them
         with session.no_autoflush:  # never flush a caller's half-built rows from here
             signature = tuple(session.execute(_signature_query()).one())
-            changed = False
+            changed = rebuild = False
             if reread or signature != self._signature or now - self._loaded_at >= self.reload_s:
                 people = people_names(session)
                 changed, self._people, self._signature, self._loaded_at = people != self._people, people, signature, now
+                rebuild = changed
             # re-read a window below the high-water mark: a case committed late (PostgreSQL hands out ids at
             # insert) or an id reused after a rollback (SQLite) is still found
             hwm = max(session.scalar(select(func.max(Case.id))) or 0, self._case_hwm)
@@ -136,10 +139,15 @@ class NameIndex:
             self._reporters |= new
             changed = True
         self._case_hwm, self._visit_hwm = hwm, vhwm
-        if changed or self._matcher is None:
+        if rebuild or self._matcher is None or len(self._recent | new) > RECENT_MAX:
             self._matcher = NameMatcher(self._people | self._reporters)
+            self._recent = set()
             self.builds += 1
             log.debug("name index: %d names", len(self._matcher))
+        elif changed:  # only new reporters or visited people: a small layer over the compiled names
+            self._recent |= new
+            self._matcher = LayeredMatcher(self._matcher, self._recent)
+            log.debug("name index: %d names, %d of them recent", len(self._matcher), len(self._recent))
         self._checked_at = now
 
     def _after_flush(self, session: Session, _ctx: Any) -> None:

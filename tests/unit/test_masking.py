@@ -85,3 +85,34 @@ def test_one_pattern_holds_a_thousand_names_and_still_prefers_the_longest():
     assert len(big) == 1000
     assert big.mask("周秀兰在北门反映，陈静和杨超也在") == "周*兰在北门反映，陈*和杨*也在"
     assert big.mask("周秀兰北来电") == "周**北来电"  # 周秀兰北 is a name of its own
+
+
+def test_a_layer_of_recent_names_masks_exactly_as_one_matcher_of_all():
+    """The name index compiles its 160,000 names once and puts names that join later (a new reporter, a visited
+    person) in a small layer over them; the two together must mask every text as one matcher of both sets does —
+    overlapping and nested names across the layers included. Random names over a small alphabet (so they overlap
+    and nest), random texts of the same characters, a fixed seed."""
+    import random
+
+    from dashboard.masking import LayeredMatcher
+
+    rng = random.Random(20261207)
+    cjk = "张王李赵欧阳娜伟明小东华"
+    for _round in range(60):
+        names = {"".join(rng.choice(cjk) for _ in range(rng.randint(2, 4))) for _ in range(rng.randint(3, 25))}
+        names |= {rng.choice(["Li", "Lily", "Anna", "Ann", "Bo"]) for _ in range(rng.randint(0, 3))}
+        names = {n for n in names if indexable_name(n)}
+        recent = {n for n in names if rng.random() < 0.3}
+        whole = NameMatcher(names)
+        layered = LayeredMatcher(NameMatcher(names - recent), recent)
+        assert layered.names == whole.names
+        for _ in range(40):
+            text = "".join(rng.choice(cjk + "，的 Ly") if rng.random() < 0.7 else rng.choice(sorted(names))
+                           for _ in range(rng.randint(0, 30)))
+            assert layered.mask(text) == whole.mask(text), (sorted(names - recent), sorted(recent), text)
+    # a layer over a layer keeps one base; empty layers and texts pass through
+    base = NameMatcher({"张伟"})
+    twice = LayeredMatcher(LayeredMatcher(base, {"李娜"}), {"李娜", "王小明"})
+    assert twice.base is base and twice.mask("张伟李娜王小明") == "张*李*王*明"
+    assert LayeredMatcher(NameMatcher(), {"李娜"}).mask("李娜") == "李*"
+    assert LayeredMatcher(base, set()).mask("张伟") == "张*" and LayeredMatcher(base, {"李娜"}).mask("") == ""

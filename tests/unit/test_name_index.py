@@ -159,3 +159,28 @@ def test_a_visited_persons_name_is_masked_at_once_without_reading_every_name_aga
         clock.t = 11
         assert "慕容秋月" in other.matcher(s).names
     assert len(reads) == n
+
+
+def test_names_that_join_later_go_in_a_small_layer_until_there_are_many(app_services, monkeypatch):
+    """Compiling every known name takes ~0.2 s on the city; a new reporter's name is layered over the compiled
+    names (masked at once, nothing recompiled) until RECENT_MAX of them have joined, then all are compiled anew."""
+    from dashboard.masking import LayeredMatcher
+    from dashboard.services import name_index
+
+    _, services = app_services
+    center = _world(services)
+    index = services.names
+    with services.db.read() as s:
+        index.matcher(s)
+    builds = index.builds
+    _report(services, center, "来电", source="hotline", reporter_name="孙悦")
+    other = _report(services, center, "孙悦和赵大海又来电了")
+    with services.db.read() as s:
+        m = index.matcher(s)
+        assert isinstance(m, LayeredMatcher) and "孙悦" in m.recent.names and index.builds == builds
+        assert case_public(s.get(Case, other))["description"] == "孙*和赵*海又来电了"
+    monkeypatch.setattr(name_index, "RECENT_MAX", 1)
+    _report(services, center, "来电", source="hotline", reporter_name="钱多多")
+    with services.db.read() as s:
+        m = index.matcher(s)
+        assert not isinstance(m, LayeredMatcher) and {"孙悦", "钱多多"} <= m.names and index.builds == builds + 1
