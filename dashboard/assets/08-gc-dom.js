@@ -99,6 +99,11 @@
     Object.keys(params || {}).forEach(function (k) { s = s.split("{" + k + "}").join(String(params[k])); });
     return s;
   }
+  // a new Idempotency-Key (a page without crypto.randomUUID, plain http on a LAN address, gets time + random)
+  function newKey(prefix) {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    return (prefix || "k") + "-" + Date.now().toString(16) + "-" + Math.random().toString(16).slice(2);
+  }
   window.GCDom = { el: el, label: label, errorText: errorText, name: name, miss: miss, csvCell: csvCell,
-                   beep: beep, fill: fill };
+                   beep: beep, fill: fill, newKey: newKey };
 })();

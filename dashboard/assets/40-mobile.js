@@ -25,10 +25,6 @@
     clearTimeout(S && S.toastTimer);
     if (S) { S.toastTimer = setTimeout(function () { t.className = "m-toast"; }, 5000); }
   }
-  function uuid() {
-    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
-    return "m-" + Date.now().toString(16) + "-" + Math.random().toString(16).slice(2);
-  }
 
   /* ---- HTTP: a network failure rejects with .network = true; an HTTP error with .status ---- */
   function call(method, url, body, headers) {
@@ -314,7 +310,7 @@
       $("m-outside-send").focus();
       return;
     }
-    var item = { key: uuid(), created: Date.now(), photos: S.photos.slice(), after: onsite ? S.after.slice() : [],
+    var item = { key: GCDom.newKey("m"), created: Date.now(), photos: S.photos.slice(), after: onsite ? S.after.slice() : [],
                  tokens: null, afterTokens: null, direct: navigator.onLine ? Date.now() : 0,
                  body: { category_code: code, description: desc, lat: S.loc.lat, lon: S.loc.lon, onsite: !!onsite } };
     if (off) { item.body.note = "上报人已确认：位置在街道范围外"; } // timeline data (read in the center), not page text

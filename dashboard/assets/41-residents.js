@@ -26,10 +26,6 @@
     clearTimeout(S && S.toastTimer);
     if (S) { S.toastTimer = setTimeout(function () { t.className = "r-toast"; }, 6000); }
   }
-  function uuid() {
-    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
-    return "r-" + Date.now().toString(16) + "-" + Math.random().toString(16).slice(2);
-  }
 
   /* ---- HTTP: a network failure rejects with .network = true; an HTTP error with .status and .body ---- */
   function call(method, url, body) {
@@ -199,7 +195,7 @@
       $("r-desc").classList.add("r-missing"); $("r-desc").focus(); toast(tx("r.report.need_desc_or_photo"), "bad"); return;
     }
     if (!S.loc) { toast(tx("r.report.need_location"), "bad"); return; }
-    S.pendingKey = S.pendingKey || uuid();
+    S.pendingKey = S.pendingKey || GCDom.newKey("r");
     S.sending = true;
     var btn = $("r-submit");
     btn.disabled = true; btn.textContent = tx("r.report.sending");

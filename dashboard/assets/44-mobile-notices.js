@@ -49,10 +49,7 @@
     return body;
   }
 
-  function newKey() {
-    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
-    return "n-" + Date.now().toString(16) + "-" + Math.random().toString(16).slice(2);
-  }
+  function newKey() { return GCDom.newKey("n"); }
   /* the Idempotency-Key of a composed notice (pure: tests/js/resident-notices.test.js): the pending one while the
    * form is what was last sent (a retry after a lost answer publishes nothing more), a new one once it is edited */
   function composedKey(pending, form, make) {

@@ -33,8 +33,6 @@
 
   if (!window.GCLive) { return; }
   window.GCLive.on("events", onEvents);
-  // events pushed while the live snapshot loaded are dropped as counted by it: the panel is drawn again then
-  window.GCLive.on("snapshot", function () { if (panel() && !timer) { timer = setTimeout(refresh, 300); } });
   var obs = new MutationObserver(function () { if (startOnOwnPage()) { obs.disconnect(); } });
   document.addEventListener("DOMContentLoaded", function () {
     if (!startOnOwnPage()) { obs.observe(document.body, { childList: true, subtree: true }); }

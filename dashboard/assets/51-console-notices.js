@@ -90,8 +90,7 @@
     // is a retry the server answers with the notice it already made, not a second notice to the whole street
     var sig = JSON.stringify([scope, body.community_id || null, title, text, body.urgent, days]);
     if (!S.pending || S.pending.sig !== sig) {
-      S.pending = { sig: sig, key: window.crypto && crypto.randomUUID ? crypto.randomUUID()
-                                    : "cn-" + Date.now().toString(16) + "-" + Math.random().toString(16).slice(2) };
+      S.pending = { sig: sig, key: GCDom.newKey("cn") };
     }
     var key = S.pending.key;
     call("POST", "/api/v1/notices", body, { "Idempotency-Key": key }).then(function (n) {
