@@ -178,6 +178,19 @@ class FairLock:
 _WRITE_TURN = "gc_write_turn"
 
 
+def in_batches(db: "Database", step, batch: int) -> int:  # noqa: ANN001
+    """``step(session, batch)`` in one background write transaction after another until it does fewer than
+    ``batch`` (a week of rows after a long stop, deleted in one statement, held the write lock while a report
+    waited); the total it did."""
+    total = 0
+    while True:
+        with db.write(bulk=True) as s:
+            n = step(s, batch)
+        total += n
+        if n < batch:
+            return total
+
+
 class Database:
     """The engines and session factories of one app: ``write()`` and ``read()``."""
 

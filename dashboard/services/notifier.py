@@ -33,6 +33,7 @@ import requests
 from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
+from ..db import in_batches
 from ..models.residents import NotifyAttempt, NotifyOutbox
 from ..timeutil import iso, utcnow
 
@@ -268,11 +269,5 @@ def prune_outbox(session: Session, *, older_than: timedelta, now: datetime | Non
 
 def prune_outbox_in_batches(db, *, older_than: timedelta, now: datetime | None = None,  # noqa: ANN001
                             batch: int = PRUNE_BATCH) -> int:
-    """prune_outbox a batch per short write transaction until none is left (as the position frames are pruned)."""
-    total = 0
-    while True:
-        with db.write(bulk=True) as s:
-            n = prune_outbox(s, older_than=older_than, now=now, limit=batch)
-        total += n
-        if n < batch:
-            return total
+    """prune_outbox a batch per background write transaction until none is left."""
+    return in_batches(db, lambda s, n: prune_outbox(s, older_than=older_than, now=now, limit=n), batch)

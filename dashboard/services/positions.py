@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from .. import events
+from ..db import in_batches
 from ..geo.coords import to_wgs84
 from ..geo.locate import GridLocator
 from ..models import Grid, Position, Worker
@@ -283,12 +284,5 @@ def prune_frames(session: Session, *, older_than: timedelta, now: datetime | Non
 
 def prune_frames_in_batches(db, *, older_than: timedelta, now: datetime | None = None,
                             batch: int = PRUNE_BATCH) -> int:
-    """prune_frames a batch per background write transaction until none is left (a week of frames after a
-    long stop is many thousand rows: one DELETE of them all held the write lock while a report waited)."""
-    total = 0
-    while True:
-        with db.write(bulk=True) as s:
-            n = prune_frames(s, older_than=older_than, now=now, limit=batch)
-        total += n
-        if n < batch:
-            return total
+    """prune_frames a batch per background write transaction until none is left."""
+    return in_batches(db, lambda s, n: prune_frames(s, older_than=older_than, now=now, limit=n), batch)
