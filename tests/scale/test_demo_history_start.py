@@ -26,6 +26,9 @@ def test_a_fresh_demo_start_writes_the_days_asked_for_and_none_when_off(tmp_path
         while srv.log().count("demo history for") < 2 and time.time() < deadline:
             time.sleep(0.5)
         assert srv.log().count("demo history for") == 2, srv.log()[-2000:]
+        # the line is logged inside the day's transaction: its commit may come a moment after it
+        while _yesterday(srv)["counts"]["reported"] == 0 and time.time() < deadline:
+            time.sleep(0.5)
         assert _yesterday(srv)["counts"]["reported"] > 0
     finally:
         srv.stop()
