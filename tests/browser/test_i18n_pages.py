@@ -159,7 +159,8 @@ def test_the_english_wall_names_the_street_in_english(browser, street):
             text = page.inner_text(sel)
             assert text.strip() and not CJK.search(text), f"{sel} is not in English: {text[:200]!r}"
         ticker = page.locator(".wall-tick span").first.inner_text()  # code, category, grid: English; the
-        assert re.match(r"^\d+ [A-Z][^\u4e00-\u9fff]*/", ticker), ticker  # description stays as written
+        # a resident's report carries its source first ([Resident], issue 31)
+        assert re.match(r"^\d+ (\[[A-Z][a-z]+\] )?[A-Z][^\u4e00-\u9fff]*/", ticker), ticker  # description as written
         page.goto(street.url + "/wall")  # no ?lang=: the choice holds
         assert page.evaluate("document.documentElement.lang") == "en"
         assert "Command Center" in page.inner_text(".wall-header h1")
