@@ -135,14 +135,22 @@ def serve(settings: Settings) -> None:
         serve_dedicated(services, settings.host, settings.osmand_port, app.extensions.get("gc_osmand_group_commit"))
     log.info("serving on http://%s:%d (simulator %s, %s)", settings.host, settings.port,
              "on" if settings.simulate else "off", "gevent" if GEVENT else "threads")
-    import werkzeug.serving
-
     # the listen backlog: 128 by default, and a burst of phones reconnecting after a network blip (or a bench
     # stepping up) overflows it while the process is busy — each overflowed connect then waits for a SYN retry
-    werkzeug.serving.BaseWSGIServer.request_queue_size = 2048
+    backlog = 2048
     try:
-        services.socketio.run(app, host=settings.host, port=settings.port, allow_unsafe_werkzeug=True,
-                              use_reloader=False, log_output=False)
+        if GEVENT:  # gevent's own WSGI server, as in run.py prod's gevent workers: a request costs a greenlet and
+            # a fraction of Werkzeug's parsing (one-fix /osmand at city rate); websockets go through simple-websocket
+            from gevent.pywsgi import WSGIServer
+
+            WSGIServer((settings.host, settings.port), app, backlog=backlog, log=None,
+                       error_log=logging.getLogger("gevent.pywsgi")).serve_forever()
+        else:
+            import werkzeug.serving
+
+            werkzeug.serving.BaseWSGIServer.request_queue_size = backlog
+            services.socketio.run(app, host=settings.host, port=settings.port, allow_unsafe_werkzeug=True,
+                                  use_reloader=False, log_output=False)
     finally:
         services.shutdown()
 
