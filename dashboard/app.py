@@ -199,7 +199,7 @@ def create_app(settings: Settings) -> tuple[Flask, Services]:
     bus.attach(db.writer)
     names = NameIndex()
     names.attach(db.writer)
-    names.attach(db.reader)
+    names.attach(db.reader, refresh_from=True)
     services = Services(settings=settings, db=db, bus=bus, socketio=socketio,
                         calendar=WorkCalendar.official(), frames=PositionFrames(), names=names)
     services.socket_guard = SocketGuard(services)
