@@ -1,21 +1,29 @@
 """GridCommand: run the command center, or manage its data.
 
-    python run.py                      serve the live demo street on http://127.0.0.1:8050
-    python run.py --gevent             the same, each live socket a greenlet instead of OS threads (thousands of phones)
+    python run.py                      serve the live demo street on http://127.0.0.1:8050 (gevent: each live
+                                       socket a greenlet, thousands of phones on one process)
+    python run.py --no-gevent          the same on Werkzeug's threads (four OS threads a live socket)
     python run.py --help               options and subcommands
 """
 from __future__ import annotations
 
+import os
 import sys
 
-# --gevent: patch the standard library before anything imports it (threading, sockets, queues): the one process's
-# Werkzeug server then gives each connection a greenlet instead of OS threads (four per live socket), the writers'
-# FairLock and the background loops become cooperative. Only for serving: the other commands run as they are.
-GEVENT = __name__ == "__main__" and "--gevent" in sys.argv[1:]
+# Serving: patch the standard library before anything imports it (threading, sockets, queues), so one process
+# holds thousands of live sockets: gevent's WSGI server gives each connection a greenlet instead of OS threads,
+# the writers' FairLock and the background loops become cooperative (CPU-bound work goes through
+# dashboard/offload.py). --no-gevent keeps Werkzeug's threads. The other commands run unpatched.
+_SUBCOMMANDS = {"init-db", "seed-demo", "import-grids", "import-workers", "prod", "gen-city", "create-api-key",
+                "resident-links"}
+GEVENT = (__name__ == "__main__" and "--no-gevent" not in sys.argv[1:]
+          and not _SUBCOMMANDS.intersection(sys.argv[1:]) and not {"-h", "--help"} & set(sys.argv[1:]))
 if GEVENT:
     from gevent import monkey
 
     monkey.patch_all()
+    # a held socket costs a greenlet: the cap is a gevent worker's (run.py prod), not a thread server's
+    os.environ.setdefault("GC_SOCKET_MAX", "10000")
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
@@ -42,9 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--osmand", action="store_true", help="also serve OsmAnd/Traccar positions on a dedicated port "
                                                         "(default 5055)")
     p.add_argument("--osmand-port", type=int, help="the dedicated OsmAnd/Traccar port (implies --osmand)")
-    p.add_argument("--gevent", action="store_true",
-                   help="serve live sockets on greenlets (gevent) instead of threads: thousands of phones on one "
-                        "process (run.py prod uses gevent workers anyway)")
+    p.add_argument("--no-gevent", action="store_true",
+                   help="serve on Werkzeug's threads instead of gevent's greenlets (four OS threads a live socket: "
+                        "about 2,000 phones at most)")
+    p.add_argument("--gevent", action="store_true", help=argparse.SUPPRESS)  # the default since issue 26
     p.add_argument("--log-level", default="INFO")
     sub = p.add_subparsers(dest="command")
     sub.add_parser("serve", help="serve (the default)")
@@ -157,8 +166,6 @@ def serve(settings: Settings) -> None:
 
 def prod(settings: Settings, workers: int, threads: int, worker_class: str = "gevent") -> None:
     """Check the production settings, migrate once, then become gunicorn (gthread or gevent workers)."""
-    import os
-
     settings = settings.with_(production=True)
     problems = production_problems(settings)
     if workers > 1 and not settings.redis_url:

@@ -86,7 +86,8 @@ def serve(tree: Path, db_url: str, tmp: Path, args) -> tuple[subprocess.Popen, s
     env = {**os.environ, "GC_DATA_DIR": str(tmp / f"var-{port}"), "GC_DEMO_HISTORY_DAYS": "0", "PYTHONUNBUFFERED": "1"}
     log = open(tmp / f"server-{port}.log", "wb")
     sim = ["--no-sim"] if args.no_sim else ["--sim-hour", str(args.sim_hour)]
-    proc = subprocess.Popen([sys.executable, str(tree / "run.py"), "--port", str(port), "--db", db_url, *sim], cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, str(tree / "run.py"), "--port", str(port), "--db", db_url, *sim,
+                             *args.server_arg], cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 600
     while time.time() < deadline:
@@ -252,6 +253,8 @@ def main() -> None:
     ap.add_argument("--every", type=float, default=2.0)
     ap.add_argument("--sim-hour", type=float, default=10)
     ap.add_argument("--no-sim", action="store_true", help="no simulator (no worker moves): the wall alone")
+    ap.add_argument("--server-arg", action="append", default=[], help="one more argument for run.py (repeat), "
+                                                                      "e.g. --server-arg=--threads")
     ap.add_argument("--settle", type=float, default=20, help="seconds for the shifts to start before measuring")
     ap.add_argument("--settle-max", type=float, default=600, help="then at most this long for a report to be "
                     "acknowledged within a second")

@@ -293,13 +293,13 @@ def serve_main(args) -> None:
         wids = list(s.scalars(select(Worker.id)))
         points = [(g.centroid_lat, g.centroid_lon) for g in s.scalars(select(Grid))]
     raw = raw_insert_rate(services, wids, points, args.raw_rows)
-    if args.target == "gevent":  # python run.py --gevent on this database: one process, greenlets
+    if args.target == "gevent":  # python run.py on this database: one process, greenlets (the default)
         services.shutdown()
         print(json.dumps({"port": args.port, "raw_rows_per_s": raw, "db": services.db.engine.dialect.name,
                           "points": points[:50], "db_url": settings.db_url}), flush=True)
         env = {**os.environ, "GC_ALLOWED_HOSTS": "*", "GC_DEMO_HISTORY_DAYS": "0", "GC_DATA_DIR": str(tmp)}
         os.chdir(args.app_root)
-        os.execvpe(sys.executable, [sys.executable, "run.py", "--gevent", "--no-sim", "--log-level", "WARNING",
+        os.execvpe(sys.executable, [sys.executable, "run.py", "--no-sim", "--log-level", "WARNING",
                                     "--db", settings.db_url, "--port", str(args.port)], env)
     if args.target.startswith("prod"):  # the production server on this database: run.py prod (gunicorn, gevent)
         services.shutdown()
@@ -661,7 +661,7 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=2000.0, help="the open loop's offered fixes/s")
     p.add_argument("--devices", type=int, default=20_000, help="registered devices besides the demo's 490")
     p.add_argument("--targets", default="main,dedicated",
-                   help="main (python run.py's port: Werkzeug threads), gevent (python run.py --gevent's port), "
+                   help="main (python run.py --no-gevent's port: Werkzeug threads), gevent (python run.py's port), "
                         "dedicated (python run.py --osmand), prod "
                         "(run.py prod's port: gunicorn gevent), prod-dedicated (run.py prod --osmand-port)")
     p.add_argument("--compare", action="append", help="another tree (e.g. a worktree of the previous commit)")

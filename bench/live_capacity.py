@@ -10,7 +10,7 @@ The clients are raw Engine.IO websockets multiplexed by one selector thread, so 
 small next to the server's.
 
     python bench/live_capacity.py                            # python run.py (SQLite), steps 250…5000
-    python bench/live_capacity.py --gevent                   # python run.py --gevent
+    python bench/live_capacity.py --no-gevent                # python run.py --no-gevent (Werkzeug threads)
     python bench/live_capacity.py --prod --workers 2 --threads 64   # run.py prod on PostgreSQL + Redis
     python bench/live_capacity.py --steps 100,200 --probes 5
 """
@@ -223,7 +223,7 @@ def start_server(args, tmp: Path, db_url: str):
     env = {"GC_SOCKET_PER_ADDR": "off", "GC_SOCKET_PER_KEY": "off", "GC_SOCKET_MAX": "off",
            "GC_RATE_LOGIN": "off"}
     if not args.prod:
-        extra = ("--gevent",) if args.gevent else ()
+        extra = ("--no-gevent",) if args.no_gevent else ()
         srv = LiveServer(tmp, "--no-sim", *extra, env=env, db_url=db_url).start(timeout=180)
         return srv.url, srv.proc, lambda: srv.stop()
     port = free_port()
@@ -257,7 +257,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=64)
     ap.add_argument("--worker-class", default="gthread", choices=("gthread", "gevent"))
-    ap.add_argument("--gevent", action="store_true", help="python run.py --gevent (sockets on greenlets)")
+    ap.add_argument("--no-gevent", action="store_true", help="python run.py --no-gevent (Werkzeug threads; by "
+                                                                 "default python run.py serves on gevent)")
     ap.add_argument("--steps", default="250,500,1000,2000,3000,5000")
     ap.add_argument("--walls", type=int, default=20)
     ap.add_argument("--probes", type=int, default=10)

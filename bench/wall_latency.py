@@ -205,7 +205,7 @@ def run(args) -> dict:
     own_cpu, rest = own_pc_cpus(every_cpu) if args.own_pc else (set(), set(every_cpu))
     os.sched_setaffinity(0, rest)  # the server (a child) keeps the CPUs this thread has when it starts
     try:
-        srv = LiveServer(tmp, "--sim-speed", str(args.sim_speed), *hour).start(timeout=90)
+        srv = LiveServer(tmp, "--sim-speed", str(args.sim_speed), *hour, *args.server_arg).start(timeout=90)
     finally:
         os.sched_setaffinity(0, every_cpu)
     log.info("server %s (sim speed %s, hour %s), db %s", srv.url, args.sim_speed, args.sim_hour, srv.db_url)
@@ -491,6 +491,8 @@ def main() -> None:
                          "every socket message's arrival on wall 1, and each minute the CPU of each process group and "
                          "what wall 1 holds (a diagnosis of the tail; adds one socket)")
     ap.add_argument("--category")
+    ap.add_argument("--server-arg", action="append", default=[], help="one more argument for run.py (repeat), "
+                                                                      "e.g. --server-arg=--no-gevent")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
     res = stamped_run(run, args)

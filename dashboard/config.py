@@ -55,7 +55,7 @@ class Settings(BaseSettings):
         "demo": "on, off in production", "secret_key": "random per start", "sim_hour": "the clock",
         "allowed_hosts": "`127.0.0.1`, `localhost`, `[::1]` on the port",
         "csp": "`enforce` in production, else `report-only`",
-        "socket_max": "`2000`; `prod`: 10,000 a gevent worker, ¾ of `--threads` a gthread one",
+        "socket_max": "`10000` (gevent: `python run.py`, a `prod` worker); `2000` with `--no-gevent`; ¾ of `--threads` a gthread one",
         "brief_dir": "`<GC_DATA_DIR>/briefs`", "sim_clock_offset_s": "worked out from `GC_SIM_HOUR`",
     }
 

@@ -1,8 +1,8 @@
-"""``python run.py --gevent``: the one-process server with each live socket on a greenlet (issue 26 item 1).
+"""``python run.py`` (gevent, the default): the one-process server with each live socket on a greenlet (issue 26 item 1).
 
-Werkzeug's threaded server gives a websocket four OS threads; the demo box topped out near 2,350 phones. With
-``--gevent`` the standard library is patched before anything imports it: the same server, the same SQLite writer
-turns and background loops, but a held socket costs a greenlet. This drives the real command over real sockets.
+Werkzeug's threaded server (``--no-gevent``) gives a websocket four OS threads; the demo box topped out near 2,350
+phones. By default the standard library is patched before anything imports it: gevent's WSGI server, the same SQLite
+writer turns and background loops, but a held socket costs a greenlet. This drives the real command over real sockets.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def os_threads(pid: int) -> int:
 
 
 def test_gevent_serve_holds_sockets_without_threads_and_still_pushes_and_answers(tmp_path):
-    srv = LiveServer(tmp_path, "--no-sim", "--gevent", env={"GC_SOCKET_PER_ADDR": "1000"}).start()
+    srv = LiveServer(tmp_path, "--no-sim", env={"GC_SOCKET_PER_ADDR": "1000"}).start()
     held = []
     try:
         wall = WallClient(srv.url).start()
