@@ -150,10 +150,11 @@ def serve(settings: Settings) -> None:
     try:
         if GEVENT:  # gevent's own WSGI server, as in run.py prod's gevent workers: a request costs a greenlet and
             # a fraction of Werkzeug's parsing (one-fix /osmand at city rate); websockets go through simple-websocket
-            from gevent.pywsgi import WSGIServer
+            from gevent.pywsgi import LoggingLogAdapter, WSGIServer
 
+            # a stranger's malformed request (answered 400/414) is a warning, not the server's error
             WSGIServer((settings.host, settings.port), app, backlog=backlog, log=None,
-                       error_log=logging.getLogger("gevent.pywsgi")).serve_forever()
+                       error_log=LoggingLogAdapter(logging.getLogger("gevent.pywsgi"), logging.WARNING)).serve_forever()
         else:
             import werkzeug.serving
 

@@ -60,3 +60,33 @@ def test_gevent_serve_holds_sockets_without_threads_and_still_pushes_and_answers
     assert threads_held - threads_before < 20, (threads_before, threads_held)
     assert got, "the report never reached the wall's socket"
     assert sorted(times)[-2] < 1.0, times
+
+
+def _raw(url: str, data: bytes) -> bytes:
+    import socket
+    from urllib.parse import urlparse
+
+    u = urlparse(url)
+    with socket.create_connection((u.hostname, u.port), timeout=5) as s:
+        s.sendall(data)
+        return s.recv(200)
+
+
+def test_gevent_serve_answers_malformed_requests_with_4xx_and_keeps_serving(tmp_path):
+    """gevent's WSGI server in front (a stranger's bytes reach it first): too many headers, an overlong request
+    line or header, and bytes that are not HTTP get a 4xx and a closed connection, never a crash or a hang."""
+    srv = LiveServer(tmp_path, "--no-sim").start()
+    try:
+        host = "Host: " + srv.url.split("//", 1)[1] + "\r\n"
+        cases = {
+            "200 headers": "GET /healthz HTTP/1.1\r\n" + host + "".join(f"X-A{i}: 1\r\n" for i in range(200)) + "\r\n",
+            "long line": "GET /" + "a" * 20_000 + " HTTP/1.1\r\n" + host + "\r\n",
+            "long header": "GET /healthz HTTP/1.1\r\n" + host + "X-Big: " + "b" * 70_000 + "\r\n\r\n",
+            "not http": "\x16\x03\x01\x00\xa5\x01\x00\x00\r\n\r\n",
+        }
+        for name, data in cases.items():
+            head = _raw(srv.url, data.encode("latin-1"))
+            assert re.match(rb"HTTP/1\.[01] 4\d\d ", head), (name, head)
+        assert requests.get(srv.url + "/healthz", timeout=5).status_code == 200
+    finally:
+        srv.stop()
