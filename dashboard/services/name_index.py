@@ -120,9 +120,9 @@ class NameIndex:
         flushed here join the layer at once; the re-check every ``recheck_s`` runs in the background (or through
         ``session`` for an index with no factory: a script, a test)."""
         if self._matcher is None or self._people_dirty:
-            # one thread refreshes; the others keep masking with the matcher they have (seconds old at most)
-            if not self._refresh_lock.acquire(blocking=self._matcher is None):
-                return self._matcher  # type: ignore[return-value]
+            # a person changed: wait for the refresh (a background one may have read before the change, so it is
+            # checked again after it) — a new or renamed person's name is never shown unmasked meanwhile
+            self._refresh_lock.acquire()
             try:
                 if self._matcher is None or self._people_dirty:  # else another thread did it while this one waited
                     self._refresh(session)
