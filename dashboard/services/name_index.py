@@ -28,9 +28,9 @@ from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from ..masking import NO_NAMES, LayeredMatcher, NameMatcher, indexable_name
-from ..offload import offload
 from ..models import Case, Contact, User, Worker
 from ..models.residents import Visit
+from ..offload import offload
 
 log = logging.getLogger(__name__)
 
