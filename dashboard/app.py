@@ -139,8 +139,7 @@ class Services:
             if not self.frames.pending():
                 continue
             try:
-                with self.db.write(bulk=True) as s:
-                    self.frames.flush(s)
+                self.frames.flush_in_turns(self.db)
             except Exception:
                 log.exception("position frame flush failed")
 

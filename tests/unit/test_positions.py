@@ -88,6 +88,25 @@ def test_sos_raises_one_alert(world):
     assert "李四丰" not in str(got)  # names masked on the wire
 
 
+def test_frames_are_written_a_few_communities_per_background_transaction(world, monkeypatch):
+    """A city's second of moves is a frame for each of 334 communities; written in one transaction they held the
+    write turn up to 0.9 s, and a person's report waited for it. Each background transaction now holds a few."""
+    services, ids = world
+    frames = PositionFrames(services.frames.grid_community)
+    for k, g in enumerate((0, 4)):
+        fix = Fix(device_id=f"DEV{k + 1}", fix_time=T, lat=ids["centers"][g][0], lon=ids["centers"][g][1])
+        frames.add(_ingest(services, [fix], now=T).moved)
+    turns: list[bool] = []
+    real = services.db.write
+    monkeypatch.setattr(services.db, "write", lambda bulk=False: turns.append(bulk) or real(bulk=bulk))
+    assert frames.flush_in_turns(services.db, per_transaction=1) == 2
+    assert turns == [True, True]  # two communities, one background transaction each
+    with services.db.read() as s:
+        evs = events.events_after(s, 0, types=["positions"])
+    assert {e.community_id for e in evs} == {ids["comm"][0], ids["comm"][4]} and len(evs) == 2
+    assert frames.flush_in_turns(services.db) == 0 and turns == [True, True]  # nothing new: no transaction
+
+
 def test_frames_coalesce_moves_into_one_event_per_community(world):
     services, ids = world
     frames = PositionFrames(services.frames.grid_community)
