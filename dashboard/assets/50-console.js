@@ -53,6 +53,7 @@
     this.selected = null;        // {kind: "case"|"alert", id}
     this.view = null;            // the detail last loaded
     this.workers = [];           // recommendations shown in the side pane
+    this.loads = 0;              // detail loads started (selectCase / selectAlert): the newest one draws
     this.refreshTimer = null;
     this.renderTimer = null;
     this.fresh = new Map();      // "case:<id>" | "alert:<id>" → until when it flashes and leads its queue
@@ -328,7 +329,7 @@
   };
 
   Desk.prototype.selectCase = function (id, quiet) {
-    var self = this;
+    var self = this, load = ++this.loads;  // only the newest load draws: an older one may answer last, with a stale state
     this.selected = { kind: "case", id: id };
     this.fresh.delete("case:" + id);
     if (!quiet) { this.message("", "ok"); this.renderQueues(); }
@@ -340,7 +341,7 @@
       this.api("GET", "/api/v1/departments" + (known ? "?category=" + encodeURIComponent(known.category_code) : ""))
         .catch(function () { return { items: [] }; })
     ]).then(function (res) {
-      if (!self.isSelected("case", id)) { return; }
+      if (!self.isSelected("case", id) || load !== self.loads) { return; }
       self.view = res[0];
       self.workers = res[1].workers;
       self.departments = res[3].items || [];
@@ -554,7 +555,7 @@
 
   // -- alert detail ------------------------------------------------------------------------
   Desk.prototype.selectAlert = function (id, quiet) {
-    var self = this;
+    var self = this, ticket = ++this.loads;
     this.selected = { kind: "alert", id: id };
     this.fresh.delete("alert:" + id);
     if (!quiet) { this.message("", "ok"); this.renderQueues(); }
@@ -572,7 +573,7 @@
       }, function () { return x; });
     });
     return Promise.all([guessed, this.api("GET", "/api/v1/alerts/" + id + "/recommendations")]).then(function (res) {
-      if (!self.isSelected("alert", id) || !res[0]) { return; }
+      if (!self.isSelected("alert", id) || ticket !== self.loads || !res[0]) { return; }
       // the event may be newer than the list entry; fetch the alert itself when it changed
       self.view = res[0];
       self.workers = res[1].workers;
