@@ -23,6 +23,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+def copy_sqlite(src: Path, dst: Path) -> list[Path]:
+    """Copy an SQLite file to ``dst`` for one run; a stopped run's ``-wal``/``-shm`` beside ``dst`` are removed
+    first (replayed onto the fresh copy, they made it "malformed"). Returns those side files' paths."""
+    side = [dst.with_name(dst.name + x) for x in ("-wal", "-shm")]
+    for f in (dst, *side):
+        f.unlink(missing_ok=True)
+    shutil.copy(src, dst)
+    return side
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, required=True, help="a gen-city SQLite file")
@@ -33,9 +43,7 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     db = args.out / "city.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
-    shutil.copy(args.db, db)
+    copy_sqlite(args.db, db)
     os.environ["GC_DEMO_HISTORY_DAYS"] = "0"
     from sqlalchemy import text
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from city_report_profile import copy_sqlite  # noqa: E402  (bench/ is this script's folder)
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -68,12 +68,8 @@ def fresh_db(args, tag: str, tmp: Path) -> tuple[str, callable]:
             with psycopg.connect(PG_ADMIN, autocommit=True) as c:
                 c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
-    src = Path(args.db.removeprefix("sqlite:///"))
     dst = tmp / f"{tag}.db"
-    side = [dst.with_name(dst.name + x) for x in ("-wal", "-shm")]  # a stopped run's log would replay onto the copy
-    for f in side:
-        f.unlink(missing_ok=True)
-    shutil.copy(src, dst)
+    side = copy_sqlite(Path(args.db.removeprefix("sqlite:///")), dst)
 
     def drop():
         for f in (dst, *side):

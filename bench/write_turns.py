@@ -13,12 +13,13 @@ monkey.patch_all()
 import argparse  # noqa: E402
 import collections  # noqa: E402
 import os  # noqa: E402
-import shutil  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from city_report_profile import copy_sqlite  # noqa: E402  (bench/ is this script's folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -34,9 +35,7 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     db = args.out / "turns.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
-    shutil.copy(args.db, db)
+    copy_sqlite(args.db, db)
     os.environ["GC_DEMO_HISTORY_DAYS"] = "0"
     os.chdir(ROOT)
     import gevent

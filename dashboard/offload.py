@@ -1,19 +1,19 @@
 """Run a CPU-bound call without stalling the other connections.
 
-Under gevent (``python run.py --gevent``, ``run.py prod``'s gevent workers) every request, socket and background
-loop of a process shares one OS thread: a call that computes for half a second without touching the network
-holds them all for that long. ``offload`` runs such a call on gevent's pool of native threads and lets the
-caller's greenlet wait; the interpreter then switches between that thread and the event loop as between any
-two threads. With plain threads (``python run.py``) the caller's thread already is one: the call runs in place.
+Under gevent (``python run.py``, ``run.py prod``'s gevent workers) every request, socket and background loop of a
+process shares one OS thread: a call that computes for half a second without touching the network holds them all
+for that long. ``offload`` runs such a call on gevent's pool of native threads and lets the caller's greenlet
+wait; the interpreter then switches between that thread and the event loop as between any two threads. With
+plain threads (``python run.py --no-gevent``) the caller's thread already is one: the call runs in place.
 Only for calls that touch no greenlet-aware objects (sockets, gevent locks, the database pool): a compile, a
 parse, a computation over data already read.
 
 SQLite is a C library, not a socket: under threads its statements release the interpreter, under gevent one
 statement of a second (the rules pass over a city's overdue cases, the wall's figures of a day) held every
-connection for that second (a city wall's reports waited 2.8 s at p95). ``sqlite_connection`` runs each
-statement, its rows and the commit on a native thread, the greenlet waiting; ``yield_between_statements`` gives
-the loop a turn after each statement, so a pass of many statements never holds it for the whole pass.
-PostgreSQL needs neither: psycopg waits on its socket cooperatively.
+connection for that second (a city wall's reports waited 2.8 s at p95). ``OffloadedConnection`` runs each
+statement, its rows and the commit on a native thread, the greenlet waiting (SQLite only: psycopg waits on its
+socket cooperatively); ``yield_between_statements`` gives the loop a turn after each statement on any engine, so
+a pass of many statements never holds it for the whole pass.
 """
 from __future__ import annotations
 

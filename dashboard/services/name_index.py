@@ -122,12 +122,9 @@ class NameIndex:
         if self._matcher is None or self._people_dirty:
             # a person changed: wait for the refresh (a background one may have read before the change, so it is
             # checked again after it) — a new or renamed person's name is never shown unmasked meanwhile
-            self._refresh_lock.acquire()
-            try:
+            with self._refresh_lock:
                 if self._matcher is None or self._people_dirty:  # else another thread did it while this one waited
                     self._refresh(session)
-            finally:
-                self._refresh_lock.release()
             return self._matcher or NO_NAMES
         if self._pending:
             self._merge_pending()
@@ -201,11 +198,13 @@ class NameIndex:
             self._pending -= pending
             self._reporters |= found | pending
             self._case_hwm, self._visit_hwm = hwm, vhwm
+            if not rebuild and self._base is not None:  # people as compiled: only joined names can be new
+                recent = self._recent | ((found | pending) - self._base_names)
+                if len(recent) <= RECENT_MAX:
+                    self._layer(recent)
+                    self._checked_at = now
+                    return
             known = frozenset(self._people | self._reporters)
-            if not (rebuild or self._base is None or len(known - self._base_names) > RECENT_MAX):
-                self._layer(set(known - self._base_names))
-                self._checked_at = now
-                return
         base = offload(NameMatcher, known)  # ~0.2–0.5 s for a city's names
         with self._state_lock:
             self._base, self._base_names = base, known

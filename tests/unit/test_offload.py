@@ -9,12 +9,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-PROBE = """
+# each probe runs gevent-patched in a subprocess, beside a greenlet that ticks every 10 ms: ``ticks`` counts the
+# event loop's turns while the probe works
+TICKER = """
 from gevent import monkey
 monkey.patch_all()
+import sys
 import time
 import gevent
-from dashboard.offload import cooperative, offload
 
 ticks = []
 
@@ -25,6 +27,19 @@ def tick():
 
 gevent.spawn(tick)
 gevent.sleep(0.05)
+"""
+
+
+def probe(script: str, *args: str) -> str:
+    """Run ``script`` after the ticker; its standard output (the test fails on a non-zero exit)."""
+    r = subprocess.run([sys.executable, "-c", TICKER + script, *args], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+COMPUTE = """
+from dashboard.offload import cooperative, offload
 
 def burn():  # half a second of pure computation, touching nothing of gevent's
     t = time.perf_counter()
@@ -40,10 +55,7 @@ print(cooperative(), got, len(ticks) - n)
 
 @pytest.mark.parametrize("mode, turning", [("offload", True), ("(lambda f: f())", False)])
 def test_the_event_loop_turns_during_an_offloaded_computation(mode, turning):
-    r = subprocess.run([sys.executable, "-c", PROBE.format(mode=mode)], cwd=ROOT, capture_output=True, text=True,
-                       timeout=60)
-    assert r.returncode == 0, r.stderr
-    patched, result, ticks = r.stdout.split()
+    patched, result, ticks = probe(COMPUTE.format(mode=mode)).split()
     assert patched == "True" and result == "7"
     # a ticker greenlet every 10 ms: ~50 ticks in 0.5 s when the loop turns; none when the call holds it
     assert (int(ticks) >= 10) is turning, ticks
@@ -57,24 +69,10 @@ def test_without_gevent_the_call_runs_in_place():
 
 
 PASS = """
-from gevent import monkey
-monkey.patch_all()
-import sys
-import time
-import gevent
 from sqlalchemy import text
 from dashboard.db import make_engine
 
 engine = make_engine("sqlite:///" + sys.argv[1])
-ticks = []
-
-def tick():
-    while True:
-        ticks.append(time.monotonic())
-        gevent.sleep(0.01)
-
-gevent.spawn(tick)
-gevent.sleep(0.05)
 with engine.connect() as c:  # a long pass of many small statements (a rules pass, a simulator step)
     n, t = len(ticks), time.perf_counter()
     while time.perf_counter() - t < 0.5:
@@ -86,31 +84,15 @@ print(len(ticks) - n)
 def test_a_long_pass_of_statements_gives_the_event_loop_turns_under_gevent(tmp_path):
     """A pass of many statements held every connection of a gevent process for its whole length (no statement
     waits on the network: SQLite); the engine now yields after each statement."""
-    r = subprocess.run([sys.executable, "-c", PASS, str(tmp_path / "t.db")], cwd=ROOT, capture_output=True,
-                       text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert int(r.stdout) >= 10, r.stdout  # ~50 ticks of 10 ms in 0.5 s; none without the yields
+    out = probe(PASS, str(tmp_path / "t.db"))
+    assert int(out) >= 10, out  # ~50 ticks of 10 ms in 0.5 s; none without the yields
 
 
 LONG_QUERY = """
-from gevent import monkey
-monkey.patch_all()
-import sys
-import time
-import gevent
 from sqlalchemy import text
 from dashboard.db import make_engine
 
 engine = make_engine("sqlite:///" + sys.argv[1])
-ticks = []
-
-def tick():
-    while True:
-        ticks.append(time.monotonic())
-        gevent.sleep(0.01)
-
-gevent.spawn(tick)
-gevent.sleep(0.05)
 with engine.connect() as c:  # one statement that computes for a while inside SQLite (a city's rules pass)
     n, t = len(ticks), time.perf_counter()
     got = c.execute(text("WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 3000000) "
@@ -124,10 +106,16 @@ print(len(ticks) - n, round(took, 2), got[0], rows)
 def test_one_long_sqlite_statement_runs_off_the_event_loop_under_gevent(tmp_path):
     """SQLite computes in C: under threads that releases the interpreter, under gevent one long statement held
     every connection of the process (a city wall's reports waited seconds behind the rules pass)."""
-    r = subprocess.run([sys.executable, "-c", LONG_QUERY, str(tmp_path / "t.db")], cwd=ROOT, capture_output=True,
-                       text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    ticks, took, count, rows = r.stdout.split(" ", 3)
+    ticks, took, count, rows = probe(LONG_QUERY, str(tmp_path / "t.db")).split(" ", 3)
     assert count == "3000000" and rows.strip() == "[(1,), (2,)]"
     # a tick every 10 ms while the statement ran: most of them, where the statement holding the loop gives none
     assert int(ticks) >= float(took) * 100 * 0.5, (ticks, took)
+
+
+def test_run_py_knows_every_subcommand_it_leaves_unpatched():
+    """run.py decides on gevent before argparse exists (the patch must come first) from its own list of
+    subcommands: a subcommand added to the parser but not to the list would run patched."""
+    import run
+
+    sub = next(a for a in run.build_parser()._actions if a.dest == "command")
+    assert set(sub.choices) - {"serve"} == run._SUBCOMMANDS
