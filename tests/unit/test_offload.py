@@ -88,6 +88,37 @@ def test_a_long_pass_of_statements_gives_the_event_loop_turns_under_gevent(tmp_p
     assert int(out) >= 10, out  # ~50 ticks of 10 ms in 0.5 s; none without the yields
 
 
+MILLISECOND_PASS = """
+from sqlalchemy import text
+from dashboard.db import make_engine
+
+engine = make_engine("sqlite:///" + sys.argv[1])
+STEP = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < :n) SELECT count(*) FROM r"
+with engine.connect() as c:
+    n = 1000  # statements of about a millisecond each (a simulator step, a rules pass): quick, so run in place
+    while True:
+        t = time.perf_counter()
+        c.execute(text(STEP), {"n": n})
+        if time.perf_counter() - t > 0.0008:
+            break
+        n *= 2
+    for _ in range(5):
+        c.execute(text(STEP), {"n": n})
+    n0, t = len(ticks), time.perf_counter()
+    while time.perf_counter() - t < 0.5:
+        c.execute(text(STEP), {"n": n})
+print(len(ticks) - n0)
+"""
+
+
+def test_a_pass_of_millisecond_statements_lets_the_loop_read_its_sockets_and_timers(tmp_path):
+    """Yielding with ``sleep(0)`` after each statement only queued the pass behind the greenlets ready then: the
+    loop read its sockets and timers after 50 such yields, 50 ms with statements of a millisecond (an offloaded
+    statement's answer, a wall's push, the ticker here waited that long)."""
+    out = probe(MILLISECOND_PASS, str(tmp_path / "t.db"))
+    assert int(out) >= 25, out  # ~45 ticks of 10 ms in 0.5 s; ~10 when the loop turns every 50 statements
+
+
 LONG_QUERY = """
 from sqlalchemy import text
 from dashboard.db import make_engine
@@ -110,6 +141,45 @@ def test_one_long_sqlite_statement_runs_off_the_event_loop_under_gevent(tmp_path
     assert count == "3000000" and rows.strip() == "[(1,), (2,)]"
     # a tick every 10 ms while the statement ran: most of them, where the statement holding the loop gives none
     assert int(ticks) >= float(took) * 100 * 0.5, (ticks, took)
+
+
+ROUTING = """
+from gevent.monkey import get_original
+from sqlalchemy import event, text
+from dashboard.db import make_engine
+
+loop_thread = get_original("_thread", "get_ident")()
+engine = make_engine("sqlite:///" + sys.argv[1])
+
+@event.listens_for(engine, "connect")
+def _where(dbapi, _rec):  # where(): the native thread a statement runs on
+    dbapi.create_function("on_loop", 0, lambda: int(get_original("_thread", "get_ident")() == loop_thread))
+
+COUNT = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < :n) SELECT count(*), on_loop() FROM r"
+with engine.connect() as c:
+    def run(n):
+        n0 = len(ticks)
+        got, on_loop = c.execute(text(COUNT), {"n": n}).one()
+        assert got == n
+        return f"{on_loop}:{int(len(ticks) - n0 >= 10)}"
+
+    seen = [run(10) for _ in range(5)]  # quick: the first on a thread, then in place
+    seen.append(run(2000000))  # turns slow in place: holds the loop this once
+    seen.append(run(2000000))  # then runs on a thread, the loop turning
+    seen += [run(10) for _ in range(3)]  # quick again, but its recent peak sends it to the thread a while
+print(" ".join(seen))
+"""
+
+
+def test_a_quick_statement_runs_in_place_and_one_seen_slow_on_a_native_thread(tmp_path):
+    """A crossing to a native thread costs 4-6 ms on a busy loop, where most statements take microseconds in
+    place: a statement known to be quick runs in place, one never seen or seen slow lately on a thread."""
+    seen = probe(ROUTING, str(tmp_path / "t.db")).split()
+    # "on the loop : the loop turned meanwhile" per run
+    assert seen[:5] == ["0:0", "1:0", "1:0", "1:0", "1:0"], seen
+    assert seen[5] == "1:0", seen  # slow in place: no tick while it ran
+    assert seen[6] == "0:1", seen  # on a thread: ticks while it ran
+    assert seen[7:] == ["0:0", "0:0", "0:0"], seen
 
 
 def test_run_py_knows_every_subcommand_it_leaves_unpatched():
