@@ -25,6 +25,7 @@ from shapely.geometry import shape
 from sqlalchemy import select
 
 from .models import Case, Category, Grid, Worker
+from .offload import turns
 from .services import workers as worker_svc
 from .services.cases import CaseReport, IllegalTransition, CaseError, report_case, transition
 from .services.positions import Fix, ingest_fixes
@@ -153,7 +154,7 @@ class Simulator:
         sim_dt = dt * self.speed
         loc = now.astimezone(SHANGHAI)
         hour = self.hour if self.hour is not None else loc.hour + loc.minute / 60
-        for w in self.workers:
+        for w in turns(self.workers):  # 20,000 on a city: a request arriving meanwhile is served between them
             should = on_shift(w.shift, hour)
             if should and not w.active:
                 w.active = True

@@ -27,6 +27,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..masking import mask_name
+from ..offload import turn, turns
 from ..models import (Alert, AlertState, Case, CaseState, Category, Community, Dispatch, DutyState, Grid, Position,
                       Street, Worker)
 from ..timeutil import as_utc, local, utcnow
@@ -97,8 +98,9 @@ class Names:
     """Grid and community names and codes, read once per rule run."""
 
     def __init__(self, session: Session) -> None:
-        self.grids = {r.id: r for r in session.execute(select(
-            Grid.id, Grid.code, Grid.name, Grid.community_id, Grid.centroid_lat, Grid.centroid_lon))}
+        self.grids = {r.id: r for r in turns(session.execute(select(
+            Grid.id, Grid.code, Grid.name, Grid.community_id, Grid.centroid_lat, Grid.centroid_lon)
+            .execution_options(yield_per=500)))}
         self.communities = dict(session.execute(select(Community.id, Community.name)).all())
         self.street = session.scalar(select(Street.name).order_by(Street.id).limit(1)) or "街道"
 
@@ -131,6 +133,7 @@ def fold(session: Session, decision: Decision, kind: str, items: list[dict], cfg
         or_(Alert.subject.like("community:%"), Alert.subject == "street")))}
     singles = or_(Alert.subject.is_(None), Alert.subject.not_like("community:%") & (Alert.subject != "street"))
     comms = {it.get("community_id") for it in items}
+    turn()
     if items and ("street" in opened or (len(items) > cfg.street_fold_threshold and len(comms) > 1)):
         decision.raise_.append(summary(None, items))
         for a in session.scalars(select(Alert).where(Alert.kind == kind, Alert.state != AlertState.RESOLVED,
@@ -141,7 +144,7 @@ def fold(session: Session, decision: Decision, kind: str, items: list[dict], cfg
         decision.resolve.append((opened["street"].id, "已全部消除", False))
     folds = {a.community_id: a for subj, a in opened.items() if subj.startswith("community:")}
     by_comm: dict[int | None, list[dict]] = defaultdict(list)
-    for it in items:
+    for it in turns(items):
         by_comm[it.get("community_id")].append(it)
     folded = set()
     for comm, its in by_comm.items():
@@ -163,9 +166,12 @@ def fold(session: Session, decision: Decision, kind: str, items: list[dict], cfg
 def _summary(kind: str, text_key: str, names: Names, extra: Callable[[list[dict]], dict]):
     def make(comm: int | None, its: list[dict]) -> dict:
         sev = max((it["severity"] for it in its), key=lambda s: SEVERITY_RANK.get(s, 0))
+        turn()  # a storm's 50,000 items: a turn for the other connections between the passes over them
         gids = sorted({it["grid_id"] for it in its if it.get("grid_id")})
+        turn()
         lat = [it["lat"] for it in its if it.get("lat") is not None]
         lon = [it["lon"] for it in its if it.get("lon") is not None]
+        turn()
         return dict(source="rule", kind=kind, severity=sev, subject=f"community:{comm}" if comm else "street",
                     community_id=comm, grid_ids=gids, lat=sum(lat) / len(lat) if lat else None,
                     lon=sum(lon) / len(lon) if lon else None, text_key=text_key,
@@ -178,15 +184,16 @@ def _summary(kind: str, text_key: str, names: Names, extra: Callable[[list[dict]
 def overdue_and_warning(session: Session, now: datetime, cal: WorkCalendar, cfg: RuleConfig) -> Decision:
     """Overdue cases (past sla_due_at) and the warning at ``sla_warning_share`` of the time limit; an overdue storm
     is one alert per community."""
+    names = Names(session)
     rows = session.execute(select(Case.id, Case.code, Case.grid_id, Case.community_id, Case.lat, Case.lon,
                                   Case.created_at, Case.dispatched_at, Case.sla_due_at, Case.assigned_worker_id,
                                   Category.name, Category.time_limit_hours, Category.clock)
                            .join(Category, Category.code == Case.category_code)
                            .where(or_(Case.state.in_(OPEN), and_(Case.state.in_(AWAITING), Category.clock == "natural")),
-                                  Case.sla_due_at.is_not(None))).all()  # an urgent case's clock runs before dispatch
-    names = Names(session)
+                                  Case.sla_due_at.is_not(None))  # an urgent case's clock runs before dispatch
+                           .execution_options(yield_per=500))  # rows made 500 at a time, between turns
     over, warn = [], []
-    for r in rows:
+    for r in turns(rows):  # a city's 50,000 overdue cases: the other connections get their turns meanwhile
         common = dict(source="rule", lat=r.lat, lon=r.lon, grid_id=r.grid_id, community_id=r.community_id,
                       case_id=r.id, worker_id=r.assigned_worker_id, subject=f"case:{r.id}", size=1)
         params = {"grid": names.grid(r.grid_id), "category": r.name, "code": r.code, "due": _hm(r.sla_due_at)}
@@ -203,6 +210,7 @@ def overdue_and_warning(session: Session, now: datetime, cal: WorkCalendar, cfg:
 
     def codes(its: list[dict]) -> dict:
         its = sorted(its, key=lambda it: it["due"])
+        turn()
         return {"due": _hm(its[0]["due"]), "codes": _list([it["text_params"]["code"] for it in its])}
     fold(session, out, "overdue", over, cfg, names, _summary("overdue", "alert.text.overdue_community", names, codes),
          clear_empty=True)

@@ -17,6 +17,7 @@ from .. import events
 from ..geo.locate import GridLocator
 from ..models import Camera, Case, CaseState, Category, Grid, PatrolStopLog, PatrolTour
 from ..models.position_day import NO_GRID, PositionDay
+from ..offload import turns
 from ..timeutil import iso, local, local_today, utcnow
 from ..masking import mask_text
 from .cases import CaseReport, report_case
@@ -180,11 +181,11 @@ def coverage(session: Session, day: date | None = None, *, community_id: int | N
     q = select(Grid.id, Grid.code, Grid.name, Grid.community_id).order_by(Grid.code)
     if community_id is not None:
         q = q.where(Grid.community_id == community_id)
-    grids = session.execute(q).all()
+    grids = list(turns(session.execute(q.execution_options(yield_per=500))))  # a city's 10,000, between turns
     ids = [g.id for g in grids] if community_id is not None else None
     foot, mouse = foot_coverage(session, day, ids), mouse_coverage(session, day, ids)
     return [{"grid_id": g.id, "code": g.code, "name": g.name, "community_id": g.community_id,
-             "foot": foot.get(g.id, 0), "mouse": mouse.get(g.id, 0)} for g in grids]
+             "foot": foot.get(g.id, 0), "mouse": mouse.get(g.id, 0)} for g in turns(grids)]
 
 
 def generate_stops(session: Session, kind: str, *, limit: int = 10, community_id: int | None = None,

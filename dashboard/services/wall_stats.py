@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from ..events import last_seq, to_message
 from ..models import Case, CaseState, Category, Community, Event, Grid, Worker
 from ..models.enums import DutyState
+from ..offload import turns
 from ..timeutil import as_utc, iso, local_day_bounds, local_today, utcnow
 
 OPEN_STATES = [s.value for s in CaseState if s.is_open]
@@ -130,7 +131,7 @@ def wall_stats(session: Session, *, now: datetime | None = None, community_id: i
     by_comm: dict[int, list[int]] = {}
     grid_open: Counter = Counter()
     grid_today: Counter = Counter()
-    for g in groups:
+    for g in turns(groups):
         comm, grid, major = g[:3]
         by_cat[major] += g[today]
         if comm is not None:
@@ -152,7 +153,7 @@ def wall_stats(session: Session, *, now: datetime | None = None, community_id: i
         reported, open_n, closed_n = by_comm.get(cid, (0, 0, 0))
         ranking.append({"community_id": cid, "name": name, "reported": reported, "open": open_n, "closed": closed_n})
     ranking.sort(key=lambda r: (-r["reported"], -r["open"]))  # stable: ties keep the communities' code order
-    workers = session.execute(wq).all()
+    workers = list(turns(session.execute(wq.execution_options(yield_per=500))))  # 20,000 on a city
     offline, patrolling = DutyState.OFFLINE.value, DutyState.PATROLLING.value
     # a community's workers standing across the border are not counted on a neighbour's grid
     present = Counter(g for st, g in workers if st != offline and g is not None and (own is None or g in own))
@@ -161,7 +162,7 @@ def wall_stats(session: Session, *, now: datetime | None = None, community_id: i
                  "workers": {str(k): v for k, v in present.items()}}
     extra: dict[str, Any] = {}
     if wide:
-        comm_of = dict(session.execute(select(Grid.id, Grid.community_id)).all())
+        comm_of = dict(turns(session.execute(select(Grid.id, Grid.community_id).execution_options(yield_per=500))))
         by_comm_workers: Counter = Counter()
         for g, n in present.items():
             if comm_of.get(g) is not None:

@@ -224,6 +224,28 @@ def test_an_overdue_storm_is_one_alert_per_community(world):
     assert sorted(a.subject for a in alerts(services, "overdue")) == sorted(f"case:{i}" for i in ids[-2:])
 
 
+def test_an_overdue_pass_takes_turns_between_its_cases(world, monkeypatch):
+    """Under gevent one process serves every connection on one thread: the pass over a city's 50,000 overdue
+    cases held them all for up to 0.75 s (a wall's ticker waited). It now calls ``offload.turn`` for each case
+    and between its passes over a storm's items (a turn is taken once the loop has been held 4 ms)."""
+    from dashboard.services import rules as rules_mod
+    from tests.utils.turns import record_turns
+
+    _, services, grids = world
+    t0 = NOW - timedelta(hours=8)
+    ids = []
+    for g in ("G01", "G11", "G21", "G12", "G00"):
+        ids += cases(services, grids, g, t0, 3, cat="0401")
+    with services.db.write() as s:
+        for cid in ids:
+            transition(s, s.get(Case, cid), "dispatch", actor="t", worker_id=1, calendar=services.calendar, now=t0)
+    seen = record_turns(monkeypatch, rules_mod)
+    rules(services, street_fold_threshold=10)  # 15 overdue over two communities: one street alert
+    assert [a.subject for a in alerts(services, "overdue")] == ["street"]
+    assert seen["overdue_and_warning"] >= len(ids) == 15, seen  # one per overdue case
+    assert seen["make"] >= 3 and seen["fold"] >= 1, seen  # the street summary's passes over the items
+
+
 def test_a_storm_over_several_communities_is_one_street_alert(world):
     client, services, grids = world
     t0 = NOW - timedelta(hours=8)

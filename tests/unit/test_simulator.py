@@ -230,3 +230,15 @@ def test_a_first_step_starts_its_shifts_in_short_transactions(tmp_path, monkeypa
     assert max(per_session) <= sim_mod.SHIFTS_PER_TRANSACTION < n
     with services.db.read() as s:
         assert s.scalar(select(func.count()).select_from(Worker).where(Worker.duty_state == "patrolling")) == n
+
+
+def test_a_step_takes_turns_between_its_workers(tmp_path, monkeypatch):
+    """Under gevent the simulator's step of a city's 20,000 workers held every connection of the process for up to
+    0.25 s each second; its plan now calls ``offload.turn`` for each worker."""
+    from tests.utils.turns import record_turns
+
+    services = _demo(tmp_path, "turns")
+    sim = _sim(services, 3)
+    seen = record_turns(monkeypatch)
+    sim.plan(T0)
+    assert seen["plan"] >= len(sim.workers) >= 400, seen
