@@ -18,7 +18,7 @@ engine, so a pass of many statements never holds it for the whole pass.
 A crossing is not free: on a busy loop the native thread waits for the interpreter (up to its switch interval,
 5 ms) and the greenlet for the loop to come round, 4–6 ms a statement (100 ms beside greenlets that only yield),
 where most statements take 0.01–0.1 ms in place — a report of 30 statements took 161 ms at p95 on the demo street
-(57 on threads) and a task pushed to one of 5,000 phones 384 ms. So each statement text keeps its recent peak
+(57 on threads). So each statement text keeps its recent peak
 duration (``Routes``): one never seen, or seen slower than ``IN_PLACE_MAX`` lately, runs on a native thread; one
 known to be quick runs in place. A statement that turns slow in place (a query of the whole city where it was of
 one community) holds the loop that once and is sent to the thread from then on, until ``DECAY`` has brought its peak
@@ -101,11 +101,17 @@ class Routes:
     IN_PLACE_MAX = 0.002  # s: holding the loop this long costs less than a crossing on a busy loop
     DECAY = 0.9  # a peak shrinks by this each run: a 100 ms statement runs in place again after ~37 quick runs
     KEEP = 4096  # statement texts remembered (IN lists of many lengths make many texts); then it starts over
+    # a write transaction's BEGIN waits for another process's writer (an import run beside the server) on the busy
+    # timeout, up to 30 s: always on a thread. This process's writers take turns before it (db.FairLock), and once
+    # it has begun no statement of the transaction waits for a lock (WAL: readers never do); the commit is offloaded.
+    MAY_WAIT = ("BEGIN IMMEDIATE",)
 
     def __init__(self) -> None:
         self.peaks: dict[str, float] = {}
 
     def in_place(self, sql: str) -> bool:
+        if sql.startswith(self.MAY_WAIT):
+            return False
         peak = self.peaks.get(sql)
         return peak is not None and peak < self.IN_PLACE_MAX
 

@@ -182,6 +182,35 @@ def test_a_quick_statement_runs_in_place_and_one_seen_slow_on_a_native_thread(tm
     assert seen[7:] == ["0:0", "0:0", "0:0"], seen
 
 
+BEGIN_WAITS = """
+import sqlite3
+from sqlalchemy import text
+from dashboard.db import Database
+
+db = Database("sqlite:///" + sys.argv[1])
+with db.write() as s:
+    s.execute(text("CREATE TABLE t (i INTEGER)"))
+for _ in range(5):  # BEGIN IMMEDIATE is quick while nobody else writes
+    with db.write() as s:
+        s.execute(text("INSERT INTO t VALUES (1)"))
+other = sqlite3.connect(sys.argv[1], isolation_level=None)  # another process's writer (an import beside the server)
+other.execute("BEGIN IMMEDIATE")
+gevent.spawn_later(0.4, other.execute, "COMMIT")
+n0, t = len(ticks), time.perf_counter()
+with db.write() as s:  # waits on the busy timeout until the other writer commits
+    s.execute(text("INSERT INTO t VALUES (2)"))
+print(len(ticks) - n0, round(time.perf_counter() - t, 2))
+"""
+
+
+def test_a_write_waiting_for_another_process_writer_waits_off_the_loop(tmp_path):
+    """A BEGIN IMMEDIATE that is quick every time would run in place, and when another process holds SQLite's write
+    lock its busy timeout would hold the loop (and with it everything, up to 30 s): it always runs on a thread."""
+    ticks, took = probe(BEGIN_WAITS, str(tmp_path / "t.db")).split()
+    assert float(took) >= 0.3, took  # it did wait for the other writer
+    assert int(ticks) >= float(took) * 100 * 0.5, (ticks, took)  # and the loop kept turning meanwhile
+
+
 def test_run_py_knows_every_subcommand_it_leaves_unpatched():
     """run.py decides on gevent before argparse exists (the patch must come first) from its own list of
     subcommands: a subcommand added to the parser but not to the list would run patched."""
