@@ -293,14 +293,16 @@ def serve_main(args) -> None:
         wids = list(s.scalars(select(Worker.id)))
         points = [(g.centroid_lat, g.centroid_lon) for g in s.scalars(select(Grid))]
     raw = raw_insert_rate(services, wids, points, args.raw_rows)
-    if args.target == "gevent":  # python run.py on this database: one process, greenlets (the default)
+    if args.target in ("gevent", "gevent-dedicated"):  # python run.py on this database (the default: greenlets)
         services.shutdown()
         print(json.dumps({"port": args.port, "raw_rows_per_s": raw, "db": services.db.engine.dialect.name,
                           "points": points[:50], "db_url": settings.db_url}), flush=True)
         env = {**os.environ, "GC_ALLOWED_HOSTS": "*", "GC_DEMO_HISTORY_DAYS": "0", "GC_DATA_DIR": str(tmp)}
+        ports = (["--port", str(args.port)] if args.target == "gevent" else
+                 ["--port", str(args.port2), "--osmand-port", str(args.port)])
         os.chdir(args.app_root)
         os.execvpe(sys.executable, [sys.executable, "run.py", "--no-sim", "--log-level", "WARNING",
-                                    "--db", settings.db_url, "--port", str(args.port)], env)
+                                    "--db", settings.db_url, *ports], env)
     if args.target.startswith("prod"):  # the production server on this database: run.py prod (gunicorn, gevent)
         services.shutdown()
         print(json.dumps({"port": args.port, "raw_rows_per_s": raw, "db": services.db.engine.dialect.name,
@@ -550,7 +552,7 @@ def city_run(args) -> list[dict]:
                        "--port", str(free_port())]
                 if db:
                     cmd += ["--db", db]
-                if target.startswith("prod"):
+                if target.startswith("prod") or target == "gevent-dedicated":
                     cmd += ["--workers", str(args.workers), "--port2", str(free_port())]
                 srv = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root,
                                        start_new_session=True)
@@ -558,7 +560,7 @@ def city_run(args) -> list[dict]:
                     info = json.loads(srv.stdout.readline())
                     port, points = info["port"], [tuple(p) for p in info["points"]]
                     path = "/osmand" if target in ("main", "prod", "gevent") else "/"
-                    if (target.startswith("prod") or target == "gevent") and not wait_listening(port, 180):
+                    if (target.startswith("prod") or target.startswith("gevent")) and not wait_listening(port, 180):
                         print(f"{name} {target}: the server did not listen within 180 s", flush=True)
                         continue
                     t_base += 20_000  # every phase: new fix times (nothing is a duplicate)
@@ -570,7 +572,7 @@ def city_run(args) -> list[dict]:
                     opened = drive(pool, port, path, args, args.rate, devices, points, t_base, srv.pid)
                     la2 = load_avg()
                     srv.stdin.close()
-                    if target.startswith("prod") or target == "gevent":
+                    if target.startswith("prod") or target.startswith("gevent"):
                         stored = count_rows(info["db_url"])
                     else:
                         stored = json.loads(srv.stdout.readline())["stored"]
@@ -662,7 +664,8 @@ def main() -> None:
     p.add_argument("--devices", type=int, default=20_000, help="registered devices besides the demo's 490")
     p.add_argument("--targets", default="main,dedicated",
                    help="main (python run.py --no-gevent's port: Werkzeug threads), gevent (python run.py's port), "
-                        "dedicated (python run.py --osmand), prod "
+                        "dedicated (the dedicated port, in the bench's process), gevent-dedicated (python run.py "
+                        "--osmand-port: the dedicated port beside the gevent server), prod "
                         "(run.py prod's port: gunicorn gevent), prod-dedicated (run.py prod --osmand-port)")
     p.add_argument("--compare", action="append", help="another tree (e.g. a worktree of the previous commit)")
     p.add_argument("--batch-api", action="store_true", help="the older in-process run (batch API, JSON arrays)")
