@@ -152,7 +152,7 @@ loop_thread = get_original("_thread", "get_ident")()
 engine = make_engine("sqlite:///" + sys.argv[1])
 
 @event.listens_for(engine, "connect")
-def _where(dbapi, _rec):  # where(): the native thread a statement runs on
+def _where(dbapi, _rec):  # on_loop(): 1 when the statement runs on the loop's own thread
     dbapi.create_function("on_loop", 0, lambda: int(get_original("_thread", "get_ident")() == loop_thread))
 
 COUNT = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < :n) SELECT count(*), on_loop() FROM r"
