@@ -18,8 +18,9 @@ engine, so a pass of many statements never holds it for the whole pass.
 A crossing is not free: on a busy loop the native thread waits for the interpreter (up to its switch interval,
 5 ms) and the greenlet for the loop to come round, 4–6 ms a statement (100 ms beside greenlets that yield with
 ``sleep(0)`` between 2 ms of work), where most statements take 0.01–0.1 ms in place — a report of 30 statements
-took 161 ms at p95 on the demo street (57 on threads). So each statement text keeps its recent peak duration (``Routes``): one never seen, or seen slower than ``IN_PLACE_MAX`` lately, runs on a native thread; one
-known to be quick runs in place. A statement that turns slow in place (a query of the whole city where it was of
+took 161 ms at p95 on the demo street (57 on threads). So each statement text keeps its recent peak duration
+(``Routes``): one never seen, or seen slower than ``IN_PLACE_MAX`` lately, runs on a native thread; one known to be
+quick runs in place. A statement that turns slow in place (a query of the whole city where it was of
 one community) holds the loop that once and is sent to the thread from then on, until ``DECAY`` has brought its peak
 back under the limit (a few dozen quick runs).
 """
