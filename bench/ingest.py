@@ -157,11 +157,11 @@ def run(args) -> dict:
 
     tmp = Path(tempfile.mkdtemp(prefix="gc-bench-ingest-"))
     db_url = args.db or f"sqlite:///{tmp / 'bench.db'}"
-    # the per-device/per-address rate limit (security.py, GC_RATE_OSMAND) is for real phones; the bench
+    # the per-device/per-address rate limits (GC_RATE_OSMAND, GC_RATE_POSITIONS) are for real phones; the bench
     # pushes thousands of fixes a minute from one address, so it is switched off here
     # (and it listens on a port of its own, which the default allowed hosts do not name)
-    settings = Settings.from_env({"GC_RATE_OSMAND": "off", "GC_ALLOWED_HOSTS": "*"}, db_url=db_url, data_dir=tmp,
-                                 simulate=False)
+    settings = Settings.from_env({"GC_RATE_OSMAND": "off", "GC_RATE_POSITIONS": "off", "GC_ALLOWED_HOSTS": "*"},
+                                 db_url=db_url, data_dir=tmp, simulate=False)
     app, services = create_app(settings)
     migrate(services.db.engine)
     with services.db.write() as s:

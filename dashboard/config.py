@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     rate_open311: str = Field("60/60", description="Open311 reports (POST) per client address")
     rate_osmand: str = Field("600/60", description="OsmAnd/Traccar fixes per registered device "
                              "per window (both ports); more → 429 (docs/SECURITY.md)")
+    rate_positions: str = Field("6000/600", description="fixes per worker (or device) through the batch API "
+                                "`POST /api/v1/positions` per window; more → 429 (keep N at least 2,000, the phone "
+                                "app's buffer, sent as one batch)")
     rate_webhook: str = Field("600/60", description="device webhook "
                               "(`/api/v1/devices/events`) requests per client address")
     rate_notices: str = Field("120/60", description="residents' page notice reads (`/api/v1/r/…notices`, "
@@ -247,7 +250,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an IANA time zone such as Asia/Shanghai") from None
         return v
 
-    @field_validator("rate_login", "rate_open311", "rate_osmand", "rate_webhook", "rate_notices", "rate_resident",
+    @field_validator("rate_login", "rate_open311", "rate_osmand", "rate_positions", "rate_webhook", "rate_notices", "rate_resident",
                      "rate_resident_phone")
     @classmethod
     def _rate(cls, v: str) -> str:

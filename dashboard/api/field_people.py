@@ -1,9 +1,11 @@
 """/api/v1 field API, part 2: positions, patrols, my grid and tasks, categories, workers, grids."""
 from __future__ import annotations
 
+import logging
+
 from datetime import datetime, timezone
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import func, or_, select
 
 from ..masking import normalise_name
@@ -63,7 +65,23 @@ def worker_out(w: Worker, grid_codes: dict[int, str], comm: dict[int, int], *, d
     if device_ids:
         out["device_token_set"] = w.device_token_hash is not None
     return out
+log = logging.getLogger(__name__)
 bp = Blueprint("field_people", __name__)
+PHONE_BUFFER = 2000  # fixes the phone app keeps offline and sends as one batch (dashboard/assets/40-mobile.js)
+
+
+def _over_budget(key: str, n: int):
+    """A 429 (field ``fixes``, ``Retry-After``) when ``n`` more fixes would overspend ``key``'s GC_RATE_POSITIONS
+    budget, else None (the fixes are then counted)."""
+    limits = current_app.extensions["gc_rate_limiters"]
+    if limits.take("POSITIONS", key, cost=n):
+        return None
+    r = jsonify({"error": {"status": 429, "field": "fixes",
+                           "message": f"too many fixes for this {key.split(':')[0]} in this window "
+                                      f"(GC_RATE_POSITIONS); retry later"}})
+    r.status_code = 429
+    r.headers["Retry-After"] = str(limits.retry_after("POSITIONS", key))
+    return r
 
 
 @bp.post("/api/v1/positions")
@@ -82,6 +100,10 @@ def post_positions():
             raise ApiError(422, f"unknown worker {wid}", "worker_id")
         if wid is None and not device_in_scope(s, p, body.device_id):
             raise ApiError(404, f"unknown device {body.device_id!r}", "device_id")
+        # spent only once the worker or device is known and in the caller's scope: nobody spends another's budget
+        refused = _over_budget(f"worker:{wid}" if wid is not None else f"device:{body.device_id}", len(fixes))
+        if refused is not None:
+            return refused  # nothing written: the transaction holds no change
         res = ingest_fixes(s, fixes, locator=services().locator,
                            max_future_s=services().settings.position_max_future_s)
         if res.unknown_devices:
@@ -297,6 +319,10 @@ def grids():
 
 
 def register(app, services) -> None:
+    budget = app.extensions["gc_rate_limiters"].items.get("POSITIONS")
+    if budget is not None and budget.amount < PHONE_BUFFER:
+        log.warning("GC_RATE_POSITIONS allows %d fixes per worker per window, fewer than the phone app sends after "
+                    "a long time offline (%d): such a phone would retry forever", budget.amount, PHONE_BUFFER)
     app.register_blueprint(bp)
     api = registry(app)
     _describe(api)
@@ -310,7 +336,9 @@ def _describe(api) -> None:
             description="Answered after commit. Duplicates (same worker, time, lat, lon) are dropped; late fixes "
                         "join the track without moving the live marker back. Points outside the street are kept "
                         "and flagged.", responses={200: ("counts", api.schema("PositionCounts", counts)),
-                                                   404: "unknown device"})
+                                                   404: "unknown device",
+                                                   429: "too many fixes for this worker or device (Retry-After; "
+                                                        "GC_RATE_POSITIONS)"})
     for word in ("start", "stop"):
         api.add(f"/api/v1/patrols/{word}", "post", summary=f"Patrol {word}", tags=["patrols"],
                 roles=("worker", "integration", "dispatcher"), body=PatrolIn)

@@ -24,6 +24,7 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 @pytest.fixture(scope="module")
 def fuzz_world(tmp_path_factory):
     w = build_world(tmp_path_factory.mktemp("fuzz"), with_pages=False, extra={"GC_RATE_OSMAND": "off",
+                                                                           "GC_RATE_POSITIONS": "off",
                                                                            "GC_RATE_WEBHOOK": "off"})
     yield w
     w.services.shutdown()
