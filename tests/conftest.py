@@ -10,9 +10,11 @@ test is a failure naming the missing service, so a suite cannot go green by skip
 from __future__ import annotations
 
 import os
+import queue
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -86,14 +88,14 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-def fresh_pg_database() -> tuple[str, callable]:
-    """A new empty PostgreSQL database and a function that drops it."""
+def fresh_pg_database(template: str | None = None) -> tuple[str, callable]:
+    """A new PostgreSQL database (empty, or a copy of ``template``) and a function that drops it."""
     import psycopg
 
     admin = PG_URL.replace("postgresql+psycopg", "postgresql")
     name = f"gc_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     url = PG_URL.rsplit("/", 1)[0] + "/" + name
 
     def drop() -> None:
@@ -103,18 +105,67 @@ def fresh_pg_database() -> tuple[str, callable]:
     return url, drop
 
 
+@pytest.fixture(scope="session")
+def migrated_pg_template():
+    """Once per test process: a migrated, empty PostgreSQL database to copy. Running every migration on each
+    test's own database cost ~2 s of ~3.5 a test, over 300 tests; a copy is then migrated in ~0.1 s (nothing to do)."""
+    from sqlalchemy import create_engine
+
+    from dashboard.db import migrate
+
+    why = pg_available()
+    if why:
+        pytest.skip(why)
+    url, drop = fresh_pg_database()
+    engine = create_engine(url)
+    migrate(engine)
+    engine.dispose()  # a template must have no connection while it is copied
+    yield url.rsplit("/", 1)[1]
+    drop()
+
+
+# A test's PostgreSQL database is dropped behind it, not in its teardown: PostgreSQL 15 checkpoints on every DROP
+# DATABASE (0.7–1.4 s beside the other test processes), time no test needs to wait for. One thread per process
+# drops them in turn; the session's end waits until all are gone.
+_drops: queue.Queue = queue.Queue()
+
+
+def _dropper() -> None:
+    while True:
+        drop = _drops.get()
+        try:
+            drop()
+        except Exception as exc:  # noqa: BLE001 - a database left behind must not fail an unrelated test
+            print(f"tests/conftest.py: could not drop a test database: {exc}", file=sys.stderr)
+        finally:
+            _drops.task_done()
+
+
+def drop_later(drop) -> None:
+    if not getattr(drop_later, "started", False):
+        threading.Thread(target=_dropper, name="pg-dropper", daemon=True).start()
+        drop_later.started = True  # type: ignore[attr-defined]
+    _drops.put(drop)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _drops.join()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path):
-    """A fresh, empty database URL on each backend."""
+    """A fresh database URL on each backend: empty, or (for ``app_services``, which migrates it at once) a copy of
+    the migrated template."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
     why = pg_available()
     if why:
         pytest.skip(why)
-    url, drop = fresh_pg_database()
+    template = request.getfixturevalue("migrated_pg_template") if "app_services" in request.fixturenames else None
+    url, drop = fresh_pg_database(template)
     yield url
-    drop()
+    drop_later(drop)
 
 
 @pytest.fixture

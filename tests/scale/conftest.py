@@ -13,7 +13,7 @@ import uuid
 import pytest
 import requests
 
-from tests.conftest import (PG_URL, REDIS_URL, ROOT, LiveServer, fresh_pg_database, pg_available,
+from tests.conftest import (REDIS_URL, ROOT, LiveServer, fresh_pg_database, pg_available,
                             redis_available)
 
 
@@ -82,19 +82,8 @@ def seeded_template():
 
 
 def copy_database(template: str) -> tuple[str, callable]:
-    """A new database copied from ``template`` (fast: a file copy) and a function that drops it."""
-    import psycopg
-
-    admin = PG_URL.replace("postgresql+psycopg", "postgresql")
-    name = f"gc_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-
-    def drop() -> None:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return PG_URL.rsplit("/", 1)[0] + "/" + name, drop
+    """A new database copied from ``template`` and a function that drops it."""
+    return fresh_pg_database(template)
 
 
 @pytest.fixture
