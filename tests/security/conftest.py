@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import migrated_sqlite
 from tests.utils.factories import grid_center, make_district
 
 # the people whose raw data must never reach a screen unmasked
@@ -33,7 +34,7 @@ def build_world(tmp: Path, *, with_pages: bool = True, extra: dict | None = None
     from dashboard.services.apikeys import create_api_key
     from dashboard.services.cases import CaseReport, report_case
 
-    settings = Settings.from_env({}, db_url=f"sqlite:///{tmp / 'sec.db'}", data_dir=tmp / "var", simulate=False,
+    settings = Settings.from_env({}, db_url=migrated_sqlite(tmp / "sec.db"), data_dir=tmp / "var", simulate=False,
                                  demo=False).with_(extra={"GC_RATE_LOGIN": "off", "GC_RATE_OPEN311": "off",
                                                           **(extra or {})})
     app, services = create_app(settings)
