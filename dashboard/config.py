@@ -250,8 +250,8 @@ class Settings(BaseSettings):
             raise ValueError("must be an IANA time zone such as Asia/Shanghai") from None
         return v
 
-    @field_validator("rate_login", "rate_open311", "rate_osmand", "rate_positions", "rate_webhook", "rate_notices", "rate_resident",
-                     "rate_resident_phone")
+    @field_validator("rate_login", "rate_open311", "rate_osmand", "rate_positions", "rate_webhook", "rate_notices",
+                     "rate_resident", "rate_resident_phone")
     @classmethod
     def _rate(cls, v: str) -> str:
         if not RATE.fullmatch(v.strip()):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, jsonify, request
@@ -65,6 +64,8 @@ def worker_out(w: Worker, grid_codes: dict[int, str], comm: dict[int, int], *, d
     if device_ids:
         out["device_token_set"] = w.device_token_hash is not None
     return out
+
+
 log = logging.getLogger(__name__)
 bp = Blueprint("field_people", __name__)
 PHONE_BUFFER = 2000  # fixes the phone app keeps offline and sends as one batch (dashboard/assets/40-mobile.js)

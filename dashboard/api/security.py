@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 CSRF_EXEMPT = {"/auth/login"}  # no session yet (and a login CSRF gains nothing: rate-limited, audited)
 # the hardening settings (typed, with their defaults and meanings, in dashboard/config.py)
 HARDENING = ("GC_SESSION_IDLE_MIN", "GC_DISPLAY_COOKIE_DAYS", "GC_RATE_LOGIN", "GC_RATE_OPEN311", "GC_RATE_OSMAND",
-             "GC_RATE_POSITIONS", "GC_RATE_WEBHOOK", "GC_RATE_SHARED", "GC_CSP", "GC_ALLOWED_HOSTS", "GC_TRUSTED_PROXIES",
-             "GC_CAMERA_STREAM_MAX_S")
+             "GC_RATE_POSITIONS", "GC_RATE_WEBHOOK", "GC_RATE_SHARED", "GC_CSP", "GC_ALLOWED_HOSTS",
+             "GC_TRUSTED_PROXIES", "GC_CAMERA_STREAM_MAX_S")
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
