@@ -24,6 +24,15 @@ def error_response(status: int, message: str, field: str | None = None):
     return jsonify(body), status
 
 
+def too_many(limits, name: str, key: str, message: str, field: str | None = None):
+    """The 429 answer of ``limits`` (a RateLimits) for ``key`` under ``name``: the error shape with its code, and
+    ``Retry-After`` in whole seconds."""
+    r, _ = error_response(429, message, field)
+    r.status_code = 429
+    r.headers["Retry-After"] = str(limits.retry_after(name, key))
+    return r
+
+
 def strict_int(raw: str, name: str, *, lo: int = -ID_MAX, hi: int = ID_MAX) -> int:
     """A decimal integer written plainly (ASCII digits, an optional minus) within [lo, hi]; else a 400."""
     if not _INT.fullmatch(raw):

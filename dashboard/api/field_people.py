@@ -18,7 +18,7 @@ from ..timeutil import iso
 from .deps import services
 from .auth import require
 from ..principal import Principal, in_scope, record_in_scope, resolve_principal, scope_community
-from .errors import ApiError, id_arg, int_arg, page_arg
+from .errors import ApiError, id_arg, int_arg, page_arg, too_many
 from .field import acting_worker, case_out, cases_out
 from .openapi import query, registry
 from .schemas import DeviceTokenIn, PatrolIn, PositionBatchIn, TaskActionIn, WorkerIn, parse
@@ -77,12 +77,8 @@ def _over_budget(key: str, n: int):
     limits = current_app.extensions["gc_rate_limiters"]
     if limits.take("POSITIONS", key, cost=n):
         return None
-    r = jsonify({"error": {"status": 429, "field": "fixes",
-                           "message": f"too many fixes for this {key.split(':')[0]} in this window "
-                                      f"(GC_RATE_POSITIONS); retry later"}})
-    r.status_code = 429
-    r.headers["Retry-After"] = str(limits.retry_after("POSITIONS", key))
-    return r
+    return too_many(limits, "POSITIONS", key, f"too many fixes for this {key.split(':')[0]} in this window "
+                                              "(GC_RATE_POSITIONS); retry later", "fixes")
 
 
 @bp.post("/api/v1/positions")

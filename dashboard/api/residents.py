@@ -36,7 +36,7 @@ from ..services import residents as svc
 from .audit_edge import act_as, name_target
 from .cases_ops import services_now
 from .deps import services
-from .errors import error_response
+from .errors import error_response, too_many
 from .openapi import openapi30, registry
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,7 @@ def _address() -> str:
 
 
 def _too_many(name: str, key: str, field: str, message: str):
-    r = error_response(429, message, field)[0]
-    r.status_code = 429
-    r.headers["Retry-After"] = str(_limits().retry_after(name, key))
-    return r
+    return too_many(_limits(), name, key, message, field)
 
 
 def _refusal(e: svc.ResidentError):

@@ -36,6 +36,7 @@ from ..config import Settings
 from ..models import Role
 from ..ratelimit import RateLimits, client_key
 from ..principal import CSRF_COOKIE, CSRF_HEADER, DISPLAY_COOKIE, SAFE_METHODS, csrf_token_ok, known_key
+from .errors import too_many
 
 log = logging.getLogger(__name__)
 CSRF_EXEMPT = {"/auth/login"}  # no session yet (and a login CSRF gains nothing: rate-limited, audited)
@@ -209,10 +210,7 @@ def register(app: Flask, services) -> None:
         services.db.turn_wait(reset=True)
         rk = _rate_key()
         if rk and not limiters.take(*rk):
-            r = jsonify({"error": {"status": 429, "message": "too many requests; slow down", "field": None}})
-            r.status_code = 429
-            r.headers["Retry-After"] = str(limiters.retry_after(*rk))
-            return r
+            return too_many(limiters, *rk, "too many requests; slow down")
         token = request.args.get("display_token")
         if token and request.method == "GET":
             return _display_sign_in(token)

@@ -53,6 +53,7 @@ def test_a_workers_fixes_are_capped_per_window_and_a_refused_batch_stores_nothin
     r = phone.post("/api/v1/positions", json={"fixes": fixes(w, 60, 1000)})  # 310 > 300: the whole batch waits
     assert r.status_code == 429, r.get_json()
     assert r.get_json()["error"]["field"] == "fixes" and int(r.headers["Retry-After"]) >= 1
+    assert r.get_json()["error"]["code"] == "rate_limited"  # the stable code a page shows in its language
     assert stored(w) == before + 250
     assert phone.post("/api/v1/positions", json={"fixes": fixes(w, 50, 2000)}).status_code == 200  # exactly 300
     assert stored(w) == before + 300
