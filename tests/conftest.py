@@ -10,6 +10,7 @@ test is a failure naming the missing service, so a suite cannot go green by skip
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import queue
 import shutil
@@ -145,34 +146,31 @@ def _dropper() -> None:
             _drops.task_done()
 
 
-def drop_later(drop) -> None:
-    if not getattr(drop_later, "started", False):
-        threading.Thread(target=_dropper, name="pg-dropper", daemon=True).start()
-        drop_later.started = True  # type: ignore[attr-defined]
-    _drops.put(drop)
+threading.Thread(target=_dropper, name="pg-dropper", daemon=True).start()
 
 
 def pytest_sessionfinish(session, exitstatus):
     _drops.join()
 
 
-_sqlite_template: list[Path] = []
+@functools.cache
+def _sqlite_template() -> Path:
+    """This process's migrated, empty SQLite database, made on first use and removed at exit."""
+    from dashboard.db import make_engine, migrate
+
+    folder = Path(tempfile.mkdtemp(prefix="gc-test-template-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    engine = make_engine(f"sqlite:///{folder / 'template.db'}")
+    migrate(engine)
+    engine.dispose()
+    return folder / "template.db"
 
 
 def migrated_sqlite(path: Path) -> str:
-    """A migrated, empty SQLite database at ``path`` (a copy of this process's template, made once: each test
-    running every migration cost ~0.25 s of a CPU, over 300 tests and the security worlds); its URL."""
-    if not _sqlite_template:
-        from dashboard.db import make_engine, migrate
-
-        folder = Path(tempfile.mkdtemp(prefix="gc-test-template-"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        engine = make_engine(f"sqlite:///{folder / 'template.db'}")
-        migrate(engine)
-        engine.dispose()
-        _sqlite_template.append(folder / "template.db")
+    """A migrated, empty SQLite database at ``path`` (a copy of this process's template: each test running every
+    migration cost ~0.25 s of a CPU, over 300 tests and the security worlds); its URL."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    src, dst = sqlite3.connect(_sqlite_template[0]), sqlite3.connect(path)
+    src, dst = sqlite3.connect(_sqlite_template()), sqlite3.connect(path)
     try:
         src.backup(dst)  # a consistent copy, whatever the journal holds
     finally:
@@ -195,7 +193,7 @@ def db_url(request, tmp_path):
     template = request.getfixturevalue("migrated_pg_template") if "app_services" in request.fixturenames else None
     url, drop = fresh_pg_database(template)
     yield url
-    drop_later(drop)
+    _drops.put(drop)  # dropped behind the test (above)
 
 
 @pytest.fixture
